@@ -1,0 +1,64 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# rvcap: out-of-tree Rust V4L2 capture module. Kbuild reads ./Kbuild; this
+# Makefile is the entry point for people. `make help` lists the targets.
+
+SHELL := /bin/bash
+
+# The kernel build tree to build against. Unset: rvcap's own test kernel,
+# built into the cache on first use (see `make kernel`, `make kdir`).
+ifdef KDIR
+kdir := $(abspath $(KDIR))
+kernel_dep :=
+else
+kdir = $(shell scripts/kernel-path.sh kdir)
+kernel_dep := kernel
+endif
+
+# LLVM=-14 RUSTC=/usr/bin/rustc BINDGEN=... (scripts/lib.sh); override the
+# RVCAP_* environment variables named there, or TOOLCHAIN as a whole.
+TOOLCHAIN ?= $(shell scripts/kernel-path.sh kmake-args)
+kmake = $(MAKE) -C $(kdir) M=$(CURDIR) $(TOOLCHAIN)
+
+.PHONY: all modules deps kernel kdir clean run check shell rust-analyzer help
+
+all: modules
+
+help:
+	@echo 'make            build rvcap.ko (against the test kernel unless KDIR=...)'
+	@echo 'make run        the main job: build, boot QEMU, load rvcap, show it working'
+	@echo 'make check      every test level; last line: N passed, N failed'
+	@echo 'make shell      boot the test VM with rvcap loaded and an interactive shell'
+	@echo 'make deps       install Debian packages and bindgen (idempotent)'
+	@echo 'make kernel     build or reuse the cached test kernel'
+	@echo 'make kdir       print the kernel build tree in use'
+	@echo 'make rust-analyzer  write rust-project.json for editors'
+	@echo 'make clean      remove build outputs from the tree'
+
+deps:
+	@scripts/install-deps.sh
+
+kernel: deps
+	@scripts/build-kernel.sh >/dev/null
+
+kdir:
+	@echo $(kdir)
+
+modules: $(kernel_dep)
+	$(kmake) modules
+
+clean:
+	@if [ -d "$(kdir)" ]; then $(kmake) clean; fi
+	rm -rf tests/host/target tests/selftests/out
+
+rust-analyzer: $(kernel_dep)
+	$(kmake) rust-analyzer
+
+run:
+	@scripts/run.sh
+
+check:
+	@scripts/check.sh
+
+shell: modules
+	@scripts/vm-run.sh --shell

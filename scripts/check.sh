@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make check`: every test level, from a fresh machine if need be.
+#   build  the module builds with zero warnings, also under CLIPPY=1; rustfmt
+#          and checkpatch are clean; modinfo carries what loading needs
+#   host   `cargo test` of the pure-Rust sources (tests/host)
+#   guest  the kselftests under QEMU, in a coherent boot and a swiotlb=force
+#          boot (every DMA bounced: missing syncs show), each boot also
+#          counting "the guest kernel log is clean" as a test
+# Prints one line per result; the last line is "N passed, N failed".
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$RVCAP_ROOT"
+
+logs=$RVCAP_CACHE/check
+rm -rf "$logs"
+mkdir -p "$logs"
+passed=0 failed=0 skipped=0
+
+record() { # level status name
+	case "$2" in
+	ok) passed=$((passed + 1)) ;;
+	skip) skipped=$((skipped + 1)) ;;
+	*) failed=$((failed + 1)) ;;
+	esac
+	printf '%-7s %-5s %s\n' "$2" "$1" "$3"
+}
+
+summary() {
+	local line="$passed passed, $failed failed"
+	((skipped)) && line+=", $skipped skipped"
+	echo "$line"
+	((failed == 0))
+	exit
+}
+
+# Runs "$@" with output to $logs/$name.log; on failure shows its tail.
+logged() { # name cmd...
+	local name=$1
+	shift
+	if "$@" >"$logs/$name.log" 2>&1; then
+		return 0
+	fi
+	echo "---- $name failed; last lines of $logs/$name.log:"
+	tail -n 40 "$logs/$name.log"
+	return 1
+}
+
+# --- prerequisites: a failure here leaves nothing to test
+if ! logged deps scripts/install-deps.sh; then
+	record setup FAIL "dependencies install"
+	summary
+fi
+if ! logged kernel scripts/build-kernel.sh; then
+	record setup FAIL "test kernel builds with every fragment option"
+	summary
+fi
+kout=$(rvcap_kernel_dir)
+ksrc=$(rvcap_ksrc_dir)
+mapfile -t kargs < <(rvcap_kmake_args)
+kmake=(make -C "$kout/build" M="$RVCAP_ROOT" "${kargs[@]}")
+
+# --- build level
+# Compiler, clippy and modpost diagnostics: "warning:", "error[E0308]:", ...
+diag='\b(warning|error)(\[[^]]*\])?:'
+# Clippy first, so that the rvcap.ko left behind is the plain rustc build.
+for variant in clippy plain; do
+	extra=()
+	[[ $variant == clippy ]] && extra=(CLIPPY=1)
+	"${kmake[@]}" clean >/dev/null 2>&1
+	if logged "module-$variant" "${kmake[@]}" "${extra[@]}" modules; then
+		if grep -Eiq "$diag" "$logs/module-$variant.log"; then
+			grep -Ei -A6 "$diag" "$logs/module-$variant.log" | head -n 40
+			record build FAIL "module builds with zero warnings ($variant)"
+		else
+			record build ok "module builds with zero warnings ($variant)"
+		fi
+	else
+		record build FAIL "module builds with zero warnings ($variant)"
+	fi
+done
+[[ -e rvcap.ko ]] || summary
+
+if logged rustfmt "$RVCAP_RUSTFMT" --check --edition 2021 \
+	--config-path "$ksrc/.rustfmt.toml" src/*.rs $(find tests/host -name '*.rs' -not -path '*/target/*'); then
+	record build ok "rustfmt clean"
+else
+	record build FAIL "rustfmt clean"
+fi
+
+for f in $(git ls-files --cached --others --exclude-standard '*.c' '*.h'); do
+	if logged "checkpatch-${f//\//_}" perl "$ksrc/scripts/checkpatch.pl" --no-tree -f --quiet "$f"; then
+		record build ok "checkpatch clean: $f"
+	else
+		record build FAIL "checkpatch clean: $f"
+	fi
+done
+
+info=$(modinfo -F import_ns rvcap.ko):$(modinfo -F license rvcap.ko):$(modinfo -F name rvcap.ko)
+if [[ $info == DMA_BUF:GPL:rvcap ]]; then
+	record build ok "modinfo: name rvcap, license GPL, imports DMA_BUF"
+else
+	record build FAIL "modinfo: name rvcap, license GPL, imports DMA_BUF (got $info)"
+fi
+
+# --- host level
+if (cd tests/host && cargo test --quiet) >"$logs/host.log" 2>&1; then
+	host_ok=1
+else
+	host_ok=0
+fi
+hp=$(sed -n 's/^test result: .* \([0-9]*\) passed; \([0-9]*\) failed; \([0-9]*\) ignored.*/\1 \2 \3/p' "$logs/host.log" |
+	awk '{p += $1; f += $2; i += $3} END {print p + 0, f + 0, i + 0}')
+read -r hpass hfail hign <<<"$hp"
+passed=$((passed + hpass)) failed=$((failed + hfail)) skipped=$((skipped + hign))
+printf '%-7s %-5s %s\n' "$( ((hfail)) && echo FAIL || echo ok)" host \
+	"cargo test: $hpass passed, $hfail failed, $hign ignored"
+if ((!host_ok)); then
+	grep -E '^(test .* FAILED|error|---- )' "$logs/host.log" | head -n 20
+	if ((hfail == 0)); then
+		tail -n 30 "$logs/host.log"
+		record host FAIL "cargo test ran to completion"
+	fi
+fi
+
+# --- guest level
+if ! logged selftests make -C tests/selftests KSRC="$ksrc" KHDR="$kout/usr"; then
+	record guest FAIL "kselftests build"
+	summary
+fi
+
+# Counts one guest run's TAP results, suite by suite, from its output.log.
+count_guest() { # boot-name output.log
+	local boot=$1 out=$2 suite
+	while read -r status name; do
+		record "guest" "$status" "$boot: $name"
+	done < <(awk '
+		/^rvcap-suite-begin: / { suite = $2; plan = 0; seen = 0; next }
+		/^rvcap-suite-end: / {
+			for (i = seen + 1; i <= plan; i++) print "FAIL", suite ": test " i " never reported (crash?)"
+			if (seen == 0 && plan == 0) print "FAIL", suite ": no TAP output, exit " $4
+			suite = ""; next
+		}
+		suite != "" && /^1\.\.[0-9]+/ { plan = substr($1, 4) + 0; next }
+		suite != "" && /^(not )?ok [0-9]+ / {
+			seen++
+			st = /^not ok/ ? "FAIL" : (/# SKIP/ ? "skip" : "ok")
+			sub(/^(not )?ok [0-9]+ /, "")
+			print st, suite ": " $0
+		}
+		/^rvcap-vm: kernel log clean/ { print "ok", "guest kernel log clean" }
+		/^rvcap-vm: kernel log not clean/ { print "FAIL", "guest kernel log clean" }
+	' "$out")
+}
+
+for boot in coherent:'' swiotlb:' swiotlb=force'; do
+	name=${boot%%:*}
+	args=${boot#*:}
+	out=$RVCAP_CACHE/runs/check-$name
+	vm=(scripts/vm-run.sh --quiet --name "check-$name" --out "$out" --timeout 900)
+	[[ -n $args ]] && vm+=(--append "$args")
+	if ! logged "vm-$name" "${vm[@]}" tests/plans/selftests.sh; then
+		sed -n '/rvcap-suite-begin/,$p' "$out/output.log" | grep -E '^(not ok|#  *FAIL|# .*:[0-9]+:)' | head -n 20
+	fi
+	if [[ -s $out/output.log ]] && grep -q '^rvcap-vm: kernel log' "$out/output.log"; then
+		count_guest "$name" "$out/output.log"
+	else
+		record guest FAIL "$name: the VM ran the plan"
+	fi
+	if ! grep -q '^rvcap-vm: exit status 0' "$out/output.log" 2>/dev/null; then
+		grep -q '^rvcap-vm: exit status' "$out/output.log" 2>/dev/null ||
+			record guest FAIL "$name: the guest reported an exit status"
+	fi
+done
+
+summary

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install what building and testing rvcap needs: Debian packages and a pinned
+# bindgen from crates.io. Idempotent: present pieces are detected and skipped.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+packages=(
+	# kernel source and the Rust/LLVM toolchain that builds it
+	linux-source-6.12 rustc-web rust-web-src rust-web-clippy rustfmt-web
+	clang-14 lld-14 llvm-14 libclang-dev
+	make gcc libc6-dev flex bison bc libelf-dev libssl-dev xz-utils rsync
+	perl python3
+	# the guest: emulator, shell, V4L2 userspace, initramfs tools
+	qemu-system-x86 busybox-static v4l-utils cpio kmod
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+	if [[ $(id -u) -ne 0 ]]; then
+		die "missing Debian packages; as root run: apt-get install ${missing[*]}"
+	fi
+	log "installing Debian packages: ${missing[*]}"
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! "$RVCAP_BINDGEN" --version 2>/dev/null | grep -qx "bindgen $RVCAP_BINDGEN_VERSION"; then
+	command -v cargo >/dev/null || die "cargo is needed to install bindgen-cli"
+	log "installing bindgen-cli $RVCAP_BINDGEN_VERSION into $RVCAP_BINDGEN_ROOT"
+	cargo install --locked --quiet "bindgen-cli@$RVCAP_BINDGEN_VERSION" \
+		--root "$RVCAP_BINDGEN_ROOT"
+fi
+
+command -v cargo >/dev/null || die "cargo is needed for the host tests"

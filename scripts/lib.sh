@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared settings for rvcap's scripts. Source it; do not run it.
+#
+# Every path that holds downloaded or built artefacts lives under RVCAP_CACHE,
+# outside the repository, so that a fresh clone reuses an earlier build.
+
+RVCAP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RVCAP_CACHE=${RVCAP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rvcap}
+
+# Toolchain (see README "Requirements"): Debian's rustc 1.96 ships core's
+# sources; the rustup toolchain that may come first on PATH does not.
+RVCAP_RUSTC=${RVCAP_RUSTC:-/usr/bin/rustc}
+RVCAP_LLVM=${RVCAP_LLVM:--14}
+RVCAP_CLIPPY_DRIVER=${RVCAP_CLIPPY_DRIVER:-/usr/bin/clippy-driver}
+RVCAP_RUSTFMT=${RVCAP_RUSTFMT:-/usr/bin/rustfmt}
+RVCAP_BINDGEN_VERSION=0.73.2
+RVCAP_BINDGEN_ROOT=$RVCAP_CACHE/tools/bindgen-$RVCAP_BINDGEN_VERSION
+RVCAP_BINDGEN=${RVCAP_BINDGEN:-$RVCAP_BINDGEN_ROOT/bin/bindgen}
+
+# The test kernel: Debian's linux-source-6.12 plus our Kconfig fragment.
+RVCAP_KSRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
+RVCAP_FRAGMENT=$RVCAP_ROOT/configs/rvcap-test.config
+
+log() { printf '[rvcap] %s\n' "$*" >&2; }
+die() { printf '[rvcap] error: %s\n' "$*" >&2; exit 1; }
+
+# Arguments every kernel or module make needs.
+rvcap_kmake_args() {
+	printf '%s\n' "LLVM=$RVCAP_LLVM" "RUSTC=$RVCAP_RUSTC" \
+		"BINDGEN=$RVCAP_BINDGEN" "CLIPPY_DRIVER=$RVCAP_CLIPPY_DRIVER" \
+		"RUSTFMT=$RVCAP_RUSTFMT"
+}
+
+# Version of the installed linux-source package, e.g. 6.12.117-1_deb12u1
+# (characters that paths handled by make should not carry are replaced).
+rvcap_ksrc_pkgver() {
+	local v
+	v=$(dpkg-query -W -f '${Version}' linux-source-6.12 2>/dev/null) ||
+		die "linux-source-6.12 is not installed (run: make deps)"
+	printf '%s\n' "$v" | tr '~+:' '___'
+}
+
+# The cache key: kernel package version, fragment, and the compilers whose
+# output (Rust metadata in particular) modules must match.
+rvcap_kernel_key() {
+	local sum
+	sum=$({
+		cat "$RVCAP_FRAGMENT"
+		"$RVCAP_RUSTC" --version
+		clang"$RVCAP_LLVM" --version | head -n 1
+		echo "bindgen $RVCAP_BINDGEN_VERSION"
+	} | sha256sum | cut -c1-12)
+	printf '%s-%s\n' "$(rvcap_ksrc_pkgver)" "$sum"
+}
+
+rvcap_ksrc_dir() { printf '%s/src/linux-source-%s\n' "$RVCAP_CACHE" "$(rvcap_ksrc_pkgver)"; }
+rvcap_kernel_dir() { printf '%s/kernel/%s\n' "$RVCAP_CACHE" "$(rvcap_kernel_key)"; }

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the test kernel under QEMU with an initramfs holding busybox, rvcap.ko,
+# the kernel's own modules (vivid), the guest test binaries and v4l2-utils,
+# run a plan (a shell script) inside, and bring back its output and exit
+# status. The run fails if the guest's kernel log shows a warning, a BUG, an
+# oops, a lockdep, DMA-API debug, KASAN or kmemleak report; the offending log
+# excerpt is printed.
+#
+# usage: vm-run.sh [options] PLAN [PLAN-ARGS...]
+#        vm-run.sh --shell [options]
+#   --append ARGS   extra kernel command line (for example swiotlb=force)
+#   --name NAME     name of this run (default: the plan's name)
+#   --out DIR       where logs go (default: $RVCAP_CACHE/runs/NAME)
+#   --timeout SEC   kill the VM after SEC seconds (default 600)
+#   --kvm           use KVM instead of TCG (hangs on some nested hosts)
+#   --shell         interactive shell on the console instead of a plan
+#   --quiet         do not echo the plan's output while it runs
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+append="" name="" out="" timeout=600 accel=tcg,thread=multi shell=0 quiet=0
+while (($#)); do
+	case "$1" in
+	--append) append="$append $2"; shift 2 ;;
+	--name) name=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--kvm) accel=kvm; shift ;;
+	--shell) shell=1; shift ;;
+	--quiet) quiet=1; shift ;;
+	-*) die "unknown option $1 (see the header of $0)" ;;
+	*) break ;;
+	esac
+done
+if ((shell)); then
+	plan=/dev/null
+	name=${name:-shell}
+else
+	(($#)) || die "usage: $0 [options] PLAN [ARGS...] | --shell"
+	plan=$1
+	shift
+	[[ -r $plan ]] || die "no plan $plan"
+	name=${name:-$(basename "$plan" .sh)}
+fi
+
+kout=$(rvcap_kernel_dir)
+[[ -e $kout/.complete ]] || die "test kernel not built (run: make kernel)"
+kver=$(cat "$kout/build/include/config/kernel.release")
+ko=$RVCAP_ROOT/rvcap.ko
+[[ -e $ko ]] || die "rvcap.ko not built (run: make)"
+out=${out:-$RVCAP_CACHE/runs/$name}
+rm -rf "$out"
+mkdir -p "$out"
+
+# --- initramfs
+stage=$out/initramfs
+mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,tests,lib/modules}
+cp /bin/busybox "$stage/bin/busybox"
+install -m 0755 "$RVCAP_ROOT/scripts/guest/init" "$stage/init"
+cp -r "$kout/modroot/lib/modules/$kver" "$stage/lib/modules/"
+install -D -m 0644 "$ko" "$stage/lib/modules/$kver/extra/rvcap.ko"
+depmod -b "$stage" "$kver"
+if [[ -d $RVCAP_ROOT/tests/selftests/out ]]; then
+	cp -r "$RVCAP_ROOT"/tests/selftests/out/. "$stage/tests/"
+fi
+cp -r "$RVCAP_ROOT/tests/guest/." "$stage/tests/" 2>/dev/null || true
+cp "$plan" "$stage/plan.sh"
+printf '%q ' "$@" >"$stage/plan.args"
+# V4L2 userspace with the shared libraries it links (ldd exits non-zero on
+# static binaries, which is fine here).
+for bin in /usr/bin/v4l2-ctl /usr/bin/v4l2-compliance; do
+	cp "$bin" "$stage/usr/bin/"
+	{ ldd "$bin" || true; } | grep -o '/[^ ]*' | while read -r lib; do
+		mkdir -p "$stage$(dirname "$lib")"
+		cp -L "$lib" "$stage$lib"
+	done
+done
+(cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$out/initramfs.cpio.gz"
+
+# --- boot
+console=$out/console.log output=$out/output.log
+cmdline="console=ttyS0 panic=-1 oops=panic softlockup_panic=1 hung_task_timeout_secs=60$append"
+qemu=(qemu-system-x86_64 -accel "$accel" -cpu max -smp 2 -m 2G -nodefaults
+	-display none -no-reboot -kernel "$kout/build/arch/x86/boot/bzImage"
+	-initrd "$out/initramfs.cpio.gz")
+if ((shell)); then
+	exec "${qemu[@]}" -append "$cmdline rvcap.shell" -serial mon:stdio -serial null
+fi
+
+log "booting $name (kernel $kver, args:${append:- none}, logs in $out)"
+: >"$output"
+if ((!quiet)); then
+	tail -n +1 -f "$output" &
+	tailer=$!
+fi
+rc=0
+timeout --kill-after=10 "$timeout" "${qemu[@]}" -append "$cmdline" \
+	-serial file:"$console" -serial file:"$output" || rc=$?
+if ((!quiet)); then
+	sleep 0.2
+	kill "$tailer" 2>/dev/null || true
+	wait "$tailer" 2>/dev/null || true
+fi
+
+status=$(sed -n 's/^rvcap-vm: exit status \([0-9]*\).*/\1/p' "$output" | tail -n 1)
+fail=0
+if ((rc == 124 || rc == 137)); then
+	log "FAIL: $name: the VM did not finish within $timeout s"
+	fail=1
+elif [[ -z $status ]]; then
+	log "FAIL: $name: the guest ended without reporting a status (crash or panic?)"
+	fail=1
+elif ((status != 0)); then
+	log "FAIL: $name: the plan exited with status $status"
+	fail=1
+fi
+
+# Anything the kernel reports as a bug fails the run, whatever the plan said.
+bad='WARNING:|BUG:|Oops|kernel BUG|Kernel panic|general protection fault|Call Trace:'
+bad+='|possible (recursive|circular) locking|inconsistent lock state|lockdep is turned off'
+bad+='|suspicious RCU usage|DMA-API: .*(device driver|exceeded)|KASAN|UBSAN'
+bad+='|kmemleak: [0-9]+ new suspected|unreferenced object|swiotlb buffer is full'
+bad+='|blocked for more than|soft lockup|hard LOCKUP'
+if grep -Eq "$bad" "$console"; then
+	log "FAIL: $name: the guest kernel log reports a problem:"
+	first=$(grep -En "$bad" "$console" | head -n 1 | cut -d: -f1)
+	sed -n "$((first > 5 ? first - 5 : 1)),$((first + 60))p" "$console" >&2
+	echo "rvcap-vm: kernel log not clean" >>"$output"
+	fail=1
+else
+	echo "rvcap-vm: kernel log clean" >>"$output"
+fi
+if ((fail)) && [[ -z $status || $status == 0 ]]; then
+	log "last lines of the kernel log ($console):"
+	tail -n 30 "$console" >&2
+fi
+exit "$fail"
