@@ -51,8 +51,8 @@ clean:
 	@if [ -d "$(kdir)" ]; then $(kmake) clean; fi
 	rm -rf tests/host/target tests/selftests/out
 
-rust-analyzer: $(kernel_dep)
-	$(kmake) rust-analyzer
+rust-analyzer: modules
+	@scripts/rust-analyzer.sh $(kdir)
 
 run:
 	@scripts/run.sh

@@ -82,8 +82,9 @@ for variant in clippy plain; do
 done
 [[ -e rvcap.ko ]] || summary
 
+mapfile -t rust_files < <(git ls-files --cached --others --exclude-standard '*.rs')
 if logged rustfmt "$RVCAP_RUSTFMT" --check --edition 2021 \
-	--config-path "$ksrc/.rustfmt.toml" src/*.rs $(find tests/host -name '*.rs' -not -path '*/target/*'); then
+	--config-path "$ksrc/.rustfmt.toml" "${rust_files[@]}"; then
 	record build ok "rustfmt clean"
 else
 	record build FAIL "rustfmt clean"

@@ -55,3 +55,8 @@ rvcap_kernel_key() {
 
 rvcap_ksrc_dir() { printf '%s/src/linux-source-%s\n' "$RVCAP_CACHE" "$(rvcap_ksrc_pkgver)"; }
 rvcap_kernel_dir() { printf '%s/kernel/%s\n' "$RVCAP_CACHE" "$(rvcap_kernel_key)"; }
+
+# rustc's version as the kernel encodes it: 1.96.0 -> 109600.
+rvcap_rustc_version_code() {
+	"$RVCAP_RUSTC" --version | awk '{ split($2, v, "."); printf "%d\n", v[1] * 100000 + v[2] * 100 + v[3] }'
+}

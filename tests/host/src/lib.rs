@@ -7,8 +7,21 @@
 // Items the module uses but no host test does yet.
 #![cfg_attr(not(test), allow(dead_code))]
 
+#[cfg(test)]
+extern crate std;
+
 #[path = "../../../src/format.rs"]
 pub mod format;
+#[path = "../../../src/pattern.rs"]
+pub mod pattern;
+#[path = "../../../src/queue/mod.rs"]
+pub mod queue;
 
 #[cfg(test)]
 mod format_tests;
+#[cfg(test)]
+mod model;
+#[cfg(test)]
+mod pattern_tests;
+#[cfg(test)]
+mod queue_tests;

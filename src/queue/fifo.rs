@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A fixed-capacity FIFO of buffer indices: the queue's "queued" and "done"
+//! lists, without allocation.
+
+use super::MAX_BUFFERS;
+
+/// Buffer indices in arrival order; at most [`MAX_BUFFERS`], which is also the
+/// number of slots, so a slot can always be pushed once.
+pub(crate) struct IndexFifo {
+    items: [u8; MAX_BUFFERS],
+    head: usize,
+    len: usize,
+}
+
+impl IndexFifo {
+    /// An empty FIFO.
+    pub(crate) const fn new() -> Self {
+        Self {
+            items: [0; MAX_BUFFERS],
+            head: 0,
+            len: 0,
+        }
+    }
+
+    /// Number of indices held.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no index is held.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends `index`; returns `false` (and changes nothing) when full.
+    pub(crate) fn push(&mut self, index: usize) -> bool {
+        if self.len == MAX_BUFFERS || index >= MAX_BUFFERS {
+            return false;
+        }
+        self.items[(self.head + self.len) % MAX_BUFFERS] = index as u8;
+        self.len += 1;
+        true
+    }
+
+    /// Removes and returns the oldest index.
+    pub(crate) fn pop(&mut self) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        let index = self.items[self.head] as usize;
+        self.head = (self.head + 1) % MAX_BUFFERS;
+        self.len -= 1;
+        Some(index)
+    }
+
+    /// Forgets every index.
+    pub(crate) fn clear(&mut self) {
+        self.head = 0;
+        self.len = 0;
+    }
+}

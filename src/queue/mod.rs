@@ -1,0 +1,663 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The videobuf2-style buffer queue: slots, states, ownership, the map-once
+//! policy and where the cache syncs go.
+//!
+//! Pure Rust over `core` only, with no `unsafe` and no kernel or FFI types:
+//! the DMA side is the [`Dma`] trait, implemented by the kernel shell (dma-buf
+//! and DMA API wrappers) and by a model of a non-coherent device in the host
+//! tests (`tests/host`), which compile this same file.
+//!
+//! # Ownership
+//!
+//! A buffer is owned by the CPU (userspace may touch it) only in
+//! [`State::Dequeued`]. Every other state is device-owned, and a buffer only
+//! becomes device-owned through [`Dma::sync_for_device`] (PREPARE_BUF or
+//! QBUF). It only goes back to the CPU through [`Dma::sync_for_cpu`] (DQBUF,
+//! over the bytes the frame occupies; STREAMOFF for MMAP buffers) or through
+//! dropping its mapping (unmapping syncs for the CPU; STREAMOFF for DMABUF).
+//!
+//! # Imported buffers (DMABUF)
+//!
+//! A slot keeps its attachment and mapping across QBUF/DQBUF: QBUF of the
+//! dma-buf the slot already holds reuses both ("map once"); QBUF of another
+//! dma-buf drops the old mapping and attachment first. STREAMOFF drops every
+//! mapping but keeps attachments; REQBUFS(0) and close of the owning handle
+//! drop everything.
+//!
+//! # Locking
+//!
+//! None here: the shell serialises every call with one mutex. The engine
+//! holds a clone of a buffer's [`Dma::Mapping`] while it fills it, outside
+//! that mutex; the shell stops the engine before any call that could drop a
+//! mapping of a device-owned buffer (STREAMOFF, REQBUFS, close).
+
+mod fifo;
+
+use core::ops::Range;
+use fifo::IndexFifo;
+
+/// Most buffers a queue holds (`VIDEO_MAX_FRAME`).
+pub(crate) const MAX_BUFFERS: usize = 32;
+
+/// A Linux errno value (positive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Errno(pub(crate) i32);
+
+impl Errno {
+    /// I/O error.
+    pub(crate) const EIO: Errno = Errno(5);
+    /// Try again (a non-blocking DQBUF with nothing done).
+    pub(crate) const EAGAIN: Errno = Errno(11);
+    /// Out of memory.
+    pub(crate) const ENOMEM: Errno = Errno(12);
+    /// Busy: another file handle owns the queue, or it is streaming.
+    pub(crate) const EBUSY: Errno = Errno(16);
+    /// Invalid argument.
+    pub(crate) const EINVAL: Errno = Errno(22);
+    /// No buffer space: the queue already holds [`MAX_BUFFERS`].
+    pub(crate) const ENOBUFS: Errno = Errno(105);
+}
+
+/// Why a queue operation failed: the errno for userspace and a reason for
+/// the kernel log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Error {
+    /// What the ioctl returns.
+    pub(crate) errno: Errno,
+    /// Why, in words, for a rate-limited debug message.
+    pub(crate) why: &'static str,
+}
+
+impl Error {
+    /// An error with `errno` and reason `why`.
+    pub(crate) const fn new(errno: Errno, why: &'static str) -> Self {
+        Self { errno, why }
+    }
+
+    const fn inval(why: &'static str) -> Self {
+        Self::new(Errno::EINVAL, why)
+    }
+}
+
+/// Result of a queue operation.
+pub(crate) type QResult<T = ()> = core::result::Result<T, Error>;
+
+/// How buffer memory is provided (`V4L2_MEMORY_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Memory {
+    /// Allocated by the driver, mapped into userspace with mmap().
+    Mmap,
+    /// Imported dma-bufs, passed by file descriptor at QBUF.
+    DmaBuf,
+}
+
+/// Identifies a file handle, for queue ownership.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OwnerId(pub(crate) usize);
+
+/// The DMA side of the queue. Dropping a value releases what it holds:
+/// a [`Dma::DmaBuf`] puts its dma-buf reference, an [`Dma::Attachment`]
+/// detaches (and puts), the last clone of a [`Dma::Mapping`] unmaps (which
+/// syncs for the CPU) and, for MMAP memory, frees.
+pub(crate) trait Dma {
+    /// A reference to an imported dma-buf, not yet attached.
+    type DmaBuf;
+    /// A dma-buf attached to the capture device.
+    type Attachment;
+    /// Memory the device can write: an MMAP buffer (allocated and mapped
+    /// together) or a mapped attachment. Cloning shares it.
+    type Mapping: Clone;
+
+    /// Allocates `size` bytes of MMAP memory and maps it for the device.
+    fn alloc_mapped(&mut self, size: usize) -> QResult<Self::Mapping>;
+    /// Takes a reference to the dma-buf behind `fd`.
+    fn get_dmabuf(&mut self, fd: i32) -> QResult<Self::DmaBuf>;
+    /// Size of a dma-buf in bytes.
+    fn dmabuf_size(&self, buf: &Self::DmaBuf) -> usize;
+    /// Whether `buf` is the dma-buf `attachment` is attached to.
+    fn is_attached(&self, buf: &Self::DmaBuf, attachment: &Self::Attachment) -> bool;
+    /// Attaches `buf` to the device, keeping its reference.
+    fn attach(&mut self, buf: Self::DmaBuf) -> QResult<Self::Attachment>;
+    /// Maps an attachment for the device.
+    fn map(&mut self, attachment: &Self::Attachment) -> QResult<Self::Mapping>;
+    /// Hands the whole mapping to the device (`DMA_FROM_DEVICE`).
+    fn sync_for_device(&mut self, mapping: &Self::Mapping);
+    /// Hands `bytes` of the mapping back to the CPU (`DMA_FROM_DEVICE`).
+    fn sync_for_cpu(&mut self, mapping: &Self::Mapping, bytes: Range<usize>);
+    /// Whether userspace has the (MMAP) memory mapped.
+    fn is_mapped_to_user(&self, mapping: &Self::Mapping) -> bool;
+}
+
+/// Where a buffer is in its life cycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Owned by the CPU: after allocation, DQBUF or STREAMOFF.
+    Dequeued,
+    /// Synced for the device by PREPARE_BUF, not queued yet.
+    Prepared,
+    /// Waiting for the engine.
+    Queued,
+    /// Being filled by the engine.
+    Active,
+    /// Filled, waiting for DQBUF.
+    Done,
+}
+
+impl State {
+    /// Whether the CPU owns a buffer in this state (else the device does).
+    pub(crate) fn is_cpu_owned(self) -> bool {
+        self == State::Dequeued
+    }
+}
+
+/// A QBUF or PREPARE_BUF request.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct QueueRequest {
+    /// Buffer index.
+    pub(crate) index: usize,
+    /// Memory type the application says the queue has.
+    pub(crate) memory: Memory,
+    /// DMABUF: the dma-buf's file descriptor.
+    pub(crate) fd: i32,
+    /// DMABUF: bytes of the dma-buf to use; 0 means all of it.
+    pub(crate) length: usize,
+}
+
+/// What the engine reports for a finished frame.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FrameDone {
+    /// Bytes written from the start of the buffer.
+    pub(crate) bytesused: usize,
+    /// The frame's sequence number.
+    pub(crate) sequence: u32,
+    /// Monotonic time the frame ended, in nanoseconds.
+    pub(crate) timestamp_ns: u64,
+    /// Whether the frame is corrupt (`V4L2_BUF_FLAG_ERROR`).
+    pub(crate) error: bool,
+}
+
+/// What QUERYBUF, QBUF and DQBUF report about a buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BufferInfo {
+    /// Buffer index.
+    pub(crate) index: usize,
+    /// Memory type.
+    pub(crate) memory: Memory,
+    /// Life-cycle state.
+    pub(crate) state: State,
+    /// Buffer length in bytes.
+    pub(crate) length: usize,
+    /// Bytes of frame data.
+    pub(crate) bytesused: usize,
+    /// Whether the frame is marked corrupt.
+    pub(crate) error: bool,
+    /// Sequence number of the frame it holds.
+    pub(crate) sequence: u32,
+    /// Monotonic timestamp of the frame it holds, in nanoseconds.
+    pub(crate) timestamp_ns: u64,
+    /// DMABUF: the file descriptor of the last QBUF/PREPARE_BUF.
+    pub(crate) fd: i32,
+    /// MMAP: whether userspace has it mapped.
+    pub(crate) mapped_to_user: bool,
+    /// DMABUF: whether a dma-buf is attached.
+    pub(crate) attached: bool,
+    /// Whether it is mapped for the device.
+    pub(crate) mapped_for_device: bool,
+    /// How many times it was queued.
+    pub(crate) times_queued: u64,
+}
+
+struct Slot<D: Dma> {
+    state: State,
+    // Field order is drop order: a mapping goes before its attachment.
+    mapping: Option<D::Mapping>,
+    attachment: Option<D::Attachment>,
+    /// Bytes the buffer must hold at least (the format's size at allocation).
+    min_length: usize,
+    length: usize,
+    fd: i32,
+    bytesused: usize,
+    error: bool,
+    sequence: u32,
+    timestamp_ns: u64,
+    times_queued: u64,
+}
+
+impl<D: Dma> Slot<D> {
+    fn new(min_length: usize) -> Self {
+        Self {
+            state: State::Dequeued,
+            mapping: None,
+            attachment: None,
+            min_length,
+            length: min_length,
+            fd: -1,
+            bytesused: 0,
+            error: false,
+            sequence: 0,
+            timestamp_ns: 0,
+            times_queued: 0,
+        }
+    }
+}
+
+/// The buffer queue of one capture device.
+pub(crate) struct Queue<D: Dma> {
+    slots: [Option<Slot<D>>; MAX_BUFFERS],
+    count: usize,
+    memory: Option<Memory>,
+    owner: Option<OwnerId>,
+    streaming: bool,
+    queued: IndexFifo,
+    done: IndexFifo,
+}
+
+impl<D: Dma> Default for Queue<D> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<D: Dma> Queue<D> {
+    /// An empty queue: no buffers, no owner, not streaming.
+    pub(crate) fn new() -> Self {
+        Self {
+            slots: core::array::from_fn(|_| None),
+            count: 0,
+            memory: None,
+            owner: None,
+            streaming: false,
+            queued: IndexFifo::new(),
+            done: IndexFifo::new(),
+        }
+    }
+
+    /// Number of buffers.
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Memory type of the buffers, if any were requested.
+    pub(crate) fn memory(&self) -> Option<Memory> {
+        self.memory
+    }
+
+    /// Whether STREAMON is in effect.
+    pub(crate) fn is_streaming(&self) -> bool {
+        self.streaming
+    }
+
+    /// Whether buffers exist, so that the format cannot change (S_FMT: EBUSY).
+    pub(crate) fn is_busy(&self) -> bool {
+        self.count > 0
+    }
+
+    /// The file handle that owns the queue, if any.
+    pub(crate) fn owner(&self) -> Option<OwnerId> {
+        self.owner
+    }
+
+    /// Whether a DQBUF would find a buffer (for poll).
+    pub(crate) fn has_done(&self) -> bool {
+        !self.done.is_empty()
+    }
+
+    /// Number of buffers waiting for the engine.
+    pub(crate) fn queued_count(&self) -> usize {
+        self.queued.len()
+    }
+
+    fn check_owner(&self, who: OwnerId) -> QResult {
+        match self.owner {
+            Some(owner) if owner != who => Err(Error::new(
+                Errno::EBUSY,
+                "the queue belongs to another file handle",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_memory(&self, memory: Memory) -> QResult {
+        if self.memory == Some(memory) {
+            Ok(())
+        } else {
+            Err(Error::inval(
+                "memory type differs from the allocated buffers",
+            ))
+        }
+    }
+
+    fn slot(&self, index: usize) -> QResult<&Slot<D>> {
+        self.slots[..self.count]
+            .get(index)
+            .and_then(Option::as_ref)
+            .ok_or(Error::inval("buffer index out of range"))
+    }
+
+    fn slot_mut(&mut self, index: usize) -> QResult<&mut Slot<D>> {
+        self.slots[..self.count]
+            .get_mut(index)
+            .and_then(Option::as_mut)
+            .ok_or(Error::inval("buffer index out of range"))
+    }
+
+    /// VIDIOC_REQBUFS: frees every buffer, then allocates up to `count`
+    /// (at most [`MAX_BUFFERS`]) of at least `size` bytes. Returns how many
+    /// buffers there are. `count == 0` gives up ownership.
+    pub(crate) fn reqbufs(
+        &mut self,
+        dma: &mut D,
+        who: OwnerId,
+        memory: Memory,
+        count: usize,
+        size: usize,
+    ) -> QResult<usize> {
+        self.check_owner(who)?;
+        if self.streaming {
+            return Err(Error::new(Errno::EBUSY, "REQBUFS while streaming"));
+        }
+        self.free_all(dma);
+        if count == 0 {
+            return Ok(0);
+        }
+        self.memory = Some(memory);
+        let added = self.add_slots(dma, count, size)?;
+        self.owner = Some(who);
+        Ok(added)
+    }
+
+    /// VIDIOC_CREATE_BUFS: adds up to `count` buffers of at least `size`
+    /// bytes. Returns the index of the first new buffer and how many were
+    /// added. `count == 0` only reports where new buffers would start.
+    pub(crate) fn create_bufs(
+        &mut self,
+        dma: &mut D,
+        who: OwnerId,
+        memory: Memory,
+        count: usize,
+        size: usize,
+    ) -> QResult<(usize, usize)> {
+        self.check_owner(who)?;
+        let first = self.count;
+        if count == 0 {
+            return Ok((first, 0));
+        }
+        if self.count > 0 {
+            self.check_memory(memory)?;
+        }
+        if self.count == MAX_BUFFERS {
+            return Err(Error::new(
+                Errno::ENOBUFS,
+                "the queue has the most buffers it can hold",
+            ));
+        }
+        self.memory = Some(memory);
+        let added = self.add_slots(dma, count, size)?;
+        self.owner = Some(who);
+        Ok((first, added))
+    }
+
+    /// Appends up to `count` slots; MMAP ones get memory. Returns how many
+    /// were added: fewer than asked if MMAP memory ran out after the first.
+    fn add_slots(&mut self, dma: &mut D, count: usize, size: usize) -> QResult<usize> {
+        let first = self.count;
+        let want = count.min(MAX_BUFFERS - first);
+        let mut added = 0;
+        while added < want {
+            let mut slot = Slot::new(size);
+            if self.memory == Some(Memory::Mmap) {
+                match dma.alloc_mapped(size) {
+                    Ok(mapping) => slot.mapping = Some(mapping),
+                    Err(e) if added == 0 => {
+                        if first == 0 {
+                            self.memory = None;
+                        }
+                        return Err(e);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.slots[first + added] = Some(slot);
+            added += 1;
+        }
+        self.count = first + added;
+        Ok(added)
+    }
+
+    /// VIDIOC_QUERYBUF.
+    pub(crate) fn query(&self, dma: &D, index: usize) -> QResult<BufferInfo> {
+        let slot = self.slot(index)?;
+        Ok(BufferInfo {
+            index,
+            memory: self.memory.unwrap_or(Memory::Mmap),
+            state: slot.state,
+            length: slot.length,
+            bytesused: slot.bytesused,
+            error: slot.error,
+            sequence: slot.sequence,
+            timestamp_ns: slot.timestamp_ns,
+            fd: slot.fd,
+            mapped_to_user: slot
+                .mapping
+                .as_ref()
+                .is_some_and(|m| dma.is_mapped_to_user(m)),
+            attached: slot.attachment.is_some(),
+            mapped_for_device: slot.mapping.is_some(),
+            times_queued: slot.times_queued,
+        })
+    }
+
+    /// VIDIOC_PREPARE_BUF: imports and maps (DMABUF) and syncs for the
+    /// device, without queueing.
+    pub(crate) fn prepare(
+        &mut self,
+        dma: &mut D,
+        who: OwnerId,
+        req: &QueueRequest,
+    ) -> QResult<BufferInfo> {
+        self.check_owner(who)?;
+        self.check_memory(req.memory)?;
+        if !self.slot(req.index)?.state.is_cpu_owned() {
+            return Err(Error::inval("buffer already prepared or queued"));
+        }
+        self.prepare_slot(dma, req)?;
+        self.slot_mut(req.index)?.state = State::Prepared;
+        self.query(dma, req.index)
+    }
+
+    /// VIDIOC_QBUF: as PREPARE_BUF unless already prepared, then hands the
+    /// buffer to the engine.
+    pub(crate) fn qbuf(
+        &mut self,
+        dma: &mut D,
+        who: OwnerId,
+        req: &QueueRequest,
+    ) -> QResult<BufferInfo> {
+        self.check_owner(who)?;
+        self.check_memory(req.memory)?;
+        match self.slot(req.index)?.state {
+            State::Dequeued => self.prepare_slot(dma, req)?,
+            State::Prepared => {}
+            _ => return Err(Error::inval("buffer already queued")),
+        }
+        let slot = self.slot_mut(req.index)?;
+        slot.state = State::Queued;
+        slot.times_queued += 1;
+        // Cannot fail: a slot is in the FIFO at most once and it holds them all.
+        self.queued.push(req.index);
+        self.query(dma, req.index)
+    }
+
+    /// Makes a CPU-owned slot ready for the device: for DMABUF, attach the
+    /// requested dma-buf (reusing the slot's attachment if it is the same)
+    /// and map it if unmapped; then sync the whole mapping for the device.
+    fn prepare_slot(&mut self, dma: &mut D, req: &QueueRequest) -> QResult {
+        let memory = self.memory;
+        let slot = self.slot_mut(req.index)?;
+        if memory == Some(Memory::DmaBuf) {
+            let buf = dma
+                .get_dmabuf(req.fd)
+                .map_err(|_| Error::inval("fd is not a dma-buf"))?;
+            let size = dma.dmabuf_size(&buf);
+            let length = if req.length == 0 { size } else { req.length };
+            if length > size {
+                return Err(Error::inval("length is larger than the dma-buf"));
+            }
+            if length < slot.min_length {
+                return Err(Error::inval("dma-buf is smaller than the format needs"));
+            }
+            let same = slot
+                .attachment
+                .as_ref()
+                .is_some_and(|attachment| dma.is_attached(&buf, attachment));
+            if same {
+                // Map once: the extra reference goes, attachment and mapping stay.
+                drop(buf);
+            } else {
+                slot.mapping = None;
+                slot.attachment = None;
+                slot.attachment = Some(dma.attach(buf)?);
+            }
+            if slot.mapping.is_none() {
+                if let Some(attachment) = &slot.attachment {
+                    slot.mapping = Some(dma.map(attachment)?);
+                }
+            }
+            slot.fd = req.fd;
+            slot.length = length;
+        }
+        let Some(mapping) = &slot.mapping else {
+            return Err(Error::new(Errno::EIO, "buffer has no memory"));
+        };
+        dma.sync_for_device(mapping);
+        slot.bytesused = 0;
+        slot.error = false;
+        Ok(())
+    }
+
+    /// VIDIOC_DQBUF without waiting: the oldest done buffer, synced for the
+    /// CPU over the bytes the frame occupies. `EAGAIN` if none is done;
+    /// `EINVAL` when not streaming (a blocked DQBUF stops waiting then).
+    pub(crate) fn dqbuf(
+        &mut self,
+        dma: &mut D,
+        who: OwnerId,
+        memory: Memory,
+    ) -> QResult<BufferInfo> {
+        self.check_owner(who)?;
+        self.check_memory(memory)?;
+        if !self.streaming {
+            return Err(Error::inval("DQBUF while not streaming"));
+        }
+        let index = self
+            .done
+            .pop()
+            .ok_or(Error::new(Errno::EAGAIN, "no buffer done yet"))?;
+        let slot = self.slot_mut(index)?;
+        if let Some(mapping) = &slot.mapping {
+            dma.sync_for_cpu(mapping, 0..slot.bytesused);
+        }
+        slot.state = State::Dequeued;
+        self.query(dma, index)
+    }
+
+    /// VIDIOC_STREAMON. Idempotent.
+    pub(crate) fn streamon(&mut self, who: OwnerId) -> QResult {
+        self.check_owner(who)?;
+        if self.count == 0 {
+            return Err(Error::inval("STREAMON without buffers"));
+        }
+        self.streaming = true;
+        Ok(())
+    }
+
+    /// VIDIOC_STREAMOFF: every buffer goes back to the CPU, queued and done
+    /// ones without being reported; DMABUF mappings are all dropped (their
+    /// attachments stay). The shell must have stopped the engine. Idempotent.
+    pub(crate) fn streamoff(&mut self, dma: &mut D, who: OwnerId) -> QResult {
+        self.check_owner(who)?;
+        self.cancel(dma);
+        Ok(())
+    }
+
+    fn cancel(&mut self, dma: &mut D) {
+        self.streaming = false;
+        self.queued.clear();
+        self.done.clear();
+        let dmabuf = self.memory == Some(Memory::DmaBuf);
+        for slot in self.slots[..self.count].iter_mut().flatten() {
+            if dmabuf {
+                // Unmapping syncs for the CPU.
+                slot.mapping = None;
+            } else if !slot.state.is_cpu_owned() {
+                if let Some(mapping) = &slot.mapping {
+                    dma.sync_for_cpu(mapping, 0..slot.length);
+                }
+            }
+            slot.state = State::Dequeued;
+        }
+    }
+
+    /// Stops streaming and drops every buffer (and so every mapping,
+    /// attachment and dma-buf reference); nobody owns the queue afterwards.
+    fn free_all(&mut self, dma: &mut D) {
+        self.cancel(dma);
+        for slot in self.slots.iter_mut() {
+            *slot = None;
+        }
+        self.count = 0;
+        self.memory = None;
+        self.owner = None;
+    }
+
+    /// Close of file handle `who`: if it owns the queue, as REQBUFS(0).
+    /// The shell must have stopped the engine.
+    pub(crate) fn release(&mut self, dma: &mut D, who: OwnerId) {
+        if self.owner == Some(who) {
+            self.free_all(dma);
+        }
+    }
+
+    /// Engine: takes the oldest queued buffer for filling, if streaming.
+    /// Returns its index and a clone of its mapping, which the engine may
+    /// use without the queue's lock until [`Queue::finish_frame`].
+    pub(crate) fn start_frame(&mut self) -> Option<(usize, D::Mapping)> {
+        if !self.streaming {
+            return None;
+        }
+        let index = self.queued.pop()?;
+        let slot = self.slots.get_mut(index)?.as_mut()?;
+        slot.state = State::Active;
+        Some((index, slot.mapping.clone()?))
+    }
+
+    /// Engine: the buffer taken by [`Queue::start_frame`] is filled. Returns
+    /// `false` if it was no longer active (the stream was cancelled).
+    pub(crate) fn finish_frame(&mut self, index: usize, frame: FrameDone) -> bool {
+        let Some(Some(slot)) = self.slots[..self.count].get_mut(index) else {
+            return false;
+        };
+        if slot.state != State::Active {
+            return false;
+        }
+        slot.bytesused = frame.bytesused.min(slot.length);
+        slot.sequence = frame.sequence;
+        slot.timestamp_ns = frame.timestamp_ns;
+        slot.error = frame.error;
+        slot.state = State::Done;
+        self.done.push(index);
+        true
+    }
+
+    /// The mapping of MMAP buffer `index`, for mmap() of its memory.
+    pub(crate) fn mmap_buffer(&self, index: usize) -> QResult<&D::Mapping> {
+        if self.memory != Some(Memory::Mmap) {
+            return Err(Error::inval("mmap of a queue without MMAP buffers"));
+        }
+        self.slot(index)?
+            .mapping
+            .as_ref()
+            .ok_or(Error::inval("buffer has no memory"))
+    }
+}
