@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * C wrappers, in src/helpers.c, for static inline functions and macros that
- * bindgen cannot turn into callable Rust functions.
+ * bindgen cannot turn into callable Rust functions, and the module
+ * parameters (6.12's Rust module! macro cannot declare them).
  */
 #ifndef RVCAP_HELPERS_H
 #define RVCAP_HELPERS_H
@@ -9,9 +10,66 @@
 #include <linux/types.h>
 
 struct device;
+struct file;
+struct page;
+struct platform_device;
+struct poll_table_struct;
+struct scatterlist;
+struct sg_table;
+struct task_struct;
+struct v4l2_ctrl_handler;
+struct video_device;
+struct vm_area_struct;
+struct wait_queue_head;
 
+/* Module parameters */
+unsigned int rvcap_param_num_devices(void);
+
+/* Devices and logging */
 int rvcap_dma_coerce_mask_and_coherent(struct device *dev, unsigned int bits);
+void rvcap_dma_set_max_seg_size(struct device *dev, unsigned int size);
 u64 rvcap_dma_get_mask(struct device *dev);
 const char *rvcap_dev_name(const struct device *dev);
+void rvcap_dev_info(const struct device *dev, const char *msg);
+void rvcap_dev_warn(const struct device *dev, const char *msg);
+void rvcap_dev_dbg_ratelimited(const struct device *dev, const char *msg);
+void *rvcap_platform_get_drvdata(struct platform_device *pdev);
+void rvcap_platform_set_drvdata(struct platform_device *pdev, void *data);
+bool rvcap_device_is_bound(struct device *dev);
+
+/* V4L2 */
+int rvcap_video_register_device(struct video_device *vdev);
+void *rvcap_video_drvdata(struct file *file);
+void rvcap_video_set_drvdata(struct video_device *vdev, void *data);
+int rvcap_ctrl_handler_init(struct v4l2_ctrl_handler *hdl, unsigned int nr);
+
+/* Memory, scatterlists and the DMA API (direction: DMA_FROM_DEVICE) */
+struct page *rvcap_alloc_zeroed_page(void);
+void rvcap_free_page(struct page *page);
+void rvcap_vm_flags_set(struct vm_area_struct *vma, unsigned long flags);
+unsigned long rvcap_vma_flags(const struct vm_area_struct *vma);
+unsigned long rvcap_vma_pages(struct vm_area_struct *vma);
+dma_addr_t rvcap_sg_dma_address(struct scatterlist *sg);
+unsigned int rvcap_sg_dma_len(struct scatterlist *sg);
+void *rvcap_dma_addr_to_virt(struct device *dev, dma_addr_t addr);
+int rvcap_dma_map_sgtable(struct device *dev, struct sg_table *sgt,
+			  unsigned long attrs);
+void rvcap_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
+			     unsigned long attrs);
+void rvcap_dma_sync_sgtable_for_device(struct device *dev,
+				       struct sg_table *sgt);
+void rvcap_dma_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
+				   size_t size);
+size_t rvcap_dma_max_segment(struct device *dev);
+
+/* Waiting and the engine thread */
+void rvcap_init_waitqueue_head(struct wait_queue_head *wq);
+void rvcap_wake_up_interruptible(struct wait_queue_head *wq);
+void rvcap_poll_wait(struct file *file, struct wait_queue_head *wq,
+		     struct poll_table_struct *pt);
+__poll_t rvcap_poll_requested_events(const struct poll_table_struct *pt);
+struct task_struct *rvcap_kthread_run(int (*fn)(void *data), void *data,
+				      unsigned int instance);
+void rvcap_engine_sleep_until(u64 deadline_ns);
 
 #endif /* RVCAP_HELPERS_H */

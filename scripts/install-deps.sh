@@ -12,8 +12,8 @@ packages=(
 	clang-14 lld-14 llvm-14 libclang-dev
 	make gcc libc6-dev flex bison bc libelf-dev libssl-dev xz-utils rsync
 	perl python3
-	# the guest: emulator, shell, V4L2 userspace, initramfs tools
-	qemu-system-x86 busybox-static v4l-utils cpio kmod
+	# the guest: emulator, shell, initramfs tools (v4l-utils: see below)
+	qemu-system-x86 busybox-static cpio kmod
 )
 
 missing=()
@@ -39,3 +39,6 @@ if ! "$RVCAP_BINDGEN" --version 2>/dev/null | grep -qx "bindgen $RVCAP_BINDGEN_V
 fi
 
 command -v cargo >/dev/null || die "cargo is needed for the host tests"
+
+# v4l2-ctl and v4l2-compliance for the guest, from Debian trixie.
+"$(dirname "$0")"/fetch-guest-v4l-utils.sh >/dev/null

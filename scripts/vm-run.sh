@@ -54,9 +54,15 @@ out=${out:-$RVCAP_CACHE/runs/$name}
 rm -rf "$out"
 mkdir -p "$out"
 
-# --- initramfs
+# --- initramfs (merged /usr, as Debian)
+v4l_root=$RVCAP_CACHE/guest-v4l-utils/root
+[[ -e $RVCAP_CACHE/guest-v4l-utils/.complete ]] || die "guest v4l-utils missing (run: make deps)"
 stage=$out/initramfs
-mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,tests,lib/modules}
+mkdir -p "$stage"/{usr/bin,usr/sbin,usr/lib/modules,dev,proc,sys,tmp,tests}
+ln -s usr/bin "$stage/bin"
+ln -s usr/sbin "$stage/sbin"
+ln -s usr/lib "$stage/lib"
+ln -s usr/lib "$stage/lib64"
 cp /bin/busybox "$stage/bin/busybox"
 install -m 0755 "$RVCAP_ROOT/scripts/guest/init" "$stage/init"
 cp -r "$kout/modroot/lib/modules/$kver" "$stage/lib/modules/"
@@ -68,14 +74,17 @@ fi
 cp -r "$RVCAP_ROOT/tests/guest/." "$stage/tests/" 2>/dev/null || true
 cp "$plan" "$stage/plan.sh"
 printf '%q ' "$@" >"$stage/plan.args"
-# V4L2 userspace with the shared libraries it links (ldd exits non-zero on
-# static binaries, which is fine here).
-for bin in /usr/bin/v4l2-ctl /usr/bin/v4l2-compliance; do
-	cp "$bin" "$stage/usr/bin/"
-	{ ldd "$bin" || true; } | grep -o '/[^ ]*' | while read -r lib; do
-		mkdir -p "$stage$(dirname "$lib")"
-		cp -L "$lib" "$stage$lib"
-	done
+# V4L2 userspace (Debian trixie's, see scripts/fetch-guest-v4l-utils.sh)
+# with its loader and the libraries it links.
+libdir=usr/lib/x86_64-linux-gnu
+mkdir -p "$stage/$libdir"
+cp -L "$v4l_root/$libdir/ld-linux-x86-64.so.2" "$stage/$libdir/"
+ln -s x86_64-linux-gnu/ld-linux-x86-64.so.2 "$stage/usr/lib/ld-linux-x86-64.so.2"
+for bin in v4l2-ctl v4l2-compliance; do
+	cp "$v4l_root/usr/bin/$bin" "$stage/usr/bin/"
+	"$v4l_root/$libdir/ld-linux-x86-64.so.2" --library-path "$v4l_root/$libdir" \
+		--list "$v4l_root/usr/bin/$bin" | grep -o "$v4l_root/$libdir/[^ ]*" |
+		while read -r lib; do cp -L "$lib" "$stage/$libdir/"; done
 done
 (cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$out/initramfs.cpio.gz"
 

@@ -1,22 +1,53 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * rvcap: C side of the module. Holds what Rust cannot say in 6.12:
- * the DMA_BUF symbol namespace import, and callable wrappers for static
- * inline functions and macros (declared in include/rvcap_helpers.h).
+ * the DMA_BUF symbol namespace import, the module parameters, and callable
+ * wrappers for static inline functions and macros (declared in
+ * include/rvcap_helpers.h). Each wrapper only forwards.
  */
 
 #include <linux/device.h>
+#include <linux/dma-direct.h>
 #include <linux/dma-mapping.h>
+#include <linux/gfp.h>
+#include <linux/hrtimer.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/platform_device.h>
+#include <linux/poll.h>
+#include <linux/scatterlist.h>
+#include <linux/sched.h>
+#include <linux/sizes.h>
+#include <linux/wait.h>
+#include <media/v4l2-ctrls.h>
+#include <media/v4l2-dev.h>
 
 #include "../include/rvcap_helpers.h"
 
 /* dma_buf_* symbols are exported in the DMA_BUF namespace. */
 MODULE_IMPORT_NS(DMA_BUF);
 
+#define RVCAP_MAX_DEVICES 8
+
+static unsigned int num_devices = 1;
+module_param(num_devices, uint, 0444);
+MODULE_PARM_DESC(num_devices,
+		 "number of capture devices to create, 1-8 (default 1)");
+
+unsigned int rvcap_param_num_devices(void)
+{
+	return clamp(num_devices, 1U, RVCAP_MAX_DEVICES);
+}
+
 int rvcap_dma_coerce_mask_and_coherent(struct device *dev, unsigned int bits)
 {
 	return dma_coerce_mask_and_coherent(dev, DMA_BIT_MASK(bits));
+}
+
+void rvcap_dma_set_max_seg_size(struct device *dev, unsigned int size)
+{
+	dma_set_max_seg_size(dev, size);
 }
 
 u64 rvcap_dma_get_mask(struct device *dev)
@@ -27,4 +58,176 @@ u64 rvcap_dma_get_mask(struct device *dev)
 const char *rvcap_dev_name(const struct device *dev)
 {
 	return dev_name(dev);
+}
+
+void rvcap_dev_info(const struct device *dev, const char *msg)
+{
+	dev_info(dev, "%s\n", msg);
+}
+
+void rvcap_dev_warn(const struct device *dev, const char *msg)
+{
+	dev_warn(dev, "%s\n", msg);
+}
+
+void rvcap_dev_dbg_ratelimited(const struct device *dev, const char *msg)
+{
+	dev_dbg_ratelimited(dev, "%s\n", msg);
+}
+
+void *rvcap_platform_get_drvdata(struct platform_device *pdev)
+{
+	return platform_get_drvdata(pdev);
+}
+
+void rvcap_platform_set_drvdata(struct platform_device *pdev, void *data)
+{
+	platform_set_drvdata(pdev, data);
+}
+
+bool rvcap_device_is_bound(struct device *dev)
+{
+	return device_is_bound(dev);
+}
+
+int rvcap_video_register_device(struct video_device *vdev)
+{
+	return video_register_device(vdev, VFL_TYPE_VIDEO, -1);
+}
+
+void *rvcap_video_drvdata(struct file *file)
+{
+	return video_drvdata(file);
+}
+
+void rvcap_video_set_drvdata(struct video_device *vdev, void *data)
+{
+	video_set_drvdata(vdev, data);
+}
+
+int rvcap_ctrl_handler_init(struct v4l2_ctrl_handler *hdl, unsigned int nr)
+{
+	return v4l2_ctrl_handler_init(hdl, nr);
+}
+
+struct page *rvcap_alloc_zeroed_page(void)
+{
+	return alloc_page(GFP_KERNEL | __GFP_ZERO);
+}
+
+void rvcap_free_page(struct page *page)
+{
+	__free_page(page);
+}
+
+void rvcap_vm_flags_set(struct vm_area_struct *vma, unsigned long flags)
+{
+	vm_flags_set(vma, flags);
+}
+
+unsigned long rvcap_vma_flags(const struct vm_area_struct *vma)
+{
+	return vma->vm_flags;
+}
+
+unsigned long rvcap_vma_pages(struct vm_area_struct *vma)
+{
+	return vma_pages(vma);
+}
+
+dma_addr_t rvcap_sg_dma_address(struct scatterlist *sg)
+{
+	return sg_dma_address(sg);
+}
+
+unsigned int rvcap_sg_dma_len(struct scatterlist *sg)
+{
+	return sg_dma_len(sg);
+}
+
+/*
+ * The kernel virtual address of what the device sees at @addr: with
+ * swiotlb=force that is the bounce buffer, not the pages the CPU reads, which
+ * is what makes a missing sync visible. Only valid for dma-direct devices,
+ * which rvcap's platform device is.
+ */
+void *rvcap_dma_addr_to_virt(struct device *dev, dma_addr_t addr)
+{
+	return phys_to_virt(dma_to_phys(dev, addr));
+}
+
+int rvcap_dma_map_sgtable(struct device *dev, struct sg_table *sgt,
+			  unsigned long attrs)
+{
+	return dma_map_sgtable(dev, sgt, DMA_FROM_DEVICE, attrs);
+}
+
+void rvcap_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
+			     unsigned long attrs)
+{
+	dma_unmap_sgtable(dev, sgt, DMA_FROM_DEVICE, attrs);
+}
+
+void rvcap_dma_sync_sgtable_for_device(struct device *dev,
+				       struct sg_table *sgt)
+{
+	dma_sync_sgtable_for_device(dev, sgt, DMA_FROM_DEVICE);
+}
+
+void rvcap_dma_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
+				   size_t size)
+{
+	dma_sync_single_for_cpu(dev, addr, size, DMA_FROM_DEVICE);
+}
+
+/*
+ * Largest scatterlist segment for driver-allocated buffers: what one DMA
+ * mapping may span (swiotlb bounces at most 256 KiB at once), at most 128 KiB.
+ */
+size_t rvcap_dma_max_segment(struct device *dev)
+{
+	return rounddown(min_t(size_t, dma_max_mapping_size(dev), SZ_128K),
+			 PAGE_SIZE);
+}
+
+void rvcap_init_waitqueue_head(struct wait_queue_head *wq)
+{
+	init_waitqueue_head(wq);
+}
+
+void rvcap_wake_up_interruptible(struct wait_queue_head *wq)
+{
+	wake_up_interruptible(wq);
+}
+
+void rvcap_poll_wait(struct file *file, struct wait_queue_head *wq,
+		     struct poll_table_struct *pt)
+{
+	poll_wait(file, wq, pt);
+}
+
+__poll_t rvcap_poll_requested_events(const struct poll_table_struct *pt)
+{
+	return poll_requested_events(pt);
+}
+
+struct task_struct *rvcap_kthread_run(int (*fn)(void *data), void *data,
+				      unsigned int instance)
+{
+	return kthread_run(fn, data, "rvcap%u-engine", instance);
+}
+
+/*
+ * Sleeps until CLOCK_MONOTONIC reaches @deadline_ns, or kthread_stop() wakes
+ * the engine thread early.
+ */
+void rvcap_engine_sleep_until(u64 deadline_ns)
+{
+	ktime_t deadline = ns_to_ktime(deadline_ns);
+
+	set_current_state(TASK_INTERRUPTIBLE);
+	if (!kthread_should_stop())
+		schedule_hrtimeout_range(&deadline, 50 * NSEC_PER_USEC,
+					 HRTIMER_MODE_ABS);
+	__set_current_state(TASK_RUNNING);
 }

@@ -22,6 +22,8 @@
 //! frame or a frame of the wrong sequence cannot pass a byte-exact check.
 
 use crate::format::{FrameFormat, Layout};
+use core::ffi::CStr;
+use core::num::{NonZeroU32, NonZeroUsize};
 
 /// A test pattern, as `V4L2_CID_TEST_PATTERN` selects it (menu index).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,7 +38,7 @@ pub(crate) enum Pattern {
 }
 
 /// Menu entries of `V4L2_CID_TEST_PATTERN`, in `Pattern` order.
-pub(crate) const PATTERN_MENU: [&str; 3] = ["75% Colorbar", "Horizontal Ramp", "Verification"];
+pub(crate) const PATTERN_MENU: [&CStr; 3] = [c"75% Colorbar", c"Horizontal Ramp", c"Verification"];
 
 impl Pattern {
     /// The pattern of a menu index, if there is one.
@@ -48,11 +50,6 @@ impl Pattern {
             _ => None,
         }
     }
-}
-
-/// Byte `offset` of verification frame `sequence`.
-pub(crate) fn verification_byte(offset: usize, sequence: u32) -> u8 {
-    ((offset % 251) as u32).wrapping_add(sequence.wrapping_mul(17)) as u8
 }
 
 /// The largest number of template bytes any format needs: one line of the
@@ -93,6 +90,8 @@ fn rgb_to_grey([r, g, b]: [u8; 3]) -> u8 {
 /// Renders the frames of one stream: fixed format and pattern.
 pub(crate) struct Renderer<'a> {
     format: FrameFormat,
+    /// Bytes per line, never zero (divisions by it cannot fail).
+    bytes_per_line: NonZeroUsize,
     pattern: Pattern,
     /// Template lines (see [`template_len`]); unused for verification.
     template: &'a [u8],
@@ -101,19 +100,23 @@ pub(crate) struct Renderer<'a> {
 impl<'a> Renderer<'a> {
     /// Prepares rendering `pattern` in `format`, using `template` (at least
     /// [`template_len`] bytes, allocated by the caller once per stream) for
-    /// the template lines. Returns `None` if `template` is too short.
+    /// the template lines. Returns `None` if `template` is too short or the
+    /// format empty.
     pub(crate) fn new(
         format: FrameFormat,
         pattern: Pattern,
         template: &'a mut [u8],
     ) -> Option<Self> {
+        let bytes_per_line = NonZeroUsize::new(format.bytes_per_line as usize)?;
+        let width = NonZeroU32::new(format.width)?;
         let len = template_len(&format);
         let template = template.get_mut(..len)?;
         if pattern != Pattern::Verification {
-            render_template(&format, pattern, template);
+            render_template(&format, width, pattern, template);
         }
         Some(Self {
             format,
+            bytes_per_line,
             pattern,
             template,
         })
@@ -145,7 +148,7 @@ impl<'a> Renderer<'a> {
 
     /// Copies template lines to cover frame bytes `offset..offset + dst.len()`.
     fn copy_lines(&self, offset: usize, dst: &mut [u8]) {
-        let bpl = self.format.bytes_per_line as usize;
+        let bpl = self.bytes_per_line.get();
         let luma_size = bpl * self.format.height as usize;
         let mut done = 0;
         while done < dst.len() {
@@ -156,7 +159,7 @@ impl<'a> Renderer<'a> {
             } else {
                 &self.template[bpl..2 * bpl]
             };
-            let start = (pos - if pos < luma_size { 0 } else { luma_size }) % bpl;
+            let start = (pos - if pos < luma_size { 0 } else { luma_size }) % self.bytes_per_line;
             let take = (bpl - start).min(dst.len() - done);
             dst[done..done + take].copy_from_slice(&line[start..start + take]);
             done += take;
@@ -164,20 +167,20 @@ impl<'a> Renderer<'a> {
     }
 }
 
-/// The colour of pixel column `x` of a `width`-wide frame.
-fn pattern_rgb(pattern: Pattern, x: u32, width: u32) -> [u8; 3] {
+/// The colour of pixel column `x` (`x < width`) of a `width`-wide frame.
+fn pattern_rgb(pattern: Pattern, x: u32, width: NonZeroU32) -> [u8; 3] {
     match pattern {
         Pattern::Ramp => {
-            let v = (x * 255 / (width - 1).max(1)) as u8;
+            let last = NonZeroU32::new(width.get() - 1).unwrap_or(NonZeroU32::MIN);
+            let v = (x.min(last.get()) * 255 / last) as u8;
             [v, v, v]
         }
-        _ => BARS[(x * 8 / width) as usize],
+        _ => BARS[((x * 8 / width) as usize).min(BARS.len() - 1)],
     }
 }
 
 /// Renders one line (two for NV12: luma, then interleaved CbCr) of `pattern`.
-fn render_template(format: &FrameFormat, pattern: Pattern, out: &mut [u8]) {
-    let width = format.width;
+fn render_template(format: &FrameFormat, width: NonZeroU32, pattern: Pattern, out: &mut [u8]) {
     match format.format.layout {
         Layout::Packed { bytes_per_pixel: 2 } => {
             // YUYV: Y0 Cb Y1 Cr per pixel pair, chroma of the first pixel.

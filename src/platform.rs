@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! An owned platform device: the device rvcap does its DMA for.
+//! Platform device and driver registrations: the device rvcap does its DMA
+//! for, and the driver that binds to it. Both unregister on drop.
 
 use crate::bindings;
 use core::ptr::NonNull;
 use kernel::error::{from_err_ptr, to_result};
+use kernel::ffi::c_int;
 use kernel::prelude::*;
 use kernel::str::CStr;
+use kernel::types::Opaque;
 
 /// A platform device registered by this module, unregistered on drop.
 pub(crate) struct PlatformDevice {
@@ -21,9 +24,9 @@ unsafe impl Send for PlatformDevice {}
 unsafe impl Sync for PlatformDevice {}
 
 impl PlatformDevice {
-    /// Registers platform device `name`.`id` with a `dma_bits`-bit DMA mask for
-    /// both streaming and coherent mappings.
-    pub(crate) fn register(name: &'static CStr, id: i32, dma_bits: u32) -> Result<Self> {
+    /// Registers platform device `name`.`id`. A registered driver of the
+    /// same name binds to it (probes) before this returns.
+    pub(crate) fn register(name: &'static CStr, id: i32) -> Result<Self> {
         let info = bindings::platform_device_info {
             name: name.as_char_ptr(),
             id,
@@ -34,15 +37,11 @@ impl PlatformDevice {
         // core keeps stays valid for the device's lifetime.
         let raw = from_err_ptr(unsafe { bindings::platform_device_register_full(&info) })?;
         let pdev = NonNull::new(raw).ok_or(ENOMEM)?;
-        let this = Self { pdev };
-        // SAFETY: `this.dev()` points to the embedded `struct device` of a
-        // registered platform device, which we own until drop.
-        to_result(unsafe { bindings::rvcap_dma_coerce_mask_and_coherent(this.dev(), dma_bits) })?;
-        Ok(this)
+        Ok(Self { pdev })
     }
 
     /// The embedded `struct device`, for C APIs that take one.
-    pub(crate) fn dev(&self) -> *mut bindings::device {
+    fn dev(&self) -> *mut bindings::device {
         // SAFETY: `self.pdev` is valid until drop, and taking the address of a
         // field creates no reference.
         unsafe { core::ptr::addr_of_mut!((*self.pdev.as_ptr()).dev) }
@@ -56,17 +55,94 @@ impl PlatformDevice {
         unsafe { CStr::from_char_ptr(bindings::rvcap_dev_name(self.dev())) }
     }
 
-    /// The streaming DMA mask in effect.
-    pub(crate) fn dma_mask(&self) -> u64 {
-        // SAFETY: `self.dev()` is valid while `self` lives.
-        unsafe { bindings::rvcap_dma_get_mask(self.dev()) }
+    /// Whether a driver is bound to the device (its probe succeeded).
+    pub(crate) fn is_bound(&self) -> bool {
+        // SAFETY: `self.dev()` is a registered device.
+        unsafe { bindings::rvcap_device_is_bound(self.dev()) }
     }
 }
 
 impl Drop for PlatformDevice {
     fn drop(&mut self) {
         // SAFETY: `self.pdev` was returned by `platform_device_register_full`
-        // and is unregistered exactly once, here.
+        // and is unregistered exactly once, here. A bound driver's remove
+        // runs before this returns.
         unsafe { bindings::platform_device_unregister(self.pdev.as_ptr()) };
     }
+}
+
+/// The probe and remove callbacks of a platform driver.
+pub(crate) type Probe = unsafe extern "C" fn(*mut bindings::platform_device) -> c_int;
+/// See [`Probe`].
+pub(crate) type Remove = unsafe extern "C" fn(*mut bindings::platform_device);
+
+/// A registered platform driver, unregistered on drop.
+pub(crate) struct PlatformDriver {
+    drv: Pin<KBox<Opaque<bindings::platform_driver>>>,
+}
+
+// SAFETY: after registration the driver core owns the structure's use; we
+// only unregister it, which may happen on any thread.
+unsafe impl Send for PlatformDriver {}
+// SAFETY: no shared access to the structure is offered.
+unsafe impl Sync for PlatformDriver {}
+
+impl PlatformDriver {
+    /// Registers driver `name` with `probe` and `remove`. Binding and
+    /// unbinding through sysfs is disabled: a device only goes away with
+    /// the module, when none of its files is open.
+    pub(crate) fn register(
+        name: &'static CStr,
+        probe: Probe,
+        remove: Remove,
+        module: &'static ThisModule,
+    ) -> Result<Self> {
+        let drv = KBox::pin(Opaque::<bindings::platform_driver>::uninit(), GFP_KERNEL)?;
+        let raw = drv.get();
+        // SAFETY: `raw` is our own, pinned, writable allocation; it is fully
+        // initialised (zeroed, then the fields we use) before registration,
+        // and stays alive and in place until `drop` unregisters it.
+        unsafe {
+            core::ptr::write_bytes(raw, 0, 1);
+            (*raw).driver.name = name.as_char_ptr();
+            (*raw).driver.suppress_bind_attrs = true;
+            (*raw).probe = Some(probe);
+            (*raw).__bindgen_anon_1.remove = Some(remove);
+            to_result(bindings::__platform_driver_register(
+                raw,
+                module.as_ptr().cast(),
+            ))?;
+        }
+        Ok(Self { drv })
+    }
+}
+
+impl Drop for PlatformDriver {
+    fn drop(&mut self) {
+        // SAFETY: registered in `register`, unregistered once, here.
+        unsafe { bindings::platform_driver_unregister(self.drv.get()) };
+    }
+}
+
+/// The driver data of a platform device.
+///
+/// # Safety
+///
+/// `pdev` must be a valid platform device.
+pub(crate) unsafe fn drvdata(pdev: *mut bindings::platform_device) -> *mut core::ffi::c_void {
+    // SAFETY: the function's contract.
+    unsafe { bindings::rvcap_platform_get_drvdata(pdev) }
+}
+
+/// Sets the driver data of a platform device.
+///
+/// # Safety
+///
+/// `pdev` must be a valid platform device being probed.
+pub(crate) unsafe fn set_drvdata(
+    pdev: *mut bindings::platform_device,
+    data: *mut core::ffi::c_void,
+) {
+    // SAFETY: the function's contract.
+    unsafe { bindings::rvcap_platform_set_drvdata(pdev, data) }
 }

@@ -78,6 +78,10 @@ impl Error {
     const fn inval(why: &'static str) -> Self {
         Self::new(Errno::EINVAL, why)
     }
+
+    /// QBUF of a dma-buf smaller than the buffers of the format.
+    pub(crate) const DMABUF_TOO_SMALL: Error =
+        Error::inval("dma-buf is smaller than the format needs");
 }
 
 /// Result of a queue operation.
@@ -505,7 +509,7 @@ impl<D: Dma> Queue<D> {
                 return Err(Error::inval("length is larger than the dma-buf"));
             }
             if length < slot.min_length {
-                return Err(Error::inval("dma-buf is smaller than the format needs"));
+                return Err(Error::DMABUF_TOO_SMALL);
             }
             let same = slot
                 .attachment

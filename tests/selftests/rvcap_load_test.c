@@ -22,7 +22,7 @@
 
 #define PDEV_PATH "/sys/bus/platform/devices/rvcap.0"
 #define MODULE_SYSFS "/sys/module/rvcap"
-#define LOAD_LINE "rvcap: registered rvcap.0 with DMA mask 0xffffffffffffffff"
+#define LOAD_LINE "rvcap rvcap.0: /dev/video0: virtual capture, DMA mask 0xffffffffffffffff"
 
 static int load_module(const char *params)
 {

@@ -55,12 +55,10 @@ fn out_of_range_sizes_are_clamped() {
 
 #[test]
 fn odd_sizes_are_aligned_down_where_the_format_needs_it() {
-    let f = FrameFormat::negotiate(fourcc(b"YUYV"), 641, 479);
-    assert_eq!((f.width, f.height), (640, 479));
-    let f = FrameFormat::negotiate(fourcc(b"NV12"), 641, 479);
-    assert_eq!((f.width, f.height), (640, 478));
-    let f = FrameFormat::negotiate(fourcc(b"RGB3"), 641, 479);
-    assert_eq!((f.width, f.height), (641, 479));
+    for fmt in FORMATS {
+        let f = FrameFormat::negotiate(fmt.fourcc, 641, 479);
+        assert_eq!((f.width, f.height), (640, 478), "{}", fmt.description);
+    }
 }
 
 #[test]
@@ -74,8 +72,8 @@ fn negotiation_is_idempotent_and_always_valid() {
                 assert_eq!(FrameFormat::negotiate(fmt.fourcc, f.width, f.height), f);
                 assert!((MIN_WIDTH..=MAX_WIDTH).contains(&f.width));
                 assert!((MIN_HEIGHT..=MAX_HEIGHT).contains(&f.height));
-                assert_eq!(f.width % fmt.width_align, 0);
-                assert_eq!(f.height % fmt.height_align, 0);
+                assert_eq!(f.width % SIZE_STEP, 0);
+                assert_eq!(f.height % SIZE_STEP, 0);
                 assert!(f.size_image >= f.bytes_per_line * f.height);
             }
         }
@@ -83,13 +81,59 @@ fn negotiation_is_idempotent_and_always_valid() {
 }
 
 #[test]
-fn size_limits_are_multiples_of_every_alignment() {
+fn size_limits_are_multiples_of_the_step() {
+    for v in [MIN_WIDTH, MAX_WIDTH, MIN_HEIGHT, MAX_HEIGHT] {
+        assert_eq!(v % SIZE_STEP, 0);
+    }
+    // NV12 and YUYV need even sizes.
+    assert_eq!(SIZE_STEP % 2, 0);
+}
+
+#[test]
+fn max_size_image_covers_every_format_at_the_largest_size() {
     for fmt in FORMATS {
-        for v in [MIN_WIDTH, MAX_WIDTH, SIZE_STEP] {
-            assert_eq!(v % fmt.width_align, 0);
+        let f = FrameFormat::negotiate(fmt.fourcc, u32::MAX, u32::MAX);
+        assert!(f.size_image <= MAX_SIZE_IMAGE, "{}", fmt.description);
+    }
+    assert_eq!(
+        FrameFormat::negotiate(fourcc(b"RGB3"), 1920, 1080).size_image,
+        MAX_SIZE_IMAGE
+    );
+}
+
+#[test]
+fn intervals_round_to_the_nearest_supported() {
+    let at = |n, d| Interval::nearest(n, d);
+    assert_eq!(at(1, 30), DEFAULT_INTERVAL);
+    assert_eq!(at(1, 29), INTERVALS[1]);
+    assert_eq!(at(1, 1000), INTERVALS[0], "faster than 60 fps: 60");
+    assert_eq!(at(10, 1), INTERVALS[3], "slower than 5 fps: 5");
+    assert_eq!(at(1, 12), INTERVALS[2]);
+    assert_eq!(at(0, 30), DEFAULT_INTERVAL);
+    assert_eq!(at(1, 0), DEFAULT_INTERVAL);
+    assert_eq!(at(u32::MAX, 1), INTERVALS[3]);
+    for i in INTERVALS {
+        assert_eq!(at(i.numerator, i.denominator), i);
+    }
+}
+
+#[test]
+fn interval_nanoseconds() {
+    assert_eq!(DEFAULT_INTERVAL.as_nanos(), 33_333_333);
+    assert_eq!(INTERVALS[3].as_nanos(), 200_000_000);
+}
+
+#[test]
+fn frame_sizes_agree_with_negotiation() {
+    // Every size ENUM_FRAMESIZES describes is one TRY_FMT keeps as is.
+    for fmt in FORMATS {
+        for (w, h) in [(16, 16), (640, 480), (1920, 1080), (18, 20), (1918, 1078)] {
+            assert!(is_frame_size(w, h), "{w}x{h}");
+            let f = FrameFormat::negotiate(fmt.fourcc, w, h);
+            assert_eq!((f.width, f.height), (w, h));
         }
-        for v in [MIN_HEIGHT, MAX_HEIGHT, SIZE_STEP] {
-            assert_eq!(v % fmt.height_align, 0);
+        for (w, h) in [(15, 16), (641, 480), (640, 481), (1922, 1080), (0, 0)] {
+            assert!(!is_frame_size(w, h), "{w}x{h}");
         }
     }
 }

@@ -6,6 +6,11 @@
 
 use crate::format::{fourcc, FrameFormat, FORMATS};
 use crate::pattern::*;
+
+/// The documented formula, written independently of the generator.
+pub fn verification_byte(offset: usize, sequence: u32) -> u8 {
+    ((offset % 251) as u64 + 17 * u64::from(sequence)) as u8
+}
 use std::vec;
 use std::vec::Vec;
 

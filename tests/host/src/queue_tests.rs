@@ -5,7 +5,7 @@
 //! operation sequences that check the invariants after every step.
 
 use crate::model::{Model, World};
-use crate::pattern::verification_byte;
+use crate::pattern_tests::verification_byte;
 use crate::queue::*;
 use std::format;
 use std::rc::Rc;

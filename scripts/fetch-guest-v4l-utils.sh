@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# v4l-utils for the test VM, from Debian trixie's binary packages.
+#
+# Debian 12 ships v4l-utils 1.22.1, whose v4l2-compliance predates kernel
+# 6.12: it expects NV12 to be described as "Y/CbCr 4:2:0" (6.12's core says
+# "Y/UV 4:2:0") and CREATE_BUFS' max_num_buffers (6.8) to be reserved and
+# zero, so it fails every 6.12 driver, vivid included. Trixie's 1.30.1
+# matches. The guest has its own root filesystem (the initramfs), so its
+# v4l2-ctl and v4l2-compliance run with trixie's libc and libstdc++ there;
+# nothing is installed on the host: the packages are downloaded with a
+# private apt state and unpacked with dpkg-deb into
+#   $RVCAP_CACHE/guest-v4l-utils/root
+# Prints that directory on stdout.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+dir=$RVCAP_CACHE/guest-v4l-utils
+root=$dir/root
+if [[ -e $dir/.complete ]]; then
+	echo "$root"
+	exit 0
+fi
+
+apt_dir=$dir/apt
+mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache" "$dir/debs"
+echo "deb http://deb.debian.org/debian trixie main" >"$apt_dir/sources.list"
+apt=(-q -o Dir::Etc::sourcelist="$apt_dir/sources.list" -o Dir::Etc::sourceparts=-
+	-o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache="$apt_dir/cache"
+	-o Dir::State::status=/dev/null -o APT::Architecture=amd64
+	-o APT::Sandbox::User=root)
+
+log "fetching v4l-utils from Debian trixie for the test VM"
+apt-get "${apt[@]}" update >"$dir/apt.log" 2>&1 || {
+	cat "$dir/apt.log" >&2
+	die "cannot read Debian trixie's package lists"
+}
+mapfile -t packages < <(apt-cache "${apt[@]}" depends --recurse --no-recommends \
+	--no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances v4l-utils |
+	grep -v '^[ <]' | sort -u)
+((${#packages[@]})) || die "no dependency list for v4l-utils"
+(cd "$dir/debs" && apt-get "${apt[@]}" download "${packages[@]}" >>"$dir/apt.log" 2>&1) || {
+	tail -n 20 "$dir/apt.log" >&2
+	die "cannot download ${packages[*]}"
+}
+
+rm -rf "$root"
+mkdir -p "$root"
+for deb in "$dir"/debs/*.deb; do
+	dpkg-deb -x "$deb" "$root"
+done
+
+# Check that it runs with its own loader and libraries.
+loader=$root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2
+version=$("$loader" --library-path "$root/usr/lib/x86_64-linux-gnu" \
+	"$root/usr/bin/v4l2-compliance" --version 2>&1 | head -n 1) ||
+	die "trixie's v4l2-compliance does not run: $version"
+log "guest v4l-utils: $version"
+echo "$version" >"$dir/version"
+touch "$dir/.complete"
+echo "$root"

@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! One capture device: the V4L2 semantics on top of the queue core, the
+//! frame engine and the DMA side. `v4l2.rs` adapts the C callbacks to the
+//! methods here.
+//!
+//! # Locking
+//!
+//! Two mutexes, always taken in this order:
+//! - `control` serialises what starts or stops the engine or frees buffers
+//!   (REQBUFS, CREATE_BUFS, STREAMON, STREAMOFF, close). It is held while the
+//!   engine thread is stopped, so nobody sees a half-stopped stream.
+//! - `state` protects the queue and the format. QBUF, DQBUF, poll, mmap and
+//!   the engine take only this one, briefly; a blocking DQBUF waits on
+//!   `done` with it released.
+
+use crate::bindings;
+use crate::dma::{KernelDma, Mapping};
+use crate::engine::Engine;
+use crate::format::{self, FrameFormat, Interval, DEFAULT_INTERVAL};
+use crate::log::DevLog;
+use crate::pattern::Pattern;
+use crate::queue::{self, BufferInfo, Errno, FrameDone, Memory, OwnerId, Queue, QueueRequest};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use kernel::prelude::*;
+use kernel::sync::{CondVar, Mutex};
+use kernel::types::Opaque;
+use kernel::{new_condvar, new_mutex};
+
+/// What the queue lock protects.
+pub(crate) struct State {
+    pub(crate) queue: Queue<KernelDma>,
+    pub(crate) dma: KernelDma,
+    pub(crate) format: FrameFormat,
+    pub(crate) interval: Interval,
+}
+
+/// What the control lock protects.
+struct Control {
+    engine: Option<Engine>,
+}
+
+/// Frame counters of the engine.
+#[derive(Default)]
+pub(crate) struct FrameCounters {
+    /// Frames delivered.
+    pub(crate) frames: AtomicU64,
+    /// Frame periods with no buffer queued.
+    pub(crate) drops: AtomicU64,
+    /// Frames delivered with `V4L2_BUF_FLAG_ERROR`.
+    pub(crate) errors: AtomicU64,
+}
+
+/// A capture device. Pinned: the C structures inside it are registered with
+/// the V4L2 core by `v4l2.rs`, which also frees it (from the `v4l2_device`
+/// release callback).
+#[pin_data]
+pub(crate) struct Capture {
+    #[pin]
+    pub(crate) v4l2_dev: Opaque<bindings::v4l2_device>,
+    #[pin]
+    pub(crate) vdev: Opaque<bindings::video_device>,
+    #[pin]
+    pub(crate) ctrls: Opaque<bindings::v4l2_ctrl_handler>,
+    #[pin]
+    pub(crate) fops: Opaque<bindings::v4l2_file_operations>,
+    #[pin]
+    poll_wq: Opaque<bindings::wait_queue_head>,
+    #[pin]
+    control: Mutex<Control>,
+    #[pin]
+    state: Mutex<State>,
+    #[pin]
+    done: CondVar,
+    pattern: AtomicU32,
+    counters: FrameCounters,
+    warned_small_dmabuf: AtomicBool,
+    index: u32,
+    log: DevLog,
+}
+
+fn to_error(e: queue::Error) -> Error {
+    Error::from_errno(-e.errno.0)
+}
+
+impl Capture {
+    /// A capture device doing DMA for `dev`, instance `index`.
+    ///
+    /// # Safety
+    ///
+    /// `dev` must be a registered device with a DMA mask that outlives the
+    /// capture device.
+    pub(crate) unsafe fn new(
+        dev: *mut bindings::device,
+        index: u32,
+    ) -> Result<impl PinInit<Self, Error>> {
+        // SAFETY: the caller guarantees `dev` outlives us.
+        let log = unsafe { DevLog::new(dev) };
+        // SAFETY: as above.
+        let dma = unsafe { KernelDma::new(dev, log)? };
+        Ok(try_pin_init!(Self {
+            v4l2_dev: Opaque::uninit(),
+            vdev: Opaque::uninit(),
+            ctrls: Opaque::uninit(),
+            fops: Opaque::uninit(),
+            // SAFETY: `init_waitqueue_head` initialises the wait queue in
+            // place; it is pinned from here on.
+            poll_wq <- Opaque::ffi_init(|wq| unsafe { bindings::rvcap_init_waitqueue_head(wq) }),
+            control <- new_mutex!(Control { engine: None }, "rvcap::control"),
+            state <- new_mutex!(
+                State {
+                    queue: Queue::new(),
+                    dma,
+                    format: FrameFormat::default_format(),
+                    interval: DEFAULT_INTERVAL,
+                },
+                "rvcap::state"
+            ),
+            done <- new_condvar!("rvcap::done"),
+            pattern: AtomicU32::new(Pattern::ColorBars as u32),
+            counters: FrameCounters::default(),
+            warned_small_dmabuf: AtomicBool::new(false),
+            index,
+            log,
+        }? Error))
+    }
+
+    /// The instance number (the platform device id).
+    pub(crate) fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// Kernel log messages about this device.
+    pub(crate) fn log(&self) -> &DevLog {
+        &self.log
+    }
+
+    /// Logs why a request from userspace failed (rate-limited debug) and
+    /// converts the queue error to a kernel error.
+    fn refuse(&self, what: &str, e: queue::Error) -> Error {
+        self.log.dbg(format_args!("{what}: {}", e.why));
+        to_error(e)
+    }
+
+    /// Runs `f` with the queue state locked.
+    pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.state.lock())
+    }
+
+    /// Engine counters.
+    pub(crate) fn frame_counters(&self) -> &FrameCounters {
+        &self.counters
+    }
+
+    // ---- controls
+
+    /// The test pattern the engine draws.
+    pub(crate) fn pattern(&self) -> Pattern {
+        Pattern::from_index(self.pattern.load(Ordering::Relaxed)).unwrap_or(Pattern::ColorBars)
+    }
+
+    /// `V4L2_CID_TEST_PATTERN` changed.
+    pub(crate) fn set_pattern(&self, index: u32) -> Result {
+        Pattern::from_index(index).ok_or(EINVAL)?;
+        self.pattern.store(index, Ordering::Relaxed);
+        Ok(())
+    }
+
+    // ---- formats and parameters
+
+    /// VIDIOC_G_FMT.
+    pub(crate) fn format(&self) -> FrameFormat {
+        self.state.lock().format
+    }
+
+    /// VIDIOC_S_FMT: `EBUSY` once buffers exist.
+    pub(crate) fn set_format(&self, fourcc: u32, width: u32, height: u32) -> Result<FrameFormat> {
+        let mut st = self.state.lock();
+        let format = FrameFormat::negotiate(fourcc, width, height);
+        if st.queue.is_busy() {
+            if format != st.format {
+                self.log
+                    .dbg(format_args!("S_FMT while buffers are allocated"));
+                return Err(EBUSY);
+            }
+            return Ok(format);
+        }
+        st.format = format;
+        Ok(format)
+    }
+
+    /// VIDIOC_G_PARM.
+    pub(crate) fn interval(&self) -> Interval {
+        self.state.lock().interval
+    }
+
+    /// VIDIOC_S_PARM: the nearest supported interval; applies at once, also
+    /// while streaming.
+    pub(crate) fn set_interval(&self, numerator: u32, denominator: u32) -> Interval {
+        let mut st = self.state.lock();
+        st.interval = Interval::nearest(numerator, denominator);
+        st.interval
+    }
+
+    /// The engine's frame period.
+    pub(crate) fn frame_interval_ns(&self) -> u64 {
+        self.state.lock().interval.as_nanos()
+    }
+
+    // ---- buffers
+
+    /// VIDIOC_REQBUFS.
+    pub(crate) fn reqbufs(&self, who: OwnerId, memory: Memory, count: usize) -> Result<usize> {
+        let _control = self.control.lock();
+        let mut st = self.state.lock();
+        let size = st.format.size_image as usize;
+        let State { queue, dma, .. } = &mut *st;
+        queue
+            .reqbufs(dma, who, memory, count, size)
+            .map_err(|e| self.refuse("REQBUFS", e))
+    }
+
+    /// VIDIOC_CREATE_BUFS with buffers of `size` bytes (at least the current
+    /// format's). Returns the first index and how many were created.
+    pub(crate) fn create_bufs(
+        &self,
+        who: OwnerId,
+        memory: Memory,
+        count: usize,
+        size: usize,
+    ) -> Result<(usize, usize)> {
+        let _control = self.control.lock();
+        let mut st = self.state.lock();
+        if count > 0 && size < st.format.size_image as usize {
+            self.log.dbg(format_args!(
+                "CREATE_BUFS: {size} bytes is smaller than the format"
+            ));
+            return Err(EINVAL);
+        }
+        if size > format::MAX_SIZE_IMAGE as usize {
+            self.log.dbg(format_args!(
+                "CREATE_BUFS: {size} bytes is larger than any frame"
+            ));
+            return Err(EINVAL);
+        }
+        let State { queue, dma, .. } = &mut *st;
+        queue
+            .create_bufs(dma, who, memory, count, size)
+            .map_err(|e| self.refuse("CREATE_BUFS", e))
+    }
+
+    /// VIDIOC_QUERYBUF.
+    pub(crate) fn querybuf(&self, index: usize) -> Result<BufferInfo> {
+        let st = self.state.lock();
+        st.queue
+            .query(&st.dma, index)
+            .map_err(|e| self.refuse("QUERYBUF", e))
+    }
+
+    /// VIDIOC_PREPARE_BUF.
+    pub(crate) fn prepare_buf(&self, who: OwnerId, req: &QueueRequest) -> Result<BufferInfo> {
+        let mut st = self.state.lock();
+        let State { queue, dma, .. } = &mut *st;
+        queue
+            .prepare(dma, who, req)
+            .map_err(|e| self.refuse("PREPARE_BUF", e))
+    }
+
+    /// VIDIOC_QBUF.
+    pub(crate) fn qbuf(&self, who: OwnerId, req: &QueueRequest) -> Result<BufferInfo> {
+        let mut st = self.state.lock();
+        let State { queue, dma, .. } = &mut *st;
+        queue.qbuf(dma, who, req).map_err(|e| {
+            if e == queue::Error::DMABUF_TOO_SMALL && !self.warned_small_dmabuf.swap(true, Ordering::Relaxed) {
+                // Worth a warning once: an exporter set up for another format.
+                self.log.warn(format_args!(
+                    "QBUF: a dma-buf is smaller than the {} bytes the format needs; refused with EINVAL",
+                    st.format.size_image
+                ));
+            }
+            self.refuse("QBUF", e)
+        })
+    }
+
+    /// VIDIOC_DQBUF: waits (interruptibly) for a done buffer unless
+    /// `nonblock`; STREAMOFF ends the wait with `EINVAL`.
+    pub(crate) fn dqbuf(&self, who: OwnerId, memory: Memory, nonblock: bool) -> Result<BufferInfo> {
+        let mut st = self.state.lock();
+        loop {
+            let State { queue, dma, .. } = &mut *st;
+            match queue.dqbuf(dma, who, memory) {
+                Err(e) if e.errno == Errno::EAGAIN && !nonblock => {
+                    if self.done.wait_interruptible(&mut st) {
+                        return Err(ERESTARTSYS);
+                    }
+                }
+                Err(e) if e.errno == Errno::EAGAIN => return Err(EAGAIN),
+                other => return other.map_err(|e| self.refuse("DQBUF", e)),
+            }
+        }
+    }
+
+    /// VIDIOC_STREAMON: starts the engine.
+    pub(crate) fn streamon(&self, who: OwnerId) -> Result {
+        let mut control = self.control.lock();
+        let mut st = self.state.lock();
+        st.queue
+            .streamon(who)
+            .map_err(|e| self.refuse("STREAMON", e))?;
+        if control.engine.is_none() {
+            // SAFETY: the engine is stopped before this device is freed:
+            // STREAMOFF or close of the owner stops it, and the device is only
+            // freed with no file open (see `v4l2.rs`), after `shutdown`.
+            match unsafe { Engine::start(self, st.format) } {
+                Ok(engine) => control.engine = Some(engine),
+                Err(e) => {
+                    let State { queue, dma, .. } = &mut *st;
+                    let _ = queue.streamoff(dma, who);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// VIDIOC_STREAMOFF: stops the engine and waits for it, then returns
+    /// every buffer to the application (unmapping imports).
+    pub(crate) fn streamoff(&self, who: OwnerId) -> Result {
+        let mut control = self.control.lock();
+        if let Some(owner) = self.state.lock().queue.owner() {
+            if owner != who {
+                self.log.dbg(format_args!(
+                    "STREAMOFF: the queue belongs to another file handle"
+                ));
+                return Err(EBUSY);
+            }
+        }
+        // Stopped without the state lock: the engine may be waiting for it.
+        drop(control.engine.take());
+        let mut st = self.state.lock();
+        let State { queue, dma, .. } = &mut *st;
+        let result = queue
+            .streamoff(dma, who)
+            .map_err(|e| self.refuse("STREAMOFF", e));
+        drop(st);
+        self.wake_waiters();
+        result
+    }
+
+    /// Close of file handle `who`: if it owns the queue, stop streaming and
+    /// release every buffer.
+    pub(crate) fn release(&self, who: OwnerId) {
+        let mut control = self.control.lock();
+        if self.state.lock().queue.owner() != Some(who) {
+            return;
+        }
+        drop(control.engine.take());
+        let mut st = self.state.lock();
+        let State { queue, dma, .. } = &mut *st;
+        queue.release(dma, who);
+        drop(st);
+        self.wake_waiters();
+    }
+
+    /// Stops the engine if it still runs: the device is going away.
+    pub(crate) fn shutdown(&self) {
+        drop(self.control.lock().engine.take());
+    }
+
+    // ---- poll
+
+    /// The wait queue poll() sleeps on.
+    pub(crate) fn poll_wait_queue(&self) -> *mut bindings::wait_queue_head {
+        self.poll_wq.get()
+    }
+
+    /// Buffer readiness for poll(): `None` while not streaming (EPOLLERR),
+    /// else whether a buffer is done.
+    pub(crate) fn poll_ready(&self) -> Option<bool> {
+        let st = self.state.lock();
+        st.queue.is_streaming().then(|| st.queue.has_done())
+    }
+
+    fn wake_waiters(&self) {
+        self.done.notify_all();
+        // SAFETY: the wait queue was initialised in `new` and is pinned.
+        unsafe { bindings::rvcap_wake_up_interruptible(self.poll_wq.get()) };
+    }
+
+    // ---- mmap
+
+    /// The memory of MMAP buffer `index`, for mmap().
+    pub(crate) fn mmap_memory(&self, index: usize) -> Result<Mapping> {
+        let st = self.state.lock();
+        st.queue
+            .mmap_buffer(index)
+            .cloned()
+            .map_err(|e| self.refuse("mmap", e))
+    }
+
+    // ---- engine side
+
+    /// The engine takes the oldest queued buffer, if streaming.
+    pub(crate) fn start_frame(&self) -> Option<(usize, Mapping)> {
+        self.state.lock().queue.start_frame()
+    }
+
+    /// The engine found no buffer queued for a frame period.
+    pub(crate) fn frame_dropped(&self) {
+        self.counters.drops.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The engine filled buffer `index`.
+    pub(crate) fn finish_frame(&self, index: usize, frame: FrameDone) {
+        let finished = self.state.lock().queue.finish_frame(index, frame);
+        if finished {
+            self.counters.frames.fetch_add(1, Ordering::Relaxed);
+            if frame.error {
+                self.counters.errors.fetch_add(1, Ordering::Relaxed);
+            }
+            self.wake_waiters();
+        }
+    }
+}

@@ -1,0 +1,527 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! DMA memory of the capture device, one RAII type per resource:
+//!
+//! - [`DmaBufRef`]: a dma-buf reference (`dma_buf_get`); drop puts it.
+//! - [`AttachmentInner`]: the dma-buf attached to our device; drop detaches,
+//!   then puts the reference it owns.
+//! - [`DeviceMemory`]: memory the device writes, shared as an [`Arc`] by the
+//!   queue and the engine. Either an imported mapping (drop unmaps the
+//!   attachment, which syncs for the CPU) or driver-allocated MMAP memory
+//!   (drop unmaps, frees the table, then frees the pages).
+//!
+//! [`KernelDma`] implements the queue core's [`Dma`] trait with them.
+
+use crate::bindings;
+use crate::log::DevLog;
+use crate::queue::{self, Dma, Errno, QResult};
+use core::ops::Range;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use kernel::error::{from_err_ptr, to_result};
+use kernel::page::PAGE_SIZE;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+use kernel::types::Opaque;
+
+const DMA_FROM_DEVICE: bindings::dma_data_direction = bindings::dma_data_direction_DMA_FROM_DEVICE;
+
+/// What the DMA side did, for debugfs and the tests.
+#[derive(Default)]
+pub(crate) struct DmaCounters {
+    /// `dma_buf_attach` calls that succeeded.
+    pub(crate) attach: AtomicU64,
+    /// `dma_buf_detach` calls.
+    pub(crate) detach: AtomicU64,
+    /// Mappings made: imported (`dma_buf_map_attachment`) or MMAP.
+    pub(crate) map: AtomicU64,
+    /// Mappings undone.
+    pub(crate) unmap: AtomicU64,
+    /// Syncs for the device.
+    pub(crate) sync_for_device: AtomicU64,
+    /// Syncs for the CPU (one per DQBUF or cancelled MMAP buffer).
+    pub(crate) sync_for_cpu: AtomicU64,
+    /// Bytes handed to the device by syncs.
+    pub(crate) bytes_for_device: AtomicU64,
+    /// Bytes handed back to the CPU by syncs.
+    pub(crate) bytes_for_cpu: AtomicU64,
+    /// Dma-buf references taken (`dma_buf_get`).
+    pub(crate) get: AtomicU64,
+    /// Dma-buf references dropped (`dma_buf_put`).
+    pub(crate) put: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64, by: u64) {
+    counter.fetch_add(by, Ordering::Relaxed);
+}
+
+fn queue_error(err: Error, why: &'static str) -> queue::Error {
+    queue::Error::new(Errno(-err.to_errno()), why)
+}
+
+/// A reference to a dma-buf.
+pub(crate) struct DmaBufRef {
+    buf: NonNull<bindings::dma_buf>,
+    counters: Arc<DmaCounters>,
+}
+
+impl DmaBufRef {
+    fn size(&self) -> usize {
+        // SAFETY: we hold a reference, so the dma-buf is alive; `size` is
+        // set by the exporter at export time and never changes.
+        unsafe { (*self.buf.as_ptr()).size }
+    }
+}
+
+impl Drop for DmaBufRef {
+    fn drop(&mut self) {
+        // SAFETY: `self.buf` came from `dma_buf_get` and this is the one put
+        // that balances it.
+        unsafe { bindings::dma_buf_put(self.buf.as_ptr()) };
+        bump(&self.counters.put, 1);
+    }
+}
+
+/// A dma-buf attached to the capture device.
+pub(crate) struct AttachmentInner {
+    attach: NonNull<bindings::dma_buf_attachment>,
+    // Dropped after the detach in `drop`: the reference outlives the attachment.
+    buf: DmaBufRef,
+}
+
+impl Drop for AttachmentInner {
+    fn drop(&mut self) {
+        // SAFETY: `attach` was returned by `dma_buf_attach(buf, ..)`, is
+        // detached exactly once, here, and no mapping of it remains: every
+        // `ImportMapping` holds an `Arc` of this attachment.
+        unsafe { bindings::dma_buf_detach(self.buf.buf.as_ptr(), self.attach.as_ptr()) };
+        bump(&self.buf.counters.detach, 1);
+    }
+}
+
+// SAFETY: the dma-buf core locks its own state; attachments and references
+// may be used and released from any thread.
+unsafe impl Send for AttachmentInner {}
+// SAFETY: shared references only read the immutable pointers.
+unsafe impl Sync for AttachmentInner {}
+// SAFETY: as for `AttachmentInner`.
+unsafe impl Send for DmaBufRef {}
+
+/// An attachment, shared by its slot and the mappings made of it.
+pub(crate) type Attachment = Arc<AttachmentInner>;
+
+/// The exporter's scatter table of an attachment mapped for the device.
+pub(crate) struct ImportMapping {
+    sgt: NonNull<bindings::sg_table>,
+    attachment: Attachment,
+}
+
+impl Drop for ImportMapping {
+    fn drop(&mut self) {
+        // SAFETY: `sgt` was returned by `dma_buf_map_attachment_unlocked` for
+        // this attachment and direction and is unmapped exactly once; the
+        // attachment is alive (we hold it). We hold no dma-buf locks.
+        unsafe {
+            bindings::dma_buf_unmap_attachment_unlocked(
+                self.attachment.attach.as_ptr(),
+                self.sgt.as_ptr(),
+                DMA_FROM_DEVICE,
+            )
+        };
+        bump(&self.attachment.buf.counters.unmap, 1);
+    }
+}
+
+/// Pages allocated one by one; dropping frees them.
+struct Pages(KVec<NonNull<bindings::page>>);
+
+impl Pages {
+    fn alloc(count: usize) -> Result<Self> {
+        let mut pages = Pages(KVec::with_capacity(count, GFP_KERNEL)?);
+        for _ in 0..count {
+            // SAFETY: plain page allocation, no preconditions.
+            let page = unsafe { bindings::rvcap_alloc_zeroed_page() };
+            // On failure, dropping `pages` frees what was allocated.
+            pages
+                .0
+                .push(NonNull::new(page).ok_or(ENOMEM)?, GFP_KERNEL)?;
+        }
+        Ok(pages)
+    }
+}
+
+impl Drop for Pages {
+    fn drop(&mut self) {
+        for page in self.0.iter() {
+            // SAFETY: each page came from `rvcap_alloc_zeroed_page` and is
+            // freed once. Userspace mappings hold their own page references
+            // (vm_map_pages), so memory still mapped outlives this.
+            unsafe { bindings::rvcap_free_page(page.as_ptr()) };
+        }
+    }
+}
+
+/// A scatter table over [`Pages`]; dropping frees the table (not the pages).
+struct SgTable(KBox<Opaque<bindings::sg_table>>);
+
+impl SgTable {
+    fn new(pages: &Pages, size: usize, max_segment: usize) -> Result<Self> {
+        let storage: KBox<Opaque<bindings::sg_table>> = KBox::new(Opaque::uninit(), GFP_KERNEL)?;
+        let count = u32::try_from(pages.0.len()).map_err(|_| EINVAL)?;
+        let max_segment = u32::try_from(max_segment).map_err(|_| EINVAL)?;
+        // SAFETY: `storage` is writable memory for a table, which the call
+        // initialises; the page array holds `count` valid pages covering
+        // `size` bytes and is only read during the call. On failure the
+        // call frees whatever it allocated and `storage` owns nothing.
+        to_result(unsafe {
+            bindings::sg_alloc_table_from_pages_segment(
+                storage.get(),
+                pages.0.as_ptr() as *mut *mut bindings::page,
+                count,
+                0,
+                size,
+                max_segment,
+                bindings::RVCAP_CONST_GFP_KERNEL,
+            )
+        })?;
+        Ok(SgTable(storage))
+    }
+
+    fn as_ptr(&self) -> *mut bindings::sg_table {
+        self.0.get()
+    }
+}
+
+impl Drop for SgTable {
+    fn drop(&mut self) {
+        // SAFETY: the table was initialised by a successful
+        // `sg_alloc_table_from_pages_segment` and is freed once.
+        unsafe { bindings::sg_free_table(self.as_ptr()) };
+    }
+}
+
+/// An [`SgTable`] mapped for a device; dropping unmaps it.
+struct MappedTable {
+    dev: *mut bindings::device,
+    sgt: *mut bindings::sg_table,
+}
+
+impl Drop for MappedTable {
+    fn drop(&mut self) {
+        // SAFETY: `sgt` was mapped for `dev` in this direction by
+        // `rvcap_dma_map_sgtable` and is unmapped once; the table outlives
+        // this value (field order in `MmapMemory`).
+        unsafe { bindings::rvcap_dma_unmap_sgtable(self.dev, self.sgt, 0) };
+    }
+}
+
+/// Driver-allocated (MMAP) memory, mapped for the device.
+pub(crate) struct MmapMemory {
+    // Field order is drop order: unmap, free the table, free the pages.
+    _mapped: MappedTable,
+    table: SgTable,
+    pages: Pages,
+    /// Userspace mappings (VMAs) of this memory.
+    user_maps: AtomicU32,
+}
+
+impl MmapMemory {
+    fn new(dev: *mut bindings::device, size: usize) -> Result<Self> {
+        let pages = Pages::alloc(size.div_ceil(PAGE_SIZE))?;
+        // SAFETY: `dev` is the live capture device (see `KernelDma::new`).
+        let max_segment = unsafe { bindings::rvcap_dma_max_segment(dev) };
+        let table = SgTable::new(&pages, size, max_segment)?;
+        // No CPU sync at map time: the buffer starts CPU-owned and QBUF syncs
+        // it for the device before the device may write it.
+        // SAFETY: `table` is initialised, not mapped, and outlives the mapping.
+        to_result(unsafe {
+            bindings::rvcap_dma_map_sgtable(
+                dev,
+                table.as_ptr(),
+                bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
+            )
+        })?;
+        Ok(Self {
+            _mapped: MappedTable {
+                dev,
+                sgt: table.as_ptr(),
+            },
+            table,
+            pages,
+            user_maps: AtomicU32::new(0),
+        })
+    }
+
+    /// The pages, for `vm_map_pages`.
+    pub(crate) fn pages(&self) -> &[NonNull<bindings::page>] {
+        &self.pages.0
+    }
+
+    /// Counts a userspace mapping made (`true`) or gone (`false`).
+    pub(crate) fn user_mapping(&self, made: bool) {
+        if made {
+            self.user_maps.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.user_maps.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Memory the device writes: what the queue calls a mapping.
+pub(crate) enum Backing {
+    /// Driver-allocated.
+    Mmap(MmapMemory),
+    /// An imported dma-buf, mapped.
+    Import(ImportMapping),
+}
+
+/// [`Backing`] plus what every kind needs: the device and the counters.
+pub(crate) struct DeviceMemory {
+    backing: Backing,
+    dev: *mut bindings::device,
+    size: usize,
+    counters: Arc<DmaCounters>,
+}
+
+// SAFETY: the DMA API and dma-buf core may be called from any thread for a
+// live device and mapping; `DeviceMemory` holds no thread-bound state. The
+// memory contents are only written by the engine while the buffer is
+// device-owned, which the queue serialises.
+unsafe impl Send for DeviceMemory {}
+// SAFETY: see `Send`; shared references only read immutable fields and the
+// atomic mapping count.
+unsafe impl Sync for DeviceMemory {}
+
+impl Drop for DeviceMemory {
+    fn drop(&mut self) {
+        if let Backing::Mmap(_) = self.backing {
+            // Imports count their unmap in `ImportMapping::drop`.
+            bump(&self.counters.unmap, 1);
+        }
+    }
+}
+
+/// A DMA segment: device address and length.
+#[derive(Clone, Copy)]
+struct Segment {
+    addr: bindings::dma_addr_t,
+    len: usize,
+}
+
+impl DeviceMemory {
+    fn sgt(&self) -> *mut bindings::sg_table {
+        match &self.backing {
+            Backing::Mmap(m) => m.table.as_ptr(),
+            Backing::Import(i) => i.sgt.as_ptr(),
+        }
+    }
+
+    /// The MMAP memory, if this is driver-allocated.
+    pub(crate) fn mmap(&self) -> Option<&MmapMemory> {
+        match &self.backing {
+            Backing::Mmap(m) => Some(m),
+            Backing::Import(_) => None,
+        }
+    }
+
+    /// Calls `f` for each DMA segment, in order, until it returns `false`.
+    fn for_each_segment(&self, mut f: impl FnMut(Segment) -> bool) {
+        let sgt = self.sgt();
+        // SAFETY: the table is mapped (we own the mapping); `nents` is the
+        // number of DMA segments and `sgl` its first entry.
+        let (mut sg, nents) = unsafe { ((*sgt).sgl, (*sgt).nents) };
+        for _ in 0..nents {
+            if sg.is_null() {
+                break;
+            }
+            // SAFETY: `sg` is one of the table's first `nents` entries;
+            // importers may only use the DMA address and length of an
+            // exporter's table (CONFIG_DMABUF_DEBUG checks it), which is all
+            // that is read here.
+            let seg = unsafe {
+                Segment {
+                    addr: bindings::rvcap_sg_dma_address(sg),
+                    len: bindings::rvcap_sg_dma_len(sg) as usize,
+                }
+            };
+            if !f(seg) {
+                break;
+            }
+            // SAFETY: `sg` is a valid entry; `sg_next` follows chains.
+            sg = unsafe { bindings::sg_next(sg) };
+        }
+    }
+
+    /// Writes as the device does: through the DMA addresses of each segment,
+    /// never through the CPU's view of the pages. `fill(offset, bytes)`
+    /// writes the frame bytes starting at `offset` and returns `false` when
+    /// the frame is complete.
+    ///
+    /// The caller must own the buffer as the device (the queue's `Active`
+    /// state): synced for the device and not yet back with the CPU.
+    pub(crate) fn write_as_device(&self, mut fill: impl FnMut(usize, &mut [u8]) -> bool) {
+        let mut offset = 0;
+        self.for_each_segment(|seg| {
+            // SAFETY: the device is served by dma-direct, so the kernel
+            // virtual address of a DMA address is `phys_to_virt(dma_to_phys)`
+            // (with swiotlb, the bounce buffer).
+            let vaddr = unsafe { bindings::rvcap_dma_addr_to_virt(self.dev, seg.addr) };
+            // SAFETY: the segment's `len` bytes at `vaddr` are mapped for the
+            // device and owned by it (see above); no Rust reference to them
+            // exists elsewhere while the engine holds the buffer. Userspace
+            // may not touch a queued buffer; if it does, it only sees
+            // garbage, as with real hardware.
+            let bytes = unsafe { core::slice::from_raw_parts_mut(vaddr.cast::<u8>(), seg.len) };
+            let more = fill(offset, bytes);
+            offset += seg.len;
+            more
+        });
+    }
+}
+
+/// The shared handle the queue and the engine hold.
+pub(crate) type Mapping = Arc<DeviceMemory>;
+
+/// The queue's DMA side in the kernel: the capture platform device.
+pub(crate) struct KernelDma {
+    dev: *mut bindings::device,
+    counters: Arc<DmaCounters>,
+    log: DevLog,
+}
+
+// SAFETY: see `DeviceMemory`: a device pointer usable from any thread.
+unsafe impl Send for KernelDma {}
+
+impl KernelDma {
+    /// The DMA side of `dev`.
+    ///
+    /// # Safety
+    ///
+    /// `dev` must stay a valid device with a DMA mask for as long as the
+    /// returned value and every mapping made through it live.
+    pub(crate) unsafe fn new(dev: *mut bindings::device, log: DevLog) -> Result<Self> {
+        Ok(Self {
+            dev,
+            counters: Arc::new(DmaCounters::default(), GFP_KERNEL)?,
+            log,
+        })
+    }
+
+    fn wrap(&self, backing: Backing, size: usize) -> QResult<Mapping> {
+        bump(&self.counters.map, 1);
+        let memory = DeviceMemory {
+            backing,
+            dev: self.dev,
+            size,
+            counters: self.counters.clone(),
+        };
+        // On failure, dropping `memory` unmaps again.
+        Arc::new(memory, GFP_KERNEL).map_err(|_| queue::Error::new(Errno::ENOMEM, "out of memory"))
+    }
+}
+
+impl Dma for KernelDma {
+    type DmaBuf = DmaBufRef;
+    type Attachment = Attachment;
+    type Mapping = Mapping;
+
+    fn alloc_mapped(&mut self, size: usize) -> QResult<Mapping> {
+        let memory = MmapMemory::new(self.dev, size)
+            .map_err(|e| queue_error(e, "cannot allocate and map an MMAP buffer"))?;
+        self.wrap(Backing::Mmap(memory), size)
+    }
+
+    fn get_dmabuf(&mut self, fd: i32) -> QResult<DmaBufRef> {
+        // SAFETY: `dma_buf_get` accepts any fd and checks it.
+        let buf = from_err_ptr(unsafe { bindings::dma_buf_get(fd) })
+            .map_err(|e| queue_error(e, "fd is not a dma-buf"))?;
+        let buf =
+            NonNull::new(buf).ok_or(queue::Error::new(Errno::EINVAL, "fd is not a dma-buf"))?;
+        bump(&self.counters.get, 1);
+        Ok(DmaBufRef {
+            buf,
+            counters: self.counters.clone(),
+        })
+    }
+
+    fn dmabuf_size(&self, buf: &DmaBufRef) -> usize {
+        buf.size()
+    }
+
+    fn is_attached(&self, buf: &DmaBufRef, attachment: &Attachment) -> bool {
+        buf.buf == attachment.buf.buf
+    }
+
+    fn attach(&mut self, buf: DmaBufRef) -> QResult<Attachment> {
+        // SAFETY: `buf` is a live reference and `self.dev` a live device; no
+        // dma-buf lock is held.
+        let attach = from_err_ptr(unsafe { bindings::dma_buf_attach(buf.buf.as_ptr(), self.dev) })
+            .map_err(|e| queue_error(e, "the exporter refused to attach"))?;
+        let attach =
+            NonNull::new(attach).ok_or(queue::Error::new(Errno::EINVAL, "attach failed"))?;
+        bump(&self.counters.attach, 1);
+        // If this allocation fails, dropping `inner` detaches again.
+        let inner = AttachmentInner { attach, buf };
+        Arc::new(inner, GFP_KERNEL).map_err(|_| queue::Error::new(Errno::ENOMEM, "out of memory"))
+    }
+
+    fn map(&mut self, attachment: &Attachment) -> QResult<Mapping> {
+        // SAFETY: the attachment is alive (we hold it) and not mapped by us
+        // (each slot maps its attachment at most once); no dma-buf lock held.
+        let sgt = from_err_ptr(unsafe {
+            bindings::dma_buf_map_attachment_unlocked(attachment.attach.as_ptr(), DMA_FROM_DEVICE)
+        })
+        .map_err(|e| queue_error(e, "the exporter refused to map"))?;
+        let sgt = NonNull::new(sgt).ok_or(queue::Error::new(Errno::EINVAL, "map failed"))?;
+        let size = attachment.buf.size();
+        let import = ImportMapping {
+            sgt,
+            attachment: attachment.clone(),
+        };
+        self.wrap(Backing::Import(import), size)
+    }
+
+    fn sync_for_device(&mut self, mapping: &Mapping) {
+        // SAFETY: the table is mapped for `self.dev` (we hold the mapping).
+        unsafe { bindings::rvcap_dma_sync_sgtable_for_device(self.dev, mapping.sgt()) };
+        bump(&self.counters.sync_for_device, 1);
+        bump(&self.counters.bytes_for_device, mapping.size as u64);
+    }
+
+    fn sync_for_cpu(&mut self, mapping: &Mapping, bytes: Range<usize>) {
+        let mut offset = 0;
+        let mut synced = 0;
+        mapping.for_each_segment(|seg| {
+            let start = bytes.start.max(offset);
+            let end = bytes.end.min(offset + seg.len);
+            if start < end {
+                // SAFETY: `[start, end)` lies within this mapped segment;
+                // a partial single sync of an sg mapping is allowed.
+                unsafe {
+                    bindings::rvcap_dma_sync_single_for_cpu(
+                        self.dev,
+                        seg.addr + (start - offset) as u64,
+                        end - start,
+                    )
+                };
+                synced += end - start;
+            }
+            offset += seg.len;
+            offset < bytes.end
+        });
+        bump(&self.counters.sync_for_cpu, 1);
+        bump(&self.counters.bytes_for_cpu, synced as u64);
+        if synced < bytes.len() {
+            self.log.dbg(format_args!(
+                "sync for CPU covered {synced} of {} bytes",
+                bytes.len()
+            ));
+        }
+    }
+
+    fn is_mapped_to_user(&self, mapping: &Mapping) -> bool {
+        mapping
+            .mmap()
+            .is_some_and(|m| m.user_maps.load(Ordering::Relaxed) > 0)
+    }
+}
