@@ -18,11 +18,12 @@ rm -rf "$logs"
 mkdir -p "$logs"
 passed=0 failed=0 skipped=0
 
-record() { # level status name
+record() { # level status name [count]
+	local n=${4:-1}
 	case "$2" in
-	ok) passed=$((passed + 1)) ;;
-	skip) skipped=$((skipped + 1)) ;;
-	*) failed=$((failed + 1)) ;;
+	ok) passed=$((passed + n)) ;;
+	skip) skipped=$((skipped + n)) ;;
+	*) failed=$((failed + n)) ;;
 	esac
 	printf '%-7s %-5s %s\n' "$2" "$1" "$3"
 }
@@ -132,16 +133,15 @@ if ! logged selftests make -C tests/selftests KSRC="$ksrc" KHDR="$kout/usr"; the
 	summary
 fi
 
-# Counts one guest run's TAP results, suite by suite, from its output.log.
-count_guest() { # boot-name output.log
-	local boot=$1 out=$2 suite
-	while read -r status name; do
-		record "guest" "$status" "$boot: $name"
-	done < <(awk '
+# Counts one guest run's results from its output.log: TAP lines of each
+# suite, v4l2-compliance's summary line, and the kernel-log verdict. Emits
+# "status count name" lines.
+guest_results() { # output.log
+	awk '
 		/^rvcap-suite-begin: / { suite = $2; plan = 0; seen = 0; next }
 		/^rvcap-suite-end: / {
-			for (i = seen + 1; i <= plan; i++) print "FAIL", suite ": test " i " never reported (crash?)"
-			if (seen == 0 && plan == 0) print "FAIL", suite ": no TAP output, exit " $4
+			for (i = seen + 1; i <= plan; i++) print "FAIL", 1, suite ": test " i " never reported (crash?)"
+			if (seen == 0) print "FAIL", 1, suite ": no TAP results, exit " $4
 			suite = ""; next
 		}
 		suite != "" && /^1\.\.[0-9]+/ { plan = substr($1, 4) + 0; next }
@@ -149,24 +149,45 @@ count_guest() { # boot-name output.log
 			seen++
 			st = /^not ok/ ? "FAIL" : (/# SKIP/ ? "skip" : "ok")
 			sub(/^(not )?ok [0-9]+ /, "")
-			print st, suite ": " $0
+			print st, 1, suite ": " $0
+			next
 		}
-		/^rvcap-vm: kernel log clean/ { print "ok", "guest kernel log clean" }
-		/^rvcap-vm: kernel log not clean/ { print "FAIL", "guest kernel log clean" }
-	' "$out")
+		/^rvcap-compliance-begin: / { comp = substr($0, 25); total = 0; next }
+		comp != "" && /^Total for .*Succeeded:/ {
+			total = 1
+			line = $0
+			sub(/.*Succeeded: /, "", line); ok = line + 0
+			sub(/.*Failed: /, "", line); bad = line + 0
+			sub(/.*Warnings: /, "", line); warn = line + 0
+			print "ok", ok, comp ": " ok " tests succeeded"
+			if (bad) print "FAIL", bad, comp ": " bad " tests failed"
+			print (warn ? "FAIL" : "ok"), 1, comp ": " warn " warnings"
+			next
+		}
+		/^rvcap-compliance-end: / {
+			if (!total) print "FAIL", 1, comp ": no summary line, exit " $NF
+			comp = ""; next
+		}
+		/^rvcap-vm: kernel log clean/ { print "ok", 1, "guest kernel log clean" }
+		/^rvcap-vm: kernel log not clean/ { print "FAIL", 1, "guest kernel log clean" }
+	' "$1"
 }
 
-for boot in coherent:'' swiotlb:' swiotlb=force'; do
+# swiotlb=force bounces every DMA mapping; 131072 slabs of 2 KiB (256 MiB)
+# hold the largest queue: 32 buffers of the largest frame (6.2 MB).
+for boot in coherent:'' swiotlb:' swiotlb=131072,force'; do
 	name=${boot%%:*}
 	args=${boot#*:}
 	out=$RVCAP_CACHE/runs/check-$name
 	vm=(scripts/vm-run.sh --quiet --name "check-$name" --out "$out" --timeout 900)
 	[[ -n $args ]] && vm+=(--append "$args")
-	if ! logged "vm-$name" "${vm[@]}" tests/plans/selftests.sh; then
-		sed -n '/rvcap-suite-begin/,$p' "$out/output.log" | grep -E '^(not ok|#  *FAIL|# .*:[0-9]+:)' | head -n 20
+	if ! logged "vm-$name" "${vm[@]}" tests/plans/check.sh; then
+		grep -E '^(not ok|#  *FAIL|# .*:[0-9]+:|\s*(fail|warn):)' "$out/output.log" | head -n 30
 	fi
 	if [[ -s $out/output.log ]] && grep -q '^rvcap-vm: kernel log' "$out/output.log"; then
-		count_guest "$name" "$out/output.log"
+		while read -r status count what; do
+			record guest "$status" "$name: $what" "$count"
+		done < <(guest_results "$out/output.log")
 	else
 		record guest FAIL "$name: the VM ran the plan"
 	fi

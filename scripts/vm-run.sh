@@ -90,7 +90,7 @@ done
 
 # --- boot
 console=$out/console.log output=$out/output.log
-cmdline="console=ttyS0 panic=-1 oops=panic softlockup_panic=1 hung_task_timeout_secs=60$append"
+cmdline="console=ttyS0 panic=-1 oops=panic$append"
 qemu=(qemu-system-x86_64 -accel "$accel" -cpu max -smp 2 -m 2G -nodefaults
 	-display none -no-reboot -kernel "$kout/build/arch/x86/boot/bzImage"
 	-initrd "$out/initramfs.cpio.gz")
