@@ -14,9 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+#include <linux/videodev2.h>
 
 #include "kselftest_harness.h"
 
@@ -144,6 +146,57 @@ TEST_F(module, repeated_load_unload_cycles)
 		ASSERT_FALSE(path_exists(PDEV_PATH));
 	}
 	EXPECT_EQ(cycles, kmsg_count(self->kmsg, LOAD_LINE));
+}
+
+/* The video node of instance @n: the one whose sysfs name is rvcap-@n. */
+static int open_instance(int n)
+{
+	char path[64], name[32], want[32];
+	int i;
+
+	snprintf(want, sizeof(want), "rvcap-%d\n", n);
+	for (i = 0; i < 64; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/sys/class/video4linux/video%d/name", i);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(name, sizeof(name), f) && !strcmp(name, want)) {
+			fclose(f);
+			snprintf(path, sizeof(path), "/dev/video%d", i);
+			return open(path, O_RDWR | O_CLOEXEC);
+		}
+		fclose(f);
+	}
+	return -ENOENT;
+}
+
+TEST_F(module, num_devices_creates_that_many_capture_devices)
+{
+	struct v4l2_capability cap;
+	char bus[32], card[32];
+	int n, fd;
+
+	ASSERT_EQ(0, load_module("num_devices=2"));
+	EXPECT_TRUE(path_exists("/sys/bus/platform/devices/rvcap.1"));
+	EXPECT_FALSE(path_exists("/sys/bus/platform/devices/rvcap.2"));
+	for (n = 0; n < 2; n++) {
+		fd = open_instance(n);
+		ASSERT_LE(0, fd) TH_LOG("no video node named rvcap-%d", n);
+		memset(&cap, 0, sizeof(cap));
+		ASSERT_EQ(0, ioctl(fd, VIDIOC_QUERYCAP, &cap));
+		close(fd);
+		snprintf(bus, sizeof(bus), "platform:rvcap-%d", n);
+		snprintf(card, sizeof(card), "rvcap virtual capture %d", n);
+		EXPECT_STREQ("rvcap", (char *)cap.driver);
+		EXPECT_STREQ(bus, (char *)cap.bus_info);
+		EXPECT_STREQ(card, (char *)cap.card);
+		/* The V4L2 core adds EXT_PIX_FORMAT to every video node. */
+		EXPECT_EQ((__u32)(V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_STREAMING |
+				  V4L2_CAP_EXT_PIX_FORMAT), cap.device_caps);
+	}
+	EXPECT_EQ(0, unload_module());
 }
 
 TEST_HARNESS_MAIN
