@@ -9,12 +9,14 @@
 
 #include <linux/types.h>
 
+struct dentry;
 struct device;
 struct file;
 struct page;
 struct platform_device;
 struct poll_table_struct;
 struct scatterlist;
+struct seq_file;
 struct sg_table;
 struct task_struct;
 struct v4l2_ctrl_handler;
@@ -24,6 +26,7 @@ struct wait_queue_head;
 
 /* Module parameters */
 unsigned int rvcap_param_num_devices(void);
+bool rvcap_param_contig(void);
 
 /* Devices and logging */
 int rvcap_dma_coerce_mask_and_coherent(struct device *dev, unsigned int bits);
@@ -33,6 +36,7 @@ const char *rvcap_dev_name(const struct device *dev);
 void rvcap_dev_info(const struct device *dev, const char *msg);
 void rvcap_dev_warn(const struct device *dev, const char *msg);
 void rvcap_dev_dbg_ratelimited(const struct device *dev, const char *msg);
+void rvcap_dev_warn_ratelimited(const struct device *dev, const char *msg);
 void *rvcap_platform_get_drvdata(struct platform_device *pdev);
 void rvcap_platform_set_drvdata(struct platform_device *pdev, void *data);
 bool rvcap_device_is_bound(struct device *dev);
@@ -43,8 +47,18 @@ void *rvcap_video_drvdata(struct file *file);
 void rvcap_video_set_drvdata(struct video_device *vdev, void *data);
 int rvcap_ctrl_handler_init(struct v4l2_ctrl_handler *hdl, unsigned int nr);
 
+/* debugfs: show functions in Rust (src/debugfs.rs), file plumbing in C */
+int rvcap_debugfs_counters_show(struct seq_file *m, void *unused);
+int rvcap_debugfs_buffers_show(struct seq_file *m, void *unused);
+void rvcap_debugfs_init(void);
+void rvcap_debugfs_exit(void);
+struct dentry *rvcap_debugfs_add(const char *name, void *data);
+void rvcap_debugfs_remove(struct dentry *dir);
+
 /* Memory, scatterlists and the DMA API (direction: DMA_FROM_DEVICE) */
 struct page *rvcap_alloc_zeroed_page(void);
+struct page *rvcap_alloc_pages_exact(size_t size);
+struct page *rvcap_nth_page(struct page *page, unsigned long n);
 void rvcap_free_page(struct page *page);
 void rvcap_vm_flags_set(struct vm_area_struct *vma, unsigned long flags);
 unsigned long rvcap_vma_flags(const struct vm_area_struct *vma);

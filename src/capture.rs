@@ -21,7 +21,8 @@ use crate::format::{self, FrameFormat, Interval, DEFAULT_INTERVAL};
 use crate::log::DevLog;
 use crate::pattern::Pattern;
 use crate::queue::{self, BufferInfo, Errno, FrameDone, Memory, OwnerId, Queue, QueueRequest};
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::fmt;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
 use kernel::sync::{CondVar, Mutex};
 use kernel::types::Opaque;
@@ -75,6 +76,7 @@ pub(crate) struct Capture {
     pattern: AtomicU32,
     counters: FrameCounters,
     warned_small_dmabuf: AtomicBool,
+    debugfs: AtomicPtr<bindings::dentry>,
     index: u32,
     log: DevLog,
 }
@@ -96,8 +98,10 @@ impl Capture {
     ) -> Result<impl PinInit<Self, Error>> {
         // SAFETY: the caller guarantees `dev` outlives us.
         let log = unsafe { DevLog::new(dev) };
+        // SAFETY: reads a module parameter.
+        let contiguous = unsafe { bindings::rvcap_param_contig() };
         // SAFETY: as above.
-        let dma = unsafe { KernelDma::new(dev, log)? };
+        let dma = unsafe { KernelDma::new(dev, log, contiguous)? };
         Ok(try_pin_init!(Self {
             v4l2_dev: Opaque::uninit(),
             vdev: Opaque::uninit(),
@@ -120,6 +124,7 @@ impl Capture {
             pattern: AtomicU32::new(Pattern::ColorBars as u32),
             counters: FrameCounters::default(),
             warned_small_dmabuf: AtomicBool::new(false),
+            debugfs: AtomicPtr::new(core::ptr::null_mut()),
             index,
             log,
         }? Error))
@@ -150,6 +155,76 @@ impl Capture {
     /// Engine counters.
     pub(crate) fn frame_counters(&self) -> &FrameCounters {
         &self.counters
+    }
+
+    // ---- debugfs
+
+    /// The `counters` debugfs file: one `name value` line each.
+    pub(crate) fn write_counters(&self, w: &mut impl fmt::Write) -> fmt::Result {
+        let st = self.state.lock();
+        let c = st.dma.counters();
+        let dma = [
+            ("attach", &c.attach),
+            ("detach", &c.detach),
+            ("map", &c.map),
+            ("unmap", &c.unmap),
+            ("sync_for_device", &c.sync_for_device),
+            ("sync_for_cpu", &c.sync_for_cpu),
+            ("bytes_synced_for_device", &c.bytes_for_device),
+            ("bytes_synced_for_cpu", &c.bytes_for_cpu),
+            ("dmabuf_get", &c.get),
+            ("dmabuf_put", &c.put),
+        ];
+        let engine = [
+            ("frames", &self.counters.frames),
+            ("drops", &self.counters.drops),
+            ("errors", &self.counters.errors),
+        ];
+        for (name, value) in Iterator::chain(dma.iter(), engine.iter()) {
+            writeln!(w, "{name} {}", value.load(Ordering::Relaxed))?;
+        }
+        Ok(())
+    }
+
+    /// The `buffers` debugfs file: a header, then one line per buffer.
+    pub(crate) fn write_buffers(&self, w: &mut impl fmt::Write) -> fmt::Result {
+        let st = self.state.lock();
+        writeln!(
+            w,
+            "index memory state    owner  attached mapped dmabuf_size length   queued"
+        )?;
+        for index in 0..st.queue.count() {
+            let Ok(b) = st.queue.query(&st.dma, index) else {
+                continue;
+            };
+            writeln!(
+                w,
+                "{:<5} {:<6} {:<8} {:<6} {:<8} {:<6} {:<11} {:<8} {}",
+                index,
+                match b.memory {
+                    Memory::Mmap => "mmap",
+                    Memory::DmaBuf => "dmabuf",
+                },
+                match b.state {
+                    queue::State::Dequeued => "dequeued",
+                    queue::State::Prepared => "prepared",
+                    queue::State::Queued => "queued",
+                    queue::State::Active => "active",
+                    queue::State::Done => "done",
+                },
+                if b.state.is_cpu_owned() {
+                    "cpu"
+                } else {
+                    "device"
+                },
+                if b.attached { "yes" } else { "no" },
+                if b.mapped_for_device { "yes" } else { "no" },
+                b.dmabuf_size,
+                b.length,
+                b.times_queued,
+            )?;
+        }
+        Ok(())
     }
 
     // ---- controls
@@ -362,8 +437,23 @@ impl Capture {
         self.wake_waiters();
     }
 
-    /// Stops the engine if it still runs: the device is going away.
+    /// Creates this device's debugfs directory, named `name`.
+    pub(crate) fn add_debugfs(&self, name: &kernel::str::CStr) {
+        // SAFETY: `name` is NUL-terminated; the data pointer is this device,
+        // which removes the directory (waiting for readers) before it goes.
+        let dir = unsafe {
+            bindings::rvcap_debugfs_add(name.as_char_ptr(), (self as *const Self).cast_mut().cast())
+        };
+        self.debugfs.store(dir, Ordering::Relaxed);
+    }
+
+    /// Stops the engine if it still runs and removes the debugfs files: the
+    /// device is going away.
     pub(crate) fn shutdown(&self) {
+        let dir = self.debugfs.swap(core::ptr::null_mut(), Ordering::Relaxed);
+        // SAFETY: `dir` came from `rvcap_debugfs_add` (or is null, which
+        // debugfs ignores) and is removed once.
+        unsafe { bindings::rvcap_debugfs_remove(dir) };
         drop(self.control.lock().engine.take());
     }
 

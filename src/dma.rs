@@ -136,6 +136,7 @@ impl Drop for ImportMapping {
 struct Pages(KVec<NonNull<bindings::page>>);
 
 impl Pages {
+    /// `count` pages, wherever they are.
     fn alloc(count: usize) -> Result<Self> {
         let mut pages = Pages(KVec::with_capacity(count, GFP_KERNEL)?);
         for _ in 0..count {
@@ -147,6 +148,22 @@ impl Pages {
                 .push(NonNull::new(page).ok_or(ENOMEM)?, GFP_KERNEL)?;
         }
         Ok(pages)
+    }
+
+    /// `count` physically contiguous pages.
+    fn alloc_contiguous(count: usize) -> Result<Self> {
+        // The array first, so that nothing can fail once the pages exist.
+        let mut pages = KVec::from_elem(NonNull::dangling(), count, GFP_KERNEL)?;
+        // SAFETY: plain allocation, no preconditions.
+        let first = NonNull::new(unsafe { bindings::rvcap_alloc_pages_exact(count * PAGE_SIZE) })
+            .ok_or(ENOMEM)?;
+        for (n, page) in pages.iter_mut().enumerate() {
+            // SAFETY: page `n < count` of one allocation of `count` pages: a
+            // valid, non-null `struct page` pointer.
+            *page =
+                unsafe { NonNull::new_unchecked(bindings::rvcap_nth_page(first.as_ptr(), n as _)) };
+        }
+        Ok(Pages(pages))
     }
 }
 
@@ -226,10 +243,18 @@ pub(crate) struct MmapMemory {
 }
 
 impl MmapMemory {
-    fn new(dev: *mut bindings::device, size: usize) -> Result<Self> {
-        let pages = Pages::alloc(size.div_ceil(PAGE_SIZE))?;
-        // SAFETY: `dev` is the live capture device (see `KernelDma::new`).
-        let max_segment = unsafe { bindings::rvcap_dma_max_segment(dev) };
+    /// `size` bytes mapped for `dev`; `contiguous`: physically contiguous and
+    /// mapped as one segment.
+    fn new(dev: *mut bindings::device, size: usize, contiguous: bool) -> Result<Self> {
+        let count = size.div_ceil(PAGE_SIZE);
+        let (pages, max_segment) = if contiguous {
+            (Pages::alloc_contiguous(count)?, count * PAGE_SIZE)
+        } else {
+            // SAFETY: `dev` is the live capture device (see `KernelDma::new`).
+            (Pages::alloc(count)?, unsafe {
+                bindings::rvcap_dma_max_segment(dev)
+            })
+        };
         let table = SgTable::new(&pages, size, max_segment)?;
         // No CPU sync at map time: the buffer starts CPU-owned and QBUF syncs
         // it for the device before the device may write it.
@@ -324,6 +349,18 @@ impl DeviceMemory {
         }
     }
 
+    /// Whether the DMA addresses form one contiguous range.
+    fn is_dma_contiguous(&self) -> bool {
+        let mut next: Option<bindings::dma_addr_t> = None;
+        let mut contiguous = true;
+        self.for_each_segment(|seg| {
+            contiguous = next.map_or(true, |addr| addr == seg.addr);
+            next = Some(seg.addr + seg.len as u64);
+            contiguous
+        });
+        contiguous
+    }
+
     /// Calls `f` for each DMA segment, in order, until it returns `false`.
     fn for_each_segment(&self, mut f: impl FnMut(Segment) -> bool) {
         let sgt = self.sgt();
@@ -387,23 +424,35 @@ pub(crate) struct KernelDma {
     dev: *mut bindings::device,
     counters: Arc<DmaCounters>,
     log: DevLog,
+    /// Contiguous mode: every buffer must be one contiguous DMA range.
+    contiguous: bool,
 }
 
 // SAFETY: see `DeviceMemory`: a device pointer usable from any thread.
 unsafe impl Send for KernelDma {}
 
 impl KernelDma {
+    /// What the DMA side did so far.
+    pub(crate) fn counters(&self) -> &DmaCounters {
+        &self.counters
+    }
+
     /// The DMA side of `dev`.
     ///
     /// # Safety
     ///
     /// `dev` must stay a valid device with a DMA mask for as long as the
     /// returned value and every mapping made through it live.
-    pub(crate) unsafe fn new(dev: *mut bindings::device, log: DevLog) -> Result<Self> {
+    pub(crate) unsafe fn new(
+        dev: *mut bindings::device,
+        log: DevLog,
+        contiguous: bool,
+    ) -> Result<Self> {
         Ok(Self {
             dev,
             counters: Arc::new(DmaCounters::default(), GFP_KERNEL)?,
             log,
+            contiguous,
         })
     }
 
@@ -415,6 +464,16 @@ impl KernelDma {
             size,
             counters: self.counters.clone(),
         };
+        if self.contiguous && !memory.is_dma_contiguous() {
+            // Dropping `memory` unmaps it again.
+            self.log.warn_ratelimited(format_args!(
+                "refusing a buffer of {size} bytes: its DMA addresses are not one contiguous range (contig=1)"
+            ));
+            return Err(queue::Error::new(
+                Errno::EINVAL,
+                "buffer is not one contiguous DMA range (contig mode)",
+            ));
+        }
         // On failure, dropping `memory` unmaps again.
         Arc::new(memory, GFP_KERNEL).map_err(|_| queue::Error::new(Errno::ENOMEM, "out of memory"))
     }
@@ -426,7 +485,7 @@ impl Dma for KernelDma {
     type Mapping = Mapping;
 
     fn alloc_mapped(&mut self, size: usize) -> QResult<Mapping> {
-        let memory = MmapMemory::new(self.dev, size)
+        let memory = MmapMemory::new(self.dev, size, self.contiguous)
             .map_err(|e| queue_error(e, "cannot allocate and map an MMAP buffer"))?;
         self.wrap(Backing::Mmap(memory), size)
     }

@@ -6,6 +6,7 @@
  * include/rvcap_helpers.h). Each wrapper only forwards.
  */
 
+#include <linux/debugfs.h>
 #include <linux/device.h>
 #include <linux/dma-direct.h>
 #include <linux/dma-mapping.h>
@@ -17,6 +18,7 @@
 #include <linux/platform_device.h>
 #include <linux/poll.h>
 #include <linux/scatterlist.h>
+#include <linux/seq_file.h>
 #include <linux/sched.h>
 #include <linux/sizes.h>
 #include <linux/wait.h>
@@ -38,6 +40,16 @@ MODULE_PARM_DESC(num_devices,
 unsigned int rvcap_param_num_devices(void)
 {
 	return clamp(num_devices, 1U, RVCAP_MAX_DEVICES);
+}
+
+static bool contig;
+module_param(contig, bool, 0444);
+MODULE_PARM_DESC(contig,
+		 "every buffer must be one contiguous DMA range, as for hardware without an IOMMU: other imports are refused with EINVAL, MMAP buffers are physically contiguous (default off)");
+
+bool rvcap_param_contig(void)
+{
+	return contig;
 }
 
 int rvcap_dma_coerce_mask_and_coherent(struct device *dev, unsigned int bits)
@@ -75,6 +87,11 @@ void rvcap_dev_dbg_ratelimited(const struct device *dev, const char *msg)
 	dev_dbg_ratelimited(dev, "%s\n", msg);
 }
 
+void rvcap_dev_warn_ratelimited(const struct device *dev, const char *msg)
+{
+	dev_warn_ratelimited(dev, "%s\n", msg);
+}
+
 void *rvcap_platform_get_drvdata(struct platform_device *pdev)
 {
 	return platform_get_drvdata(pdev);
@@ -110,9 +127,61 @@ int rvcap_ctrl_handler_init(struct v4l2_ctrl_handler *hdl, unsigned int nr)
 	return v4l2_ctrl_handler_init(hdl, nr);
 }
 
+/*
+ * debugfs: /sys/kernel/debug/rvcap/<device>/{counters,buffers}. The show
+ * functions are Rust (src/debugfs.rs); debugfs_remove() waits for readers,
+ * so the data outlives every read.
+ */
+DEFINE_SHOW_ATTRIBUTE(rvcap_debugfs_counters);
+DEFINE_SHOW_ATTRIBUTE(rvcap_debugfs_buffers);
+
+static struct dentry *rvcap_debugfs_root;
+
+void rvcap_debugfs_init(void)
+{
+	rvcap_debugfs_root = debugfs_create_dir("rvcap", NULL);
+}
+
+void rvcap_debugfs_exit(void)
+{
+	debugfs_remove(rvcap_debugfs_root);
+}
+
+struct dentry *rvcap_debugfs_add(const char *name, void *data)
+{
+	struct dentry *dir = debugfs_create_dir(name, rvcap_debugfs_root);
+
+	debugfs_create_file("counters", 0444, dir, data,
+			    &rvcap_debugfs_counters_fops);
+	debugfs_create_file("buffers", 0444, dir, data,
+			    &rvcap_debugfs_buffers_fops);
+	return dir;
+}
+
+void rvcap_debugfs_remove(struct dentry *dir)
+{
+	debugfs_remove(dir);
+}
+
 struct page *rvcap_alloc_zeroed_page(void)
 {
 	return alloc_page(GFP_KERNEL | __GFP_ZERO);
+}
+
+/*
+ * @size bytes of physically contiguous, zeroed memory as order-0 pages (each
+ * freed on its own by rvcap_free_page()); the first page, or NULL.
+ */
+struct page *rvcap_alloc_pages_exact(size_t size)
+{
+	void *addr = alloc_pages_exact(size, GFP_KERNEL | __GFP_ZERO);
+
+	return addr ? virt_to_page(addr) : NULL;
+}
+
+struct page *rvcap_nth_page(struct page *page, unsigned long n)
+{
+	return nth_page(page, n);
 }
 
 void rvcap_free_page(struct page *page)

@@ -85,6 +85,13 @@ impl DevLog {
         unsafe { bindings::rvcap_dev_warn(self.dev, msg.as_ptr()) };
     }
 
+    /// Rate-limited `dev_warn`.
+    pub(crate) fn warn_ratelimited(&self, args: fmt::Arguments<'_>) {
+        let msg = Message::format(args);
+        // SAFETY: as in `info`.
+        unsafe { bindings::rvcap_dev_warn_ratelimited(self.dev, msg.as_ptr()) };
+    }
+
     /// Rate-limited `dev_dbg` (dynamic debug: `module rvcap +p`).
     pub(crate) fn dbg(&self, args: fmt::Arguments<'_>) {
         let msg = Message::format(args);

@@ -8,7 +8,8 @@
 //!   videobuf2-style buffer queue), [`format`], [`pattern`].
 //! - The shell: [`capture`] (one device: locking, engine, queue), [`engine`]
 //!   (the frame-producing thread), and thin wrappers over C: [`v4l2`],
-//!   [`dma`], [`platform`], [`log`], over the generated [`bindings`].
+//!   [`dma`], [`debugfs`], [`platform`], [`log`], over the generated
+//!   [`bindings`].
 
 use kernel::c_str;
 use kernel::ffi::c_int;
@@ -16,6 +17,7 @@ use kernel::prelude::*;
 
 mod bindings;
 mod capture;
+mod debugfs;
 mod dma;
 mod engine;
 mod format;
@@ -42,13 +44,16 @@ const DMA_BITS: u32 = 64;
 const DMA_MAX_SEGMENT: u32 = u32::MAX;
 
 struct Rvcap {
-    // Field order is drop order: devices (their remove runs), then driver.
+    // Field order is drop order: devices (their remove runs), the driver,
+    // then the debugfs directory the devices' files were in.
     _devices: KVec<platform::PlatformDevice>,
     _driver: platform::PlatformDriver,
+    _debugfs: debugfs::DebugfsRoot,
 }
 
 impl kernel::Module for Rvcap {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        let debugfs = debugfs::DebugfsRoot::new();
         let driver = platform::PlatformDriver::register(c_str!("rvcap"), probe, remove, module)?;
         // SAFETY: reads a module parameter; no preconditions.
         let count = unsafe { bindings::rvcap_param_num_devices() };
@@ -64,6 +69,7 @@ impl kernel::Module for Rvcap {
         Ok(Self {
             _devices: devices,
             _driver: driver,
+            _debugfs: debugfs,
         })
     }
 }

@@ -825,6 +825,8 @@ unsafe fn setup(cap: NonNull<Capture>, dev: *mut bindings::device) -> Result {
     c.log().info(format_args!(
         "/dev/{node}: virtual capture, DMA mask {mask:#x}"
     ));
+    // SAFETY: `dev` is live (the caller's guarantee) and named.
+    c.add_debugfs(unsafe { kernel::str::CStr::from_char_ptr(bindings::rvcap_dev_name(dev)) });
     Ok(())
 }
 

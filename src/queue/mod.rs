@@ -206,6 +206,8 @@ pub(crate) struct BufferInfo {
     pub(crate) mapped_to_user: bool,
     /// DMABUF: whether a dma-buf is attached.
     pub(crate) attached: bool,
+    /// DMABUF: size of the attached dma-buf (0 if none).
+    pub(crate) dmabuf_size: usize,
     /// Whether it is mapped for the device.
     pub(crate) mapped_for_device: bool,
     /// How many times it was queued.
@@ -217,6 +219,7 @@ struct Slot<D: Dma> {
     // Field order is drop order: a mapping goes before its attachment.
     mapping: Option<D::Mapping>,
     attachment: Option<D::Attachment>,
+    dmabuf_size: usize,
     /// Bytes the buffer must hold at least (the format's size at allocation).
     min_length: usize,
     length: usize,
@@ -234,6 +237,7 @@ impl<D: Dma> Slot<D> {
             state: State::Dequeued,
             mapping: None,
             attachment: None,
+            dmabuf_size: 0,
             min_length,
             length: min_length,
             fd: -1,
@@ -447,6 +451,11 @@ impl<D: Dma> Queue<D> {
                 .as_ref()
                 .is_some_and(|m| dma.is_mapped_to_user(m)),
             attached: slot.attachment.is_some(),
+            dmabuf_size: if slot.attachment.is_some() {
+                slot.dmabuf_size
+            } else {
+                0
+            },
             mapped_for_device: slot.mapping.is_some(),
             times_queued: slot.times_queued,
         })
@@ -522,6 +531,7 @@ impl<D: Dma> Queue<D> {
                 slot.mapping = None;
                 slot.attachment = None;
                 slot.attachment = Some(dma.attach(buf)?);
+                slot.dmabuf_size = size;
             }
             if slot.mapping.is_none() {
                 if let Some(attachment) = &slot.attachment {

@@ -21,41 +21,10 @@
 #include <linux/videodev2.h>
 
 #include "kselftest_harness.h"
+#include "rvcap_module.h"
 
 #define PDEV_PATH "/sys/bus/platform/devices/rvcap.0"
-#define MODULE_SYSFS "/sys/module/rvcap"
 #define LOAD_LINE "rvcap rvcap.0: /dev/video0: virtual capture, DMA mask 0xffffffffffffffff"
-
-static int load_module(const char *params)
-{
-	char path[PATH_MAX];
-	const char *env = getenv("RVCAP_KO");
-	struct utsname u;
-	int fd, ret;
-
-	if (env) {
-		snprintf(path, sizeof(path), "%s", env);
-	} else {
-		uname(&u);
-		snprintf(path, sizeof(path), "/lib/modules/%s/extra/rvcap.ko", u.release);
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
-	close(fd);
-	return ret;
-}
-
-static int unload_module(void)
-{
-	return syscall(SYS_delete_module, "rvcap", O_NONBLOCK) ? -errno : 0;
-}
-
-static bool path_exists(const char *path)
-{
-	return access(path, F_OK) == 0;
-}
 
 /* Opens /dev/kmsg positioned after every record logged so far. */
 static int kmsg_open_at_end(void)
@@ -90,17 +59,17 @@ FIXTURE(module) {
 
 FIXTURE_SETUP(module)
 {
-	if (path_exists(MODULE_SYSFS))
-		ASSERT_EQ(0, unload_module());
-	ASSERT_FALSE(path_exists(MODULE_SYSFS));
+	if (rvcap_path_exists(RVCAP_MODULE_SYSFS))
+		ASSERT_EQ(0, rvcap_unload_module());
+	ASSERT_FALSE(rvcap_path_exists(RVCAP_MODULE_SYSFS));
 	self->kmsg = kmsg_open_at_end();
 	ASSERT_LE(0, self->kmsg);
 }
 
 FIXTURE_TEARDOWN(module)
 {
-	if (path_exists(MODULE_SYSFS))
-		unload_module();
+	if (rvcap_path_exists(RVCAP_MODULE_SYSFS))
+		rvcap_unload_module();
 	close(self->kmsg);
 }
 
@@ -109,29 +78,29 @@ TEST_F(module, load_registers_dma_device_and_logs_once)
 	char state[32] = "";
 	FILE *f;
 
-	ASSERT_EQ(0, load_module(""));
-	f = fopen(MODULE_SYSFS "/initstate", "r");
+	ASSERT_EQ(0, rvcap_load_module(""));
+	f = fopen(RVCAP_MODULE_SYSFS "/initstate", "r");
 	ASSERT_NE(NULL, f);
 	ASSERT_EQ(1, fscanf(f, "%31s", state));
 	fclose(f);
 	EXPECT_STREQ("live", state);
-	EXPECT_TRUE(path_exists(PDEV_PATH));
+	EXPECT_TRUE(rvcap_path_exists(PDEV_PATH));
 	EXPECT_EQ(1, kmsg_count(self->kmsg, LOAD_LINE));
 }
 
 TEST_F(module, unload_leaves_nothing_behind)
 {
-	ASSERT_EQ(0, load_module(""));
-	ASSERT_EQ(0, unload_module());
-	EXPECT_FALSE(path_exists(MODULE_SYSFS));
-	EXPECT_FALSE(path_exists(PDEV_PATH));
+	ASSERT_EQ(0, rvcap_load_module(""));
+	ASSERT_EQ(0, rvcap_unload_module());
+	EXPECT_FALSE(rvcap_path_exists(RVCAP_MODULE_SYSFS));
+	EXPECT_FALSE(rvcap_path_exists(PDEV_PATH));
 }
 
 TEST_F(module, second_load_is_refused_with_eexist)
 {
-	ASSERT_EQ(0, load_module(""));
-	EXPECT_EQ(-EEXIST, load_module(""));
-	EXPECT_TRUE(path_exists(PDEV_PATH));
+	ASSERT_EQ(0, rvcap_load_module(""));
+	EXPECT_EQ(-EEXIST, rvcap_load_module(""));
+	EXPECT_TRUE(rvcap_path_exists(PDEV_PATH));
 }
 
 TEST_F(module, repeated_load_unload_cycles)
@@ -140,10 +109,10 @@ TEST_F(module, repeated_load_unload_cycles)
 	int i;
 
 	for (i = 0; i < cycles; i++) {
-		ASSERT_EQ(0, load_module("")) TH_LOG("load %d", i);
-		ASSERT_TRUE(path_exists(PDEV_PATH));
-		ASSERT_EQ(0, unload_module()) TH_LOG("unload %d", i);
-		ASSERT_FALSE(path_exists(PDEV_PATH));
+		ASSERT_EQ(0, rvcap_load_module("")) TH_LOG("load %d", i);
+		ASSERT_TRUE(rvcap_path_exists(PDEV_PATH));
+		ASSERT_EQ(0, rvcap_unload_module()) TH_LOG("unload %d", i);
+		ASSERT_FALSE(rvcap_path_exists(PDEV_PATH));
 	}
 	EXPECT_EQ(cycles, kmsg_count(self->kmsg, LOAD_LINE));
 }
@@ -178,9 +147,9 @@ TEST_F(module, num_devices_creates_that_many_capture_devices)
 	char bus[32], card[32];
 	int n, fd;
 
-	ASSERT_EQ(0, load_module("num_devices=2"));
-	EXPECT_TRUE(path_exists("/sys/bus/platform/devices/rvcap.1"));
-	EXPECT_FALSE(path_exists("/sys/bus/platform/devices/rvcap.2"));
+	ASSERT_EQ(0, rvcap_load_module("num_devices=2"));
+	EXPECT_TRUE(rvcap_path_exists("/sys/bus/platform/devices/rvcap.1"));
+	EXPECT_FALSE(rvcap_path_exists("/sys/bus/platform/devices/rvcap.2"));
 	for (n = 0; n < 2; n++) {
 		fd = open_instance(n);
 		ASSERT_LE(0, fd) TH_LOG("no video node named rvcap-%d", n);
@@ -196,7 +165,7 @@ TEST_F(module, num_devices_creates_that_many_capture_devices)
 		EXPECT_EQ((__u32)(V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_STREAMING |
 				  V4L2_CAP_EXT_PIX_FORMAT), cap.device_caps);
 	}
-	EXPECT_EQ(0, unload_module());
+	EXPECT_EQ(0, rvcap_unload_module());
 }
 
 TEST_HARNESS_MAIN

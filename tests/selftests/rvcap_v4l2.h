@@ -17,6 +17,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <linux/dma-heap.h>
+#include <linux/udmabuf.h>
 #include <linux/videodev2.h>
 
 #define RVCAP_MAX_BUFS 32
@@ -128,6 +130,165 @@ static inline int rvcap_wait_frame(int fd, int ms)
 	if (ret < 0)
 		return -errno;
 	return ret > 0 && (p.revents & POLLIN);
+}
+
+/* ---- debugfs */
+
+/*
+ * Reads counter @name of device rvcap.0 from debugfs; -1 if it cannot.
+ * The file has one "name value" line per counter.
+ */
+static inline long long rvcap_counter(const char *name)
+{
+	char key[64];
+	long long value;
+	FILE *f = fopen("/sys/kernel/debug/rvcap/rvcap.0/counters", "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %lld", key, &value) == 2) {
+		if (!strcmp(key, name)) {
+			fclose(f);
+			return value;
+		}
+	}
+	fclose(f);
+	return -1;
+}
+
+/* Counts lines of /sys/kernel/debug/rvcap/rvcap.0/buffers containing @s. */
+static inline int rvcap_buffers_lines(const char *s)
+{
+	char line[256];
+	int n = 0;
+	FILE *f = fopen("/sys/kernel/debug/rvcap/rvcap.0/buffers", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, s))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/*
+ * From /sys/kernel/debug/dma_buf/bufinfo: how many dma-buf objects exist,
+ * and (in @attached, if not NULL) how many attachments of device @dev.
+ */
+static inline int rvcap_bufinfo(const char *dev, int *attached)
+{
+	char line[256], want[64];
+	int objects = -1, n;
+	FILE *f = fopen("/sys/kernel/debug/dma_buf/bufinfo", "r");
+
+	if (!f)
+		return -1;
+	snprintf(want, sizeof(want), "\t%s\n", dev);
+	if (attached)
+		*attached = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (attached && !strcmp(line, want))
+			(*attached)++;
+		if (sscanf(line, "Total %d objects", &n) == 1)
+			objects = n;
+	}
+	fclose(f);
+	return objects;
+}
+
+/* ---- dma-buf exporters */
+
+enum rvcap_exporter { RVCAP_UDMABUF, RVCAP_DMA_HEAP };
+
+/* A dma-buf and a CPU mapping of its memory. */
+struct rvcap_dmabuf {
+	int fd;		/* the dma-buf */
+	int memfd;	/* udmabuf: the memfd behind it, else -1 */
+	uint8_t *cpu;	/* the memory as userspace sees it */
+	size_t size;
+};
+
+/*
+ * Exports a dma-buf of @size bytes (a multiple of the page size) from
+ * udmabuf (memfd pages) or the system dma-heap. Returns 0 or -errno.
+ */
+static inline int rvcap_export(enum rvcap_exporter exp, size_t size,
+			       struct rvcap_dmabuf *buf)
+{
+	buf->size = size;
+	buf->memfd = -1;
+	if (exp == RVCAP_UDMABUF) {
+		struct udmabuf_create create = { 0 };
+		int dev;
+
+		buf->memfd = memfd_create("rvcap-test", MFD_ALLOW_SEALING | MFD_CLOEXEC);
+		if (buf->memfd < 0 || ftruncate(buf->memfd, size) ||
+		    fcntl(buf->memfd, F_ADD_SEALS, F_SEAL_SHRINK))
+			return -errno;
+		dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+		if (dev < 0)
+			return -errno;
+		create.memfd = buf->memfd;
+		create.flags = UDMABUF_FLAGS_CLOEXEC;
+		create.size = size;
+		buf->fd = ioctl(dev, UDMABUF_CREATE, &create);
+		close(dev);
+		if (buf->fd < 0)
+			return -errno;
+		buf->cpu = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, buf->memfd, 0);
+	} else {
+		struct dma_heap_allocation_data alloc = {
+			.len = size,
+			.fd_flags = O_RDWR | O_CLOEXEC,
+		};
+		int heap = open("/dev/dma_heap/system", O_RDWR | O_CLOEXEC);
+
+		if (heap < 0)
+			return -errno;
+		if (ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &alloc)) {
+			close(heap);
+			return -errno;
+		}
+		close(heap);
+		buf->fd = alloc.fd;
+		buf->cpu = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, buf->fd, 0);
+	}
+	return buf->cpu == MAP_FAILED ? -errno : 0;
+}
+
+static inline void rvcap_unexport(struct rvcap_dmabuf *buf)
+{
+	if (buf->cpu && buf->cpu != MAP_FAILED)
+		munmap(buf->cpu, buf->size);
+	if (buf->fd >= 0)
+		close(buf->fd);
+	if (buf->memfd >= 0)
+		close(buf->memfd);
+	buf->cpu = NULL;
+	buf->fd = -1;
+	buf->memfd = -1;
+}
+
+static inline int rvcap_qbuf_dmabuf(int fd, uint32_t index, int dmabuf, uint32_t length)
+{
+	struct v4l2_buffer buf = {
+		.index = index,
+		.type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+		.memory = V4L2_MEMORY_DMABUF,
+		.m.fd = dmabuf,
+		.length = length,
+	};
+
+	return xioctl(fd, VIDIOC_QBUF, &buf);
+}
+
+static inline int rvcap_dqbuf(int fd, uint32_t memory, struct v4l2_buffer *buf)
+{
+	memset(buf, 0, sizeof(*buf));
+	buf->type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	buf->memory = memory;
+	return xioctl(fd, VIDIOC_DQBUF, buf);
 }
 
 #endif /* RVCAP_V4L2_H */
