@@ -50,7 +50,7 @@ modules: $(kernel_dep)
 
 clean:
 	@if [ -d "$(kdir)" ]; then $(kmake) clean; fi
-	rm -rf tests/selftests/out
+	rm -rf tests/selftests/out tools/out
 
 rust-analyzer: modules
 	@scripts/rust-analyzer.sh $(kdir)

@@ -3,11 +3,13 @@
 #
 # `make check`: every test level, from a fresh machine if need be.
 #   build  the module builds with zero warnings, also under CLIPPY=1; rustfmt
-#          and checkpatch are clean; modinfo carries what loading needs
+#          and checkpatch are clean; modinfo carries what loading needs; DKMS
+#          builds it against the test kernel
 #   host   `cargo test` of the pure-Rust sources (tests/host)
-#   guest  the kselftests under QEMU, in a coherent boot and a swiotlb=force
-#          boot (every DMA bounced: missing syncs show), each boot also
-#          counting "the guest kernel log is clean" as a test
+#   guest  kselftests, v4l2-compliance and v4l2-ctl under QEMU, in a coherent
+#          boot and a swiotlb=force boot (every DMA bounced: missing syncs
+#          show), each boot also counting "the guest kernel log is clean"
+#   run    `make run`, and the PNG frames it writes show the patterns
 # Prints one line per result; the last line is "N passed, N failed".
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -106,6 +108,28 @@ else
 	record build FAIL "modinfo: name rvcap, license GPL, imports DMA_BUF (got $info)"
 fi
 
+# DKMS: dkms.conf builds rvcap against the test kernel's tree, in a private
+# dkms tree (nothing is registered with the system's DKMS).
+dkms_build() {
+	local t kver rc
+	t=$(mktemp -d)
+	kver=$(cat "$kout/build/include/config/kernel.release")
+	mkdir -p "$t/src/rvcap-0.1.0" "$t/tree" "$t/install"
+	git ls-files --cached --others --exclude-standard | tar -cf - -T - | tar -xf - -C "$t/src/rvcap-0.1.0"
+	local dkms=(dkms --dkmstree "$t/tree" --sourcetree "$t/src" --installtree "$t/install")
+	"${dkms[@]}" add -m rvcap -v 0.1.0 &&
+		"${dkms[@]}" build -m rvcap -v 0.1.0 -k "$kver" --kernelsourcedir "$kout/build" &&
+		[[ $(modinfo -F name "$t/tree/rvcap/0.1.0/$kver/x86_64/module/rvcap.ko") == rvcap ]]
+	rc=$?
+	rm -rf "$t"
+	return $rc
+}
+if logged dkms dkms_build; then
+	record build ok "dkms build against the test kernel tree"
+else
+	record build FAIL "dkms build against the test kernel tree"
+fi
+
 # --- host level
 # The target dir stays out of the tree: Kbuild's clean deletes every *.o in it.
 if (cd tests/host && CARGO_TARGET_DIR="$RVCAP_CACHE/host-target" cargo test --quiet) >"$logs/host.log" 2>&1; then
@@ -128,8 +152,8 @@ if ((!host_ok)); then
 fi
 
 # --- guest level
-if ! logged selftests make -C tests/selftests KSRC="$ksrc" KHDR="$kout/usr"; then
-	record guest FAIL "kselftests build"
+if ! logged guest-programs scripts/build-guest.sh; then
+	record guest FAIL "kselftests and guest tools build"
 	summary
 fi
 
@@ -196,5 +220,33 @@ for boot in coherent:'' swiotlb:' swiotlb=131072,force'; do
 			record guest FAIL "$name: the guest reported an exit status"
 	fi
 done
+
+# --- run level: `make run` as users run it; its PNGs must show the patterns.
+check_run_pngs() {
+	"$RVCAP_PYTHON" - <<'PY'
+import sys
+from PIL import Image
+
+def px(name, x, y):
+    return Image.open(f"out/{name}.png").convert("RGB").getpixel((x, y))
+
+bars = [(191, 191, 191), (191, 191, 0), (0, 191, 191), (0, 191, 0),
+        (191, 0, 191), (191, 0, 0), (0, 0, 191), (0, 0, 0)]
+for name in ("mmap-colorbar", "dmabuf-heap-colorbar"):
+    for i, bar in enumerate(bars):
+        got = px(name, 80 * i + 40, 240)
+        if got != bar:
+            sys.exit(f"{name}: bar {i} is {got}, want {bar}")
+if (px("mmap-ramp", 0, 100), px("mmap-ramp", 639, 100)) != ((0, 0, 0), (255, 255, 255)):
+    sys.exit("mmap-ramp: not a black to white ramp")
+Image.open("out/mmap-verification.png").verify()
+PY
+}
+rm -rf out
+if logged run scripts/run.sh && logged run-pngs check_run_pngs; then
+	record run ok "make run: PNG frames of every pattern, through MMAP and a dma-heap import"
+else
+	record run FAIL "make run: PNG frames of every pattern, through MMAP and a dma-heap import"
+fi
 
 summary

@@ -13,6 +13,8 @@ RVCAP_RUSTC=${RVCAP_RUSTC:-/usr/bin/rustc}
 RVCAP_LLVM=${RVCAP_LLVM:--14}
 RVCAP_CLIPPY_DRIVER=${RVCAP_CLIPPY_DRIVER:-/usr/bin/clippy-driver}
 RVCAP_RUSTFMT=${RVCAP_RUSTFMT:-/usr/bin/rustfmt}
+# Debian's Python, where python3-pil installs (a pyenv python may come first).
+RVCAP_PYTHON=${RVCAP_PYTHON:-/usr/bin/python3}
 RVCAP_BINDGEN_VERSION=0.73.2
 RVCAP_BINDGEN_ROOT=$RVCAP_CACHE/tools/bindgen-$RVCAP_BINDGEN_VERSION
 RVCAP_BINDGEN=${RVCAP_BINDGEN:-$RVCAP_BINDGEN_ROOT/bin/bindgen}
@@ -24,10 +26,13 @@ RVCAP_FRAGMENT=$RVCAP_ROOT/configs/rvcap-test.config
 log() { printf '[rvcap] %s\n' "$*" >&2; }
 die() { printf '[rvcap] error: %s\n' "$*" >&2; exit 1; }
 
-# Arguments every kernel or module make needs.
+# Arguments every kernel or module make needs. Without the cached bindgen
+# (building against a user's own kernel, DKMS), a bindgen on PATH will do.
 rvcap_kmake_args() {
+	local bindgen=$RVCAP_BINDGEN
+	[[ -x $bindgen ]] || bindgen=$(command -v bindgen || echo "$bindgen")
 	printf '%s\n' "LLVM=$RVCAP_LLVM" "RUSTC=$RVCAP_RUSTC" \
-		"BINDGEN=$RVCAP_BINDGEN" "CLIPPY_DRIVER=$RVCAP_CLIPPY_DRIVER" \
+		"BINDGEN=$bindgen" "CLIPPY_DRIVER=$RVCAP_CLIPPY_DRIVER" \
 		"RUSTFMT=$RVCAP_RUSTFMT"
 }
 

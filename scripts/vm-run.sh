@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Boot the test kernel under QEMU with an initramfs holding busybox, rvcap.ko,
-# the kernel's own modules (vivid), the guest test binaries and v4l2-utils,
-# run a plan (a shell script) inside, and bring back its output and exit
-# status. The run fails if the guest's kernel log shows a warning, a BUG, an
+# the kernel's own modules (vivid), the guest test binaries and tools and
+# v4l2-utils, run a plan (a shell script) inside, and bring back its output
+# (second serial port), its exit status, and any binary data it writes to
+# the third serial port, /dev/ttyS2 ($out/data.bin). The run fails if the guest's kernel log shows a warning, a BUG, an
 # oops, a lockdep, DMA-API debug, KASAN or kmemleak report; the offending log
 # excerpt is printed.
 #
@@ -71,7 +72,9 @@ depmod -b "$stage" "$kver"
 if [[ -d $RVCAP_ROOT/tests/selftests/out ]]; then
 	cp -r "$RVCAP_ROOT"/tests/selftests/out/. "$stage/tests/"
 fi
-cp -r "$RVCAP_ROOT/tests/guest/." "$stage/tests/" 2>/dev/null || true
+if [[ -d $RVCAP_ROOT/tools/out ]]; then
+	cp -r "$RVCAP_ROOT"/tools/out/. "$stage/usr/bin/"
+fi
 cp "$plan" "$stage/plan.sh"
 printf '%q ' "$@" >"$stage/plan.args"
 # V4L2 userspace (Debian trixie's, see scripts/fetch-guest-v4l-utils.sh)
@@ -106,7 +109,7 @@ if ((!quiet)); then
 fi
 rc=0
 timeout --kill-after=10 "$timeout" "${qemu[@]}" -append "$cmdline" \
-	-serial file:"$console" -serial file:"$output" || rc=$?
+	-serial file:"$console" -serial file:"$output" -serial file:"$out/data.bin" || rc=$?
 if ((!quiet)); then
 	sleep 0.2
 	kill "$tailer" 2>/dev/null || true
