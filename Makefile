@@ -20,7 +20,7 @@ endif
 TOOLCHAIN ?= $(shell scripts/kernel-path.sh kmake-args)
 kmake = $(MAKE) -C $(kdir) M=$(CURDIR) $(TOOLCHAIN)
 
-.PHONY: all modules deps kernel kdir clean run check shell rust-analyzer host-test help
+.PHONY: all modules deps kernel kdir clean run check stress shell rust-analyzer host-test help
 
 all: modules
 
@@ -29,6 +29,7 @@ help:
 	@echo 'make run        the main job: build, boot QEMU, load rvcap, show it working'
 	@echo 'make check      every test level; last line: N passed, N failed'
 	@echo 'make host-test  only the host cargo tests of the pure-Rust code'
+	@echo 'make stress     the ioctl fuzzer, 300,000 operations, in the debug VM'
 	@echo 'make shell      boot the test VM with rvcap loaded and an interactive shell'
 	@echo 'make deps       install Debian packages and bindgen (idempotent)'
 	@echo 'make kernel     build or reuse the cached test kernel'
@@ -64,6 +65,9 @@ host-test:
 
 check:
 	@scripts/check.sh
+
+stress:
+	@scripts/stress.sh
 
 shell: modules
 	@scripts/vm-run.sh --shell

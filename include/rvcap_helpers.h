@@ -47,12 +47,21 @@ void *rvcap_video_drvdata(struct file *file);
 void rvcap_video_set_drvdata(struct video_device *vdev, void *data);
 int rvcap_ctrl_handler_init(struct v4l2_ctrl_handler *hdl, unsigned int nr);
 
+/* Error injection knobs (src/inject.rs), written through debugfs. */
+struct rvcap_inject {
+	u32 error_every;
+	u32 drop_every;
+	u32 stall_ms;
+	u32 map_failures;
+};
+
 /* debugfs: show functions in Rust (src/debugfs.rs), file plumbing in C */
 int rvcap_debugfs_counters_show(struct seq_file *m, void *unused);
 int rvcap_debugfs_buffers_show(struct seq_file *m, void *unused);
 void rvcap_debugfs_init(void);
 void rvcap_debugfs_exit(void);
-struct dentry *rvcap_debugfs_add(const char *name, void *data);
+struct dentry *rvcap_debugfs_add(const char *name, void *data,
+				 struct rvcap_inject *inject);
 void rvcap_debugfs_remove(struct dentry *dir);
 
 /* Memory, scatterlists and the DMA API (direction: DMA_FROM_DEVICE) */

@@ -9,12 +9,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$RVCAP_ROOT"
 
-scripts/install-deps.sh
-kout=$(scripts/build-kernel.sh)
-mapfile -t kargs < <(rvcap_kmake_args)
-log "building rvcap.ko against $kout/build"
-make -s -C "$kout/build" M="$RVCAP_ROOT" "${kargs[@]}" modules
-scripts/build-guest.sh >/dev/null
+scripts/prepare.sh >/dev/null
 run=$RVCAP_CACHE/runs/run
 scripts/vm-run.sh --name run --out "$run" "$@" tests/plans/run.sh
 

@@ -18,13 +18,14 @@ use crate::bindings;
 use crate::dma::{KernelDma, Mapping};
 use crate::engine::Engine;
 use crate::format::{self, FrameFormat, Interval, DEFAULT_INTERVAL};
+use crate::inject::Inject;
 use crate::log::DevLog;
 use crate::pattern::Pattern;
 use crate::queue::{self, BufferInfo, Errno, FrameDone, Memory, OwnerId, Queue, QueueRequest};
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
-use kernel::sync::{CondVar, Mutex};
+use kernel::sync::{Arc, CondVar, Mutex};
 use kernel::types::Opaque;
 use kernel::{new_condvar, new_mutex};
 
@@ -77,6 +78,7 @@ pub(crate) struct Capture {
     counters: FrameCounters,
     warned_small_dmabuf: AtomicBool,
     debugfs: AtomicPtr<bindings::dentry>,
+    inject: Arc<Inject>,
     index: u32,
     log: DevLog,
 }
@@ -100,8 +102,9 @@ impl Capture {
         let log = unsafe { DevLog::new(dev) };
         // SAFETY: reads a module parameter.
         let contiguous = unsafe { bindings::rvcap_param_contig() };
+        let inject = Arc::new(Inject::default(), GFP_KERNEL)?;
         // SAFETY: as above.
-        let dma = unsafe { KernelDma::new(dev, log, contiguous)? };
+        let dma = unsafe { KernelDma::new(dev, log, contiguous, inject.clone())? };
         Ok(try_pin_init!(Self {
             v4l2_dev: Opaque::uninit(),
             vdev: Opaque::uninit(),
@@ -125,6 +128,7 @@ impl Capture {
             counters: FrameCounters::default(),
             warned_small_dmabuf: AtomicBool::new(false),
             debugfs: AtomicPtr::new(core::ptr::null_mut()),
+            inject,
             index,
             log,
         }? Error))
@@ -155,6 +159,11 @@ impl Capture {
     /// Engine counters.
     pub(crate) fn frame_counters(&self) -> &FrameCounters {
         &self.counters
+    }
+
+    /// The error injection knobs.
+    pub(crate) fn inject(&self) -> &Inject {
+        &self.inject
     }
 
     // ---- debugfs
@@ -439,10 +448,17 @@ impl Capture {
 
     /// Creates this device's debugfs directory, named `name`.
     pub(crate) fn add_debugfs(&self, name: &kernel::str::CStr) {
+        let inject: *const Inject = &*self.inject;
         // SAFETY: `name` is NUL-terminated; the data pointer is this device,
-        // which removes the directory (waiting for readers) before it goes.
+        // which removes the directory (waiting for readers and writers)
+        // before it goes, and the knobs (`#[repr(C)]`, laid out as
+        // `struct rvcap_inject`) live in an `Arc` this device holds.
         let dir = unsafe {
-            bindings::rvcap_debugfs_add(name.as_char_ptr(), (self as *const Self).cast_mut().cast())
+            bindings::rvcap_debugfs_add(
+                name.as_char_ptr(),
+                (self as *const Self).cast_mut().cast(),
+                inject.cast_mut().cast(),
+            )
         };
         self.debugfs.store(dir, Ordering::Relaxed);
     }

@@ -13,6 +13,7 @@
 //! [`KernelDma`] implements the queue core's [`Dma`] trait with them.
 
 use crate::bindings;
+use crate::inject::Inject;
 use crate::log::DevLog;
 use crate::queue::{self, Dma, Errno, QResult};
 use core::ops::Range;
@@ -426,6 +427,7 @@ pub(crate) struct KernelDma {
     log: DevLog,
     /// Contiguous mode: every buffer must be one contiguous DMA range.
     contiguous: bool,
+    inject: Arc<Inject>,
 }
 
 // SAFETY: see `DeviceMemory`: a device pointer usable from any thread.
@@ -447,12 +449,14 @@ impl KernelDma {
         dev: *mut bindings::device,
         log: DevLog,
         contiguous: bool,
+        inject: Arc<Inject>,
     ) -> Result<Self> {
         Ok(Self {
             dev,
             counters: Arc::new(DmaCounters::default(), GFP_KERNEL)?,
             log,
             contiguous,
+            inject,
         })
     }
 
@@ -485,6 +489,12 @@ impl Dma for KernelDma {
     type Mapping = Mapping;
 
     fn alloc_mapped(&mut self, size: usize) -> QResult<Mapping> {
+        if self.inject.take_map_failure() {
+            return Err(queue::Error::new(
+                Errno::ENOMEM,
+                "injected: MMAP allocation refused",
+            ));
+        }
         let memory = MmapMemory::new(self.dev, size, self.contiguous)
             .map_err(|e| queue_error(e, "cannot allocate and map an MMAP buffer"))?;
         self.wrap(Backing::Mmap(memory), size)
@@ -525,6 +535,12 @@ impl Dma for KernelDma {
     }
 
     fn map(&mut self, attachment: &Attachment) -> QResult<Mapping> {
+        if self.inject.take_map_failure() {
+            return Err(queue::Error::new(
+                Errno::ENOMEM,
+                "injected: the exporter refused to map",
+            ));
+        }
         // SAFETY: the attachment is alive (we hold it) and not mapped by us
         // (each slot maps its attachment at most once); no dma-buf lock held.
         let sgt = from_err_ptr(unsafe {

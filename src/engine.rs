@@ -9,9 +9,11 @@
 use crate::bindings;
 use crate::capture::Capture;
 use crate::format::FrameFormat;
+use crate::inject::Inject;
 use crate::pattern::{self, Renderer};
 use crate::queue::FrameDone;
 use core::ptr::NonNull;
+use core::sync::atomic::Ordering;
 use kernel::error::from_err_ptr;
 use kernel::ffi::{c_int, c_void};
 use kernel::prelude::*;
@@ -101,7 +103,10 @@ fn should_stop() -> bool {
 }
 
 fn run(capture: &Capture, format: FrameFormat, template: &mut [u8]) {
+    let inject = capture.inject();
     let mut sequence: u32 = 0;
+    // Frame periods so far, for the "every Nth frame" injection knobs.
+    let mut period: u64 = 0;
     let mut next = now_ns();
     while !should_stop() {
         let interval = capture.frame_interval_ns();
@@ -116,8 +121,21 @@ fn run(capture: &Capture, format: FrameFormat, template: &mut [u8]) {
         if should_stop() {
             break;
         }
+        let stall = u64::from(inject.stall_ms.load(Ordering::Relaxed));
+        if stall > 0 {
+            // SAFETY: called from the engine kthread; stopping wakes it.
+            unsafe { bindings::rvcap_engine_sleep_until(now_ns() + stall * 1_000_000) };
+            if should_stop() {
+                break;
+            }
+        }
+        period += 1;
         let this = sequence;
         sequence = sequence.wrapping_add(1);
+        if Inject::hits(&inject.drop_every, period) {
+            capture.frame_dropped();
+            continue;
+        }
         let Some((index, memory)) = capture.start_frame() else {
             capture.frame_dropped();
             continue;
@@ -127,13 +145,16 @@ fn run(capture: &Capture, format: FrameFormat, template: &mut [u8]) {
             capture.finish_frame(index, frame(0, this, true));
             continue;
         };
-        let size = format.size_image as usize;
+        // An injected error frame is cut off halfway, as by a bus error.
+        let error = Inject::hits(&inject.error_every, period);
+        let size = format.size_image as usize / if error { 2 } else { 1 };
         memory.write_as_device(|offset, bytes| {
-            renderer.fill(this, offset, bytes);
+            let n = bytes.len().min(size.saturating_sub(offset));
+            renderer.fill(this, offset, &mut bytes[..n]);
             offset + bytes.len() < size
         });
         drop(memory);
-        capture.finish_frame(index, frame(size.min(u32::MAX as usize), this, false));
+        capture.finish_frame(index, frame(size, this, error));
     }
 }
 

@@ -147,7 +147,8 @@ void rvcap_debugfs_exit(void)
 	debugfs_remove(rvcap_debugfs_root);
 }
 
-struct dentry *rvcap_debugfs_add(const char *name, void *data)
+struct dentry *rvcap_debugfs_add(const char *name, void *data,
+				 struct rvcap_inject *inject)
 {
 	struct dentry *dir = debugfs_create_dir(name, rvcap_debugfs_root);
 
@@ -155,6 +156,11 @@ struct dentry *rvcap_debugfs_add(const char *name, void *data)
 			    &rvcap_debugfs_counters_fops);
 	debugfs_create_file("buffers", 0444, dir, data,
 			    &rvcap_debugfs_buffers_fops);
+	debugfs_create_u32("inject_error_every", 0600, dir, &inject->error_every);
+	debugfs_create_u32("inject_drop_every", 0600, dir, &inject->drop_every);
+	debugfs_create_u32("inject_stall_ms", 0600, dir, &inject->stall_ms);
+	debugfs_create_u32("inject_map_failures", 0600, dir,
+			   &inject->map_failures);
 	return dir;
 }
 

@@ -21,6 +21,7 @@ mod debugfs;
 mod dma;
 mod engine;
 mod format;
+mod inject;
 mod log;
 mod pattern;
 mod platform;

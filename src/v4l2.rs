@@ -408,6 +408,27 @@ unsafe extern "C" fn dqbuf(
     unsafe { ioctl(file, fh, b, handler) }
 }
 
+/// STREAMON and STREAMOFF: check the buffer type, then `op`.
+///
+/// # Safety
+///
+/// As for [`ioctl`].
+unsafe fn stream(
+    file: *mut bindings::file,
+    fh: *mut c_void,
+    t: bindings::v4l2_buf_type,
+    op: fn(&Capture, OwnerId) -> Result,
+) -> c_int {
+    let handler = |cap: &Capture, who: OwnerId, (): &mut ()| -> Result {
+        if t != CAPTURE {
+            return Err(EINVAL);
+        }
+        op(cap, who)
+    };
+    // SAFETY: the caller's contract; the argument is a local unit value.
+    unsafe { ioctl(file, fh, &mut (), handler) }
+}
+
 /// # Safety
 ///
 /// Called by the V4L2 core with an open rvcap file and its file handle.
@@ -416,14 +437,8 @@ unsafe extern "C" fn streamon(
     fh: *mut c_void,
     t: bindings::v4l2_buf_type,
 ) -> c_int {
-    let handler = |cap: &Capture, who: OwnerId, (): &mut ()| -> Result {
-        if t != CAPTURE {
-            return Err(EINVAL);
-        }
-        cap.streamon(who)
-    };
-    // SAFETY: as in `ioctl_op!`; the argument is a local unit value.
-    unsafe { ioctl(file, fh, &mut (), handler) }
+    // SAFETY: as received from the V4L2 core.
+    unsafe { stream(file, fh, t, Capture::streamon) }
 }
 
 /// # Safety
@@ -434,14 +449,8 @@ unsafe extern "C" fn streamoff(
     fh: *mut c_void,
     t: bindings::v4l2_buf_type,
 ) -> c_int {
-    let handler = |cap: &Capture, who: OwnerId, (): &mut ()| -> Result {
-        if t != CAPTURE {
-            return Err(EINVAL);
-        }
-        cap.streamoff(who)
-    };
-    // SAFETY: as in `ioctl_op!`; the argument is a local unit value.
-    unsafe { ioctl(file, fh, &mut (), handler) }
+    // SAFETY: as received from the V4L2 core.
+    unsafe { stream(file, fh, t, Capture::streamoff) }
 }
 
 /// # Safety

@@ -507,11 +507,31 @@ impl<D: Dma> Queue<D> {
     /// and map it if unmapped; then sync the whole mapping for the device.
     fn prepare_slot(&mut self, dma: &mut D, req: &QueueRequest) -> QResult {
         let memory = self.memory;
-        let slot = self.slot_mut(req.index)?;
+        self.slot(req.index)?;
         if memory == Some(Memory::DmaBuf) {
             let buf = dma
                 .get_dmabuf(req.fd)
                 .map_err(|_| Error::inval("fd is not a dma-buf"))?;
+            // One dma-buf, one slot: two mappings of the same memory for the
+            // device would overlap. It may move from a CPU-owned slot, which
+            // lets go of it; a queued one keeps it.
+            for (index, other) in self.slots[..self.count].iter_mut().enumerate() {
+                let Some(other) = other.as_mut().filter(|_| index != req.index) else {
+                    continue;
+                };
+                if other
+                    .attachment
+                    .as_ref()
+                    .is_some_and(|attachment| dma.is_attached(&buf, attachment))
+                {
+                    if !other.state.is_cpu_owned() {
+                        return Err(Error::inval("dma-buf is queued in another buffer"));
+                    }
+                    other.mapping = None;
+                    other.attachment = None;
+                }
+            }
+            let slot = self.slot_mut(req.index)?;
             let size = dma.dmabuf_size(&buf);
             let length = if req.length == 0 { size } else { req.length };
             if length > size {
@@ -541,6 +561,7 @@ impl<D: Dma> Queue<D> {
             slot.fd = req.fd;
             slot.length = length;
         }
+        let slot = self.slot_mut(req.index)?;
         let Some(mapping) = &slot.mapping else {
             return Err(Error::new(Errno::EIO, "buffer has no memory"));
         };

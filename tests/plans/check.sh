@@ -6,6 +6,12 @@
 # rvcap-compliance-begin/end.
 status=0
 
+# kmemleak reports leaks older than 5 s to the kernel log, which
+# scripts/vm-run.sh fails on; scan after every suite, and once more at the end.
+kmemleak_scan() {
+	[ -w /sys/kernel/debug/kmemleak ] && echo scan >/sys/kernel/debug/kmemleak
+}
+
 suite() {
 	name=$1
 	shift
@@ -14,6 +20,7 @@ suite() {
 	rc=$?
 	echo "rvcap-suite-end: $name exit $rc"
 	[ "$rc" -eq 0 ] || status=1
+	kmemleak_scan
 }
 
 compliance() {
@@ -68,6 +75,9 @@ suite rvcap_contig_test /tests/rvcap_contig_test
 modprobe rvcap || { echo "modprobe rvcap failed"; exit 1; }
 suite rvcap_stream_test /tests/rvcap_stream_test
 suite rvcap_dmabuf_test /tests/rvcap_dmabuf_test
+suite rvcap_concurrency_test /tests/rvcap_concurrency_test
+suite rvcap_malformed_test /tests/rvcap_malformed_test
+RVCAP_FUZZ_OPS=${RVCAP_FUZZ_OPS:-10000} suite rvcap_fuzz_test /tests/rvcap_fuzz_test
 compliance "v4l2-compliance" -d /dev/video0
 compliance "v4l2-compliance -s" -s -d /dev/video0
 suite v4l2-ctl v4l2_ctl_stream
@@ -89,4 +99,7 @@ else
 	status=1
 fi
 rmmod rvcap || { echo "rmmod rvcap failed"; status=1; }
+# Everything rvcap allocated is gone: a last scan once it is old enough.
+sleep 6
+kmemleak_scan
 exit "$status"

@@ -61,16 +61,9 @@ FIXTURE_SETUP(dmabuf)
 
 FIXTURE_TEARDOWN(dmabuf)
 {
-	struct v4l2_streamparm parm = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
 	int i;
 
-	rvcap_stream(self->fd, false);
-	rvcap_reqbufs(self->fd, V4L2_MEMORY_DMABUF, 0);
-	rvcap_set_format(self->fd, V4L2_PIX_FMT_YUYV, 640, 480, &self->fmt);
-	rvcap_set_pattern(self->fd, 0);
-	parm.parm.capture.timeperframe.numerator = 1;
-	parm.parm.capture.timeperframe.denominator = 30;
-	xioctl(self->fd, VIDIOC_S_PARM, &parm);
+	rvcap_restore_defaults(self->fd);
 	close(self->fd);
 	for (i = 0; i <= NBUFS; i++)
 		rvcap_unexport(&self->bufs[i]);

@@ -117,6 +117,31 @@ TEST_F(module, repeated_load_unload_cycles)
 	EXPECT_EQ(cycles, kmsg_count(self->kmsg, LOAD_LINE));
 }
 
+TEST_F(module, rmmod_is_refused_while_a_handle_is_open_or_streaming)
+{
+	struct v4l2_requestbuffers req = {
+		.count = 2, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_MMAP,
+	};
+	int type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	struct v4l2_buffer buf = {
+		.type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_MMAP,
+	};
+	int fd;
+
+	ASSERT_EQ(0, rvcap_load_module(""));
+	fd = open("/dev/video0", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EWOULDBLOCK, rvcap_unload_module());
+	ASSERT_EQ(0, ioctl(fd, VIDIOC_REQBUFS, &req));
+	ASSERT_EQ(0, ioctl(fd, VIDIOC_QBUF, &buf));
+	ASSERT_EQ(0, ioctl(fd, VIDIOC_STREAMON, &type));
+	EXPECT_EQ(-EWOULDBLOCK, rvcap_unload_module());
+	EXPECT_TRUE(rvcap_path_exists(RVCAP_MODULE_SYSFS));
+	/* Closing the streaming handle releases everything; then it may go. */
+	close(fd);
+	EXPECT_EQ(0, rvcap_unload_module());
+}
+
 /* The video node of instance @n: the one whose sysfs name is rvcap-@n. */
 static int open_instance(int n)
 {

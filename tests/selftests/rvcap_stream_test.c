@@ -67,10 +67,7 @@ FIXTURE_TEARDOWN(stream)
 	for (i = 0; i < self->count; i++)
 		if (self->map[i] && self->map[i] != MAP_FAILED)
 			munmap(self->map[i], self->len[i]);
-	rvcap_reqbufs(self->fd, V4L2_MEMORY_MMAP, 0);
-	/* Leave the device as we found it: the default format and pattern. */
-	rvcap_set_format(self->fd, V4L2_PIX_FMT_YUYV, 640, 480, &self->fmt);
-	rvcap_set_pattern(self->fd, 0);
+	rvcap_restore_defaults(self->fd);
 	close(self->fd);
 }
 

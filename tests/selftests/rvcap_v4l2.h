@@ -121,6 +121,24 @@ static inline int rvcap_stream(int fd, bool on)
 	return xioctl(fd, on ? VIDIOC_STREAMON : VIDIOC_STREAMOFF, &type);
 }
 
+/*
+ * Leaves the device as a test found it: no buffers, the default format
+ * (640x480 YUYV), pattern and frame interval (1/30 s).
+ */
+static inline void rvcap_restore_defaults(int fd)
+{
+	struct v4l2_streamparm parm = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
+	struct v4l2_format fmt;
+
+	rvcap_stream(fd, false);
+	rvcap_reqbufs(fd, V4L2_MEMORY_MMAP, 0);
+	rvcap_set_format(fd, V4L2_PIX_FMT_YUYV, 640, 480, &fmt);
+	rvcap_set_pattern(fd, 0);
+	parm.parm.capture.timeperframe.numerator = 1;
+	parm.parm.capture.timeperframe.denominator = 30;
+	xioctl(fd, VIDIOC_S_PARM, &parm);
+}
+
 /* Waits up to @ms for a buffer to be done; 1 if one is, 0 on time-out. */
 static inline int rvcap_wait_frame(int fd, int ms)
 {

@@ -60,6 +60,9 @@ pub struct World {
     next_id: Cell<u64>,
     /// Make the next this-many `map` calls fail (error injection).
     pub fail_maps: Cell<u32>,
+    /// Memory ids with a live device mapping: overlapping mappings of the
+    /// same memory are a driver bug (DMA-API debug warns about them).
+    mapped: RefCell<std::collections::BTreeSet<u64>>,
 }
 
 impl World {
@@ -158,6 +161,7 @@ impl Drop for MappingInner {
         } else {
             self.world.count(|c| c.frees += 1);
         }
+        self.world.mapped.borrow_mut().remove(&self.mem.id);
     }
 }
 
@@ -226,6 +230,10 @@ impl Dma for Model {
         }
         self.world.count(|c| c.maps += 1);
         let mem = attachment.buf.mem.clone();
+        assert!(
+            self.world.mapped.borrow_mut().insert(mem.id),
+            "the same memory mapped twice for the device (overlapping mappings)"
+        );
         // Stale garbage in the bounce buffer until something syncs.
         let size = mem.cpu.borrow().len();
         Ok(Rc::new(MappingInner {

@@ -489,18 +489,23 @@ fn dmabuf_is_attached_and_mapped_once_over_a_thousand_requeues() {
 impl Rig {
     /// What the CPU sees of the dma-buf exported at `fd`.
     fn world_memory(&self, fd: i32) -> Vec<u8> {
+        self.world_memory_if_open(fd).unwrap()
+    }
+
+    /// What the CPU sees of the dma-buf at `fd`, if userspace still has it.
+    fn world_memory_if_open(&self, fd: i32) -> Option<Vec<u8>> {
         let mut scratch = Model {
             world: self.world.clone(),
         };
-        let buf = scratch.get_dmabuf(fd).unwrap();
+        let buf = scratch.get_dmabuf(fd).ok()?;
         let data = buf.mem.cpu.borrow().clone();
         drop(buf);
-        // The look-up above is the test's own; do not count it.
+        // The look-up is the test's own; do not count it.
         let mut c = self.world.counters();
         c.gets -= 1;
         c.puts -= 1;
         self.world.counters.set(c);
-        data
+        Some(data)
     }
 }
 
@@ -677,6 +682,27 @@ fn userspace_closing_its_fds_does_not_free_queued_memory() {
         1,
         "the model's memory is ours alone again"
     );
+}
+
+#[test]
+fn one_dmabuf_in_two_slots_is_refused_while_queued_and_may_move_otherwise() {
+    let mut r = Rig::new();
+    r.world.export(10, SIZE);
+    r.reqbufs(A, Memory::DmaBuf, 2).unwrap();
+    r.qbuf(A, 0, Memory::DmaBuf, 10).unwrap();
+    // Queued in slot 0: it cannot be queued in slot 1 too.
+    assert_eq!(errno(r.qbuf(A, 1, Memory::DmaBuf, 10)), Errno::EINVAL);
+    r.q.streamon(A).unwrap();
+    r.engine_tick().unwrap();
+    r.dqbuf(A, Memory::DmaBuf).unwrap();
+    // Back with the CPU: it moves to slot 1, and slot 0 lets go of it.
+    r.qbuf(A, 1, Memory::DmaBuf, 10).unwrap();
+    let slot0 = r.q.query(&r.dma, 0).unwrap();
+    assert!(!slot0.attached && !slot0.mapped_for_device);
+    let c = r.world.counters();
+    assert_eq!((c.attachments(), c.mappings(), c.refs_held()), (1, 1, 1));
+    r.engine_tick().unwrap();
+    assert_eq!(r.dqbuf(A, Memory::DmaBuf).unwrap().index, 1);
 }
 
 #[test]
@@ -870,20 +896,5 @@ fn random_operation_sequences_keep_every_invariant() {
             (0, 0, 0),
             "seed {seed}: leak at close"
         );
-    }
-}
-
-impl Rig {
-    /// What the CPU sees of the dma-buf at `fd`, if userspace still has it.
-    fn world_memory_if_open(&self, fd: i32) -> Option<Vec<u8>> {
-        let mut scratch = Model {
-            world: self.world.clone(),
-        };
-        scratch.get_dmabuf(fd).ok()?;
-        let mut c = self.world.counters();
-        c.gets -= 1;
-        c.puts -= 1;
-        self.world.counters.set(c);
-        Some(self.world_memory(fd))
     }
 }

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Error injection, for the robustness tests: knobs in each device's
+//! debugfs directory (`inject_*`, plain `u32` files), read by the engine and
+//! the DMA side. All zero (the default) injects nothing.
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// The knobs. `#[repr(C)]` with `u32`-sized fields: debugfs writes them as
+/// the C `struct rvcap_inject` of `include/rvcap_helpers.h`.
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct Inject {
+    /// Every Nth frame is half written and marked `V4L2_BUF_FLAG_ERROR`.
+    pub(crate) error_every: AtomicU32,
+    /// Every Nth frame period the engine drops the frame (the buffer stays
+    /// queued; the sequence number is used up, as with real drops).
+    pub(crate) drop_every: AtomicU32,
+    /// The engine stalls this many milliseconds before every frame.
+    pub(crate) stall_ms: AtomicU32,
+    /// The next N mappings fail (ENOMEM), as if the exporter refused.
+    pub(crate) map_failures: AtomicU32,
+}
+
+impl Inject {
+    /// Whether frame number `n` (from 1) hits an "every Nth" knob.
+    pub(crate) fn hits(knob: &AtomicU32, n: u64) -> bool {
+        match knob.load(Ordering::Relaxed) {
+            0 => false,
+            every => n % u64::from(every) == 0,
+        }
+    }
+
+    /// Consumes one injected mapping failure, if any is pending.
+    pub(crate) fn take_map_failure(&self) -> bool {
+        self.map_failures
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+    }
+}
