@@ -115,7 +115,8 @@ TEST_F(dmabuf, frames_reach_the_cpu_without_userspace_sync)
 	}
 }
 
-TEST_F(dmabuf, each_buffer_is_mapped_once_over_a_thousand_requeues)
+/* 1000 frames at 60 per second, and more under KASAN. */
+TEST_F_TIMEOUT(dmabuf, each_buffer_is_mapped_once_over_a_thousand_requeues, 300)
 {
 	long long attach = rvcap_counter("attach"), map = rvcap_counter("map");
 	long long to_dev = rvcap_counter("sync_for_device");

@@ -245,7 +245,19 @@ static long env_long(const char *name, long fallback)
 	return v ? strtol(v, NULL, 0) : fallback;
 }
 
-TEST(random_ioctl_sequences_get_allowed_errnos_and_leave_nothing_behind)
+FIXTURE(fuzz) {
+};
+
+FIXTURE_SETUP(fuzz)
+{
+}
+
+FIXTURE_TEARDOWN(fuzz)
+{
+}
+
+/* Up to an hour: `make stress` runs 300,000 operations under KASAN. */
+TEST_F_TIMEOUT(fuzz, random_ioctl_sequences_get_allowed_errnos_and_leave_nothing_behind, 3600)
 {
 	struct worker w[MAX_THREADS];
 	pthread_t t[MAX_THREADS];
