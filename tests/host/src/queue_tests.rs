@@ -41,6 +41,18 @@ impl Rig {
             .map_err(|e| e.errno)
     }
 
+    /// Exports `n` dma-bufs at fds 10, 11, ..., REQBUFS(DMABUF, n) for
+    /// owner A and queues buffer i with fd 10 + i.
+    fn queue_imports(&mut self, n: usize) {
+        for i in 0..n {
+            self.world.export(10 + i as i32, SIZE);
+        }
+        assert_eq!(self.reqbufs(A, Memory::DmaBuf, n), Ok(n));
+        for i in 0..n {
+            self.qbuf(A, i, Memory::DmaBuf, 10 + i as i32).unwrap();
+        }
+    }
+
     fn qbuf(
         &mut self,
         who: OwnerId,
@@ -456,13 +468,7 @@ fn finish_frame_of_a_cancelled_buffer_is_ignored() {
 #[test]
 fn dmabuf_is_attached_and_mapped_once_over_a_thousand_requeues() {
     let mut r = Rig::new();
-    for fd in 10..14 {
-        r.world.export(fd, SIZE);
-    }
-    r.reqbufs(A, Memory::DmaBuf, 4).unwrap();
-    for i in 0..4 {
-        r.qbuf(A, i, Memory::DmaBuf, 10 + i as i32).unwrap();
-    }
+    r.queue_imports(4);
     r.q.streamon(A).unwrap();
     for _ in 0..1000 {
         r.engine_tick().unwrap();
@@ -596,13 +602,7 @@ fn dmabuf_swap_on_a_slot_releases_the_old_one_first() {
 #[test]
 fn streamoff_unmaps_every_import_and_keeps_attachments() {
     let mut r = Rig::new();
-    for fd in 10..13 {
-        r.world.export(fd, SIZE);
-    }
-    r.reqbufs(A, Memory::DmaBuf, 3).unwrap();
-    for i in 0..3 {
-        r.qbuf(A, i, Memory::DmaBuf, 10 + i as i32).unwrap();
-    }
+    r.queue_imports(3);
     r.q.streamon(A).unwrap();
     r.engine_tick().unwrap();
     r.dqbuf(A, Memory::DmaBuf).unwrap(); // CPU-owned but still mapped
@@ -626,13 +626,7 @@ fn streamoff_unmaps_every_import_and_keeps_attachments() {
 fn reqbufs_zero_and_close_drop_every_dmabuf_reference() {
     for close in [false, true] {
         let mut r = Rig::new();
-        for fd in 10..14 {
-            r.world.export(fd, SIZE);
-        }
-        r.reqbufs(A, Memory::DmaBuf, 4).unwrap();
-        for i in 0..4 {
-            r.qbuf(A, i, Memory::DmaBuf, 10 + i as i32).unwrap();
-        }
+        r.queue_imports(4);
         r.q.streamon(A).unwrap();
         r.engine_tick().unwrap();
         r.dqbuf(A, Memory::DmaBuf).unwrap();
