@@ -145,8 +145,17 @@ impl Capture {
     }
 
     /// Logs why a request from userspace failed (rate-limited debug) and
-    /// converts the queue error to a kernel error.
+    /// converts the queue error to a kernel error. A too small dma-buf (QBUF
+    /// or PREPARE_BUF) is also worth one warning: an exporter set up for
+    /// another format.
     fn refuse(&self, what: &str, e: queue::Error) -> Error {
+        if e == queue::Error::DMABUF_TOO_SMALL
+            && !self.warned_small_dmabuf.swap(true, Ordering::Relaxed)
+        {
+            self.log.warn(format_args!(
+                "{what}: a dma-buf smaller than the format's buffers was refused with EINVAL (warned once)"
+            ));
+        }
         self.log.dbg(format_args!("{what}: {}", e.why));
         to_error(e)
     }
@@ -354,16 +363,9 @@ impl Capture {
     pub(crate) fn qbuf(&self, who: OwnerId, req: &QueueRequest) -> Result<BufferInfo> {
         let mut st = self.state.lock();
         let State { queue, dma, .. } = &mut *st;
-        queue.qbuf(dma, who, req).map_err(|e| {
-            if e == queue::Error::DMABUF_TOO_SMALL && !self.warned_small_dmabuf.swap(true, Ordering::Relaxed) {
-                // Worth a warning once: an exporter set up for another format.
-                self.log.warn(format_args!(
-                    "QBUF: a dma-buf is smaller than the {} bytes the format needs; refused with EINVAL",
-                    st.format.size_image
-                ));
-            }
-            self.refuse("QBUF", e)
-        })
+        queue
+            .qbuf(dma, who, req)
+            .map_err(|e| self.refuse("QBUF", e))
     }
 
     /// VIDIOC_DQBUF: waits (interruptibly) for a done buffer unless
@@ -411,39 +413,50 @@ impl Capture {
     /// every buffer to the application (unmapping imports).
     pub(crate) fn streamoff(&self, who: OwnerId) -> Result {
         let mut control = self.control.lock();
-        if let Some(owner) = self.state.lock().queue.owner() {
-            if owner != who {
-                self.log.dbg(format_args!(
-                    "STREAMOFF: the queue belongs to another file handle"
-                ));
-                return Err(EBUSY);
-            }
+        if self
+            .state
+            .lock()
+            .queue
+            .owner()
+            .is_some_and(|owner| owner != who)
+        {
+            self.log.dbg(format_args!(
+                "STREAMOFF: the queue belongs to another file handle"
+            ));
+            return Err(EBUSY);
         }
-        // Stopped without the state lock: the engine may be waiting for it.
-        drop(control.engine.take());
-        let mut st = self.state.lock();
-        let State { queue, dma, .. } = &mut *st;
-        let result = queue
-            .streamoff(dma, who)
-            .map_err(|e| self.refuse("STREAMOFF", e));
-        drop(st);
-        self.wake_waiters();
-        result
+        self.stop_then(&mut control, |queue, dma| {
+            queue
+                .streamoff(dma, who)
+                .map_err(|e| self.refuse("STREAMOFF", e))
+        })
     }
 
     /// Close of file handle `who`: if it owns the queue, stop streaming and
     /// release every buffer.
     pub(crate) fn release(&self, who: OwnerId) {
         let mut control = self.control.lock();
-        if self.state.lock().queue.owner() != Some(who) {
-            return;
+        if self.state.lock().queue.owner() == Some(who) {
+            self.stop_then(&mut control, |queue, dma| queue.release(dma, who));
         }
+    }
+
+    /// Stops the engine and waits for it, then runs `op` on the queue and
+    /// wakes whoever waits for a buffer or polls.
+    fn stop_then<R>(
+        &self,
+        control: &mut Control,
+        op: impl FnOnce(&mut Queue<KernelDma>, &mut KernelDma) -> R,
+    ) -> R {
+        // Stopped without the state lock: the engine may be waiting for it.
         drop(control.engine.take());
-        let mut st = self.state.lock();
-        let State { queue, dma, .. } = &mut *st;
-        queue.release(dma, who);
-        drop(st);
+        let result = {
+            let mut st = self.state.lock();
+            let State { queue, dma, .. } = &mut *st;
+            op(queue, dma)
+        };
         self.wake_waiters();
+        result
     }
 
     /// Creates this device's debugfs directory, named `name`.
