@@ -20,7 +20,7 @@ endif
 TOOLCHAIN ?= $(shell scripts/kernel-path.sh kmake-args)
 kmake = $(MAKE) -C $(kdir) M=$(CURDIR) $(TOOLCHAIN)
 
-.PHONY: all modules deps kernel kdir clean run check stress shell rust-analyzer host-test help
+.PHONY: all modules deps kernel kdir clean run check bench stress shell rust-analyzer host-test help
 
 all: modules
 
@@ -28,6 +28,7 @@ help:
 	@echo 'make            build rvcap.ko (against the test kernel unless KDIR=...)'
 	@echo 'make run        the main job: build, boot QEMU, load rvcap, show it working'
 	@echo 'make check      every test level; last line: N passed, N failed'
+	@echo 'make bench      rvcap against vivid and its own comparison policies: out/bench/'
 	@echo 'make host-test  only the host cargo tests of the pure-Rust code'
 	@echo 'make stress     the ioctl fuzzer, 300,000 operations, in the debug VM'
 	@echo 'make shell      boot the test VM with rvcap loaded and an interactive shell'
@@ -51,7 +52,7 @@ modules: $(kernel_dep)
 
 clean:
 	@if [ -d "$(kdir)" ]; then $(kmake) clean; fi
-	rm -rf tests/selftests/out tools/out
+	rm -rf tests/selftests/out tools/out out
 
 rust-analyzer: modules
 	@scripts/rust-analyzer.sh $(kdir)
@@ -65,6 +66,9 @@ host-test:
 
 check:
 	@scripts/check.sh
+
+bench:
+	@scripts/bench.sh
 
 stress:
 	@scripts/stress.sh

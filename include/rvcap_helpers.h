@@ -8,6 +8,7 @@
 #define RVCAP_HELPERS_H
 
 #include <linux/types.h>
+#include <linux/wait.h>
 
 struct dentry;
 struct device;
@@ -27,6 +28,9 @@ struct wait_queue_head;
 /* Module parameters */
 unsigned int rvcap_param_num_devices(void);
 bool rvcap_param_contig(void);
+bool rvcap_param_unpaced(void);
+bool rvcap_param_map_per_qbuf(void);
+bool rvcap_param_full_sync(void);
 
 /* Devices and logging */
 int rvcap_dma_coerce_mask_and_coherent(struct device *dev, unsigned int bits);
@@ -94,5 +98,15 @@ __poll_t rvcap_poll_requested_events(const struct poll_table_struct *pt);
 struct task_struct *rvcap_kthread_run(int (*fn)(void *data), void *data,
 				      unsigned int instance);
 void rvcap_engine_sleep_until(u64 deadline_ns);
+
+/* Wakes the unpaced engine when a buffer is queued. */
+struct rvcap_kick {
+	struct wait_queue_head wq;
+	atomic_t pending;
+};
+
+void rvcap_kick_init(struct rvcap_kick *kick);
+void rvcap_kick(struct rvcap_kick *kick);
+void rvcap_kick_wait(struct rvcap_kick *kick);
 
 #endif /* RVCAP_HELPERS_H */

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Build (or reuse) rvcap's test kernel: Debian's linux-source-6.12, tinyconfig,
-# our fragment merged with merge_config.sh, olddefconfig. The result lives in
-# $RVCAP_CACHE/kernel/<package version>-<hash of fragment and toolchain>/:
+# Build (or reuse) one of rvcap's kernels (RVCAP_FLAVOUR: test, the default,
+# or bench): Debian's linux-source-6.12, tinyconfig, the flavour's fragments
+# (scripts/lib.sh) merged with merge_config.sh, olddefconfig. The result
+# lives in $RVCAP_CACHE/kernel/<flavour>-<package version>-<hash of
+# fragments and toolchain>/:
 #   build/    the kernel build tree (KDIR for the module)
 #   modroot/  `make modules_install` output (vivid and its dependencies)
 #   usr/      `make headers_install` output (UAPI headers for the selftests)
@@ -45,10 +47,11 @@ kmake() {
 	fi
 }
 
-log "configuring the test kernel in $kbuild"
+mapfile -t fragments < <(rvcap_fragments)
+log "configuring the $RVCAP_FLAVOUR kernel in $kbuild"
 kmake tinyconfig
 "$ksrc"/scripts/kconfig/merge_config.sh -m -O "$kbuild" "$kbuild/.config" \
-	"$RVCAP_FRAGMENT" >>"$buildlog" 2>&1
+	"${fragments[@]}" >>"$buildlog" 2>&1
 kmake olddefconfig
 
 # Kconfig silently drops an option whose dependencies are missing: insist.
@@ -61,18 +64,18 @@ while IFS= read -r line; do
 		! grep -qE "^${BASH_REMATCH[1]}=[ym]" "$kbuild/.config" ||
 			dropped+=("${BASH_REMATCH[1]} (asked unset, got set)")
 	fi
-done <"$RVCAP_FRAGMENT"
+done < <(cat "${fragments[@]}")
 if ((${#dropped[@]})); then
 	printf '[rvcap]   %s\n' "${dropped[@]}" >&2
-	die "Kconfig did not keep ${#dropped[@]} option(s) of $RVCAP_FRAGMENT (missing dependencies?)"
+	die "Kconfig did not keep ${#dropped[@]} option(s) of ${fragments[*]} (missing dependencies?)"
 fi
 
-log "building the test kernel with $jobs jobs (log: $buildlog)"
+log "building the $RVCAP_FLAVOUR kernel with $jobs jobs (log: $buildlog)"
 start=$SECONDS
 kmake -j"$jobs" bzImage modules
 kmake modules_install INSTALL_MOD_PATH="$kout/modroot" INSTALL_MOD_STRIP=1
 kmake headers_install INSTALL_HDR_PATH="$kout/usr"
-log "test kernel built in $((SECONDS - start)) s"
+log "$RVCAP_FLAVOUR kernel built in $((SECONDS - start)) s"
 
 touch "$kout/.complete"
 echo "$kout"

@@ -11,7 +11,7 @@ packages=(
 	linux-source-6.12 rustc-web rust-web-src rust-web-clippy rustfmt-web
 	clang-14 lld-14 llvm-14 libclang-dev
 	make gcc libc6-dev flex bison bc libelf-dev libssl-dev xz-utils rsync
-	perl python3 python3-pil dkms
+	perl python3 python3-pil python3-matplotlib dkms
 	# the guest: emulator, shell, initramfs tools (v4l-utils: see below)
 	qemu-system-x86 busybox-static cpio kmod
 )

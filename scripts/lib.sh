@@ -19,9 +19,11 @@ RVCAP_BINDGEN_VERSION=0.73.2
 RVCAP_BINDGEN_ROOT=$RVCAP_CACHE/tools/bindgen-$RVCAP_BINDGEN_VERSION
 RVCAP_BINDGEN=${RVCAP_BINDGEN:-$RVCAP_BINDGEN_ROOT/bin/bindgen}
 
-# The test kernel: Debian's linux-source-6.12 plus our Kconfig fragment.
+# The kernels: Debian's linux-source-6.12, tinyconfig, our Kconfig fragments.
+# Flavour "test" (make check, run, stress, shell) has every debugging aid;
+# "bench" (make bench) has none of them.
 RVCAP_KSRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
-RVCAP_FRAGMENT=$RVCAP_ROOT/configs/rvcap-test.config
+RVCAP_FLAVOUR=${RVCAP_FLAVOUR:-test}
 
 log() { printf '[rvcap] %s\n' "$*" >&2; }
 die() { printf '[rvcap] error: %s\n' "$*" >&2; exit 1; }
@@ -45,17 +47,26 @@ rvcap_ksrc_pkgver() {
 	printf '%s\n' "$v" | tr '~+:' '___'
 }
 
-# The cache key: kernel package version, fragment, and the compilers whose
-# output (Rust metadata in particular) modules must match.
+# The Kconfig fragments of the flavour in use, in merge order.
+rvcap_fragments() {
+	case "$RVCAP_FLAVOUR" in
+	test) printf '%s\n' "$RVCAP_ROOT/configs/rvcap-base.config" "$RVCAP_ROOT/configs/rvcap-debug.config" ;;
+	bench) printf '%s\n' "$RVCAP_ROOT/configs/rvcap-base.config" "$RVCAP_ROOT/configs/rvcap-bench.config" ;;
+	*) die "RVCAP_FLAVOUR must be test or bench, not $RVCAP_FLAVOUR" ;;
+	esac
+}
+
+# The cache key: flavour, kernel package version, fragments, and the
+# compilers whose output (Rust metadata in particular) modules must match.
 rvcap_kernel_key() {
 	local sum
 	sum=$({
-		cat "$RVCAP_FRAGMENT"
+		rvcap_fragments | xargs cat
 		"$RVCAP_RUSTC" --version
 		clang"$RVCAP_LLVM" --version | head -n 1
 		echo "bindgen $RVCAP_BINDGEN_VERSION"
 	} | sha256sum | cut -c1-12)
-	printf '%s-%s\n' "$(rvcap_ksrc_pkgver)" "$sum"
+	printf '%s-%s-%s\n' "$RVCAP_FLAVOUR" "$(rvcap_ksrc_pkgver)" "$sum"
 }
 
 rvcap_ksrc_dir() { printf '%s/src/linux-source-%s\n' "$RVCAP_CACHE" "$(rvcap_ksrc_pkgver)"; }

@@ -5,9 +5,11 @@
 # the kernel's own modules (vivid), the guest test binaries and tools and
 # v4l2-utils, run a plan (a shell script) inside, and bring back its output
 # (second serial port), its exit status, and any binary data it writes to
-# the third serial port, /dev/ttyS2 ($out/data.bin). The run fails if the guest's kernel log shows a warning, a BUG, an
-# oops, a lockdep, DMA-API debug, KASAN or kmemleak report; the offending log
-# excerpt is printed.
+# the third serial port, /dev/ttyS2 ($out/data.bin). The run fails if the
+# guest's kernel log shows a warning, a BUG, an oops, a lockdep, DMA-API
+# debug, KASAN or kmemleak report; the offending log excerpt is printed.
+# RVCAP_FLAVOUR=bench boots the benchmark kernel instead; RVCAP_KO then
+# names the rvcap.ko built for it.
 #
 # usage: vm-run.sh [options] PLAN [PLAN-ARGS...]
 #        vm-run.sh --shell [options]
@@ -47,9 +49,9 @@ else
 fi
 
 kout=$(rvcap_kernel_dir)
-[[ -e $kout/.complete ]] || die "test kernel not built (run: make kernel)"
+[[ -e $kout/.complete ]] || die "$RVCAP_FLAVOUR kernel not built (run: make kernel)"
 kver=$(cat "$kout/build/include/config/kernel.release")
-ko=$RVCAP_ROOT/rvcap.ko
+ko=${RVCAP_KO:-$RVCAP_ROOT/rvcap.ko}
 [[ -e $ko ]] || die "rvcap.ko not built (run: make)"
 out=${out:-$RVCAP_CACHE/runs/$name}
 rm -rf "$out"

@@ -21,7 +21,9 @@ use crate::format::{self, FrameFormat, Interval, DEFAULT_INTERVAL};
 use crate::inject::Inject;
 use crate::log::DevLog;
 use crate::pattern::Pattern;
-use crate::queue::{self, BufferInfo, Errno, FrameDone, Memory, OwnerId, Queue, QueueRequest};
+use crate::queue::{
+    self, BufferInfo, Errno, FrameDone, Memory, OwnerId, Policy, Queue, QueueRequest,
+};
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
@@ -51,6 +53,8 @@ pub(crate) struct FrameCounters {
     pub(crate) drops: AtomicU64,
     /// Frames delivered with `V4L2_BUF_FLAG_ERROR`.
     pub(crate) errors: AtomicU64,
+    /// Time spent writing frames into buffers, in nanoseconds.
+    pub(crate) fill_ns: AtomicU64,
 }
 
 /// A capture device. Pinned: the C structures inside it are registered with
@@ -68,6 +72,9 @@ pub(crate) struct Capture {
     pub(crate) fops: Opaque<bindings::v4l2_file_operations>,
     #[pin]
     poll_wq: Opaque<bindings::wait_queue_head>,
+    /// Wakes an unpaced engine waiting for a queued buffer.
+    #[pin]
+    kick: Opaque<bindings::rvcap_kick>,
     #[pin]
     control: Mutex<Control>,
     #[pin]
@@ -113,6 +120,9 @@ impl Capture {
             // SAFETY: `init_waitqueue_head` initialises the wait queue in
             // place; it is pinned from here on.
             poll_wq <- Opaque::ffi_init(|wq| unsafe { bindings::rvcap_init_waitqueue_head(wq) }),
+            // SAFETY: `rvcap_kick_init` initialises the kick in place; it is
+            // pinned from here on.
+            kick <- Opaque::ffi_init(|kick| unsafe { bindings::rvcap_kick_init(kick) }),
             control <- new_mutex!(Control { engine: None }, "rvcap::control"),
             state <- new_mutex!(
                 State {
@@ -197,6 +207,7 @@ impl Capture {
             ("frames", &self.counters.frames),
             ("drops", &self.counters.drops),
             ("errors", &self.counters.errors),
+            ("fill_ns", &self.counters.fill_ns),
         ];
         for (name, value) in Iterator::chain(dma.iter(), engine.iter()) {
             writeln!(w, "{name} {}", value.load(Ordering::Relaxed))?;
@@ -361,11 +372,16 @@ impl Capture {
 
     /// VIDIOC_QBUF.
     pub(crate) fn qbuf(&self, who: OwnerId, req: &QueueRequest) -> Result<BufferInfo> {
-        let mut st = self.state.lock();
-        let State { queue, dma, .. } = &mut *st;
-        queue
-            .qbuf(dma, who, req)
-            .map_err(|e| self.refuse("QBUF", e))
+        let info = {
+            let mut st = self.state.lock();
+            let State { queue, dma, .. } = &mut *st;
+            queue
+                .qbuf(dma, who, req)
+                .map_err(|e| self.refuse("QBUF", e))?
+        };
+        // SAFETY: the kick was initialised in `new` and is pinned.
+        unsafe { bindings::rvcap_kick(self.kick.get()) };
+        Ok(info)
     }
 
     /// VIDIOC_DQBUF: waits (interruptibly) for a done buffer unless
@@ -386,7 +402,8 @@ impl Capture {
         }
     }
 
-    /// VIDIOC_STREAMON: starts the engine.
+    /// VIDIOC_STREAMON: starts the engine, with the benchmark modes the
+    /// module parameters `unpaced`, `map_per_qbuf` and `full_sync` ask for.
     pub(crate) fn streamon(&self, who: OwnerId) -> Result {
         let mut control = self.control.lock();
         let mut st = self.state.lock();
@@ -394,10 +411,29 @@ impl Capture {
             .streamon(who)
             .map_err(|e| self.refuse("STREAMON", e))?;
         if control.engine.is_none() {
+            // SAFETY: these only read module parameters.
+            let (unpaced, policy) = unsafe {
+                (
+                    bindings::rvcap_param_unpaced(),
+                    Policy {
+                        map_per_qbuf: bindings::rvcap_param_map_per_qbuf(),
+                        full_sync: bindings::rvcap_param_full_sync(),
+                    },
+                )
+            };
+            if unpaced || policy != Policy::default() {
+                self.log.info(format_args!(
+                    "streaming in a benchmark mode: unpaced={} map_per_qbuf={} full_sync={}",
+                    u8::from(unpaced),
+                    u8::from(policy.map_per_qbuf),
+                    u8::from(policy.full_sync)
+                ));
+            }
+            st.queue.set_policy(policy);
             // SAFETY: the engine is stopped before this device is freed:
             // STREAMOFF or close of the owner stops it, and the device is only
             // freed with no file open (see `v4l2.rs`), after `shutdown`.
-            match unsafe { Engine::start(self, st.format) } {
+            match unsafe { Engine::start(self, st.format, unpaced) } {
                 Ok(engine) => control.engine = Some(engine),
                 Err(e) => {
                     let State { queue, dma, .. } = &mut *st;
@@ -522,6 +558,30 @@ impl Capture {
     /// The engine takes the oldest queued buffer, if streaming.
     pub(crate) fn start_frame(&self) -> Option<(usize, Mapping)> {
         self.state.lock().queue.start_frame()
+    }
+
+    /// The unpaced engine waits until a buffer is queued while streaming,
+    /// or until it is asked to stop.
+    pub(crate) fn wait_for_queued(&self, should_stop: impl Fn() -> bool) {
+        loop {
+            if should_stop() {
+                return;
+            }
+            {
+                let st = self.state.lock();
+                if st.queue.is_streaming() && st.queue.queued_count() > 0 {
+                    return;
+                }
+            }
+            // SAFETY: the kick was initialised in `new` and is pinned; this
+            // runs on the engine kthread, which `kthread_stop` wakes.
+            unsafe { bindings::rvcap_kick_wait(self.kick.get()) };
+        }
+    }
+
+    /// The engine spent `ns` nanoseconds writing a frame.
+    pub(crate) fn frame_filled(&self, ns: u64) {
+        self.counters.fill_ns.fetch_add(ns, Ordering::Relaxed);
     }
 
     /// The engine found no buffer queued for a frame period.

@@ -2,7 +2,9 @@
 
 //! The frame engine: rvcap's "hardware". A kernel thread per stream that,
 //! once per frame interval, takes the oldest queued buffer, writes a frame
-//! into it through its DMA addresses only, and marks it done. Stopping the
+//! into it through its DMA addresses only, and marks it done. Unpaced (the
+//! `unpaced` module parameter, for benchmarks) it fills each buffer as soon
+//! as it is queued instead, so that the queue's own cost shows. Stopping the
 //! engine (dropping [`Engine`]) waits until the thread no longer touches any
 //! buffer.
 
@@ -30,6 +32,7 @@ struct EngineCtx {
     capture: *const Capture,
     format: FrameFormat,
     template: KVec<u8>,
+    unpaced: bool,
 }
 
 /// A running engine thread. Dropping it stops the thread and waits for it.
@@ -44,18 +47,24 @@ pub(crate) struct Engine {
 unsafe impl Send for Engine {}
 
 impl Engine {
-    /// Starts filling `capture`'s queued buffers with frames in `format`.
+    /// Starts filling `capture`'s queued buffers with frames in `format`,
+    /// once per frame interval or, `unpaced`, as soon as they are queued.
     ///
     /// # Safety
     ///
     /// `capture` must stay valid until the returned engine is dropped.
-    pub(crate) unsafe fn start(capture: &Capture, format: FrameFormat) -> Result<Self> {
+    pub(crate) unsafe fn start(
+        capture: &Capture,
+        format: FrameFormat,
+        unpaced: bool,
+    ) -> Result<Self> {
         let template = KVec::from_elem(0, pattern::template_len(&format), GFP_KERNEL)?;
         let mut ctx = KBox::new(
             EngineCtx {
                 capture,
                 format,
                 template,
+                unpaced,
             },
             GFP_KERNEL,
         )?;
@@ -93,7 +102,7 @@ unsafe extern "C" fn engine_thread(data: *mut c_void) -> c_int {
     let ctx = unsafe { &mut *data.cast::<EngineCtx>() };
     // SAFETY: `Engine::start`'s contract: the capture device outlives us.
     let capture = unsafe { &*ctx.capture };
-    run(capture, ctx.format, &mut ctx.template);
+    run(capture, ctx.format, &mut ctx.template, ctx.unpaced);
     0
 }
 
@@ -102,22 +111,26 @@ fn should_stop() -> bool {
     unsafe { bindings::kthread_should_stop() }
 }
 
-fn run(capture: &Capture, format: FrameFormat, template: &mut [u8]) {
+fn run(capture: &Capture, format: FrameFormat, template: &mut [u8], unpaced: bool) {
     let inject = capture.inject();
     let mut sequence: u32 = 0;
     // Frame periods so far, for the "every Nth frame" injection knobs.
     let mut period: u64 = 0;
     let mut next = now_ns();
     while !should_stop() {
-        let interval = capture.frame_interval_ns();
-        next += interval;
-        let now = now_ns();
-        if now > next + interval {
-            // More than a frame late (a stall): do not catch up in a burst.
-            next = now;
+        if unpaced {
+            capture.wait_for_queued(should_stop);
+        } else {
+            let interval = capture.frame_interval_ns();
+            next += interval;
+            let now = now_ns();
+            if now > next + interval {
+                // More than a frame late (a stall): do not catch up in a burst.
+                next = now;
+            }
+            // SAFETY: called from the engine kthread.
+            unsafe { bindings::rvcap_engine_sleep_until(next) };
         }
-        // SAFETY: called from the engine kthread.
-        unsafe { bindings::rvcap_engine_sleep_until(next) };
         if should_stop() {
             break;
         }
@@ -148,11 +161,13 @@ fn run(capture: &Capture, format: FrameFormat, template: &mut [u8]) {
         // An injected error frame is cut off halfway, as by a bus error.
         let error = Inject::hits(&inject.error_every, period);
         let size = format.size_image as usize / if error { 2 } else { 1 };
+        let started = now_ns();
         memory.write_as_device(|offset, bytes| {
             let n = bytes.len().min(size.saturating_sub(offset));
             renderer.fill(this, offset, &mut bytes[..n]);
             offset + bytes.len() < size
         });
+        capture.frame_filled(now_ns().saturating_sub(started));
         drop(memory);
         capture.finish_frame(index, frame(size, this, error));
     }

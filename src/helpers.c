@@ -52,6 +52,40 @@ bool rvcap_param_contig(void)
 	return contig;
 }
 
+/*
+ * Benchmark and comparison modes (see README "Benchmarks"). Writable at run
+ * time; each capture reads them at STREAMON, so a stream keeps one policy.
+ */
+static bool unpaced;
+module_param(unpaced, bool, 0644);
+MODULE_PARM_DESC(unpaced,
+		 "fill each buffer as soon as it is queued instead of once per frame interval, for measuring the queue (read at STREAMON; default off)");
+
+static bool map_per_qbuf;
+module_param(map_per_qbuf, bool, 0644);
+MODULE_PARM_DESC(map_per_qbuf,
+		 "map imported dma-bufs at every QBUF and unmap them at DQBUF, as videobuf2 did before Linux 5.1, for comparison (read at STREAMON; default off: map once)");
+
+static bool full_sync;
+module_param(full_sync, bool, 0644);
+MODULE_PARM_DESC(full_sync,
+		 "DQBUF syncs the whole buffer for the CPU instead of the bytes the frame occupies, for comparison (read at STREAMON; default off)");
+
+bool rvcap_param_unpaced(void)
+{
+	return READ_ONCE(unpaced);
+}
+
+bool rvcap_param_map_per_qbuf(void)
+{
+	return READ_ONCE(map_per_qbuf);
+}
+
+bool rvcap_param_full_sync(void)
+{
+	return READ_ONCE(full_sync);
+}
+
 int rvcap_dma_coerce_mask_and_coherent(struct device *dev, unsigned int bits)
 {
 	return dma_coerce_mask_and_coherent(dev, DMA_BIT_MASK(bits));
@@ -290,6 +324,30 @@ struct task_struct *rvcap_kthread_run(int (*fn)(void *data), void *data,
 				      unsigned int instance)
 {
 	return kthread_run(fn, data, "rvcap%u-engine", instance);
+}
+
+void rvcap_kick_init(struct rvcap_kick *kick)
+{
+	init_waitqueue_head(&kick->wq);
+	atomic_set(&kick->pending, 0);
+}
+
+/* A buffer was queued: wake the unpaced engine if it waits for one. */
+void rvcap_kick(struct rvcap_kick *kick)
+{
+	atomic_set(&kick->pending, 1);
+	if (wq_has_sleeper(&kick->wq))
+		wake_up(&kick->wq);
+}
+
+/*
+ * The unpaced engine waits for rvcap_kick() (or kthread_stop()); a kick
+ * that came before the wait ends it at once.
+ */
+void rvcap_kick_wait(struct rvcap_kick *kick)
+{
+	wait_event_interruptible(kick->wq, atomic_xchg(&kick->pending, 0) ||
+				 kthread_should_stop());
 }
 
 /*

@@ -11,6 +11,10 @@
 //!   [`dma`], [`debugfs`], [`platform`], [`log`], over the generated
 //!   [`bindings`].
 
+// `try_pin_init!` of `Capture`, with its many fields, expands deeper than
+// the default limit of 128.
+#![recursion_limit = "256"]
+
 use kernel::c_str;
 use kernel::ffi::c_int;
 use kernel::prelude::*;

@@ -25,6 +25,14 @@
 //! mapping but keeps attachments; REQBUFS(0) and close of the owning handle
 //! drop everything.
 //!
+//! # Comparison policies
+//!
+//! [`Policy`] switches two of those rules for benchmarks: map-per-QBUF (as
+//! videobuf2 did before Linux 5.1: map at QBUF, unmap at DQBUF; the syncs
+//! stay, so frames stay correct with any exporter) and full-buffer syncs for
+//! the CPU at DQBUF. Either may change at any time without breaking the
+//! ownership rules; the shell changes them only at STREAMON.
+//!
 //! # Locking
 //!
 //! None here: the shell serialises every call with one mutex. The engine
@@ -131,6 +139,16 @@ pub(crate) trait Dma {
     fn sync_for_cpu(&mut self, mapping: &Self::Mapping, bytes: Range<usize>);
     /// Whether userspace has the (MMAP) memory mapped.
     fn is_mapped_to_user(&self, mapping: &Self::Mapping) -> bool;
+}
+
+/// How imports are mapped and how much DQBUF syncs. The default is the
+/// design: map once, sync the bytes the frame occupies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Policy {
+    /// Map an imported dma-buf at every QBUF and unmap it at DQBUF.
+    pub(crate) map_per_qbuf: bool,
+    /// DQBUF syncs the whole buffer for the CPU, not just the frame.
+    pub(crate) full_sync: bool,
 }
 
 /// Where a buffer is in its life cycle.
@@ -259,6 +277,7 @@ pub(crate) struct Queue<D: Dma> {
     streaming: bool,
     queued: IndexFifo,
     done: IndexFifo,
+    policy: Policy,
 }
 
 impl<D: Dma> Default for Queue<D> {
@@ -278,7 +297,13 @@ impl<D: Dma> Queue<D> {
             streaming: false,
             queued: IndexFifo::new(),
             done: IndexFifo::new(),
+            policy: Policy::default(),
         }
+    }
+
+    /// Sets the mapping and sync policy for the QBUFs and DQBUFs to come.
+    pub(crate) fn set_policy(&mut self, policy: Policy) {
+        self.policy = policy;
     }
 
     /// Number of buffers.
@@ -572,7 +597,9 @@ impl<D: Dma> Queue<D> {
     }
 
     /// VIDIOC_DQBUF without waiting: the oldest done buffer, synced for the
-    /// CPU over the bytes the frame occupies. `EAGAIN` if none is done;
+    /// CPU over the bytes the frame occupies (all of it with
+    /// [`Policy::full_sync`]; then unmapped with [`Policy::map_per_qbuf`]).
+    /// `EAGAIN` if none is done;
     /// `EINVAL` when not streaming (a blocked DQBUF stops waiting then).
     pub(crate) fn dqbuf(
         &mut self,
@@ -589,9 +616,20 @@ impl<D: Dma> Queue<D> {
             .done
             .pop()
             .ok_or(Error::new(Errno::EAGAIN, "no buffer done yet"))?;
+        let policy = self.policy;
+        let dmabuf = self.memory == Some(Memory::DmaBuf);
         let slot = self.slot_mut(index)?;
+        let bytes = if policy.full_sync {
+            0..slot.length
+        } else {
+            0..slot.bytesused
+        };
         if let Some(mapping) = &slot.mapping {
-            dma.sync_for_cpu(mapping, 0..slot.bytesused);
+            dma.sync_for_cpu(mapping, bytes);
+        }
+        if dmabuf && policy.map_per_qbuf {
+            // Unmapped now, mapped again by the next QBUF.
+            slot.mapping = None;
         }
         slot.state = State::Dequeued;
         self.query(dma, index)

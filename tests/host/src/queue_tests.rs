@@ -288,6 +288,29 @@ fn dqbuf_syncs_only_the_bytes_the_frame_occupies() {
 }
 
 #[test]
+fn full_sync_policy_syncs_the_whole_buffer_at_dqbuf() {
+    let mut r = Rig::new();
+    r.reqbufs(A, Memory::Mmap, 1).unwrap();
+    r.q.set_policy(Policy {
+        full_sync: true,
+        ..Policy::default()
+    });
+    r.qbuf(A, 0, Memory::Mmap, -1).unwrap();
+    r.q.streamon(A).unwrap();
+    let (index, _mapping) = r.q.start_frame().unwrap();
+    let done = FrameDone {
+        bytesused: 1000,
+        sequence: 0,
+        timestamp_ns: 1,
+        error: false,
+    };
+    assert!(r.q.finish_frame(index, done));
+    let info = r.dqbuf(A, Memory::Mmap).unwrap();
+    assert_eq!(info.bytesused, 1000);
+    assert_eq!(r.world.counters().bytes_synced_for_cpu, SIZE as u64);
+}
+
+#[test]
 fn buffers_complete_in_queue_order() {
     let mut r = Rig::new();
     r.reqbufs(A, Memory::Mmap, 4).unwrap();
@@ -513,6 +536,43 @@ impl Rig {
         self.world.counters.set(c);
         Some(data)
     }
+}
+
+#[test]
+fn map_per_qbuf_policy_maps_at_qbuf_and_unmaps_at_dqbuf() {
+    let mut r = Rig::new();
+    for i in 0..4 {
+        r.world.export(10 + i, SIZE);
+    }
+    assert_eq!(r.reqbufs(A, Memory::DmaBuf, 4), Ok(4));
+    r.q.set_policy(Policy {
+        map_per_qbuf: true,
+        ..Policy::default()
+    });
+    for i in 0..4 {
+        r.qbuf(A, i, Memory::DmaBuf, 10 + i as i32).unwrap();
+    }
+    r.q.streamon(A).unwrap();
+    for _ in 0..100 {
+        r.engine_tick().unwrap();
+        let info = r.dqbuf(A, Memory::DmaBuf).unwrap();
+        assert!(!info.mapped_for_device, "unmapped at DQBUF");
+        assert!(info.attached, "the attachment stays");
+        let mem = r.world_memory(info.fd);
+        assert!((0..SIZE).all(|i| mem[i] == verification_byte(i, info.sequence)));
+        let info = r.qbuf(A, info.index, Memory::DmaBuf, info.fd).unwrap();
+        assert!(info.mapped_for_device, "mapped again at QBUF");
+    }
+    let c = r.world.counters();
+    assert_eq!((c.attaches, c.maps, c.unmaps), (4, 104, 100));
+    assert_eq!((c.syncs_for_device, c.syncs_for_cpu), (104, 100));
+    // Back to map once: the mapping of the next QBUF stays.
+    r.q.set_policy(Policy::default());
+    r.engine_tick().unwrap();
+    let info = r.dqbuf(A, Memory::DmaBuf).unwrap();
+    assert!(info.mapped_for_device);
+    r.qbuf(A, info.index, Memory::DmaBuf, info.fd).unwrap();
+    assert_eq!(r.world.counters().maps, 104);
 }
 
 #[test]
@@ -810,7 +870,7 @@ fn random_operation_sequences_keep_every_invariant() {
             } else {
                 Memory::DmaBuf
             };
-            match rng.below(12) {
+            match rng.below(13) {
                 0 => {
                     let n = rng.below(6) as usize;
                     let res = r.reqbufs(who, memory, n);
@@ -875,6 +935,13 @@ fn random_operation_sequences_keep_every_invariant() {
                 }
                 9 | 10 => {
                     r.engine_tick();
+                }
+                11 => {
+                    // The policies may change between any two operations.
+                    r.q.set_policy(Policy {
+                        map_per_qbuf: rng.below(2) == 0,
+                        full_sync: rng.below(2) == 0,
+                    });
                 }
                 _ => {
                     r.q.release(&mut r.dma, who);

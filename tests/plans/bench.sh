@@ -1,0 +1,75 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Guest plan for `make bench` (scripts/bench.sh), on the benchmark kernel.
+# Argument: the boot, "coherent" or "swiotlb" (booted with swiotlb=force).
+# Every measurement is one "rvcap-bench: ..." line from tools/rvcap-bench.c,
+# labelled driver/memory/size/policy for scripts/bench-report.py.
+#   coherent  rvcap (unpaced, map once and map per QBUF) and vivid (its
+#             fastest frame interval) side by side, MMAP, udmabuf and
+#             dma-heap, 640x480 and 1920x1080 YUYV; memset of each frame size
+#   swiotlb   rvcap's payload-range against full-buffer CPU syncs, and map
+#             once against map per QBUF, where every sync and map copies
+set -e
+boot=${1:?coherent or swiotlb}
+frames=${RVCAP_BENCH_FRAMES:-300}
+secs=${RVCAP_BENCH_SECONDS:-4}
+params=/sys/module/rvcap/parameters
+counters=/sys/kernel/debug/rvcap/rvcap.0/counters
+
+node() {
+	for n in /sys/class/video4linux/video*; do
+		case "$(cat "$n/name")" in "$1"*) echo "/dev/${n##*/}"; return 0 ;; esac
+	done
+	return 1
+}
+
+modprobe rvcap
+rvcap=$(node rvcap-0)
+echo 1 >$params/unpaced
+bench_rvcap() { # label width height memory [extra args]
+	label=$1 w=$2 h=$3 mem=$4
+	shift 4
+	rvcap-bench -d "$rvcap" -m "$mem" -W "$w" -H "$h" -n "$frames" -t "$secs" \
+		-T rvcap0-engine -c "$counters" -l "$label" "$@"
+}
+
+if [ "$boot" = coherent ]; then
+	modprobe vivid n_devs=1 node_types=0x1
+	vivid=$(node vivid-000-vid-cap)
+	for size in 640x480 1920x1080; do
+		w=${size%x*} h=${size#*x}
+		rvcap-bench -M $((w * h * 2)) -n 200 -l "memset/-/$size/-"
+		for mem in mmap udmabuf heap; do
+			bench_rvcap "rvcap/$mem/$size/map-once" "$w" "$h" "$mem"
+			# vivid paces itself: its fastest interval for the size (-F).
+			rvcap-bench -d "$vivid" -m "$mem" -W "$w" -H "$h" -n "$frames" -t "$secs" \
+				-a 30 -F -T vivid-000-vid-cap -l "vivid/$mem/$size/vb2"
+		done
+		echo 1 >$params/map_per_qbuf
+		for mem in udmabuf heap; do
+			bench_rvcap "rvcap/$mem/$size/map-per-qbuf" "$w" "$h" "$mem"
+		done
+		echo 0 >$params/map_per_qbuf
+	done
+	rmmod vivid
+else
+	# The system heap hands out 1 MiB segments, more than swiotlb bounces
+	# at once (256 KiB): with swiotlb=force only MMAP and udmabuf (pages).
+	big=$(((1920 * 1080 * 2 + 4095) / 4096 * 4096))
+	for mem in mmap udmabuf; do
+		for sync in 0 1; do
+			policy=payload-sync
+			[ $sync = 1 ] && policy=full-sync
+			echo $sync >$params/full_sync
+			# A buffer pool sized for 1080p, streaming 640x480 into it.
+			bench_rvcap "rvcap/$mem/640x480-in-1080p-buffers/$policy" 640 480 "$mem" -B "$big"
+			bench_rvcap "rvcap/$mem/1920x1080/$policy" 1920 1080 "$mem"
+		done
+		echo 0 >$params/full_sync
+	done
+	echo 1 >$params/map_per_qbuf
+	bench_rvcap "rvcap/udmabuf/1920x1080/map-per-qbuf" 1920 1080 udmabuf
+	echo 0 >$params/map_per_qbuf
+fi
+rmmod rvcap
+echo "bench: $boot boot done"
