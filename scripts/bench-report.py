@@ -4,7 +4,7 @@
 into OUT/results.md (tables with the ratios and the targets), OUT/chart.png
 and OUT/raw.txt.
 
-usage: bench-report.py OUT OUTPUT_LOG...
+usage: bench-report.py OUT coherent=OUTPUT_LOG swiotlb=OUTPUT_LOG
 
 Labels are driver/memory/size/policy (tests/plans/bench.sh). Times are
 medians of one DQBUF+QBUF pair of a ready buffer; absolute values under
@@ -30,7 +30,7 @@ def parse(paths):
     for boot, path in paths:
         for line in open(path, encoding="utf-8", errors="replace"):
             line = line.strip()
-            if not line.startswith("rvcap-bench: "):
+            if not line.startswith("rvcap-bench: label="):
                 continue
             fields = dict(kv.split("=", 1) for kv in line.split()[1:])
             rows[(boot, fields["label"])] = fields
@@ -55,7 +55,7 @@ def verdict(ok):
 
 def main():
     out, logs = sys.argv[1], sys.argv[2:]
-    paths = [(os.path.basename(os.path.dirname(p)).removeprefix("bench-"), p) for p in logs]
+    paths = [tuple(arg.split("=", 1)) for arg in logs]
     rows = parse(paths)
     if not rows:
         sys.exit("bench-report: no rvcap-bench lines in " + " ".join(logs))

@@ -38,7 +38,7 @@ for boot in coherent:'' swiotlb:' swiotlb=131072,force'; do
 	vm=(scripts/vm-run.sh --name "bench-$name" --out "$RVCAP_CACHE/runs/bench-$name" --timeout 900)
 	[[ -n $args ]] && vm+=(--append "$args")
 	"${vm[@]}" tests/plans/bench.sh "$name"
-	runs+=("$RVCAP_CACHE/runs/bench-$name/output.log")
+	runs+=("$name=$RVCAP_CACHE/runs/bench-$name/output.log")
 done
 
 # The machine, for the report.

@@ -9,6 +9,7 @@
 #   guest  kselftests, v4l2-compliance and v4l2-ctl under QEMU, in a coherent
 #          boot and a swiotlb=force boot (every DMA bounced: missing syncs
 #          show), each boot also counting "the guest kernel log is clean"
+#   bench  `make bench`'s measurements and report, with few frames
 #   run    `make run`, and the PNG frames it writes show the patterns
 # Prints one line per result; the last line is "N passed, N failed".
 set -uo pipefail
@@ -224,6 +225,31 @@ for boot in coherent:'' swiotlb:' swiotlb=131072,force'; do
 		record guest FAIL "$name: the guest plan finished with status ${plan_status:-none (crash or time-out)}"
 	fi
 done
+
+# --- bench level: `make bench`'s guest plan, rvcap-bench and the report,
+# end to end on the test kernel with a few frames per measurement. The
+# numbers mean nothing here (a debug kernel); that every measurement runs
+# and the table and chart come out does.
+bench_smoke() {
+	local boot args runs=() out=$logs/bench-smoke
+	mkdir -p "$out"
+	for boot in coherent:'' swiotlb:' swiotlb=131072,force'; do
+		args=${boot#*:}
+		boot=${boot%%:*}
+		local vm=(scripts/vm-run.sh --quiet --name "bench-smoke-$boot" --timeout 900)
+		[[ -n $args ]] && vm+=(--append "$args")
+		"${vm[@]}" tests/plans/bench.sh "$boot" 5 2 5 || return 1
+		runs+=("$boot=$RVCAP_CACHE/runs/bench-smoke-$boot/output.log")
+	done
+	"$RVCAP_PYTHON" scripts/bench-report.py "$out" "${runs[@]}" &&
+		grep -q '^## Targets' "$out/results.md" &&
+		[[ $(head -c 8 "$out/chart.png" | od -An -tx1 | tr -d ' ') == 89504e470d0a1a0a ]]
+}
+if logged bench-smoke bench_smoke; then
+	record bench ok "make bench pipeline: every measurement runs, results.md and chart.png come out (few frames, test kernel)"
+else
+	record bench FAIL "make bench pipeline: every measurement runs, results.md and chart.png come out (few frames, test kernel)"
+fi
 
 # --- run level: `make run` as users run it; its PNGs must show the patterns.
 check_run_pngs() {

@@ -214,20 +214,48 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "d:m:W:H:B:b:n:t:a:T:c:Fl:M:")) != -1) {
 		switch (opt) {
-		case 'd': dev = optarg; break;
-		case 'm': memory = optarg; break;
-		case 'W': width = strtoul(optarg, NULL, 0); break;
-		case 'H': height = strtoul(optarg, NULL, 0); break;
-		case 'B': bufsize = strtoull(optarg, NULL, 0); break;
-		case 'b': nbufs = strtoul(optarg, NULL, 0); break;
-		case 'n': frames = strtoul(optarg, NULL, 0); break;
-		case 't': seconds = strtod(optarg, NULL); break;
-		case 'a': alloc_requeues = strtoul(optarg, NULL, 0); break;
-		case 'T': thread = optarg; break;
-		case 'c': counters_path = optarg; break;
-		case 'F': fastest = true; break;
-		case 'l': label = optarg; break;
-		case 'M': memset_bytes = strtoull(optarg, NULL, 0); break;
+		case 'd':
+			dev = optarg;
+			break;
+		case 'm':
+			memory = optarg;
+			break;
+		case 'W':
+			width = strtoul(optarg, NULL, 0);
+			break;
+		case 'H':
+			height = strtoul(optarg, NULL, 0);
+			break;
+		case 'B':
+			bufsize = strtoull(optarg, NULL, 0);
+			break;
+		case 'b':
+			nbufs = strtoul(optarg, NULL, 0);
+			break;
+		case 'n':
+			frames = strtoul(optarg, NULL, 0);
+			break;
+		case 't':
+			seconds = strtod(optarg, NULL);
+			break;
+		case 'a':
+			alloc_requeues = strtoul(optarg, NULL, 0);
+			break;
+		case 'T':
+			thread = optarg;
+			break;
+		case 'c':
+			counters_path = optarg;
+			break;
+		case 'F':
+			fastest = true;
+			break;
+		case 'l':
+			label = optarg;
+			break;
+		case 'M':
+			memset_bytes = strtoull(optarg, NULL, 0);
+			break;
 		default:
 			fprintf(stderr, "usage: see the comment at the top of rvcap-bench.c\n");
 			return 2;

@@ -1,7 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # Guest plan for `make bench` (scripts/bench.sh), on the benchmark kernel.
-# Argument: the boot, "coherent" or "swiotlb" (booted with swiotlb=force).
+# Arguments: the boot, "coherent" or "swiotlb" (booted with swiotlb=force);
+# then, optionally, frames to time per measurement (300), a time limit per
+# measurement in seconds (4) and requeues to count allocations over (100).
 # Every measurement is one "rvcap-bench: ..." line from tools/rvcap-bench.c,
 # labelled driver/memory/size/policy for scripts/bench-report.py.
 #   coherent  rvcap (unpaced, map once and map per QBUF) and vivid (its
@@ -11,8 +13,9 @@
 #             once against map per QBUF, where every sync and map copies
 set -e
 boot=${1:?coherent or swiotlb}
-frames=${RVCAP_BENCH_FRAMES:-300}
-secs=${RVCAP_BENCH_SECONDS:-4}
+frames=${2:-300}
+secs=${3:-4}
+allocs=${4:-100}
 params=/sys/module/rvcap/parameters
 counters=/sys/kernel/debug/rvcap/rvcap.0/counters
 
@@ -30,7 +33,7 @@ bench_rvcap() { # label width height memory [extra args]
 	label=$1 w=$2 h=$3 mem=$4
 	shift 4
 	rvcap-bench -d "$rvcap" -m "$mem" -W "$w" -H "$h" -n "$frames" -t "$secs" \
-		-T rvcap0-engine -c "$counters" -l "$label" "$@"
+		-a "$allocs" -T rvcap0-engine -c "$counters" -l "$label" "$@"
 }
 
 if [ "$boot" = coherent ]; then
@@ -38,12 +41,13 @@ if [ "$boot" = coherent ]; then
 	vivid=$(node vivid-000-vid-cap)
 	for size in 640x480 1920x1080; do
 		w=${size%x*} h=${size#*x}
-		rvcap-bench -M $((w * h * 2)) -n 200 -l "memset/-/$size/-"
+		rvcap-bench -M $((w * h * 2)) -n "$frames" -l "memset/-/$size/-"
 		for mem in mmap udmabuf heap; do
 			bench_rvcap "rvcap/$mem/$size/map-once" "$w" "$h" "$mem"
 			# vivid paces itself: its fastest interval for the size (-F).
 			rvcap-bench -d "$vivid" -m "$mem" -W "$w" -H "$h" -n "$frames" -t "$secs" \
-				-a 30 -F -T vivid-000-vid-cap -l "vivid/$mem/$size/vb2"
+				-a "$((allocs < 30 ? allocs : 30))" -F -T vivid-000-vid-cap \
+				-l "vivid/$mem/$size/vb2"
 		done
 		echo 1 >$params/map_per_qbuf
 		for mem in udmabuf heap; do

@@ -10,7 +10,9 @@
  * - full_sync=1 syncs whole buffers for the CPU instead of the frame;
  * - unpaced=1 fills buffers as they come instead of dropping frame periods.
  *
- * Buffers are twice the frame size, so that frame and buffer syncs differ.
+ * Frames are 320x240 YUYV in buffers of twice their size, so that frame
+ * and buffer syncs differ and each exporter segment stays within what a
+ * swiotlb=force boot can bounce.
  * Sets the module parameters through sysfs and puts them back to 0.
  * Expects rvcap loaded, with device rvcap.0 at $RVCAP_DEV.
  */
@@ -85,7 +87,7 @@ FIXTURE_SETUP(requeue)
 	ASSERT_EQ(0, rvcap_set_param("unpaced", 1));
 	self->fd = open(rvcap_dev(), O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->fd);
-	ASSERT_EQ(0, rvcap_set_format(self->fd, V4L2_PIX_FMT_YUYV, 640, 480, &self->fmt));
+	ASSERT_EQ(0, rvcap_set_format(self->fd, V4L2_PIX_FMT_YUYV, 320, 240, &self->fmt));
 	ASSERT_EQ(0, rvcap_set_pattern(self->fd, 2));
 	self->size = 2 * ((self->fmt.fmt.pix.sizeimage + 4095) & ~4095UL);
 	create.format = self->fmt;
@@ -239,8 +241,10 @@ TEST_F_TIMEOUT(requeue, full_sync_syncs_whole_buffers_for_the_cpu, 120)
 	EXPECT_EQ(20LL * (long long)self->size, rvcap_counter("bytes_synced_for_cpu") - bytes);
 }
 
-/* With nothing queued for a while, the paced engine drops frame periods;
- * the unpaced one waits, and numbers the next frame on. */
+/*
+ * With nothing queued for a while, the paced engine drops frame periods;
+ * the unpaced one waits, and numbers the next frame on.
+ */
 TEST(unpaced_engine_waits_for_buffers_instead_of_dropping)
 {
 	struct v4l2_buffer buf;

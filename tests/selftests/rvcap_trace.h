@@ -21,6 +21,10 @@
 
 #define RVCAP_TRACEFS "/sys/kernel/tracing"
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
 /* Every allocator entry point with a trace event in 6.12. */
 static const char *const rvcap_alloc_events[] = {
 	"kmem:kmalloc",
@@ -110,7 +114,7 @@ static inline int rvcap_alloc_trace_start(const pid_t *pids, int npids)
 		ret = rvcap_trace_write("set_event", "");
 	if (!ret)
 		ret = rvcap_trace_write("set_event_pid", list);
-	for (i = 0; !ret && i < sizeof(rvcap_alloc_events) / sizeof(rvcap_alloc_events[0]); i++) {
+	for (i = 0; !ret && i < ARRAY_SIZE(rvcap_alloc_events); i++) {
 		char path[128];
 		const char *ev = rvcap_alloc_events[i];
 
