@@ -85,6 +85,7 @@ void rvcap_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
 			     unsigned long attrs);
 void rvcap_dma_sync_sgtable_for_device(struct device *dev,
 				       struct sg_table *sgt);
+bool rvcap_dma_dev_need_sync(struct device *dev);
 void rvcap_dma_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
 				   size_t size);
 size_t rvcap_dma_max_segment(struct device *dev);

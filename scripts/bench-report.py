@@ -124,7 +124,7 @@ def main():
     ]
     chart_remap = []
     remap_cases = [("coherent", s, m) for s in sizes for m in ("udmabuf", "heap")]
-    remap_cases.append(("swiotlb", "1920x1080", "udmabuf"))
+    remap_cases += [("swiotlb", "640x480", "heap"), ("swiotlb", "1920x1080", "udmabuf")]
     for boot, size, mem in remap_cases:
         once_label = f"rvcap/{mem}/{size}/map-once" if boot == "coherent" else f"rvcap/{mem}/{size}/payload-sync"
         o = get(boot, once_label)

@@ -564,6 +564,14 @@ impl Dma for KernelDma {
     }
 
     fn sync_for_cpu(&mut self, mapping: &Mapping, bytes: Range<usize>) {
+        // SAFETY: `self.dev` is the live capture device.
+        if !unsafe { bindings::rvcap_dma_dev_need_sync(self.dev) } {
+            // Coherent and nothing bounced: every per-segment sync would be
+            // a no-op, and walking a table of a thousand pages is not.
+            bump(&self.counters.sync_for_cpu, 1);
+            bump(&self.counters.bytes_for_cpu, bytes.len().min(mapping.size) as u64);
+            return;
+        }
         let mut offset = 0;
         let mut synced = 0;
         mapping.for_each_segment(|seg| {

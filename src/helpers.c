@@ -283,6 +283,15 @@ void rvcap_dma_sync_sgtable_for_device(struct device *dev,
 	dma_sync_sgtable_for_device(dev, sgt, DMA_FROM_DEVICE);
 }
 
+/*
+ * Whether syncs do anything for @dev: not for a coherent device that bounces
+ * nothing (dma_skip_sync), unless DMA-API debugging wants to see them.
+ */
+bool rvcap_dma_dev_need_sync(struct device *dev)
+{
+	return dma_dev_need_sync(dev);
+}
+
 void rvcap_dma_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
 				   size_t size)
 {

@@ -71,8 +71,13 @@ else
 		done
 		echo 0 >$params/full_sync
 	done
+	# Map once against per QBUF where mapping copies: the heap maps without
+	# DMA_ATTR_SKIP_CPU_SYNC and does not cache its mappings (udmabuf
+	# does both); at 640x480 its segments are small enough to bounce.
+	bench_rvcap "rvcap/heap/640x480/payload-sync" 640 480 heap
 	echo 1 >$params/map_per_qbuf
 	bench_rvcap "rvcap/udmabuf/1920x1080/map-per-qbuf" 1920 1080 udmabuf
+	bench_rvcap "rvcap/heap/640x480/map-per-qbuf" 640 480 heap
 	echo 0 >$params/map_per_qbuf
 fi
 rmmod rvcap
