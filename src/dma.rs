@@ -569,7 +569,10 @@ impl Dma for KernelDma {
             // Coherent and nothing bounced: every per-segment sync would be
             // a no-op, and walking a table of a thousand pages is not.
             bump(&self.counters.sync_for_cpu, 1);
-            bump(&self.counters.bytes_for_cpu, bytes.len().min(mapping.size) as u64);
+            bump(
+                &self.counters.bytes_for_cpu,
+                bytes.len().min(mapping.size) as u64,
+            );
             return;
         }
         let mut offset = 0;
