@@ -45,6 +45,10 @@ def us(ns):
     return f"{ns / 1000:.1f}"
 
 
+def allocs_per_requeue(row):
+    return f"{num(row, 'allocs') / num(row, 'alloc_requeues'):g}"
+
+
 def ratio(a, b):
     return a / b if b else float("nan")
 
@@ -102,7 +106,7 @@ def main():
                 f"| {size} | {mem} | {us(rp)} | {us(vp)} | {q:.2f} | {num(r, 'fps'):.0f} "
                 f"| {num(v, 'fps'):.0f} ({v['interval']} s) | {us(num(r, 'cpu_ns_per_frame'))} "
                 f"| {us(num(v, 'cpu_ns_per_frame'))} "
-                f"| {num(r, 'allocs') / num(r, 'alloc_requeues'):g}, {num(v, 'allocs') / num(v, 'alloc_requeues'):g} |"
+                f"| {allocs_per_requeue(r)}, {allocs_per_requeue(v)} |"
             )
             chart_pairs.append((f"{mem}\n{size}", rp, vp))
             if mem != "mmap":
@@ -135,7 +139,7 @@ def main():
             f"| {boot} | {size} | {mem} | {us(op)} | {us(pp)} | {q:.1f} "
             f"| {num(o, 'c_map'):g}, {num(p, 'c_map'):g} "
             f"| {us(num(o, 'cpu_ns_per_frame'))}, {us(num(p, 'cpu_ns_per_frame'))} "
-            f"| {num(o, 'allocs') / num(o, 'alloc_requeues'):g}, {num(p, 'allocs') / num(p, 'alloc_requeues'):g} |"
+            f"| {allocs_per_requeue(o)}, {allocs_per_requeue(p)} |"
         )
         chart_remap.append((f"{mem}\n{size}\n{boot}", op, pp))
         if size == "1920x1080":

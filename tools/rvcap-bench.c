@@ -137,9 +137,7 @@ struct stream {
 
 static int qbuf(struct stream *s, uint32_t index)
 {
-	if (s->memory == V4L2_MEMORY_MMAP)
-		return rvcap_qbuf_mmap(s->fd, index);
-	return rvcap_qbuf_dmabuf(s->fd, index, s->bufs[index].fd, 0);
+	return rvcap_qbuf(s->fd, s->memory, index, s->bufs[index].fd);
 }
 
 /* Waits for a done buffer, then times its DQBUF and QBUF. */

@@ -115,8 +115,7 @@ int main(int argc, char **argv)
 			die("DQBUF", ret);
 		if (i + 1 == frames)
 			break;
-		ret = mem == V4L2_MEMORY_MMAP ? rvcap_qbuf_mmap(fd, buf.index) :
-		      rvcap_qbuf_dmabuf(fd, buf.index, buf.m.fd, 0);
+		ret = rvcap_qbuf(fd, mem, buf.index, buf.m.fd);
 		if (ret)
 			die("QBUF", ret);
 	}

@@ -128,13 +128,6 @@ FIXTURE_TEARDOWN(requeue)
 	rvcap_reset_params();
 }
 
-static int queue_buffer(struct _test_data_requeue *self, uint32_t memory, uint32_t index)
-{
-	if (memory == V4L2_MEMORY_MMAP)
-		return rvcap_qbuf_mmap(self->fd, index);
-	return rvcap_qbuf_dmabuf(self->fd, index, self->bufs[index].fd, 0);
-}
-
 /* Queues every buffer and starts streaming (reading the parameters). */
 static void start(struct __test_metadata *_metadata, struct _test_data_requeue *self,
 		  uint32_t memory)
@@ -142,7 +135,7 @@ static void start(struct __test_metadata *_metadata, struct _test_data_requeue *
 	int i;
 
 	for (i = 0; i < NBUFS; i++)
-		ASSERT_EQ(0, queue_buffer(self, memory, i));
+		ASSERT_EQ(0, rvcap_qbuf(self->fd, memory, i, self->bufs[i].fd));
 	ASSERT_EQ(0, rvcap_stream(self->fd, true));
 }
 
@@ -161,7 +154,7 @@ static void requeue(struct __test_metadata *_metadata, struct _test_data_requeue
 		cpu = memory == V4L2_MEMORY_MMAP ? self->mmap[buf.index] : self->bufs[buf.index].cpu;
 		bad = rvcap_check_frame(cpu, buf.bytesused, buf.sequence);
 		ASSERT_EQ(-1, bad) TH_LOG("sequence %u: byte %ld is wrong", buf.sequence, bad);
-		ASSERT_EQ(0, queue_buffer(self, memory, buf.index));
+		ASSERT_EQ(0, rvcap_qbuf(self->fd, memory, buf.index, self->bufs[buf.index].fd));
 	}
 }
 

@@ -301,6 +301,14 @@ static inline int rvcap_qbuf_dmabuf(int fd, uint32_t index, int dmabuf, uint32_t
 	return xioctl(fd, VIDIOC_QBUF, &buf);
 }
 
+/* Queues buffer @index of either memory type; @dmabuf is ignored for MMAP. */
+static inline int rvcap_qbuf(int fd, uint32_t memory, uint32_t index, int dmabuf)
+{
+	if (memory == V4L2_MEMORY_MMAP)
+		return rvcap_qbuf_mmap(fd, index);
+	return rvcap_qbuf_dmabuf(fd, index, dmabuf, 0);
+}
+
 static inline int rvcap_dqbuf(int fd, uint32_t memory, struct v4l2_buffer *buf)
 {
 	memset(buf, 0, sizeof(*buf));
