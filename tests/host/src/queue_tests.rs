@@ -268,46 +268,39 @@ fn mmap_frame_reaches_the_cpu_only_through_the_dqbuf_sync() {
     assert_eq!((c.syncs_for_cpu, c.bytes_synced_for_cpu), (1, SIZE as u64));
 }
 
-#[test]
-fn dqbuf_syncs_only_the_bytes_the_frame_occupies() {
+/// Streams one MMAP buffer under `policy`, completes a frame of `bytesused`
+/// bytes in it and DQBUFs it; returns the bytes DQBUF synced for the CPU.
+fn bytes_synced_at_dqbuf(policy: Policy, bytesused: usize) -> u64 {
     let mut r = Rig::new();
     r.reqbufs(A, Memory::Mmap, 1).unwrap();
+    r.q.set_policy(policy);
     r.qbuf(A, 0, Memory::Mmap, -1).unwrap();
     r.q.streamon(A).unwrap();
     let (index, _mapping) = r.q.start_frame().unwrap();
     let done = FrameDone {
-        bytesused: 1000,
+        bytesused,
         sequence: 0,
         timestamp_ns: 1,
         error: false,
     };
     assert!(r.q.finish_frame(index, done));
     let info = r.dqbuf(A, Memory::Mmap).unwrap();
-    assert_eq!(info.bytesused, 1000);
-    assert_eq!(r.world.counters().bytes_synced_for_cpu, 1000);
+    assert_eq!(info.bytesused, bytesused);
+    r.world.counters().bytes_synced_for_cpu
+}
+
+#[test]
+fn dqbuf_syncs_only_the_bytes_the_frame_occupies() {
+    assert_eq!(bytes_synced_at_dqbuf(Policy::default(), 1000), 1000);
 }
 
 #[test]
 fn full_sync_policy_syncs_the_whole_buffer_at_dqbuf() {
-    let mut r = Rig::new();
-    r.reqbufs(A, Memory::Mmap, 1).unwrap();
-    r.q.set_policy(Policy {
+    let policy = Policy {
         full_sync: true,
         ..Policy::default()
-    });
-    r.qbuf(A, 0, Memory::Mmap, -1).unwrap();
-    r.q.streamon(A).unwrap();
-    let (index, _mapping) = r.q.start_frame().unwrap();
-    let done = FrameDone {
-        bytesused: 1000,
-        sequence: 0,
-        timestamp_ns: 1,
-        error: false,
     };
-    assert!(r.q.finish_frame(index, done));
-    let info = r.dqbuf(A, Memory::Mmap).unwrap();
-    assert_eq!(info.bytesused, 1000);
-    assert_eq!(r.world.counters().bytes_synced_for_cpu, SIZE as u64);
+    assert_eq!(bytes_synced_at_dqbuf(policy, 1000), SIZE as u64);
 }
 
 #[test]
