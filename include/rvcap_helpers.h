@@ -7,6 +7,7 @@
 #ifndef RVCAP_HELPERS_H
 #define RVCAP_HELPERS_H
 
+#include <linux/dma-direction.h>
 #include <linux/types.h>
 #include <linux/wait.h>
 
@@ -70,6 +71,7 @@ void rvcap_debugfs_remove(struct dentry *dir);
 
 /* Memory, scatterlists and the DMA API (direction: DMA_FROM_DEVICE) */
 struct page *rvcap_alloc_zeroed_page(void);
+size_t rvcap_max_contiguous_bytes(void);
 struct page *rvcap_alloc_pages_exact(size_t size);
 struct page *rvcap_nth_page(struct page *page, unsigned long n);
 void rvcap_free_page(struct page *page);
@@ -80,11 +82,12 @@ dma_addr_t rvcap_sg_dma_address(struct scatterlist *sg);
 unsigned int rvcap_sg_dma_len(struct scatterlist *sg);
 void *rvcap_dma_addr_to_virt(struct device *dev, dma_addr_t addr);
 int rvcap_dma_map_sgtable(struct device *dev, struct sg_table *sgt,
-			  unsigned long attrs);
+			  enum dma_data_direction dir, unsigned long attrs);
 void rvcap_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
-			     unsigned long attrs);
+			     enum dma_data_direction dir, unsigned long attrs);
 void rvcap_dma_sync_sgtable_for_device(struct device *dev,
-				       struct sg_table *sgt);
+				       struct sg_table *sgt,
+				       enum dma_data_direction dir);
 bool rvcap_dma_dev_need_sync(struct device *dev);
 void rvcap_dma_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
 				   size_t size);

@@ -90,8 +90,18 @@ pub(crate) struct Capture {
     log: DevLog,
 }
 
+/// The kernel's errno for a queue error (the core names them; the numbers
+/// are the architecture's).
 fn to_error(e: queue::Error) -> Error {
-    Error::from_errno(-e.errno.0)
+    match e.errno {
+        Errno::Io => EIO,
+        Errno::Again => EAGAIN,
+        Errno::NoMem => ENOMEM,
+        Errno::Busy => EBUSY,
+        Errno::Inval => EINVAL,
+        Errno::NoBufs => Error::from_errno(-(bindings::ENOBUFS as i32)),
+        Errno::Dma(code) => Error::from_errno(code),
+    }
 }
 
 impl Capture {
@@ -200,6 +210,8 @@ impl Capture {
             ("sync_for_cpu", &c.sync_for_cpu),
             ("bytes_synced_for_device", &c.bytes_for_device),
             ("bytes_synced_for_cpu", &c.bytes_for_cpu),
+            ("sync_before_unmap", &c.sync_before_unmap),
+            ("bytes_synced_before_unmap", &c.bytes_before_unmap),
             ("dmabuf_get", &c.get),
             ("dmabuf_put", &c.put),
         ];

@@ -11,10 +11,41 @@
 //!   (drop unmaps, frees the table, then frees the pages).
 //!
 //! [`KernelDma`] implements the queue core's [`Dma`] trait with them.
+//!
+//! # Directions
+//!
+//! Every mapping is `DMA_BIDIRECTIONAL`: the device writes frames, and
+//! userspace may write a buffer it has dequeued, which the DMA API allows
+//! only in a bidirectional mapping ("If the driver needs to write to it at
+//! any point, it should be DMA_BIDIRECTIONAL", `dma-api.rst`). Each sync
+//! then names the direction the bytes travel, which is what dma-direct,
+//! swiotlb, iommu-dma and the architectures' cache maintenance act on (and
+//! what DMA-API debugging accepts for a bidirectional mapping):
+//!
+//! - QBUF, `DMA_FROM_DEVICE`: the device will write. Under swiotlb this
+//!   copies nothing (the frame overwrites the bounce slot); on non-coherent
+//!   hardware it cleans the CPU's caches.
+//! - DQBUF, `DMA_FROM_DEVICE`, over the frame's bytes: the device's bytes
+//!   reach the CPU (swiotlb copies them out of the bounce slot; non-coherent
+//!   hardware invalidates the CPU's stale lines).
+//! - Before an unmap of a CPU-owned import, `DMA_TO_DEVICE` over the whole
+//!   buffer: the exporter's unmap syncs for the CPU, which under swiotlb
+//!   copies the bounce slot back (the device's last frame) and on
+//!   non-coherent hardware invalidates the CPU's dirty lines. Handing the
+//!   CPU's bytes over first makes that unmap a no-op for the contents, so
+//!   what userspace wrote after DQBUF survives STREAMOFF, REQBUFS(0), close
+//!   and a slot given another dma-buf. The cost is one buffer-sized copy
+//!   (swiotlb) or cache clean per CPU-owned buffer when its mapping goes;
+//!   QBUF and DQBUF pay nothing more.
+//! - MMAP memory is unmapped with `DMA_ATTR_SKIP_CPU_SYNC`: the queue hands
+//!   every MMAP buffer back to the CPU before freeing it, so an unmap sync
+//!   could only overwrite what userspace wrote (a buffer still mmapped
+//!   outlives REQBUFS(0)).
 
 use crate::bindings;
 use crate::inject::Inject;
 use crate::log::DevLog;
+use crate::pattern::FrameSink;
 use crate::queue::{self, Dma, Errno, QResult};
 use core::ops::Range;
 use core::ptr::NonNull;
@@ -25,7 +56,14 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 use kernel::types::Opaque;
 
-const DMA_FROM_DEVICE: bindings::dma_data_direction = bindings::dma_data_direction_DMA_FROM_DEVICE;
+/// How every buffer is mapped (see "Directions").
+const MAP_DIRECTION: bindings::dma_data_direction = bindings::dma_data_direction_DMA_BIDIRECTIONAL;
+/// QBUF and DQBUF syncs: frames travel from the device to memory.
+const FRAME_DIRECTION: bindings::dma_data_direction = bindings::dma_data_direction_DMA_FROM_DEVICE;
+/// The sync before unmapping a CPU-owned import: the CPU's bytes travel to
+/// where the unmap copies from.
+const CPU_BYTES_DIRECTION: bindings::dma_data_direction =
+    bindings::dma_data_direction_DMA_TO_DEVICE;
 
 /// What the DMA side did, for debugfs and the tests.
 #[derive(Default)]
@@ -46,6 +84,10 @@ pub(crate) struct DmaCounters {
     pub(crate) bytes_for_device: AtomicU64,
     /// Bytes handed back to the CPU by syncs.
     pub(crate) bytes_for_cpu: AtomicU64,
+    /// Syncs of a CPU-owned import before its unmap (see "Directions").
+    pub(crate) sync_before_unmap: AtomicU64,
+    /// Bytes those syncs covered.
+    pub(crate) bytes_before_unmap: AtomicU64,
     /// Dma-buf references taken (`dma_buf_get`).
     pub(crate) get: AtomicU64,
     /// Dma-buf references dropped (`dma_buf_put`).
@@ -57,7 +99,7 @@ fn bump(counter: &AtomicU64, by: u64) {
 }
 
 fn queue_error(err: Error, why: &'static str) -> queue::Error {
-    queue::Error::new(Errno(-err.to_errno()), why)
+    queue::Error::new(Errno::Dma(err.to_errno()), why)
 }
 
 /// A reference to a dma-buf.
@@ -126,7 +168,7 @@ impl Drop for ImportMapping {
             bindings::dma_buf_unmap_attachment_unlocked(
                 self.attachment.attach.as_ptr(),
                 self.sgt.as_ptr(),
-                DMA_FROM_DEVICE,
+                MAP_DIRECTION,
             )
         };
         bump(&self.attachment.buf.counters.unmap, 1);
@@ -226,10 +268,20 @@ struct MappedTable {
 
 impl Drop for MappedTable {
     fn drop(&mut self) {
+        // No CPU sync: the queue hands MMAP memory back to the CPU before it
+        // frees it; a sync here would only copy stale bounce slots over
+        // what userspace wrote into a buffer it still has mmapped.
         // SAFETY: `sgt` was mapped for `dev` in this direction by
         // `rvcap_dma_map_sgtable` and is unmapped once; the table outlives
         // this value (field order in `MmapMemory`).
-        unsafe { bindings::rvcap_dma_unmap_sgtable(self.dev, self.sgt, 0) };
+        unsafe {
+            bindings::rvcap_dma_unmap_sgtable(
+                self.dev,
+                self.sgt,
+                MAP_DIRECTION,
+                bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
+            )
+        };
     }
 }
 
@@ -264,6 +316,7 @@ impl MmapMemory {
             bindings::rvcap_dma_map_sgtable(
                 dev,
                 table.as_ptr(),
+                MAP_DIRECTION,
                 bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
             )
         })?;
@@ -391,29 +444,85 @@ impl DeviceMemory {
     }
 
     /// Writes as the device does: through the DMA addresses of each segment,
-    /// never through the CPU's view of the pages. `fill(offset, bytes)`
-    /// writes the frame bytes starting at `offset` and returns `false` when
-    /// the frame is complete.
+    /// never through the CPU's view of the pages. `fill(offset, window)`
+    /// writes the frame bytes from `offset` on into `window`, one DMA
+    /// segment, and returns `false` when the frame is complete.
     ///
-    /// The caller must own the buffer as the device (the queue's `Active`
-    /// state): synced for the device and not yet back with the CPU.
-    pub(crate) fn write_as_device(&self, mut fill: impl FnMut(usize, &mut [u8]) -> bool) {
+    /// # Safety
+    ///
+    /// The device must own the buffer for the whole call: synced for the
+    /// device and not handed back to the CPU until the call returns (the
+    /// queue's `Active` state, which only the engine holds, and which
+    /// STREAMOFF and close wait out), and no one else may write it as the
+    /// device meanwhile. Userspace may still have the memory mapped and
+    /// touch it concurrently, as it may with real hardware; that is why the
+    /// bytes are only ever written through raw pointers ([`DeviceWindow`]),
+    /// never through a Rust reference to the memory.
+    pub(crate) unsafe fn write_as_device(
+        &self,
+        mut fill: impl FnMut(usize, &mut DeviceWindow) -> bool,
+    ) {
         let mut offset = 0;
         self.for_each_segment(|seg| {
             // SAFETY: the device is served by dma-direct, so the kernel
             // virtual address of a DMA address is `phys_to_virt(dma_to_phys)`
             // (with swiotlb, the bounce buffer).
             let vaddr = unsafe { bindings::rvcap_dma_addr_to_virt(self.dev, seg.addr) };
-            // SAFETY: the segment's `len` bytes at `vaddr` are mapped for the
-            // device and owned by it (see above); no Rust reference to them
-            // exists elsewhere while the engine holds the buffer. Userspace
-            // may not touch a queued buffer; if it does, it only sees
-            // garbage, as with real hardware.
-            let bytes = unsafe { core::slice::from_raw_parts_mut(vaddr.cast::<u8>(), seg.len) };
-            let more = fill(offset, bytes);
+            let Some(start) = NonNull::new(vaddr.cast::<u8>()) else {
+                return false;
+            };
+            // INVARIANT: the segment's `len` bytes at `start` are mapped for
+            // the device, which owns them for this call (the caller's
+            // contract); the window lives only for the call of `fill`.
+            let mut window = DeviceWindow {
+                start,
+                len: seg.len,
+                written: 0,
+            };
+            let more = fill(offset, &mut window);
             offset += seg.len;
             more
         });
+    }
+}
+
+/// One DMA segment of a buffer, as [`DeviceMemory::write_as_device`] hands
+/// it out: bytes the device may write, written in order.
+///
+/// # Invariants
+///
+/// `start..start + len` is one DMA segment of a mapped buffer that the device
+/// owns while the window exists; `written <= len`.
+pub(crate) struct DeviceWindow {
+    start: NonNull<u8>,
+    len: usize,
+    written: usize,
+}
+
+impl DeviceWindow {
+    /// Writes no more than `len` bytes from here on (the device stops early).
+    pub(crate) fn limit(&mut self, len: usize) {
+        // INVARIANT: only ever shrinks, and not below what was written.
+        self.len = self.len.min(self.written + len);
+    }
+}
+
+impl FrameSink for DeviceWindow {
+    fn room(&self) -> usize {
+        self.len - self.written
+    }
+
+    fn append(&mut self, bytes: &[u8]) {
+        let n = bytes.len().min(self.room());
+        // SAFETY: by the type invariant `written + n <= len` bytes of the
+        // segment are writable by us as the device; `bytes` is kernel memory
+        // of our own, so the two cannot overlap. Written through a raw
+        // pointer: userspace may be reading or writing the same memory.
+        unsafe {
+            core::ptr::copy_nonoverlapping(bytes.as_ptr(), self.start.as_ptr().add(self.written), n)
+        };
+        // INVARIANT: `n <= room()`, so `written` stays within `len`.
+        self.written += n;
     }
 }
 
@@ -495,6 +604,17 @@ impl Dma for KernelDma {
                 "injected: MMAP allocation refused",
             ));
         }
+        // SAFETY: no preconditions.
+        let max_contiguous = unsafe { bindings::rvcap_max_contiguous_bytes() };
+        if self.contiguous && size > max_contiguous {
+            self.log.warn_ratelimited(format_args!(
+                "refusing MMAP buffers of {size} bytes with ENOMEM: contig=1 allocates them physically contiguous, at most {max_contiguous} bytes"
+            ));
+            return Err(queue::Error::new(
+                Errno::ENOMEM,
+                "buffer larger than a contiguous allocation can be (contig mode)",
+            ));
+        }
         let memory = MmapMemory::new(self.dev, size, self.contiguous)
             .map_err(|e| queue_error(e, "cannot allocate and map an MMAP buffer"))?;
         self.wrap(Backing::Mmap(memory), size)
@@ -544,7 +664,7 @@ impl Dma for KernelDma {
         // SAFETY: the attachment is alive (we hold it) and not mapped by us
         // (each slot maps its attachment at most once); no dma-buf lock held.
         let sgt = from_err_ptr(unsafe {
-            bindings::dma_buf_map_attachment_unlocked(attachment.attach.as_ptr(), DMA_FROM_DEVICE)
+            bindings::dma_buf_map_attachment_unlocked(attachment.attach.as_ptr(), MAP_DIRECTION)
         })
         .map_err(|e| queue_error(e, "the exporter refused to map"))?;
         let sgt = NonNull::new(sgt).ok_or(queue::Error::new(Errno::EINVAL, "map failed"))?;
@@ -557,10 +677,31 @@ impl Dma for KernelDma {
     }
 
     fn sync_for_device(&mut self, mapping: &Mapping) {
-        // SAFETY: the table is mapped for `self.dev` (we hold the mapping).
-        unsafe { bindings::rvcap_dma_sync_sgtable_for_device(self.dev, mapping.sgt()) };
+        // SAFETY: the table is mapped for `self.dev` (we hold the mapping),
+        // bidirectionally, so any sync direction is allowed.
+        unsafe {
+            bindings::rvcap_dma_sync_sgtable_for_device(self.dev, mapping.sgt(), FRAME_DIRECTION)
+        };
         bump(&self.counters.sync_for_device, 1);
         bump(&self.counters.bytes_for_device, mapping.size as u64);
+    }
+
+    fn sync_before_unmap(&mut self, mapping: &Mapping) {
+        if mapping.mmap().is_some() {
+            // Unmapped without a CPU sync (`MappedTable`): nothing to keep.
+            return;
+        }
+        // SAFETY: the table is mapped for `self.dev` (we hold the mapping),
+        // bidirectionally, so any sync direction is allowed.
+        unsafe {
+            bindings::rvcap_dma_sync_sgtable_for_device(
+                self.dev,
+                mapping.sgt(),
+                CPU_BYTES_DIRECTION,
+            )
+        };
+        bump(&self.counters.sync_before_unmap, 1);
+        bump(&self.counters.bytes_before_unmap, mapping.size as u64);
     }
 
     fn sync_for_cpu(&mut self, mapping: &Mapping, bytes: Range<usize>) {

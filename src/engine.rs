@@ -12,7 +12,7 @@ use crate::bindings;
 use crate::capture::Capture;
 use crate::format::FrameFormat;
 use crate::inject::Inject;
-use crate::pattern::{self, Renderer};
+use crate::pattern::{self, FrameSink, Renderer};
 use crate::queue::FrameDone;
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering;
@@ -153,7 +153,7 @@ fn run(capture: &Capture, format: FrameFormat, template: &mut [u8], unpaced: boo
             capture.frame_dropped();
             continue;
         };
-        let Some(renderer) = Renderer::new(format, capture.pattern(), template) else {
+        let Some(renderer) = Renderer::new(format, capture.pattern(), this, template) else {
             // Cannot happen: the template was sized for this format.
             capture.finish_frame(index, frame(0, this, true));
             continue;
@@ -162,11 +162,17 @@ fn run(capture: &Capture, format: FrameFormat, template: &mut [u8], unpaced: boo
         let error = Inject::hits(&inject.error_every, period);
         let size = format.size_image as usize / if error { 2 } else { 1 };
         let started = now_ns();
-        memory.write_as_device(|offset, bytes| {
-            let n = bytes.len().min(size.saturating_sub(offset));
-            renderer.fill(this, offset, &mut bytes[..n]);
-            offset + bytes.len() < size
-        });
+        // SAFETY: the buffer is `Active`: `start_frame` handed it to this
+        // thread synced for the device, and nothing takes it back before
+        // `finish_frame` (STREAMOFF and close stop this thread first).
+        unsafe {
+            memory.write_as_device(|offset, window| {
+                let segment = window.room();
+                window.limit(size.saturating_sub(offset));
+                renderer.fill(offset, window);
+                offset + segment < size
+            })
+        };
         capture.frame_filled(now_ns().saturating_sub(started));
         drop(memory);
         capture.finish_frame(index, frame(size, this, error));

@@ -208,14 +208,25 @@ struct page *rvcap_alloc_zeroed_page(void)
 	return alloc_page(GFP_KERNEL | __GFP_ZERO);
 }
 
+/* The largest physically contiguous buffer the page allocator can give. */
+size_t rvcap_max_contiguous_bytes(void)
+{
+	return PAGE_SIZE << MAX_PAGE_ORDER;
+}
+
 /*
  * @size bytes of physically contiguous, zeroed memory as order-0 pages (each
- * freed on its own by rvcap_free_page()); the first page, or NULL.
+ * freed on its own by rvcap_free_page()); the first page, or NULL. Sizes
+ * beyond rvcap_max_contiguous_bytes() get NULL here: alloc_pages_exact()
+ * would WARN. Userspace asks for the size, so a failure stays quiet too.
  */
 struct page *rvcap_alloc_pages_exact(size_t size)
 {
-	void *addr = alloc_pages_exact(size, GFP_KERNEL | __GFP_ZERO);
+	void *addr;
 
+	if (size > rvcap_max_contiguous_bytes())
+		return NULL;
+	addr = alloc_pages_exact(size, GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN);
 	return addr ? virt_to_page(addr) : NULL;
 }
 
@@ -266,21 +277,22 @@ void *rvcap_dma_addr_to_virt(struct device *dev, dma_addr_t addr)
 }
 
 int rvcap_dma_map_sgtable(struct device *dev, struct sg_table *sgt,
-			  unsigned long attrs)
+			  enum dma_data_direction dir, unsigned long attrs)
 {
-	return dma_map_sgtable(dev, sgt, DMA_FROM_DEVICE, attrs);
+	return dma_map_sgtable(dev, sgt, dir, attrs);
 }
 
 void rvcap_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
-			     unsigned long attrs)
+			     enum dma_data_direction dir, unsigned long attrs)
 {
-	dma_unmap_sgtable(dev, sgt, DMA_FROM_DEVICE, attrs);
+	dma_unmap_sgtable(dev, sgt, dir, attrs);
 }
 
 void rvcap_dma_sync_sgtable_for_device(struct device *dev,
-				       struct sg_table *sgt)
+				       struct sg_table *sgt,
+				       enum dma_data_direction dir)
 {
-	dma_sync_sgtable_for_device(dev, sgt, DMA_FROM_DEVICE);
+	dma_sync_sgtable_for_device(dev, sgt, dir);
 }
 
 /*

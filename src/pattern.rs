@@ -52,13 +52,39 @@ impl Pattern {
     }
 }
 
-/// The largest number of template bytes any format needs: one line of the
-/// widest packed format, or one luma plus one chroma line of NV12.
+/// Period of the verification pattern, in bytes.
+const VERIFY_PERIOD: usize = 251;
+/// Bytes of the verification pattern rendered per frame: whole periods, so
+/// that any offset into the frame starts a run of at least 15 periods.
+const VERIFY_RUN: usize = 16 * VERIFY_PERIOD;
+
+/// Template bytes a stream in `format` needs, whatever the pattern: one line
+/// of a packed format or one luma plus one chroma line of NV12 for the image
+/// patterns, a run of periods for the verification pattern.
 pub(crate) const fn template_len(format: &FrameFormat) -> usize {
+    let lines = lines_len(format);
+    if lines > VERIFY_RUN {
+        lines
+    } else {
+        VERIFY_RUN
+    }
+}
+
+/// Bytes of the template lines of the image patterns.
+const fn lines_len(format: &FrameFormat) -> usize {
     match format.format.layout {
         Layout::Packed { .. } => format.bytes_per_line as usize,
         Layout::SemiPlanar420 => 2 * format.bytes_per_line as usize,
     }
+}
+
+/// Where [`Renderer::fill`] writes: a run of consecutive frame bytes, such as
+/// one DMA segment of a buffer, which the engine writes as the device does.
+pub(crate) trait FrameSink {
+    /// How many more bytes it takes.
+    fn room(&self) -> usize;
+    /// Appends `bytes`; never more than [`FrameSink::room`].
+    fn append(&mut self, bytes: &[u8]);
 }
 
 /// 75% bars, in RGB.
@@ -87,32 +113,38 @@ fn rgb_to_grey([r, g, b]: [u8; 3]) -> u8 {
     ((77 * u32::from(r) + 150 * u32::from(g) + 29 * u32::from(b)) >> 8) as u8
 }
 
-/// Renders the frames of one stream: fixed format and pattern.
+/// Renders one frame: fixed format, pattern and sequence number.
 pub(crate) struct Renderer<'a> {
     format: FrameFormat,
     /// Bytes per line, never zero (divisions by it cannot fail).
     bytes_per_line: NonZeroUsize,
     pattern: Pattern,
-    /// Template lines (see [`template_len`]); unused for verification.
+    /// Template lines, or the verification run (see [`template_len`]).
     template: &'a [u8],
 }
 
 impl<'a> Renderer<'a> {
-    /// Prepares rendering `pattern` in `format`, using `template` (at least
-    /// [`template_len`] bytes, allocated by the caller once per stream) for
-    /// the template lines. Returns `None` if `template` is too short or the
-    /// format empty.
+    /// Prepares rendering frame `sequence` of `pattern` in `format`, using
+    /// `template` (at least [`template_len`] bytes, allocated by the caller
+    /// once per stream) for the bytes every part of the frame copies from.
+    /// Returns `None` if `template` is too short or the format empty.
     pub(crate) fn new(
         format: FrameFormat,
         pattern: Pattern,
+        sequence: u32,
         template: &'a mut [u8],
     ) -> Option<Self> {
         let bytes_per_line = NonZeroUsize::new(format.bytes_per_line as usize)?;
         let width = NonZeroU32::new(format.width)?;
         let len = template_len(&format);
         let template = template.get_mut(..len)?;
-        if pattern != Pattern::Verification {
-            render_template(&format, width, pattern, template);
+        if pattern == Pattern::Verification {
+            let add = sequence.wrapping_mul(17) as u8;
+            for (i, b) in template[..VERIFY_RUN].iter_mut().enumerate() {
+                *b = ((i % VERIFY_PERIOD) as u8).wrapping_add(add);
+            }
+        } else {
+            render_template(&format, width, pattern, &mut template[..lines_len(&format)]);
         }
         Some(Self {
             format,
@@ -122,48 +154,35 @@ impl<'a> Renderer<'a> {
         })
     }
 
-    /// Writes the bytes of frame `sequence` that start at frame offset
-    /// `offset` into `dst` (as many as `dst` holds, up to the frame's end).
-    /// Returns how many bytes were written.
-    pub(crate) fn fill(&self, sequence: u32, offset: usize, dst: &mut [u8]) -> usize {
+    /// Appends the frame's bytes from frame offset `offset` on to `sink`,
+    /// as many as it takes, up to the frame's end. Returns how many.
+    pub(crate) fn fill(&self, offset: usize, sink: &mut impl FrameSink) -> usize {
         let size = self.format.size_image as usize;
-        if offset >= size {
-            return 0;
-        }
-        let n = dst.len().min(size - offset);
-        let dst = &mut dst[..n];
-        match self.pattern {
-            Pattern::Verification => {
-                let add = sequence.wrapping_mul(17) as u8;
-                let mut m = (offset % 251) as u8;
-                for b in dst.iter_mut() {
-                    *b = m.wrapping_add(add);
-                    m = if m == 250 { 0 } else { m + 1 };
-                }
-            }
-            Pattern::ColorBars | Pattern::Ramp => self.copy_lines(offset, dst),
+        let n = sink.room().min(size.saturating_sub(offset));
+        let mut done = 0;
+        while done < n {
+            let run = self.run_at(offset + done);
+            let take = run.len().min(n - done);
+            sink.append(&run[..take]);
+            done += take;
         }
         n
     }
 
-    /// Copies template lines to cover frame bytes `offset..offset + dst.len()`.
-    fn copy_lines(&self, offset: usize, dst: &mut [u8]) {
+    /// The template bytes that frame byte `pos` and those after it equal.
+    fn run_at(&self, pos: usize) -> &[u8] {
+        if self.pattern == Pattern::Verification {
+            return &self.template[pos % VERIFY_PERIOD..VERIFY_RUN];
+        }
         let bpl = self.bytes_per_line.get();
         let luma_size = bpl * self.format.height as usize;
-        let mut done = 0;
-        while done < dst.len() {
-            let pos = offset + done;
-            // NV12: the luma template for the first plane, then the chroma one.
-            let line = if pos < luma_size {
-                &self.template[..bpl]
-            } else {
-                &self.template[bpl..2 * bpl]
-            };
-            let start = (pos - if pos < luma_size { 0 } else { luma_size }) % self.bytes_per_line;
-            let take = (bpl - start).min(dst.len() - done);
-            dst[done..done + take].copy_from_slice(&line[start..start + take]);
-            done += take;
-        }
+        // NV12: the luma template for the first plane, then the chroma one.
+        let (line, pos) = if pos < luma_size {
+            (&self.template[..bpl], pos)
+        } else {
+            (&self.template[bpl..2 * bpl], pos - luma_size)
+        };
+        &line[pos % self.bytes_per_line..]
     }
 }
 

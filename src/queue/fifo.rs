@@ -43,6 +43,11 @@ impl IndexFifo {
         true
     }
 
+    /// The oldest index, left in place.
+    pub(crate) fn peek(&self) -> Option<usize> {
+        (self.len > 0).then(|| self.items[self.head] as usize)
+    }
+
     /// Removes and returns the oldest index.
     pub(crate) fn pop(&mut self) -> Option<usize> {
         if self.len == 0 {

@@ -17,13 +17,26 @@
 //! over the bytes the frame occupies; STREAMOFF for MMAP buffers) or through
 //! dropping its mapping (unmapping syncs for the CPU; STREAMOFF for DMABUF).
 //!
+//! # Nothing lost after DQBUF
+//!
+//! Once DQBUF hands a buffer to userspace its contents are userspace's:
+//! nothing the queue does later (unmap at STREAMOFF, a slot given another
+//! dma-buf, release at REQBUFS(0) or close) may change them. An unmap syncs
+//! for the CPU, which copies the device's view over the CPU's (under
+//! swiotlb: the bounce slot, still holding the device's last frame) or
+//! invalidates the CPU's caches (non-coherent hardware), so every mapping
+//! of a CPU-owned buffer is dropped through one function,
+//! [`Slot::drop_mapping`], which first hands what the CPU wrote to the
+//! device side with [`Dma::sync_before_unmap`].
+//!
 //! # Imported buffers (DMABUF)
 //!
 //! A slot keeps its attachment and mapping across QBUF/DQBUF: QBUF of the
-//! dma-buf the slot already holds reuses both ("map once"); QBUF of another
-//! dma-buf drops the old mapping and attachment first. STREAMOFF drops every
-//! mapping but keeps attachments; REQBUFS(0) and close of the owning handle
-//! drop everything.
+//! dma-buf the slot already holds reuses both ("map once"); QBUF of a
+//! dma-buf another CPU-owned slot holds moves both to this slot; QBUF of
+//! another dma-buf attaches and maps it, then releases the old one. A
+//! refused QBUF changes nothing. STREAMOFF drops every mapping but keeps
+//! attachments; REQBUFS(0) and close of the owning handle drop everything.
 //!
 //! # Comparison policies
 //!
@@ -48,23 +61,42 @@ use fifo::IndexFifo;
 /// Most buffers a queue holds (`VIDEO_MAX_FRAME`).
 pub(crate) const MAX_BUFFERS: usize = 32;
 
-/// A Linux errno value (positive).
+/// The errno a queue operation fails with, by name. The numbers differ
+/// between architectures (`ENOBUFS` is 105 on x86 but not on alpha, mips,
+/// parisc or sparc), so the core never holds one: the shell maps these to
+/// the kernel's constants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Errno(pub(crate) i32);
+pub(crate) enum Errno {
+    /// I/O error.
+    Io,
+    /// Try again (a non-blocking DQBUF with nothing done).
+    Again,
+    /// Out of memory.
+    NoMem,
+    /// Busy: another file handle owns the queue, or it is streaming.
+    Busy,
+    /// Invalid argument.
+    Inval,
+    /// No buffer space: the queue already holds [`MAX_BUFFERS`].
+    NoBufs,
+    /// An error the DMA side (an exporter, the DMA API) returned, passed on
+    /// as the DMA side gave it: opaque to the core.
+    Dma(i32),
+}
 
 impl Errno {
-    /// I/O error.
-    pub(crate) const EIO: Errno = Errno(5);
-    /// Try again (a non-blocking DQBUF with nothing done).
-    pub(crate) const EAGAIN: Errno = Errno(11);
-    /// Out of memory.
-    pub(crate) const ENOMEM: Errno = Errno(12);
-    /// Busy: another file handle owns the queue, or it is streaming.
-    pub(crate) const EBUSY: Errno = Errno(16);
-    /// Invalid argument.
-    pub(crate) const EINVAL: Errno = Errno(22);
-    /// No buffer space: the queue already holds [`MAX_BUFFERS`].
-    pub(crate) const ENOBUFS: Errno = Errno(105);
+    /// `EIO`.
+    pub(crate) const EIO: Errno = Errno::Io;
+    /// `EAGAIN`.
+    pub(crate) const EAGAIN: Errno = Errno::Again;
+    /// `ENOMEM`.
+    pub(crate) const ENOMEM: Errno = Errno::NoMem;
+    /// `EBUSY`.
+    pub(crate) const EBUSY: Errno = Errno::Busy;
+    /// `EINVAL`.
+    pub(crate) const EINVAL: Errno = Errno::Inval;
+    /// `ENOBUFS`.
+    pub(crate) const ENOBUFS: Errno = Errno::NoBufs;
 }
 
 /// Why a queue operation failed: the errno for userspace and a reason for
@@ -111,7 +143,7 @@ pub(crate) struct OwnerId(pub(crate) usize);
 /// The DMA side of the queue. Dropping a value releases what it holds:
 /// a [`Dma::DmaBuf`] puts its dma-buf reference, an [`Dma::Attachment`]
 /// detaches (and puts), the last clone of a [`Dma::Mapping`] unmaps (which
-/// syncs for the CPU) and, for MMAP memory, frees.
+/// may sync for the CPU: the exporter decides) and, for MMAP memory, frees.
 pub(crate) trait Dma {
     /// A reference to an imported dma-buf, not yet attached.
     type DmaBuf;
@@ -137,6 +169,12 @@ pub(crate) trait Dma {
     fn sync_for_device(&mut self, mapping: &Self::Mapping);
     /// Hands `bytes` of the mapping back to the CPU (`DMA_FROM_DEVICE`).
     fn sync_for_cpu(&mut self, mapping: &Self::Mapping, bytes: Range<usize>);
+    /// The CPU owns the mapping's memory, may have written it, and the
+    /// mapping is about to be dropped: make sure the unmap leaves what the
+    /// CPU sees as it is (for an import, a `DMA_TO_DEVICE` sync of the whole
+    /// buffer, so that the unmap's sync for the CPU copies back the CPU's
+    /// own bytes).
+    fn sync_before_unmap(&mut self, mapping: &Self::Mapping);
     /// Whether userspace has the (MMAP) memory mapped.
     fn is_mapped_to_user(&self, mapping: &Self::Mapping) -> bool;
 }
@@ -265,6 +303,25 @@ impl<D: Dma> Slot<D> {
             timestamp_ns: 0,
             times_queued: 0,
         }
+    }
+
+    /// Drops the slot's mapping, if any. The one place a mapping goes: if
+    /// the CPU owns the buffer, its bytes are handed to the device side
+    /// first so that the unmap cannot change them.
+    fn drop_mapping(&mut self, dma: &mut D) {
+        if let Some(mapping) = self.mapping.take() {
+            if self.state.is_cpu_owned() {
+                dma.sync_before_unmap(&mapping);
+            }
+        }
+    }
+
+    /// Drops the mapping, then the attachment (and its dma-buf reference):
+    /// the slot holds no memory afterwards.
+    fn release_memory(&mut self, dma: &mut D) {
+        self.drop_mapping(dma);
+        self.attachment = None;
+        self.dmabuf_size = 0;
     }
 }
 
@@ -530,61 +587,12 @@ impl<D: Dma> Queue<D> {
     /// Makes a CPU-owned slot ready for the device: for DMABUF, attach the
     /// requested dma-buf (reusing the slot's attachment if it is the same)
     /// and map it if unmapped; then sync the whole mapping for the device.
+    /// A refusal changes nothing: every check and every step that can fail
+    /// comes before the slot (or another slot) is touched.
     fn prepare_slot(&mut self, dma: &mut D, req: &QueueRequest) -> QResult {
-        let memory = self.memory;
         self.slot(req.index)?;
-        if memory == Some(Memory::DmaBuf) {
-            let buf = dma
-                .get_dmabuf(req.fd)
-                .map_err(|_| Error::inval("fd is not a dma-buf"))?;
-            // One dma-buf, one slot: two mappings of the same memory for the
-            // device would overlap. It may move from a CPU-owned slot, which
-            // lets go of it; a queued one keeps it.
-            for (index, other) in self.slots[..self.count].iter_mut().enumerate() {
-                let Some(other) = other.as_mut().filter(|_| index != req.index) else {
-                    continue;
-                };
-                if other
-                    .attachment
-                    .as_ref()
-                    .is_some_and(|attachment| dma.is_attached(&buf, attachment))
-                {
-                    if !other.state.is_cpu_owned() {
-                        return Err(Error::inval("dma-buf is queued in another buffer"));
-                    }
-                    other.mapping = None;
-                    other.attachment = None;
-                }
-            }
-            let slot = self.slot_mut(req.index)?;
-            let size = dma.dmabuf_size(&buf);
-            let length = if req.length == 0 { size } else { req.length };
-            if length > size {
-                return Err(Error::inval("length is larger than the dma-buf"));
-            }
-            if length < slot.min_length {
-                return Err(Error::DMABUF_TOO_SMALL);
-            }
-            let same = slot
-                .attachment
-                .as_ref()
-                .is_some_and(|attachment| dma.is_attached(&buf, attachment));
-            if same {
-                // Map once: the extra reference goes, attachment and mapping stay.
-                drop(buf);
-            } else {
-                slot.mapping = None;
-                slot.attachment = None;
-                slot.attachment = Some(dma.attach(buf)?);
-                slot.dmabuf_size = size;
-            }
-            if slot.mapping.is_none() {
-                if let Some(attachment) = &slot.attachment {
-                    slot.mapping = Some(dma.map(attachment)?);
-                }
-            }
-            slot.fd = req.fd;
-            slot.length = length;
+        if self.memory == Some(Memory::DmaBuf) {
+            self.import(dma, req)?;
         }
         let slot = self.slot_mut(req.index)?;
         let Some(mapping) = &slot.mapping else {
@@ -593,6 +601,75 @@ impl<D: Dma> Queue<D> {
         dma.sync_for_device(mapping);
         slot.bytesused = 0;
         slot.error = false;
+        Ok(())
+    }
+
+    /// The DMABUF half of [`Queue::prepare_slot`]: slot `req.index` ends up
+    /// attached to and mapped for the dma-buf behind `req.fd`.
+    fn import(&mut self, dma: &mut D, req: &QueueRequest) -> QResult {
+        let buf = dma
+            .get_dmabuf(req.fd)
+            .map_err(|_| Error::inval("fd is not a dma-buf"))?;
+        let size = dma.dmabuf_size(&buf);
+        let length = if req.length == 0 { size } else { req.length };
+        if length > size {
+            return Err(Error::inval("length is larger than the dma-buf"));
+        }
+        if length < self.slot(req.index)?.min_length {
+            return Err(Error::DMABUF_TOO_SMALL);
+        }
+        // One dma-buf, one slot: two mappings of the same memory for the
+        // device would overlap. A queued one keeps it; a CPU-owned one gives
+        // its attachment and mapping to this slot (nothing is unmapped).
+        let mut holder = None;
+        for (index, other) in self.slots[..self.count].iter().enumerate() {
+            let Some(other) = other.as_ref() else {
+                continue;
+            };
+            if other
+                .attachment
+                .as_ref()
+                .is_some_and(|attachment| dma.is_attached(&buf, attachment))
+            {
+                if index != req.index && !other.state.is_cpu_owned() {
+                    return Err(Error::inval("dma-buf is queued in another buffer"));
+                }
+                holder = Some(index);
+            }
+        }
+        let (attachment, mapping) = match holder {
+            Some(index) => {
+                // Map once: the extra reference goes, the attachment stays.
+                drop(buf);
+                let holder = self.slot_mut(index)?;
+                let mapping = match (holder.mapping.take(), &holder.attachment) {
+                    (Some(mapping), _) => mapping,
+                    (None, Some(attachment)) => dma.map(attachment)?,
+                    (None, None) => return Err(Error::new(Errno::EIO, "attachment lost")),
+                };
+                // It moves: no unmap, no detach.
+                let attachment = holder.attachment.take();
+                holder.dmabuf_size = 0;
+                (attachment, mapping)
+            }
+            None => {
+                let attachment = dma.attach(buf)?;
+                // On failure, dropping `attachment` detaches again.
+                let mapping = dma.map(&attachment)?;
+                (Some(attachment), mapping)
+            }
+        };
+        let slot = self.slot_mut(req.index)?;
+        if holder != Some(req.index) {
+            // Another dma-buf: the old one is released (its CPU-written
+            // bytes kept).
+            slot.release_memory(dma);
+        }
+        slot.mapping = Some(mapping);
+        slot.attachment = attachment;
+        slot.dmabuf_size = size;
+        slot.fd = req.fd;
+        slot.length = length;
         Ok(())
     }
 
@@ -628,8 +705,9 @@ impl<D: Dma> Queue<D> {
             dma.sync_for_cpu(mapping, bytes);
         }
         if dmabuf && policy.map_per_qbuf {
-            // Unmapped now, mapped again by the next QBUF.
-            slot.mapping = None;
+            // Unmapped now, mapped again by the next QBUF. Still device-owned
+            // here: the CPU has written nothing the unmap could undo.
+            slot.drop_mapping(dma);
         }
         slot.state = State::Dequeued;
         self.query(dma, index)
@@ -661,8 +739,9 @@ impl<D: Dma> Queue<D> {
         let dmabuf = self.memory == Some(Memory::DmaBuf);
         for slot in self.slots[..self.count].iter_mut().flatten() {
             if dmabuf {
-                // Unmapping syncs for the CPU.
-                slot.mapping = None;
+                // A device-owned buffer comes back through the unmap's sync
+                // for the CPU; a CPU-owned one keeps what the CPU wrote.
+                slot.drop_mapping(dma);
             } else if !slot.state.is_cpu_owned() {
                 if let Some(mapping) = &slot.mapping {
                     dma.sync_for_cpu(mapping, 0..slot.length);
@@ -677,7 +756,10 @@ impl<D: Dma> Queue<D> {
     fn free_all(&mut self, dma: &mut D) {
         self.cancel(dma);
         for slot in self.slots.iter_mut() {
-            *slot = None;
+            // Every buffer is CPU-owned now (`cancel`).
+            if let Some(mut slot) = slot.take() {
+                slot.release_memory(dma);
+            }
         }
         self.count = 0;
         self.memory = None;
@@ -699,10 +781,14 @@ impl<D: Dma> Queue<D> {
         if !self.streaming {
             return None;
         }
-        let index = self.queued.pop()?;
+        let index = self.queued.peek()?;
         let slot = self.slots.get_mut(index)?.as_mut()?;
+        // Checked before anything changes; a queued buffer always has a
+        // mapping (`prepare_slot`), so this only guards the invariant.
+        let mapping = slot.mapping.clone()?;
         slot.state = State::Active;
-        Some((index, slot.mapping.clone()?))
+        self.queued.pop();
+        Some((index, mapping))
     }
 
     /// Engine: the buffer taken by [`Queue::start_frame`] is filled. Returns
@@ -734,3 +820,6 @@ impl<D: Dma> Queue<D> {
             .ok_or(Error::inval("buffer has no memory"))
     }
 }
+
+#[cfg(test)]
+mod tests;

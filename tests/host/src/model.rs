@@ -1,11 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! A model of a capture device that is not cache-coherent with the CPU, as
-//! `swiotlb=force` makes one: the device reads and writes a bounce copy of
-//! each mapping; only a sync for the CPU (or an unmap) copies what it wrote
-//! to the memory userspace sees, and only a sync for the device copies what
-//! the CPU wrote to the bounce copy. It implements the queue's [`Dma`] trait,
-//! counts every call and tracks every live reference, attachment and mapping.
+//! `swiotlb=force` makes one, down to the direction of each copy:
+//!
+//! - mapping copies the memory into a bounce copy, which the device then
+//!   reads and writes;
+//! - a sync for the device in the device-to-memory direction (what QBUF
+//!   does) copies nothing: the bounce copy keeps whatever it held;
+//! - a sync for the CPU copies the synced bytes of the bounce copy back;
+//! - unmapping an import (the exporter's unmap syncs for the CPU) copies the
+//!   whole bounce copy back over the memory, whatever the CPU wrote since;
+//! - [`Dma::sync_before_unmap`] (a `DMA_TO_DEVICE` sync) copies the memory
+//!   into the bounce copy, so that such an unmap changes nothing;
+//! - MMAP memory is unmapped without a CPU sync, as the shell does.
+//!
+//! It implements the queue's [`Dma`] trait, counts every call and tracks
+//! every live reference, attachment and mapping.
 
 use crate::queue::{Dma, Errno, Error, QResult};
 use core::cell::{Cell, RefCell};
@@ -29,6 +39,9 @@ pub struct Counters {
     pub syncs_for_device: u64,
     pub syncs_for_cpu: u64,
     pub bytes_synced_for_cpu: u64,
+    pub syncs_before_unmap: u64,
+    /// MMAP buffers freed while the device owned them (a bug: see `Drop`).
+    pub mmap_freed_device_owned: u64,
 }
 
 impl Counters {
@@ -96,6 +109,11 @@ impl World {
         mem
     }
 
+    /// The memory behind `fd`, as userspace's mmap of the dma-buf sees it.
+    pub fn memory(&self, fd: i32) -> Option<Rc<Memory>> {
+        self.fds.borrow().get(&fd).cloned()
+    }
+
     /// Userspace closes `fd`: the memory lives on while the queue holds it.
     pub fn close(&self, fd: i32) {
         self.fds.borrow_mut().remove(&fd);
@@ -151,15 +169,23 @@ impl MappingInner {
 
 impl Drop for MappingInner {
     fn drop(&mut self) {
-        // Unmapping syncs for the CPU: swiotlb copies the bounce copy back.
-        let bounce = self.bounce.borrow();
-        let mut cpu = self.mem.cpu.borrow_mut();
-        let n = bounce.len().min(cpu.len());
-        cpu[..n].copy_from_slice(&bounce[..n]);
         if self._attachment.is_some() {
+            // The exporter's unmap syncs for the CPU: swiotlb copies the
+            // whole bounce copy back.
+            let bounce = self.bounce.borrow();
+            let mut cpu = self.mem.cpu.borrow_mut();
+            let n = bounce.len().min(cpu.len());
+            cpu[..n].copy_from_slice(&bounce[..n]);
             self.world.count(|c| c.unmaps += 1);
         } else {
-            self.world.count(|c| c.frees += 1);
+            // MMAP memory: unmapped without a CPU sync, so it must be
+            // CPU-owned by then, or the device's last frame would be lost.
+            // Counted, not asserted: a test may drop a queue mid-stream.
+            let lost = u64::from(self.device_owned.get());
+            self.world.count(|c| {
+                c.frees += 1;
+                c.mmap_freed_device_owned += lost;
+            });
         }
         self.world.mapped.borrow_mut().remove(&self.mem.id);
     }
@@ -182,9 +208,11 @@ impl Dma for Model {
         }
         self.world.count(|c| c.allocs += 1);
         let mem = self.world.new_memory(size);
+        // Mapping copies the memory into the bounce copy.
+        let bounce = mem.cpu.borrow().clone();
         Ok(Rc::new(MappingInner {
             world: self.world.clone(),
-            bounce: RefCell::new(vec![0xb0; size]),
+            bounce: RefCell::new(bounce),
             mem,
             _attachment: None,
             device_owned: Cell::new(false),
@@ -199,7 +227,7 @@ impl Dma for Model {
             .borrow()
             .get(&fd)
             .cloned()
-            .ok_or(Error::new(Errno(9), "model: bad fd"))?;
+            .ok_or(Error::new(Errno::Dma(-9), "model: bad fd"))?;
         self.world.count(|c| c.gets += 1);
         Ok(DmaBufRef {
             world: self.world.clone(),
@@ -234,23 +262,35 @@ impl Dma for Model {
             self.world.mapped.borrow_mut().insert(mem.id),
             "the same memory mapped twice for the device (overlapping mappings)"
         );
-        // Stale garbage in the bounce buffer until something syncs.
-        let size = mem.cpu.borrow().len();
+        // Mapping copies the memory into the bounce copy.
+        let bounce = mem.cpu.borrow().clone();
         Ok(Rc::new(MappingInner {
             world: self.world.clone(),
             mem,
             _attachment: Some(attachment.clone()),
-            bounce: RefCell::new(vec![0xb0; size]),
+            bounce: RefCell::new(bounce),
             device_owned: Cell::new(false),
             user_mapped: Cell::new(false),
         }))
     }
 
     fn sync_for_device(&mut self, mapping: &Self::Mapping) {
+        // DMA_FROM_DEVICE: swiotlb copies nothing into the bounce copy.
         self.world.count(|c| c.syncs_for_device += 1);
-        let cpu = mapping.mem.cpu.borrow();
-        mapping.bounce.borrow_mut().copy_from_slice(&cpu);
         mapping.device_owned.set(true);
+    }
+
+    fn sync_before_unmap(&mut self, mapping: &Self::Mapping) {
+        assert!(
+            !mapping.device_owned.get(),
+            "sync before unmap of a buffer the device owns"
+        );
+        self.world.count(|c| c.syncs_before_unmap += 1);
+        if mapping._attachment.is_some() {
+            // DMA_TO_DEVICE: the CPU's bytes go to the bounce copy.
+            let cpu = mapping.mem.cpu.borrow();
+            mapping.bounce.borrow_mut().copy_from_slice(&cpu);
+        }
     }
 
     fn sync_for_cpu(&mut self, mapping: &Self::Mapping, bytes: Range<usize>) {

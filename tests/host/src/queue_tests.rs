@@ -20,6 +20,9 @@ struct Rig {
     dma: Model,
     world: Rc<World>,
     sequence: u32,
+    /// Memory userspace wrote after DQBUF and has not queued since, with
+    /// what it wrote: nothing the driver does may change it.
+    user_writes: Vec<(Rc<crate::model::Memory>, Vec<u8>)>,
 }
 
 impl Rig {
@@ -32,6 +35,33 @@ impl Rig {
             },
             world,
             sequence: 0,
+            user_writes: Vec::new(),
+        }
+    }
+
+    /// The memory CPU-side of buffer `index` (MMAP) or of the dma-buf at
+    /// `fd` (DMABUF).
+    fn user_memory(&self, index: usize, fd: i32) -> Option<Rc<crate::model::Memory>> {
+        match self.q.memory()? {
+            Memory::Mmap => self.q.mmap_buffer(index).ok().map(|m| m.mem.clone()),
+            Memory::DmaBuf => self.world.memory(fd),
+        }
+    }
+
+    /// Userspace writes `byte` over all of dequeued buffer `info`.
+    fn user_write(&mut self, info: &BufferInfo, byte: u8) {
+        let mem = self.user_memory(info.index, info.fd).unwrap();
+        mem.cpu.borrow_mut().fill(byte);
+        let want = mem.cpu.borrow().clone();
+        self.user_writes.retain(|(m, _)| m.id != mem.id);
+        self.user_writes.push((mem, want));
+    }
+
+    /// The buffer is the device's again: its contents are no longer
+    /// userspace's to keep.
+    fn handed_to_device(&mut self, index: usize, fd: i32) {
+        if let Some(mem) = self.user_memory(index, fd) {
+            self.user_writes.retain(|(m, _)| m.id != mem.id);
         }
     }
 
@@ -772,20 +802,156 @@ fn prepared_dmabuf_queued_with_fd_minus_one_keeps_its_fd_and_length() {
 }
 
 #[test]
-fn map_failure_leaves_the_slot_cpu_owned_and_retryable() {
+fn map_failure_changes_nothing_and_the_qbuf_can_be_retried() {
     let mut r = Rig::new();
     r.world.export(10, SIZE);
     r.reqbufs(A, Memory::DmaBuf, 1).unwrap();
+    let before = r.q.query(&r.dma, 0).unwrap();
     r.world.fail_maps.set(1);
     assert_eq!(errno(r.qbuf(A, 0, Memory::DmaBuf, 10)), Errno::ENOMEM);
-    assert_eq!(r.q.query(&r.dma, 0).unwrap().state, State::Dequeued);
-    r.qbuf(A, 0, Memory::DmaBuf, 10).unwrap();
+    assert_eq!(
+        r.q.query(&r.dma, 0).unwrap(),
+        before,
+        "a refused QBUF changed the slot"
+    );
     let c = r.world.counters();
     assert_eq!(
-        (c.attaches, c.maps),
-        (1, 1),
-        "the attachment was kept and reused"
+        (c.refs_held(), c.attachments(), c.mappings()),
+        (0, 0, 0),
+        "a refused QBUF kept something of the dma-buf"
     );
+    r.qbuf(A, 0, Memory::DmaBuf, 10).unwrap();
+    let c = r.world.counters();
+    assert_eq!((c.attachments(), c.mappings()), (1, 1));
+}
+
+// ---- Nothing lost after DQBUF: every path that drops the mapping of a
+// CPU-owned import, with the model copying bounce slots back at unmap as
+// swiotlb does
+
+/// Two imports (fds 10 and 11) queued and streaming; buffer 0 filled,
+/// dequeued, and overwritten by userspace with 0xc3. Returns its memory.
+fn dequeued_import_written_by_user(r: &mut Rig) -> Rc<crate::model::Memory> {
+    r.queue_imports(2);
+    r.q.streamon(A).unwrap();
+    r.engine_tick().unwrap();
+    let info = r.dqbuf(A, Memory::DmaBuf).unwrap();
+    assert_eq!(info.fd, 10);
+    r.user_write(&info, 0xc3);
+    r.world.memory(10).unwrap()
+}
+
+fn holds_user_bytes(mem: &crate::model::Memory) -> bool {
+    mem.cpu.borrow().iter().all(|&b| b == 0xc3)
+}
+
+#[test]
+fn user_data_survives_streamoff() {
+    let mut r = Rig::new();
+    let mem = dequeued_import_written_by_user(&mut r);
+    r.streamoff(A).unwrap();
+    assert!(holds_user_bytes(&mem));
+    assert_eq!(
+        r.world.counters().syncs_before_unmap,
+        1,
+        "only the CPU-owned buffer"
+    );
+}
+
+#[test]
+fn user_data_survives_its_slot_taking_another_dmabuf() {
+    let mut r = Rig::new();
+    let mem = dequeued_import_written_by_user(&mut r);
+    r.world.export(12, SIZE);
+    r.qbuf(A, 0, Memory::DmaBuf, 12).unwrap();
+    assert!(holds_user_bytes(&mem));
+}
+
+#[test]
+fn user_data_survives_the_dmabuf_moving_to_another_slot() {
+    let mut r = Rig::new();
+    let mem = dequeued_import_written_by_user(&mut r);
+    // Slot 1 gives back its own dma-buf first, so that it is CPU-owned.
+    r.engine_tick().unwrap();
+    r.dqbuf(A, Memory::DmaBuf).unwrap();
+    let unmaps = r.world.counters().unmaps;
+    r.qbuf(A, 1, Memory::DmaBuf, 10).unwrap();
+    assert!(holds_user_bytes(&mem));
+    let c = r.world.counters();
+    assert_eq!(
+        c.unmaps,
+        unmaps + 1,
+        "only slot 1's own dma-buf is unmapped"
+    );
+    assert_eq!(c.maps, 2, "the moving dma-buf keeps its mapping");
+}
+
+#[test]
+fn user_data_survives_streamoff_and_reqbufs_zero() {
+    let mut r = Rig::new();
+    let mem = dequeued_import_written_by_user(&mut r);
+    r.streamoff(A).unwrap();
+    r.reqbufs(A, Memory::DmaBuf, 0).unwrap();
+    assert!(holds_user_bytes(&mem));
+    assert_eq!(r.world.counters().attachments(), 0);
+}
+
+#[test]
+fn user_data_survives_close_while_streaming() {
+    let mut r = Rig::new();
+    let mem = dequeued_import_written_by_user(&mut r);
+    r.q.release(&mut r.dma, A);
+    assert!(holds_user_bytes(&mem));
+    assert_eq!(r.world.counters().refs_held(), 0);
+}
+
+#[test]
+fn user_data_in_mmap_buffers_survives_reqbufs_zero() {
+    let mut r = Rig::new();
+    r.reqbufs(A, Memory::Mmap, 2).unwrap();
+    for i in 0..2 {
+        r.qbuf(A, i, Memory::Mmap, -1).unwrap();
+    }
+    r.q.streamon(A).unwrap();
+    r.engine_tick().unwrap();
+    let info = r.dqbuf(A, Memory::Mmap).unwrap();
+    r.user_write(&info, 0xc3);
+    let mem = r.user_memory(info.index, -1).unwrap();
+    r.streamoff(A).unwrap();
+    r.reqbufs(A, Memory::Mmap, 0).unwrap();
+    assert!(holds_user_bytes(&mem));
+    assert_eq!(r.world.counters().mmap_freed_device_owned, 0);
+}
+
+// ---- A refused QBUF changes nothing
+
+#[test]
+fn refused_qbuf_does_not_take_the_dmabuf_from_another_slot() {
+    let mut r = Rig::new();
+    let _ = dequeued_import_written_by_user(&mut r);
+    r.engine_tick().unwrap();
+    r.dqbuf(A, Memory::DmaBuf).unwrap();
+    let holder = r.q.query(&r.dma, 0).unwrap();
+    let counters = r.world.counters();
+    for length in [2 * SIZE, SIZE / 2] {
+        let req = QueueRequest {
+            index: 1,
+            memory: Memory::DmaBuf,
+            fd: 10,
+            length,
+        };
+        assert_eq!(
+            r.q.qbuf(&mut r.dma, A, &req).unwrap_err().errno,
+            Errno::EINVAL
+        );
+        assert_eq!(r.q.query(&r.dma, 0).unwrap(), holder, "length {length}");
+        let mut c = r.world.counters();
+        // The refused request's own reference came and went.
+        c.gets -= 1;
+        c.puts -= 1;
+        r.world.counters.set(c);
+        assert_eq!(c, counters, "length {length}");
+    }
 }
 
 // ---- Randomized sequences
@@ -841,7 +1007,22 @@ fn check_invariants(r: &Rig, step: usize, seed: u64) {
         ctx("dma-buf references leaked")
     );
     assert_eq!(c.mappings(), mapped, "{}", ctx("mappings leaked"));
+    assert_eq!(
+        c.mmap_freed_device_owned,
+        0,
+        "{}",
+        ctx("MMAP buffer freed while the device owned it")
+    );
     assert_eq!(r.q.is_busy(), r.q.count() > 0, "{}", ctx("busy"));
+    for (i, (mem, want)) in r.user_writes.iter().enumerate() {
+        assert!(
+            *mem.cpu.borrow() == *want,
+            "{}",
+            ctx(&format!(
+                "what userspace wrote into dequeued buffer {i} changed"
+            ))
+        );
+    }
 }
 
 #[test]
@@ -892,6 +1073,7 @@ fn random_operation_sequences_keep_every_invariant() {
                     };
                     if let Ok(info) = res {
                         assert!(!info.state.is_cpu_owned(), "seed {seed} step {step}");
+                        r.handed_to_device(info.index, info.fd);
                     }
                 }
                 5..=6 => {
@@ -914,6 +1096,10 @@ fn random_operation_sequences_keep_every_invariant() {
                                     .all(|i| mem[i] == verification_byte(i, info.sequence));
                                 assert!(ok, "seed {seed} step {step}: stale import");
                             }
+                        }
+                        // Userspace uses the buffer as its own.
+                        if r.user_memory(info.index, info.fd).is_some() {
+                            r.user_write(&info, step as u8 ^ 0x5a);
                         }
                     }
                 }

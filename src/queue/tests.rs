@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Unit tests of states the queue's API cannot reach, built only for the
+//! host tests (`tests/host`); everything reachable is tested there, against
+//! the model of a non-coherent device.
+
+use super::*;
+
+/// A DMA side that has nothing and does nothing.
+struct NoDma;
+
+impl Dma for NoDma {
+    type DmaBuf = ();
+    type Attachment = ();
+    type Mapping = ();
+
+    fn alloc_mapped(&mut self, _size: usize) -> QResult<()> {
+        Ok(())
+    }
+    fn get_dmabuf(&mut self, _fd: i32) -> QResult<()> {
+        Ok(())
+    }
+    fn dmabuf_size(&self, _buf: &()) -> usize {
+        0
+    }
+    fn is_attached(&self, _buf: &(), _attachment: &()) -> bool {
+        false
+    }
+    fn attach(&mut self, _buf: ()) -> QResult<()> {
+        Ok(())
+    }
+    fn map(&mut self, _attachment: &()) -> QResult<()> {
+        Ok(())
+    }
+    fn sync_for_device(&mut self, _mapping: &()) {}
+    fn sync_for_cpu(&mut self, _mapping: &(), _bytes: Range<usize>) {}
+    fn sync_before_unmap(&mut self, _mapping: &()) {}
+    fn is_mapped_to_user(&self, _mapping: &()) -> bool {
+        false
+    }
+}
+
+#[test]
+fn start_frame_changes_nothing_for_a_queued_buffer_without_a_mapping() {
+    let mut q = Queue::<NoDma>::new();
+    let mut slot = Slot::new(16);
+    slot.state = State::Queued;
+    q.slots[0] = Some(slot);
+    q.count = 1;
+    q.memory = Some(Memory::DmaBuf);
+    q.streaming = true;
+    assert!(q.queued.push(0));
+    assert!(q.start_frame().is_none());
+    assert_eq!(q.slots[0].as_ref().map(|s| s.state), Some(State::Queued));
+    assert_eq!(q.queued_count(), 1);
+}
