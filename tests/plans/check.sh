@@ -75,6 +75,7 @@ suite rvcap_contig_test /tests/rvcap_contig_test
 modprobe rvcap || { echo "modprobe rvcap failed"; exit 1; }
 suite rvcap_stream_test /tests/rvcap_stream_test
 suite rvcap_dmabuf_test /tests/rvcap_dmabuf_test
+suite rvcap_nothing_lost_test /tests/rvcap_nothing_lost_test
 suite rvcap_hotpath_test /tests/rvcap_hotpath_test
 suite rvcap_concurrency_test /tests/rvcap_concurrency_test
 suite rvcap_malformed_test /tests/rvcap_malformed_test

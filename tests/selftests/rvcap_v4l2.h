@@ -174,6 +174,28 @@ static inline long long rvcap_counter(const char *name)
 	return -1;
 }
 
+/* Sets error injection knob @name of device rvcap.0; 0 or -errno. */
+static inline int rvcap_set_knob(const char *name, unsigned int value)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/rvcap/rvcap.0/%s", name);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "%u\n", value);
+	return fclose(f) ? -errno : 0;
+}
+
+static inline void rvcap_reset_knobs(void)
+{
+	rvcap_set_knob("inject_error_every", 0);
+	rvcap_set_knob("inject_drop_every", 0);
+	rvcap_set_knob("inject_stall_ms", 0);
+	rvcap_set_knob("inject_map_failures", 0);
+}
+
 /* Counts lines of /sys/kernel/debug/rvcap/rvcap.0/buffers containing @s. */
 static inline int rvcap_buffers_lines(const char *s)
 {
@@ -215,9 +237,44 @@ static inline int rvcap_bufinfo(const char *dev, int *attached)
 	return objects;
 }
 
+/* ---- the kernel log */
+
+/* /dev/kmsg, positioned after what is already logged; -errno on failure. */
+static inline int rvcap_kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+/* How many kernel log lines since rvcap_kmsg_open() contain @needle. */
+static inline int rvcap_kmsg_count(int kmsg, const char *needle)
+{
+	char line[512];
+	ssize_t n;
+	int found = 0;
+
+	while ((n = read(kmsg, line, sizeof(line) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+		if (n <= 0)
+			continue;
+		line[n] = 0;
+		if (strstr(line, needle))
+			found++;
+	}
+	return found;
+}
+
 /* ---- dma-buf exporters */
 
-enum rvcap_exporter { RVCAP_UDMABUF, RVCAP_DMA_HEAP };
+/*
+ * udmabuf caches its mapping and maps without CPU syncs; the system and CMA
+ * dma-heaps unmap with a sync for the CPU, which is what shows a driver
+ * that unmaps a buffer userspace owns.
+ */
+enum rvcap_exporter { RVCAP_UDMABUF, RVCAP_DMA_HEAP, RVCAP_CMA_HEAP };
 
 /* A dma-buf and a CPU mapping of its memory. */
 struct rvcap_dmabuf {
@@ -229,7 +286,8 @@ struct rvcap_dmabuf {
 
 /*
  * Exports a dma-buf of @size bytes (a multiple of the page size) from
- * udmabuf (memfd pages) or the system dma-heap. Returns 0 or -errno.
+ * udmabuf (memfd pages), the system dma-heap or the CMA dma-heap (the
+ * default CMA area, named "reserved"). Returns 0 or -errno.
  */
 static inline int rvcap_export(enum rvcap_exporter exp, size_t size,
 			       struct rvcap_dmabuf *buf)
@@ -260,7 +318,8 @@ static inline int rvcap_export(enum rvcap_exporter exp, size_t size,
 			.len = size,
 			.fd_flags = O_RDWR | O_CLOEXEC,
 		};
-		int heap = open("/dev/dma_heap/system", O_RDWR | O_CLOEXEC);
+		int heap = open(exp == RVCAP_CMA_HEAP ? "/dev/dma_heap/reserved" :
+				"/dev/dma_heap/system", O_RDWR | O_CLOEXEC);
 
 		if (heap < 0)
 			return -errno;
