@@ -12,12 +12,18 @@
  *   allocs        kernel allocation events of both tasks over -a further
  *                 requeues (trace events, rvcap_trace.h)
  *   c_*           per-frame deltas of rvcap's debugfs counters (-c)
+ * With -R (rvcap, with -c) a second line "kind=release" times STREAMOFF
+ * with every buffer queued and with every buffer dequeued (median of
+ * RELEASE_ROUNDS each): with every buffer the application's, rvcap syncs
+ * each import for the device before its unmap (nothing lost after DQBUF),
+ * so the difference is what that costs, next to the bytes it synced.
  * With -M BYTES it instead times memset() of BYTES, the bandwidth limit
  * for filling a frame of that size.
  *
  * usage: rvcap-bench -d DEV -m mmap|udmabuf|heap [-W width] [-H height]
  *                    [-B buffer bytes] [-b buffers] [-n frames] [-t seconds]
- *                    [-a requeues] [-T thread] [-c counters] [-F] [-l label]
+ *                    [-a requeues] [-T thread] [-c counters] [-F] [-R]
+ *                    [-l label]
  *        rvcap-bench -M BYTES [-n times] [-l label]
  *   -F  set the fastest frame interval the device enumerates (vivid)
  */
@@ -31,6 +37,7 @@
 
 #define MAX_FRAMES 100000
 #define MAX_COUNTERS 32
+#define RELEASE_ROUNDS 5
 
 static void die(const char *what, int err)
 {
@@ -82,6 +89,17 @@ struct counters {
 	char name[MAX_COUNTERS][32];
 	long long value[MAX_COUNTERS];
 };
+
+/* Value of counter @name in @c, or -1. */
+static long long counter(const struct counters *c, const char *name)
+{
+	int i;
+
+	for (i = 0; i < c->n; i++)
+		if (!strcmp(c->name[i], name))
+			return c->value[i];
+	return -1;
+}
 
 static void read_counters(const char *path, struct counters *c)
 {
@@ -165,6 +183,70 @@ static void requeue(struct stream *s, uint64_t *dq_ns, uint64_t *q_ns)
 	}
 }
 
+/* Queues every buffer and starts streaming. */
+static void start_stream(struct stream *s)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < s->nbufs; i++) {
+		ret = qbuf(s, i);
+		if (ret)
+			die("VIDIOC_QBUF", ret);
+	}
+	ret = rvcap_stream(s->fd, true);
+	if (ret)
+		die("VIDIOC_STREAMON", ret);
+}
+
+/* Times STREAMOFF. */
+static uint64_t timed_streamoff(struct stream *s)
+{
+	uint64_t t0 = now_ns();
+	int ret = rvcap_stream(s->fd, false);
+
+	if (ret)
+		die("VIDIOC_STREAMOFF", ret);
+	return now_ns() - t0;
+}
+
+/*
+ * STREAMOFF with every buffer queued (the device's), then with every buffer
+ * dequeued (the application's), RELEASE_ROUNDS times each; prints the
+ * medians and the bytes rvcap synced before unmapping per STREAMOFF.
+ */
+static void bench_release(struct stream *s, const char *counters_path, const char *label)
+{
+	uint64_t queued[RELEASE_ROUNDS], dequeued[RELEASE_ROUNDS];
+	struct counters c0, c1;
+	struct v4l2_buffer buf;
+	unsigned int round, i;
+	int ret;
+
+	timed_streamoff(s);
+	read_counters(counters_path, &c0);
+	for (round = 0; round < RELEASE_ROUNDS; round++) {
+		start_stream(s);
+		queued[round] = timed_streamoff(s);
+		start_stream(s);
+		for (i = 0; i < s->nbufs; i++) {
+			ret = rvcap_wait_frame(s->fd, 10000);
+			if (ret <= 0)
+				die("waiting for a frame", ret ? ret : ETIMEDOUT);
+			ret = rvcap_dqbuf(s->fd, s->memory, &buf);
+			if (ret)
+				die("VIDIOC_DQBUF", ret);
+		}
+		dequeued[round] = timed_streamoff(s);
+	}
+	read_counters(counters_path, &c1);
+	printf("rvcap-bench: label=%s kind=release buffers=%u streamoff_queued_ns_median=%llu streamoff_dequeued_ns_median=%llu bytes_synced_before_unmap=%lld\n",
+	       label, s->nbufs, (unsigned long long)median(queued, RELEASE_ROUNDS),
+	       (unsigned long long)median(dequeued, RELEASE_ROUNDS),
+	       (counter(&c1, "bytes_synced_before_unmap") -
+		counter(&c0, "bytes_synced_before_unmap")) / RELEASE_ROUNDS);
+}
+
 /* Sets the shortest frame interval the device lists for the format. */
 static void set_fastest_interval(int fd, const struct v4l2_format *fmt)
 {
@@ -199,7 +281,7 @@ int main(int argc, char **argv)
 	unsigned int alloc_requeues = 100, i, done;
 	double seconds = 5;
 	size_t bufsize = 0, memset_bytes = 0;
-	bool fastest = false;
+	bool fastest = false, release = false;
 	struct counters c0, c1;
 	struct stream s = { .fd = -1 };
 	struct v4l2_streamparm parm = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
@@ -210,7 +292,7 @@ int main(int argc, char **argv)
 	long allocs = -1;
 	int opt, ret;
 
-	while ((opt = getopt(argc, argv, "d:m:W:H:B:b:n:t:a:T:c:Fl:M:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:m:W:H:B:b:n:t:a:T:c:FRl:M:")) != -1) {
 		switch (opt) {
 		case 'd':
 			dev = optarg;
@@ -247,6 +329,9 @@ int main(int argc, char **argv)
 			break;
 		case 'F':
 			fastest = true;
+			break;
+		case 'R':
+			release = true;
 			break;
 		case 'l':
 			label = optarg;
@@ -311,14 +396,7 @@ int main(int argc, char **argv)
 		if (ret)
 			die("exporting a dma-buf", ret);
 	}
-	for (i = 0; i < s.nbufs; i++) {
-		ret = qbuf(&s, i);
-		if (ret)
-			die("VIDIOC_QBUF", ret);
-	}
-	ret = rvcap_stream(s.fd, true);
-	if (ret)
-		die("VIDIOC_STREAMON", ret);
+	start_stream(&s);
 	if (thread) {
 		thread_pid = rvcap_find_task(thread);
 		if (thread_pid < 0)
@@ -393,6 +471,11 @@ int main(int argc, char **argv)
 		rvcap_alloc_trace_dump(stderr, 10);
 	}
 
+	if (release) {
+		if (!counters_path)
+			die("-R needs -c", EINVAL);
+		bench_release(&s, counters_path, label);
+	}
 	rvcap_stream(s.fd, false);
 	rvcap_reqbufs(s.fd, s.memory, 0);
 	for (i = 0; i < s.nbufs && s.memory == V4L2_MEMORY_DMABUF; i++)

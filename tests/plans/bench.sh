@@ -43,7 +43,9 @@ if [ "$boot" = coherent ]; then
 		w=${size%x*} h=${size#*x}
 		rvcap-bench -M $((w * h * 2)) -n "$frames" -l "memset/-/$size/-"
 		for mem in mmap udmabuf heap; do
-			bench_rvcap "rvcap/$mem/$size/map-once" "$w" "$h" "$mem"
+			release=
+			[ "$size" = 640x480 ] && [ "$mem" != mmap ] && release=-R
+			bench_rvcap "rvcap/$mem/$size/map-once" "$w" "$h" "$mem" $release
 			# vivid paces itself: its fastest interval for the size (-F).
 			rvcap-bench -d "$vivid" -m "$mem" -W "$w" -H "$h" -n "$frames" -t "$secs" \
 				-a "$((allocs < 30 ? allocs : 30))" -F -T vivid-000-vid-cap \
@@ -67,14 +69,16 @@ else
 			echo $sync >$params/full_sync
 			# A buffer pool sized for 1080p, streaming 640x480 into it.
 			bench_rvcap "rvcap/$mem/640x480-in-1080p-buffers/$policy" 640 480 "$mem" -B "$big"
-			bench_rvcap "rvcap/$mem/1920x1080/$policy" 1920 1080 "$mem"
+			release=
+			[ "$mem/$sync" = udmabuf/0 ] && release=-R
+			bench_rvcap "rvcap/$mem/1920x1080/$policy" 1920 1080 "$mem" $release
 		done
 		echo 0 >$params/full_sync
 	done
 	# Map once against per QBUF where mapping copies: the heap maps without
 	# DMA_ATTR_SKIP_CPU_SYNC and does not cache its mappings (udmabuf
 	# does both); at 640x480 its segments are small enough to bounce.
-	bench_rvcap "rvcap/heap/640x480/payload-sync" 640 480 heap
+	bench_rvcap "rvcap/heap/640x480/payload-sync" 640 480 heap -R
 	echo 1 >$params/map_per_qbuf
 	bench_rvcap "rvcap/udmabuf/1920x1080/map-per-qbuf" 1920 1080 udmabuf
 	bench_rvcap "rvcap/heap/640x480/map-per-qbuf" 640 480 heap
