@@ -54,6 +54,12 @@ FIXTURE_SETUP(lost)
 {
 	int i;
 
+	/*
+	 * Also here, not only in the teardown: at -O2 the harness may skip
+	 * the teardown after a failed ASSERT (its setjmp clobbers), and a
+	 * stalled engine left behind would fail every later test.
+	 */
+	rvcap_reset_knobs();
 	self->fd = open(rvcap_dev(), O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->fd);
 	ASSERT_EQ(0, rvcap_set_format(self->fd, V4L2_PIX_FMT_YUYV, WIDTH, HEIGHT, &self->fmt));
@@ -112,9 +118,9 @@ static long first_changed(const uint8_t *p, size_t len, uint8_t byte)
 	return -1;
 }
 
-#define ASSERT_USER_BYTES(buf, byte, size) do {					\
+#define EXPECT_USER_BYTES(buf, byte, size) do {					\
 	long bad = first_changed((buf)->cpu, (size), (byte));			\
-	ASSERT_EQ(-1, bad) {							\
+	EXPECT_EQ(-1, bad) {							\
 		TH_LOG("byte %ld of what userspace wrote is now 0x%02x, not 0x%02x", \
 		       bad, (buf)->cpu[bad], (byte));				\
 	}									\
@@ -128,7 +134,7 @@ TEST_F(lost, user_bytes_survive_streamoff)
 
 	mine = dequeue_and_overwrite(_metadata, self, &buf);
 	ASSERT_EQ(0, rvcap_stream(self->fd, false));
-	ASSERT_USER_BYTES(mine, USER_BYTE, self->size);
+	EXPECT_USER_BYTES(mine, USER_BYTE, self->size);
 	/* The dequeued buffer, not the queued one, was handed over first. */
 	EXPECT_EQ(before + 1, rvcap_counter("sync_before_unmap"));
 }
@@ -142,7 +148,7 @@ TEST_F(lost, user_bytes_survive_streamoff_and_reqbufs_zero)
 	mine = dequeue_and_overwrite(_metadata, self, &buf);
 	ASSERT_EQ(0, rvcap_stream(self->fd, false));
 	ASSERT_EQ(0, rvcap_reqbufs(self->fd, V4L2_MEMORY_DMABUF, 0));
-	ASSERT_USER_BYTES(mine, USER_BYTE, self->size);
+	EXPECT_USER_BYTES(mine, USER_BYTE, self->size);
 	rvcap_bufinfo("rvcap.0", &attached);
 	EXPECT_EQ(0, attached);
 }
@@ -155,7 +161,7 @@ TEST_F(lost, user_bytes_survive_close_while_streaming)
 	mine = dequeue_and_overwrite(_metadata, self, &buf);
 	ASSERT_EQ(0, close(self->fd));
 	self->fd = -1;
-	ASSERT_USER_BYTES(mine, USER_BYTE, self->size);
+	EXPECT_USER_BYTES(mine, USER_BYTE, self->size);
 }
 
 TEST_F(lost, user_bytes_survive_the_slot_taking_another_dmabuf)
@@ -165,7 +171,7 @@ TEST_F(lost, user_bytes_survive_the_slot_taking_another_dmabuf)
 
 	mine = dequeue_and_overwrite(_metadata, self, &buf);
 	ASSERT_EQ(0, rvcap_qbuf_dmabuf(self->fd, buf.index, self->bufs[NBUFS].fd, 0));
-	ASSERT_USER_BYTES(mine, USER_BYTE, self->size);
+	EXPECT_USER_BYTES(mine, USER_BYTE, self->size);
 }
 
 /*
@@ -189,9 +195,10 @@ TEST_F(lost, user_bytes_survive_the_dmabuf_moving_to_another_slot)
 	/* Let the engine start the stall of its next frame period. */
 	usleep(300 * 1000);
 	maps = rvcap_counter("map");
-	ASSERT_EQ(0, rvcap_qbuf_dmabuf(self->fd, other.index, a->fd, 0));
-	ASSERT_USER_BYTES(a, USER_BYTE, self->size);
-	ASSERT_USER_BYTES(b, OTHER_USER_BYTE, self->size);
+	EXPECT_EQ(0, rvcap_qbuf_dmabuf(self->fd, other.index, a->fd, 0));
+	EXPECT_USER_BYTES(a, USER_BYTE, self->size);
+	EXPECT_USER_BYTES(b, OTHER_USER_BYTE, self->size);
+	rvcap_set_knob("inject_stall_ms", 0);
 	EXPECT_EQ(maps, rvcap_counter("map")) TH_LOG("the moving dma-buf was mapped again");
 	EXPECT_EQ(1, rvcap_buffers_lines(" dequeued cpu    no       no "));
 }
@@ -250,7 +257,7 @@ TEST_F(lost, refused_qbuf_leaves_the_holding_slot_as_it_was)
 	EXPECT_EQ(unmaps, rvcap_counter("unmap"));
 	EXPECT_EQ(detaches, rvcap_counter("detach"));
 	EXPECT_EQ(2, rvcap_buffers_lines(" dequeued cpu    yes      yes "));
-	ASSERT_USER_BYTES(a, USER_BYTE, self->size);
+	EXPECT_USER_BYTES(a, USER_BYTE, self->size);
 	/* And the stream goes on. */
 	ASSERT_EQ(0, rvcap_qbuf_dmabuf(self->fd, buf.index, a->fd, 0));
 	ASSERT_EQ(1, rvcap_wait_frame(self->fd, 5000));
