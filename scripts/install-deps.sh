@@ -42,3 +42,5 @@ command -v cargo >/dev/null || die "cargo is needed for the host tests"
 
 # v4l2-ctl and v4l2-compliance for the guest, from Debian trixie.
 "$(dirname "$0")"/fetch-guest-v4l-utils.sh >/dev/null
+# gst-launch-1.0 with v4l2src, and timeout, for the guest, from Debian trixie.
+"$(dirname "$0")"/fetch-guest-gstreamer.sh >/dev/null
