@@ -28,7 +28,8 @@ record() { # level status name [count]
 	skip) skipped=$((skipped + n)) ;;
 	*) failed=$((failed + n)) ;;
 	esac
-	printf '%-7s %-5s %s\n' "$2" "$1" "$3"
+	# A name never carries a control character (tools reading this trip).
+	printf '%-7s %-5s %s\n' "$2" "$1" "${3//[[:cntrl:]]/?}"
 }
 
 summary() {
@@ -160,7 +161,8 @@ fi
 
 # Counts one guest run's results from its output.log: TAP lines of each
 # suite, v4l2-compliance's summary line, and the kernel-log verdict. Emits
-# "status count name" lines.
+# "status count name" lines. The guest's serial console ends lines with
+# "\r\n"; the carriage returns go first, so that no name carries one.
 # run_kselftest.sh nests each program's TAP ("# ok 3 ...") inside its own
 # ("ok 1 selftests: rvcap: PROG"): both count, the inner lines under the
 # program's name, the outer one as the runner's verdict on the program
@@ -168,6 +170,7 @@ fi
 # but never judged fails.
 guest_results() { # output.log
 	awk '
+		{ gsub(/[\r]/, "") }
 		/^rvcap-kselftest-begin/ { ks = 1; kplan = 0; kseen = 0; prog = ""; next }
 		ks && /^1\.\.[0-9]+/ { kplan = substr($1, 4) + 0; next }
 		ks && /^# selftests: / { prog = $NF; plan = 0; seen = 0; next }
