@@ -60,8 +60,8 @@ gstreamer_v4l2src() {
 	# fourcc, GStreamer's name, bytes per 2 pixels
 	formats="YUYV:YUY2:4 NV12:NV12:3 RGB3:RGB:6 GREY:GRAY8:2"
 	echo "1..6"
-	want=$(for f in $formats; do echo "${f%%:*}"; done | sort | tr '\n' ' ')
-	have=$(v4l2-ctl -d "$dev" --list-formats | sed -n "s/.*\]: '\(....\)'.*/\1/p" | sort | tr '\n' ' ')
+	want=$(echo $(for f in $formats; do echo "${f%%:*}"; done | sort))
+	have=$(echo $(v4l2-ctl -d "$dev" --list-formats | sed -n "s/.*\]: '\(....\)'.*/\1/p" | sort))
 	if [ "$want" = "$have" ]; then
 		echo "ok 1 the formats v4l2src captures below are every format rvcap lists ($have)"
 	else
