@@ -98,8 +98,8 @@ done
 gst_root=$RVCAP_CACHE/guest-gstreamer/root
 [[ -e $RVCAP_CACHE/guest-gstreamer/.complete ]] || die "guest GStreamer missing (run: make deps)"
 gst_files=(usr/bin/gst-launch-1.0 usr/bin/gst-inspect-1.0 usr/bin/timeout
-	$libdir/gstreamer1.0/gstreamer-1.0/gst-plugin-scanner
-	$libdir/gstreamer-1.0/libgstcoreelements.so $libdir/gstreamer-1.0/libgstvideo4linux2.so)
+	"$libdir/gstreamer1.0/gstreamer-1.0/gst-plugin-scanner"
+	"$libdir/gstreamer-1.0/libgstcoreelements.so" "$libdir/gstreamer-1.0/libgstvideo4linux2.so")
 for f in "${gst_files[@]}"; do
 	install -D "$gst_root/$f" "$stage/$f"
 	"$gst_root/$libdir/ld-linux-x86-64.so.2" --library-path "$gst_root/$libdir" \

@@ -60,8 +60,8 @@ gstreamer_v4l2src() {
 	# fourcc, GStreamer's name, bytes per 2 pixels
 	formats="YUYV:YUY2:4 NV12:NV12:3 RGB3:RGB:6 GREY:GRAY8:2"
 	echo "1..6"
-	want=$(echo $(for f in $formats; do echo "${f%%:*}"; done | sort))
-	have=$(echo $(v4l2-ctl -d "$dev" --list-formats | sed -n "s/.*\]: '\(....\)'.*/\1/p" | sort))
+	want=$(for f in $formats; do echo "${f%%:*}"; done | sort | xargs)
+	have=$(v4l2-ctl -d "$dev" --list-formats | sed -n "s/.*\]: '\(....\)'.*/\1/p" | sort | xargs)
 	if [ "$want" = "$have" ]; then
 		echo "ok 1 the formats v4l2src captures below are every format rvcap lists ($have)"
 	else
@@ -76,7 +76,7 @@ gstreamer_v4l2src() {
 		what="gst-launch-1.0 v4l2src io-mode=mmap $gst 320x240: $frames frames into filesink, every byte checked"
 		rm -f /tmp/gst.raw
 		if timeout 120 gst-launch-1.0 -q v4l2src device="$dev" io-mode=mmap \
-			num-buffers=$frames extra-controls="c,test_pattern=2" \
+			num-buffers="$frames" extra-controls="c,test_pattern=2" \
 			! "video/x-raw,format=$gst,width=320,height=240,framerate=15/1" \
 			! filesink location=/tmp/gst.raw >/tmp/gst.log 2>&1 &&
 			rvcap-framecheck "$bytes" "$frames" /tmp/gst.raw >>/tmp/gst.log 2>&1; then
