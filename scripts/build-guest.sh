@@ -2,9 +2,31 @@
 # SPDX-License-Identifier: GPL-2.0
 # Build the programs the test VM runs: the kselftests and the guest tools,
 # static, against the test kernel's UAPI headers and kselftest harness.
+#
+# The kselftests go through the kernel's own tools/testing/selftests
+# machinery, as a kernel developer runs them (README): tests/selftests is
+# copied to tools/testing/selftests/rvcap of a skeleton kernel tree whose
+# other kselftest files link to the kernel source, and
+# `make TARGETS=rvcap install` writes run_kselftest.sh, kselftest-list.txt
+# and rvcap/ into tests/selftests/out, which the VM has as /tests.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 kout=$(rvcap_kernel_dir)
+ksrc=$(rvcap_ksrc_dir)
 [[ -e $kout/.complete ]] || die "test kernel not built (run: make kernel)"
-make -s -C "$RVCAP_ROOT/tests/selftests" KSRC="$(rvcap_ksrc_dir)" KHDR="$kout/usr"
+
+tree=$RVCAP_CACHE/kselftest/linux
+sel=$tree/tools/testing/selftests
+mkdir -p "$sel/rvcap" "$tree/scripts"
+ln -sfn "$ksrc/scripts/subarch.include" "$tree/scripts/subarch.include"
+for f in Makefile lib.mk kselftest kselftest.h kselftest_harness.h run_kselftest.sh; do
+	ln -sfn "$ksrc/tools/testing/selftests/$f" "$sel/$f"
+done
+rsync -a --delete --exclude /out "$RVCAP_ROOT/tests/selftests/" "$sel/rvcap/"
+rm -rf "$RVCAP_ROOT/tests/selftests/out"
+make -s -C "$sel" TARGETS=rvcap FORCE_TARGETS=1 O="$RVCAP_CACHE/kselftest/build" \
+	KHDR_INCLUDES="-isystem $kout/usr/include" \
+	KSFT_INSTALL_PATH="$RVCAP_ROOT/tests/selftests/out" install >/dev/null
+grep -q '^rvcap:' "$RVCAP_ROOT/tests/selftests/out/kselftest-list.txt" ||
+	die "the kselftest install lists no rvcap test"
 make -s -C "$RVCAP_ROOT/tools" KHDR="$kout/usr"

@@ -28,7 +28,8 @@ record() { # level status name [count]
 	skip) skipped=$((skipped + n)) ;;
 	*) failed=$((failed + n)) ;;
 	esac
-	printf '%-7s %-5s %s\n' "$2" "$1" "$3"
+	# A name never carries a control character (tools reading this trip).
+	printf '%-7s %-5s %s\n' "$2" "$1" "${3//[[:cntrl:]]/?}"
 }
 
 summary() {
@@ -160,9 +161,42 @@ fi
 
 # Counts one guest run's results from its output.log: TAP lines of each
 # suite, v4l2-compliance's summary line, and the kernel-log verdict. Emits
-# "status count name" lines.
+# "status count name" lines. The guest's serial console ends lines with
+# "\r\n"; the carriage returns go first, so that no name carries one.
+# run_kselftest.sh nests each program's TAP ("# ok 3 ...") inside its own
+# ("ok 1 selftests: rvcap: PROG"): both count, the inner lines under the
+# program's name, the outer one as the runner's verdict on the program
+# (a crash or a time-out shows there), and a program the runner announced
+# but never judged fails.
 guest_results() { # output.log
 	awk '
+		{ gsub(/[\r]/, "") }
+		/^rvcap-kselftest-begin/ { ks = 1; kplan = 0; kseen = 0; prog = ""; next }
+		ks && /^1\.\.[0-9]+/ { kplan = substr($1, 4) + 0; next }
+		ks && /^# selftests: / { prog = $NF; plan = 0; seen = 0; next }
+		ks && prog != "" && /^# 1\.\.[0-9]+/ { plan = substr($2, 4) + 0; next }
+		ks && prog != "" && /^# (not )?ok [0-9]+ / {
+			seen++
+			st = /^# not ok/ ? "FAIL" : (/# SKIP/ ? "skip" : "ok")
+			sub(/^# (not )?ok [0-9]+ /, "")
+			print st, 1, prog ": " $0
+			next
+		}
+		ks && /^(not )?ok [0-9]+ selftests: / {
+			for (i = seen + 1; i <= plan; i++) print "FAIL", 1, prog ": test " i " never reported (crash?)"
+			if (seen == 0 && plan == 0) print "FAIL", 1, prog ": no TAP results"
+			st = /^not ok/ ? "FAIL" : (/# SKIP/ ? "skip" : "ok")
+			sub(/^(not )?ok [0-9]+ /, "")
+			print st, 1, "run_kselftest.sh: " $0
+			kseen++; prog = ""
+			next
+		}
+		/^rvcap-kselftest-end/ {
+			if (prog != "") print "FAIL", 1, "run_kselftest.sh: selftests: rvcap: " prog " never finished"
+			if (kplan == 0 || kseen < kplan)
+				print "FAIL", 1, "run_kselftest.sh: " kseen " of " kplan " programs reported, exit " $NF
+			ks = 0; next
+		}
 		/^rvcap-suite-begin: / { suite = $2; plan = 0; seen = 0; next }
 		/^rvcap-suite-end: / {
 			for (i = seen + 1; i <= plan; i++) print "FAIL", 1, suite ": test " i " never reported (crash?)"
@@ -195,6 +229,10 @@ guest_results() { # output.log
 		}
 		/^rvcap-vm: kernel log clean/ { print "ok", 1, "guest kernel log clean" }
 		/^rvcap-vm: kernel log not clean/ { print "FAIL", 1, "guest kernel log clean" }
+		END {
+			if (ks) print "FAIL", 1, "run_kselftest.sh: never finished" (prog != "" ? " (in " prog ")" : "")
+			if (suite != "") print "FAIL", 1, suite ": never finished"
+		}
 	' "$1"
 }
 
@@ -207,7 +245,7 @@ for boot in coherent:'' swiotlb:' swiotlb=131072,force'; do
 	vm=(scripts/vm-run.sh --quiet --name "check-$name" --out "$out" --timeout 900)
 	[[ -n $args ]] && vm+=(--append "$args")
 	if ! logged "vm-$name" "${vm[@]}" tests/plans/check.sh; then
-		grep -E '^(not ok|#  *FAIL|# .*:[0-9]+:|\s*(fail|warn):)' "$out/output.log" | head -n 30
+		grep -E '^(# )?(not ok|#  *FAIL|# .*:[0-9]+:|\s*(fail|warn):)' "$out/output.log" | head -n 30
 	fi
 	if [[ -s $out/output.log ]] && grep -q '^rvcap-vm: kernel log' "$out/output.log"; then
 		while read -r status count what; do

@@ -12,6 +12,9 @@ packages=(
 	clang-14 lld-14 llvm-14 libclang-dev
 	make gcc libc6-dev flex bison bc libelf-dev libssl-dev xz-utils rsync
 	perl python3 python3-pil python3-matplotlib dkms
+	# dkms builds for a clang-built kernel with CC=clang LD=ld.lld: the
+	# unversioned names, which clang-14 and lld-14 alone do not install
+	clang lld
 	# the guest: emulator, shell, initramfs tools (v4l-utils: see below)
 	qemu-system-x86 busybox-static cpio kmod
 )
@@ -42,3 +45,5 @@ command -v cargo >/dev/null || die "cargo is needed for the host tests"
 
 # v4l2-ctl and v4l2-compliance for the guest, from Debian trixie.
 "$(dirname "$0")"/fetch-guest-v4l-utils.sh >/dev/null
+# gst-launch-1.0 with v4l2src, and timeout, for the guest, from Debian trixie.
+"$(dirname "$0")"/fetch-guest-gstreamer.sh >/dev/null

@@ -91,6 +91,23 @@ for bin in v4l2-ctl v4l2-compliance; do
 		--list "$v4l_root/usr/bin/$bin" | grep -o "$v4l_root/$libdir/[^ ]*" |
 		while read -r lib; do cp -L "$lib" "$stage/$libdir/"; done
 done
+# GStreamer (gst-launch-1.0, gst-inspect-1.0, the core elements and v4l2src)
+# and coreutils' timeout, from the same Debian release (see
+# scripts/fetch-guest-gstreamer.sh); v4l-utils' copies of shared libraries
+# stay, so one loader and libc serve both.
+gst_root=$RVCAP_CACHE/guest-gstreamer/root
+[[ -e $RVCAP_CACHE/guest-gstreamer/.complete ]] || die "guest GStreamer missing (run: make deps)"
+gst_files=(usr/bin/gst-launch-1.0 usr/bin/gst-inspect-1.0 usr/bin/timeout
+	"$libdir/gstreamer1.0/gstreamer-1.0/gst-plugin-scanner"
+	"$libdir/gstreamer-1.0/libgstcoreelements.so" "$libdir/gstreamer-1.0/libgstvideo4linux2.so")
+for f in "${gst_files[@]}"; do
+	install -D "$gst_root/$f" "$stage/$f"
+	"$gst_root/$libdir/ld-linux-x86-64.so.2" --library-path "$gst_root/$libdir" \
+		--list "$gst_root/$f" | grep -o "$gst_root/$libdir/[^ ]*" |
+		while read -r lib; do
+			[[ -e $stage/$libdir/${lib##*/} ]] || cp -L "$lib" "$stage/$libdir/"
+		done
+done
 (cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$out/initramfs.cpio.gz"
 
 # --- boot

@@ -4,7 +4,7 @@
 # per thread (two threads).
 set -e
 modprobe rvcap
-RVCAP_FUZZ_OPS=${1:-150000} /tests/rvcap_fuzz_test
+RVCAP_FUZZ_OPS=${1:-150000} /tests/rvcap/rvcap_fuzz_test
 rmmod rvcap
 sleep 6
 echo scan >/sys/kernel/debug/kmemleak
