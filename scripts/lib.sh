@@ -28,12 +28,30 @@ RVCAP_FLAVOUR=${RVCAP_FLAVOUR:-test}
 log() { printf '[rvcap] %s\n' "$*" >&2; }
 die() { printf '[rvcap] error: %s\n' "$*" >&2; exit 1; }
 
+# An LLVM tool's name as the kernel's Makefile derives it from LLVM=: a
+# suffix (-14: clang-14), a prefix (/opt/llvm/bin/) or neither (LLVM=1).
+rvcap_llvm_tool() {
+	case "$RVCAP_LLVM" in
+	*/) printf '%s%s\n' "$RVCAP_LLVM" "$1" ;;
+	-*) printf '%s%s\n' "$1" "$RVCAP_LLVM" ;;
+	*) printf '%s\n' "$1" ;;
+	esac
+}
+
 # Arguments every kernel or module make needs. Without the cached bindgen
 # (building against a user's own kernel, DKMS), a bindgen on PATH will do.
+# CC and LD repeat what LLVM= implies, on purpose: DKMS appends "CC=clang
+# LD=ld.lld" to the make command for a clang-built kernel (dkms 3.0's
+# prepare_build reads vmlinux's .comment or CONFIG_CC_IS_CLANG), and those
+# unversioned names need not exist (Debian's clang-14 and lld-14 install
+# clang-14 and ld.lld-14 only) or may be another compiler than the one that
+# built the kernel. Variables named on the kernel make's own command line
+# win over the ones inherited from DKMS's make.
 rvcap_kmake_args() {
 	local bindgen=$RVCAP_BINDGEN
 	[[ -x $bindgen ]] || bindgen=$(command -v bindgen || echo "$bindgen")
-	printf '%s\n' "LLVM=$RVCAP_LLVM" "RUSTC=$RVCAP_RUSTC" \
+	printf '%s\n' "LLVM=$RVCAP_LLVM" "CC=$(rvcap_llvm_tool clang)" \
+		"LD=$(rvcap_llvm_tool ld.lld)" "RUSTC=$RVCAP_RUSTC" \
 		"BINDGEN=$bindgen" "CLIPPY_DRIVER=$RVCAP_CLIPPY_DRIVER" \
 		"RUSTFMT=$RVCAP_RUSTFMT"
 }
@@ -63,7 +81,7 @@ rvcap_kernel_key() {
 	sum=$({
 		rvcap_fragments | xargs cat
 		"$RVCAP_RUSTC" --version
-		clang"$RVCAP_LLVM" --version | head -n 1
+		"$(rvcap_llvm_tool clang)" --version | head -n 1
 		echo "bindgen $RVCAP_BINDGEN_VERSION"
 	} | sha256sum | cut -c1-12)
 	printf '%s-%s-%s\n' "$RVCAP_FLAVOUR" "$(rvcap_ksrc_pkgver)" "$sum"
