@@ -25,7 +25,10 @@ fi
 
 apt_dir=$dir/apt
 mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache" "$dir/debs"
-echo "deb http://deb.debian.org/debian trixie main" >"$apt_dir/sources.list"
+# Trixie from the Debian mirror this machine's apt uses for bookworm.
+mirror=$(rvcap_debian_mirror bookworm) ||
+	die "no Debian bookworm source in /etc/apt (sources.list or sources.list.d) to take the mirror from"
+echo "deb $mirror trixie main" >"$apt_dir/sources.list"
 apt=(-q -o Dir::Etc::sourcelist="$apt_dir/sources.list" -o Dir::Etc::sourceparts=-
 	-o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache="$apt_dir/cache"
 	-o Dir::State::status=/dev/null -o APT::Architecture=amd64

@@ -7,11 +7,12 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 packages=(
-	# kernel source and the Rust/LLVM toolchain that builds it
-	linux-source-6.12 rustc-web rust-web-src rust-web-clippy rustfmt-web
+	# kernel source and the Rust/LLVM toolchain that builds it; cargo-web is
+	# Debian's cargo for rustc-web (a brand-new Debian has no cargo at all)
+	linux-source-6.12 rustc-web rust-web-src rust-web-clippy rustfmt-web cargo-web
 	clang-14 lld-14 llvm-14 libclang-dev
 	make gcc libc6-dev flex bison bc libelf-dev libssl-dev xz-utils rsync
-	perl python3 python3-pil python3-matplotlib dkms
+	perl python3 python3-pil python3-matplotlib dkms git ca-certificates
 	# the guest: emulator, shell, initramfs tools (v4l-utils: see below)
 	qemu-system-x86 busybox-static cpio kmod
 )
@@ -32,13 +33,12 @@ if ((${#missing[@]})); then
 fi
 
 if ! "$RVCAP_BINDGEN" --version 2>/dev/null | grep -qx "bindgen $RVCAP_BINDGEN_VERSION"; then
-	command -v cargo >/dev/null || die "cargo is needed to install bindgen-cli"
+	[[ -x $RVCAP_CARGO ]] || die "no cargo at $RVCAP_CARGO (Debian: cargo-web; or set RVCAP_CARGO)"
 	log "installing bindgen-cli $RVCAP_BINDGEN_VERSION into $RVCAP_BINDGEN_ROOT"
-	cargo install --locked --quiet "bindgen-cli@$RVCAP_BINDGEN_VERSION" \
+	# Built by Debian's rustc, whatever rustup toolchain PATH may offer.
+	RUSTC=$RVCAP_RUSTC "$RVCAP_CARGO" install --locked --quiet "bindgen-cli@$RVCAP_BINDGEN_VERSION" \
 		--root "$RVCAP_BINDGEN_ROOT"
 fi
-
-command -v cargo >/dev/null || die "cargo is needed for the host tests"
 
 # v4l2-ctl and v4l2-compliance for the guest, from Debian trixie.
 "$(dirname "$0")"/fetch-guest-v4l-utils.sh >/dev/null

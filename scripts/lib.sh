@@ -13,6 +13,9 @@ RVCAP_RUSTC=${RVCAP_RUSTC:-/usr/bin/rustc}
 RVCAP_LLVM=${RVCAP_LLVM:--14}
 RVCAP_CLIPPY_DRIVER=${RVCAP_CLIPPY_DRIVER:-/usr/bin/clippy-driver}
 RVCAP_RUSTFMT=${RVCAP_RUSTFMT:-/usr/bin/rustfmt}
+# Debian's cargo (cargo-web, the same 1.96 as rustc-web): a brand-new Debian
+# has no other, and a rustup one may lack what Debian's rustc provides.
+RVCAP_CARGO=${RVCAP_CARGO:-/usr/bin/cargo}
 # Debian's Python, where python3-pil installs (a pyenv python may come first).
 RVCAP_PYTHON=${RVCAP_PYTHON:-/usr/bin/python3}
 RVCAP_BINDGEN_VERSION=0.73.2
@@ -27,6 +30,38 @@ RVCAP_FLAVOUR=${RVCAP_FLAVOUR:-test}
 
 log() { printf '[rvcap] %s\n' "$*" >&2; }
 die() { printf '[rvcap] error: %s\n' "$*" >&2; exit 1; }
+
+# The Debian mirror this machine's apt already uses (first "deb" source of
+# the suite given, default bookworm), from one-line or deb822 sources, so
+# that no script names a mirror of its own.
+rvcap_debian_mirror() {
+	local suite=${1:-bookworm} etc=${RVCAP_APT_ETC:-/etc/apt} f uri
+	for f in "$etc"/sources.list "$etc"/sources.list.d/*.list; do
+		[[ -r $f ]] || continue
+		uri=$(awk -v s="$suite" '$1 == "deb" {
+			i = 2
+			if ($2 ~ /^\[/) { while (i < NF && $i !~ /\]$/) i++; i++ }
+			if ($(i + 1) == s) { print $i; exit } }' "$f")
+		[[ -n $uri ]] && { echo "${uri%/}"; return 0; }
+	done
+	for f in "$etc"/sources.list.d/*.sources; do
+		[[ -r $f ]] || continue
+		uri=$(awk -v s="$suite" '
+			function flush() {
+				if (deb && !off && uri != "" && (" " suites " ") ~ (" " s " ")) { print uri; found = 1; exit }
+				deb = 0; off = 0; uri = ""; suites = ""
+			}
+			/^[ \t]*$/ { flush(); next }
+			/^#/ { next }
+			tolower($1) == "types:" { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
+			tolower($1) == "uris:" { uri = $2 }
+			tolower($1) == "suites:" { $1 = ""; suites = $0 }
+			tolower($1) == "enabled:" && tolower($2) == "no" { off = 1 }
+			END { if (!found) flush() }' "$f")
+		[[ -n $uri ]] && { echo "${uri%/}"; return 0; }
+	done
+	return 1
+}
 
 # An LLVM tool's name as the kernel's Makefile derives it from LLVM=: a
 # suffix (-14: clang-14), a prefix (/opt/llvm/bin/) or neither (LLVM=1).
