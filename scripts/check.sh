@@ -21,6 +21,11 @@ rm -rf "$logs"
 mkdir -p "$logs"
 passed=0 failed=0 skipped=0
 
+# Each step's output goes to its log; what the steps say about their long
+# phases (scripts/lib.sh: say, rvcap_progress) still reaches our stderr.
+exec {RVCAP_PROGRESS_FD}>&2
+export RVCAP_PROGRESS_FD
+
 record() { # level status name [count]
 	local n=${4:-1}
 	case "$2" in
@@ -40,9 +45,11 @@ summary() {
 }
 
 # Runs "$@" with output to $logs/$name.log; on failure shows its tail.
+# Says which step starts, except for the many quick checkpatch ones.
 logged() { # name cmd...
 	local name=$1
 	shift
+	[[ $name == checkpatch-* ]] || say "check: $name... (log: $logs/$name.log)"
 	if "$@" >"$logs/$name.log" 2>&1; then
 		return 0
 	fi

@@ -34,7 +34,8 @@ apt=(-q -o Dir::Etc::sourcelist="$apt_dir/sources.list" -o Dir::Etc::sourceparts
 	-o Dir::State::status=/dev/null -o APT::Architecture=amd64
 	-o APT::Sandbox::User=root)
 
-log "fetching v4l-utils from Debian trixie for the test VM"
+say "fetching v4l-utils from Debian trixie for the test VM... (log: $dir/apt.log)"
+start=$SECONDS
 apt-get "${apt[@]}" update >"$dir/apt.log" 2>&1 || {
 	cat "$dir/apt.log" >&2
 	die "cannot read Debian trixie's package lists"
@@ -59,7 +60,7 @@ loader=$root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2
 version=$("$loader" --library-path "$root/usr/lib/x86_64-linux-gnu" \
 	"$root/usr/bin/v4l2-compliance" --version 2>&1 | head -n 1) ||
 	die "trixie's v4l2-compliance does not run: $version"
-log "guest v4l-utils: $version"
+say "guest v4l-utils: $version, in $(rvcap_duration $((SECONDS - start)))"
 echo "$version" >"$dir/version"
 touch "$dir/.complete"
 echo "$root"

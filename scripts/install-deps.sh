@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Install what building and testing rvcap needs: Debian packages and a pinned
-# bindgen from crates.io. Idempotent: present pieces are detected and skipped.
+# bindgen from crates.io. Idempotent: present pieces are detected and skipped,
+# so that a machine with everything prints nothing. Each install says what it
+# does and where its log is (under $RVCAP_CACHE/logs).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -17,27 +19,63 @@ packages=(
 	qemu-system-x86 busybox-static cpio kmod
 )
 
+logs=$RVCAP_CACHE/logs
+
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
 		missing+=("$p")
 done
 
+# "N of M set up": apt's "Setting up" lines against the packages it said it
+# would install ("N newly installed").
+apt_status() {
+	local total n
+	total=$(sed -n 's/.* \([0-9]*\) newly installed.*/\1/p' "$logs/apt.log" | tail -n 1)
+	n=$(grep -c '^Setting up ' "$logs/apt.log")
+	if [[ -n $total ]]; then
+		echo "$n of $total packages set up"
+	else
+		echo "reading package lists"
+	fi
+}
+
 if ((${#missing[@]})); then
 	if [[ $(id -u) -ne 0 ]]; then
 		die "missing Debian packages; as root run: apt-get install ${missing[*]}"
 	fi
-	log "installing Debian packages: ${missing[*]}"
-	apt-get update -q
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+	mkdir -p "$logs"
+	: >"$logs/apt.log"
+	rvcap_progress "apt-get update" "$logs/apt.log" "" apt-get update -q ||
+		die "apt-get update failed (log: $logs/apt.log)"
+	rvcap_progress "installing ${#missing[@]} Debian packages and their dependencies (${missing[*]})" \
+		"$logs/apt.log" apt_status \
+		env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" || {
+		tail -n 20 "$logs/apt.log" >&2
+		die "apt-get install failed (log: $logs/apt.log)"
+	}
 fi
+
+# cargo's "Compiling <crate>" lines so far, and the last one.
+cargo_status() {
+	local n last
+	n=$(grep -c '^ *Compiling ' "$logs/bindgen.log")
+	last=$(grep '^ *Compiling ' "$logs/bindgen.log" | tail -n 1 | awk '{print $2}')
+	echo "$n crates compiled${last:+, last $last}"
+}
 
 if ! "$RVCAP_BINDGEN" --version 2>/dev/null | grep -qx "bindgen $RVCAP_BINDGEN_VERSION"; then
 	[[ -x $RVCAP_CARGO ]] || die "no cargo at $RVCAP_CARGO (Debian: cargo-web; or set RVCAP_CARGO)"
-	log "installing bindgen-cli $RVCAP_BINDGEN_VERSION into $RVCAP_BINDGEN_ROOT"
+	mkdir -p "$logs"
+	: >"$logs/bindgen.log"
 	# Built by Debian's rustc, whatever rustup toolchain PATH may offer.
-	RUSTC=$RVCAP_RUSTC "$RVCAP_CARGO" install --locked --quiet "bindgen-cli@$RVCAP_BINDGEN_VERSION" \
-		--root "$RVCAP_BINDGEN_ROOT"
+	rvcap_progress "building bindgen-cli $RVCAP_BINDGEN_VERSION from crates.io into $RVCAP_BINDGEN_ROOT" \
+		"$logs/bindgen.log" cargo_status \
+		env RUSTC="$RVCAP_RUSTC" "$RVCAP_CARGO" install --locked "bindgen-cli@$RVCAP_BINDGEN_VERSION" \
+		--root "$RVCAP_BINDGEN_ROOT" || {
+		tail -n 20 "$logs/bindgen.log" >&2
+		die "cargo install bindgen-cli failed (log: $logs/bindgen.log)"
+	}
 fi
 
 # v4l2-ctl and v4l2-compliance for the guest, from Debian trixie.

@@ -31,6 +31,64 @@ RVCAP_FLAVOUR=${RVCAP_FLAVOUR:-test}
 log() { printf '[rvcap] %s\n' "$*" >&2; }
 die() { printf '[rvcap] error: %s\n' "$*" >&2; exit 1; }
 
+# --- Progress. A long phase says what it does and where its log is, on the
+# caller's terminal (or CI log) even when the caller sends the phase's own
+# output to a log file: scripts/check.sh points RVCAP_PROGRESS_FD at its
+# stderr before it redirects its steps. Unset, progress goes to stderr.
+rvcap_progress_fd() {
+	local fd=${RVCAP_PROGRESS_FD:-2}
+	[[ $fd =~ ^[0-9]+$ ]] && { true >&"$fd"; } 2>/dev/null || fd=2
+	echo "$fd"
+}
+say() { printf '[rvcap] %s\n' "$*" >&"$(rvcap_progress_fd)"; }
+
+# "42 s", "7 min 05 s".
+rvcap_duration() {
+	if (($1 < 60)); then
+		printf '%d s\n' "$1"
+	else
+		printf '%d min %02d s\n' $(($1 / 60)) $(($1 % 60))
+	fi
+}
+
+# rvcap_progress WHAT LOG STATUS CMD...: run CMD with its output appended to
+# LOG, announcing "WHAT... (log: LOG)" and then, while it runs, the elapsed
+# time and what the function STATUS prints (may be "", reads the log; one
+# short line): on a terminal one line updated every 2 s, otherwise a plain
+# line every RVCAP_PROGRESS_SECS (30) s, never a carriage return. Ends with
+# "WHAT: done in T" or "WHAT: failed after T"; returns CMD's status.
+rvcap_progress() {
+	local what=$1 logf=$2 status=$3 fd
+	shift 3
+	local start=$SECONDS tty=0 every=${RVCAP_PROGRESS_SECS:-30} next pid rc=0 line
+	fd=$(rvcap_progress_fd)
+	[[ -t $fd ]] && tty=1 every=2
+	say "$what... (log: $logf)"
+	"$@" >>"$logf" 2>&1 &
+	pid=$!
+	next=$((SECONDS + every))
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 1
+		((SECONDS >= next)) || continue
+		next=$((SECONDS + every))
+		line="$what: $(rvcap_duration $((SECONDS - start)))"
+		[[ -n $status ]] && line+=", $("$status" 2>/dev/null)"
+		if ((tty)); then
+			printf '\r\033[K[rvcap] %s' "$line" >&"$fd"
+		else
+			printf '[rvcap] %s\n' "$line" >&"$fd"
+		fi
+	done
+	wait "$pid" || rc=$?
+	((tty)) && printf '\r\033[K' >&"$fd"
+	if ((rc == 0)); then
+		say "$what: done in $(rvcap_duration $((SECONDS - start)))"
+	else
+		say "$what: failed after $(rvcap_duration $((SECONDS - start))) (log: $logf)"
+	fi
+	return "$rc"
+}
+
 # The Debian mirror this machine's apt already uses (first "deb" source of
 # the suite given, default bookworm), from one-line or deb822 sources, so
 # that no script names a mirror of its own.
