@@ -7,12 +7,15 @@ SHELL := /bin/bash
 
 # The kernel build tree to build against. Unset: rvcap's own test kernel,
 # built into the cache on first use (see `make kernel`, `make kdir`).
+# A plain `make` with the test kernel built runs neither the dependency
+# installer nor the kernel build: only a missing kernel (or missing
+# packages, which leave kernel-path.sh without a key) brings in `kernel`.
 ifdef KDIR
 kdir := $(abspath $(KDIR))
 kernel_dep :=
 else
 kdir = $(shell scripts/kernel-path.sh kdir)
-kernel_dep := kernel
+kernel_dep := $(if $(wildcard $(shell scripts/kernel-path.sh kdir 2>/dev/null)/../.complete),,kernel)
 endif
 
 # LLVM=-14 RUSTC=/usr/bin/rustc BINDGEN=... (scripts/lib.sh); override the
@@ -41,8 +44,8 @@ help:
 deps:
 	@scripts/install-deps.sh
 
-kernel: deps
-	@scripts/build-kernel.sh >/dev/null
+kernel:
+	@scripts/build-kernel.sh --deps >/dev/null
 
 kdir:
 	@echo $(kdir)

@@ -10,10 +10,20 @@
 #   modroot/  `make modules_install` output (vivid and its dependencies)
 #   usr/      `make headers_install` output (UAPI headers for the selftests)
 # Prints the absolute path of that directory on stdout, and nothing else.
+# With --deps, runs scripts/install-deps.sh first unless the kernel is built.
 # Progress goes to the terminal (see say in lib.sh); make's output to
 # build.log in that directory.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+
+if [[ ${1:-} == --deps ]]; then
+	# The key needs the compilers' versions: with missing packages, compute
+	# it after installing them.
+	kout=$(rvcap_kernel_dir 2>/dev/null) || kout=""
+	if [[ -z $kout || ! -e $kout/.complete ]]; then
+		"$(dirname "$0")"/install-deps.sh
+	fi
+fi
 
 ksrc=$(rvcap_ksrc_dir)
 kout=$(rvcap_kernel_dir)
