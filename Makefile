@@ -63,9 +63,8 @@ rust-analyzer: modules
 run:
 	@scripts/run.sh
 
-# The target dir stays out of the tree: Kbuild's clean deletes every *.o in it.
 host-test:
-	cd tests/host && CARGO_TARGET_DIR=$$(scripts/kernel-path.sh cache)/host-target cargo test
+	@scripts/host-test.sh
 
 check:
 	@scripts/check.sh
