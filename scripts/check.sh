@@ -184,20 +184,32 @@ guest_results() { # output.log
 			print st, 1, suite ": " $0
 			next
 		}
-		/^rvcap-compliance-begin: / { comp = substr($0, 25); total = 0; next }
+		/^rvcap-compliance-begin: / { comp = substr($0, 25); total = 0; gaps = 0; drops = 0; next }
+		comp != "" && /warn: .*got sequence number [0-9]+, expected [0-9]+/ { gaps++; next }
 		comp != "" && /^Total for .*Succeeded:/ {
 			total = 1
 			line = $0
 			sub(/.*Succeeded: /, "", line); ok = line + 0
 			sub(/.*Failed: /, "", line); bad = line + 0
 			sub(/.*Warnings: /, "", line); warn = line + 0
-			print "ok", ok, comp ": " ok " tests succeeded"
-			if (bad) print "FAIL", bad, comp ": " bad " tests failed"
-			print (warn ? "FAIL" : "ok"), 1, comp ": " warn " warnings"
 			next
 		}
+		comp != "" && /^rvcap-compliance-drops: / { drops = $2 + 0; next }
 		/^rvcap-compliance-end: / {
-			if (!total) print "FAIL", 1, comp ": no summary line, exit " $NF
+			if (!total) {
+				print "FAIL", 1, comp ": no summary line, exit " $NF
+			} else {
+				print "ok", ok, comp ": " ok " tests succeeded"
+				if (bad) print "FAIL", bad, comp ": " bad " tests failed"
+				# A sequence gap is right where the engine dropped a frame
+				# period (tests/plans/check.sh): those warnings pass, named.
+				if (warn == 0)
+					print "ok", 1, comp ": 0 warnings"
+				else if (warn == gaps && gaps <= drops)
+					print "ok", 1, comp ": " warn " warnings, all sequence gaps where the engine dropped a frame (" drops " drops: a slow host)"
+				else
+					print "FAIL", 1, comp ": " warn " warnings (" gaps " sequence gaps, " drops " dropped frames)"
+			}
 			comp = ""; next
 		}
 		/^rvcap-vm: kernel log clean/ { print "ok", 1, "guest kernel log clean" }
