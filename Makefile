@@ -23,7 +23,7 @@ endif
 TOOLCHAIN ?= $(shell scripts/kernel-path.sh kmake-args)
 kmake = $(MAKE) -C $(kdir) M=$(CURDIR) $(TOOLCHAIN)
 
-.PHONY: all modules deps kernel kdir clean run check bench stress shell rust-analyzer host-test help
+.PHONY: all modules deps kernel kdir clean run check bench stress shell rust-analyzer host-test cleanroom help
 
 all: modules
 
@@ -36,6 +36,7 @@ help:
 	@echo 'make stress     the ioctl fuzzer, 300,000 operations, in the debug VM'
 	@echo 'make shell      boot the test VM with rvcap loaded and an interactive shell'
 	@echo 'make deps       install Debian packages and bindgen (idempotent)'
+	@echo 'make cleanroom  make check and make run in a brand-new Debian 12 root (debootstrap), empty cache'
 	@echo 'make kernel     build or reuse the cached test kernel'
 	@echo 'make kdir       print the kernel build tree in use'
 	@echo 'make rust-analyzer  write rust-project.json for editors'
@@ -68,6 +69,10 @@ host-test:
 
 check:
 	@scripts/check.sh
+
+# The install steps' only honest test (root, 30-60 min): scripts/cleanroom.sh.
+cleanroom:
+	@scripts/cleanroom.sh
 
 bench:
 	@scripts/bench.sh
