@@ -27,17 +27,17 @@ for p in "${packages[@]}"; do
 		missing+=("$p")
 done
 
-# "N of M set up": apt's "Setting up" lines against the packages it said it
-# would install ("N newly installed").
+# apt's "Get:", "Unpacking" and "Setting up" lines against the packages it
+# said it would install or upgrade ("N upgraded, M newly installed").
 apt_status() {
-	local total n
-	total=$(sed -n 's/.* \([0-9]*\) newly installed.*/\1/p' "$logs/apt.log" | tail -n 1)
-	n=$(grep -c '^Setting up ' "$logs/apt.log")
-	if [[ -n $total ]]; then
-		echo "$n of $total packages set up"
-	else
-		echo "reading package lists"
-	fi
+	local total got unpacked set
+	total=$(sed -n 's/^\([0-9]*\) upgraded, \([0-9]*\) newly installed.*/\1 + \2/p' "$logs/apt.log" | tail -n 1)
+	[[ -z $total ]] || total=$((total))
+	[[ -n $total ]] || { echo "reading package lists"; return; }
+	got=$(awk '/newly installed/ { n = 0; on = 1 } on && /^Get:/ { n++ } END { print n + 0 }' "$logs/apt.log")
+	unpacked=$(grep -c '^Unpacking ' "$logs/apt.log")
+	set=$(grep -c '^Setting up ' "$logs/apt.log")
+	echo "of $total packages: $got downloaded, $unpacked unpacked, $set set up"
 }
 
 if ((${#missing[@]})); then
@@ -48,7 +48,8 @@ if ((${#missing[@]})); then
 	: >"$logs/apt.log"
 	rvcap_progress "apt-get update" "$logs/apt.log" "" apt-get update -q ||
 		die "apt-get update failed (log: $logs/apt.log)"
-	rvcap_progress "installing ${#missing[@]} Debian packages and their dependencies (${missing[*]})" \
+	say "Debian packages to install: ${missing[*]}"
+	rvcap_progress "installing ${#missing[@]} Debian packages and their dependencies" \
 		"$logs/apt.log" apt_status \
 		env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" || {
 		tail -n 20 "$logs/apt.log" >&2
