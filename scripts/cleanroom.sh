@@ -13,8 +13,10 @@
 # priority required and important: apt, bash, coreutils, ...), plus git,
 # ca-certificates and make, which it takes to clone the repository and to
 # type `make`. Everything else must come from `make deps`. The machine's
-# apt sources (any format, mirror included) are copied in as they are, and
-# the root's package state starts empty on every run.
+# network set-up is copied in as it is: apt sources (any format, mirror
+# included, with the keyrings they name), resolv.conf and the local CA
+# certificates of /usr/local/share/ca-certificates. The root's package state
+# starts empty on every run.
 #
 # usage: scripts/cleanroom.sh [--without PKG]... [TARGET...]
 #   TARGET          make targets to run, one after the other (default: check run)
@@ -99,6 +101,13 @@ for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.l
 	done
 done
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+# The machine's own CA certificates, which its network may need for HTTPS
+# (here: crates.io through an intercepting proxy); installing ca-certificates
+# below adds them to the root's bundle, as on the machine itself.
+if compgen -G '/usr/local/share/ca-certificates/*' >/dev/null; then
+	mkdir -p "$root/usr/local/share/ca-certificates"
+	cp -r /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
+fi
 
 in_root() { # command line for bash -c, as a root login would run it
 	chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" \
