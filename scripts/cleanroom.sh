@@ -137,7 +137,9 @@ for t in "${targets[@]}"; do
 	start=$SECONDS rc=0
 	in_root "cd /root/rvcap && make $t" 2>&1 | tee "$logs/make-$t.log" || rc=$?
 	secs=$((SECONDS - start))
-	last=$(tail -n 1 "$logs/make-$t.log")
+	# make check's "N passed, N failed" (make's own error line may follow it)
+	last=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$logs/make-$t.log" | tail -n 1)
+	[[ -n $last ]] || last=$(tail -n 1 "$logs/make-$t.log")
 	report+=("make $t: $(rvcap_duration "$secs"), exit $rc; last line: $last")
 	((rc == 0)) || status=1
 done
