@@ -7,12 +7,15 @@ SHELL := /bin/bash
 
 # The kernel build tree to build against. Unset: rvcap's own test kernel,
 # built into the cache on first use (see `make kernel`, `make kdir`).
+# A plain `make` with the test kernel built runs neither the dependency
+# installer nor the kernel build: only a missing kernel (or missing
+# packages, which leave kernel-path.sh without a key) brings in `kernel`.
 ifdef KDIR
 kdir := $(abspath $(KDIR))
 kernel_dep :=
 else
 kdir = $(shell scripts/kernel-path.sh kdir)
-kernel_dep := kernel
+kernel_dep := $(if $(wildcard $(shell scripts/kernel-path.sh kdir 2>/dev/null)/../.complete),,kernel)
 endif
 
 # LLVM=-14 RUSTC=/usr/bin/rustc BINDGEN=... (scripts/lib.sh); override the
@@ -20,7 +23,7 @@ endif
 TOOLCHAIN ?= $(shell scripts/kernel-path.sh kmake-args)
 kmake = $(MAKE) -C $(kdir) M=$(CURDIR) $(TOOLCHAIN)
 
-.PHONY: all modules deps kernel kdir clean run check bench stress shell rust-analyzer host-test help
+.PHONY: all modules deps kernel kdir clean run check bench stress shell rust-analyzer host-test cleanroom help
 
 all: modules
 
@@ -33,6 +36,7 @@ help:
 	@echo 'make stress     the ioctl fuzzer, 300,000 operations, in the debug VM'
 	@echo 'make shell      boot the test VM with rvcap loaded and an interactive shell'
 	@echo 'make deps       install Debian packages and bindgen (idempotent)'
+	@echo 'make cleanroom  make check and make run in a brand-new Debian 12 root (debootstrap), empty cache'
 	@echo 'make kernel     build or reuse the cached test kernel'
 	@echo 'make kdir       print the kernel build tree in use'
 	@echo 'make rust-analyzer  write rust-project.json for editors'
@@ -41,8 +45,8 @@ help:
 deps:
 	@scripts/install-deps.sh
 
-kernel: deps
-	@scripts/build-kernel.sh >/dev/null
+kernel:
+	@scripts/build-kernel.sh --deps >/dev/null
 
 kdir:
 	@echo $(kdir)
@@ -60,12 +64,15 @@ rust-analyzer: modules
 run:
 	@scripts/run.sh
 
-# The target dir stays out of the tree: Kbuild's clean deletes every *.o in it.
 host-test:
-	cd tests/host && CARGO_TARGET_DIR=$$(scripts/kernel-path.sh cache)/host-target cargo test
+	@scripts/host-test.sh
 
 check:
 	@scripts/check.sh
+
+# The install steps' only honest test (root, 30-60 min): scripts/cleanroom.sh.
+cleanroom:
+	@scripts/cleanroom.sh
 
 bench:
 	@scripts/bench.sh

@@ -21,6 +21,11 @@ rm -rf "$logs"
 mkdir -p "$logs"
 passed=0 failed=0 skipped=0
 
+# Each step's output goes to its log; what the steps say about their long
+# phases (scripts/lib.sh: say, rvcap_progress) still reaches our stderr.
+exec {RVCAP_PROGRESS_FD}>&2
+export RVCAP_PROGRESS_FD
+
 record() { # level status name [count]
 	local n=${4:-1}
 	case "$2" in
@@ -41,9 +46,11 @@ summary() {
 }
 
 # Runs "$@" with output to $logs/$name.log; on failure shows its tail.
+# Says which step starts, except for the many quick checkpatch ones.
 logged() { # name cmd...
 	local name=$1
 	shift
+	[[ $name == checkpatch-* ]] || say "check: $name... (log: $logs/$name.log)"
 	if "$@" >"$logs/$name.log" 2>&1; then
 		return 0
 	fi
@@ -132,9 +139,9 @@ else
 	record build FAIL "dkms build against the test kernel tree"
 fi
 
-# --- host level
-# The target dir stays out of the tree: Kbuild's clean deletes every *.o in it.
-if (cd tests/host && CARGO_TARGET_DIR="$RVCAP_CACHE/host-target" cargo test --quiet) >"$logs/host.log" 2>&1; then
+# --- host level (what `make host-test` runs)
+say "check: host tests... (log: $logs/host.log)"
+if scripts/host-test.sh --quiet >"$logs/host.log" 2>&1; then
 	host_ok=1
 else
 	host_ok=0
@@ -211,20 +218,33 @@ guest_results() { # output.log
 			print st, 1, suite ": " $0
 			next
 		}
-		/^rvcap-compliance-begin: / { comp = substr($0, 25); total = 0; next }
+		/^rvcap-compliance-begin: / { comp = substr($0, 25); total = 0; gaps = 0; drops = 0; next }
+		# (v4l2-compliance colours "warn" on a terminal, as the serial port is)
+		comp != "" && /warn.*: v4l2-test-buffers\.cpp\([0-9]+\): got sequence number [0-9]+, expected [0-9]+/ { gaps++; next }
 		comp != "" && /^Total for .*Succeeded:/ {
 			total = 1
 			line = $0
 			sub(/.*Succeeded: /, "", line); ok = line + 0
 			sub(/.*Failed: /, "", line); bad = line + 0
 			sub(/.*Warnings: /, "", line); warn = line + 0
-			print "ok", ok, comp ": " ok " tests succeeded"
-			if (bad) print "FAIL", bad, comp ": " bad " tests failed"
-			print (warn ? "FAIL" : "ok"), 1, comp ": " warn " warnings"
 			next
 		}
+		comp != "" && /^rvcap-compliance-drops: / { drops = $2 + 0; next }
 		/^rvcap-compliance-end: / {
-			if (!total) print "FAIL", 1, comp ": no summary line, exit " $NF
+			if (!total) {
+				print "FAIL", 1, comp ": no summary line, exit " $NF
+			} else {
+				print "ok", ok, comp ": " ok " tests succeeded"
+				if (bad) print "FAIL", bad, comp ": " bad " tests failed"
+				# A sequence gap is right where the engine dropped a frame
+				# period (tests/plans/check.sh): those warnings pass, named.
+				if (warn == 0)
+					print "ok", 1, comp ": 0 warnings"
+				else if (warn == gaps && gaps <= drops)
+					print "ok", 1, comp ": " warn " warnings, all sequence gaps where the engine dropped a frame (" drops " drops: a slow host)"
+				else
+					print "FAIL", 1, comp ": " warn " warnings (" gaps " sequence gaps, " drops " dropped frames)"
+			}
 			comp = ""; next
 		}
 		/^rvcap-vm: kernel log clean/ { print "ok", 1, "guest kernel log clean" }

@@ -25,13 +25,17 @@ fi
 
 apt_dir=$dir/apt
 mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache" "$dir/debs"
-echo "deb http://deb.debian.org/debian trixie main" >"$apt_dir/sources.list"
+# Trixie from the Debian mirror this machine's apt uses for bookworm.
+mirror=$(rvcap_debian_mirror bookworm) ||
+	die "no Debian bookworm source in /etc/apt (sources.list or sources.list.d) to take the mirror from"
+echo "deb $mirror trixie main" >"$apt_dir/sources.list"
 apt=(-q -o Dir::Etc::sourcelist="$apt_dir/sources.list" -o Dir::Etc::sourceparts=-
 	-o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache="$apt_dir/cache"
 	-o Dir::State::status=/dev/null -o APT::Architecture=amd64
 	-o APT::Sandbox::User=root)
 
-log "fetching v4l-utils from Debian trixie for the test VM"
+say "fetching v4l-utils from Debian trixie for the test VM... (log: $dir/apt.log)"
+start=$SECONDS
 apt-get "${apt[@]}" update >"$dir/apt.log" 2>&1 || {
 	cat "$dir/apt.log" >&2
 	die "cannot read Debian trixie's package lists"
@@ -56,7 +60,7 @@ loader=$root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2
 version=$("$loader" --library-path "$root/usr/lib/x86_64-linux-gnu" \
 	"$root/usr/bin/v4l2-compliance" --version 2>&1 | head -n 1) ||
 	die "trixie's v4l2-compliance does not run: $version"
-log "guest v4l-utils: $version"
+say "guest v4l-utils: $version, in $(rvcap_duration $((SECONDS - start)))"
 echo "$version" >"$dir/version"
 touch "$dir/.complete"
 echo "$root"

@@ -2,22 +2,24 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Install what building and testing rvcap needs: Debian packages and a pinned
-# bindgen from crates.io. Idempotent: present pieces are detected and skipped.
+# bindgen from crates.io. Idempotent: present pieces are detected and skipped,
+# so that a machine with everything prints nothing. Each install says what it
+# does and where its log is (under $RVCAP_CACHE/logs).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 packages=(
-	# kernel source and the Rust/LLVM toolchain that builds it
-	linux-source-6.12 rustc-web rust-web-src rust-web-clippy rustfmt-web
+	# kernel source and the Rust/LLVM toolchain that builds it; cargo-web is
+	# Debian's cargo for rustc-web (a brand-new Debian has no cargo at all)
+	linux-source-6.12 rustc-web rust-web-src rust-web-clippy rustfmt-web cargo-web
 	clang-14 lld-14 llvm-14 libclang-dev
 	make gcc libc6-dev flex bison bc libelf-dev libssl-dev xz-utils rsync
-	perl python3 python3-pil python3-matplotlib dkms
-	# dkms builds for a clang-built kernel with CC=clang LD=ld.lld: the
-	# unversioned names, which clang-14 and lld-14 alone do not install
-	clang lld
+	perl python3 python3-pil python3-matplotlib dkms git ca-certificates
 	# the guest: emulator, shell, initramfs tools (v4l-utils: see below)
 	qemu-system-x86 busybox-static cpio kmod
 )
+
+logs=$RVCAP_CACHE/logs
 
 missing=()
 for p in "${packages[@]}"; do
@@ -25,23 +27,57 @@ for p in "${packages[@]}"; do
 		missing+=("$p")
 done
 
+# apt's "Get:", "Unpacking" and "Setting up" lines against the packages it
+# said it would install or upgrade ("N upgraded, M newly installed").
+apt_status() {
+	local total got unpacked set
+	total=$(sed -n 's/^\([0-9]*\) upgraded, \([0-9]*\) newly installed.*/\1 + \2/p' "$logs/apt.log" | tail -n 1)
+	[[ -z $total ]] || total=$((total))
+	[[ -n $total ]] || { echo "reading package lists"; return; }
+	got=$(awk '/newly installed/ { n = 0; on = 1 } on && /^Get:/ { n++ } END { print n + 0 }' "$logs/apt.log")
+	unpacked=$(grep -c '^Unpacking ' "$logs/apt.log")
+	set=$(grep -c '^Setting up ' "$logs/apt.log")
+	echo "of $total packages: $got downloaded, $unpacked unpacked, $set set up"
+}
+
 if ((${#missing[@]})); then
 	if [[ $(id -u) -ne 0 ]]; then
 		die "missing Debian packages; as root run: apt-get install ${missing[*]}"
 	fi
-	log "installing Debian packages: ${missing[*]}"
-	apt-get update -q
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+	mkdir -p "$logs"
+	: >"$logs/apt.log"
+	rvcap_progress "apt-get update" "$logs/apt.log" "" apt-get update -q ||
+		die "apt-get update failed (log: $logs/apt.log)"
+	say "Debian packages to install: ${missing[*]}"
+	rvcap_progress "installing ${#missing[@]} Debian packages and their dependencies" \
+		"$logs/apt.log" apt_status \
+		env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" || {
+		tail -n 20 "$logs/apt.log" >&2
+		die "apt-get install failed (log: $logs/apt.log)"
+	}
 fi
+
+# cargo's "Compiling <crate>" lines so far, and the last one.
+cargo_status() {
+	local n last
+	n=$(grep -c '^ *Compiling ' "$logs/bindgen.log")
+	last=$(grep '^ *Compiling ' "$logs/bindgen.log" | tail -n 1 | awk '{print $2}')
+	echo "$n crates compiled${last:+, last $last}"
+}
 
 if ! "$RVCAP_BINDGEN" --version 2>/dev/null | grep -qx "bindgen $RVCAP_BINDGEN_VERSION"; then
-	command -v cargo >/dev/null || die "cargo is needed to install bindgen-cli"
-	log "installing bindgen-cli $RVCAP_BINDGEN_VERSION into $RVCAP_BINDGEN_ROOT"
-	cargo install --locked --quiet "bindgen-cli@$RVCAP_BINDGEN_VERSION" \
-		--root "$RVCAP_BINDGEN_ROOT"
+	[[ -x $RVCAP_CARGO ]] || die "no cargo at $RVCAP_CARGO (Debian: cargo-web; or set RVCAP_CARGO)"
+	mkdir -p "$logs"
+	: >"$logs/bindgen.log"
+	# Built by Debian's rustc, whatever rustup toolchain PATH may offer.
+	rvcap_progress "building bindgen-cli $RVCAP_BINDGEN_VERSION from crates.io into $RVCAP_BINDGEN_ROOT" \
+		"$logs/bindgen.log" cargo_status \
+		env RUSTC="$RVCAP_RUSTC" "$RVCAP_CARGO" install --locked "bindgen-cli@$RVCAP_BINDGEN_VERSION" \
+		--root "$RVCAP_BINDGEN_ROOT" || {
+		tail -n 20 "$logs/bindgen.log" >&2
+		die "cargo install bindgen-cli failed (log: $logs/bindgen.log)"
+	}
 fi
-
-command -v cargo >/dev/null || die "cargo is needed for the host tests"
 
 # v4l2-ctl and v4l2-compliance for the guest, from Debian trixie.
 "$(dirname "$0")"/fetch-guest-v4l-utils.sh >/dev/null

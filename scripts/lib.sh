@@ -13,6 +13,9 @@ RVCAP_RUSTC=${RVCAP_RUSTC:-/usr/bin/rustc}
 RVCAP_LLVM=${RVCAP_LLVM:--14}
 RVCAP_CLIPPY_DRIVER=${RVCAP_CLIPPY_DRIVER:-/usr/bin/clippy-driver}
 RVCAP_RUSTFMT=${RVCAP_RUSTFMT:-/usr/bin/rustfmt}
+# Debian's cargo (cargo-web, the same 1.96 as rustc-web): a brand-new Debian
+# has no other, and a rustup one may lack what Debian's rustc provides.
+RVCAP_CARGO=${RVCAP_CARGO:-/usr/bin/cargo}
 # Debian's Python, where python3-pil installs (a pyenv python may come first).
 RVCAP_PYTHON=${RVCAP_PYTHON:-/usr/bin/python3}
 RVCAP_BINDGEN_VERSION=0.73.2
@@ -28,12 +31,120 @@ RVCAP_FLAVOUR=${RVCAP_FLAVOUR:-test}
 log() { printf '[rvcap] %s\n' "$*" >&2; }
 die() { printf '[rvcap] error: %s\n' "$*" >&2; exit 1; }
 
+# --- Progress. A long phase says what it does and where its log is, on the
+# caller's terminal (or CI log) even when the caller sends the phase's own
+# output to a log file: scripts/check.sh points RVCAP_PROGRESS_FD at its
+# stderr before it redirects its steps. Unset, progress goes to stderr.
+rvcap_progress_fd() {
+	local fd=${RVCAP_PROGRESS_FD:-2}
+	[[ $fd =~ ^[0-9]+$ ]] && { true >&"$fd"; } 2>/dev/null || fd=2
+	echo "$fd"
+}
+say() { printf '[rvcap] %s\n' "$*" >&"$(rvcap_progress_fd)"; }
+
+# "42 s", "7 min 05 s".
+rvcap_duration() {
+	if (($1 < 60)); then
+		printf '%d s\n' "$1"
+	else
+		printf '%d min %02d s\n' $(($1 / 60)) $(($1 % 60))
+	fi
+}
+
+# rvcap_progress WHAT LOG STATUS CMD...: run CMD with its output appended to
+# LOG, announcing "WHAT... (log: LOG)" and then, while it runs, the elapsed
+# time and what the function STATUS prints (may be "", reads the log; one
+# short line): on a terminal one line updated every 2 s, otherwise a plain
+# line every RVCAP_PROGRESS_SECS (30) s, never a carriage return. Ends with
+# "WHAT: done in T" or "WHAT: failed after T"; returns CMD's status.
+rvcap_progress() {
+	local what=$1 logf=$2 status=$3 fd
+	shift 3
+	local start=$SECONDS tty=0 every=${RVCAP_PROGRESS_SECS:-30} next pid rc=0 line
+	fd=$(rvcap_progress_fd)
+	[[ -t $fd ]] && tty=1 every=2
+	say "$what... (log: $logf)"
+	"$@" >>"$logf" 2>&1 &
+	pid=$!
+	next=$((SECONDS + every))
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 1
+		((SECONDS >= next)) || continue
+		next=$((SECONDS + every))
+		line="$what: $(rvcap_duration $((SECONDS - start)))"
+		[[ -n $status ]] && line+=", $("$status" 2>/dev/null)"
+		if ((tty)); then
+			printf '\r\033[K[rvcap] %s' "$line" >&"$fd"
+		else
+			printf '[rvcap] %s\n' "$line" >&"$fd"
+		fi
+	done
+	wait "$pid" || rc=$?
+	((tty)) && printf '\r\033[K' >&"$fd"
+	if ((rc == 0)); then
+		say "$what: done in $(rvcap_duration $((SECONDS - start)))"
+	else
+		say "$what: failed after $(rvcap_duration $((SECONDS - start))) (log: $logf)"
+	fi
+	return "$rc"
+}
+
+# The Debian mirror this machine's apt already uses (first "deb" source of
+# the suite given, default bookworm), from one-line or deb822 sources, so
+# that no script names a mirror of its own.
+rvcap_debian_mirror() {
+	local suite=${1:-bookworm} etc=${RVCAP_APT_ETC:-/etc/apt} f uri
+	for f in "$etc"/sources.list "$etc"/sources.list.d/*.list; do
+		[[ -r $f ]] || continue
+		uri=$(awk -v s="$suite" '$1 == "deb" {
+			i = 2
+			if ($2 ~ /^\[/) { while (i < NF && $i !~ /\]$/) i++; i++ }
+			if ($(i + 1) == s) { print $i; exit } }' "$f")
+		[[ -n $uri ]] && { echo "${uri%/}"; return 0; }
+	done
+	for f in "$etc"/sources.list.d/*.sources; do
+		[[ -r $f ]] || continue
+		uri=$(awk -v s="$suite" '
+			function flush() {
+				if (deb && !off && uri != "" && (" " suites " ") ~ (" " s " ")) { print uri; found = 1; exit }
+				deb = 0; off = 0; uri = ""; suites = ""
+			}
+			/^[ \t]*$/ { flush(); next }
+			/^#/ { next }
+			tolower($1) == "types:" { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
+			tolower($1) == "uris:" { uri = $2 }
+			tolower($1) == "suites:" { $1 = ""; suites = $0 }
+			tolower($1) == "enabled:" && tolower($2) == "no" { off = 1 }
+			END { if (!found) flush() }' "$f")
+		[[ -n $uri ]] && { echo "${uri%/}"; return 0; }
+	done
+	return 1
+}
+
+# An LLVM tool's name as the kernel's Makefile derives it from LLVM=: a
+# suffix (-14: clang-14), a prefix (/opt/llvm/bin/) or neither (LLVM=1).
+rvcap_llvm_tool() {
+	case "$RVCAP_LLVM" in
+	*/) printf '%s%s\n' "$RVCAP_LLVM" "$1" ;;
+	-*) printf '%s%s\n' "$1" "$RVCAP_LLVM" ;;
+	*) printf '%s\n' "$1" ;;
+	esac
+}
+
 # Arguments every kernel or module make needs. Without the cached bindgen
 # (building against a user's own kernel, DKMS), a bindgen on PATH will do.
+# CC and LD repeat what LLVM= implies, on purpose: DKMS appends "CC=clang
+# LD=ld.lld" to the make command for a clang-built kernel (dkms 3.0's
+# prepare_build reads vmlinux's .comment or CONFIG_CC_IS_CLANG), and those
+# unversioned names need not exist (Debian's clang-14 and lld-14 install
+# clang-14 and ld.lld-14 only) or may be another compiler than the one that
+# built the kernel. Variables named on the kernel make's own command line
+# win over the ones inherited from DKMS's make.
 rvcap_kmake_args() {
 	local bindgen=$RVCAP_BINDGEN
 	[[ -x $bindgen ]] || bindgen=$(command -v bindgen || echo "$bindgen")
-	printf '%s\n' "LLVM=$RVCAP_LLVM" "RUSTC=$RVCAP_RUSTC" \
+	printf '%s\n' "LLVM=$RVCAP_LLVM" "CC=$(rvcap_llvm_tool clang)" \
+		"LD=$(rvcap_llvm_tool ld.lld)" "RUSTC=$RVCAP_RUSTC" \
 		"BINDGEN=$bindgen" "CLIPPY_DRIVER=$RVCAP_CLIPPY_DRIVER" \
 		"RUSTFMT=$RVCAP_RUSTFMT"
 }
@@ -63,7 +174,7 @@ rvcap_kernel_key() {
 	sum=$({
 		rvcap_fragments | xargs cat
 		"$RVCAP_RUSTC" --version
-		clang"$RVCAP_LLVM" --version | head -n 1
+		"$(rvcap_llvm_tool clang)" --version | head -n 1
 		echo "bindgen $RVCAP_BINDGEN_VERSION"
 	} | sha256sum | cut -c1-12)
 	printf '%s-%s-%s\n' "$RVCAP_FLAVOUR" "$(rvcap_ksrc_pkgver)" "$sum"

@@ -123,15 +123,27 @@ if ((shell)); then
 	exec "${qemu[@]}" -append "$cmdline rvcap.shell" -serial mon:stdio -serial null
 fi
 
-log "booting $name (kernel $kver, args:${append:- none}, logs in $out)"
 : >"$output"
-if ((!quiet)); then
+# What the guest is at: the last suite the plan began (tests/plans/*.sh
+# frame their suites with rvcap-suite-begin / rvcap-compliance-begin).
+plan_status() {
+	local at
+	at=$(sed -n 's/^rvcap-\(suite\|compliance\)-begin: //p' "$output" | tail -n 1)
+	echo "${at:+at $at}"
+}
+vm=(timeout --kill-after=10 "$timeout" "${qemu[@]}" -append "$cmdline"
+	-serial file:"$console" -serial file:"$output" -serial file:"$out/data.bin")
+rc=0
+if ((quiet)); then
+	: >"$out/qemu.log"
+	rvcap_progress "VM $name: booting kernel $kver (args:${append:- none}; plan output $output, kernel log $console)" \
+		"$out/qemu.log" plan_status "${vm[@]}" || rc=$?
+else
+	say "VM $name: booting kernel $kver (args:${append:- none}; kernel log $console)"
 	tail -n +1 -f "$output" &
 	tailer=$!
+	"${vm[@]}" || rc=$?
 fi
-rc=0
-timeout --kill-after=10 "$timeout" "${qemu[@]}" -append "$cmdline" \
-	-serial file:"$console" -serial file:"$output" -serial file:"$out/data.bin" || rc=$?
 if ((!quiet)); then
 	sleep 0.2
 	kill "$tailer" 2>/dev/null || true

@@ -24,12 +24,28 @@ suite() {
 	kmemleak_scan
 }
 
+# Frame periods the engine dropped so far (no buffer was queued).
+drops() {
+	awk '$1 == "drops" { print $2 }' /sys/kernel/debug/rvcap/rvcap.0/counters 2>/dev/null || echo 0
+}
+
+# v4l2-compliance warns "got sequence number N, expected M" when a frame
+# period passes with no buffer queued: the engine drops it and its number
+# goes unused, which is what V4L2 asks of a driver. Its streaming tests use
+# two buffers at rvcap's default 1/30 s, so a guest that the host starves
+# for about 70 ms (other VMs, a parallel build) drops one. A slower frame
+# interval would not help: its testParm sets S_PARM with a zero interval,
+# which returns rvcap to the default, before the streaming tests. So the
+# plan reports the drops during each run, and scripts/check.sh accepts a
+# sequence-gap warning only where a drop explains it.
 compliance() {
 	name=$1
 	shift
 	echo "rvcap-compliance-begin: $name"
+	before=$(drops)
 	v4l2-compliance "$@"
 	rc=$?
+	echo "rvcap-compliance-drops: $(($(drops) - before))"
 	echo "rvcap-compliance-end: $name exit $rc"
 	[ "$rc" -eq 0 ] || status=1
 }
