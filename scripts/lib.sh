@@ -60,7 +60,7 @@ rvcap_duration() {
 rvcap_progress() {
 	local what=$1 logf=$2 status=$3 fd
 	shift 3
-	local start=$SECONDS tty=0 every=${RVCAP_PROGRESS_SECS:-30} next pid rc=0 line
+	local start=$SECONDS tty=0 every=${RVCAP_PROGRESS_SECS:-30} next pid rc=0 line more
 	fd=$(rvcap_progress_fd)
 	[[ -t $fd ]] && tty=1 every=2
 	say "$what... (log: $logf)"
@@ -72,7 +72,9 @@ rvcap_progress() {
 		((SECONDS >= next)) || continue
 		next=$((SECONDS + every))
 		line="$what: $(rvcap_duration $((SECONDS - start)))"
-		[[ -n $status ]] && line+=", $("$status" 2>/dev/null)"
+		more=""
+		[[ -z $status ]] || more=$("$status" 2>/dev/null) || more=""
+		[[ -z $more ]] || line+=", $more"
 		if ((tty)); then
 			printf '\r\033[K[rvcap] %s' "$line" >&"$fd"
 		else

@@ -136,8 +136,8 @@ vm=(timeout --kill-after=10 "$timeout" "${qemu[@]}" -append "$cmdline"
 rc=0
 if ((quiet)); then
 	: >"$out/qemu.log"
-	rvcap_progress "VM $name: booting kernel $kver (args:${append:- none}; plan output $output, kernel log $console)" \
-		"$out/qemu.log" plan_status "${vm[@]}" || rc=$?
+	say "VM $name: kernel $kver, args:${append:- none}; plan output $output, kernel log $console"
+	rvcap_progress "VM $name" "$out/qemu.log" plan_status "${vm[@]}" || rc=$?
 else
 	say "VM $name: booting kernel $kver (args:${append:- none}; kernel log $console)"
 	tail -n +1 -f "$output" &
