@@ -33,22 +33,9 @@ if [[ -e $dir/.complete && $(cat "$dir/packages" 2>/dev/null) == "$want" ]]; the
 fi
 rm -rf "$dir"
 
-apt_dir=$dir/apt
-mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache" "$dir/debs"
-# Trixie from the Debian mirror this machine's apt uses for bookworm.
-mirror=$(rvcap_debian_mirror bookworm) ||
-	die "no Debian bookworm source in /etc/apt (sources.list or sources.list.d) to take the mirror from"
-echo "deb $mirror trixie main" >"$apt_dir/sources.list"
-apt=(-q -o Dir::Etc::sourcelist="$apt_dir/sources.list" -o Dir::Etc::sourceparts=-
-	-o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache="$apt_dir/cache"
-	-o Dir::State::status=/dev/null -o APT::Architecture=amd64
-	-o APT::Sandbox::User=root)
-
 say "fetching GStreamer from Debian trixie for the test VM... (log: $dir/apt.log)"
-apt-get "${apt[@]}" update >"$dir/apt.log" 2>&1 || {
-	cat "$dir/apt.log" >&2
-	die "cannot read Debian trixie's package lists"
-}
+rvcap_trixie_apt "$dir"
+apt=("${trixie_apt[@]}")
 mapfile -t packages < <(apt-cache "${apt[@]}" depends --recurse --no-recommends \
 	--no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances "${with_deps[@]}" |
 	grep -v '^[ <]' | sort -u)

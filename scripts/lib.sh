@@ -123,6 +123,27 @@ rvcap_debian_mirror() {
 	return 1
 }
 
+# A private apt state in DIR/apt for Debian trixie's binary packages (the
+# guest's userspace), from the mirror this machine's apt uses for bookworm;
+# nothing is installed on the host. Sets the array trixie_apt to the options
+# apt-get and apt-cache need, creates DIR/debs, and reads the package lists
+# (log: DIR/apt.log).
+rvcap_trixie_apt() { # DIR
+	local dir=$1 mirror
+	mkdir -p "$dir/apt/lists/partial" "$dir/apt/cache" "$dir/debs"
+	mirror=$(rvcap_debian_mirror bookworm) ||
+		die "no Debian bookworm source in /etc/apt (sources.list or sources.list.d) to take the mirror from"
+	echo "deb $mirror trixie main" >"$dir/apt/sources.list"
+	trixie_apt=(-q -o Dir::Etc::sourcelist="$dir/apt/sources.list" -o Dir::Etc::sourceparts=-
+		-o Dir::State::Lists="$dir/apt/lists" -o Dir::Cache="$dir/apt/cache"
+		-o Dir::State::status=/dev/null -o APT::Architecture=amd64
+		-o APT::Sandbox::User=root)
+	apt-get "${trixie_apt[@]}" update >"$dir/apt.log" 2>&1 || {
+		cat "$dir/apt.log" >&2
+		die "cannot read Debian trixie's package lists"
+	}
+}
+
 # An LLVM tool's name as the kernel's Makefile derives it from LLVM=: a
 # suffix (-14: clang-14), a prefix (/opt/llvm/bin/) or neither (LLVM=1).
 rvcap_llvm_tool() {
