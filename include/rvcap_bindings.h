@@ -12,6 +12,7 @@
 #include <linux/mm.h>
 #include <linux/platform_device.h>
 #include <linux/scatterlist.h>
+#include <linux/seq_file.h>
 #include <linux/timekeeping.h>
 #include <media/v4l2-ctrls.h>
 #include <media/v4l2-dev.h>

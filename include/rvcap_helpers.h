@@ -14,6 +14,8 @@
 struct dentry;
 struct device;
 struct file;
+struct file_operations;
+struct inode;
 struct page;
 struct platform_device;
 struct poll_table_struct;
@@ -29,9 +31,6 @@ struct wait_queue_head;
 /* Module parameters */
 unsigned int rvcap_param_num_devices(void);
 bool rvcap_param_contig(void);
-bool rvcap_param_unpaced(void);
-bool rvcap_param_map_per_qbuf(void);
-bool rvcap_param_full_sync(void);
 
 /* Devices and logging */
 int rvcap_dma_coerce_mask_and_coherent(struct device *dev, unsigned int bits);
@@ -40,8 +39,7 @@ u64 rvcap_dma_get_mask(struct device *dev);
 const char *rvcap_dev_name(const struct device *dev);
 void rvcap_dev_info(const struct device *dev, const char *msg);
 void rvcap_dev_warn(const struct device *dev, const char *msg);
-void rvcap_dev_dbg_ratelimited(const struct device *dev, const char *msg);
-void rvcap_dev_warn_ratelimited(const struct device *dev, const char *msg);
+void rvcap_dev_dbg(const struct device *dev, const char *msg);
 void *rvcap_platform_get_drvdata(struct platform_device *pdev);
 void rvcap_platform_set_drvdata(struct platform_device *pdev, void *data);
 bool rvcap_device_is_bound(struct device *dev);
@@ -52,22 +50,17 @@ void *rvcap_video_drvdata(struct file *file);
 void rvcap_video_set_drvdata(struct video_device *vdev, void *data);
 int rvcap_ctrl_handler_init(struct v4l2_ctrl_handler *hdl, unsigned int nr);
 
-/* Error injection knobs (src/inject.rs), written through debugfs. */
-struct rvcap_inject {
-	u32 error_every;
-	u32 drop_every;
-	u32 stall_ms;
-	u32 map_failures;
-};
-
-/* debugfs: show functions in Rust (src/debugfs.rs), file plumbing in C */
-int rvcap_debugfs_counters_show(struct seq_file *m, void *unused);
-int rvcap_debugfs_buffers_show(struct seq_file *m, void *unused);
-void rvcap_debugfs_init(void);
-void rvcap_debugfs_exit(void);
-struct dentry *rvcap_debugfs_add(const char *name, void *data,
-				 struct rvcap_inject *inject);
-void rvcap_debugfs_remove(struct dentry *dir);
+/* debugfs */
+struct dentry *rvcap_debugfs_create_dir(const char *name, struct dentry *parent);
+struct dentry *rvcap_debugfs_create_file(const char *name, umode_t mode,
+					 struct dentry *parent, void *data,
+					 const struct file_operations *fops);
+void rvcap_debugfs_create_u32(const char *name, umode_t mode,
+			      struct dentry *parent, u32 *value);
+void rvcap_debugfs_create_bool(const char *name, umode_t mode,
+			       struct dentry *parent, bool *value);
+void rvcap_debugfs_remove(struct dentry *dentry);
+void *rvcap_inode_private(const struct inode *inode);
 
 /* Memory, scatterlists and the DMA API (direction: DMA_FROM_DEVICE) */
 struct page *rvcap_alloc_zeroed_page(void);
@@ -96,6 +89,7 @@ size_t rvcap_dma_max_segment(struct device *dev);
 /* Waiting and the engine thread */
 void rvcap_init_waitqueue_head(struct wait_queue_head *wq);
 void rvcap_wake_up_interruptible(struct wait_queue_head *wq);
+void rvcap_wake_up_pollfree(struct wait_queue_head *wq);
 void rvcap_poll_wait(struct file *file, struct wait_queue_head *wq,
 		     struct poll_table_struct *pt);
 __poll_t rvcap_poll_requested_events(const struct poll_table_struct *pt);
@@ -103,14 +97,6 @@ struct task_struct *rvcap_kthread_run(int (*fn)(void *data), void *data,
 				      unsigned int instance);
 void rvcap_engine_sleep_until(u64 deadline_ns);
 
-/* Wakes the unpaced engine when a buffer is queued. */
-struct rvcap_kick {
-	struct wait_queue_head wq;
-	atomic_t pending;
-};
-
-void rvcap_kick_init(struct rvcap_kick *kick);
-void rvcap_kick(struct rvcap_kick *kick);
-void rvcap_kick_wait(struct rvcap_kick *kick);
+void rvcap_kthread_wait_for_stop(void);
 
 #endif /* RVCAP_HELPERS_H */

@@ -3,34 +3,33 @@
 //! rvcap: a V4L2 capture driver in Rust whose point is DMA-BUF import done
 //! right for capture hardware that is not cache-coherent with the CPU.
 //!
-//! Layout: a functional core and a thin imperative shell.
-//! - Pure Rust, no `unsafe`, host-tested (`tests/host`): [`queue`] (the
-//!   videobuf2-style buffer queue), [`format`], [`pattern`].
-//! - The shell: [`capture`] (one device: locking, engine, queue), [`engine`]
-//!   (the frame-producing thread), and thin wrappers over C: [`v4l2`],
-//!   [`dma`], [`debugfs`], [`platform`], [`log`], over the generated
-//!   [`bindings`].
-
-// `try_pin_init!` of `Capture`, with its many fields, expands deeper than
-// the default limit of 128.
-#![recursion_limit = "256"]
+//! Layout, from the bottom up:
+//! - [`kapi`]: the abstraction layer, safe types over the kernel's C API
+//!   (devices, platform driver, video device registration and the ioctl
+//!   adapter, dma-buf, DMA mappings, kthread, debugfs, log). Every `unsafe`
+//!   of the module is there, each type states its invariants.
+//! - The pure core, no `unsafe`, also built and tested on the host
+//!   (`tests/host`): [`queue`] (the videobuf2-style buffer queue),
+//!   [`format`], [`pattern`].
+//! - [`driver`]: the driver itself, on both: the capture device, its V4L2
+//!   policy, the frame engine. No `unsafe`.
+//! - This file: the module and its platform driver.
 
 use kernel::c_str;
-use kernel::ffi::c_int;
 use kernel::prelude::*;
+use kernel::str::CStr;
 
-mod bindings;
-mod capture;
-mod debugfs;
-mod dma;
-mod engine;
+mod driver;
 mod format;
-mod inject;
-mod log;
+mod kapi;
 mod pattern;
-mod platform;
 mod queue;
-mod v4l2;
+
+use driver::capture::Capture;
+use kapi::ctrl::{Menu, MenuControl};
+use kapi::debugfs;
+use kapi::platform::{self, DeviceRegistration, Driver, ProbingDevice};
+use kapi::video::Registration;
 
 module! {
     type: Rvcap,
@@ -48,25 +47,28 @@ const DMA_BITS: u32 = 64;
 /// for a platform device is 64 KiB).
 const DMA_MAX_SEGMENT: u32 = u32::MAX;
 
+/// The test pattern menu (`V4L2_CID_TEST_PATTERN`).
+static TEST_PATTERN_MENU: Menu<{ pattern::PATTERN_MENU.len() }> = Menu::new(pattern::PATTERN_MENU);
+static CONTROLS: [MenuControl; 1] =
+    [TEST_PATTERN_MENU.control(kapi::bindings::RVCAP_CONST_V4L2_CID_TEST_PATTERN)];
+
 struct Rvcap {
-    // Field order is drop order: devices (their remove runs), the driver,
-    // then the debugfs directory the devices' files were in.
-    _devices: KVec<platform::PlatformDevice>,
-    _driver: platform::PlatformDriver,
-    _debugfs: debugfs::DebugfsRoot,
+    // Field order is drop order: devices (their remove runs), then the
+    // driver (with the debugfs directory the devices' directories were in).
+    _devices: KVec<DeviceRegistration>,
+    _driver: platform::Registration<RvcapDriver>,
 }
 
 impl kernel::Module for Rvcap {
     fn init(module: &'static ThisModule) -> Result<Self> {
-        let debugfs = debugfs::DebugfsRoot::new();
-        let driver = platform::PlatformDriver::register(c_str!("rvcap"), probe, remove, module)?;
-        // SAFETY: reads a module parameter; no preconditions.
-        let count = unsafe { bindings::rvcap_param_num_devices() };
+        let debugfs = debugfs::Root::new(c_str!("rvcap"))?;
+        let driver = platform::Registration::<RvcapDriver>::register(module, debugfs)?;
+        let count = kapi::param::num_devices();
         let mut devices = KVec::with_capacity(count as usize, GFP_KERNEL)?;
         for id in 0..count {
-            let pdev = platform::PlatformDevice::register(c_str!("rvcap"), id as i32)?;
-            if !pdev.is_bound() {
-                pr_err!("{}: probe failed\n", pdev.name());
+            let pdev = DeviceRegistration::register(RvcapDriver::NAME, id)?;
+            if !pdev.device().is_bound() {
+                pr_err!("{}: probe failed\n", pdev.device().name());
                 return Err(ENODEV);
             }
             devices.push(pdev, GFP_KERNEL)?;
@@ -74,48 +76,41 @@ impl kernel::Module for Rvcap {
         Ok(Self {
             _devices: devices,
             _driver: driver,
-            _debugfs: debugfs,
         })
     }
 }
 
-/// # Safety
-///
-/// Called by the driver core for a platform device named "rvcap".
-unsafe extern "C" fn probe(pdev: *mut bindings::platform_device) -> c_int {
-    // SAFETY: `pdev` is valid during probe and until remove; its device
-    // outlives the capture device, which `remove` unregisters. Its DMA
-    // parameters are the driver's to set during probe.
-    let result = unsafe {
-        let index = (*pdev).id.max(0) as u32;
-        let dev = core::ptr::addr_of_mut!((*pdev).dev);
-        kernel::error::to_result(bindings::rvcap_dma_coerce_mask_and_coherent(dev, DMA_BITS))
-            .and_then(|()| {
-                bindings::rvcap_dma_set_max_seg_size(dev, DMA_MAX_SEGMENT);
-                v4l2::register(dev, index)
-            })
-    };
-    match result {
-        Ok(cap) => {
-            // SAFETY: `pdev` is being probed.
-            unsafe { platform::set_drvdata(pdev, cap.as_ptr().cast()) };
-            0
-        }
-        Err(e) => e.to_errno(),
-    }
-}
+/// The platform driver: one capture device per platform device.
+struct RvcapDriver;
 
-/// # Safety
-///
-/// Called by the driver core for a device that `probe` bound.
-unsafe extern "C" fn remove(pdev: *mut bindings::platform_device) {
-    // SAFETY: probe stored the capture device; remove runs once, at module
-    // unload (sysfs unbind is disabled), when no file of it is open.
-    unsafe {
-        if let Some(cap) =
-            core::ptr::NonNull::new(platform::drvdata(pdev).cast::<capture::Capture>())
-        {
-            v4l2::unregister(cap);
-        }
+impl Driver for RvcapDriver {
+    type Context = debugfs::Root;
+    type Data = KBox<Registration<Capture>>;
+    const NAME: &'static CStr = c_str!("rvcap");
+
+    fn probe(pdev: &ProbingDevice, debugfs: &debugfs::Root) -> Result<Self::Data> {
+        pdev.set_dma_mask_and_coherent(DMA_BITS)?;
+        pdev.set_dma_max_seg_size(DMA_MAX_SEGMENT);
+        let index = pdev.id();
+        let capture = Capture::new(pdev.device_ref(), index, debugfs)?;
+        let registration = Registration::register(
+            pdev.device(),
+            format_args!("rvcap-{index}"),
+            driver::v4l2::DEVICE_CAPS,
+            &CONTROLS,
+            capture,
+        )?;
+        registration.log().info(format_args!(
+            "/dev/{}: virtual capture, DMA mask {:#x}",
+            registration.node_name(),
+            pdev.device().dma_mask()
+        ));
+        Ok(KBox::new(registration, GFP_KERNEL)?)
+    }
+
+    fn remove(registration: Self::Data) {
+        // No file is open (they pin the module), so no stream runs; make sure.
+        registration.shutdown();
+        drop(registration);
     }
 }

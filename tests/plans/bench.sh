@@ -16,7 +16,7 @@ boot=${1:?coherent or swiotlb}
 frames=${2:-300}
 secs=${3:-4}
 allocs=${4:-100}
-params=/sys/module/rvcap/parameters
+params=/sys/kernel/debug/rvcap/rvcap.0
 counters=/sys/kernel/debug/rvcap/rvcap.0/counters
 
 node() {

@@ -13,7 +13,7 @@
  * Frames are 320x240 YUYV in buffers of twice their size, so that frame
  * and buffer syncs differ and each exporter segment stays within what a
  * swiotlb=force boot can bounce.
- * Sets the module parameters through sysfs and puts them back to 0.
+ * Sets the device's debugfs knobs and puts them back to 0.
  * Expects rvcap loaded, with device rvcap.0 at $RVCAP_DEV.
  */
 #define _GNU_SOURCE
@@ -23,30 +23,6 @@
 
 #define NBUFS 4
 #define REQUEUES 200
-
-/* Sets module parameter @name of rvcap to @value; 0 or -errno. */
-static int rvcap_set_param(const char *name, int value)
-{
-	char path[128], text[16];
-	int fd, len, ret = 0;
-
-	snprintf(path, sizeof(path), "/sys/module/rvcap/parameters/%s", name);
-	len = snprintf(text, sizeof(text), "%d", value);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, len) != len)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static void rvcap_reset_params(void)
-{
-	rvcap_set_param("unpaced", 0);
-	rvcap_set_param("map_per_qbuf", 0);
-	rvcap_set_param("full_sync", 0);
-}
 
 FIXTURE(requeue) {
 	int fd;
@@ -83,8 +59,8 @@ FIXTURE_SETUP(requeue)
 	};
 	int i;
 
-	rvcap_reset_params();
-	ASSERT_EQ(0, rvcap_set_param("unpaced", 1));
+	rvcap_reset_knobs();
+	ASSERT_EQ(0, rvcap_set_knob("unpaced", 1));
 	self->fd = open(rvcap_dev(), O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->fd);
 	ASSERT_EQ(0, rvcap_set_format(self->fd, V4L2_PIX_FMT_YUYV, 320, 240, &self->fmt));
@@ -125,7 +101,7 @@ FIXTURE_TEARDOWN(requeue)
 	}
 	rvcap_restore_defaults(self->fd);
 	close(self->fd);
-	rvcap_reset_params();
+	rvcap_reset_knobs();
 }
 
 /* Queues every buffer and starts streaming (reading the parameters). */
@@ -195,7 +171,7 @@ TEST_F_TIMEOUT(requeue, map_per_qbuf_maps_imports_at_every_qbuf, 120)
 	long long maps, unmaps, to_cpu;
 	long allocs;
 
-	ASSERT_EQ(0, rvcap_set_param("map_per_qbuf", 1));
+	ASSERT_EQ(0, rvcap_set_knob("map_per_qbuf", 1));
 	start(_metadata, self, variant->memory);
 	requeue(_metadata, self, variant->memory, 2 * NBUFS);
 	maps = rvcap_counter("map");
@@ -227,7 +203,7 @@ TEST_F_TIMEOUT(requeue, full_sync_syncs_whole_buffers_for_the_cpu, 120)
 		  rvcap_counter("bytes_synced_for_cpu") - bytes);
 
 	ASSERT_EQ(0, rvcap_stream(self->fd, false));
-	ASSERT_EQ(0, rvcap_set_param("full_sync", 1));
+	ASSERT_EQ(0, rvcap_set_knob("full_sync", 1));
 	start(_metadata, self, variant->memory);
 	bytes = rvcap_counter("bytes_synced_for_cpu");
 	requeue(_metadata, self, variant->memory, 20);
@@ -246,8 +222,8 @@ TEST(unpaced_engine_waits_for_buffers_instead_of_dropping)
 	int fd, i, paced;
 
 	for (paced = 0; paced <= 1; paced++) {
-		rvcap_reset_params();
-		ASSERT_EQ(0, rvcap_set_param("unpaced", !paced));
+		rvcap_reset_knobs();
+		ASSERT_EQ(0, rvcap_set_knob("unpaced", !paced));
 		fd = open(rvcap_dev(), O_RDWR | O_CLOEXEC);
 		ASSERT_LE(0, fd);
 		ASSERT_EQ(0, rvcap_set_format(fd, V4L2_PIX_FMT_YUYV, 320, 240, &fmt));
@@ -273,7 +249,7 @@ TEST(unpaced_engine_waits_for_buffers_instead_of_dropping)
 		rvcap_restore_defaults(fd);
 		close(fd);
 	}
-	rvcap_reset_params();
+	rvcap_reset_knobs();
 }
 
 TEST_HARNESS_MAIN

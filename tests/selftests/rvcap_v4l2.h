@@ -174,7 +174,10 @@ static inline long long rvcap_counter(const char *name)
 	return -1;
 }
 
-/* Sets error injection knob @name of device rvcap.0; 0 or -errno. */
+/*
+ * Sets debugfs knob @name of device rvcap.0 (error injection, benchmark
+ * modes); 0 or -errno.
+ */
 static inline int rvcap_set_knob(const char *name, unsigned int value)
 {
 	char path[128];
@@ -194,6 +197,9 @@ static inline void rvcap_reset_knobs(void)
 	rvcap_set_knob("inject_drop_every", 0);
 	rvcap_set_knob("inject_stall_ms", 0);
 	rvcap_set_knob("inject_map_failures", 0);
+	rvcap_set_knob("unpaced", 0);
+	rvcap_set_knob("map_per_qbuf", 0);
+	rvcap_set_knob("full_sync", 0);
 }
 
 /* Counts lines of /sys/kernel/debug/rvcap/rvcap.0/buffers containing @s. */

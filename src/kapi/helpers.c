@@ -25,7 +25,7 @@
 #include <media/v4l2-ctrls.h>
 #include <media/v4l2-dev.h>
 
-#include "../include/rvcap_helpers.h"
+#include "../../include/rvcap_helpers.h"
 
 /* dma_buf_* symbols are exported in the DMA_BUF namespace. */
 MODULE_IMPORT_NS(DMA_BUF);
@@ -50,40 +50,6 @@ MODULE_PARM_DESC(contig,
 bool rvcap_param_contig(void)
 {
 	return contig;
-}
-
-/*
- * Benchmark and comparison modes (see README "Benchmarks"). Writable at run
- * time; each capture reads them at STREAMON, so a stream keeps one policy.
- */
-static bool unpaced;
-module_param(unpaced, bool, 0644);
-MODULE_PARM_DESC(unpaced,
-		 "fill each buffer as soon as it is queued instead of once per frame interval, for measuring the queue (read at STREAMON; default off)");
-
-static bool map_per_qbuf;
-module_param(map_per_qbuf, bool, 0644);
-MODULE_PARM_DESC(map_per_qbuf,
-		 "map imported dma-bufs at every QBUF and unmap them at DQBUF, as videobuf2 did before Linux 5.1, for comparison (read at STREAMON; default off: map once)");
-
-static bool full_sync;
-module_param(full_sync, bool, 0644);
-MODULE_PARM_DESC(full_sync,
-		 "DQBUF syncs the whole buffer for the CPU instead of the bytes the frame occupies, for comparison (read at STREAMON; default off)");
-
-bool rvcap_param_unpaced(void)
-{
-	return READ_ONCE(unpaced);
-}
-
-bool rvcap_param_map_per_qbuf(void)
-{
-	return READ_ONCE(map_per_qbuf);
-}
-
-bool rvcap_param_full_sync(void)
-{
-	return READ_ONCE(full_sync);
 }
 
 int rvcap_dma_coerce_mask_and_coherent(struct device *dev, unsigned int bits)
@@ -116,14 +82,13 @@ void rvcap_dev_warn(const struct device *dev, const char *msg)
 	dev_warn(dev, "%s\n", msg);
 }
 
-void rvcap_dev_dbg_ratelimited(const struct device *dev, const char *msg)
+/*
+ * One dynamic-debug call site for all of rvcap's debug messages; they are
+ * rate-limited per kind in Rust (src/kapi/log.rs) before they get here.
+ */
+void rvcap_dev_dbg(const struct device *dev, const char *msg)
 {
-	dev_dbg_ratelimited(dev, "%s\n", msg);
-}
-
-void rvcap_dev_warn_ratelimited(const struct device *dev, const char *msg)
-{
-	dev_warn_ratelimited(dev, "%s\n", msg);
+	dev_dbg(dev, "%s\n", msg);
 }
 
 void *rvcap_platform_get_drvdata(struct platform_device *pdev)
@@ -162,45 +127,42 @@ int rvcap_ctrl_handler_init(struct v4l2_ctrl_handler *hdl, unsigned int nr)
 }
 
 /*
- * debugfs: /sys/kernel/debug/rvcap/<device>/{counters,buffers}. The show
- * functions are Rust (src/debugfs.rs); debugfs_remove() waits for readers,
- * so the data outlives every read.
+ * debugfs (src/kapi/debugfs.rs). Wrapped because without CONFIG_DEBUG_FS
+ * these are static inline stubs.
  */
-DEFINE_SHOW_ATTRIBUTE(rvcap_debugfs_counters);
-DEFINE_SHOW_ATTRIBUTE(rvcap_debugfs_buffers);
-
-static struct dentry *rvcap_debugfs_root;
-
-void rvcap_debugfs_init(void)
+struct dentry *rvcap_debugfs_create_dir(const char *name, struct dentry *parent)
 {
-	rvcap_debugfs_root = debugfs_create_dir("rvcap", NULL);
+	return debugfs_create_dir(name, parent);
 }
 
-void rvcap_debugfs_exit(void)
+struct dentry *rvcap_debugfs_create_file(const char *name, umode_t mode,
+					 struct dentry *parent, void *data,
+					 const struct file_operations *fops)
 {
-	debugfs_remove(rvcap_debugfs_root);
+	return debugfs_create_file(name, mode, parent, data, fops);
 }
 
-struct dentry *rvcap_debugfs_add(const char *name, void *data,
-				 struct rvcap_inject *inject)
+void rvcap_debugfs_create_u32(const char *name, umode_t mode,
+			      struct dentry *parent, u32 *value)
 {
-	struct dentry *dir = debugfs_create_dir(name, rvcap_debugfs_root);
-
-	debugfs_create_file("counters", 0444, dir, data,
-			    &rvcap_debugfs_counters_fops);
-	debugfs_create_file("buffers", 0444, dir, data,
-			    &rvcap_debugfs_buffers_fops);
-	debugfs_create_u32("inject_error_every", 0600, dir, &inject->error_every);
-	debugfs_create_u32("inject_drop_every", 0600, dir, &inject->drop_every);
-	debugfs_create_u32("inject_stall_ms", 0600, dir, &inject->stall_ms);
-	debugfs_create_u32("inject_map_failures", 0600, dir,
-			   &inject->map_failures);
-	return dir;
+	debugfs_create_u32(name, mode, parent, value);
 }
 
-void rvcap_debugfs_remove(struct dentry *dir)
+void rvcap_debugfs_create_bool(const char *name, umode_t mode,
+			       struct dentry *parent, bool *value)
 {
-	debugfs_remove(dir);
+	debugfs_create_bool(name, mode, parent, value);
+}
+
+void rvcap_debugfs_remove(struct dentry *dentry)
+{
+	debugfs_remove(dentry);
+}
+
+/* The data a debugfs file was created with (for single_open()). */
+void *rvcap_inode_private(const struct inode *inode)
+{
+	return inode->i_private;
 }
 
 struct page *rvcap_alloc_zeroed_page(void)
@@ -330,6 +292,11 @@ void rvcap_wake_up_interruptible(struct wait_queue_head *wq)
 	wake_up_interruptible(wq);
 }
 
+void rvcap_wake_up_pollfree(struct wait_queue_head *wq)
+{
+	wake_up_pollfree(wq);
+}
+
 void rvcap_poll_wait(struct file *file, struct wait_queue_head *wq,
 		     struct poll_table_struct *pt)
 {
@@ -347,28 +314,19 @@ struct task_struct *rvcap_kthread_run(int (*fn)(void *data), void *data,
 	return kthread_run(fn, data, "rvcap%u-engine", instance);
 }
 
-void rvcap_kick_init(struct rvcap_kick *kick)
-{
-	init_waitqueue_head(&kick->wq);
-	atomic_set(&kick->pending, 0);
-}
-
-/* A buffer was queued: wake the unpaced engine if it waits for one. */
-void rvcap_kick(struct rvcap_kick *kick)
-{
-	atomic_set(&kick->pending, 1);
-	if (wq_has_sleeper(&kick->wq))
-		wake_up(&kick->wq);
-}
-
 /*
- * The unpaced engine waits for rvcap_kick() (or kthread_stop()); a kick
- * that came before the wait ends it at once.
+ * A thread function that returned waits here for kthread_stop(), which
+ * must find the thread alive (src/kapi/kthread.rs).
  */
-void rvcap_kick_wait(struct rvcap_kick *kick)
+void rvcap_kthread_wait_for_stop(void)
 {
-	wait_event_interruptible(kick->wq, atomic_xchg(&kick->pending, 0) ||
-				 kthread_should_stop());
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (kthread_should_stop())
+			break;
+		schedule();
+	}
+	__set_current_state(TASK_RUNNING);
 }
 
 /*

@@ -6,9 +6,7 @@
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
-/// The knobs. `#[repr(C)]` with `u32`-sized fields: debugfs writes them as
-/// the C `struct rvcap_inject` of `include/rvcap_helpers.h`.
-#[repr(C)]
+/// The knobs (debugfs reads and writes them as plain `u32`s).
 #[derive(Default)]
 pub(crate) struct Inject {
     /// Every Nth frame is half written and marked `V4L2_BUF_FLAG_ERROR`.

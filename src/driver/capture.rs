@@ -1,0 +1,491 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! One capture device: the V4L2 semantics on top of the queue core, the
+//! frame engine and the DMA side. [`super::v4l2`] maps the ioctls onto the
+//! methods here.
+//!
+//! # Locking
+//!
+//! Two mutexes, always taken in this order:
+//! - `control` serialises what starts or stops the engine or frees buffers
+//!   (REQBUFS, CREATE_BUFS, STREAMON, STREAMOFF, close). It is held while the
+//!   engine thread is stopped, so nobody sees a half-stopped stream.
+//! - `state` (in [`Shared`]) protects the queue and the format. QBUF, DQBUF,
+//!   poll, mmap and the engine take only this one, briefly; a blocking DQBUF
+//!   waits on `done` with it released.
+
+use super::device_dma::KernelDma;
+use super::engine::Engine;
+use super::inject::Inject;
+use super::shared::{Shared, State};
+use crate::format::{self, FrameFormat, Interval};
+use crate::kapi::bindings;
+use crate::kapi::debugfs::{self, SeqWriter, Show};
+use crate::kapi::device::DeviceRef;
+use crate::kapi::dma::Mapping;
+use crate::kapi::log::DevLog;
+use crate::kapi::param;
+use crate::kapi::ratelimit::{ratelimit, RateLimit};
+use crate::pattern::Pattern;
+use crate::queue::{self, BufferInfo, Errno, Memory, OwnerId, Policy, Queue, QueueRequest};
+use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicBool, Ordering};
+use kernel::c_str;
+use kernel::new_mutex;
+use kernel::prelude::*;
+use kernel::sync::{Arc, Mutex};
+
+/// What the control lock protects.
+struct Control {
+    engine: Option<Engine>,
+}
+
+/// A capture device.
+#[pin_data]
+pub(crate) struct Capture {
+    #[pin]
+    control: Mutex<Control>,
+    shared: Arc<Shared>,
+    warned_small_dmabuf: AtomicBool,
+    // Removed before `shared` could go (it holds its own reference anyway).
+    _debugfs: Option<debugfs::Dir<Shared>>,
+}
+
+/// The kernel's errno for a queue error (the core names them; the numbers
+/// are the architecture's).
+fn to_error(e: queue::Error) -> Error {
+    match e.errno {
+        Errno::Io => EIO,
+        Errno::Again => EAGAIN,
+        Errno::NoMem => ENOMEM,
+        Errno::Busy => EBUSY,
+        Errno::Inval => EINVAL,
+        Errno::NoBufs => enobufs(),
+        Errno::Dma(code) => Error::from_errno(code),
+    }
+}
+
+/// `ENOBUFS`, which 6.12's `kernel::error::code` does not name.
+fn enobufs() -> Error {
+    Error::from_errno(-(bindings::ENOBUFS as i32))
+}
+
+impl Capture {
+    /// Capture device `index`, doing DMA for `dev`, with its debugfs
+    /// directory (named after `dev`) under `debugfs_root`.
+    pub(crate) fn new(
+        dev: DeviceRef,
+        index: u32,
+        debugfs_root: &debugfs::Root,
+    ) -> Result<impl PinInit<Self, Error>> {
+        let log = DevLog::new(dev.clone());
+        let inject = Arc::new(Inject::default(), GFP_KERNEL)?;
+        let dma = KernelDma::new(dev.clone(), log.clone(), param::contig(), inject.clone())?;
+        let shared = Arc::pin_init(Shared::new(index, dma, inject, log.clone()), GFP_KERNEL)?;
+        // debugfs failures only lose the files.
+        let dir = debugfs::Dir::new(debugfs_root, dev.name(), shared.clone()).ok();
+        if let Some(dir) = &dir {
+            add_debugfs_files(dir);
+        }
+        Ok(try_pin_init!(Self {
+            control <- new_mutex!(Control { engine: None }, "rvcap::control"),
+            shared,
+            warned_small_dmabuf: AtomicBool::new(false),
+            _debugfs: dir,
+        }? Error))
+    }
+
+    /// The instance number (the platform device id).
+    pub(crate) fn index(&self) -> u32 {
+        self.shared.index
+    }
+
+    /// Kernel log messages about this device.
+    pub(crate) fn log(&self) -> &DevLog {
+        &self.shared.log
+    }
+
+    /// Logs why a request from userspace failed (a debug message rate-limited
+    /// by `limit`, one per kind of request) and converts the queue error to a
+    /// kernel error. A too small dma-buf (QBUF or PREPARE_BUF) is also worth
+    /// one warning: an exporter set up for another format.
+    fn refuse(&self, limit: &RateLimit, what: &str, e: queue::Error) -> Error {
+        if e == queue::Error::DMABUF_TOO_SMALL
+            && !self.warned_small_dmabuf.swap(true, Ordering::Relaxed)
+        {
+            self.log().warn(format_args!(
+                "{what}: a dma-buf smaller than the format's buffers was refused with EINVAL (warned once)"
+            ));
+        }
+        self.log().dbg(limit, format_args!("{what}: {}", e.why));
+        to_error(e)
+    }
+
+    /// Runs `f` with the queue state locked.
+    pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.shared.state.lock())
+    }
+
+    /// Engine counters.
+    pub(crate) fn frame_counters(&self) -> &super::shared::FrameCounters {
+        &self.shared.counters
+    }
+
+    // ---- controls
+
+    /// `V4L2_CID_TEST_PATTERN` changed.
+    pub(crate) fn set_pattern(&self, index: u32) -> Result {
+        Pattern::from_index(index).ok_or(EINVAL)?;
+        self.shared.pattern.store(index, Ordering::Relaxed);
+        Ok(())
+    }
+
+    // ---- formats and parameters
+
+    /// VIDIOC_G_FMT.
+    pub(crate) fn format(&self) -> FrameFormat {
+        self.shared.state.lock().format
+    }
+
+    /// VIDIOC_S_FMT: `EBUSY` once buffers exist.
+    pub(crate) fn set_format(&self, fourcc: u32, width: u32, height: u32) -> Result<FrameFormat> {
+        let mut st = self.shared.state.lock();
+        let format = FrameFormat::negotiate(fourcc, width, height);
+        if st.queue.is_busy() {
+            if format != st.format {
+                self.log().dbg(
+                    ratelimit!(),
+                    format_args!("S_FMT while buffers are allocated"),
+                );
+                return Err(EBUSY);
+            }
+            return Ok(format);
+        }
+        st.format = format;
+        Ok(format)
+    }
+
+    /// VIDIOC_G_PARM.
+    pub(crate) fn interval(&self) -> Interval {
+        self.shared.state.lock().interval
+    }
+
+    /// VIDIOC_S_PARM: the nearest supported interval; applies at once, also
+    /// while streaming.
+    pub(crate) fn set_interval(&self, numerator: u32, denominator: u32) -> Interval {
+        let mut st = self.shared.state.lock();
+        st.interval = Interval::nearest(numerator, denominator);
+        st.interval
+    }
+
+    // ---- buffers
+
+    /// VIDIOC_REQBUFS.
+    pub(crate) fn reqbufs(&self, who: OwnerId, memory: Memory, count: usize) -> Result<usize> {
+        let _control = self.control.lock();
+        let mut st = self.shared.state.lock();
+        let size = st.format.size_image as usize;
+        let State { queue, dma, .. } = &mut *st;
+        queue
+            .reqbufs(dma, who, memory, count, size)
+            .map_err(|e| self.refuse(ratelimit!(), "REQBUFS", e))
+    }
+
+    /// VIDIOC_CREATE_BUFS with buffers of `size` bytes (at least the current
+    /// format's). Returns the first index and how many were created.
+    pub(crate) fn create_bufs(
+        &self,
+        who: OwnerId,
+        memory: Memory,
+        count: usize,
+        size: usize,
+    ) -> Result<(usize, usize)> {
+        let _control = self.control.lock();
+        let mut st = self.shared.state.lock();
+        if count > 0 && size < st.format.size_image as usize {
+            self.log().dbg(
+                ratelimit!(),
+                format_args!("CREATE_BUFS: {size} bytes is smaller than the format"),
+            );
+            return Err(EINVAL);
+        }
+        if size > format::MAX_SIZE_IMAGE as usize {
+            self.log().dbg(
+                ratelimit!(),
+                format_args!("CREATE_BUFS: {size} bytes is larger than any frame"),
+            );
+            return Err(EINVAL);
+        }
+        let State { queue, dma, .. } = &mut *st;
+        queue
+            .create_bufs(dma, who, memory, count, size)
+            .map_err(|e| self.refuse(ratelimit!(), "CREATE_BUFS", e))
+    }
+
+    /// VIDIOC_QUERYBUF.
+    pub(crate) fn querybuf(&self, index: usize) -> Result<BufferInfo> {
+        let st = self.shared.state.lock();
+        st.queue
+            .query(&st.dma, index)
+            .map_err(|e| self.refuse(ratelimit!(), "QUERYBUF", e))
+    }
+
+    /// VIDIOC_PREPARE_BUF.
+    pub(crate) fn prepare_buf(&self, who: OwnerId, req: &QueueRequest) -> Result<BufferInfo> {
+        let mut st = self.shared.state.lock();
+        let State { queue, dma, .. } = &mut *st;
+        queue
+            .prepare(dma, who, req)
+            .map_err(|e| self.refuse(ratelimit!(), "PREPARE_BUF", e))
+    }
+
+    /// VIDIOC_QBUF.
+    pub(crate) fn qbuf(&self, who: OwnerId, req: &QueueRequest) -> Result<BufferInfo> {
+        let info = {
+            let mut st = self.shared.state.lock();
+            let State { queue, dma, .. } = &mut *st;
+            queue
+                .qbuf(dma, who, req)
+                .map_err(|e| self.refuse(ratelimit!(), "QBUF", e))?
+        };
+        // An unpaced engine may be waiting for this buffer.
+        self.shared.work.notify_one();
+        Ok(info)
+    }
+
+    /// VIDIOC_DQBUF: waits (interruptibly) for a done buffer unless
+    /// `nonblock`; STREAMOFF ends the wait with `EINVAL`.
+    pub(crate) fn dqbuf(&self, who: OwnerId, memory: Memory, nonblock: bool) -> Result<BufferInfo> {
+        let mut st = self.shared.state.lock();
+        loop {
+            let State { queue, dma, .. } = &mut *st;
+            match queue.dqbuf(dma, who, memory) {
+                Err(e) if e.errno == Errno::EAGAIN && !nonblock => {
+                    if self.shared.done.wait_interruptible(&mut st) {
+                        return Err(ERESTARTSYS);
+                    }
+                }
+                Err(e) if e.errno == Errno::EAGAIN => return Err(EAGAIN),
+                other => return other.map_err(|e| self.refuse(ratelimit!(), "DQBUF", e)),
+            }
+        }
+    }
+
+    /// VIDIOC_STREAMON: starts the engine, in the benchmark modes the
+    /// device's debugfs knobs `unpaced`, `map_per_qbuf` and `full_sync` ask
+    /// for.
+    pub(crate) fn streamon(&self, who: OwnerId) -> Result {
+        let mut control = self.control.lock();
+        let mut st = self.shared.state.lock();
+        st.queue
+            .streamon(who)
+            .map_err(|e| self.refuse(ratelimit!(), "STREAMON", e))?;
+        if control.engine.is_none() {
+            let knobs = &self.shared.knobs;
+            let unpaced = knobs.unpaced.load(Ordering::Relaxed);
+            let policy = Policy {
+                map_per_qbuf: knobs.map_per_qbuf.load(Ordering::Relaxed),
+                full_sync: knobs.full_sync.load(Ordering::Relaxed),
+            };
+            if unpaced || policy != Policy::default() {
+                self.log().info(format_args!(
+                    "streaming in a benchmark mode: unpaced={} map_per_qbuf={} full_sync={}",
+                    u8::from(unpaced),
+                    u8::from(policy.map_per_qbuf),
+                    u8::from(policy.full_sync)
+                ));
+            }
+            st.queue.set_policy(policy);
+            st.engine_stop = false;
+            match Engine::start(&self.shared, st.format, unpaced) {
+                Ok(engine) => control.engine = Some(engine),
+                Err(e) => {
+                    let State { queue, dma, .. } = &mut *st;
+                    let _ = queue.streamoff(dma, who);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// VIDIOC_STREAMOFF: stops the engine and waits for it, then returns
+    /// every buffer to the application (unmapping imports).
+    pub(crate) fn streamoff(&self, who: OwnerId) -> Result {
+        let mut control = self.control.lock();
+        if self
+            .shared
+            .state
+            .lock()
+            .queue
+            .owner()
+            .is_some_and(|owner| owner != who)
+        {
+            self.log().dbg(
+                ratelimit!(),
+                format_args!("STREAMOFF: the queue belongs to another file handle"),
+            );
+            return Err(EBUSY);
+        }
+        self.stop_then(&mut control, |queue, dma| {
+            queue
+                .streamoff(dma, who)
+                .map_err(|e| self.refuse(ratelimit!(), "STREAMOFF", e))
+        })
+    }
+
+    /// Close of file handle `who`: if it owns the queue, stop streaming and
+    /// release every buffer.
+    pub(crate) fn release(&self, who: OwnerId) {
+        let mut control = self.control.lock();
+        if self.shared.state.lock().queue.owner() == Some(who) {
+            self.stop_then(&mut control, |queue, dma| queue.release(dma, who));
+        }
+    }
+
+    /// Stops the engine and waits for it, then runs `op` on the queue and
+    /// wakes whoever waits for a buffer or polls.
+    fn stop_then<R>(
+        &self,
+        control: &mut Control,
+        op: impl FnOnce(&mut Queue<KernelDma>, &mut KernelDma) -> R,
+    ) -> R {
+        // Stopped without the state lock: the engine may be waiting for it.
+        drop(control.engine.take());
+        let result = {
+            let mut st = self.shared.state.lock();
+            let State { queue, dma, .. } = &mut *st;
+            op(queue, dma)
+        };
+        self.shared.wake_waiters();
+        result
+    }
+
+    /// Stops the engine if it still runs: the device is going away.
+    pub(crate) fn shutdown(&self) {
+        drop(self.control.lock().engine.take());
+    }
+
+    // ---- poll
+
+    /// Buffer readiness for poll(): `None` while not streaming (EPOLLERR),
+    /// else whether a buffer is done.
+    pub(crate) fn poll_ready(&self) -> Option<bool> {
+        let st = self.shared.state.lock();
+        st.queue.is_streaming().then(|| st.queue.has_done())
+    }
+
+    /// The wait queue poll() sleeps on.
+    pub(crate) fn poll_queue(&self) -> &crate::kapi::poll::PollQueue {
+        &self.shared.poll
+    }
+
+    // ---- mmap
+
+    /// The memory of MMAP buffer `index`, for mmap().
+    pub(crate) fn mmap_memory(&self, index: usize) -> Result<Mapping> {
+        let st = self.shared.state.lock();
+        st.queue
+            .mmap_buffer(index)
+            .cloned()
+            .map_err(|e| self.refuse(ratelimit!(), "mmap", e))
+    }
+}
+
+/// The device's debugfs files, under `/sys/kernel/debug/rvcap/<device>/`:
+/// `counters` and `buffers` (read-only), the error injection knobs
+/// `inject_*` and the benchmark knobs `unpaced`, `map_per_qbuf` and
+/// `full_sync` (see [`super::shared::Knobs`]).
+fn add_debugfs_files(dir: &debugfs::Dir<Shared>) {
+    dir.show_file::<CountersFile>(c_str!("counters"));
+    dir.show_file::<BuffersFile>(c_str!("buffers"));
+    dir.u32_file(c_str!("inject_error_every"), |s| &s.inject.error_every);
+    dir.u32_file(c_str!("inject_drop_every"), |s| &s.inject.drop_every);
+    dir.u32_file(c_str!("inject_stall_ms"), |s| &s.inject.stall_ms);
+    dir.u32_file(c_str!("inject_map_failures"), |s| &s.inject.map_failures);
+    dir.bool_file(c_str!("unpaced"), |s| &s.knobs.unpaced);
+    dir.bool_file(c_str!("map_per_qbuf"), |s| &s.knobs.map_per_qbuf);
+    dir.bool_file(c_str!("full_sync"), |s| &s.knobs.full_sync);
+}
+
+/// The `counters` file: what the DMA side and the engine did, one
+/// `name value` line each.
+struct CountersFile;
+
+impl Show<Shared> for CountersFile {
+    fn show(shared: &Shared, w: &mut SeqWriter<'_>) -> fmt::Result {
+        let st = shared.state.lock();
+        let c = st.dma.stats();
+        let dma = [
+            ("attach", &c.attach),
+            ("detach", &c.detach),
+            ("map", &c.map),
+            ("unmap", &c.unmap),
+            ("sync_for_device", &c.sync_for_device),
+            ("sync_for_cpu", &c.sync_for_cpu),
+            ("bytes_synced_for_device", &c.bytes_for_device),
+            ("bytes_synced_for_cpu", &c.bytes_for_cpu),
+            ("sync_before_unmap", &c.sync_before_unmap),
+            ("bytes_synced_before_unmap", &c.bytes_before_unmap),
+            ("dmabuf_get", &c.get),
+            ("dmabuf_put", &c.put),
+        ];
+        let frames = &shared.counters;
+        let engine = [
+            ("frames", &frames.frames),
+            ("drops", &frames.drops),
+            ("errors", &frames.errors),
+            ("fill_ns", &frames.fill_ns),
+        ];
+        for (name, value) in Iterator::chain(dma.iter(), engine.iter()) {
+            writeln!(w, "{name} {}", value.load(Ordering::Relaxed))?;
+        }
+        Ok(())
+    }
+}
+
+/// The `buffers` file: a header, then one line per buffer: where it is,
+/// who owns it, what is attached and mapped.
+struct BuffersFile;
+
+impl Show<Shared> for BuffersFile {
+    fn show(shared: &Shared, w: &mut SeqWriter<'_>) -> fmt::Result {
+        let st = shared.state.lock();
+        writeln!(
+            w,
+            "index memory state    owner  attached mapped dmabuf_size length   queued"
+        )?;
+        for index in 0..st.queue.count() {
+            let Ok(b) = st.queue.query(&st.dma, index) else {
+                continue;
+            };
+            writeln!(
+                w,
+                "{:<5} {:<6} {:<8} {:<6} {:<8} {:<6} {:<11} {:<8} {}",
+                index,
+                match b.memory {
+                    Memory::Mmap => "mmap",
+                    Memory::DmaBuf => "dmabuf",
+                },
+                match b.state {
+                    queue::State::Dequeued => "dequeued",
+                    queue::State::Prepared => "prepared",
+                    queue::State::Queued => "queued",
+                    queue::State::Active => "active",
+                    queue::State::Done => "done",
+                },
+                if b.state.is_cpu_owned() {
+                    "cpu"
+                } else {
+                    "device"
+                },
+                if b.attached { "yes" } else { "no" },
+                if b.mapped_for_device { "yes" } else { "no" },
+                b.dmabuf_size,
+                b.length,
+                b.times_queued,
+            )?;
+        }
+        Ok(())
+    }
+}

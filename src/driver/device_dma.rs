@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The queue core's DMA side in the kernel ([`Dma`] for [`KernelDma`]):
+//! the capture device's buffers, made of the abstraction layer's dma-buf
+//! and DMA types, with rvcap's policy on top: contiguous mode, injected
+//! mapping failures, and the queue's error values.
+
+use super::inject::Inject;
+use crate::kapi::device::DeviceRef;
+use crate::kapi::dma::{self, DeviceMemory, DmaStats, Mapping};
+use crate::kapi::dma_buf::{Attachment as KAttachment, DmaBuf, ImportedTable};
+use crate::kapi::log::DevLog;
+use crate::kapi::ratelimit::ratelimit;
+use crate::queue::{self, Dma, Errno, QResult};
+use core::ops::Range;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+/// An attachment, shared by its slot and the mappings made of it.
+pub(crate) type Attachment = Arc<KAttachment>;
+
+fn queue_error(err: Error, why: &'static str) -> queue::Error {
+    queue::Error::new(Errno::Dma(err.to_errno()), why)
+}
+
+fn out_of_memory() -> queue::Error {
+    queue::Error::new(Errno::ENOMEM, "out of memory")
+}
+
+/// The DMA side of one capture device.
+pub(crate) struct KernelDma {
+    dev: DeviceRef,
+    stats: Arc<DmaStats>,
+    log: DevLog,
+    /// Contiguous mode: every buffer must be one contiguous DMA range.
+    contiguous: bool,
+    inject: Arc<Inject>,
+}
+
+impl KernelDma {
+    /// The DMA side of `dev`.
+    pub(crate) fn new(
+        dev: DeviceRef,
+        log: DevLog,
+        contiguous: bool,
+        inject: Arc<Inject>,
+    ) -> Result<Self> {
+        Ok(Self {
+            dev,
+            stats: Arc::new(DmaStats::default(), GFP_KERNEL)?,
+            log,
+            contiguous,
+            inject,
+        })
+    }
+
+    /// What the DMA side did so far.
+    pub(crate) fn stats(&self) -> &DmaStats {
+        &self.stats
+    }
+
+    /// Shares `memory` with the queue, unless contiguous mode refuses it.
+    fn share(&self, memory: DeviceMemory) -> QResult<Mapping> {
+        if self.contiguous && !memory.is_dma_contiguous() {
+            // Dropping `memory` unmaps it again.
+            self.log.warn_ratelimited(
+                ratelimit!(),
+                format_args!(
+                    "refusing a buffer of {} bytes: its DMA addresses are not one contiguous range (contig=1)",
+                    memory.size()
+                ),
+            );
+            return Err(queue::Error::new(
+                Errno::EINVAL,
+                "buffer is not one contiguous DMA range (contig mode)",
+            ));
+        }
+        // On failure, dropping `memory` unmaps again.
+        Arc::new(memory, GFP_KERNEL).map_err(|_| out_of_memory())
+    }
+}
+
+impl Dma for KernelDma {
+    type DmaBuf = DmaBuf;
+    type Attachment = Attachment;
+    type Mapping = Mapping;
+
+    fn alloc_mapped(&mut self, size: usize) -> QResult<Mapping> {
+        if self.inject.take_map_failure() {
+            return Err(queue::Error::new(
+                Errno::ENOMEM,
+                "injected: MMAP allocation refused",
+            ));
+        }
+        let max_contiguous = dma::max_contiguous_bytes();
+        if self.contiguous && size > max_contiguous {
+            self.log.warn_ratelimited(
+                ratelimit!(),
+                format_args!(
+                    "refusing MMAP buffers of {size} bytes with ENOMEM: contig=1 allocates them physically contiguous, at most {max_contiguous} bytes"
+                ),
+            );
+            return Err(queue::Error::new(
+                Errno::ENOMEM,
+                "buffer larger than a contiguous allocation can be (contig mode)",
+            ));
+        }
+        let memory = DeviceMemory::alloc(&self.dev, size, self.contiguous, &self.stats)
+            .map_err(|e| queue_error(e, "cannot allocate and map an MMAP buffer"))?;
+        self.share(memory)
+    }
+
+    fn get_dmabuf(&mut self, fd: i32) -> QResult<DmaBuf> {
+        DmaBuf::get(fd, &self.stats).map_err(|e| queue_error(e, "fd is not a dma-buf"))
+    }
+
+    fn dmabuf_size(&self, buf: &DmaBuf) -> usize {
+        buf.size()
+    }
+
+    fn is_attached(&self, buf: &DmaBuf, attachment: &Attachment) -> bool {
+        buf.is_same(attachment.dma_buf())
+    }
+
+    fn attach(&mut self, buf: DmaBuf) -> QResult<Attachment> {
+        let attachment = KAttachment::new(buf, &self.dev)
+            .map_err(|e| queue_error(e, "the exporter refused to attach"))?;
+        // If this allocation fails, dropping `attachment` detaches again.
+        Arc::new(attachment, GFP_KERNEL).map_err(|_| out_of_memory())
+    }
+
+    fn map(&mut self, attachment: &Attachment) -> QResult<Mapping> {
+        if self.inject.take_map_failure() {
+            return Err(queue::Error::new(
+                Errno::ENOMEM,
+                "injected: the exporter refused to map",
+            ));
+        }
+        let table = ImportedTable::map(attachment)
+            .map_err(|e| queue_error(e, "the exporter refused to map"))?;
+        self.share(DeviceMemory::import(table, &self.stats))
+    }
+
+    fn sync_for_device(&mut self, mapping: &Mapping) {
+        mapping.sync_for_device();
+    }
+
+    fn sync_before_unmap(&mut self, mapping: &Mapping) {
+        mapping.sync_before_unmap();
+    }
+
+    fn sync_for_cpu(&mut self, mapping: &Mapping, bytes: Range<usize>) {
+        let wanted = bytes.len();
+        let synced = mapping.sync_for_cpu(bytes);
+        if synced < wanted {
+            self.log.dbg(
+                ratelimit!(),
+                format_args!("sync for CPU covered {synced} of {wanted} bytes"),
+            );
+        }
+    }
+
+    fn is_mapped_to_user(&self, mapping: &Mapping) -> bool {
+        mapping.is_mapped_to_user()
+    }
+}

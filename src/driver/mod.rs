@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The driver: rvcap's policy and semantics, on top of the pure core
+//! ([`crate::queue`], [`crate::format`], [`crate::pattern`]) and the
+//! abstraction layer ([`crate::kapi`]). No `unsafe` here.
+//!
+//! - [`capture`]: one capture device: locking, the engine's life, the
+//!   queue's ioctls, debugfs files.
+//! - [`v4l2`]: what each V4L2 ioctl answers (the [`crate::kapi::video::VideoOps`]
+//!   of a capture device) and the UAPI conversions.
+//! - [`engine`]: the frame-producing thread.
+//! - [`shared`]: what the device and its engine share.
+//! - [`device_dma`]: the queue's DMA side, with contiguous mode and error
+//!   injection.
+//! - [`inject`]: the error injection knobs.
+
+pub(crate) mod capture;
+pub(crate) mod device_dma;
+pub(crate) mod engine;
+pub(crate) mod inject;
+pub(crate) mod shared;
+pub(crate) mod v4l2;

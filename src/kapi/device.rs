@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `struct device` and its reference count, as the `kernel` crate's
+//! `kernel::device::Device` (whose raw pointer 6.12 keeps crate-private).
+
+use super::bindings;
+use core::ptr::NonNull;
+use kernel::str::CStr;
+use kernel::types::{ARef, AlwaysRefCounted, Opaque};
+
+/// A device of the driver core.
+///
+/// # Invariants
+///
+/// A `&Device` is a live, initialised `struct device` that was added to the
+/// driver core; a reference obtained through [`ARef`] keeps it allocated
+/// (`get_device`/`put_device`). Its name is set before it is added and
+/// stays valid while it is allocated.
+#[repr(transparent)]
+pub(crate) struct Device(Opaque<bindings::device>);
+
+impl Device {
+    /// The device behind a pointer from the C side.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point to a live device that was added to the driver core,
+    /// and it must stay live for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::device) -> &'a Self {
+        // SAFETY: `Device` is `repr(transparent)` over `Opaque<device>`, which
+        // has the layout of `device`; the caller guarantees it is live for 'a.
+        // INVARIANT: the caller's guarantee is the type invariant.
+        unsafe { &*ptr.cast::<Self>() }
+    }
+
+    /// The C `struct device`.
+    pub(crate) fn as_raw(&self) -> *mut bindings::device {
+        self.0.get()
+    }
+
+    /// The device's name, for example `rvcap.0`.
+    pub(crate) fn name(&self) -> &CStr {
+        // SAFETY: by the type invariant the device is live and named;
+        // `dev_name` returns its NUL-terminated name, which lives as long as
+        // the device (and so `&self`).
+        unsafe { CStr::from_char_ptr(bindings::rvcap_dev_name(self.as_raw())) }
+    }
+
+    /// Whether a driver is bound to the device (its probe succeeded).
+    pub(crate) fn is_bound(&self) -> bool {
+        // SAFETY: the device is live (type invariant).
+        unsafe { bindings::rvcap_device_is_bound(self.as_raw()) }
+    }
+
+    /// The device's DMA mask.
+    pub(crate) fn dma_mask(&self) -> u64 {
+        // SAFETY: the device is live (type invariant); a device without a
+        // mask pointer reads as 0.
+        unsafe { bindings::rvcap_dma_get_mask(self.as_raw()) }
+    }
+}
+
+// SAFETY: `get_device` and `put_device` keep a `struct device` allocated for
+// as long as a reference is held, which is what `ARef` needs; a `&Device`
+// always has a non-zero count (type invariant).
+unsafe impl AlwaysRefCounted for Device {
+    fn inc_ref(&self) {
+        // SAFETY: the device is live (type invariant).
+        unsafe { bindings::get_device(self.as_raw()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: the caller gives up a reference that `inc_ref` took.
+        unsafe { bindings::put_device(obj.cast().as_ptr()) };
+    }
+}
+
+// SAFETY: the driver core locks and reference-counts `struct device`
+// internally; every operation offered here may run on any thread.
+unsafe impl Send for Device {}
+// SAFETY: as for `Send`; shared references only call thread-safe functions.
+unsafe impl Sync for Device {}
+
+/// A counted reference to a device (what other types hold to use it).
+pub(crate) type DeviceRef = ARef<Device>;

@@ -1,0 +1,601 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Memory a device writes by DMA, one RAII type per resource:
+//!
+//! - [`DeviceMemory`]: a buffer mapped for the device, shared as an [`Arc`]
+//!   ([`Mapping`]) by the queue and the engine. Either an imported dma-buf's
+//!   [`ImportedTable`] or driver-allocated MMAP memory ([`MmapMemory`]:
+//!   drop unmaps, frees the table, then frees the pages). It offers the
+//!   syncs and the device's own view of the memory
+//!   ([`DeviceMemory::write_as_device`]).
+//! - [`DmaStats`]: what all of them did, for debugfs.
+//!
+//! # Directions
+//!
+//! Every mapping is `DMA_BIDIRECTIONAL`: the device writes frames, and
+//! userspace may write a buffer it has dequeued, which the DMA API allows
+//! only in a bidirectional mapping ("If the driver needs to write to it at
+//! any point, it should be DMA_BIDIRECTIONAL", `dma-api.rst`). Each sync
+//! then names the direction the bytes travel, which is what dma-direct,
+//! swiotlb, iommu-dma and the architectures' cache maintenance act on (and
+//! what DMA-API debugging accepts for a bidirectional mapping):
+//!
+//! - QBUF, `DMA_FROM_DEVICE`: the device will write. Under swiotlb this
+//!   copies nothing (the frame overwrites the bounce slot); on non-coherent
+//!   hardware it cleans the CPU's caches.
+//! - DQBUF, `DMA_FROM_DEVICE`, over the frame's bytes: the device's bytes
+//!   reach the CPU (swiotlb copies them out of the bounce slot; non-coherent
+//!   hardware invalidates the CPU's stale lines).
+//! - Before an unmap of a CPU-owned import, `DMA_TO_DEVICE` over the whole
+//!   buffer: the exporter's unmap syncs for the CPU, which under swiotlb
+//!   copies the bounce slot back (the device's last frame) and on
+//!   non-coherent hardware invalidates the CPU's dirty lines. Handing the
+//!   CPU's bytes over first makes that unmap a no-op for the contents, so
+//!   what userspace wrote after DQBUF survives STREAMOFF, REQBUFS(0), close
+//!   and a slot given another dma-buf. The cost is one buffer-sized copy
+//!   (swiotlb) or cache clean per CPU-owned buffer when its mapping goes;
+//!   QBUF and DQBUF pay nothing more.
+//! - MMAP memory is unmapped with `DMA_ATTR_SKIP_CPU_SYNC`: the queue hands
+//!   every MMAP buffer back to the CPU before freeing it, so an unmap sync
+//!   could only overwrite what userspace wrote (a buffer still mmapped
+//!   outlives REQBUFS(0)).
+
+use super::bindings;
+use super::device::DeviceRef;
+use super::dma_buf::ImportedTable;
+use crate::pattern::FrameSink;
+use core::ops::Range;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use kernel::error::to_result;
+use kernel::page::PAGE_SIZE;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+use kernel::types::Opaque;
+
+/// How every buffer is mapped (see "Directions").
+pub(super) const MAP_DIRECTION: bindings::dma_data_direction =
+    bindings::dma_data_direction_DMA_BIDIRECTIONAL;
+/// QBUF and DQBUF syncs: frames travel from the device to memory.
+const FRAME_DIRECTION: bindings::dma_data_direction = bindings::dma_data_direction_DMA_FROM_DEVICE;
+/// The sync before unmapping a CPU-owned import: the CPU's bytes travel to
+/// where the unmap copies from.
+const CPU_BYTES_DIRECTION: bindings::dma_data_direction =
+    bindings::dma_data_direction_DMA_TO_DEVICE;
+
+/// What the DMA side did, for debugfs and the tests.
+#[derive(Default)]
+pub(crate) struct DmaStats {
+    /// `dma_buf_attach` calls that succeeded.
+    pub(crate) attach: AtomicU64,
+    /// `dma_buf_detach` calls.
+    pub(crate) detach: AtomicU64,
+    /// Mappings made: imported (`dma_buf_map_attachment`) or MMAP.
+    pub(crate) map: AtomicU64,
+    /// Mappings undone.
+    pub(crate) unmap: AtomicU64,
+    /// Syncs for the device.
+    pub(crate) sync_for_device: AtomicU64,
+    /// Syncs for the CPU (one per DQBUF or cancelled MMAP buffer).
+    pub(crate) sync_for_cpu: AtomicU64,
+    /// Bytes handed to the device by syncs.
+    pub(crate) bytes_for_device: AtomicU64,
+    /// Bytes handed back to the CPU by syncs.
+    pub(crate) bytes_for_cpu: AtomicU64,
+    /// Syncs of a CPU-owned import before its unmap (see "Directions").
+    pub(crate) sync_before_unmap: AtomicU64,
+    /// Bytes those syncs covered.
+    pub(crate) bytes_before_unmap: AtomicU64,
+    /// Dma-buf references taken (`dma_buf_get`).
+    pub(crate) get: AtomicU64,
+    /// Dma-buf references dropped (`dma_buf_put`).
+    pub(crate) put: AtomicU64,
+}
+
+pub(super) fn bump(counter: &AtomicU64, by: u64) {
+    counter.fetch_add(by, Ordering::Relaxed);
+}
+
+/// Pages allocated for an MMAP buffer; dropping frees them.
+///
+/// # Invariants
+///
+/// Every entry is a page this value allocated (one by one, or split from
+/// one contiguous allocation) and frees once, in `drop`.
+struct Pages(KVec<NonNull<bindings::page>>);
+
+impl Pages {
+    /// `count` pages, wherever they are.
+    fn alloc(count: usize) -> Result<Self> {
+        let mut pages = Pages(KVec::with_capacity(count, GFP_KERNEL)?);
+        for _ in 0..count {
+            // SAFETY: plain page allocation, no preconditions.
+            let page = unsafe { bindings::rvcap_alloc_zeroed_page() };
+            // INVARIANT: only allocated pages are pushed. On failure,
+            // dropping `pages` frees what was allocated.
+            pages
+                .0
+                .push(NonNull::new(page).ok_or(ENOMEM)?, GFP_KERNEL)?;
+        }
+        Ok(pages)
+    }
+
+    /// `count` physically contiguous pages.
+    fn alloc_contiguous(count: usize) -> Result<Self> {
+        // The array first, so that nothing can fail once the pages exist.
+        let mut pages = KVec::from_elem(NonNull::dangling(), count, GFP_KERNEL)?;
+        // SAFETY: plain allocation, no preconditions.
+        let first = NonNull::new(unsafe { bindings::rvcap_alloc_pages_exact(count * PAGE_SIZE) })
+            .ok_or(ENOMEM)?;
+        for (n, page) in pages.iter_mut().enumerate() {
+            // SAFETY: page `n < count` of one allocation of `count` pages: a
+            // valid, non-null `struct page` pointer.
+            *page =
+                unsafe { NonNull::new_unchecked(bindings::rvcap_nth_page(first.as_ptr(), n as _)) };
+        }
+        // INVARIANT: every entry was set to a page of the allocation, which
+        // `alloc_pages_exact` made of order-0 pages that are freed one by one.
+        Ok(Pages(pages))
+    }
+}
+
+impl Drop for Pages {
+    fn drop(&mut self) {
+        for page in self.0.iter() {
+            // SAFETY: each page is ours and freed once (type invariant).
+            // Userspace mappings hold their own page references
+            // (vm_map_pages), so memory still mapped outlives this.
+            unsafe { bindings::rvcap_free_page(page.as_ptr()) };
+        }
+    }
+}
+
+/// A scatter table over [`Pages`]; dropping frees the table (not the pages).
+///
+/// # Invariants
+///
+/// The table was initialised by a successful
+/// `sg_alloc_table_from_pages_segment` and is freed once, in `drop`.
+struct SgTable(KBox<Opaque<bindings::sg_table>>);
+
+impl SgTable {
+    fn new(pages: &Pages, size: usize, max_segment: usize) -> Result<Self> {
+        let storage: KBox<Opaque<bindings::sg_table>> = KBox::new(Opaque::uninit(), GFP_KERNEL)?;
+        let count = u32::try_from(pages.0.len()).map_err(|_| EINVAL)?;
+        let max_segment = u32::try_from(max_segment).map_err(|_| EINVAL)?;
+        // SAFETY: `storage` is writable memory for a table, which the call
+        // initialises; the page array holds `count` valid pages covering
+        // `size` bytes and is only read during the call. On failure the
+        // call frees whatever it allocated and `storage` owns nothing.
+        to_result(unsafe {
+            bindings::sg_alloc_table_from_pages_segment(
+                storage.get(),
+                pages.0.as_ptr() as *mut *mut bindings::page,
+                count,
+                0,
+                size,
+                max_segment,
+                bindings::RVCAP_CONST_GFP_KERNEL,
+            )
+        })?;
+        // INVARIANT: initialised above.
+        Ok(SgTable(storage))
+    }
+
+    fn as_ptr(&self) -> *mut bindings::sg_table {
+        self.0.get()
+    }
+}
+
+impl Drop for SgTable {
+    fn drop(&mut self) {
+        // SAFETY: initialised and freed once (type invariant).
+        unsafe { bindings::sg_free_table(self.as_ptr()) };
+    }
+}
+
+/// An [`SgTable`] mapped for a device; dropping unmaps it.
+///
+/// # Invariants
+///
+/// `sgt` was mapped for `dev` with `MAP_DIRECTION` by
+/// `rvcap_dma_map_sgtable` and is unmapped once, in `drop`; the table
+/// outlives this value (field order in [`MmapMemory`]).
+struct MappedTable {
+    dev: DeviceRef,
+    sgt: *mut bindings::sg_table,
+}
+
+impl Drop for MappedTable {
+    fn drop(&mut self) {
+        // No CPU sync: the queue hands MMAP memory back to the CPU before it
+        // frees it; a sync here would only copy stale bounce slots over
+        // what userspace wrote into a buffer it still has mmapped.
+        // SAFETY: mapped for `dev` in this direction and unmapped once (type
+        // invariant); the device is alive (we hold a reference).
+        unsafe {
+            bindings::rvcap_dma_unmap_sgtable(
+                self.dev.as_raw(),
+                self.sgt,
+                MAP_DIRECTION,
+                bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
+            )
+        };
+    }
+}
+
+/// Driver-allocated (MMAP) memory, mapped for the device.
+pub(crate) struct MmapMemory {
+    // Field order is drop order: unmap, free the table, free the pages.
+    _mapped: MappedTable,
+    table: SgTable,
+    pages: Pages,
+    /// Userspace mappings (VMAs) of this memory.
+    user_maps: AtomicU32,
+}
+
+impl MmapMemory {
+    /// `size` bytes mapped for `dev`; `contiguous`: physically contiguous and
+    /// mapped as one segment.
+    fn new(dev: &DeviceRef, size: usize, contiguous: bool) -> Result<Self> {
+        let count = size.div_ceil(PAGE_SIZE);
+        let (pages, max_segment) = if contiguous {
+            (Pages::alloc_contiguous(count)?, count * PAGE_SIZE)
+        } else {
+            // SAFETY: `dev` is a live device (we hold a reference).
+            (Pages::alloc(count)?, unsafe {
+                bindings::rvcap_dma_max_segment(dev.as_raw())
+            })
+        };
+        let table = SgTable::new(&pages, size, max_segment)?;
+        // No CPU sync at map time: the buffer starts CPU-owned and QBUF syncs
+        // it for the device before the device may write it.
+        // SAFETY: `table` is initialised, not mapped, and outlives the mapping;
+        // `dev` is live.
+        to_result(unsafe {
+            bindings::rvcap_dma_map_sgtable(
+                dev.as_raw(),
+                table.as_ptr(),
+                MAP_DIRECTION,
+                bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
+            )
+        })?;
+        Ok(Self {
+            // INVARIANT: mapped above; declared before `table`, so dropped first.
+            _mapped: MappedTable {
+                dev: dev.clone(),
+                sgt: table.as_ptr(),
+            },
+            table,
+            pages,
+            user_maps: AtomicU32::new(0),
+        })
+    }
+
+    /// The pages, for `vm_map_pages`.
+    pub(super) fn pages(&self) -> &[NonNull<bindings::page>] {
+        &self.pages.0
+    }
+
+    /// Counts a userspace mapping made (`true`) or gone (`false`).
+    pub(super) fn user_mapping(&self, made: bool) {
+        if made {
+            self.user_maps.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.user_maps.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What backs a [`DeviceMemory`].
+enum Backing {
+    /// Driver-allocated.
+    Mmap(MmapMemory),
+    /// An imported dma-buf, mapped.
+    Import(ImportedTable),
+}
+
+/// A buffer mapped for a device: what the queue calls a mapping.
+///
+/// # Invariants
+///
+/// The backing table is mapped for `dev` (bidirectionally) for as long as
+/// this value exists, and spans `size` bytes.
+pub(crate) struct DeviceMemory {
+    backing: Backing,
+    dev: DeviceRef,
+    size: usize,
+    stats: Arc<DmaStats>,
+}
+
+// SAFETY: the DMA API and dma-buf core may be called from any thread for a
+// live device and mapping; `DeviceMemory` holds no thread-bound state. The
+// memory's contents are only written through raw pointers.
+unsafe impl Send for DeviceMemory {}
+// SAFETY: see `Send`; shared references only read immutable fields and the
+// atomic mapping count.
+unsafe impl Sync for DeviceMemory {}
+
+impl Drop for DeviceMemory {
+    fn drop(&mut self) {
+        if let Backing::Mmap(_) = self.backing {
+            // Imports count their unmap in `ImportedTable::drop`.
+            bump(&self.stats.unmap, 1);
+        }
+    }
+}
+
+/// A DMA segment: device address and length.
+#[derive(Clone, Copy)]
+struct Segment {
+    addr: bindings::dma_addr_t,
+    len: usize,
+}
+
+/// The shared handle the queue and the engine hold.
+pub(crate) type Mapping = Arc<DeviceMemory>;
+
+/// The largest physically contiguous buffer the page allocator can give.
+pub(crate) fn max_contiguous_bytes() -> usize {
+    // SAFETY: no preconditions.
+    unsafe { bindings::rvcap_max_contiguous_bytes() }
+}
+
+impl DeviceMemory {
+    /// `size` bytes of driver-allocated memory mapped for `dev`;
+    /// `contiguous`: physically contiguous, mapped as one segment.
+    pub(crate) fn alloc(
+        dev: &DeviceRef,
+        size: usize,
+        contiguous: bool,
+        stats: &Arc<DmaStats>,
+    ) -> Result<Self> {
+        let memory = MmapMemory::new(dev, size, contiguous)?;
+        bump(&stats.map, 1);
+        // INVARIANT: `MmapMemory` is mapped for `dev` until it drops.
+        Ok(Self {
+            backing: Backing::Mmap(memory),
+            dev: dev.clone(),
+            size,
+            stats: stats.clone(),
+        })
+    }
+
+    /// The mapping of an imported dma-buf.
+    pub(crate) fn import(table: ImportedTable, stats: &Arc<DmaStats>) -> Self {
+        bump(&stats.map, 1);
+        let size = table.attachment().dma_buf().size();
+        let dev = table.attachment().device().clone();
+        // INVARIANT: the table is mapped for the attachment's device until
+        // it drops, and covers the dma-buf.
+        Self {
+            backing: Backing::Import(table),
+            dev,
+            size,
+            stats: stats.clone(),
+        }
+    }
+
+    /// Its size in bytes.
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+
+    fn sgt(&self) -> *mut bindings::sg_table {
+        match &self.backing {
+            Backing::Mmap(m) => m.table.as_ptr(),
+            Backing::Import(i) => i.sgt().as_ptr(),
+        }
+    }
+
+    /// The MMAP memory, if this is driver-allocated.
+    pub(super) fn mmap(&self) -> Option<&MmapMemory> {
+        match &self.backing {
+            Backing::Mmap(m) => Some(m),
+            Backing::Import(_) => None,
+        }
+    }
+
+    /// Whether this is driver-allocated (MMAP) memory.
+    pub(crate) fn is_mmap(&self) -> bool {
+        self.mmap().is_some()
+    }
+
+    /// Whether userspace has MMAP memory mapped.
+    pub(crate) fn is_mapped_to_user(&self) -> bool {
+        self.mmap()
+            .is_some_and(|m| m.user_maps.load(Ordering::Relaxed) > 0)
+    }
+
+    /// Whether the DMA addresses form one contiguous range.
+    pub(crate) fn is_dma_contiguous(&self) -> bool {
+        let mut next: Option<bindings::dma_addr_t> = None;
+        let mut contiguous = true;
+        self.for_each_segment(|seg| {
+            contiguous = next.map_or(true, |addr| addr == seg.addr);
+            next = Some(seg.addr + seg.len as u64);
+            contiguous
+        });
+        contiguous
+    }
+
+    /// Calls `f` for each DMA segment, in order, until it returns `false`.
+    fn for_each_segment(&self, mut f: impl FnMut(Segment) -> bool) {
+        let sgt = self.sgt();
+        // SAFETY: the table is mapped (type invariant); `nents` is the number
+        // of DMA segments and `sgl` its first entry.
+        let (mut sg, nents) = unsafe { ((*sgt).sgl, (*sgt).nents) };
+        for _ in 0..nents {
+            if sg.is_null() {
+                break;
+            }
+            // SAFETY: `sg` is one of the table's first `nents` entries;
+            // importers may only use the DMA address and length of an
+            // exporter's table (CONFIG_DMABUF_DEBUG checks it), which is all
+            // that is read here.
+            let seg = unsafe {
+                Segment {
+                    addr: bindings::rvcap_sg_dma_address(sg),
+                    len: bindings::rvcap_sg_dma_len(sg) as usize,
+                }
+            };
+            if !f(seg) {
+                break;
+            }
+            // SAFETY: `sg` is a valid entry; `sg_next` follows chains.
+            sg = unsafe { bindings::sg_next(sg) };
+        }
+    }
+
+    /// Hands the buffer to the device for a frame (QBUF).
+    pub(crate) fn sync_for_device(&self) {
+        // SAFETY: the table is mapped for `dev` (type invariant),
+        // bidirectionally, so any sync direction is allowed.
+        unsafe {
+            bindings::rvcap_dma_sync_sgtable_for_device(
+                self.dev.as_raw(),
+                self.sgt(),
+                FRAME_DIRECTION,
+            )
+        };
+        bump(&self.stats.sync_for_device, 1);
+        bump(&self.stats.bytes_for_device, self.size as u64);
+    }
+
+    /// Before the mapping of a CPU-owned import goes: hands the CPU's bytes
+    /// over, so that the exporter's unmap keeps them (see "Directions").
+    /// MMAP memory is unmapped without a CPU sync, so it needs none.
+    pub(crate) fn sync_before_unmap(&self) {
+        if self.is_mmap() {
+            return;
+        }
+        // SAFETY: as in `sync_for_device`.
+        unsafe {
+            bindings::rvcap_dma_sync_sgtable_for_device(
+                self.dev.as_raw(),
+                self.sgt(),
+                CPU_BYTES_DIRECTION,
+            )
+        };
+        bump(&self.stats.sync_before_unmap, 1);
+        bump(&self.stats.bytes_before_unmap, self.size as u64);
+    }
+
+    /// Hands `bytes` of the buffer back to the CPU (DQBUF); returns how many
+    /// bytes the mapping covered.
+    pub(crate) fn sync_for_cpu(&self, bytes: Range<usize>) -> usize {
+        let wanted = bytes.len().min(self.size);
+        // SAFETY: `dev` is live (we hold a reference).
+        if !unsafe { bindings::rvcap_dma_dev_need_sync(self.dev.as_raw()) } {
+            // Coherent and nothing bounced: every per-segment sync would be
+            // a no-op, and walking a table of a thousand pages is not.
+            bump(&self.stats.sync_for_cpu, 1);
+            bump(&self.stats.bytes_for_cpu, wanted as u64);
+            return wanted;
+        }
+        let mut offset = 0;
+        let mut synced = 0;
+        self.for_each_segment(|seg| {
+            let start = bytes.start.max(offset);
+            let end = bytes.end.min(offset + seg.len);
+            if start < end {
+                // SAFETY: `[start, end)` lies within this mapped segment;
+                // a partial single sync of an sg mapping is allowed.
+                unsafe {
+                    bindings::rvcap_dma_sync_single_for_cpu(
+                        self.dev.as_raw(),
+                        seg.addr + (start - offset) as u64,
+                        end - start,
+                    )
+                };
+                synced += end - start;
+            }
+            offset += seg.len;
+            offset < bytes.end
+        });
+        bump(&self.stats.sync_for_cpu, 1);
+        bump(&self.stats.bytes_for_cpu, synced as u64);
+        synced
+    }
+
+    /// Writes as the device does: through the DMA addresses of each segment,
+    /// never through the CPU's view of the pages. `fill(offset, window)`
+    /// writes the frame bytes from `offset` on into `window`, one DMA
+    /// segment, and returns `false` when the frame is complete.
+    ///
+    /// This is memory-safe whoever owns the buffer: the bytes are written
+    /// only through raw pointers into memory that stays mapped while `self`
+    /// lives, and no Rust reference to a buffer's contents exists anywhere
+    /// (userspace and other devices may touch them at any time, as they may
+    /// with real DMA). Writing while the CPU owns the buffer would break
+    /// the DMA API's rules and lose data, not memory safety; the queue only
+    /// hands the engine buffers in its `Active` state, synced for the device.
+    pub(crate) fn write_as_device(
+        &self,
+        mut fill: impl FnMut(usize, &mut DeviceWindow<'_>) -> bool,
+    ) {
+        let mut offset = 0;
+        self.for_each_segment(|seg| {
+            // SAFETY: the device is served by dma-direct (the platform device
+            // has no IOMMU), so the kernel virtual address of a DMA address
+            // is `phys_to_virt(dma_to_phys)`: with swiotlb, the bounce slot.
+            let vaddr = unsafe { bindings::rvcap_dma_addr_to_virt(self.dev.as_raw(), seg.addr) };
+            let Some(start) = NonNull::new(vaddr.cast::<u8>()) else {
+                return false;
+            };
+            // INVARIANT: the segment's `len` bytes at `start` are mapped for
+            // the device while `self` lives, which outlives the window (it
+            // only lives for the call of `fill`).
+            let mut window = DeviceWindow {
+                start,
+                len: seg.len,
+                written: 0,
+                _memory: core::marker::PhantomData,
+            };
+            let more = fill(offset, &mut window);
+            offset += seg.len;
+            more
+        });
+    }
+}
+
+/// One DMA segment of a buffer, as [`DeviceMemory::write_as_device`] hands
+/// it out: bytes the device may write, written in order.
+///
+/// # Invariants
+///
+/// `start..start + len` is one DMA segment of a buffer that stays mapped for
+/// the lifetime `'a`; `written <= len`.
+pub(crate) struct DeviceWindow<'a> {
+    start: NonNull<u8>,
+    len: usize,
+    written: usize,
+    _memory: core::marker::PhantomData<&'a DeviceMemory>,
+}
+
+impl DeviceWindow<'_> {
+    /// Writes no more than `len` bytes from here on (the device stops early).
+    pub(crate) fn limit(&mut self, len: usize) {
+        // INVARIANT: only ever shrinks, and not below what was written.
+        self.len = self.len.min(self.written + len);
+    }
+}
+
+impl FrameSink for DeviceWindow<'_> {
+    fn room(&self) -> usize {
+        self.len - self.written
+    }
+
+    fn append(&mut self, bytes: &[u8]) {
+        let n = bytes.len().min(self.room());
+        // SAFETY: by the type invariant `written + n <= len` bytes of the
+        // mapped segment are in bounds; `bytes` is kernel memory of our own,
+        // so the two cannot overlap. Written through a raw pointer: userspace
+        // may be reading or writing the same memory.
+        unsafe {
+            core::ptr::copy_nonoverlapping(bytes.as_ptr(), self.start.as_ptr().add(self.written), n)
+        };
+        // INVARIANT: `n <= room()`, so `written` stays within `len`.
+        self.written += n;
+    }
+}

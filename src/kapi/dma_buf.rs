@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Importing dma-bufs, one RAII type per resource:
+//!
+//! - [`DmaBuf`]: a reference (`dma_buf_get`); drop puts it.
+//! - [`Attachment`]: the dma-buf attached to a device; drop detaches, then
+//!   puts the reference it owns.
+//! - [`ImportedTable`]: the exporter's scatter table of an attachment mapped
+//!   for the device; drop unmaps it (holding the attachment until then).
+//!
+//! Each counts what it did in the [`DmaStats`] it was made with.
+
+use super::bindings;
+use super::device::DeviceRef;
+use super::dma::{bump, DmaStats, MAP_DIRECTION};
+use core::ptr::NonNull;
+use kernel::error::from_err_ptr;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+/// A reference to a dma-buf.
+///
+/// # Invariants
+///
+/// `buf` came from a successful `dma_buf_get`, balanced by the put in
+/// `drop`; the dma-buf is alive while this exists.
+pub(crate) struct DmaBuf {
+    buf: NonNull<bindings::dma_buf>,
+    stats: Arc<DmaStats>,
+}
+
+// SAFETY: the dma-buf core locks its own state; a reference may be used and
+// put from any thread.
+unsafe impl Send for DmaBuf {}
+// SAFETY: shared references only read the immutable size.
+unsafe impl Sync for DmaBuf {}
+
+impl DmaBuf {
+    /// The dma-buf of file descriptor `fd` of the calling process.
+    pub(crate) fn get(fd: i32, stats: &Arc<DmaStats>) -> Result<Self> {
+        // SAFETY: `dma_buf_get` accepts any fd and checks it.
+        let buf = from_err_ptr(unsafe { bindings::dma_buf_get(fd) })?;
+        let buf = NonNull::new(buf).ok_or(EINVAL)?;
+        bump(&stats.get, 1);
+        // INVARIANT: got above.
+        Ok(Self {
+            buf,
+            stats: stats.clone(),
+        })
+    }
+
+    /// Its size in bytes.
+    pub(crate) fn size(&self) -> usize {
+        // SAFETY: alive (type invariant); `size` is set by the exporter at
+        // export time and never changes.
+        unsafe { (*self.buf.as_ptr()).size }
+    }
+
+    /// Whether both are references to the same dma-buf.
+    pub(crate) fn is_same(&self, other: &DmaBuf) -> bool {
+        self.buf == other.buf
+    }
+}
+
+impl Drop for DmaBuf {
+    fn drop(&mut self) {
+        // SAFETY: the one put that balances `dma_buf_get` (type invariant).
+        unsafe { bindings::dma_buf_put(self.buf.as_ptr()) };
+        bump(&self.stats.put, 1);
+    }
+}
+
+/// A dma-buf attached to a device.
+///
+/// # Invariants
+///
+/// `attach` was returned by `dma_buf_attach(buf, dev)` and is detached once,
+/// in `drop`, after every [`ImportedTable`] of it is gone (each holds an
+/// `Arc` of it); `buf` outlives it (dropped after the detach).
+pub(crate) struct Attachment {
+    attach: NonNull<bindings::dma_buf_attachment>,
+    buf: DmaBuf,
+    dev: DeviceRef,
+}
+
+// SAFETY: as for `DmaBuf`: the dma-buf core locks its own state.
+unsafe impl Send for Attachment {}
+// SAFETY: shared references only read immutable pointers.
+unsafe impl Sync for Attachment {}
+
+impl Attachment {
+    /// Attaches `buf` to `dev`. On failure `buf` is put.
+    pub(crate) fn new(buf: DmaBuf, dev: &DeviceRef) -> Result<Self> {
+        // SAFETY: `buf` is a live reference and `dev` a live device; no
+        // dma-buf lock is held.
+        let attach =
+            from_err_ptr(unsafe { bindings::dma_buf_attach(buf.buf.as_ptr(), dev.as_raw()) })?;
+        let attach = NonNull::new(attach).ok_or(EINVAL)?;
+        bump(&buf.stats.attach, 1);
+        // INVARIANT: attached above.
+        Ok(Self {
+            attach,
+            buf,
+            dev: dev.clone(),
+        })
+    }
+
+    /// The dma-buf attached.
+    pub(crate) fn dma_buf(&self) -> &DmaBuf {
+        &self.buf
+    }
+
+    /// The device it is attached to.
+    pub(crate) fn device(&self) -> &DeviceRef {
+        &self.dev
+    }
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        // SAFETY: attached and not mapped any more (type invariant); detached
+        // once, here. The reference in `buf` is put afterwards.
+        unsafe { bindings::dma_buf_detach(self.buf.buf.as_ptr(), self.attach.as_ptr()) };
+        bump(&self.buf.stats.detach, 1);
+    }
+}
+
+/// An attachment mapped for its device: the exporter's scatter table.
+///
+/// # Invariants
+///
+/// `sgt` was returned by `dma_buf_map_attachment_unlocked(attachment,
+/// MAP_DIRECTION)` and is unmapped once, in `drop`. Only its DMA addresses
+/// and lengths may be read (importers must not look at the pages, which
+/// `CONFIG_DMABUF_DEBUG` scrambles).
+pub(crate) struct ImportedTable {
+    sgt: NonNull<bindings::sg_table>,
+    attachment: Arc<Attachment>,
+}
+
+// SAFETY: as for `Attachment`.
+unsafe impl Send for ImportedTable {}
+// SAFETY: shared references only read the table's DMA addresses, which do
+// not change while it is mapped.
+unsafe impl Sync for ImportedTable {}
+
+impl ImportedTable {
+    /// Maps `attachment` for its device.
+    pub(crate) fn map(attachment: &Arc<Attachment>) -> Result<Self> {
+        // SAFETY: the attachment is alive (we hold it); no dma-buf lock held.
+        let sgt = from_err_ptr(unsafe {
+            bindings::dma_buf_map_attachment_unlocked(attachment.attach.as_ptr(), MAP_DIRECTION)
+        })?;
+        // INVARIANT: mapped above.
+        Ok(Self {
+            sgt: NonNull::new(sgt).ok_or(EINVAL)?,
+            attachment: attachment.clone(),
+        })
+    }
+
+    /// The mapped table (DMA addresses and lengths only).
+    pub(crate) fn sgt(&self) -> NonNull<bindings::sg_table> {
+        self.sgt
+    }
+
+    /// The attachment mapped.
+    pub(crate) fn attachment(&self) -> &Attachment {
+        &self.attachment
+    }
+}
+
+impl Drop for ImportedTable {
+    fn drop(&mut self) {
+        // SAFETY: mapped for this attachment and direction (type invariant)
+        // and unmapped once; the attachment is alive (we hold it). We hold
+        // no dma-buf locks.
+        unsafe {
+            bindings::dma_buf_unmap_attachment_unlocked(
+                self.attachment.attach.as_ptr(),
+                self.sgt.as_ptr(),
+                MAP_DIRECTION,
+            )
+        };
+        bump(&self.attachment.buf.stats.unmap, 1);
+    }
+}

@@ -1,0 +1,443 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The adapter from the V4L2 core's C callbacks to [`VideoOps`] methods:
+//! each callback turns its raw pointers into typed references on its first
+//! line (as Rust binder's do), calls the method, and turns the `Result`
+//! into a C return value. The ioctl table is built from the `HAS_*`
+//! constants of `#[vtable]`, so an ioctl the driver does not implement is
+//! not offered.
+
+use super::bindings;
+use super::mm::Vma;
+use super::poll::{self, PollTable};
+use super::video::{FileId, Inner, VideoOps};
+use core::marker::PhantomData;
+use kernel::error::from_result;
+use kernel::ffi::{c_int, c_uint, c_void};
+use kernel::prelude::*;
+
+/// The file handle's `O_NONBLOCK`.
+const NONBLOCK: u32 = bindings::O_NONBLOCK;
+
+/// The callbacks of a [`VideoOps`] implementation.
+pub(super) struct Adapter<T>(PhantomData<T>);
+
+/// The driver data of an open file of a video device registered by
+/// `Registration<T>`.
+///
+/// # Safety
+///
+/// `file` must be an open file of such a device, for `'a`.
+unsafe fn data_of<'a, T: VideoOps>(file: *mut bindings::file) -> &'a T {
+    // SAFETY: `Registration::setup` set the video device's driver data to its
+    // `T`, which outlives every open file (see `video`'s "Lifetime").
+    unsafe { &*bindings::rvcap_video_drvdata(file).cast::<T>() }
+}
+
+/// The single-planar capture format of a `_vid_cap` format ioctl.
+fn pix(f: &mut bindings::v4l2_format) -> &mut bindings::v4l2_pix_format {
+    // SAFETY: the core checked `type` is VIDEO_CAPTURE, whose member is
+    // `pix`; every member of the union is plain integers, valid for any bits.
+    unsafe { &mut f.fmt.pix }
+}
+
+/// Declares an ioctl callback: the file, its handle and a pointer to the
+/// kernel copy of `$arg`, turned into `&T`, [`FileId`] and `&mut $arg`.
+macro_rules! ioctl_op {
+    ($name:ident, $arg:ty, |$data:ident, $fh:ident, $a:ident| $body:expr) => {
+        /// # Safety
+        ///
+        /// Called by the V4L2 core with an open file of a device registered
+        /// by `Registration<T>`, its file handle and the kernel copy of the
+        /// ioctl argument, valid for the call.
+        unsafe extern "C" fn $name(
+            file: *mut bindings::file,
+            fh: *mut c_void,
+            arg: *mut $arg,
+        ) -> c_int {
+            // SAFETY: the function's contract.
+            let ($data, $a) = unsafe { (data_of::<T>(file), &mut *arg) };
+            #[allow(unused_variables)]
+            let $fh = FileId(fh as usize);
+            from_result(|| {
+                $body?;
+                Ok(0)
+            })
+        }
+    };
+}
+
+impl<T: VideoOps> Adapter<T> {
+    ioctl_op!(querycap, bindings::v4l2_capability, |data, fh, c| data
+        .querycap(c));
+    ioctl_op!(enum_fmt_vid_cap, bindings::v4l2_fmtdesc, |data, fh, f| data
+        .enum_fmt_vid_cap(f));
+    ioctl_op!(g_fmt_vid_cap, bindings::v4l2_format, |data, fh, f| data
+        .g_fmt_vid_cap(pix(f)));
+    ioctl_op!(s_fmt_vid_cap, bindings::v4l2_format, |data, fh, f| data
+        .s_fmt_vid_cap(pix(f)));
+    ioctl_op!(try_fmt_vid_cap, bindings::v4l2_format, |data, fh, f| data
+        .try_fmt_vid_cap(pix(f)));
+    ioctl_op!(
+        enum_framesizes,
+        bindings::v4l2_frmsizeenum,
+        |data, fh, s| data.enum_framesizes(s)
+    );
+    ioctl_op!(
+        enum_frameintervals,
+        bindings::v4l2_frmivalenum,
+        |data, fh, i| data.enum_frameintervals(i)
+    );
+    ioctl_op!(g_parm, bindings::v4l2_streamparm, |data, fh, p| {
+        let mut capture = bindings::v4l2_captureparm::default();
+        data.g_parm(&mut capture).map(|()| {
+            p.parm = Default::default();
+            p.parm.capture = capture;
+        })
+    });
+    ioctl_op!(s_parm, bindings::v4l2_streamparm, |data, fh, p| {
+        // SAFETY: the core checked `type` is VIDEO_CAPTURE (`capture`), plain
+        // integers.
+        let mut capture = unsafe { p.parm.capture };
+        data.s_parm(&mut capture).map(|()| {
+            p.parm = Default::default();
+            p.parm.capture = capture;
+        })
+    });
+    ioctl_op!(enum_input, bindings::v4l2_input, |data, fh, i| data
+        .enum_input(i));
+    ioctl_op!(g_input, c_uint, |data, fh, i| data
+        .g_input()
+        .map(|v| *i = v));
+    ioctl_op!(reqbufs, bindings::v4l2_requestbuffers, |data, fh, r| data
+        .reqbufs(fh, r));
+    ioctl_op!(create_bufs, bindings::v4l2_create_buffers, |data, fh, c| {
+        // SAFETY: the core checked `format.type` is a capture type (`pix`),
+        // plain integers.
+        let size_image = unsafe { c.format.fmt.pix.sizeimage };
+        data.create_bufs(fh, c, size_image)
+    });
+    ioctl_op!(querybuf, bindings::v4l2_buffer, |data, fh, b| data
+        .querybuf(fh, b));
+    ioctl_op!(prepare_buf, bindings::v4l2_buffer, |data, fh, b| data
+        .prepare_buf(fh, b));
+    ioctl_op!(qbuf, bindings::v4l2_buffer, |data, fh, b| data.qbuf(fh, b));
+
+    /// # Safety
+    ///
+    /// As for the callbacks of `ioctl_op!`.
+    unsafe extern "C" fn dqbuf(
+        file: *mut bindings::file,
+        fh: *mut c_void,
+        b: *mut bindings::v4l2_buffer,
+    ) -> c_int {
+        // SAFETY: the function's contract; `file` is open, so its flags can
+        // be read.
+        let (data, b, flags) = unsafe { (data_of::<T>(file), &mut *b, (*file).f_flags) };
+        from_result(|| {
+            data.dqbuf(FileId(fh as usize), b, flags & NONBLOCK != 0)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the V4L2 core with an open file of ours.
+    unsafe extern "C" fn s_input(file: *mut bindings::file, _fh: *mut c_void, i: c_uint) -> c_int {
+        // SAFETY: the function's contract.
+        let data = unsafe { data_of::<T>(file) };
+        from_result(|| {
+            data.s_input(i)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the V4L2 core with an open file of ours and its handle.
+    unsafe extern "C" fn streamon(
+        file: *mut bindings::file,
+        fh: *mut c_void,
+        t: bindings::v4l2_buf_type,
+    ) -> c_int {
+        // SAFETY: the function's contract.
+        let data = unsafe { data_of::<T>(file) };
+        from_result(|| {
+            data.streamon(FileId(fh as usize), t)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the V4L2 core with an open file of ours and its handle.
+    unsafe extern "C" fn streamoff(
+        file: *mut bindings::file,
+        fh: *mut c_void,
+        t: bindings::v4l2_buf_type,
+    ) -> c_int {
+        // SAFETY: the function's contract.
+        let data = unsafe { data_of::<T>(file) };
+        from_result(|| {
+            data.streamoff(FileId(fh as usize), t)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the V4L2 core with an open file of ours and its handle.
+    unsafe extern "C" fn log_status(file: *mut bindings::file, fh: *mut c_void) -> c_int {
+        // SAFETY: the function's contract.
+        let data = unsafe { data_of::<T>(file) };
+        data.log_status();
+        // SAFETY: the core's own helper, with the arguments the core gave us.
+        unsafe { bindings::v4l2_ctrl_log_status(file, fh) }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the V4L2 core with a file handle and a valid subscription.
+    unsafe extern "C" fn subscribe_event(
+        fh: *mut bindings::v4l2_fh,
+        sub: *const bindings::v4l2_event_subscription,
+    ) -> c_int {
+        // SAFETY: forwarded as received; control events are the only kind.
+        unsafe { bindings::v4l2_ctrl_subscribe_event(fh, sub) }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the V4L2 core with a file handle and a valid subscription.
+    unsafe extern "C" fn unsubscribe_event(
+        fh: *mut bindings::v4l2_fh,
+        sub: *const bindings::v4l2_event_subscription,
+    ) -> c_int {
+        // SAFETY: forwarded as received.
+        unsafe { bindings::v4l2_event_unsubscribe(fh, sub) }
+    }
+
+    /// The ioctl table: what `T` implements, plus control events.
+    pub(super) const IOCTL_OPS: bindings::v4l2_ioctl_ops = bindings::v4l2_ioctl_ops {
+        vidioc_querycap: if T::HAS_QUERYCAP {
+            Some(Self::querycap)
+        } else {
+            None
+        },
+        vidioc_enum_fmt_vid_cap: if T::HAS_ENUM_FMT_VID_CAP {
+            Some(Self::enum_fmt_vid_cap)
+        } else {
+            None
+        },
+        vidioc_g_fmt_vid_cap: if T::HAS_G_FMT_VID_CAP {
+            Some(Self::g_fmt_vid_cap)
+        } else {
+            None
+        },
+        vidioc_s_fmt_vid_cap: if T::HAS_S_FMT_VID_CAP {
+            Some(Self::s_fmt_vid_cap)
+        } else {
+            None
+        },
+        vidioc_try_fmt_vid_cap: if T::HAS_TRY_FMT_VID_CAP {
+            Some(Self::try_fmt_vid_cap)
+        } else {
+            None
+        },
+        vidioc_enum_framesizes: if T::HAS_ENUM_FRAMESIZES {
+            Some(Self::enum_framesizes)
+        } else {
+            None
+        },
+        vidioc_enum_frameintervals: if T::HAS_ENUM_FRAMEINTERVALS {
+            Some(Self::enum_frameintervals)
+        } else {
+            None
+        },
+        vidioc_g_parm: if T::HAS_G_PARM {
+            Some(Self::g_parm)
+        } else {
+            None
+        },
+        vidioc_s_parm: if T::HAS_S_PARM {
+            Some(Self::s_parm)
+        } else {
+            None
+        },
+        vidioc_enum_input: if T::HAS_ENUM_INPUT {
+            Some(Self::enum_input)
+        } else {
+            None
+        },
+        vidioc_g_input: if T::HAS_G_INPUT {
+            Some(Self::g_input)
+        } else {
+            None
+        },
+        vidioc_s_input: if T::HAS_S_INPUT {
+            Some(Self::s_input)
+        } else {
+            None
+        },
+        vidioc_reqbufs: if T::HAS_REQBUFS {
+            Some(Self::reqbufs)
+        } else {
+            None
+        },
+        vidioc_create_bufs: if T::HAS_CREATE_BUFS {
+            Some(Self::create_bufs)
+        } else {
+            None
+        },
+        vidioc_querybuf: if T::HAS_QUERYBUF {
+            Some(Self::querybuf)
+        } else {
+            None
+        },
+        vidioc_prepare_buf: if T::HAS_PREPARE_BUF {
+            Some(Self::prepare_buf)
+        } else {
+            None
+        },
+        vidioc_qbuf: if T::HAS_QBUF { Some(Self::qbuf) } else { None },
+        vidioc_dqbuf: if T::HAS_DQBUF {
+            Some(Self::dqbuf)
+        } else {
+            None
+        },
+        vidioc_streamon: if T::HAS_STREAMON {
+            Some(Self::streamon)
+        } else {
+            None
+        },
+        vidioc_streamoff: if T::HAS_STREAMOFF {
+            Some(Self::streamoff)
+        } else {
+            None
+        },
+        vidioc_log_status: if T::HAS_LOG_STATUS {
+            Some(Self::log_status)
+        } else {
+            None
+        },
+        vidioc_subscribe_event: Some(Self::subscribe_event),
+        vidioc_unsubscribe_event: Some(Self::unsubscribe_event),
+        // SAFETY: all-zero is a valid `v4l2_ioctl_ops`: every member is an
+        // optional function pointer, and `None` means "not supported".
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    /// The file operations, owned by `module`.
+    pub(super) fn file_operations(module: *mut bindings::module) -> bindings::v4l2_file_operations {
+        bindings::v4l2_file_operations {
+            owner: module,
+            poll: Some(Self::poll),
+            unlocked_ioctl: Some(bindings::video_ioctl2),
+            mmap: Some(Self::mmap),
+            open: Some(bindings::v4l2_fh_open),
+            release: Some(Self::release),
+            ..Default::default()
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the V4L2 core when the last reference to an open file of
+    /// ours goes.
+    unsafe extern "C" fn release(file: *mut bindings::file) -> c_int {
+        // SAFETY: `file` is an open file of ours; `private_data` is its
+        // v4l2_fh (`v4l2_fh_open`).
+        let (data, fh) = unsafe { (data_of::<T>(file), (*file).private_data) };
+        data.release(FileId(fh as usize));
+        // SAFETY: the counterpart of `v4l2_fh_open`, called once per open.
+        unsafe { bindings::v4l2_fh_release(file) }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the V4L2 core with an open file of ours and a poll table.
+    unsafe extern "C" fn poll(
+        file: *mut bindings::file,
+        pt: *mut bindings::poll_table_struct,
+    ) -> bindings::__poll_t {
+        // SAFETY: `file` is an open file of ours being polled with `pt`;
+        // `private_data` is its v4l2_fh.
+        let (data, fh, table) = unsafe {
+            (
+                data_of::<T>(file),
+                (*file).private_data.cast::<bindings::v4l2_fh>(),
+                PollTable::from_raw(file, pt),
+            )
+        };
+        let mut mask = data.poll(FileId(fh as usize), &table);
+        // SAFETY: `fh` is the file's v4l2_fh; its wait queue lives as long as
+        // the file.
+        unsafe {
+            table.register_raw(core::ptr::addr_of_mut!((*fh).wait));
+            if bindings::v4l2_event_pending(fh) != 0 {
+                mask |= poll::PRIORITY;
+            }
+        }
+        mask
+    }
+
+    /// # Safety
+    ///
+    /// Called by the V4L2 core with an open file of ours and a new VMA.
+    unsafe extern "C" fn mmap(
+        file: *mut bindings::file,
+        vma: *mut bindings::vm_area_struct,
+    ) -> c_int {
+        // SAFETY: `file` is an open file of ours; `vma` is being set up for
+        // it, ours to initialise for this call.
+        let (data, mut vma) = unsafe { (data_of::<T>(file), Vma::from_raw(vma)) };
+        from_result(|| {
+            data.mmap(&mut vma)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the control framework with a control made by
+    /// `Registration::setup`.
+    unsafe extern "C" fn s_ctrl(ctrl: *mut bindings::v4l2_ctrl) -> c_int {
+        // SAFETY: `priv_` was set to the registration's `T`, which lives as
+        // long as the handler (and so the control).
+        let (data, id, value) = unsafe { (&*(*ctrl).priv_.cast::<T>(), (*ctrl).id, (*ctrl).val) };
+        from_result(|| {
+            data.s_ctrl(id, value)?;
+            Ok(0)
+        })
+    }
+
+    /// The control operations.
+    pub(super) const CTRL_OPS: bindings::v4l2_ctrl_ops = bindings::v4l2_ctrl_ops {
+        s_ctrl: Some(Self::s_ctrl),
+        // SAFETY: all-zero is a valid `v4l2_ctrl_ops`: optional callbacks.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    /// The `v4l2_device` release callback: frees the registration.
+    ///
+    /// # Safety
+    ///
+    /// Called by the V4L2 core once, when the last reference goes.
+    pub(super) unsafe extern "C" fn release_registration(v4l2_dev: *mut bindings::v4l2_device) {
+        // SAFETY: `v4l2_dev` is the `v4l2_dev` field of an `Inner<T>` that
+        // `Registration::register` allocated with `KBox`; nothing uses it any
+        // more.
+        unsafe {
+            let inner = kernel::container_of!(v4l2_dev, Inner<T>, v4l2_dev).cast_mut();
+            drop(KBox::from_raw(inner));
+        }
+    }
+}
+
+/// The dma-buf fd of a `v4l2_buffer` (`m.fd`), as the application set it
+/// for `V4L2_MEMORY_DMABUF`; meaningless (but harmless) for other memory.
+pub(crate) fn buffer_dmabuf_fd(b: &bindings::v4l2_buffer) -> i32 {
+    // SAFETY: `m` is a union of plain integers and pointers-as-integers;
+    // any bits are a valid `i32`.
+    unsafe { b.m.fd }
+}

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The VMA of an `mmap()` of a driver-allocated buffer: [`Vma::map_buffer`]
+//! maps its pages into userspace and keeps the memory alive (one `Arc`
+//! reference per VMA, also across `fork` and splits) and counted as mapped.
+
+use super::bindings;
+use super::dma::{DeviceMemory, Mapping};
+use kernel::ffi::c_ulong;
+use kernel::prelude::*;
+use kernel::types::ForeignOwnable;
+
+/// A VMA being set up by an `mmap()` call.
+///
+/// # Invariants
+///
+/// `vma` is the VMA of an `mmap()` of one of our files that the mm core is
+/// setting up, exclusively ours for the lifetime `'a`.
+pub(crate) struct Vma<'a> {
+    vma: &'a mut bindings::vm_area_struct,
+}
+
+impl<'a> Vma<'a> {
+    /// # Safety
+    ///
+    /// `vma` must be a VMA being set up by an `mmap()` file operation of
+    /// ours, exclusively ours for `'a`.
+    pub(crate) unsafe fn from_raw(vma: *mut bindings::vm_area_struct) -> Self {
+        // INVARIANT: the caller's guarantee.
+        Self {
+            // SAFETY: the caller's guarantee: valid and exclusively ours for 'a.
+            vma: unsafe { &mut *vma },
+        }
+    }
+
+    fn flags(&self) -> c_ulong {
+        // SAFETY: reads the flags of a valid VMA (type invariant).
+        unsafe { bindings::rvcap_vma_flags(self.vma) }
+    }
+
+    /// Whether it is `MAP_SHARED`.
+    pub(crate) fn is_shared(&self) -> bool {
+        self.flags() & bindings::RVCAP_CONST_VM_SHARED != 0
+    }
+
+    /// Whether it may be read (`PROT_READ`).
+    pub(crate) fn is_readable(&self) -> bool {
+        self.flags() & bindings::RVCAP_CONST_VM_READ != 0
+    }
+
+    /// The page offset asked for (the cookie naming a buffer).
+    pub(crate) fn page_offset(&self) -> usize {
+        self.vma.vm_pgoff
+    }
+
+    /// Its length in pages.
+    pub(crate) fn page_count(&self) -> usize {
+        // SAFETY: reads the bounds of a valid VMA (type invariant).
+        unsafe { bindings::rvcap_vma_pages(core::ptr::from_ref(&*self.vma).cast_mut()) as usize }
+    }
+
+    /// Maps the pages of MMAP memory `memory`, from its start; `EINVAL` for
+    /// an import or a VMA larger than the memory.
+    pub(crate) fn map_buffer(&mut self, memory: &Mapping) -> Result {
+        let mmap = memory.mmap().ok_or(EINVAL)?;
+        let pages = mmap.pages();
+        if self.page_count() > pages.len() {
+            return Err(EINVAL);
+        }
+        // The offset was a cookie naming the buffer; the pages start at 0.
+        self.vma.vm_pgoff = 0;
+        // SAFETY: the VMA is being set up (type invariant); the page array
+        // holds valid pages, which `vm_map_pages` takes references to.
+        kernel::error::to_result(unsafe {
+            bindings::vm_map_pages(
+                self.vma,
+                pages.as_ptr() as *mut *mut bindings::page,
+                pages.len() as c_ulong,
+            )
+        })?;
+        // SAFETY: as above.
+        unsafe {
+            bindings::rvcap_vm_flags_set(
+                self.vma,
+                (bindings::RVCAP_CONST_VM_DONTEXPAND | bindings::RVCAP_CONST_VM_DONTDUMP)
+                    as c_ulong,
+            )
+        };
+        mmap.user_mapping(true);
+        // The VMA's reference, dropped by `vma_close`.
+        self.vma.vm_private_data = memory.clone().into_foreign().cast_mut();
+        self.vma.vm_ops = &VM_OPS;
+        Ok(())
+    }
+}
+
+/// # Safety
+///
+/// Called by the mm core when a VMA made by [`Vma::map_buffer`] is
+/// duplicated or split.
+unsafe extern "C" fn vma_open(vma: *mut bindings::vm_area_struct) {
+    // SAFETY: `vm_private_data` holds a reference made by `map_buffer` (or
+    // by this function) for the VMA this one was copied from, which is
+    // still alive.
+    let memory: kernel::sync::ArcBorrow<'_, DeviceMemory> =
+        unsafe { Mapping::borrow((*vma).vm_private_data) };
+    if let Some(m) = memory.mmap() {
+        m.user_mapping(true);
+    }
+    let own: Mapping = memory.into();
+    // SAFETY: `vma` is the new VMA; it gets a reference of its own.
+    unsafe { (*vma).vm_private_data = own.into_foreign().cast_mut() };
+}
+
+/// # Safety
+///
+/// Called by the mm core when a VMA made by [`Vma::map_buffer`] (or copied
+/// by [`vma_open`]) goes away.
+unsafe extern "C" fn vma_close(vma: *mut bindings::vm_area_struct) {
+    // SAFETY: the VMA owns one reference (see `vma_open`), dropped here.
+    let memory = unsafe { Mapping::from_foreign((*vma).vm_private_data) };
+    if let Some(m) = memory.mmap() {
+        m.user_mapping(false);
+    }
+}
+
+// SAFETY: all-zero `vm_operations_struct` is valid: optional callbacks.
+const NO_VM_OPS: bindings::vm_operations_struct = unsafe { core::mem::zeroed() };
+
+static VM_OPS: bindings::vm_operations_struct = bindings::vm_operations_struct {
+    open: Some(vma_open),
+    close: Some(vma_close),
+    ..NO_VM_OPS
+};

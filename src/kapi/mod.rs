@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The abstraction layer: safe Rust types over the kernel's C API, one small
+//! file per C subsystem, in the style of the `kernel` crate (which in 6.12
+//! does not yet wrap these). Every `unsafe` of the module is in this
+//! directory; the driver above it (`crate::driver`) has none.
+//!
+//! Each type that wraps a C object states its `# Invariants`, and each
+//! could be swapped for its upstream counterpart once the `kernel` crate has
+//! one: [`device::Device`] for `kernel::device::Device`, [`platform`] for
+//! `kernel::platform`, [`debugfs`] for `kernel::debugfs`, [`video`] for a
+//! future `kernel::media`.
+//!
+//! - [`bindings`]: the raw bindgen output for the C API beyond the `kernel`
+//!   crate, and `helpers.c` for static inline functions and macros.
+//! - [`device`]: `struct device` and its reference count.
+//! - [`platform`]: platform device and driver registration.
+//! - [`video`]: `v4l2_device` + `video_device` registration, built from the
+//!   [`video::VideoOps`] trait; [`ioctl`]: the adapter from the V4L2 core's
+//!   ioctl, file and control callbacks to its methods; [`ctrl`]: menus.
+//! - [`mm`]: the VMA of an `mmap()` of a buffer.
+//! - [`poll`]: a wait queue for `poll()`.
+//! - [`dma_buf`]: a dma-buf reference and attachment.
+//! - [`dma`]: pages, scatter-gather tables, DMA mappings and syncs, and the
+//!   device's view of a mapped buffer.
+//! - [`kthread`]: a kernel thread that is stopped and joined on drop.
+//! - [`debugfs`]: directories and files, removed on drop.
+//! - [`log`]: `dev_*` messages with one rate limit per call site.
+//! - [`param`]: the module parameters (declared in `helpers.c`).
+
+pub(crate) mod bindings;
+pub(crate) mod ctrl;
+pub(crate) mod debugfs;
+pub(crate) mod device;
+pub(crate) mod dma;
+pub(crate) mod dma_buf;
+pub(crate) mod ioctl;
+pub(crate) mod kthread;
+pub(crate) mod log;
+pub(crate) mod mm;
+pub(crate) mod param;
+pub(crate) mod platform;
+pub(crate) mod poll;
+pub(crate) mod ratelimit;
+pub(crate) mod video;

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Registering a V4L2 video device: a [`Registration`] owns a `v4l2_device`,
+//! a `video_device` (`/dev/videoN`), its control handler and the driver's
+//! data `T`, whose [`VideoOps`] methods serve the device's ioctls, file
+//! operations and controls (through the adapter in [`super::ioctl`]).
+//!
+//! # Lifetime
+//!
+//! The registration is allocated by [`Registration::register`] and freed by
+//! the `v4l2_device` release callback when the last reference to the
+//! `v4l2_device` goes: the core keeps one for the registered video device,
+//! dropping the [`Registration`] unregisters it and drops ours. Open files
+//! pin the module (the file operations' owner), so the data outlives every
+//! open file.
+
+use super::bindings;
+use super::ctrl::MenuControl;
+use super::device::Device;
+use super::ioctl::Adapter;
+use super::mm::Vma;
+use super::poll::PollTable;
+use core::fmt::{self, Write};
+use core::ptr::NonNull;
+use kernel::error::to_result;
+use kernel::ffi::c_char;
+use kernel::prelude::*;
+use kernel::str::CStr;
+use kernel::types::Opaque;
+
+/// An open file's V4L2 file handle, as an identity the driver can compare.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct FileId(pub(crate) usize);
+
+/// The operations of a video capture device, implemented by the driver's
+/// data. Ioctls the driver does not implement are not offered (the V4L2
+/// core answers `ENOTTY`); the structures are the kernel copies of the
+/// ioctl arguments, with unions already resolved to the capture member.
+#[vtable]
+pub(crate) trait VideoOps: Send + Sync + Sized + 'static {
+    /// VIDIOC_QUERYCAP (driver, card, bus_info).
+    fn querycap(&self, _cap: &mut bindings::v4l2_capability) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+    /// VIDIOC_ENUM_FMT for capture.
+    fn enum_fmt_vid_cap(&self, _f: &mut bindings::v4l2_fmtdesc) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+    /// VIDIOC_G_FMT for capture.
+    fn g_fmt_vid_cap(&self, _pix: &mut bindings::v4l2_pix_format) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+    /// VIDIOC_S_FMT for capture.
+    fn s_fmt_vid_cap(&self, _pix: &mut bindings::v4l2_pix_format) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+    /// VIDIOC_TRY_FMT for capture.
+    fn try_fmt_vid_cap(&self, _pix: &mut bindings::v4l2_pix_format) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+    /// VIDIOC_ENUM_FRAMESIZES.
+    fn enum_framesizes(&self, _s: &mut bindings::v4l2_frmsizeenum) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+    /// VIDIOC_ENUM_FRAMEINTERVALS.
+    fn enum_frameintervals(&self, _i: &mut bindings::v4l2_frmivalenum) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+    /// VIDIOC_G_PARM for capture (`p` starts zeroed).
+    fn g_parm(&self, _p: &mut bindings::v4l2_captureparm) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+    /// VIDIOC_S_PARM for capture (`p` holds the request, and the answer).
+    fn s_parm(&self, _p: &mut bindings::v4l2_captureparm) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+    /// VIDIOC_ENUM_INPUT.
+    fn enum_input(&self, _i: &mut bindings::v4l2_input) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+    /// VIDIOC_G_INPUT.
+    fn g_input(&self) -> Result<u32> {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+    /// VIDIOC_S_INPUT.
+    fn s_input(&self, _index: u32) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+    /// VIDIOC_REQBUFS.
+    fn reqbufs(&self, _fh: FileId, _r: &mut bindings::v4l2_requestbuffers) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+    /// VIDIOC_CREATE_BUFS, for buffers of `size_image` bytes (the request's
+    /// `format.fmt.pix.sizeimage`).
+    fn create_bufs(
+        &self,
+        _fh: FileId,
+        _c: &mut bindings::v4l2_create_buffers,
+        _size_image: u32,
+    ) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+    /// VIDIOC_QUERYBUF.
+    fn querybuf(&self, _fh: FileId, _b: &mut bindings::v4l2_buffer) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+    /// VIDIOC_PREPARE_BUF.
+    fn prepare_buf(&self, _fh: FileId, _b: &mut bindings::v4l2_buffer) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+    /// VIDIOC_QBUF.
+    fn qbuf(&self, _fh: FileId, _b: &mut bindings::v4l2_buffer) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+    /// VIDIOC_DQBUF; `nonblock`: the file was opened `O_NONBLOCK`.
+    fn dqbuf(&self, _fh: FileId, _b: &mut bindings::v4l2_buffer, _nonblock: bool) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+    /// VIDIOC_STREAMON of buffer type `buf_type`.
+    fn streamon(&self, _fh: FileId, _buf_type: u32) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+    /// VIDIOC_STREAMOFF of buffer type `buf_type`.
+    fn streamoff(&self, _fh: FileId, _buf_type: u32) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+    /// VIDIOC_LOG_STATUS (the controls are logged after it).
+    fn log_status(&self) {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+    /// The last reference to an open file went.
+    fn release(&self, fh: FileId);
+    /// `poll()`: the events ready among `table.requested_events()`,
+    /// registering with the wait queues that will signal them. (The adapter
+    /// adds `EPOLLPRI` for pending V4L2 events.)
+    fn poll(&self, fh: FileId, table: &PollTable<'_>) -> u32;
+    /// `mmap()` of a buffer.
+    fn mmap(&self, vma: &mut Vma<'_>) -> Result;
+    /// A control of a [`MenuControl`] was set.
+    fn s_ctrl(&self, id: u32, value: i32) -> Result;
+}
+
+/// What [`Registration`] allocates.
+///
+/// # Invariants
+///
+/// Pinned. Once registered, the `v4l2_device`'s release callback frees it;
+/// `vdev`, `ctrls` and `fops` are zeroed before the core sees them.
+#[pin_data]
+pub(super) struct Inner<T: VideoOps> {
+    #[pin]
+    pub(super) v4l2_dev: Opaque<bindings::v4l2_device>,
+    #[pin]
+    pub(super) vdev: Opaque<bindings::video_device>,
+    #[pin]
+    pub(super) ctrls: Opaque<bindings::v4l2_ctrl_handler>,
+    #[pin]
+    pub(super) fops: Opaque<bindings::v4l2_file_operations>,
+    #[pin]
+    pub(super) data: T,
+}
+
+/// A registered video device and the driver data behind it.
+///
+/// # Invariants
+///
+/// `inner` points to an [`Inner`] allocated by [`Registration::register`]
+/// whose `v4l2_device` is registered and holds the reference this value
+/// drops (after unregistering) in `drop`; until then it is alive.
+pub(crate) struct Registration<T: VideoOps> {
+    inner: NonNull<Inner<T>>,
+}
+
+// SAFETY: the V4L2 core locks its own structures; `T` is `Send + Sync`, and
+// dropping the registration may happen on any thread.
+unsafe impl<T: VideoOps> Send for Registration<T> {}
+// SAFETY: shared references only give `&T` (which is `Sync`) and names.
+unsafe impl<T: VideoOps> Sync for Registration<T> {}
+
+/// Formats into a fixed C string field, truncating, always NUL-terminated.
+pub(crate) fn set_cstr(dst: &mut [c_char], args: fmt::Arguments<'_>) {
+    struct Field<'a> {
+        dst: &'a mut [c_char],
+        len: usize,
+    }
+    impl Write for Field<'_> {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            for &b in s.as_bytes() {
+                if self.len + 1 >= self.dst.len() {
+                    return Err(fmt::Error);
+                }
+                self.dst[self.len] = b as c_char;
+                self.len += 1;
+            }
+            Ok(())
+        }
+    }
+    dst.fill(0);
+    // Truncation is fine: the field stays NUL-terminated.
+    let _ = Field { dst, len: 0 }.write_fmt(args);
+}
+
+impl<T: VideoOps> Registration<T> {
+    /// Allocates the driver data (`data`) and registers a video capture
+    /// device named `name` for `dev`, with `device_caps` and the menu
+    /// controls `menus`, as `/dev/videoN`.
+    pub(crate) fn register(
+        dev: &Device,
+        name: fmt::Arguments<'_>,
+        device_caps: u32,
+        menus: &'static [MenuControl],
+        data: impl PinInit<T, Error>,
+    ) -> Result<Self> {
+        let boxed = KBox::pin_init(
+            try_pin_init!(Inner {
+                v4l2_dev: Opaque::uninit(),
+                vdev: Opaque::uninit(),
+                ctrls: Opaque::uninit(),
+                fops: Opaque::uninit(),
+                data <- data,
+            }? Error),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: the allocation is never moved: it is only used through this
+        // pointer until the release callback turns it back into a box.
+        let inner = unsafe { NonNull::from(KBox::leak(Pin::into_inner_unchecked(boxed))) };
+        // SAFETY: `inner` is valid and pinned.
+        let raw = unsafe { inner.as_ref() };
+        let v4l2_dev = raw.v4l2_dev.get();
+        // SAFETY: `v4l2_dev` is our own (uninitialised) memory, zeroed and
+        // filled in here before anything else uses it.
+        unsafe {
+            core::ptr::write_bytes(v4l2_dev, 0, 1);
+            set_cstr(&mut (*v4l2_dev).name, name);
+            (*v4l2_dev).release = Some(Adapter::<T>::release_registration);
+        }
+        // SAFETY: `dev` is live; `v4l2_dev` is initialised above and pinned.
+        if let Err(e) = to_result(unsafe { bindings::v4l2_device_register(dev.as_raw(), v4l2_dev) })
+        {
+            // SAFETY: registration failed, so the core holds no reference:
+            // free the allocation ourselves.
+            drop(unsafe { KBox::from_raw(inner.as_ptr()) });
+            return Err(e);
+        }
+        // INVARIANT: the `v4l2_device` is registered; from here on its
+        // release callback frees `inner`, and dropping `this` unregisters.
+        let this = Self { inner };
+        // On failure, dropping `this` undoes whatever `setup` did.
+        this.setup(name, device_caps, menus)?;
+        Ok(this)
+    }
+
+    /// Sets up the controls and the video device, and registers the latter.
+    fn setup(
+        &self,
+        name: fmt::Arguments<'_>,
+        device_caps: u32,
+        menus: &'static [MenuControl],
+    ) -> Result {
+        // SAFETY: alive (type invariant).
+        let inner = unsafe { self.inner.as_ref() };
+        let hdl = inner.ctrls.get();
+        let vdev = inner.vdev.get();
+        let fops = inner.fops.get();
+        let data: *const T = &inner.data;
+        // SAFETY: the structures are ours and pinned; they are zeroed before
+        // the core sees them, as C drivers' kzalloc would. The control
+        // handler, file operations and video device live as long as the
+        // `v4l2_device` (the same allocation), and `drop` frees the handler
+        // and unregisters the video device before dropping our reference.
+        unsafe {
+            core::ptr::write_bytes(hdl, 0, 1);
+            core::ptr::write_bytes(vdev, 0, 1);
+            core::ptr::write_bytes(fops, 0, 1);
+            to_result(bindings::rvcap_ctrl_handler_init(hdl, menus.len() as u32))?;
+            for menu in menus {
+                let ctrl = bindings::v4l2_ctrl_new_std_menu_items(
+                    hdl,
+                    &Adapter::<T>::CTRL_OPS,
+                    menu.id,
+                    menu.max,
+                    0,
+                    0,
+                    menu.items,
+                );
+                to_result((*hdl).error)?;
+                if ctrl.is_null() {
+                    return Err(ENOMEM);
+                }
+                (*ctrl).priv_ = data.cast_mut().cast();
+            }
+            *fops = Adapter::<T>::file_operations(crate::THIS_MODULE.as_ptr().cast());
+            set_cstr(&mut (*vdev).name, name);
+            (*vdev).fops = fops;
+            (*vdev).ioctl_ops = &Adapter::<T>::IOCTL_OPS;
+            (*vdev).release = Some(bindings::video_device_release_empty);
+            (*vdev).v4l2_dev = inner.v4l2_dev.get();
+            (*vdev).vfl_dir = bindings::vfl_devnode_direction_VFL_DIR_RX;
+            (*vdev).device_caps = device_caps;
+            (*vdev).ctrl_handler = hdl;
+            bindings::rvcap_video_set_drvdata(vdev, data.cast_mut().cast());
+            to_result(bindings::rvcap_video_register_device(vdev))
+        }
+    }
+
+    /// The device node's name, for example `video0`.
+    pub(crate) fn node_name(&self) -> &CStr {
+        // SAFETY: alive (type invariant); the video device is registered
+        // (`register` returned), so its `struct device` is named, and the name
+        // lives as long as the registration.
+        unsafe {
+            let vdev = self.inner.as_ref().vdev.get();
+            CStr::from_char_ptr(bindings::rvcap_dev_name(core::ptr::addr_of_mut!(
+                (*vdev).dev
+            )))
+        }
+    }
+}
+
+impl<T: VideoOps> core::ops::Deref for Registration<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: alive until `drop` (type invariant).
+        unsafe { &self.inner.as_ref().data }
+    }
+}
+
+impl<T: VideoOps> Drop for Registration<T> {
+    fn drop(&mut self) {
+        // SAFETY: alive (type invariant). Each call accepts a structure that
+        // was never registered (or initialised: zeroed) and undoes what
+        // registration did otherwise; the last put frees `inner` through the
+        // release callback, and nothing uses it afterwards.
+        unsafe {
+            let inner = self.inner.as_ref();
+            bindings::video_unregister_device(inner.vdev.get());
+            bindings::v4l2_ctrl_handler_free(inner.ctrls.get());
+            bindings::v4l2_device_unregister(inner.v4l2_dev.get());
+            bindings::v4l2_device_put(inner.v4l2_dev.get());
+        }
+    }
+}
