@@ -8,13 +8,13 @@
 #define RVCAP_HELPERS_H
 
 #include <linux/dma-direction.h>
+#include <linux/fs.h>
 #include <linux/types.h>
 #include <linux/wait.h>
 
 struct dentry;
 struct device;
 struct file;
-struct file_operations;
 struct inode;
 struct page;
 struct platform_device;

@@ -102,6 +102,18 @@ else
 	record build FAIL "rustfmt clean"
 fi
 
+# The layering (README "Module layout"): unsafe only in src/kapi/, and every
+# C-wrapping type there states its invariants. One result per rule.
+"$RVCAP_PYTHON" scripts/check-layers.py . >"$logs/layers.log" 2>&1
+for rule in "unsafe only in src/kapi" "every C-wrapping type in src/kapi states # Invariants"; do
+	if grep -qxF "ok $rule" "$logs/layers.log"; then
+		record build ok "$rule"
+	else
+		grep -A20 -F "$rule" "$logs/layers.log" | head -n 20
+		record build FAIL "$rule"
+	fi
+done
+
 for f in $(git ls-files --cached --others --exclude-standard '*.c' '*.h'); do
 	if logged "checkpatch-${f//\//_}" perl "$ksrc/scripts/checkpatch.pl" --no-tree -f --quiet "$f"; then
 		record build ok "checkpatch clean: $f"

@@ -83,6 +83,12 @@ pub(crate) trait Driver {
 }
 
 /// The driver structure and the context, in one allocation.
+///
+/// # Invariants
+///
+/// Pinned; `drv` is the `platform_driver` registered for `T` (see
+/// [`Registration`]), so the driver core's `dev.driver` of a device bound
+/// to it points into this allocation.
 #[pin_data]
 struct DriverInner<T: Driver> {
     #[pin]

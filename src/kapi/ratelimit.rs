@@ -15,7 +15,7 @@ pub(crate) const BURST: u32 = 10;
 
 /// The state of one rate limit: a `static` per message kind.
 pub(crate) struct RateLimit {
-    /// Start of the current window (0: none yet).
+    /// Start of the current window plus one (0: no window yet).
     window_start: AtomicU64,
     /// Messages let through in the current window.
     printed: AtomicU32,
@@ -37,10 +37,11 @@ impl RateLimit {
     /// were held back before it.
     pub(crate) fn check(&self, now_ns: u64) -> Option<u32> {
         let start = self.window_start.load(Ordering::Relaxed);
-        if (start == 0 || now_ns.saturating_sub(start) >= INTERVAL_NS)
+        let stamp = now_ns.saturating_add(1);
+        if (start == 0 || stamp.saturating_sub(start) >= INTERVAL_NS)
             && self
                 .window_start
-                .compare_exchange(start, now_ns.max(1), Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange(start, stamp, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
             self.printed.store(0, Ordering::Relaxed);

@@ -50,7 +50,7 @@ static int read_char(const char *path)
 
 TEST(module_parameters_are_num_devices_and_contig_read_only)
 {
-	const char *expected[] = { "contig", "num_devices" };
+	static const char * const expected[] = { "contig", "num_devices" };
 	char path[256];
 	struct dirent *e;
 	struct stat st;
@@ -76,12 +76,12 @@ TEST(module_parameters_are_num_devices_and_contig_read_only)
 
 TEST(data_path_knobs_are_debugfs_files_of_the_device)
 {
-	const char *knobs[] = { "unpaced", "map_per_qbuf", "full_sync" };
+	static const char * const knobs[] = { "unpaced", "map_per_qbuf", "full_sync" };
 	char path[256];
 	struct stat st;
 	unsigned int i;
 
-	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
 		snprintf(path, sizeof(path), DEVDIR "%s", knobs[i]);
 		ASSERT_EQ(0, stat(path, &st)) TH_LOG("no %s", path);
 		EXPECT_EQ(0600, st.st_mode & 0777) TH_LOG("%s", knobs[i]);

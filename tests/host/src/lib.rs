@@ -16,6 +16,10 @@ pub mod format;
 pub mod pattern;
 #[path = "../../../src/queue/mod.rs"]
 pub mod queue;
+// The log rate limit: pure logic, though it lives with the log in src/kapi.
+#[path = "../../../src/kapi/ratelimit.rs"]
+#[allow(unused_macros, unused_imports)]
+pub mod ratelimit;
 
 #[cfg(test)]
 mod format_tests;
@@ -25,3 +29,5 @@ mod model;
 mod pattern_tests;
 #[cfg(test)]
 mod queue_tests;
+#[cfg(test)]
+mod ratelimit_tests;
