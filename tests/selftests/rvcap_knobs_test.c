@@ -51,7 +51,7 @@ static int read_char(const char *path)
 TEST(module_parameters_are_num_devices_and_contig_read_only)
 {
 	static const char * const expected[] = { "contig", "num_devices" };
-	char path[256];
+	char path[512];
 	struct dirent *e;
 	struct stat st;
 	int found = 0;
@@ -67,7 +67,7 @@ TEST(module_parameters_are_num_devices_and_contig_read_only)
 			TH_LOG("unexpected module parameter %s", e->d_name);
 		snprintf(path, sizeof(path), PARAMS "/%s", e->d_name);
 		ASSERT_EQ(0, stat(path, &st));
-		EXPECT_EQ(0444, st.st_mode & 0777) TH_LOG("%s", e->d_name);
+		EXPECT_EQ(0444, (int)(st.st_mode & 0777)) TH_LOG("%s", e->d_name);
 		found++;
 	}
 	closedir(d);
@@ -77,14 +77,14 @@ TEST(module_parameters_are_num_devices_and_contig_read_only)
 TEST(data_path_knobs_are_debugfs_files_of_the_device)
 {
 	static const char * const knobs[] = { "unpaced", "map_per_qbuf", "full_sync" };
-	char path[256];
+	char path[512];
 	struct stat st;
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
 		snprintf(path, sizeof(path), DEVDIR "%s", knobs[i]);
 		ASSERT_EQ(0, stat(path, &st)) TH_LOG("no %s", path);
-		EXPECT_EQ(0600, st.st_mode & 0777) TH_LOG("%s", knobs[i]);
+		EXPECT_EQ(0600, (int)(st.st_mode & 0777)) TH_LOG("%s", knobs[i]);
 		EXPECT_EQ('N', read_char(path)) TH_LOG("%s is not off", knobs[i]);
 		ASSERT_EQ(0, write_text(path, "1"));
 		EXPECT_EQ('Y', read_char(path)) TH_LOG("%s", knobs[i]);

@@ -13,7 +13,11 @@ fn lets_a_burst_through_per_window_and_counts_the_rest() {
         assert_eq!(limit.check(T0 + u64::from(n)), Some(0), "message {n}");
     }
     for n in 0..25 {
-        assert_eq!(limit.check(T0 + 100 + n), None, "message {n} after the burst");
+        assert_eq!(
+            limit.check(T0 + 100 + n),
+            None,
+            "message {n} after the burst"
+        );
     }
     // Still the same window just before it ends.
     assert_eq!(limit.check(T0 + INTERVAL_NS - 1), None);
