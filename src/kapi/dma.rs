@@ -447,17 +447,18 @@ impl DeviceMemory {
         }
     }
 
-    /// Hands the buffer to the device for a frame (QBUF).
-    pub(crate) fn sync_for_device(&self) {
+    /// Syncs the whole table for the device in `direction`.
+    fn sync_table_for_device(&self, direction: bindings::dma_data_direction) {
         // SAFETY: the table is mapped for `dev` (type invariant),
         // bidirectionally, so any sync direction is allowed.
         unsafe {
-            bindings::rvcap_dma_sync_sgtable_for_device(
-                self.dev.as_raw(),
-                self.sgt(),
-                FRAME_DIRECTION,
-            )
+            bindings::rvcap_dma_sync_sgtable_for_device(self.dev.as_raw(), self.sgt(), direction)
         };
+    }
+
+    /// Hands the buffer to the device for a frame (QBUF).
+    pub(crate) fn sync_for_device(&self) {
+        self.sync_table_for_device(FRAME_DIRECTION);
         bump(&self.stats.sync_for_device, 1);
         bump(&self.stats.bytes_for_device, self.size as u64);
     }
@@ -469,14 +470,7 @@ impl DeviceMemory {
         if self.is_mmap() {
             return;
         }
-        // SAFETY: as in `sync_for_device`.
-        unsafe {
-            bindings::rvcap_dma_sync_sgtable_for_device(
-                self.dev.as_raw(),
-                self.sgt(),
-                CPU_BYTES_DIRECTION,
-            )
-        };
+        self.sync_table_for_device(CPU_BYTES_DIRECTION);
         bump(&self.stats.sync_before_unmap, 1);
         bump(&self.stats.bytes_before_unmap, self.size as u64);
     }

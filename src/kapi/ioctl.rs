@@ -152,6 +152,25 @@ impl<T: VideoOps> Adapter<T> {
         })
     }
 
+    /// STREAMON and STREAMOFF: `op` with the file handle and buffer type.
+    ///
+    /// # Safety
+    ///
+    /// `file` must be an open file of ours and `fh` its handle.
+    unsafe fn stream(
+        file: *mut bindings::file,
+        fh: *mut c_void,
+        t: bindings::v4l2_buf_type,
+        op: fn(&T, FileId, u32) -> Result,
+    ) -> c_int {
+        // SAFETY: the function's contract.
+        let data = unsafe { data_of::<T>(file) };
+        from_result(|| {
+            op(data, FileId(fh as usize), t)?;
+            Ok(0)
+        })
+    }
+
     /// # Safety
     ///
     /// Called by the V4L2 core with an open file of ours and its handle.
@@ -160,12 +179,8 @@ impl<T: VideoOps> Adapter<T> {
         fh: *mut c_void,
         t: bindings::v4l2_buf_type,
     ) -> c_int {
-        // SAFETY: the function's contract.
-        let data = unsafe { data_of::<T>(file) };
-        from_result(|| {
-            data.streamon(FileId(fh as usize), t)?;
-            Ok(0)
-        })
+        // SAFETY: as received from the V4L2 core.
+        unsafe { Self::stream(file, fh, t, T::streamon) }
     }
 
     /// # Safety
@@ -176,12 +191,8 @@ impl<T: VideoOps> Adapter<T> {
         fh: *mut c_void,
         t: bindings::v4l2_buf_type,
     ) -> c_int {
-        // SAFETY: the function's contract.
-        let data = unsafe { data_of::<T>(file) };
-        from_result(|| {
-            data.streamoff(FileId(fh as usize), t)?;
-            Ok(0)
-        })
+        // SAFETY: as received from the V4L2 core.
+        unsafe { Self::stream(file, fh, t, T::streamoff) }
     }
 
     /// # Safety
