@@ -18,6 +18,11 @@ pub(crate) struct Menu<const N: usize> {
     end: *const c_char,
 }
 
+// The terminator follows the items with nothing in between.
+kernel::static_assert!(
+    core::mem::size_of::<Menu<3>>() == 4 * core::mem::size_of::<*const c_char>()
+);
+
 // SAFETY: the pointers point to immutable 'static strings (type invariant).
 unsafe impl<const N: usize> Sync for Menu<N> {}
 

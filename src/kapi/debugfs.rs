@@ -15,6 +15,10 @@ use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::sync::Arc;
 
+// debugfs reads and writes knobs as plain `u32` and `bool`.
+kernel::static_assert!(core::mem::size_of::<AtomicU32>() == core::mem::size_of::<u32>());
+kernel::static_assert!(core::mem::size_of::<AtomicBool>() == core::mem::size_of::<bool>());
+
 /// A dentry that `debugfs_remove` removes when the last reference goes.
 ///
 /// # Invariants
