@@ -39,7 +39,7 @@ u64 rvcap_dma_get_mask(struct device *dev);
 const char *rvcap_dev_name(const struct device *dev);
 void rvcap_dev_info(const struct device *dev, const char *msg);
 void rvcap_dev_warn(const struct device *dev, const char *msg);
-void rvcap_dev_dbg(const struct device *dev, const char *msg);
+bool rvcap_dev_dbg(const struct device *dev, const char *msg);
 void *rvcap_platform_get_drvdata(struct platform_device *pdev);
 void rvcap_platform_set_drvdata(struct platform_device *pdev, void *data);
 bool rvcap_device_is_bound(struct device *dev);
@@ -73,7 +73,7 @@ unsigned long rvcap_vma_flags(const struct vm_area_struct *vma);
 unsigned long rvcap_vma_pages(struct vm_area_struct *vma);
 dma_addr_t rvcap_sg_dma_address(struct scatterlist *sg);
 unsigned int rvcap_sg_dma_len(struct scatterlist *sg);
-void *rvcap_dma_addr_to_virt(struct device *dev, dma_addr_t addr);
+void *rvcap_dma_addr_to_virt(struct device *dev, dma_addr_t addr, size_t len);
 int rvcap_dma_map_sgtable(struct device *dev, struct sg_table *sgt,
 			  enum dma_data_direction dir, unsigned long attrs);
 void rvcap_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,

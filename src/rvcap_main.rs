@@ -85,7 +85,7 @@ struct RvcapDriver;
 
 impl Driver for RvcapDriver {
     type Context = debugfs::Root;
-    type Data = KBox<Registration<Capture>>;
+    type Data = Registration<Capture>;
     const NAME: &'static CStr = c_str!("rvcap");
 
     fn probe(pdev: &ProbingDevice, debugfs: &debugfs::Root) -> Result<Self::Data> {
@@ -105,7 +105,7 @@ impl Driver for RvcapDriver {
             registration.node_name(),
             pdev.device().dma_mask()
         ));
-        Ok(KBox::new(registration, GFP_KERNEL)?)
+        Ok(registration)
     }
 
     fn remove(registration: Self::Data) {

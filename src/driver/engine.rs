@@ -13,6 +13,7 @@ use super::inject::Inject;
 use super::shared::Shared;
 use crate::format::FrameFormat;
 use crate::kapi::kthread::{Current, Thread};
+use crate::kapi::ratelimit::ratelimit;
 use crate::pattern::{self, FrameSink, Renderer};
 use crate::queue::FrameDone;
 use core::sync::atomic::Ordering;
@@ -124,7 +125,7 @@ fn run(
         // The buffer is `Active`: `start_frame` handed it to this thread
         // synced for the device, and nothing takes it back before
         // `finish_frame` (STREAMOFF and close stop this thread first).
-        memory.write_as_device(|offset, window| {
+        let reached = memory.write_as_device(|offset, window| {
             let segment = window.room();
             window.limit(size.saturating_sub(offset));
             renderer.fill(offset, window);
@@ -132,7 +133,16 @@ fn run(
         });
         shared.frame_filled(now_ns().saturating_sub(started));
         drop(memory);
-        shared.finish_frame(index, frame(size, this, error));
+        if !reached {
+            // A segment the engine cannot reach is a device fault.
+            shared.log.dbg(
+                ratelimit!(),
+                format_args!(
+                    "frame {this}: buffer {index} has a DMA segment the engine cannot reach"
+                ),
+            );
+        }
+        shared.finish_frame(index, frame(size, this, error || !reached));
     }
 }
 

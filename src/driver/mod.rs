@@ -14,6 +14,9 @@
 //!   injection.
 //! - [`inject`]: the error injection knobs.
 
+// Enforced by the compiler, too (and by `scripts/check-layers.py`).
+#![deny(unsafe_code)]
+
 pub(crate) mod capture;
 pub(crate) mod device_dma;
 pub(crate) mod engine;

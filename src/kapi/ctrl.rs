@@ -29,6 +29,8 @@ unsafe impl<const N: usize> Sync for Menu<N> {}
 impl<const N: usize> Menu<N> {
     /// A menu of `items`, in order (item `i` is menu index `i`).
     pub(crate) const fn new(items: [&'static CStr; N]) -> Self {
+        // A menu has items (`control` names the last one).
+        const { assert!(N > 0) };
         let mut ptrs = [core::ptr::null(); N];
         let mut i = 0;
         while i < N {

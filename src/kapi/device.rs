@@ -12,10 +12,10 @@ use kernel::types::{ARef, AlwaysRefCounted, Opaque};
 ///
 /// # Invariants
 ///
-/// A `&Device` is a live, initialised `struct device` that was added to the
-/// driver core; a reference obtained through [`ARef`] keeps it allocated
-/// (`get_device`/`put_device`). Its name is set before it is added and
-/// stays valid while it is allocated.
+/// A `&Device` is a valid, initialised, reference-counted `struct device`;
+/// a reference obtained through [`ARef`] keeps it allocated
+/// (`get_device`/`put_device`), though not necessarily registered. Its name
+/// is set before it is added and stays valid while it is allocated.
 #[repr(transparent)]
 pub(crate) struct Device(Opaque<bindings::device>);
 
@@ -24,8 +24,8 @@ impl Device {
     ///
     /// # Safety
     ///
-    /// `ptr` must point to a live device that was added to the driver core,
-    /// and it must stay live for `'a`.
+    /// `ptr` must point to a valid, initialised device, and it must stay
+    /// allocated for `'a`.
     pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::device) -> &'a Self {
         // SAFETY: `Device` is `repr(transparent)` over `Opaque<device>`, which
         // has the layout of `device`; the caller guarantees it is live for 'a.

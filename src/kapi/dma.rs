@@ -515,31 +515,39 @@ impl DeviceMemory {
     /// Writes as the device does: through the DMA addresses of each segment,
     /// never through the CPU's view of the pages. `fill(offset, window)`
     /// writes the frame bytes from `offset` on into `window`, one DMA
-    /// segment, and returns `false` when the frame is complete.
+    /// segment, and returns `false` when the frame is complete. Returns
+    /// `false` if a segment could not be reached (the device would fault):
+    /// only dma-direct devices' segments in the kernel's linear map can be.
     ///
     /// This is memory-safe whoever owns the buffer: the bytes are written
     /// only through raw pointers into memory that stays mapped while `self`
-    /// lives, and no Rust reference to a buffer's contents exists anywhere
-    /// (userspace and other devices may touch them at any time, as they may
-    /// with real DMA). Writing while the CPU owns the buffer would break
-    /// the DMA API's rules and lose data, not memory safety; the queue only
-    /// hands the engine buffers in its `Active` state, synced for the device.
+    /// lives (checked to be in the linear map), and no Rust reference to a
+    /// buffer's contents exists anywhere (userspace and other devices may
+    /// touch them at any time, as they may with real DMA). Writing while the
+    /// CPU owns the buffer would break the DMA API's rules and lose data,
+    /// not memory safety; the queue only hands the engine buffers in its
+    /// `Active` state, synced for the device.
     pub(crate) fn write_as_device(
         &self,
         mut fill: impl FnMut(usize, &mut DeviceWindow<'_>) -> bool,
-    ) {
+    ) -> bool {
         let mut offset = 0;
+        let mut reached = true;
         self.for_each_segment(|seg| {
-            // SAFETY: the device is served by dma-direct (the platform device
-            // has no IOMMU), so the kernel virtual address of a DMA address
-            // is `phys_to_virt(dma_to_phys)`: with swiotlb, the bounce slot.
-            let vaddr = unsafe { bindings::rvcap_dma_addr_to_virt(self.dev.as_raw(), seg.addr) };
+            // SAFETY: `dev` is live. The helper returns the kernel virtual
+            // address of the segment's `len` bytes only for a dma-direct
+            // device whose bytes at `seg.addr` are in the linear map
+            // (`phys_to_virt(dma_to_phys)`: with swiotlb, the bounce slot),
+            // and null otherwise.
+            let vaddr =
+                unsafe { bindings::rvcap_dma_addr_to_virt(self.dev.as_raw(), seg.addr, seg.len) };
             let Some(start) = NonNull::new(vaddr.cast::<u8>()) else {
+                reached = false;
                 return false;
             };
-            // INVARIANT: the segment's `len` bytes at `start` are mapped for
-            // the device while `self` lives, which outlives the window (it
-            // only lives for the call of `fill`).
+            // INVARIANT: the segment's `len` bytes at `start` are mapped
+            // kernel memory, mapped for the device while `self` lives, which
+            // outlives the window (it only lives for the call of `fill`).
             let mut window = DeviceWindow {
                 start,
                 len: seg.len,
@@ -550,6 +558,7 @@ impl DeviceMemory {
             offset += seg.len;
             more
         });
+        reached
     }
 }
 
@@ -558,8 +567,9 @@ impl DeviceMemory {
 ///
 /// # Invariants
 ///
-/// `start..start + len` is one DMA segment of a buffer that stays mapped for
-/// the lifetime `'a`; `written <= len`.
+/// `start..start + len` is kernel memory (the linear map's view of one DMA
+/// segment of a buffer) that stays mapped for the lifetime `'a`;
+/// `written <= len`.
 pub(crate) struct DeviceWindow<'a> {
     start: NonNull<u8>,
     len: usize,

@@ -9,6 +9,9 @@
 #include <linux/debugfs.h>
 #include <linux/device.h>
 #include <linux/dma-direct.h>
+#include <linux/dma-map-ops.h>
+#include <linux/dynamic_debug.h>
+#include <linux/iommu-dma.h>
 #include <linux/dma-mapping.h>
 #include <linux/gfp.h>
 #include <linux/hrtimer.h>
@@ -84,11 +87,28 @@ void rvcap_dev_warn(const struct device *dev, const char *msg)
 
 /*
  * One dynamic-debug call site for all of rvcap's debug messages; they are
- * rate-limited per kind in Rust (src/kapi/log.rs) before they get here.
+ * rate-limited per kind in Rust (src/kapi/log.rs). With @msg NULL, only
+ * whether the site is enabled, so that a disabled site uses up no rate
+ * limit; otherwise prints @msg if enabled. Returns whether it is enabled.
  */
-void rvcap_dev_dbg(const struct device *dev, const char *msg)
+bool rvcap_dev_dbg(const struct device *dev, const char *msg)
 {
-	dev_dbg(dev, "%s\n", msg);
+#if defined(CONFIG_DYNAMIC_DEBUG) || \
+	(defined(CONFIG_DYNAMIC_DEBUG_CORE) && defined(DYNAMIC_DEBUG_MODULE))
+	DEFINE_DYNAMIC_DEBUG_METADATA(descriptor, "%s\n");
+
+	if (!DYNAMIC_DEBUG_BRANCH(descriptor))
+		return false;
+	if (msg)
+		__dynamic_dev_dbg(&descriptor, dev, "%s\n", msg);
+	return true;
+#elif defined(DEBUG)
+	if (msg)
+		dev_dbg(dev, "%s\n", msg);
+	return true;
+#else
+	return false;
+#endif
 }
 
 void *rvcap_platform_get_drvdata(struct platform_device *pdev)
@@ -228,14 +248,31 @@ unsigned int rvcap_sg_dma_len(struct scatterlist *sg)
 }
 
 /*
- * The kernel virtual address of what the device sees at @addr: with
- * swiotlb=force that is the bounce buffer, not the pages the CPU reads, which
- * is what makes a missing sync visible. Only valid for dma-direct devices,
- * which rvcap's platform device is.
+ * The kernel virtual address of the @len bytes the device sees at @addr,
+ * or NULL if the CPU cannot reach them that way. For a dma-direct device (no
+ * IOMMU, no DMA ops) that is phys_to_virt(dma_to_phys()): with
+ * swiotlb=force the bounce buffer, not the pages the CPU reads, which is
+ * what makes a missing sync visible. Only memory in the kernel's linear map
+ * qualifies (not highmem, not a carveout without a mapping); physically
+ * contiguous, so its two ends tell.
  */
-void *rvcap_dma_addr_to_virt(struct device *dev, dma_addr_t addr)
+void *rvcap_dma_addr_to_virt(struct device *dev, dma_addr_t addr, size_t len)
 {
-	return phys_to_virt(dma_to_phys(dev, addr));
+	phys_addr_t phys;
+	void *start, *last;
+
+	if (!len || use_dma_iommu(dev) || get_dma_ops(dev))
+		return NULL;
+	phys = dma_to_phys(dev, addr);
+	if (!pfn_valid(PHYS_PFN(phys)) || !pfn_valid(PHYS_PFN(phys + len - 1)))
+		return NULL;
+	start = phys_to_virt(phys);
+	last = phys_to_virt(phys + len - 1);
+	if (!virt_addr_valid(start) || !virt_addr_valid(last) ||
+	    PageHighMem(pfn_to_page(PHYS_PFN(phys))) ||
+	    PageHighMem(pfn_to_page(PHYS_PFN(phys + len - 1))))
+		return NULL;
+	return start;
 }
 
 int rvcap_dma_map_sgtable(struct device *dev, struct sg_table *sgt,

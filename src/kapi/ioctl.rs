@@ -429,7 +429,8 @@ impl<T: VideoOps> Adapter<T> {
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
     };
 
-    /// The `v4l2_device` release callback: frees the registration.
+    /// The `v4l2_device` release callback: frees the control handler and the
+    /// registration.
     ///
     /// # Safety
     ///
@@ -440,6 +441,9 @@ impl<T: VideoOps> Adapter<T> {
         // more.
         unsafe {
             let inner = kernel::container_of!(v4l2_dev, Inner<T>, v4l2_dev).cast_mut();
+            // The last file is closed: no control callback can run any more.
+            // Zeroed (never initialised) is accepted.
+            bindings::v4l2_ctrl_handler_free((*inner).ctrls.get());
             drop(KBox::from_raw(inner));
         }
     }

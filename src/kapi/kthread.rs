@@ -2,7 +2,9 @@
 
 //! A kernel thread running a Rust closure; dropping the [`Thread`] stops it
 //! (`kthread_stop`) and waits until the closure has returned and been
-//! dropped, so whatever the closure holds is released by then.
+//! dropped, so whatever the closure holds is released by then. The closure
+//! must return soon once [`Current::should_stop`] is true (its sleeps end
+//! then); a closure that never looks would make the drop wait forever.
 
 use super::bindings;
 use core::ptr::NonNull;

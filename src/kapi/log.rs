@@ -99,6 +99,12 @@ impl DevLog {
     /// `dev_dbg` (dynamic debug: `module rvcap +p`), at most as often as
     /// `limit` lets it.
     pub(crate) fn dbg(&self, limit: &RateLimit, args: fmt::Arguments<'_>) {
+        // A disabled call site uses up no rate limit (as `dev_dbg_ratelimited`).
+        // SAFETY: the device is live (we hold a reference); a null message
+        // only asks whether the call site is enabled.
+        if !unsafe { bindings::rvcap_dev_dbg(self.dev.as_raw(), core::ptr::null()) } {
+            return;
+        }
         if let Some(missed) = Self::allowed(limit) {
             let msg = Message::format(format_args!("{args}{}", Suppressed(missed)));
             // SAFETY: as in `info`.

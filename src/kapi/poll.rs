@@ -16,7 +16,11 @@ pub(crate) const PRIORITY: u32 = bindings::RVCAP_CONST_EPOLLPRI;
 
 /// A wait queue head that `poll()` callers sleep on. Dropping it detaches
 /// every epoll waiter first (`wake_up_pollfree`), as the `kernel` crate's
-/// later `PollCondVar` does, so it may go while files still poll it.
+/// later `PollCondVar` does, so epoll sets that still hold a file polled
+/// with it are safe. A `select()`/`poll()` call's own entries live only for
+/// that call; as with `PollCondVar`, the queue must not be dropped during
+/// one, which holds when it lives as long as the file's device (rvcap's is
+/// in the device data, which outlives every open file).
 ///
 /// # Invariants
 ///

@@ -23,10 +23,10 @@ use super::poll::PollTable;
 use core::fmt::{self, Write};
 use core::ptr::NonNull;
 use kernel::error::to_result;
-use kernel::ffi::c_char;
+use kernel::ffi::{c_char, c_void};
 use kernel::prelude::*;
 use kernel::str::CStr;
-use kernel::types::Opaque;
+use kernel::types::{ForeignOwnable, Opaque};
 
 /// An open file's V4L2 file handle, as an identity the driver can compare.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -144,8 +144,9 @@ pub(crate) trait VideoOps: Send + Sync + Sized + 'static {
 ///
 /// # Invariants
 ///
-/// Pinned. Once registered, the `v4l2_device`'s release callback frees it;
-/// `vdev`, `ctrls` and `fops` are zeroed before the core sees them.
+/// Pinned. Once registered, the `v4l2_device`'s release callback frees it
+/// (and the control handler); `vdev`, `ctrls` and `fops` are zeroed before
+/// the core sees them.
 #[pin_data]
 pub(super) struct Inner<T: VideoOps> {
     #[pin]
@@ -227,9 +228,14 @@ impl<T: VideoOps> Registration<T> {
         // SAFETY: `inner` is valid and pinned.
         let raw = unsafe { inner.as_ref() };
         let v4l2_dev = raw.v4l2_dev.get();
-        // SAFETY: `v4l2_dev` is our own (uninitialised) memory, zeroed and
-        // filled in here before anything else uses it.
+        // SAFETY: the structures are our own (uninitialised) memory, zeroed
+        // (as C drivers' kzalloc would) and the `v4l2_device` filled in here,
+        // before anything else uses them; the release callback and `drop`
+        // accept the others zeroed.
         unsafe {
+            core::ptr::write_bytes(raw.ctrls.get(), 0, 1);
+            core::ptr::write_bytes(raw.vdev.get(), 0, 1);
+            core::ptr::write_bytes(raw.fops.get(), 0, 1);
             core::ptr::write_bytes(v4l2_dev, 0, 1);
             set_cstr(&mut (*v4l2_dev).name, name);
             (*v4l2_dev).release = Some(Adapter::<T>::release_registration);
@@ -259,19 +265,14 @@ impl<T: VideoOps> Registration<T> {
     ) -> Result {
         // SAFETY: alive (type invariant).
         let inner = unsafe { self.inner.as_ref() };
-        let hdl = inner.ctrls.get();
-        let vdev = inner.vdev.get();
-        let fops = inner.fops.get();
+        let (hdl, vdev, fops) = (inner.ctrls.get(), inner.vdev.get(), inner.fops.get());
         let data: *const T = &inner.data;
-        // SAFETY: the structures are ours and pinned; they are zeroed before
-        // the core sees them, as C drivers' kzalloc would. The control
-        // handler, file operations and video device live as long as the
-        // `v4l2_device` (the same allocation), and `drop` frees the handler
-        // and unregisters the video device before dropping our reference.
+        // SAFETY: the structures are ours, pinned and zeroed (`register`).
+        // The control handler, file operations and video device live as
+        // long as the `v4l2_device` (the same allocation, freed by its release
+        // callback, which frees the handler first); `drop` unregisters the
+        // video device before dropping our reference.
         unsafe {
-            core::ptr::write_bytes(hdl, 0, 1);
-            core::ptr::write_bytes(vdev, 0, 1);
-            core::ptr::write_bytes(fops, 0, 1);
             to_result(bindings::rvcap_ctrl_handler_init(hdl, menus.len() as u32))?;
             for menu in menus {
                 let ctrl = bindings::v4l2_ctrl_new_std_menu_items(
@@ -317,6 +318,31 @@ impl<T: VideoOps> Registration<T> {
     }
 }
 
+// The platform driver keeps the registration as its device's driver data.
+impl<T: VideoOps> ForeignOwnable for Registration<T> {
+    type Borrowed<'a> = &'a T;
+
+    fn into_foreign(self) -> *const c_void {
+        let this = core::mem::ManuallyDrop::new(self);
+        this.inner.as_ptr().cast_const().cast()
+    }
+
+    unsafe fn borrow<'a>(ptr: *const c_void) -> &'a T {
+        // SAFETY: `ptr` came from `into_foreign` and was not taken back, so
+        // it is the live `Inner<T>` of a registration (its invariant).
+        unsafe { &(*ptr.cast::<Inner<T>>()).data }
+    }
+
+    unsafe fn from_foreign(ptr: *const c_void) -> Self {
+        // INVARIANT: `ptr` came from `into_foreign` of a registration and is
+        // taken back once (the caller's guarantee), so the invariant holds.
+        Self {
+            // SAFETY: not null: it came from a `NonNull`.
+            inner: unsafe { NonNull::new_unchecked(ptr.cast::<Inner<T>>().cast_mut()) },
+        }
+    }
+}
+
 impl<T: VideoOps> core::ops::Deref for Registration<T> {
     type Target = T;
 
@@ -329,13 +355,14 @@ impl<T: VideoOps> core::ops::Deref for Registration<T> {
 impl<T: VideoOps> Drop for Registration<T> {
     fn drop(&mut self) {
         // SAFETY: alive (type invariant). Each call accepts a structure that
-        // was never registered (or initialised: zeroed) and undoes what
-        // registration did otherwise; the last put frees `inner` through the
-        // release callback, and nothing uses it afterwards.
+        // was never registered (zeroed) and undoes what registration did
+        // otherwise. Files still open keep the `v4l2_device` (and with it the
+        // control handler and `T`) until they close; the last put frees
+        // `inner` through the release callback, and nothing here uses it
+        // afterwards.
         unsafe {
             let inner = self.inner.as_ref();
             bindings::video_unregister_device(inner.vdev.get());
-            bindings::v4l2_ctrl_handler_free(inner.ctrls.get());
             bindings::v4l2_device_unregister(inner.v4l2_dev.get());
             bindings::v4l2_device_put(inner.v4l2_dev.get());
         }
