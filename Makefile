@@ -51,12 +51,24 @@ kernel:
 kdir:
 	@echo $(kdir)
 
+# Objects built against one kernel must not be reused for another: Kbuild
+# tracks the kernel's headers, config and Rust metadata by paths relative
+# to the kernel tree, so another KDIR (or a rebuilt kernel) need not look
+# newer, and stale bindings would give the module wrong structure layouts.
+# The kernel built against (tree and .config) is recorded; a change cleans
+# first.
+kernel_id = $(kdir) $(firstword $(shell sha256sum $(kdir)/.config 2>/dev/null))
+
 modules: $(kernel_dep)
+	@if [ "$$(cat .rvcap-kernel 2>/dev/null)" != "$(kernel_id)" ]; then \
+		echo "rvcap: building against $(kdir) (was: $$(cat .rvcap-kernel 2>/dev/null || echo nothing)): cleaning first"; \
+		$(kmake) clean >/dev/null; rm -f .rvcap-kernel; fi
 	$(kmake) modules
+	@echo '$(kernel_id)' >.rvcap-kernel
 
 clean:
 	@if [ -d "$(kdir)" ]; then $(kmake) clean; fi
-	rm -rf tests/selftests/out tools/out out
+	rm -rf tests/selftests/out tools/out out .rvcap-kernel
 
 rust-analyzer: modules
 	@scripts/rust-analyzer.sh $(kdir)
