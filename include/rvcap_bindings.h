@@ -10,6 +10,7 @@
 #include <linux/eventpoll.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
+#include <linux/pci.h>
 #include <linux/platform_device.h>
 #include <linux/scatterlist.h>
 #include <linux/seq_file.h>

@@ -17,6 +17,7 @@ struct device;
 struct file;
 struct inode;
 struct page;
+struct pci_dev;
 struct platform_device;
 struct poll_table_struct;
 struct scatterlist;
@@ -40,6 +41,8 @@ const char *rvcap_dev_name(const struct device *dev);
 void rvcap_dev_info(const struct device *dev, const char *msg);
 void rvcap_dev_warn(const struct device *dev, const char *msg);
 bool rvcap_dev_dbg(const struct device *dev, const char *msg);
+void *rvcap_pci_get_drvdata(struct pci_dev *pdev);
+void rvcap_pci_set_drvdata(struct pci_dev *pdev, void *data);
 void *rvcap_platform_get_drvdata(struct platform_device *pdev);
 void rvcap_platform_set_drvdata(struct platform_device *pdev, void *data);
 bool rvcap_device_is_bound(struct device *dev);
@@ -73,7 +76,7 @@ unsigned long rvcap_vma_flags(const struct vm_area_struct *vma);
 unsigned long rvcap_vma_pages(struct vm_area_struct *vma);
 dma_addr_t rvcap_sg_dma_address(struct scatterlist *sg);
 unsigned int rvcap_sg_dma_len(struct scatterlist *sg);
-void *rvcap_dma_addr_to_virt(struct device *dev, dma_addr_t addr, size_t len);
+void *rvcap_dma_addr_to_virt(struct device *dev, dma_addr_t addr, size_t *len);
 int rvcap_dma_map_sgtable(struct device *dev, struct sg_table *sgt,
 			  enum dma_data_direction dir, unsigned long attrs);
 void rvcap_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,

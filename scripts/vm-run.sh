@@ -17,13 +17,15 @@
 #   --name NAME     name of this run (default: the plan's name)
 #   --out DIR       where logs go (default: $RVCAP_CACHE/runs/NAME)
 #   --timeout SEC   kill the VM after SEC seconds (default 600)
+#   --iommu         q35 with an Intel IOMMU (strict) and QEMU's edu PCI device,
+#                   which rvcap then uses as its DMA master (IOVAs)
 #   --kvm           use KVM instead of TCG (hangs on some nested hosts)
 #   --shell         interactive shell on the console instead of a plan
 #   --quiet         do not echo the plan's output while it runs
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-append="" name="" out="" timeout=600 accel=tcg,thread=multi shell=0 quiet=0
+append="" name="" out="" timeout=600 accel=tcg,thread=multi shell=0 quiet=0 iommu=0
 while (($#)); do
 	case "$1" in
 	--append) append="$append $2"; shift 2 ;;
@@ -31,6 +33,7 @@ while (($#)); do
 	--out) out=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--kvm) accel=kvm; shift ;;
+	--iommu) iommu=1; shift ;;
 	--shell) shell=1; shift ;;
 	--quiet) quiet=1; shift ;;
 	-*) die "unknown option $1 (see the header of $0)" ;;
@@ -119,6 +122,13 @@ cmdline="console=ttyS0 panic=-1 oops=panic$append"
 qemu=(qemu-system-x86_64 -accel "$accel" -cpu max,la57=off -smp 2 -m 2G -nodefaults
 	-display none -no-reboot -kernel "$kout/build/arch/x86/boot/bzImage"
 	-initrd "$out/initramfs.cpio.gz")
+if ((iommu)); then
+	# intel-iommu wants a split irqchip for interrupt remapping; edu's
+	# transfers go through it.
+	qemu+=(-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on
+		-device edu)
+	cmdline="$cmdline intel_iommu=on iommu.strict=1"
+fi
 if ((shell)); then
 	exec "${qemu[@]}" -append "$cmdline rvcap.shell" -serial mon:stdio -serial null
 fi

@@ -28,7 +28,11 @@ mod queue;
 use driver::capture::Capture;
 use kapi::ctrl::{Menu, MenuControl};
 use kapi::debugfs;
+use kapi::device::DeviceRef;
+use kapi::pci;
 use kapi::platform::{self, DeviceRegistration, Driver, ProbingDevice};
+use kernel::new_mutex;
+use kernel::sync::{Arc, Mutex};
 use kapi::video::Registration;
 
 module! {
@@ -52,17 +56,32 @@ static TEST_PATTERN_MENU: Menu<{ pattern::PATTERN_MENU.len() }> = Menu::new(patt
 static CONTROLS: [MenuControl; 1] =
     [TEST_PATTERN_MENU.control(kapi::bindings::RVCAP_CONST_V4L2_CID_TEST_PATTERN)];
 
+/// QEMU's `edu` PCI device (vendor 1234, device 11e8): a DMA master whose
+/// transfers go through the IOMMU, if there is one.
+static EDU_IDS: pci::IdTable<2> = pci::IdTable::new(&[(0x1234, 0x11e8)]);
+
+/// Its DMA reach without `-device edu,dma_mask=...`.
+const EDU_DMA_BITS: u32 = 28;
+
+/// The DMA master the capture devices use, if one was bound: their buffers
+/// are mapped for it (with an IOMMU, every DMA address is an IOVA).
+type DmaMaster = Arc<Mutex<Option<DeviceRef>>>;
+
 struct Rvcap {
     // Field order is drop order: devices (their remove runs), then the
-    // driver (with the debugfs directory the devices' directories were in).
+    // drivers (with the debugfs directory the devices' directories were in).
     _devices: KVec<DeviceRegistration>,
     _driver: platform::Registration<RvcapDriver>,
+    _master: pci::Registration<EduDriver>,
 }
 
 impl kernel::Module for Rvcap {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        let master: DmaMaster = Arc::pin_init(new_mutex!(None, "rvcap::master"), GFP_KERNEL)?;
+        let edu = pci::Registration::<EduDriver>::register(module, &EDU_IDS, master.clone())?;
         let debugfs = debugfs::Root::new(c_str!("rvcap"))?;
-        let driver = platform::Registration::<RvcapDriver>::register(module, debugfs)?;
+        let driver =
+            platform::Registration::<RvcapDriver>::register(module, Context { debugfs, master })?;
         let count = kapi::param::num_devices();
         let mut devices = KVec::with_capacity(count as usize, GFP_KERNEL)?;
         for id in 0..count {
@@ -76,23 +95,36 @@ impl kernel::Module for Rvcap {
         Ok(Self {
             _devices: devices,
             _driver: driver,
+            _master: edu,
         })
     }
+}
+
+/// What every capture device's probe needs.
+struct Context {
+    debugfs: debugfs::Root,
+    master: DmaMaster,
 }
 
 /// The platform driver: one capture device per platform device.
 struct RvcapDriver;
 
 impl Driver for RvcapDriver {
-    type Context = debugfs::Root;
+    type Context = Context;
     type Data = Registration<Capture>;
     const NAME: &'static CStr = c_str!("rvcap");
 
-    fn probe(pdev: &ProbingDevice, debugfs: &debugfs::Root) -> Result<Self::Data> {
+    fn probe(pdev: &ProbingDevice, context: &Context) -> Result<Self::Data> {
         pdev.set_dma_mask_and_coherent(DMA_BITS)?;
         pdev.set_dma_max_seg_size(DMA_MAX_SEGMENT);
         let index = pdev.id();
-        let capture = Capture::new(pdev.device_ref(), index, debugfs)?;
+        // The PCI DMA master if one is bound, else the platform device.
+        let dma_dev = context
+            .master
+            .lock()
+            .clone()
+            .unwrap_or_else(|| pdev.device_ref());
+        let capture = Capture::new(pdev.device_ref(), dma_dev.clone(), index, &context.debugfs)?;
         let registration = Registration::register(
             pdev.device(),
             format_args!("rvcap-{index}"),
@@ -101,9 +133,10 @@ impl Driver for RvcapDriver {
             capture,
         )?;
         registration.log().info(format_args!(
-            "/dev/{}: virtual capture, DMA mask {:#x}",
+            "/dev/{}: virtual capture, DMA by {}, DMA mask {:#x}",
             registration.node_name(),
-            pdev.device().dma_mask()
+            dma_dev.name(),
+            dma_dev.dma_mask()
         ));
         Ok(registration)
     }
@@ -112,5 +145,32 @@ impl Driver for RvcapDriver {
         // No file is open (they pin the module), so no stream runs; make sure.
         registration.shutdown();
         drop(registration);
+    }
+}
+
+/// Binds QEMU's `edu` device as the capture devices' DMA master.
+struct EduDriver;
+
+/// Clears the DMA master when the device unbinds.
+struct BoundMaster(DmaMaster);
+
+impl Drop for BoundMaster {
+    fn drop(&mut self) {
+        *self.0.lock() = None;
+    }
+}
+
+impl pci::Driver for EduDriver {
+    type Context = DmaMaster;
+    type Data = KBox<BoundMaster>;
+    const NAME: &'static CStr = c_str!("rvcap-edu");
+
+    fn probe(pdev: &pci::ProbingDevice, master: &DmaMaster) -> Result<Self::Data> {
+        pdev.enable_bus_master()?;
+        pdev.set_dma_mask_and_coherent(EDU_DMA_BITS)?;
+        pdev.set_dma_max_seg_size(DMA_MAX_SEGMENT);
+        let bound = KBox::new(BoundMaster(master.clone()), GFP_KERNEL)?;
+        *master.lock() = Some(pdev.device_ref());
+        Ok(bound)
     }
 }

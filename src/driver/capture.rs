@@ -71,16 +71,18 @@ fn enobufs() -> Error {
 }
 
 impl Capture {
-    /// Capture device `index`, doing DMA for `dev`, with its debugfs
-    /// directory (named after `dev`) under `debugfs_root`.
+    /// Capture device `index` of `dev`, whose buffers are mapped for the DMA
+    /// master `dma_dev`, with its debugfs directory (named after `dev`)
+    /// under `debugfs_root`.
     pub(crate) fn new(
         dev: DeviceRef,
+        dma_dev: DeviceRef,
         index: u32,
         debugfs_root: &debugfs::Root,
     ) -> Result<impl PinInit<Self, Error>> {
         let log = DevLog::new(dev.clone());
         let inject = Arc::new(Inject::default(), GFP_KERNEL)?;
-        let dma = KernelDma::new(dev.clone(), log.clone(), param::contig(), inject.clone())?;
+        let dma = KernelDma::new(dma_dev, log.clone(), param::contig(), inject.clone())?;
         let shared = Arc::pin_init(Shared::new(index, dma, inject, log.clone()), GFP_KERNEL)?;
         // debugfs failures only lose the files.
         let dir = debugfs::Dir::new(debugfs_root, dev.name(), shared.clone()).ok();

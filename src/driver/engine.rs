@@ -126,19 +126,19 @@ fn run(
         // synced for the device, and nothing takes it back before
         // `finish_frame` (STREAMOFF and close stop this thread first).
         let reached = memory.write_as_device(|offset, window| {
-            let segment = window.room();
+            let room = window.room();
             window.limit(size.saturating_sub(offset));
             renderer.fill(offset, window);
-            offset + segment < size
+            offset + room < size
         });
         shared.frame_filled(now_ns().saturating_sub(started));
         drop(memory);
         if !reached {
-            // A segment the engine cannot reach is a device fault.
+            // An address the engine cannot reach is a device fault.
             shared.log.dbg(
                 ratelimit!(),
                 format_args!(
-                    "frame {this}: buffer {index} has a DMA segment the engine cannot reach"
+                    "frame {this}: buffer {index} has a DMA address the device cannot reach (fault)"
                 ),
             );
         }

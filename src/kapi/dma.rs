@@ -512,16 +512,18 @@ impl DeviceMemory {
         synced
     }
 
-    /// Writes as the device does: through the DMA addresses of each segment,
-    /// never through the CPU's view of the pages. `fill(offset, window)`
-    /// writes the frame bytes from `offset` on into `window`, one DMA
-    /// segment, and returns `false` when the frame is complete. Returns
-    /// `false` if a segment could not be reached (the device would fault):
-    /// only dma-direct devices' segments in the kernel's linear map can be.
+    /// Writes as the device does: through the DMA addresses of each segment
+    /// (translated by the IOMMU, if the device is behind one), never through
+    /// the CPU's view of the pages. `fill(offset, window)` writes the frame
+    /// bytes from `offset` on into `window`, a run of bytes contiguous for
+    /// the device and in memory, and returns `false` when the frame is
+    /// complete. Returns `false` if an address could not be reached (no
+    /// translation, or memory outside the kernel's linear map): the device
+    /// would fault.
     ///
     /// This is memory-safe whoever owns the buffer: the bytes are written
-    /// only through raw pointers into memory that stays mapped while `self`
-    /// lives (checked to be in the linear map), and no Rust reference to a
+    /// only through raw pointers into mapped kernel memory that stays mapped
+    /// for the device while `self` lives, and no Rust reference to a
     /// buffer's contents exists anywhere (userspace and other devices may
     /// touch them at any time, as they may with real DMA). Writing while the
     /// CPU owns the buffer would break the DMA API's rules and lose data,
@@ -534,41 +536,55 @@ impl DeviceMemory {
         let mut offset = 0;
         let mut reached = true;
         self.for_each_segment(|seg| {
-            // SAFETY: `dev` is live. The helper returns the kernel virtual
-            // address of the segment's `len` bytes only for a dma-direct
-            // device whose bytes at `seg.addr` are in the linear map
-            // (`phys_to_virt(dma_to_phys)`: with swiotlb, the bounce slot),
-            // and null otherwise.
-            let vaddr =
-                unsafe { bindings::rvcap_dma_addr_to_virt(self.dev.as_raw(), seg.addr, seg.len) };
-            let Some(start) = NonNull::new(vaddr.cast::<u8>()) else {
-                reached = false;
-                return false;
-            };
-            // INVARIANT: the segment's `len` bytes at `start` are mapped
-            // kernel memory, mapped for the device while `self` lives, which
-            // outlives the window (it only lives for the call of `fill`).
-            let mut window = DeviceWindow {
-                start,
-                len: seg.len,
-                written: 0,
-                _memory: core::marker::PhantomData,
-            };
-            let more = fill(offset, &mut window);
-            offset += seg.len;
-            more
+            let mut done = 0;
+            while done < seg.len {
+                let mut len = seg.len - done;
+                // SAFETY: `dev` is live. The helper returns the kernel virtual
+                // address of the first `len` bytes (cutting `len` to what is
+                // contiguous) the device reaches at this address, only if they
+                // are in the linear map (with swiotlb, the bounce slot; behind
+                // an IOMMU, its translation), and null otherwise.
+                let vaddr = unsafe {
+                    bindings::rvcap_dma_addr_to_virt(
+                        self.dev.as_raw(),
+                        seg.addr + done as u64,
+                        &mut len,
+                    )
+                };
+                let Some(start) = NonNull::new(vaddr.cast::<u8>()) else {
+                    reached = false;
+                    return false;
+                };
+                // INVARIANT: the `len` bytes at `start` are mapped kernel
+                // memory, mapped for the device while `self` lives, which
+                // outlives the window (it only lives for the call of `fill`).
+                let mut window = DeviceWindow {
+                    start,
+                    len,
+                    written: 0,
+                    _memory: core::marker::PhantomData,
+                };
+                let more = fill(offset, &mut window);
+                offset += len;
+                done += len;
+                if !more {
+                    return false;
+                }
+            }
+            true
         });
         reached
     }
 }
 
-/// One DMA segment of a buffer, as [`DeviceMemory::write_as_device`] hands
-/// it out: bytes the device may write, written in order.
+/// A run of a buffer's bytes, contiguous for the device and in memory, as
+/// [`DeviceMemory::write_as_device`] hands it out: bytes the device may
+/// write, written in order.
 ///
 /// # Invariants
 ///
-/// `start..start + len` is kernel memory (the linear map's view of one DMA
-/// segment of a buffer) that stays mapped for the lifetime `'a`;
+/// `start..start + len` is kernel memory (the linear map's view of bytes of
+/// a buffer mapped for the device) that stays mapped for the lifetime `'a`;
 /// `written <= len`.
 pub(crate) struct DeviceWindow<'a> {
     start: NonNull<u8>,

@@ -11,7 +11,9 @@
 #include <linux/dma-direct.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dynamic_debug.h>
+#include <linux/iommu.h>
 #include <linux/iommu-dma.h>
+#include <linux/pci.h>
 #include <linux/dma-mapping.h>
 #include <linux/gfp.h>
 #include <linux/hrtimer.h>
@@ -109,6 +111,16 @@ bool rvcap_dev_dbg(const struct device *dev, const char *msg)
 #else
 	return false;
 #endif
+}
+
+void *rvcap_pci_get_drvdata(struct pci_dev *pdev)
+{
+	return pci_get_drvdata(pdev);
+}
+
+void rvcap_pci_set_drvdata(struct pci_dev *pdev, void *data)
+{
+	pci_set_drvdata(pdev, data);
 }
 
 void *rvcap_platform_get_drvdata(struct platform_device *pdev)
@@ -248,29 +260,47 @@ unsigned int rvcap_sg_dma_len(struct scatterlist *sg)
 }
 
 /*
- * The kernel virtual address of the @len bytes the device sees at @addr,
- * or NULL if the CPU cannot reach them that way. For a dma-direct device (no
- * IOMMU, no DMA ops) that is phys_to_virt(dma_to_phys()): with
- * swiotlb=force the bounce buffer, not the pages the CPU reads, which is
- * what makes a missing sync visible. Only memory in the kernel's linear map
- * qualifies (not highmem, not a carveout without a mapping); physically
- * contiguous, so its two ends tell.
+ * The kernel virtual address of the bytes the device sees at @addr, as many
+ * of the *@len as are contiguous there (*@len is cut to that), or NULL if
+ * the CPU cannot reach them that way: a device fault.
+ * - dma-direct (no IOMMU, no DMA ops): phys_to_virt(dma_to_phys()); with
+ *   swiotlb=force the bounce buffer, not the pages the CPU reads, which is
+ *   what makes a missing sync visible.
+ * - iommu-dma: what the IOMMU translates @addr to, one IOMMU page at a
+ *   time (an IOVA range is contiguous only within a page); no translation
+ *   is a fault, as for the device.
+ * Only memory in the kernel's linear map qualifies (not highmem, not a
+ * carveout without a mapping).
  */
-void *rvcap_dma_addr_to_virt(struct device *dev, dma_addr_t addr, size_t len)
+void *rvcap_dma_addr_to_virt(struct device *dev, dma_addr_t addr, size_t *len)
 {
 	phys_addr_t phys;
 	void *start, *last;
 
-	if (!len || use_dma_iommu(dev) || get_dma_ops(dev))
+	if (!*len)
 		return NULL;
-	phys = dma_to_phys(dev, addr);
-	if (!pfn_valid(PHYS_PFN(phys)) || !pfn_valid(PHYS_PFN(phys + len - 1)))
+	if (use_dma_iommu(dev)) {
+		struct iommu_domain *domain = iommu_get_domain_for_dev(dev);
+		size_t page = domain ? 1UL << __ffs(domain->pgsize_bitmap) : 0;
+
+		if (!page)
+			return NULL;
+		phys = iommu_iova_to_phys(domain, addr);
+		if (!phys)
+			return NULL;
+		*len = min_t(size_t, *len, page - (addr & (page - 1)));
+	} else if (get_dma_ops(dev)) {
+		return NULL;
+	} else {
+		phys = dma_to_phys(dev, addr);
+	}
+	if (!pfn_valid(PHYS_PFN(phys)) || !pfn_valid(PHYS_PFN(phys + *len - 1)))
 		return NULL;
 	start = phys_to_virt(phys);
-	last = phys_to_virt(phys + len - 1);
+	last = phys_to_virt(phys + *len - 1);
 	if (!virt_addr_valid(start) || !virt_addr_valid(last) ||
 	    PageHighMem(pfn_to_page(PHYS_PFN(phys))) ||
-	    PageHighMem(pfn_to_page(PHYS_PFN(phys + len - 1))))
+	    PageHighMem(pfn_to_page(PHYS_PFN(phys + *len - 1))))
 		return NULL;
 	return start;
 }

@@ -14,7 +14,8 @@
 //! - [`bindings`]: the raw bindgen output for the C API beyond the `kernel`
 //!   crate, and `helpers.c` for static inline functions and macros.
 //! - [`device`]: `struct device` and its reference count.
-//! - [`platform`]: platform device and driver registration.
+//! - [`platform`]: platform device and driver registration; [`pci`]: PCI
+//!   driver registration.
 //! - [`video`]: `v4l2_device` + `video_device` registration, built from the
 //!   [`video::VideoOps`] trait; [`ioctl`]: the adapter from the V4L2 core's
 //!   ioctl, file and control callbacks to its methods; [`ctrl`]: menus.
@@ -39,6 +40,7 @@ pub(crate) mod kthread;
 pub(crate) mod log;
 pub(crate) mod mm;
 pub(crate) mod param;
+pub(crate) mod pci;
 pub(crate) mod platform;
 pub(crate) mod poll;
 pub(crate) mod ratelimit;

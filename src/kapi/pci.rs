@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! PCI drivers: [`Registration`] registers a [`Driver`] for the devices of
+//! its ID table; `probe` gets the device enabled as a bus master and returns
+//! the data the device keeps while bound (its driver data, given back to
+//! `remove`). Unregisters on drop.
+
+use super::bindings;
+use super::device::{Device, DeviceRef};
+use core::marker::PhantomData;
+use kernel::error::{from_result, to_result};
+use kernel::ffi::c_int;
+use kernel::prelude::*;
+use kernel::str::CStr;
+use kernel::types::{ARef, ForeignOwnable, Opaque};
+
+/// A PCI device being probed.
+///
+/// # Invariants
+///
+/// A PCI device for which the PCI core is running this driver's probe, for
+/// the lifetime of the reference.
+#[repr(transparent)]
+pub(crate) struct ProbingDevice(Opaque<bindings::pci_dev>);
+
+impl ProbingDevice {
+    fn raw(&self) -> *mut bindings::pci_dev {
+        self.0.get()
+    }
+
+    /// The embedded `struct device`.
+    pub(crate) fn device(&self) -> &Device {
+        // SAFETY: the PCI device is live while probed (type invariant), and so
+        // is the `struct device` it embeds.
+        unsafe { Device::from_raw(core::ptr::addr_of_mut!((*self.raw()).dev)) }
+    }
+
+    /// A counted reference to the embedded `struct device`.
+    pub(crate) fn device_ref(&self) -> DeviceRef {
+        ARef::from(self.device())
+    }
+
+    /// Enables the device and makes it a bus master (it may start DMA).
+    /// Undone when the driver unbinds (managed: `pcim_enable_device`).
+    pub(crate) fn enable_bus_master(&self) -> Result {
+        // SAFETY: the device is being probed by us (type invariant).
+        to_result(unsafe { bindings::pcim_enable_device(self.raw()) })?;
+        // SAFETY: as above; the device is enabled.
+        unsafe { bindings::pci_set_master(self.raw()) };
+        Ok(())
+    }
+
+    /// Sets the streaming and coherent DMA masks to `bits` bits.
+    pub(crate) fn set_dma_mask_and_coherent(&self, bits: u32) -> Result {
+        // SAFETY: the device is being probed by us (type invariant).
+        to_result(unsafe {
+            bindings::rvcap_dma_coerce_mask_and_coherent(self.device().as_raw(), bits)
+        })
+    }
+
+    /// Sets the longest DMA segment the device handles.
+    pub(crate) fn set_dma_max_seg_size(&self, size: u32) {
+        // SAFETY: as in `set_dma_mask_and_coherent`.
+        unsafe { bindings::rvcap_dma_set_max_seg_size(self.device().as_raw(), size) };
+    }
+}
+
+/// An ID table: the vendor and device IDs a driver binds to.
+///
+/// # Invariants
+///
+/// `ids` ends with an all-zero entry, the terminator the PCI core looks for.
+pub(crate) struct IdTable<const N: usize> {
+    ids: [bindings::pci_device_id; N],
+}
+
+// SAFETY: plain data, never written after construction.
+unsafe impl<const N: usize> Sync for IdTable<N> {}
+
+impl<const N: usize> IdTable<N> {
+    /// Matches each `(vendor, device)` of `ids` (any subsystem); `N` must be
+    /// one more than `ids.len()` (the terminator).
+    pub(crate) const fn new(ids: &[(u16, u16)]) -> Self {
+        assert!(ids.len() + 1 == N, "an ID table has one entry more than its IDs");
+        // SAFETY: all-zero is a valid `pci_device_id` (integers), and the
+        // terminator.
+        let mut table: [bindings::pci_device_id; N] =
+            unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
+        let mut i = 0;
+        while i < ids.len() {
+            table[i].vendor = ids[i].0 as u32;
+            table[i].device = ids[i].1 as u32;
+            table[i].subvendor = !0;
+            table[i].subdevice = !0;
+            i += 1;
+        }
+        // INVARIANT: entry `N - 1` stays zero.
+        Self { ids: table }
+    }
+}
+
+/// A PCI driver.
+pub(crate) trait Driver {
+    /// What the registration keeps for every probe.
+    type Context: Send + Sync;
+    /// What a bound device keeps until `remove`.
+    type Data: ForeignOwnable + Send + Sync;
+    /// The driver's name.
+    const NAME: &'static CStr;
+    /// Binds to `pdev`.
+    fn probe(pdev: &ProbingDevice, context: &Self::Context) -> Result<Self::Data>;
+    /// Unbinds from the device `data` was made for (dropping it by default).
+    fn remove(data: Self::Data) {
+        drop(data);
+    }
+}
+
+/// The driver structure and the context, in one allocation.
+///
+/// # Invariants
+///
+/// Pinned; `drv` is the `pci_driver` registered for `T` (see
+/// [`Registration`]), so the driver core's `dev.driver` of a device bound
+/// to it points into this allocation.
+#[pin_data]
+struct DriverInner<T: Driver> {
+    #[pin]
+    drv: Opaque<bindings::pci_driver>,
+    context: T::Context,
+}
+
+/// A registered PCI driver, unregistered on drop.
+///
+/// # Invariants
+///
+/// `inner.drv` is registered with the PCI core with the callbacks of `T`
+/// and the `'static` ID table it was given, and is not moved until it is
+/// unregistered.
+pub(crate) struct Registration<T: Driver> {
+    inner: Pin<KBox<DriverInner<T>>>,
+    _driver: PhantomData<T>,
+}
+
+// SAFETY: after registration the PCI core owns the structure's use; this
+// type only unregisters it, which may happen on any thread.
+unsafe impl<T: Driver> Send for Registration<T> {}
+// SAFETY: no shared access to the structure is offered.
+unsafe impl<T: Driver> Sync for Registration<T> {}
+
+impl<T: Driver> Registration<T> {
+    /// Registers driver `T` for the devices of `ids`. Devices present bind
+    /// (probe) before this returns.
+    pub(crate) fn register<const N: usize>(
+        module: &'static ThisModule,
+        ids: &'static IdTable<N>,
+        context: T::Context,
+    ) -> Result<Self> {
+        let inner = KBox::pin_init(
+            pin_init!(DriverInner::<T> {
+                drv: Opaque::uninit(),
+                context,
+            }),
+            GFP_KERNEL,
+        )?;
+        let raw = inner.drv.get();
+        // SAFETY: `raw` is our own, pinned, writable allocation; it is fully
+        // initialised (zeroed, then the fields we use) before registration,
+        // and stays alive and in place until `drop` unregisters it. The ID
+        // table is 'static and terminated (its invariant).
+        unsafe {
+            core::ptr::write_bytes(raw, 0, 1);
+            (*raw).name = T::NAME.as_char_ptr();
+            (*raw).id_table = ids.ids.as_ptr();
+            (*raw).driver.suppress_bind_attrs = true;
+            (*raw).probe = Some(Self::probe_callback);
+            (*raw).remove = Some(Self::remove_callback);
+            to_result(bindings::__pci_register_driver(
+                raw,
+                module.as_ptr().cast(),
+                T::NAME.as_char_ptr(),
+            ))?;
+        }
+        // INVARIANT: registered above; pinned in its box.
+        Ok(Self {
+            inner,
+            _driver: PhantomData,
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the PCI core for a device of the ID table.
+    unsafe extern "C" fn probe_callback(
+        pdev: *mut bindings::pci_dev,
+        _id: *const bindings::pci_device_id,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: `pdev` is being probed for the duration of this call,
+            // which is the invariant of `ProbingDevice`.
+            let probing = unsafe { &*pdev.cast::<ProbingDevice>() };
+            // SAFETY: the driver core set `dev.driver` to the `driver` field
+            // of the `pci_driver` it probes for, which is the `drv` of a
+            // `DriverInner<T>` (only `register` uses these callbacks); it
+            // stays registered, and so alive, during probe.
+            let context = unsafe {
+                let drv =
+                    kernel::container_of!((*pdev).dev.driver, bindings::pci_driver, driver);
+                let inner = kernel::container_of!(drv, DriverInner<T>, drv);
+                &(*inner).context
+            };
+            let data = T::probe(probing, context)?;
+            // SAFETY: the device is being probed; its driver data is ours.
+            // `remove_callback` takes the data back.
+            unsafe { bindings::rvcap_pci_set_drvdata(pdev, data.into_foreign().cast_mut()) };
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the PCI core for a device that `probe_callback` bound.
+    unsafe extern "C" fn remove_callback(pdev: *mut bindings::pci_dev) {
+        // SAFETY: `pdev` is bound to us, so its driver data is what
+        // `probe_callback` stored with `into_foreign`, taken back once here.
+        let data = unsafe { T::Data::from_foreign(bindings::rvcap_pci_get_drvdata(pdev)) };
+        T::remove(data);
+    }
+}
+
+impl<T: Driver> Drop for Registration<T> {
+    fn drop(&mut self) {
+        // SAFETY: registered (type invariant), unregistered once, here.
+        unsafe { bindings::pci_unregister_driver(self.inner.drv.get()) };
+    }
+}
