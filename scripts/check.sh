@@ -7,8 +7,10 @@
 #          builds it against the test kernel
 #   host   `cargo test` of the pure-Rust sources (tests/host)
 #   guest  kselftests, v4l2-compliance and v4l2-ctl under QEMU, in a coherent
-#          boot and a swiotlb=force boot (every DMA bounced: missing syncs
-#          show), each boot also counting "the guest kernel log is clean"
+#          boot, a swiotlb=force boot (every DMA bounced: missing syncs
+#          show) and an IOMMU boot (q35, intel-iommu, rvcap's DMA done by
+#          QEMU's edu device: every DMA address an IOVA), each boot also
+#          counting "the guest kernel log is clean"
 #   bench  `make bench`'s measurements and report, with few frames
 #   run    `make run`, and the PNG frames it writes show the patterns
 # Prints one line per result; the last line is "N passed, N failed".
@@ -275,14 +277,19 @@ guest_results() { # output.log
 	' "$1"
 }
 
-# swiotlb=force bounces every DMA mapping; 131072 slabs of 2 KiB (256 MiB)
-# hold the largest queue: 32 buffers of the largest frame (6.2 MB).
-for boot in coherent:'' swiotlb:' swiotlb=131072,force'; do
+# The DMA setups (README "Design"): direct and coherent; bounced
+# (swiotlb=force bounces every DMA mapping; 131072 slabs of 2 KiB, 256 MiB,
+# hold the largest queue: 32 buffers of the largest frame, 6.2 MB); and
+# translated (q35 with an Intel IOMMU, rvcap's DMA master QEMU's edu device).
+for boot in coherent:: swiotlb:' swiotlb=131072,force': iommu::--iommu; do
 	name=${boot%%:*}
-	args=${boot#*:}
+	rest=${boot#*:}
+	args=${rest%%:*}
+	flags=${rest#*:}
 	out=$RVCAP_CACHE/runs/check-$name
 	vm=(scripts/vm-run.sh --quiet --name "check-$name" --out "$out" --timeout 900)
 	[[ -n $args ]] && vm+=(--append "$args")
+	[[ -n $flags ]] && vm+=("$flags")
 	if ! logged "vm-$name" "${vm[@]}" tests/plans/check.sh; then
 		grep -E '^(# )?(not ok|#  *FAIL|# .*:[0-9]+:|\s*(fail|warn):)' "$out/output.log" | head -n 30
 	fi

@@ -178,6 +178,8 @@ bad='WARNING:|BUG:|Oops|kernel BUG|Kernel panic|general protection fault|Call Tr
 bad+='|possible (recursive|circular) locking|inconsistent lock state|lockdep is turned off'
 bad+='|suspicious RCU usage|DMA-API: .*(device driver|exceeded)|KASAN|UBSAN'
 bad+='|kmemleak: [0-9]+ new suspected|unreferenced object|swiotlb buffer is full'
+# A device access the IOMMU refused (intel-iommu's fault report).
+bad+='|DMAR: \[DMA (Read|Write)|DMAR: DRHD: handling fault'
 bad+='|blocked for more than|soft lockup|hard LOCKUP'
 if grep -Eq "$bad" "$console"; then
 	log "FAIL: $name: the guest kernel log reports a problem:"

@@ -31,9 +31,9 @@ use kapi::debugfs;
 use kapi::device::DeviceRef;
 use kapi::pci;
 use kapi::platform::{self, DeviceRegistration, Driver, ProbingDevice};
+use kapi::video::Registration;
 use kernel::new_mutex;
 use kernel::sync::{Arc, Mutex};
-use kapi::video::Registration;
 
 module! {
     type: Rvcap,

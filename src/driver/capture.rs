@@ -395,12 +395,13 @@ impl Capture {
 }
 
 /// The device's debugfs files, under `/sys/kernel/debug/rvcap/<device>/`:
-/// `counters` and `buffers` (read-only), the error injection knobs
+/// `counters`, `buffers` and `dma_device` (read-only), the error injection knobs
 /// `inject_*` and the benchmark knobs `unpaced`, `map_per_qbuf` and
 /// `full_sync` (see [`super::shared::Knobs`]).
 fn add_debugfs_files(dir: &debugfs::Dir<Shared>) {
     dir.show_file::<CountersFile>(c_str!("counters"));
     dir.show_file::<BuffersFile>(c_str!("buffers"));
+    dir.show_file::<DmaDeviceFile>(c_str!("dma_device"));
     dir.u32_file(c_str!("inject_error_every"), |s| &s.inject.error_every);
     dir.u32_file(c_str!("inject_drop_every"), |s| &s.inject.drop_every);
     dir.u32_file(c_str!("inject_stall_ms"), |s| &s.inject.stall_ms);
@@ -443,6 +444,17 @@ impl Show<Shared> for CountersFile {
             writeln!(w, "{name} {}", value.load(Ordering::Relaxed))?;
         }
         Ok(())
+    }
+}
+
+/// The `dma_device` file: the name of the device buffers are mapped for
+/// (the platform device itself, or the PCI DMA master), as the dma-buf
+/// core's `bufinfo` names attachments.
+struct DmaDeviceFile;
+
+impl Show<Shared> for DmaDeviceFile {
+    fn show(shared: &Shared, w: &mut SeqWriter<'_>) -> fmt::Result {
+        writeln!(w, "{}", shared.state.lock().dma.device().name())
     }
 }
 

@@ -54,6 +54,11 @@ impl KernelDma {
         })
     }
 
+    /// The device buffers are mapped for (the DMA master).
+    pub(crate) fn device(&self) -> &DeviceRef {
+        &self.dev
+    }
+
     /// What the DMA side did so far.
     pub(crate) fn stats(&self) -> &DmaStats {
         &self.stats

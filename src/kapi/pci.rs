@@ -81,7 +81,10 @@ impl<const N: usize> IdTable<N> {
     /// Matches each `(vendor, device)` of `ids` (any subsystem); `N` must be
     /// one more than `ids.len()` (the terminator).
     pub(crate) const fn new(ids: &[(u16, u16)]) -> Self {
-        assert!(ids.len() + 1 == N, "an ID table has one entry more than its IDs");
+        assert!(
+            ids.len() + 1 == N,
+            "an ID table has one entry more than its IDs"
+        );
         // SAFETY: all-zero is a valid `pci_device_id` (integers), and the
         // terminator.
         let mut table: [bindings::pci_device_id; N] =
@@ -203,8 +206,7 @@ impl<T: Driver> Registration<T> {
             // `DriverInner<T>` (only `register` uses these callbacks); it
             // stays registered, and so alive, during probe.
             let context = unsafe {
-                let drv =
-                    kernel::container_of!((*pdev).dev.driver, bindings::pci_driver, driver);
+                let drv = kernel::container_of!((*pdev).dev.driver, bindings::pci_driver, driver);
                 let inner = kernel::container_of!(drv, DriverInner<T>, drv);
                 &(*inner).context
             };

@@ -225,7 +225,7 @@ TEST_F(conc, close_while_streaming_releases_everything)
 	EXPECT_EQ(rvcap_counter("attach"), rvcap_counter("detach"));
 	EXPECT_EQ(rvcap_counter("map"), rvcap_counter("unmap"));
 	EXPECT_EQ(rvcap_counter("dmabuf_get"), rvcap_counter("dmabuf_put"));
-	rvcap_bufinfo("rvcap.0", &attached);
+	rvcap_bufinfo(rvcap_dma_device(), &attached);
 	EXPECT_EQ(0, attached);
 	for (i = 0; i < NBUFS; i++)
 		rvcap_unexport(&bufs[i]);
@@ -235,7 +235,7 @@ TEST_F(conc, exporter_fds_closed_while_queued_stay_alive_until_released)
 {
 	struct rvcap_dmabuf bufs[NBUFS];
 	struct v4l2_buffer buf;
-	int before = rvcap_bufinfo("rvcap.0", NULL);
+	int before = rvcap_bufinfo(rvcap_dma_device(), NULL);
 	int i;
 
 	ASSERT_EQ(NBUFS, rvcap_reqbufs(self->fd, V4L2_MEMORY_DMABUF, NBUFS));
@@ -245,7 +245,7 @@ TEST_F(conc, exporter_fds_closed_while_queued_stay_alive_until_released)
 		/* Userspace lets go of everything: only rvcap holds the dma-buf. */
 		rvcap_unexport(&bufs[i]);
 	}
-	EXPECT_EQ(before + NBUFS, rvcap_bufinfo("rvcap.0", NULL));
+	EXPECT_EQ(before + NBUFS, rvcap_bufinfo(rvcap_dma_device(), NULL));
 	ASSERT_EQ(0, rvcap_stream(self->fd, true));
 	for (i = 0; i < NBUFS; i++) {
 		ASSERT_EQ(1, rvcap_wait_frame(self->fd, 5000));
@@ -255,7 +255,7 @@ TEST_F(conc, exporter_fds_closed_while_queued_stay_alive_until_released)
 	ASSERT_EQ(0, rvcap_stream(self->fd, false));
 	ASSERT_EQ(0, rvcap_reqbufs(self->fd, V4L2_MEMORY_DMABUF, 0));
 	/* Released: the exporter freed them. */
-	EXPECT_EQ(before, rvcap_bufinfo("rvcap.0", NULL));
+	EXPECT_EQ(before, rvcap_bufinfo(rvcap_dma_device(), NULL));
 }
 
 /* Streams @frames frames and collects their flags, sequences and sizes. */

@@ -44,7 +44,7 @@ FIXTURE_SETUP(dmabuf)
 	struct v4l2_streamparm parm = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
 	int i;
 
-	self->objects_before = rvcap_bufinfo("rvcap.0", NULL);
+	self->objects_before = rvcap_bufinfo(rvcap_dma_device(), NULL);
 	ASSERT_LE(0, self->objects_before) TH_LOG("no dma_buf/bufinfo in debugfs");
 	self->fd = open(rvcap_dev(), O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->fd);
@@ -218,7 +218,7 @@ static void check_released(struct __test_metadata *_metadata,
 	queue_all(_metadata, self);
 	ASSERT_EQ(0, rvcap_stream(self->fd, true));
 	dequeue_checked(_metadata, self, &buf);
-	ASSERT_LE(0, rvcap_bufinfo("rvcap.0", &attached));
+	ASSERT_LE(0, rvcap_bufinfo(rvcap_dma_device(), &attached));
 	EXPECT_EQ(NBUFS, attached);
 	if (close_owner) {
 		close(self->fd);
@@ -233,12 +233,12 @@ static void check_released(struct __test_metadata *_metadata,
 	EXPECT_EQ(rvcap_counter("map"), rvcap_counter("unmap"));
 	EXPECT_EQ(rvcap_counter("dmabuf_get"), rvcap_counter("dmabuf_put"));
 	EXPECT_EQ(0, rvcap_buffers_lines(" dmabuf "));
-	rvcap_bufinfo("rvcap.0", &attached);
-	EXPECT_EQ(0, attached) TH_LOG("rvcap.0 still attached in dma_buf/bufinfo");
+	rvcap_bufinfo(rvcap_dma_device(), &attached);
+	EXPECT_EQ(0, attached) TH_LOG("%s still attached in dma_buf/bufinfo", rvcap_dma_device());
 	/* Once userspace closes its fds, the exporter frees the memory. */
 	for (i = 0; i <= NBUFS; i++)
 		rvcap_unexport(&self->bufs[i]);
-	EXPECT_EQ(self->objects_before, rvcap_bufinfo("rvcap.0", NULL));
+	EXPECT_EQ(self->objects_before, rvcap_bufinfo(rvcap_dma_device(), NULL));
 }
 
 TEST_F(dmabuf, reqbufs_zero_releases_everything)

@@ -302,7 +302,7 @@ TEST_F_TIMEOUT(fuzz, random_ioctl_sequences_get_allowed_errnos_and_leave_nothing
 	EXPECT_EQ(rvcap_counter("attach"), rvcap_counter("detach"));
 	EXPECT_EQ(rvcap_counter("map"), rvcap_counter("unmap"));
 	EXPECT_EQ(rvcap_counter("dmabuf_get"), rvcap_counter("dmabuf_put"));
-	rvcap_bufinfo("rvcap.0", &attached);
+	rvcap_bufinfo(rvcap_dma_device(), &attached);
 	EXPECT_EQ(0, attached);
 	for (i = 0; i < POOL; i++)
 		rvcap_unexport(&fz.pool[i]);

@@ -149,7 +149,7 @@ TEST_F(lost, user_bytes_survive_streamoff_and_reqbufs_zero)
 	ASSERT_EQ(0, rvcap_stream(self->fd, false));
 	ASSERT_EQ(0, rvcap_reqbufs(self->fd, V4L2_MEMORY_DMABUF, 0));
 	EXPECT_USER_BYTES(mine, USER_BYTE, self->size);
-	rvcap_bufinfo("rvcap.0", &attached);
+	rvcap_bufinfo(rvcap_dma_device(), &attached);
 	EXPECT_EQ(0, attached);
 }
 

@@ -219,6 +219,34 @@ static inline int rvcap_buffers_lines(const char *s)
 }
 
 /*
+ * The name of the device rvcap.0 maps buffers for (rvcap.0 itself, or the
+ * PCI DMA master behind an IOMMU), from debugfs; "rvcap.0" if unreadable.
+ */
+static inline const char *rvcap_dma_device(void)
+{
+	static char name[64];
+	FILE *f = fopen("/sys/kernel/debug/rvcap/rvcap.0/dma_device", "r");
+
+	strcpy(name, "rvcap.0");
+	if (f) {
+		if (fgets(name, sizeof(name), f))
+			name[strcspn(name, "\n")] = '\0';
+		fclose(f);
+	}
+	return name;
+}
+
+/* Whether rvcap.0's DMA master is behind an IOMMU (its addresses are IOVAs). */
+static inline bool rvcap_dma_translated(void)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group",
+		 rvcap_dma_device());
+	return access(path, F_OK) == 0;
+}
+
+/*
  * From /sys/kernel/debug/dma_buf/bufinfo: how many dma-buf objects exist,
  * and (in @attached, if not NULL) how many attachments of device @dev.
  */
