@@ -87,6 +87,9 @@ void rvcap_dma_sync_sgtable_for_device(struct device *dev,
 bool rvcap_dma_dev_need_sync(struct device *dev);
 void rvcap_dma_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
 				   size_t size);
+void rvcap_dma_sync_single_for_device(struct device *dev, dma_addr_t addr,
+				      size_t size, enum dma_data_direction dir);
+size_t rvcap_dma_iommu_page(struct device *dev);
 size_t rvcap_dma_max_segment(struct device *dev);
 
 /* Waiting and the engine thread */

@@ -447,13 +447,66 @@ impl DeviceMemory {
         }
     }
 
-    /// Syncs the whole table for the device in `direction`.
+    /// Calls `f(dma_address, len)` for the bytes `range` of the buffer, in
+    /// runs that are contiguous for the device and, behind an IOMMU, within
+    /// one IOMMU page (so contiguous in memory too: an IOVA range maps to
+    /// one physical run only within a page). Returns the bytes covered.
+    fn for_each_run(
+        &self,
+        range: Range<usize>,
+        mut f: impl FnMut(bindings::dma_addr_t, usize),
+    ) -> usize {
+        // SAFETY: `dev` is live (we hold a reference).
+        let page = unsafe { bindings::rvcap_dma_iommu_page(self.dev.as_raw()) };
+        let mut offset = 0;
+        let mut covered = 0;
+        self.for_each_segment(|seg| {
+            let mut start = range.start.max(offset);
+            let end = range.end.min(offset + seg.len);
+            while start < end {
+                let addr = seg.addr + (start - offset) as u64;
+                let len = if page == 0 {
+                    end - start
+                } else {
+                    (end - start).min(page - (addr as usize & (page - 1)))
+                };
+                f(addr, len);
+                covered += len;
+                start += len;
+            }
+            offset += seg.len;
+            offset < range.end
+        });
+        covered
+    }
+
+    /// Syncs the whole buffer for the device in `direction`. Behind an
+    /// IOMMU, an import is synced run by run through its IOVAs: iommu-dma's
+    /// scatterlist syncs walk the pages of the table (`sg_phys`), which an
+    /// importer must not use (`CONFIG_DMABUF_DEBUG` scrambles them).
     fn sync_table_for_device(&self, direction: bindings::dma_data_direction) {
-        // SAFETY: the table is mapped for `dev` (type invariant),
-        // bidirectionally, so any sync direction is allowed.
-        unsafe {
-            bindings::rvcap_dma_sync_sgtable_for_device(self.dev.as_raw(), self.sgt(), direction)
-        };
+        // SAFETY: `dev` is live (we hold a reference).
+        let translated = unsafe { bindings::rvcap_dma_iommu_page(self.dev.as_raw()) } != 0;
+        if self.is_mmap() || !translated {
+            // SAFETY: the table is mapped for `dev` (type invariant),
+            // bidirectionally, so any sync direction is allowed; dma-direct
+            // syncs it through its DMA addresses, and MMAP tables are ours.
+            unsafe {
+                bindings::rvcap_dma_sync_sgtable_for_device(
+                    self.dev.as_raw(),
+                    self.sgt(),
+                    direction,
+                )
+            };
+            return;
+        }
+        self.for_each_run(0..self.size, |addr, len| {
+            // SAFETY: `[addr, addr + len)` lies within one mapped segment
+            // (`for_each_run`), mapped bidirectionally for `dev`.
+            unsafe {
+                bindings::rvcap_dma_sync_single_for_device(self.dev.as_raw(), addr, len, direction)
+            };
+        });
     }
 
     /// Hands the buffer to the device for a frame (QBUF).
@@ -487,25 +540,11 @@ impl DeviceMemory {
             bump(&self.stats.bytes_for_cpu, wanted as u64);
             return wanted;
         }
-        let mut offset = 0;
-        let mut synced = 0;
-        self.for_each_segment(|seg| {
-            let start = bytes.start.max(offset);
-            let end = bytes.end.min(offset + seg.len);
-            if start < end {
-                // SAFETY: `[start, end)` lies within this mapped segment;
-                // a partial single sync of an sg mapping is allowed.
-                unsafe {
-                    bindings::rvcap_dma_sync_single_for_cpu(
-                        self.dev.as_raw(),
-                        seg.addr + (start - offset) as u64,
-                        end - start,
-                    )
-                };
-                synced += end - start;
-            }
-            offset += seg.len;
-            offset < bytes.end
+        let synced = self.for_each_run(bytes, |addr, len| {
+            // SAFETY: `[addr, addr + len)` lies within one mapped segment
+            // and, behind an IOMMU, within one IOMMU page (`for_each_run`),
+            // so the single sync translates it to one physical run.
+            unsafe { bindings::rvcap_dma_sync_single_for_cpu(self.dev.as_raw(), addr, len) };
         });
         bump(&self.stats.sync_for_cpu, 1);
         bump(&self.stats.bytes_for_cpu, synced as u64);

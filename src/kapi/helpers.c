@@ -260,6 +260,21 @@ unsigned int rvcap_sg_dma_len(struct scatterlist *sg)
 }
 
 /*
+ * The IOMMU page size of @dev's DMA translation (its domain's smallest
+ * page), or 0 if its DMA is not translated by iommu-dma.
+ */
+size_t rvcap_dma_iommu_page(struct device *dev)
+{
+	struct iommu_domain *domain;
+
+	if (!use_dma_iommu(dev))
+		return 0;
+	domain = iommu_get_domain_for_dev(dev);
+	return domain && domain->pgsize_bitmap ?
+		1UL << __ffs(domain->pgsize_bitmap) : 0;
+}
+
+/*
  * The kernel virtual address of the bytes the device sees at @addr, as many
  * of the *@len as are contiguous there (*@len is cut to that), or NULL if
  * the CPU cannot reach them that way: a device fault.
@@ -277,20 +292,17 @@ void *rvcap_dma_addr_to_virt(struct device *dev, dma_addr_t addr, size_t *len)
 	phys_addr_t phys;
 	void *start, *last;
 
-	if (!*len)
+	if (!*len || (!use_dma_iommu(dev) && get_dma_ops(dev)))
 		return NULL;
 	if (use_dma_iommu(dev)) {
-		struct iommu_domain *domain = iommu_get_domain_for_dev(dev);
-		size_t page = domain ? 1UL << __ffs(domain->pgsize_bitmap) : 0;
+		size_t page = rvcap_dma_iommu_page(dev);
 
 		if (!page)
 			return NULL;
-		phys = iommu_iova_to_phys(domain, addr);
+		phys = iommu_iova_to_phys(iommu_get_domain_for_dev(dev), addr);
 		if (!phys)
 			return NULL;
 		*len = min_t(size_t, *len, page - (addr & (page - 1)));
-	} else if (get_dma_ops(dev)) {
-		return NULL;
 	} else {
 		phys = dma_to_phys(dev, addr);
 	}
@@ -337,6 +349,12 @@ void rvcap_dma_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
 				   size_t size)
 {
 	dma_sync_single_for_cpu(dev, addr, size, DMA_FROM_DEVICE);
+}
+
+void rvcap_dma_sync_single_for_device(struct device *dev, dma_addr_t addr,
+				      size_t size, enum dma_data_direction dir)
+{
+	dma_sync_single_for_device(dev, addr, size, dir);
 }
 
 /*
