@@ -227,12 +227,11 @@ static inline const char *rvcap_dma_device(void)
 	static char name[64];
 	FILE *f = fopen("/sys/kernel/debug/rvcap/rvcap.0/dma_device", "r");
 
-	strcpy(name, "rvcap.0");
-	if (f) {
-		if (fgets(name, sizeof(name), f))
-			name[strcspn(name, "\n")] = '\0';
+	if (!f || !fgets(name, sizeof(name), f))
+		snprintf(name, sizeof(name), "rvcap.0");
+	if (f)
 		fclose(f);
-	}
+	name[strcspn(name, "\n")] = '\0';
 	return name;
 }
 
