@@ -251,7 +251,7 @@ static inline bool rvcap_dma_translated(void)
  */
 static inline int rvcap_bufinfo(const char *dev, int *attached)
 {
-	char line[256], want[64];
+	char line[256], want[80];
 	int objects = -1, n;
 	FILE *f = fopen("/sys/kernel/debug/dma_buf/bufinfo", "r");
 
