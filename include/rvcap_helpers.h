@@ -76,7 +76,16 @@ unsigned long rvcap_vma_flags(const struct vm_area_struct *vma);
 unsigned long rvcap_vma_pages(struct vm_area_struct *vma);
 dma_addr_t rvcap_sg_dma_address(struct scatterlist *sg);
 unsigned int rvcap_sg_dma_len(struct scatterlist *sg);
-void *rvcap_dma_addr_to_virt(struct device *dev, dma_addr_t addr, size_t *len);
+void *rvcap_dma_addr_to_virt(struct device *dev, size_t iommu_page,
+			     dma_addr_t addr, size_t *len);
+int rvcap_dma_map_single(struct device *dev, void *ptr, size_t size,
+			 enum dma_data_direction dir, dma_addr_t *addr);
+void rvcap_dma_unmap_single(struct device *dev, dma_addr_t addr, size_t size,
+			    enum dma_data_direction dir);
+void __iomem *rvcap_pci_iomap(struct pci_dev *pdev, int bar, size_t *len);
+void rvcap_pci_iounmap(struct pci_dev *pdev, void __iomem *addr);
+u64 rvcap_mmio_read64(const void __iomem *addr);
+void rvcap_mmio_write64(u64 value, void __iomem *addr);
 int rvcap_dma_map_sgtable(struct device *dev, struct sg_table *sgt,
 			  enum dma_data_direction dir, unsigned long attrs);
 void rvcap_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,

@@ -116,6 +116,24 @@ for rule in "unsafe only in src/kapi" "every C-wrapping type in src/kapi states 
 	fi
 done
 
+# The kernel-log judge every boot relies on (scripts/check-kernel-log.py)
+# catches what it must: each sample log under tests/kernel-log/ is named
+# for the verdict it must get (clean-*, bad-*).
+for f in tests/kernel-log/*.log; do
+	want=${f##*/}
+	want=${want%%-*}
+	if "$RVCAP_PYTHON" scripts/check-kernel-log.py "$f" >"$logs/kernel-log-${f##*/}.txt" 2>&1; then
+		got=clean
+	else
+		got=bad
+	fi
+	if [[ $got == "$want" ]]; then
+		record build ok "kernel-log judge: ${f##*/} is $want"
+	else
+		record build FAIL "kernel-log judge: ${f##*/} is $want (judged $got)"
+	fi
+done
+
 for f in $(git ls-files --cached --others --exclude-standard '*.c' '*.h'); do
 	if logged "checkpatch-${f//\//_}" perl "$ksrc/scripts/checkpatch.pl" --no-tree -f --quiet "$f"; then
 		record build ok "checkpatch clean: $f"

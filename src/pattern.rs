@@ -78,6 +78,72 @@ const fn lines_len(format: &FrameFormat) -> usize {
     }
 }
 
+/// Bytes at the start of every frame that a DMA engine with a small buffer
+/// of its own can write (the `device_stamp` knob: QEMU's `edu` copies them
+/// through the IOMMU): one verification period.
+pub(crate) const STAMP_LEN: usize = VERIFY_PERIOD;
+
+/// What that DMA engine's buffer holds for a stream ([`stamp_source`]).
+pub(crate) const STAMP_SOURCE_LEN: usize = 256 + STAMP_LEN;
+
+/// Fills `source` with what a DMA engine needs in its buffer to write the
+/// first [`STAMP_LEN`] bytes of every frame of `pattern` in `format`, each
+/// frame from [`stamp_offset`] on, so that it is loaded once per stream.
+/// The image patterns are the same in every frame; the first period of
+/// verification frame `s`, `(i + 17 s) mod 256` for `i < 251`, is the run
+/// of `j mod 256` from `17 s mod 256` on. `template` is the stream's (see
+/// [`Renderer::new`]). Returns `false` if the format is empty.
+pub(crate) fn stamp_source(
+    format: FrameFormat,
+    pattern: Pattern,
+    template: &mut [u8],
+    source: &mut [u8; STAMP_SOURCE_LEN],
+) -> bool {
+    if pattern == Pattern::Verification {
+        for (j, b) in source.iter_mut().enumerate() {
+            *b = j as u8;
+        }
+        return true;
+    }
+    let Some(renderer) = Renderer::new(format, pattern, 0, template) else {
+        return false;
+    };
+    source.fill(0);
+    let mut sink = SliceSink {
+        bytes: &mut source[..STAMP_LEN],
+        at: 0,
+    };
+    renderer.fill(0, &mut sink);
+    true
+}
+
+/// Where in [`stamp_source`] the first bytes of frame `sequence` start.
+pub(crate) fn stamp_offset(pattern: Pattern, sequence: u32) -> usize {
+    if pattern == Pattern::Verification {
+        usize::from(sequence.wrapping_mul(17) as u8)
+    } else {
+        0
+    }
+}
+
+/// A byte slice as a [`FrameSink`].
+struct SliceSink<'a> {
+    bytes: &'a mut [u8],
+    at: usize,
+}
+
+impl FrameSink for SliceSink<'_> {
+    fn room(&self) -> usize {
+        self.bytes.len() - self.at
+    }
+
+    fn append(&mut self, bytes: &[u8]) {
+        let n = bytes.len().min(self.room());
+        self.bytes[self.at..self.at + n].copy_from_slice(&bytes[..n]);
+        self.at += n;
+    }
+}
+
 /// Where [`Renderer::fill`] writes: a run of consecutive frame bytes, such as
 /// one DMA segment of a buffer, which the engine writes as the device does.
 pub(crate) trait FrameSink {

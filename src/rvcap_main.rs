@@ -26,9 +26,9 @@ mod pattern;
 mod queue;
 
 use driver::capture::Capture;
+use driver::edu::EduDma;
 use kapi::ctrl::{Menu, MenuControl};
 use kapi::debugfs;
-use kapi::device::DeviceRef;
 use kapi::pci;
 use kapi::platform::{self, DeviceRegistration, Driver, ProbingDevice};
 use kapi::video::Registration;
@@ -63,9 +63,13 @@ static EDU_IDS: pci::IdTable<2> = pci::IdTable::new(&[(0x1234, 0x11e8)]);
 /// Its DMA reach without `-device edu,dma_mask=...`.
 const EDU_DMA_BITS: u32 = 28;
 
+/// The BAR of its registers.
+const EDU_BAR: u8 = 0;
+
 /// The DMA master the capture devices use, if one was bound: their buffers
-/// are mapped for it (with an IOMMU, every DMA address is an IOVA).
-type DmaMaster = Arc<Mutex<Option<DeviceRef>>>;
+/// are mapped for it (with an IOMMU, every DMA address is an IOVA), and its
+/// DMA engine is theirs.
+type DmaMaster = Arc<Mutex<Option<Arc<EduDma>>>>;
 
 struct Rvcap {
     // Field order is drop order: devices (their remove runs), then the
@@ -119,12 +123,17 @@ impl Driver for RvcapDriver {
         pdev.set_dma_max_seg_size(DMA_MAX_SEGMENT);
         let index = pdev.id();
         // The PCI DMA master if one is bound, else the platform device.
-        let dma_dev = context
-            .master
-            .lock()
-            .clone()
-            .unwrap_or_else(|| pdev.device_ref());
-        let capture = Capture::new(pdev.device_ref(), dma_dev.clone(), index, &context.debugfs)?;
+        let edu = context.master.lock().clone();
+        let dma_dev = edu
+            .as_ref()
+            .map_or_else(|| pdev.device_ref(), |edu| edu.device().clone());
+        let capture = Capture::new(
+            pdev.device_ref(),
+            dma_dev.clone(),
+            edu,
+            index,
+            &context.debugfs,
+        )?;
         let registration = Registration::register(
             pdev.device(),
             format_args!("rvcap-{index}"),
@@ -169,8 +178,9 @@ impl pci::Driver for EduDriver {
         pdev.enable_bus_master()?;
         pdev.set_dma_mask_and_coherent(EDU_DMA_BITS)?;
         pdev.set_dma_max_seg_size(DMA_MAX_SEGMENT);
+        let edu = EduDma::new(pdev.device_ref(), pdev.iomap(EDU_BAR)?)?;
         let bound = KBox::new(BoundMaster(master.clone()), GFP_KERNEL)?;
-        *master.lock() = Some(pdev.device_ref());
+        *master.lock() = Some(edu);
         Ok(bound)
     }
 }

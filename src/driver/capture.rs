@@ -15,6 +15,7 @@
 //!   waits on `done` with it released.
 
 use super::device_dma::KernelDma;
+use super::edu::EduDma;
 use super::engine::Engine;
 use super::inject::Inject;
 use super::shared::{Shared, State};
@@ -51,6 +52,9 @@ pub(crate) struct Capture {
     _debugfs: Option<debugfs::Dir<Shared>>,
 }
 
+/// Bytes the DMA master writes after an unmap (`inject_dma_after_unmap`).
+const STALE_WRITE_BYTES: usize = 64;
+
 /// The kernel's errno for a queue error (the core names them; the numbers
 /// are the architecture's).
 fn to_error(e: queue::Error) -> Error {
@@ -72,22 +76,27 @@ fn enobufs() -> Error {
 
 impl Capture {
     /// Capture device `index` of `dev`, whose buffers are mapped for the DMA
-    /// master `dma_dev`, with its debugfs directory (named after `dev`)
-    /// under `debugfs_root`.
+    /// master `dma_dev` (`edu`'s device, if given: then its DMA engine is
+    /// used too), with its debugfs directory (named after `dev`) under
+    /// `debugfs_root`.
     pub(crate) fn new(
         dev: DeviceRef,
         dma_dev: DeviceRef,
+        edu: Option<Arc<EduDma>>,
         index: u32,
         debugfs_root: &debugfs::Root,
     ) -> Result<impl PinInit<Self, Error>> {
         let log = DevLog::new(dev.clone());
         let inject = Arc::new(Inject::default(), GFP_KERNEL)?;
         let dma = KernelDma::new(dma_dev, log.clone(), param::contig(), inject.clone())?;
-        let shared = Arc::pin_init(Shared::new(index, dma, inject, log.clone()), GFP_KERNEL)?;
+        let shared = Arc::pin_init(
+            Shared::new(index, dma, edu, inject, log.clone()),
+            GFP_KERNEL,
+        )?;
         // debugfs failures only lose the files.
         let dir = debugfs::Dir::new(debugfs_root, dev.name(), shared.clone()).ok();
         if let Some(dir) = &dir {
-            add_debugfs_files(dir);
+            add_debugfs_files(dir, shared.edu.is_some());
         }
         Ok(try_pin_init!(Self {
             control <- new_mutex!(Control { engine: None }, "rvcap::control"),
@@ -188,9 +197,13 @@ impl Capture {
         let mut st = self.shared.state.lock();
         let size = st.format.size_image as usize;
         let State { queue, dma, .. } = &mut *st;
-        queue
+        let probe = self.unmap_probe(queue);
+        let result = queue
             .reqbufs(dma, who, memory, count, size)
-            .map_err(|e| self.refuse(ratelimit!(), "REQBUFS", e))
+            .map_err(|e| self.refuse(ratelimit!(), "REQBUFS", e));
+        drop(st);
+        self.dma_after_unmap(probe);
+        result
     }
 
     /// VIDIOC_CREATE_BUFS with buffers of `size` bytes (at least the current
@@ -297,9 +310,21 @@ impl Capture {
                     u8::from(policy.full_sync)
                 ));
             }
+            let stamp = self
+                .shared
+                .edu
+                .clone()
+                .filter(|_| knobs.device_stamp.load(Ordering::Relaxed));
+            if let Some(edu) = &stamp {
+                self.log().info(format_args!(
+                    "streaming with device_stamp: {} writes the first {} bytes of every frame by DMA (about 100 ms a transfer)",
+                    edu.device().name(),
+                    crate::pattern::STAMP_LEN
+                ));
+            }
             st.queue.set_policy(policy);
             st.engine_stop = false;
-            match Engine::start(&self.shared, st.format, unpaced) {
+            match Engine::start(&self.shared, st.format, unpaced, stamp) {
                 Ok(engine) => control.engine = Some(engine),
                 Err(e) => {
                     let State { queue, dma, .. } = &mut *st;
@@ -336,12 +361,62 @@ impl Capture {
         })
     }
 
+    /// Fault injection (`inject_dma_after_unmap`): a reference to buffer
+    /// 0's mapping, taken before an operation that may free the buffers.
+    fn unmap_probe(&self, queue: &Queue<KernelDma>) -> Option<Mapping> {
+        let armed = self.shared.inject.dma_after_unmap.load(Ordering::Relaxed) > 0;
+        self.shared
+            .edu
+            .as_ref()
+            .filter(|_| armed)
+            .and_then(|_| queue.mapping(0).cloned())
+    }
+
+    /// Fault injection: if the queue let go of `probe` (buffer 0 was freed:
+    /// REQBUFS or close), unmaps it for good (with an import, the detach
+    /// that follows undoes the mapping even where the dma-buf core caches
+    /// it) and makes the DMA master write to the address buffer 0 had, as a
+    /// device still holding it would. Behind an IOMMU in strict mode the
+    /// write must fault; the test checks the IOMMU's report.
+    fn dma_after_unmap(&self, probe: Option<Mapping>) {
+        let Some((edu, mapping)) = self.shared.edu.as_ref().zip(probe) else {
+            return;
+        };
+        let Some((addr, len)) = mapping.first_run() else {
+            return;
+        };
+        // Still in use (mmapped, or not freed by this operation): not yet.
+        let Some(last) = Arc::into_unique_or_drop(mapping) else {
+            return;
+        };
+        if !self.shared.inject.take_dma_after_unmap() {
+            return;
+        }
+        // The unmap, and for an import the detach.
+        drop(last);
+        let len = len.min(STALE_WRITE_BYTES);
+        self.log().info(format_args!(
+            "inject_dma_after_unmap: {} writes {len} bytes to {addr:#x}, buffer 0's DMA address before it was unmapped",
+            edu.device().name()
+        ));
+        if let Err(e) = edu.write_stale(addr, len) {
+            self.log().warn(format_args!(
+                "inject_dma_after_unmap: the transfer failed ({e:?})"
+            ));
+        }
+    }
+
     /// Close of file handle `who`: if it owns the queue, stop streaming and
     /// release every buffer.
     pub(crate) fn release(&self, who: OwnerId) {
         let mut control = self.control.lock();
         if self.shared.state.lock().queue.owner() == Some(who) {
-            self.stop_then(&mut control, |queue, dma| queue.release(dma, who));
+            let probe = self.stop_then(&mut control, |queue, dma| {
+                let probe = self.unmap_probe(queue);
+                queue.release(dma, who);
+                probe
+            });
+            self.dma_after_unmap(probe);
         }
     }
 
@@ -397,8 +472,9 @@ impl Capture {
 /// The device's debugfs files, under `/sys/kernel/debug/rvcap/<device>/`:
 /// `counters`, `buffers` and `dma_device` (read-only), the error injection knobs
 /// `inject_*` and the benchmark knobs `unpaced`, `map_per_qbuf` and
-/// `full_sync` (see [`super::shared::Knobs`]).
-fn add_debugfs_files(dir: &debugfs::Dir<Shared>) {
+/// `full_sync` (see [`super::shared::Knobs`]); with the `edu` DMA master,
+/// also `device_stamp` and `inject_dma_after_unmap`.
+fn add_debugfs_files(dir: &debugfs::Dir<Shared>, edu: bool) {
     dir.show_file::<CountersFile>(c_str!("counters"));
     dir.show_file::<BuffersFile>(c_str!("buffers"));
     dir.show_file::<DmaDeviceFile>(c_str!("dma_device"));
@@ -409,6 +485,12 @@ fn add_debugfs_files(dir: &debugfs::Dir<Shared>) {
     dir.bool_file(c_str!("unpaced"), |s| &s.knobs.unpaced);
     dir.bool_file(c_str!("map_per_qbuf"), |s| &s.knobs.map_per_qbuf);
     dir.bool_file(c_str!("full_sync"), |s| &s.knobs.full_sync);
+    if edu {
+        dir.bool_file(c_str!("device_stamp"), |s| &s.knobs.device_stamp);
+        dir.u32_file(c_str!("inject_dma_after_unmap"), |s| {
+            &s.inject.dma_after_unmap
+        });
+    }
 }
 
 /// The `counters` file: what the DMA side and the engine did, one
@@ -439,9 +521,14 @@ impl Show<Shared> for CountersFile {
             ("drops", &frames.drops),
             ("errors", &frames.errors),
             ("fill_ns", &frames.fill_ns),
+            ("device_stamps", &frames.device_stamps),
         ];
         for (name, value) in Iterator::chain(dma.iter(), engine.iter()) {
             writeln!(w, "{name} {}", value.load(Ordering::Relaxed))?;
+        }
+        if let Some(edu) = &shared.edu {
+            // The device's, for all capture devices.
+            writeln!(w, "edu_transfers {}", edu.transfers())?;
         }
         Ok(())
     }

@@ -7,14 +7,17 @@
 //! queued instead, so that the queue's own cost shows. Stopping the engine
 //! (dropping [`Engine`]) waits until the thread no longer touches any
 //! buffer. The thread holds an [`Arc`] of the [`Shared`] state, nothing
-//! else of the device.
+//! else of the device (and, with `device_stamp`, of the DMA master's DMA
+//! engine, which then writes the first bytes of every frame itself).
 
+use super::edu::EduDma;
 use super::inject::Inject;
 use super::shared::Shared;
 use crate::format::FrameFormat;
+use crate::kapi::dma::DeviceMemory;
 use crate::kapi::kthread::{Current, Thread};
 use crate::kapi::ratelimit::ratelimit;
-use crate::pattern::{self, FrameSink, Renderer};
+use crate::pattern::{self, FrameSink, Pattern, Renderer, STAMP_LEN, STAMP_SOURCE_LEN};
 use crate::queue::FrameDone;
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
@@ -40,12 +43,34 @@ pub(crate) struct Engine {
 impl Engine {
     /// Starts filling the queued buffers of `shared` with frames in
     /// `format`, once per frame interval or, `unpaced`, as soon as they are
-    /// queued. The caller clears `engine_stop` first.
-    pub(crate) fn start(shared: &Arc<Shared>, format: FrameFormat, unpaced: bool) -> Result<Self> {
+    /// queued; with `stamp`, that DMA engine writes the first bytes of each
+    /// frame. The caller clears `engine_stop` first.
+    pub(crate) fn start(
+        shared: &Arc<Shared>,
+        format: FrameFormat,
+        unpaced: bool,
+        stamp: Option<Arc<EduDma>>,
+    ) -> Result<Self> {
         let mut template = KVec::from_elem(0, pattern::template_len(&format), GFP_KERNEL)?;
+        let mut stamp = match stamp {
+            Some(edu) => Some(DeviceStamp {
+                edu,
+                source: KBox::new([0; STAMP_SOURCE_LEN], GFP_KERNEL)?,
+                pattern: None,
+                content: 0,
+            }),
+            None => None,
+        };
         let thread_shared = shared.clone();
         let thread = Thread::spawn(shared.index, move |current| {
-            run(current, &thread_shared, format, &mut template, unpaced)
+            run(
+                current,
+                &thread_shared,
+                format,
+                &mut template,
+                unpaced,
+                stamp.as_mut(),
+            )
         })?;
         Ok(Self {
             shared: shared.clone(),
@@ -65,12 +90,53 @@ impl Drop for Engine {
     }
 }
 
+/// The first bytes of every frame, written by the DMA master's own engine
+/// from its buffer, which holds [`pattern::stamp_source`] of the pattern.
+struct DeviceStamp {
+    edu: Arc<EduDma>,
+    source: KBox<[u8; STAMP_SOURCE_LEN]>,
+    /// The pattern `source` is for.
+    pattern: Option<Pattern>,
+    /// The engine's key for `source` ([`EduDma::new_content`]).
+    content: u64,
+}
+
+impl DeviceStamp {
+    /// Prepares the source for frames of `pattern` (a new one only when the
+    /// pattern changed, so that the device loads it once).
+    fn prepare(&mut self, format: FrameFormat, pattern: Pattern, template: &mut [u8]) {
+        if self.pattern != Some(pattern) {
+            let ok = pattern::stamp_source(format, pattern, template, &mut self.source);
+            self.pattern = ok.then_some(pattern);
+            self.content = self.edu.new_content();
+        }
+    }
+
+    /// Where the device writes frame `sequence`'s first bytes in `memory`,
+    /// and how many: up to [`STAMP_LEN`] of the frame's `size`, within the
+    /// buffer's first run (one address and a length is all it takes).
+    fn target(&self, memory: &DeviceMemory, size: usize) -> Option<(u64, usize)> {
+        self.pattern?;
+        let (addr, run) = memory.first_run()?;
+        Some((addr, STAMP_LEN.min(size).min(run)))
+    }
+
+    /// The device writes `len` bytes of frame `sequence` at `addr`.
+    fn write(&self, sequence: u32, addr: u64, len: usize) -> Result {
+        let pattern = self.pattern.ok_or(EINVAL)?;
+        let offset = pattern::stamp_offset(pattern, sequence);
+        self.edu
+            .copy_out(self.content, &self.source[..], offset, addr, len)
+    }
+}
+
 fn run(
     current: &Current,
     shared: &Shared,
     format: FrameFormat,
     template: &mut [u8],
     unpaced: bool,
+    mut stamp: Option<&mut DeviceStamp>,
 ) {
     let inject = &*shared.inject;
     let mut sequence: u32 = 0;
@@ -113,7 +179,11 @@ fn run(
             shared.frame_dropped();
             continue;
         };
-        let Some(renderer) = Renderer::new(format, shared.pattern(), this, template) else {
+        let pattern = shared.pattern();
+        if let Some(stamp) = stamp.as_deref_mut() {
+            stamp.prepare(format, pattern, template);
+        }
+        let Some(renderer) = Renderer::new(format, pattern, this, template) else {
             // Cannot happen: the template was sized for this format.
             shared.finish_frame(index, frame(0, this, true));
             continue;
@@ -121,6 +191,9 @@ fn run(
         // An injected error frame is cut off halfway, as by a bus error.
         let error = Inject::hits(&inject.error_every, period);
         let size = format.size_image as usize / if error { 2 } else { 1 };
+        // The bytes the DMA engine writes, which the fill leaves alone.
+        let stamped = stamp.as_deref().and_then(|s| s.target(&memory, size));
+        let stamp_len = stamped.map_or(0, |(_, len)| len);
         let started = now_ns();
         // The buffer is `Active`: `start_frame` handed it to this thread
         // synced for the device, and nothing takes it back before
@@ -128,10 +201,33 @@ fn run(
         let reached = memory.write_as_device(|offset, window| {
             let room = window.room();
             window.limit(size.saturating_sub(offset));
-            renderer.fill(offset, window);
+            let skipped = window.skip(stamp_len.saturating_sub(offset));
+            renderer.fill(offset + skipped, window);
             offset + room < size
         });
         shared.frame_filled(now_ns().saturating_sub(started));
+        let mut stamp_failed = false;
+        if let (Some(stamp), Some((addr, len)), true) = (stamp.as_deref(), stamped, reached) {
+            // Waits for the transfer to end, even if asked to stop: the
+            // buffer must not go back while the device writes it.
+            match stamp.write(this, addr, len) {
+                Ok(()) => {
+                    shared
+                        .counters
+                        .device_stamps
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    shared.log.dbg(
+                        ratelimit!(),
+                        format_args!(
+                            "frame {this}: the DMA engine did not write buffer {index}'s first {len} bytes ({e:?})"
+                        ),
+                    );
+                    stamp_failed = true;
+                }
+            }
+        }
         drop(memory);
         if !reached {
             // An address the engine cannot reach is a device fault.
@@ -142,7 +238,7 @@ fn run(
                 ),
             );
         }
-        shared.finish_frame(index, frame(size, this, error || !reached));
+        shared.finish_frame(index, frame(size, this, error || !reached || stamp_failed));
     }
 }
 

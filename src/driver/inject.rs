@@ -18,6 +18,11 @@ pub(crate) struct Inject {
     pub(crate) stall_ms: AtomicU32,
     /// The next N mappings fail (ENOMEM), as if the exporter refused.
     pub(crate) map_failures: AtomicU32,
+    /// The next N times buffer 0 is freed while mapped (REQBUFS, close),
+    /// the DMA master writes to its old DMA address just after the unmap,
+    /// as a device holding a stale address would (only with the `edu`
+    /// device: behind an IOMMU the write must fault).
+    pub(crate) dma_after_unmap: AtomicU32,
 }
 
 impl Inject {
@@ -31,8 +36,16 @@ impl Inject {
 
     /// Consumes one injected mapping failure, if any is pending.
     pub(crate) fn take_map_failure(&self) -> bool {
-        self.map_failures
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+        Self::take(&self.map_failures)
+    }
+
+    /// Consumes one injected DMA after unmap, if any is pending.
+    pub(crate) fn take_dma_after_unmap(&self) -> bool {
+        Self::take(&self.dma_after_unmap)
+    }
+
+    fn take(knob: &AtomicU32) -> bool {
+        knob.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
             .is_ok()
     }
 }

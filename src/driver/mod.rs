@@ -13,12 +13,14 @@
 //! - [`device_dma`]: the queue's DMA side, with contiguous mode and error
 //!   injection.
 //! - [`inject`]: the error injection knobs.
+//! - [`edu`]: QEMU's `edu` device's DMA engine, when it is the DMA master.
 
 // Enforced by the compiler, too (and by `scripts/check-layers.py`).
 #![deny(unsafe_code)]
 
 pub(crate) mod capture;
 pub(crate) mod device_dma;
+pub(crate) mod edu;
 pub(crate) mod engine;
 pub(crate) mod inject;
 pub(crate) mod shared;

@@ -6,6 +6,7 @@
 //! and the knobs. Neither side points at the other.
 
 use super::device_dma::KernelDma;
+use super::edu::EduDma;
 use super::inject::Inject;
 use crate::format::{FrameFormat, Interval, DEFAULT_INTERVAL};
 use crate::kapi::log::DevLog;
@@ -39,6 +40,9 @@ pub(crate) struct FrameCounters {
     pub(crate) errors: AtomicU64,
     /// Time spent writing frames into buffers, in nanoseconds.
     pub(crate) fill_ns: AtomicU64,
+    /// Frames whose first bytes the DMA master's own engine wrote
+    /// (`device_stamp`).
+    pub(crate) device_stamps: AtomicU64,
 }
 
 /// Benchmark and comparison modes: debugfs files of each device, read at
@@ -53,6 +57,9 @@ pub(crate) struct Knobs {
     pub(crate) map_per_qbuf: AtomicBool,
     /// DQBUF syncs the whole buffer for the CPU, not just the frame.
     pub(crate) full_sync: AtomicBool,
+    /// The DMA master's own DMA engine (`edu`) writes the first bytes of
+    /// every frame through the IOMMU; only offered with that device.
+    pub(crate) device_stamp: AtomicBool,
 }
 
 /// The state of one capture device that the engine needs too.
@@ -77,6 +84,8 @@ pub(crate) struct Shared {
     pub(crate) log: DevLog,
     /// The instance number (the platform device id).
     pub(crate) index: u32,
+    /// The DMA master's DMA engine, if it is QEMU's `edu`.
+    pub(crate) edu: Option<Arc<EduDma>>,
 }
 
 impl Shared {
@@ -84,6 +93,7 @@ impl Shared {
     pub(crate) fn new(
         index: u32,
         dma: KernelDma,
+        edu: Option<Arc<EduDma>>,
         inject: Arc<Inject>,
         log: DevLog,
     ) -> impl PinInit<Self> {
@@ -107,6 +117,7 @@ impl Shared {
             inject,
             log,
             index,
+            edu,
         })
     }
 

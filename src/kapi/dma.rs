@@ -300,11 +300,14 @@ enum Backing {
 /// # Invariants
 ///
 /// The backing table is mapped for `dev` (bidirectionally) for as long as
-/// this value exists, and spans `size` bytes.
+/// this value exists, and spans `size` bytes. `iommu_page` is
+/// `rvcap_dma_iommu_page(dev)`: the page size of the IOMMU translating the
+/// device's DMA, 0 if none.
 pub(crate) struct DeviceMemory {
     backing: Backing,
     dev: DeviceRef,
     size: usize,
+    iommu_page: usize,
     stats: Arc<DmaStats>,
 }
 
@@ -335,6 +338,14 @@ struct Segment {
 /// The shared handle the queue and the engine hold.
 pub(crate) type Mapping = Arc<DeviceMemory>;
 
+/// The page size of the IOMMU that translates `dev`'s DMA, 0 if none: a
+/// device's DMA setup does not change while a driver uses it, so mappings
+/// look it up once.
+fn iommu_page(dev: &DeviceRef) -> usize {
+    // SAFETY: `dev` is a live device (we hold a reference).
+    unsafe { bindings::rvcap_dma_iommu_page(dev.as_raw()) }
+}
+
 /// The largest physically contiguous buffer the page allocator can give.
 pub(crate) fn max_contiguous_bytes() -> usize {
     // SAFETY: no preconditions.
@@ -357,6 +368,7 @@ impl DeviceMemory {
             backing: Backing::Mmap(memory),
             dev: dev.clone(),
             size,
+            iommu_page: iommu_page(dev),
             stats: stats.clone(),
         })
     }
@@ -370,6 +382,7 @@ impl DeviceMemory {
         // it drops, and covers the dma-buf.
         Self {
             backing: Backing::Import(table),
+            iommu_page: iommu_page(&dev),
             dev,
             size,
             stats: stats.clone(),
@@ -419,6 +432,18 @@ impl DeviceMemory {
         contiguous
     }
 
+    /// The device address of the buffer's first byte and how many bytes from
+    /// there are one run for the device and in memory (within one DMA
+    /// segment and, behind an IOMMU, one IOMMU page): what a DMA engine
+    /// that takes one address and a length may write there.
+    pub(crate) fn first_run(&self) -> Option<(u64, usize)> {
+        let mut first = None;
+        self.for_each_run(0..self.size, |addr, len| {
+            first.get_or_insert((addr, len));
+        });
+        first
+    }
+
     /// Calls `f` for each DMA segment, in order, until it returns `false`.
     fn for_each_segment(&self, mut f: impl FnMut(Segment) -> bool) {
         let sgt = self.sgt();
@@ -456,8 +481,7 @@ impl DeviceMemory {
         range: Range<usize>,
         mut f: impl FnMut(bindings::dma_addr_t, usize),
     ) -> usize {
-        // SAFETY: `dev` is live (we hold a reference).
-        let page = unsafe { bindings::rvcap_dma_iommu_page(self.dev.as_raw()) };
+        let page = self.iommu_page;
         let mut offset = 0;
         let mut covered = 0;
         self.for_each_segment(|seg| {
@@ -485,9 +509,7 @@ impl DeviceMemory {
     /// scatterlist syncs walk the pages of the table (`sg_phys`), which an
     /// importer must not use (`CONFIG_DMABUF_DEBUG` scrambles them).
     fn sync_table_for_device(&self, direction: bindings::dma_data_direction) {
-        // SAFETY: `dev` is live (we hold a reference).
-        let translated = unsafe { bindings::rvcap_dma_iommu_page(self.dev.as_raw()) } != 0;
-        if self.is_mmap() || !translated {
+        if self.is_mmap() || self.iommu_page == 0 {
             // SAFETY: the table is mapped for `dev` (type invariant),
             // bidirectionally, so any sync direction is allowed; dma-direct
             // syncs it through its DMA addresses, and MMAP tables are ours.
@@ -586,6 +608,7 @@ impl DeviceMemory {
                 let vaddr = unsafe {
                     bindings::rvcap_dma_addr_to_virt(
                         self.dev.as_raw(),
+                        self.iommu_page,
                         seg.addr + done as u64,
                         &mut len,
                     )
@@ -637,6 +660,83 @@ impl DeviceWindow<'_> {
     pub(crate) fn limit(&mut self, len: usize) {
         // INVARIANT: only ever shrinks, and not below what was written.
         self.len = self.len.min(self.written + len);
+    }
+
+    /// Leaves the next `len` bytes (at most the room left) as they are:
+    /// another part of the device writes them. Returns how many it skipped.
+    pub(crate) fn skip(&mut self, len: usize) -> usize {
+        let n = len.min(self.room());
+        // INVARIANT: `n <= room()`, so `written` stays within `len`.
+        self.written += n;
+        n
+    }
+}
+
+/// Bytes the CPU prepared for a device to read, mapped for it
+/// (`dma_map_single`, `DMA_TO_DEVICE`, which writes back or bounces them);
+/// dropping unmaps, then frees them.
+///
+/// # Invariants
+///
+/// `addr` is the mapping of all of `bytes` (kmalloc memory, not empty) for
+/// `dev` toward the device, unmapped once, in `drop`; `bytes` is not
+/// touched while mapped.
+pub(crate) struct ToDevice {
+    dev: DeviceRef,
+    bytes: KVec<u8>,
+    addr: bindings::dma_addr_t,
+}
+
+// SAFETY: the DMA API may be called from any thread; the bytes are plain data.
+unsafe impl Send for ToDevice {}
+// SAFETY: shared references only read the address.
+unsafe impl Sync for ToDevice {}
+
+impl ToDevice {
+    /// Maps `bytes` for `dev` to read.
+    pub(crate) fn map(dev: &DeviceRef, mut bytes: KVec<u8>) -> Result<Self> {
+        if bytes.is_empty() {
+            return Err(EINVAL);
+        }
+        let mut addr = 0;
+        // SAFETY: `bytes` is a non-empty kmalloc allocation (physically
+        // contiguous, in the linear map) that this value owns and does not
+        // touch until `drop` unmaps it; `dev` is live.
+        to_result(unsafe {
+            bindings::rvcap_dma_map_single(
+                dev.as_raw(),
+                bytes.as_mut_ptr().cast(),
+                bytes.len(),
+                bindings::dma_data_direction_DMA_TO_DEVICE,
+                &mut addr,
+            )
+        })?;
+        // INVARIANT: mapped above.
+        Ok(Self {
+            dev: dev.clone(),
+            bytes,
+            addr,
+        })
+    }
+
+    /// The device address of the first byte.
+    pub(crate) fn dma_address(&self) -> u64 {
+        self.addr
+    }
+}
+
+impl Drop for ToDevice {
+    fn drop(&mut self) {
+        // SAFETY: mapped for `dev` with this length and direction, unmapped
+        // once (type invariant); the bytes are freed after this.
+        unsafe {
+            bindings::rvcap_dma_unmap_single(
+                self.dev.as_raw(),
+                self.addr,
+                self.bytes.len(),
+                bindings::dma_data_direction_DMA_TO_DEVICE,
+            )
+        };
     }
 }
 

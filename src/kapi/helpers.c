@@ -17,6 +17,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/gfp.h>
 #include <linux/hrtimer.h>
+#include <linux/io-64-nonatomic-lo-hi.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -277,7 +278,8 @@ size_t rvcap_dma_iommu_page(struct device *dev)
 /*
  * The kernel virtual address of the bytes the device sees at @addr, as many
  * of the *@len as are contiguous there (*@len is cut to that), or NULL if
- * the CPU cannot reach them that way: a device fault.
+ * the CPU cannot reach them that way: a device fault. @iommu_page is
+ * rvcap_dma_iommu_page(@dev), which callers look up once per mapping.
  * - dma-direct (no IOMMU, no DMA ops): phys_to_virt(dma_to_phys()); with
  *   swiotlb=force the bounce buffer, not the pages the CPU reads, which is
  *   what makes a missing sync visible.
@@ -287,23 +289,23 @@ size_t rvcap_dma_iommu_page(struct device *dev)
  * Only memory in the kernel's linear map qualifies (not highmem, not a
  * carveout without a mapping).
  */
-void *rvcap_dma_addr_to_virt(struct device *dev, dma_addr_t addr, size_t *len)
+void *rvcap_dma_addr_to_virt(struct device *dev, size_t iommu_page,
+			     dma_addr_t addr, size_t *len)
 {
 	phys_addr_t phys;
 	void *start, *last;
 
-	if (!*len || (!use_dma_iommu(dev) && get_dma_ops(dev)))
+	if (!*len)
 		return NULL;
-	if (use_dma_iommu(dev)) {
-		size_t page = rvcap_dma_iommu_page(dev);
-
-		if (!page)
-			return NULL;
+	if (iommu_page) {
 		phys = iommu_iova_to_phys(iommu_get_domain_for_dev(dev), addr);
 		if (!phys)
 			return NULL;
-		*len = min_t(size_t, *len, page - (addr & (page - 1)));
+		*len = min_t(size_t, *len, iommu_page - (addr & (iommu_page - 1)));
 	} else {
+		/* Translated in a way this helper does not know: unreachable. */
+		if (use_dma_iommu(dev) || get_dma_ops(dev))
+			return NULL;
 		phys = dma_to_phys(dev, addr);
 	}
 	if (!pfn_valid(PHYS_PFN(phys)) || !pfn_valid(PHYS_PFN(phys + *len - 1)))
@@ -315,6 +317,43 @@ void *rvcap_dma_addr_to_virt(struct device *dev, dma_addr_t addr, size_t *len)
 	    PageHighMem(pfn_to_page(PHYS_PFN(phys + *len - 1))))
 		return NULL;
 	return start;
+}
+
+/* dma_map_single(); 0 or -ENOMEM (dma_mapping_error()). */
+int rvcap_dma_map_single(struct device *dev, void *ptr, size_t size,
+			 enum dma_data_direction dir, dma_addr_t *addr)
+{
+	*addr = dma_map_single(dev, ptr, size, dir);
+	return dma_mapping_error(dev, *addr) ? -ENOMEM : 0;
+}
+
+void rvcap_dma_unmap_single(struct device *dev, dma_addr_t addr, size_t size,
+			    enum dma_data_direction dir)
+{
+	dma_unmap_single(dev, addr, size, dir);
+}
+
+/* BAR @bar of @pdev mapped for MMIO (pci_iomap()); its length in *@len. */
+void __iomem *rvcap_pci_iomap(struct pci_dev *pdev, int bar, size_t *len)
+{
+	*len = pci_resource_len(pdev, bar);
+	return pci_iomap(pdev, bar, 0);
+}
+
+void rvcap_pci_iounmap(struct pci_dev *pdev, void __iomem *addr)
+{
+	pci_iounmap(pdev, addr);
+}
+
+/* 64-bit MMIO (two 32-bit accesses, low half first, where there is no readq). */
+u64 rvcap_mmio_read64(const void __iomem *addr)
+{
+	return lo_hi_readq(addr);
+}
+
+void rvcap_mmio_write64(u64 value, void __iomem *addr)
+{
+	lo_hi_writeq(value, addr);
 }
 
 int rvcap_dma_map_sgtable(struct device *dev, struct sg_table *sgt,

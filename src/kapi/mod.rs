@@ -15,7 +15,7 @@
 //!   crate, and `helpers.c` for static inline functions and macros.
 //! - [`device`]: `struct device` and its reference count.
 //! - [`platform`]: platform device and driver registration; [`pci`]: PCI
-//!   driver registration.
+//!   driver registration and memory BARs.
 //! - [`video`]: `v4l2_device` + `video_device` registration, built from the
 //!   [`video::VideoOps`] trait; [`ioctl`]: the adapter from the V4L2 core's
 //!   ioctl, file and control callbacks to its methods; [`ctrl`]: menus.
@@ -24,7 +24,8 @@
 //! - [`dma_buf`]: a dma-buf reference and attachment.
 //! - [`dma`]: pages, scatter-gather tables, DMA mappings and syncs, and the
 //!   device's view of a mapped buffer.
-//! - [`kthread`]: a kernel thread that is stopped and joined on drop.
+//! - [`kthread`]: a kernel thread that is stopped and joined on drop;
+//!   [`delay`]: sleeping.
 //! - [`debugfs`]: directories and files, removed on drop.
 //! - [`log`]: `dev_*` messages with one rate limit per call site.
 //! - [`param`]: the module parameters (declared in `helpers.c`).
@@ -32,6 +33,7 @@
 pub(crate) mod bindings;
 pub(crate) mod ctrl;
 pub(crate) mod debugfs;
+pub(crate) mod delay;
 pub(crate) mod device;
 pub(crate) mod dma;
 pub(crate) mod dma_buf;

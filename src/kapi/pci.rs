@@ -8,8 +8,9 @@
 use super::bindings;
 use super::device::{Device, DeviceRef};
 use core::marker::PhantomData;
+use core::ptr::NonNull;
 use kernel::error::{from_result, to_result};
-use kernel::ffi::c_int;
+use kernel::ffi::{c_int, c_void};
 use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::types::{ARef, ForeignOwnable, Opaque};
@@ -58,10 +59,84 @@ impl ProbingDevice {
         })
     }
 
+    /// Maps memory BAR `bar` for MMIO. The mapping outlives the binding if
+    /// the [`Bar`] does: unbinding disables the device, it does not unmap.
+    pub(crate) fn iomap(&self, bar: u8) -> Result<Bar> {
+        let mut len = 0;
+        // SAFETY: the device is being probed by us (type invariant), so its
+        // resources are assigned; `pci_iomap` checks that the BAR exists.
+        let base = unsafe { bindings::rvcap_pci_iomap(self.raw(), bar.into(), &mut len) };
+        let base = NonNull::new(base).ok_or(ENODEV)?;
+        // INVARIANT: `base` maps the `len` bytes of the BAR; we hold a
+        // reference to the device, so `raw()` stays valid.
+        Ok(Bar {
+            pdev: self.raw(),
+            _dev: self.device_ref(),
+            base,
+            len,
+        })
+    }
+
     /// Sets the longest DMA segment the device handles.
     pub(crate) fn set_dma_max_seg_size(&self, size: u32) {
         // SAFETY: as in `set_dma_mask_and_coherent`.
         unsafe { bindings::rvcap_dma_set_max_seg_size(self.device().as_raw(), size) };
+    }
+}
+
+/// A PCI memory BAR mapped for MMIO, unmapped on drop. Accesses are
+/// bounds-checked 64-bit register reads and writes.
+///
+/// # Invariants
+///
+/// `base` is `pci_iomap`'s mapping of the `len` bytes of a BAR of `pdev`,
+/// unmapped once, in `drop`; `_dev` (the device embedded in `pdev`) keeps
+/// `pdev` alive.
+pub(crate) struct Bar {
+    pdev: *mut bindings::pci_dev,
+    _dev: DeviceRef,
+    base: NonNull<c_void>,
+    len: usize,
+}
+
+// SAFETY: MMIO accessors may be used from any thread; the pointers are only
+// passed to them and to `pci_iounmap`.
+unsafe impl Send for Bar {}
+// SAFETY: as for `Send`: register accesses through a shared reference are
+// what the device serialises (the caller orders them, as with any device).
+unsafe impl Sync for Bar {}
+
+impl Bar {
+    /// The address of the 8-byte register at `offset`, if it is in the BAR.
+    fn register(&self, offset: usize) -> Result<*mut c_void> {
+        if offset % 8 != 0 || offset.checked_add(8).map_or(true, |end| end > self.len) {
+            return Err(EINVAL);
+        }
+        // In bounds (checked above) of the mapping (type invariant).
+        Ok(self.base.as_ptr().wrapping_byte_add(offset))
+    }
+
+    /// Reads the 64-bit register at `offset`.
+    pub(crate) fn read64(&self, offset: usize) -> Result<u64> {
+        let reg = self.register(offset)?;
+        // SAFETY: `reg` is an aligned register inside the mapped BAR.
+        Ok(unsafe { bindings::rvcap_mmio_read64(reg) })
+    }
+
+    /// Writes the 64-bit register at `offset`.
+    pub(crate) fn write64(&self, offset: usize, value: u64) -> Result {
+        let reg = self.register(offset)?;
+        // SAFETY: `reg` is an aligned register inside the mapped BAR.
+        unsafe { bindings::rvcap_mmio_write64(value, reg) };
+        Ok(())
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        // SAFETY: mapped by `pci_iomap` for `pdev`, which is alive, and
+        // unmapped once (type invariant).
+        unsafe { bindings::rvcap_pci_iounmap(self.pdev, self.base.as_ptr()) };
     }
 }
 

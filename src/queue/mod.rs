@@ -809,6 +809,11 @@ impl<D: Dma> Queue<D> {
         true
     }
 
+    /// The mapping of buffer `index`, if it has one.
+    pub(crate) fn mapping(&self, index: usize) -> Option<&D::Mapping> {
+        self.slot(index).ok()?.mapping.as_ref()
+    }
+
     /// The mapping of MMAP buffer `index`, for mmap() of its memory.
     pub(crate) fn mmap_buffer(&self, index: usize) -> QResult<&D::Mapping> {
         if self.memory != Some(Memory::Mmap) {

@@ -200,6 +200,9 @@ static inline void rvcap_reset_knobs(void)
 	rvcap_set_knob("unpaced", 0);
 	rvcap_set_knob("map_per_qbuf", 0);
 	rvcap_set_knob("full_sync", 0);
+	/* Only with the edu DMA master (rvcap_dma_master_test.c). */
+	rvcap_set_knob("device_stamp", 0);
+	rvcap_set_knob("inject_dma_after_unmap", 0);
 }
 
 /* Counts lines of /sys/kernel/debug/rvcap/rvcap.0/buffers containing @s. */

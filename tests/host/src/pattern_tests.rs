@@ -185,3 +185,36 @@ fn menu_indices_round_trip() {
     }
     assert_eq!(Pattern::from_index(PATTERN_MENU.len() as u32), None);
 }
+
+/// What a DMA engine copies from its buffer at the start of each frame
+/// (`device_stamp`) is the frame's own first bytes, for every pattern,
+/// format and sequence number, with the buffer loaded once per stream.
+#[test]
+fn the_stamp_source_holds_the_first_bytes_of_every_frame() {
+    for f in FORMATS.iter() {
+        let fmt = FrameFormat::negotiate(f.fourcc, 64, 16);
+        for pattern in [Pattern::ColorBars, Pattern::Ramp, Pattern::Verification] {
+            let mut template = vec![0u8; template_len(&fmt)];
+            let mut source = [0u8; STAMP_SOURCE_LEN];
+            assert!(stamp_source(fmt, pattern, &mut template, &mut source));
+            for seq in [0u32, 1, 2, 15, 16, 255, 256, 1000, u32::MAX] {
+                let frame = render_whole(fmt, pattern, seq);
+                let at = stamp_offset(pattern, seq);
+                assert!(at + STAMP_LEN <= STAMP_SOURCE_LEN);
+                assert_eq!(
+                    &source[at..at + STAMP_LEN],
+                    &frame[..STAMP_LEN],
+                    "{pattern:?} frame {seq}"
+                );
+            }
+        }
+    }
+}
+
+/// The stamp fits in QEMU's `edu` buffer (4096 bytes, of which a transfer
+/// may use 4095) and covers a whole verification period.
+#[test]
+fn the_stamp_fits_the_dma_engines_buffer() {
+    assert_eq!(STAMP_LEN, 251);
+    assert!(STAMP_SOURCE_LEN <= 4095);
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+#
+# Judges a guest's kernel log (the serial console): anything the kernel
+# reports as a bug (a warning, a BUG, an oops, lockdep, DMA-API debugging,
+# KASAN, UBSAN, kmemleak, a hung task) or a device access the IOMMU refused
+# (intel-iommu's DMAR fault report) is a problem, whatever the tests said.
+#
+# A test that makes a device fault on purpose brackets it with two lines it
+# writes to /dev/kmsg:
+#     rvcap-test: expecting an IOMMU fault: <what>
+#     rvcap-test: end of expected IOMMU fault
+# Inside such a window IOMMU fault lines are expected (nothing else is), and
+# a window without one is a problem too: the fault the test provoked was
+# not reported, so this check would miss a real one.
+#
+# Usage: check-kernel-log.py CONSOLE_LOG. Prints "clean", or each problem
+# with the lines around it; exits 1 on a problem.
+import re
+import sys
+
+BUG = re.compile(
+    r"WARNING:|BUG:|Oops|kernel BUG|Kernel panic|general protection fault|Call Trace:"
+    r"|possible (recursive|circular) locking|inconsistent lock state|lockdep is turned off"
+    r"|suspicious RCU usage|DMA-API: .*(device driver|exceeded)|KASAN|UBSAN"
+    r"|kmemleak: [0-9]+ new suspected|unreferenced object|swiotlb buffer is full"
+    r"|blocked for more than|soft lockup|hard LOCKUP"
+)
+IOMMU_FAULT = re.compile(r"DMAR: \[DMA (Read|Write)|DMAR: DRHD: handling fault")
+BEGIN = re.compile(r"rvcap-test: expecting an IOMMU fault: (.*)")
+END = re.compile(r"rvcap-test: end of expected IOMMU fault")
+
+
+def problems(lines):
+    """Yields (line index, what) for every problem in the log."""
+    window = None  # (line index, what, faults seen)
+    for i, line in enumerate(lines):
+        begin = BEGIN.search(line)
+        if begin:
+            if window:
+                yield window[0], "an expected-fault window was not closed"
+            window = [i, begin.group(1).strip(), 0]
+            continue
+        if END.search(line):
+            if not window:
+                yield i, "an expected-fault window ends that never began"
+            elif window[2] == 0:
+                yield window[0], f"the expected IOMMU fault was not reported ({window[1]})"
+            window = None
+            continue
+        if IOMMU_FAULT.search(line):
+            if window:
+                window[2] += 1
+            else:
+                yield i, "a device access the IOMMU refused"
+        elif BUG.search(line):
+            yield i, "the kernel reports a problem"
+    if window:
+        yield window[0], f"an expected-fault window was not closed ({window[1]})"
+
+
+def main():
+    with open(sys.argv[1], errors="replace") as f:
+        lines = f.read().splitlines()
+    found = list(problems(lines))
+    for i, what in found[:5]:
+        print(f"line {i + 1}: {what}:")
+        for line in lines[max(0, i - 5) : i + 40]:
+            print("    " + line)
+    if found:
+        sys.exit(1)
+    print("clean")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! QEMU's `edu` PCI device as rvcap's DMA master. Its DMA engine copies
+//! between a 4 KiB buffer of its own and memory, through the IOMMU if there
+//! is one: with the `device_stamp` knob it writes the first bytes of every
+//! frame (its buffer loaded once per stream with [`crate::pattern`]'s stamp
+//! source), and the fault injection makes it write into a buffer just
+//! after its unmap.
+//!
+//! The engine is QEMU's `hw/misc/edu.c`: registers in BAR 0; a transfer
+//! starts when the command register is written with the run bit and ends
+//! about 100 ms of virtual time later, when the run bit clears. A transfer
+//! must stay inside the device's buffer (QEMU 7.2 aborts otherwise; one of
+//! 4096 bytes aborts too, so at most 4095).
+
+use crate::kapi::delay::msleep;
+use crate::kapi::device::DeviceRef;
+use crate::kapi::dma::ToDevice;
+use crate::kapi::log::DevLog;
+use crate::kapi::pci::Bar;
+use core::sync::atomic::{AtomicU64, Ordering};
+use kernel::new_mutex;
+use kernel::prelude::*;
+use kernel::sync::{Arc, Mutex};
+
+/// DMA source address register.
+const REG_DMA_SOURCE: usize = 0x80;
+/// DMA destination address register.
+const REG_DMA_DESTINATION: usize = 0x88;
+/// DMA byte count register.
+const REG_DMA_COUNT: usize = 0x90;
+/// DMA command register.
+const REG_DMA_COMMAND: usize = 0x98;
+/// Command: start; reads back set while the transfer runs.
+const COMMAND_RUN: u64 = 1;
+/// Command: from the device's buffer to memory (clear: memory to buffer).
+const COMMAND_TO_MEMORY: u64 = 2;
+/// The device's buffer, in its DMA address space.
+const BUFFER_BASE: u64 = 0x40000;
+/// Bytes of the buffer a transfer may use.
+pub(crate) const BUFFER_LEN: usize = 4095;
+/// A transfer takes about 100 ms; one that took this long never ends.
+const TRANSFER_TIMEOUT_MS: u32 = 2000;
+/// How often the run bit is looked at.
+const POLL_MS: u32 = 5;
+
+/// What only one transfer at a time may touch.
+struct Engine {
+    /// The content (a [`EduDma::new_content`] key) the buffer holds, 0 if
+    /// none is known.
+    loaded: u64,
+    /// A transfer did not end: the device may still be writing somewhere,
+    /// so it gets no more work.
+    wedged: bool,
+}
+
+/// The `edu` device's DMA engine, shared by every capture device.
+#[pin_data]
+pub(crate) struct EduDma {
+    dev: DeviceRef,
+    bar: Bar,
+    log: DevLog,
+    #[pin]
+    engine: Mutex<Engine>,
+    /// Keys of buffer contents, so that a capture device can tell whether
+    /// the buffer still holds what it loaded.
+    next_content: AtomicU64,
+    /// Transfers that ended, for debugfs.
+    transfers: AtomicU64,
+}
+
+impl EduDma {
+    /// The DMA engine of the `edu` device `dev`, whose BAR 0 is `bar`.
+    pub(crate) fn new(dev: DeviceRef, bar: Bar) -> Result<Arc<Self>> {
+        let log = DevLog::new(dev.clone());
+        Arc::pin_init(
+            pin_init!(Self {
+                dev,
+                bar,
+                log,
+                engine <- new_mutex!(Engine { loaded: 0, wedged: false }, "rvcap::edu"),
+                next_content: AtomicU64::new(1),
+                transfers: AtomicU64::new(0),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// The PCI device.
+    pub(crate) fn device(&self) -> &DeviceRef {
+        &self.dev
+    }
+
+    /// Transfers done so far.
+    pub(crate) fn transfers(&self) -> u64 {
+        self.transfers.load(Ordering::Relaxed)
+    }
+
+    /// A key for new buffer content, for [`EduDma::copy_out`].
+    pub(crate) fn new_content(&self) -> u64 {
+        self.next_content.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Writes `len` bytes of `source` from `offset` on into memory at device
+    /// address `destination`. `source` is loaded into the device's buffer
+    /// first (a transfer of its own) unless it holds content `key` already.
+    pub(crate) fn copy_out(
+        &self,
+        key: u64,
+        source: &[u8],
+        offset: usize,
+        destination: u64,
+        len: usize,
+    ) -> Result {
+        if source.len() > BUFFER_LEN
+            || offset
+                .checked_add(len)
+                .map_or(true, |end| end > source.len())
+        {
+            return Err(EINVAL);
+        }
+        let mut engine = self.engine.lock();
+        if engine.loaded != key {
+            engine.loaded = 0;
+            let mut bytes = KVec::with_capacity(source.len(), GFP_KERNEL)?;
+            bytes.extend_from_slice(source, GFP_KERNEL)?;
+            let mapped = ToDevice::map(&self.dev, bytes)?;
+            let loaded = self.transfer(
+                &mut engine,
+                0,
+                mapped.dma_address(),
+                BUFFER_BASE,
+                source.len(),
+            );
+            if engine.wedged {
+                // The device may still read it: never unmap or free it.
+                core::mem::forget(mapped);
+            }
+            loaded?;
+            engine.loaded = key;
+        }
+        self.transfer(
+            &mut engine,
+            COMMAND_TO_MEMORY,
+            BUFFER_BASE + offset as u64,
+            destination,
+            len,
+        )
+    }
+
+    /// Writes `len` bytes of whatever the device's buffer holds to device
+    /// address `destination` (fault injection: a device writing where it
+    /// was told to, into memory that is no longer mapped for it).
+    pub(crate) fn write_stale(&self, destination: u64, len: usize) -> Result {
+        if len > BUFFER_LEN {
+            return Err(EINVAL);
+        }
+        let mut engine = self.engine.lock();
+        self.transfer(
+            &mut engine,
+            COMMAND_TO_MEMORY,
+            BUFFER_BASE,
+            destination,
+            len,
+        )
+    }
+
+    /// Runs one transfer and waits for its end, uninterruptibly: the memory
+    /// it touches must stay as it is until then.
+    fn transfer(
+        &self,
+        engine: &mut Engine,
+        command: u64,
+        source: u64,
+        destination: u64,
+        len: usize,
+    ) -> Result {
+        if engine.wedged {
+            return Err(EIO);
+        }
+        if self.bar.read64(REG_DMA_COMMAND)? & COMMAND_RUN != 0 {
+            // Only this engine starts transfers, under its lock.
+            self.log
+                .warn(format_args!("edu DMA busy before a transfer; not using it"));
+            engine.wedged = true;
+            return Err(EIO);
+        }
+        self.bar.write64(REG_DMA_SOURCE, source)?;
+        self.bar.write64(REG_DMA_DESTINATION, destination)?;
+        self.bar.write64(REG_DMA_COUNT, len as u64)?;
+        self.bar.write64(REG_DMA_COMMAND, command | COMMAND_RUN)?;
+        let mut waited = 0;
+        while self.bar.read64(REG_DMA_COMMAND)? & COMMAND_RUN != 0 {
+            if waited >= TRANSFER_TIMEOUT_MS {
+                self.log.warn(format_args!(
+                    "edu DMA of {len} bytes to {destination:#x} did not end in {TRANSFER_TIMEOUT_MS} ms; not using it any more"
+                ));
+                engine.wedged = true;
+                return Err(EIO);
+            }
+            msleep(POLL_MS);
+            waited += POLL_MS;
+        }
+        self.transfers.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
