@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # `make bench`: rvcap side by side with vivid, and rvcap's default policies
-# against map-per-QBUF and full-buffer syncs, in two boots of the benchmark
-# kernel (configs/rvcap-bench.config: no KASAN, lockdep or DMA-API debug),
-# a coherent one and a swiotlb=force one (tests/plans/bench.sh). Writes
+# against map-per-QBUF and full-buffer syncs, in three boots of the
+# benchmark kernel (configs/rvcap-bench.config: no KASAN, lockdep or DMA-API
+# debug): a coherent one, a swiotlb=force one and an IOMMU one
+# (tests/plans/bench.sh). Writes
 # out/bench/{results.md,chart.png,raw.txt}. Builds what is missing first:
 # the benchmark kernel is cached beside the test kernel, and rvcap.ko for it
 # is built in a copy of the sources under the cache, so that the tree's
@@ -32,11 +33,15 @@ out=out/bench
 rm -rf "$out"
 mkdir -p "$out"
 runs=()
-for boot in coherent:'' swiotlb:' swiotlb=131072,force'; do
+# name:kernel arguments:vm-run.sh options, as in scripts/check.sh
+for boot in coherent:: swiotlb:' swiotlb=131072,force': iommu::--iommu; do
 	name=${boot%%:*}
-	args=${boot#*:}
+	rest=${boot#*:}
+	args=${rest%%:*}
+	opts=${rest#*:}
 	vm=(scripts/vm-run.sh --name "bench-$name" --out "$RVCAP_CACHE/runs/bench-$name" --timeout 900)
 	[[ -n $args ]] && vm+=(--append "$args")
+	[[ -n $opts ]] && vm+=("$opts")
 	"${vm[@]}" tests/plans/bench.sh "$name"
 	runs+=("$name=$RVCAP_CACHE/runs/bench-$name/output.log")
 done

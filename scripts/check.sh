@@ -333,13 +333,17 @@ done
 # numbers mean nothing here (a debug kernel); that every measurement runs
 # and the table and chart come out does.
 bench_smoke() {
-	local boot args runs=() out=$logs/bench-smoke
+	local boot rest args runs=() out=$logs/bench-smoke
 	mkdir -p "$out"
-	for boot in coherent:'' swiotlb:' swiotlb=131072,force'; do
-		args=${boot#*:}
+	# name:kernel arguments:vm-run.sh options, as in scripts/bench.sh
+	for boot in coherent:: swiotlb:' swiotlb=131072,force': iommu::--iommu; do
+		rest=${boot#*:}
 		boot=${boot%%:*}
+		args=${rest%%:*}
+		local opts=${rest#*:}
 		local vm=(scripts/vm-run.sh --quiet --name "bench-smoke-$boot" --timeout 900)
 		[[ -n $args ]] && vm+=(--append "$args")
+		[[ -n $opts ]] && vm+=("$opts")
 		"${vm[@]}" tests/plans/bench.sh "$boot" 5 2 5 || return 1
 		runs+=("$boot=$RVCAP_CACHE/runs/bench-smoke-$boot/output.log")
 	done

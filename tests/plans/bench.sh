@@ -1,7 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # Guest plan for `make bench` (scripts/bench.sh), on the benchmark kernel.
-# Arguments: the boot, "coherent" or "swiotlb" (booted with swiotlb=force);
+# Arguments: the boot, "coherent", "swiotlb" (booted with swiotlb=force) or
+# "iommu" (q35 with intel-iommu, strict, and QEMU's edu as rvcap's DMA
+# master: every mapping is an IOVA mapping);
 # then, optionally, frames to time per measurement (300), a time limit per
 # measurement in seconds (4) and requeues to count allocations over (100).
 # Every measurement is one "rvcap-bench: ..." line from tools/rvcap-bench.c,
@@ -11,8 +13,12 @@
 #             dma-heap, 640x480 and 1920x1080 YUYV; memset of each frame size
 #   swiotlb   rvcap's payload-range against full-buffer CPU syncs, and map
 #             once against map per QBUF, where every sync and map copies
+#   iommu     map once against map per QBUF at 1920x1080, udmabuf and heap,
+#             where each map allocates IOVAs and writes IOMMU page tables and
+#             each unmap invalidates the IOTLB; and the DQBUF sync, payload
+#             against full buffer
 set -e
-boot=${1:?coherent or swiotlb}
+boot=${1:?coherent, swiotlb or iommu}
 frames=${2:-300}
 secs=${3:-4}
 allocs=${4:-100}
@@ -36,7 +42,17 @@ bench_rvcap() { # label width height memory [extra args]
 		-a "$allocs" -T rvcap0-engine -c "$counters" -l "$label" "$@"
 }
 
-if [ "$boot" = coherent ]; then
+if [ "$boot" = iommu ]; then
+	for mem in udmabuf heap; do
+		bench_rvcap "rvcap/$mem/1920x1080/map-once" 1920 1080 "$mem"
+		echo 1 >$params/map_per_qbuf
+		bench_rvcap "rvcap/$mem/1920x1080/map-per-qbuf" 1920 1080 "$mem"
+		echo 0 >$params/map_per_qbuf
+		echo 1 >$params/full_sync
+		bench_rvcap "rvcap/$mem/1920x1080/full-sync" 1920 1080 "$mem"
+		echo 0 >$params/full_sync
+	done
+elif [ "$boot" = coherent ]; then
 	modprobe vivid n_devs=1 node_types=0x1
 	vivid=$(node vivid-000-vid-cap)
 	for size in 640x480 1920x1080; do
