@@ -389,6 +389,11 @@ impl DeviceMemory {
         }
     }
 
+    /// Whether an IOMMU translates the device's addresses of this memory.
+    pub(crate) fn is_translated(&self) -> bool {
+        self.iommu_page != 0
+    }
+
     /// Its size in bytes.
     pub(crate) fn size(&self) -> usize {
         self.size
