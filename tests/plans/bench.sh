@@ -5,7 +5,10 @@
 # "iommu" (q35 with intel-iommu, strict, and QEMU's edu as rvcap's DMA
 # master: every mapping is an IOVA mapping);
 # then, optionally, frames to time per measurement (300), a time limit per
-# measurement in seconds (4) and requeues to count allocations over (100).
+# measurement in seconds (4), requeues to count allocations over (100) and
+# the frame size of the IOMMU boot (1920x1080; `make check`'s smoke run
+# takes 640x480, since on its debug kernel DMA-API debugging makes each
+# per-page sync of a 1080p import cost a second).
 # Every measurement is one "rvcap-bench: ..." line from tools/rvcap-bench.c,
 # labelled driver/memory/size/policy for scripts/bench-report.py.
 #   coherent  rvcap (unpaced, map once and map per QBUF) and vivid (its
@@ -22,6 +25,7 @@ boot=${1:?coherent, swiotlb or iommu}
 frames=${2:-300}
 secs=${3:-4}
 allocs=${4:-100}
+iommu_size=${5:-1920x1080}
 params=/sys/kernel/debug/rvcap/rvcap.0
 counters=/sys/kernel/debug/rvcap/rvcap.0/counters
 
@@ -43,13 +47,14 @@ bench_rvcap() { # label width height memory [extra args]
 }
 
 if [ "$boot" = iommu ]; then
+	w=${iommu_size%x*} h=${iommu_size#*x}
 	for mem in udmabuf heap; do
-		bench_rvcap "rvcap/$mem/1920x1080/map-once" 1920 1080 "$mem"
+		bench_rvcap "rvcap/$mem/$iommu_size/map-once" "$w" "$h" "$mem"
 		echo 1 >$params/map_per_qbuf
-		bench_rvcap "rvcap/$mem/1920x1080/map-per-qbuf" 1920 1080 "$mem"
+		bench_rvcap "rvcap/$mem/$iommu_size/map-per-qbuf" "$w" "$h" "$mem"
 		echo 0 >$params/map_per_qbuf
 		echo 1 >$params/full_sync
-		bench_rvcap "rvcap/$mem/1920x1080/full-sync" 1920 1080 "$mem"
+		bench_rvcap "rvcap/$mem/$iommu_size/full-sync" "$w" "$h" "$mem"
 		echo 0 >$params/full_sync
 	done
 elif [ "$boot" = coherent ]; then
