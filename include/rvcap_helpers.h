@@ -41,10 +41,8 @@ const char *rvcap_dev_name(const struct device *dev);
 void rvcap_dev_info(const struct device *dev, const char *msg);
 void rvcap_dev_warn(const struct device *dev, const char *msg);
 bool rvcap_dev_dbg(const struct device *dev, const char *msg);
-void *rvcap_pci_get_drvdata(struct pci_dev *pdev);
-void rvcap_pci_set_drvdata(struct pci_dev *pdev, void *data);
-void *rvcap_platform_get_drvdata(struct platform_device *pdev);
-void rvcap_platform_set_drvdata(struct platform_device *pdev, void *data);
+void *rvcap_dev_get_drvdata(const struct device *dev);
+void rvcap_dev_set_drvdata(struct device *dev, void *data);
 bool rvcap_device_is_bound(struct device *dev);
 
 /* V4L2 */

@@ -29,6 +29,7 @@ use driver::capture::Capture;
 use driver::edu::EduDma;
 use kapi::ctrl::{Menu, MenuControl};
 use kapi::debugfs;
+use kapi::driver::Probing;
 use kapi::pci;
 use kapi::platform::{self, DeviceRegistration, Driver, ProbingDevice};
 use kapi::video::Registration;

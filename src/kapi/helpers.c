@@ -114,24 +114,14 @@ bool rvcap_dev_dbg(const struct device *dev, const char *msg)
 #endif
 }
 
-void *rvcap_pci_get_drvdata(struct pci_dev *pdev)
+void *rvcap_dev_get_drvdata(const struct device *dev)
 {
-	return pci_get_drvdata(pdev);
+	return dev_get_drvdata(dev);
 }
 
-void rvcap_pci_set_drvdata(struct pci_dev *pdev, void *data)
+void rvcap_dev_set_drvdata(struct device *dev, void *data)
 {
-	pci_set_drvdata(pdev, data);
-}
-
-void *rvcap_platform_get_drvdata(struct platform_device *pdev)
-{
-	return platform_get_drvdata(pdev);
-}
-
-void rvcap_platform_set_drvdata(struct platform_device *pdev, void *data)
-{
-	platform_set_drvdata(pdev, data);
+	dev_set_drvdata(dev, data);
 }
 
 bool rvcap_device_is_bound(struct device *dev)

@@ -15,7 +15,7 @@
 //!   crate, and `helpers.c` for static inline functions and macros.
 //! - [`device`]: `struct device` and its reference count.
 //! - [`platform`]: platform device and driver registration; [`pci`]: PCI
-//!   driver registration and memory BARs.
+//!   driver registration and memory BARs; [`driver`]: what both share.
 //! - [`video`]: `v4l2_device` + `video_device` registration, built from the
 //!   [`video::VideoOps`] trait; [`ioctl`]: the adapter from the V4L2 core's
 //!   ioctl, file and control callbacks to its methods; [`ctrl`]: menus.
@@ -37,6 +37,7 @@ pub(crate) mod delay;
 pub(crate) mod device;
 pub(crate) mod dma;
 pub(crate) mod dma_buf;
+pub(crate) mod driver;
 pub(crate) mod ioctl;
 pub(crate) mod kthread;
 pub(crate) mod log;

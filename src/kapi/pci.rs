@@ -7,13 +7,14 @@
 
 use super::bindings;
 use super::device::{Device, DeviceRef};
+use super::driver::{self, DriverInner, Probing};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
-use kernel::error::{from_result, to_result};
+use kernel::error::to_result;
 use kernel::ffi::{c_int, c_void};
 use kernel::prelude::*;
 use kernel::str::CStr;
-use kernel::types::{ARef, ForeignOwnable, Opaque};
+use kernel::types::{ForeignOwnable, Opaque};
 
 /// A PCI device being probed.
 ///
@@ -29,18 +30,6 @@ impl ProbingDevice {
         self.0.get()
     }
 
-    /// The embedded `struct device`.
-    pub(crate) fn device(&self) -> &Device {
-        // SAFETY: the PCI device is live while probed (type invariant), and so
-        // is the `struct device` it embeds.
-        unsafe { Device::from_raw(core::ptr::addr_of_mut!((*self.raw()).dev)) }
-    }
-
-    /// A counted reference to the embedded `struct device`.
-    pub(crate) fn device_ref(&self) -> DeviceRef {
-        ARef::from(self.device())
-    }
-
     /// Enables the device and makes it a bus master (it may start DMA).
     /// Undone when the driver unbinds (managed: `pcim_enable_device`).
     pub(crate) fn enable_bus_master(&self) -> Result {
@@ -49,14 +38,6 @@ impl ProbingDevice {
         // SAFETY: as above; the device is enabled.
         unsafe { bindings::pci_set_master(self.raw()) };
         Ok(())
-    }
-
-    /// Sets the streaming and coherent DMA masks to `bits` bits.
-    pub(crate) fn set_dma_mask_and_coherent(&self, bits: u32) -> Result {
-        // SAFETY: the device is being probed by us (type invariant).
-        to_result(unsafe {
-            bindings::rvcap_dma_coerce_mask_and_coherent(self.device().as_raw(), bits)
-        })
     }
 
     /// Maps memory BAR `bar` for MMIO. The mapping outlives the binding if
@@ -76,11 +57,14 @@ impl ProbingDevice {
             len,
         })
     }
+}
 
-    /// Sets the longest DMA segment the device handles.
-    pub(crate) fn set_dma_max_seg_size(&self, size: u32) {
-        // SAFETY: as in `set_dma_mask_and_coherent`.
-        unsafe { bindings::rvcap_dma_set_max_seg_size(self.device().as_raw(), size) };
+// SAFETY: the embedded device is the one being probed (type invariant).
+unsafe impl Probing for ProbingDevice {
+    fn device(&self) -> &Device {
+        // SAFETY: the PCI device is live while probed (type invariant), and
+        // so is the `struct device` it embeds.
+        unsafe { Device::from_raw(core::ptr::addr_of_mut!((*self.raw()).dev)) }
     }
 }
 
@@ -193,20 +177,6 @@ pub(crate) trait Driver {
     }
 }
 
-/// The driver structure and the context, in one allocation.
-///
-/// # Invariants
-///
-/// Pinned; `drv` is the `pci_driver` registered for `T` (see
-/// [`Registration`]), so the driver core's `dev.driver` of a device bound
-/// to it points into this allocation.
-#[pin_data]
-struct DriverInner<T: Driver> {
-    #[pin]
-    drv: Opaque<bindings::pci_driver>,
-    context: T::Context,
-}
-
 /// A registered PCI driver, unregistered on drop.
 ///
 /// # Invariants
@@ -215,7 +185,7 @@ struct DriverInner<T: Driver> {
 /// and the `'static` ID table it was given, and is not moved until it is
 /// unregistered.
 pub(crate) struct Registration<T: Driver> {
-    inner: Pin<KBox<DriverInner<T>>>,
+    inner: Pin<KBox<DriverInner<bindings::pci_driver, T::Context>>>,
     _driver: PhantomData<T>,
 }
 
@@ -233,20 +203,13 @@ impl<T: Driver> Registration<T> {
         ids: &'static IdTable<N>,
         context: T::Context,
     ) -> Result<Self> {
-        let inner = KBox::pin_init(
-            pin_init!(DriverInner::<T> {
-                drv: Opaque::uninit(),
-                context,
-            }),
-            GFP_KERNEL,
-        )?;
-        let raw = inner.drv.get();
-        // SAFETY: `raw` is our own, pinned, writable allocation; it is fully
-        // initialised (zeroed, then the fields we use) before registration,
-        // and stays alive and in place until `drop` unregisters it. The ID
-        // table is 'static and terminated (its invariant).
+        let inner = DriverInner::<bindings::pci_driver, T::Context>::new(context)?;
+        let raw = inner.raw();
+        // SAFETY: `raw` is our own, pinned, zeroed allocation; the fields we
+        // use are set before registration, and it stays alive and in place
+        // until `drop` unregisters it. The ID table is 'static and
+        // terminated (its invariant).
         unsafe {
-            core::ptr::write_bytes(raw, 0, 1);
             (*raw).name = T::NAME.as_char_ptr();
             (*raw).id_table = ids.ids.as_ptr();
             (*raw).driver.suppress_bind_attrs = true;
@@ -272,41 +235,34 @@ impl<T: Driver> Registration<T> {
         pdev: *mut bindings::pci_dev,
         _id: *const bindings::pci_device_id,
     ) -> c_int {
-        from_result(|| {
-            // SAFETY: `pdev` is being probed for the duration of this call,
-            // which is the invariant of `ProbingDevice`.
-            let probing = unsafe { &*pdev.cast::<ProbingDevice>() };
-            // SAFETY: the driver core set `dev.driver` to the `driver` field
-            // of the `pci_driver` it probes for, which is the `drv` of a
-            // `DriverInner<T>` (only `register` uses these callbacks); it
-            // stays registered, and so alive, during probe.
-            let context = unsafe {
-                let drv = kernel::container_of!((*pdev).dev.driver, bindings::pci_driver, driver);
-                let inner = kernel::container_of!(drv, DriverInner<T>, drv);
-                &(*inner).context
-            };
-            let data = T::probe(probing, context)?;
-            // SAFETY: the device is being probed; its driver data is ours.
-            // `remove_callback` takes the data back.
-            unsafe { bindings::rvcap_pci_set_drvdata(pdev, data.into_foreign().cast_mut()) };
-            Ok(0)
-        })
+        // SAFETY: `pdev` is being probed for the duration of this call,
+        // which is the invariant of `ProbingDevice`.
+        let probing = unsafe { &*pdev.cast::<ProbingDevice>() };
+        // SAFETY: the device is probed by the `pci_driver` that `register`
+        // made as the `drv` of a `DriverInner` with `T`'s context (only it
+        // uses these callbacks), registered during probe; its driver data is
+        // ours, taken back by `remove_callback`.
+        unsafe {
+            driver::probe::<bindings::pci_driver, T::Context, T::Data>(
+                core::ptr::addr_of_mut!((*pdev).dev),
+                |context| T::probe(probing, context),
+            )
+        }
     }
 
     /// # Safety
     ///
     /// Called by the PCI core for a device that `probe_callback` bound.
     unsafe extern "C" fn remove_callback(pdev: *mut bindings::pci_dev) {
-        // SAFETY: `pdev` is bound to us, so its driver data is what
-        // `probe_callback` stored with `into_foreign`, taken back once here.
-        let data = unsafe { T::Data::from_foreign(bindings::rvcap_pci_get_drvdata(pdev)) };
-        T::remove(data);
+        // SAFETY: `pdev` is bound to us by `probe_callback` with `T::Data`,
+        // and is being removed.
+        unsafe { driver::remove(core::ptr::addr_of_mut!((*pdev).dev), T::remove) };
     }
 }
 
 impl<T: Driver> Drop for Registration<T> {
     fn drop(&mut self) {
         // SAFETY: registered (type invariant), unregistered once, here.
-        unsafe { bindings::pci_unregister_driver(self.inner.drv.get()) };
+        unsafe { bindings::pci_unregister_driver(self.inner.raw()) };
     }
 }

@@ -6,14 +6,15 @@
 //! `remove`). Both unregister on drop.
 
 use super::bindings;
-use super::device::{Device, DeviceRef};
+use super::device::Device;
+use super::driver::{self, DriverInner, Probing};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
-use kernel::error::{from_err_ptr, from_result, to_result};
+use kernel::error::{from_err_ptr, to_result};
 use kernel::ffi::c_int;
 use kernel::prelude::*;
 use kernel::str::CStr;
-use kernel::types::{ARef, ForeignOwnable, Opaque};
+use kernel::types::{ForeignOwnable, Opaque};
 
 /// A platform device being probed: what a driver may configure.
 ///
@@ -29,39 +30,21 @@ impl ProbingDevice {
         self.0.get()
     }
 
-    /// The embedded `struct device`.
-    pub(crate) fn device(&self) -> &Device {
-        // SAFETY: the platform device is live while it is probed (type
-        // invariant), and so is the `struct device` it embeds, which was
-        // added to the driver core before probe.
-        unsafe { Device::from_raw(core::ptr::addr_of_mut!((*self.raw()).dev)) }
-    }
-
-    /// A counted reference to the embedded `struct device`.
-    pub(crate) fn device_ref(&self) -> DeviceRef {
-        ARef::from(self.device())
-    }
-
     /// The instance id of the device (`name.id`), 0 for a single one.
     pub(crate) fn id(&self) -> u32 {
         // SAFETY: live while probed (type invariant); `id` is set at
         // registration and not changed afterwards.
         u32::try_from(unsafe { (*self.raw()).id }).unwrap_or(0)
     }
+}
 
-    /// Sets the streaming and coherent DMA masks to `bits` bits.
-    pub(crate) fn set_dma_mask_and_coherent(&self, bits: u32) -> Result {
-        // SAFETY: the device is being probed by us (type invariant); probe is
-        // where a driver sets its device's DMA parameters.
-        to_result(unsafe {
-            bindings::rvcap_dma_coerce_mask_and_coherent(self.device().as_raw(), bits)
-        })
-    }
-
-    /// Sets the longest DMA segment the device handles.
-    pub(crate) fn set_dma_max_seg_size(&self, size: u32) {
-        // SAFETY: as in `set_dma_mask_and_coherent`.
-        unsafe { bindings::rvcap_dma_set_max_seg_size(self.device().as_raw(), size) };
+// SAFETY: the embedded device is the one being probed (type invariant).
+unsafe impl Probing for ProbingDevice {
+    fn device(&self) -> &Device {
+        // SAFETY: the platform device is live while it is probed (type
+        // invariant), and so is the `struct device` it embeds, which was
+        // added to the driver core before probe.
+        unsafe { Device::from_raw(core::ptr::addr_of_mut!((*self.raw()).dev)) }
     }
 }
 
@@ -82,20 +65,6 @@ pub(crate) trait Driver {
     }
 }
 
-/// The driver structure and the context, in one allocation.
-///
-/// # Invariants
-///
-/// Pinned; `drv` is the `platform_driver` registered for `T` (see
-/// [`Registration`]), so the driver core's `dev.driver` of a device bound
-/// to it points into this allocation.
-#[pin_data]
-struct DriverInner<T: Driver> {
-    #[pin]
-    drv: Opaque<bindings::platform_driver>,
-    context: T::Context,
-}
-
 /// A registered platform driver, unregistered on drop.
 ///
 /// # Invariants
@@ -104,7 +73,7 @@ struct DriverInner<T: Driver> {
 /// (`__platform_driver_register`) with the callbacks of `T`, and is not
 /// moved until it is unregistered.
 pub(crate) struct Registration<T: Driver> {
-    inner: Pin<KBox<DriverInner<T>>>,
+    inner: Pin<KBox<DriverInner<bindings::platform_driver, T::Context>>>,
     _driver: PhantomData<T>,
 }
 
@@ -118,19 +87,12 @@ impl<T: Driver> Registration<T> {
     /// Registers driver `T`. Binding and unbinding through sysfs is
     /// disabled: a device only goes away with its registration.
     pub(crate) fn register(module: &'static ThisModule, context: T::Context) -> Result<Self> {
-        let inner = KBox::pin_init(
-            pin_init!(DriverInner::<T> {
-                drv: Opaque::uninit(),
-                context,
-            }),
-            GFP_KERNEL,
-        )?;
-        let raw = inner.drv.get();
-        // SAFETY: `raw` is our own, pinned, writable allocation; it is fully
-        // initialised (zeroed, then the fields we use) before registration,
-        // and stays alive and in place until `drop` unregisters it.
+        let inner = DriverInner::<bindings::platform_driver, T::Context>::new(context)?;
+        let raw = inner.raw();
+        // SAFETY: `raw` is our own, pinned, zeroed allocation; the fields we
+        // use are set before registration, and it stays alive and in place
+        // until `drop` unregisters it.
         unsafe {
-            core::ptr::write_bytes(raw, 0, 1);
             (*raw).driver.name = T::NAME.as_char_ptr();
             (*raw).driver.suppress_bind_attrs = true;
             (*raw).probe = Some(Self::probe_callback);
@@ -151,44 +113,35 @@ impl<T: Driver> Registration<T> {
     ///
     /// Called by the driver core for a device named `T::NAME`.
     unsafe extern "C" fn probe_callback(pdev: *mut bindings::platform_device) -> c_int {
-        from_result(|| {
-            // SAFETY: `pdev` is being probed for the duration of this call,
-            // which is the invariant of `ProbingDevice` (transparent over
-            // `Opaque<platform_device>`).
-            let probing = unsafe { &*pdev.cast::<ProbingDevice>() };
-            // SAFETY: the driver core set `dev.driver` to the `driver` field
-            // of the `platform_driver` it probes for, which is the `drv` of a
-            // `DriverInner<T>` (only `register` uses these callbacks); it
-            // stays registered, and so alive, during probe.
-            let context = unsafe {
-                let drv =
-                    kernel::container_of!((*pdev).dev.driver, bindings::platform_driver, driver);
-                let inner = kernel::container_of!(drv, DriverInner<T>, drv);
-                &(*inner).context
-            };
-            let data = T::probe(probing, context)?;
-            // SAFETY: the device is being probed; its driver data is ours.
-            // `remove_callback` takes the data back.
-            unsafe { bindings::rvcap_platform_set_drvdata(pdev, data.into_foreign().cast_mut()) };
-            Ok(0)
-        })
+        // SAFETY: `pdev` is being probed for the duration of this call,
+        // which is the invariant of `ProbingDevice`.
+        let probing = unsafe { &*pdev.cast::<ProbingDevice>() };
+        // SAFETY: the device is probed by the `platform_driver` that `register`
+        // made as the `drv` of a `DriverInner` with `T`'s context (only it
+        // uses these callbacks), registered during probe; its driver data is
+        // ours, taken back by `remove_callback`.
+        unsafe {
+            driver::probe::<bindings::platform_driver, T::Context, T::Data>(
+                core::ptr::addr_of_mut!((*pdev).dev),
+                |context| T::probe(probing, context),
+            )
+        }
     }
 
     /// # Safety
     ///
     /// Called by the driver core for a device that `probe_callback` bound.
     unsafe extern "C" fn remove_callback(pdev: *mut bindings::platform_device) {
-        // SAFETY: `pdev` is bound to us, so its driver data is what
-        // `probe_callback` stored with `into_foreign`, taken back once here.
-        let data = unsafe { T::Data::from_foreign(bindings::rvcap_platform_get_drvdata(pdev)) };
-        T::remove(data);
+        // SAFETY: `pdev` is bound to us by `probe_callback` with `T::Data`,
+        // and is being removed.
+        unsafe { driver::remove(core::ptr::addr_of_mut!((*pdev).dev), T::remove) };
     }
 }
 
 impl<T: Driver> Drop for Registration<T> {
     fn drop(&mut self) {
         // SAFETY: registered (type invariant), unregistered once, here.
-        unsafe { bindings::platform_driver_unregister(self.inner.drv.get()) };
+        unsafe { bindings::platform_driver_unregister(self.inner.raw()) };
     }
 }
 

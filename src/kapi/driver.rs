@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What the bus abstractions ([`super::platform`], [`super::pci`]) share,
+//! as the `kernel` crate's own `driver` module does for its buses: the
+//! pinned allocation holding a bus's driver structure next to the driver's
+//! context, which probe finds again from the device's `dev.driver`, and the
+//! DMA set-up a probing driver does.
+
+use super::bindings;
+use super::device::{Device, DeviceRef};
+use kernel::error::{from_result, to_result};
+use kernel::ffi::c_int;
+use kernel::prelude::*;
+use kernel::types::{ARef, ForeignOwnable, Opaque};
+
+/// A bus's driver structure, embedding the `struct device_driver` that the
+/// driver core registers.
+///
+/// # Safety
+///
+/// `DRIVER_OFFSET` is the offset of that embedded `struct device_driver`
+/// (the one a bound device's `dev.driver` points at), and all-zero bytes are
+/// a valid value of the type.
+pub(super) unsafe trait BusDriver {
+    /// Where the `struct device_driver` is.
+    const DRIVER_OFFSET: usize;
+}
+
+// SAFETY: `driver` is the `device_driver` `__platform_driver_register`
+// registers; a plain C structure of pointers and integers.
+unsafe impl BusDriver for bindings::platform_driver {
+    const DRIVER_OFFSET: usize = core::mem::offset_of!(bindings::platform_driver, driver);
+}
+
+// SAFETY: `driver` is the `device_driver` `__pci_register_driver` registers;
+// a plain C structure of pointers and integers.
+unsafe impl BusDriver for bindings::pci_driver {
+    const DRIVER_OFFSET: usize = core::mem::offset_of!(bindings::pci_driver, driver);
+}
+
+/// A bus's driver structure and the driver's context, in one allocation.
+///
+/// # Invariants
+///
+/// Pinned (only [`DriverInner::new`] makes one, in a pinned box), so once
+/// the bus registers `drv`, the `dev.driver` of a device bound to it points
+/// into this allocation.
+#[pin_data]
+pub(super) struct DriverInner<R: BusDriver, C> {
+    #[pin]
+    drv: Opaque<R>,
+    context: C,
+}
+
+impl<R: BusDriver, C> DriverInner<R, C> {
+    /// `context` next to an all-zero driver structure, for the bus's
+    /// registration to fill in.
+    pub(super) fn new(context: C) -> Result<Pin<KBox<Self>>> {
+        let inner = KBox::pin_init(
+            pin_init!(Self {
+                drv: Opaque::uninit(),
+                context,
+            }),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: our own, pinned, writable allocation; all-zero is a valid
+        // `R` (`BusDriver`).
+        unsafe { core::ptr::write_bytes(inner.drv.get(), 0, 1) };
+        // INVARIANT: pinned in its box.
+        Ok(inner)
+    }
+
+    /// The driver structure.
+    pub(super) fn raw(&self) -> *mut R {
+        self.drv.get()
+    }
+
+    /// The context of the driver `dev` is being probed by.
+    ///
+    /// # Safety
+    ///
+    /// `dev` is being probed by the driver registered as the `drv` of a
+    /// `DriverInner<R, C>`, which stays registered, and so alive, for `'a`.
+    pub(super) unsafe fn context_of<'a>(dev: *mut bindings::device) -> &'a C {
+        // SAFETY: by the caller's contract the driver core set `dev.driver`
+        // to the `device_driver` embedded at `DRIVER_OFFSET` (`BusDriver`)
+        // in the `drv` of a live `DriverInner<R, C>`.
+        unsafe {
+            let drv = (*dev).driver.cast::<u8>().sub(R::DRIVER_OFFSET).cast::<R>();
+            let inner = kernel::container_of!(drv, Self, drv);
+            &(*inner).context
+        }
+    }
+}
+
+/// The bus-independent part of a probe callback: runs `probe` with the
+/// driver's context and keeps what it returns as the device's driver data,
+/// for [`remove`].
+///
+/// # Safety
+///
+/// As for [`DriverInner::context_of`]; `dev`'s driver data is this
+/// driver's, and only [`remove`] takes it back.
+pub(super) unsafe fn probe<R: BusDriver, C, D: ForeignOwnable>(
+    dev: *mut bindings::device,
+    probe: impl FnOnce(&C) -> Result<D>,
+) -> c_int {
+    from_result(|| {
+        // SAFETY: the caller's contract is `context_of`'s.
+        let context = unsafe { DriverInner::<R, C>::context_of(dev) };
+        let data = probe(context)?;
+        // SAFETY: the device is being probed by us; `remove` takes the data
+        // back with `from_foreign`, once.
+        unsafe { bindings::rvcap_dev_set_drvdata(dev, data.into_foreign().cast_mut()) };
+        Ok(0)
+    })
+}
+
+/// The bus-independent part of a remove callback: hands the driver data
+/// [`probe`] stored to `remove`.
+///
+/// # Safety
+///
+/// `dev` was bound by [`probe`] with data of type `D`, and is being
+/// removed (this runs once per successful probe).
+pub(super) unsafe fn remove<D: ForeignOwnable>(dev: *mut bindings::device, remove: impl FnOnce(D)) {
+    // SAFETY: by the caller's contract, the driver data is what `probe`
+    // stored with `into_foreign`, taken back once here.
+    let data = unsafe { D::from_foreign(bindings::rvcap_dev_get_drvdata(dev)) };
+    remove(data);
+}
+
+/// A device being probed: the DMA set-up every bus's probe may do.
+///
+/// # Safety
+///
+/// [`Probing::device`] is a device the driver core is running this
+/// driver's probe for, as long as the implementing value lives.
+pub(crate) unsafe trait Probing {
+    /// The embedded `struct device`.
+    fn device(&self) -> &Device;
+
+    /// A counted reference to the embedded `struct device`.
+    fn device_ref(&self) -> DeviceRef {
+        ARef::from(self.device())
+    }
+
+    /// Sets the streaming and coherent DMA masks to `bits` bits.
+    fn set_dma_mask_and_coherent(&self, bits: u32) -> Result {
+        // SAFETY: the device is being probed by us (trait contract); probe
+        // is where a driver sets its device's DMA parameters.
+        to_result(unsafe {
+            bindings::rvcap_dma_coerce_mask_and_coherent(self.device().as_raw(), bits)
+        })
+    }
+
+    /// Sets the longest DMA segment the device handles.
+    fn set_dma_max_seg_size(&self, size: u32) {
+        // SAFETY: as in `set_dma_mask_and_coherent`.
+        unsafe { bindings::rvcap_dma_set_max_seg_size(self.device().as_raw(), size) };
+    }
+}
