@@ -10,17 +10,21 @@ SHELL := /bin/bash
 # A plain `make` with the test kernel built runs neither the dependency
 # installer nor the kernel build: only a missing kernel (or missing
 # packages, which leave kernel-path.sh without a key) brings in `kernel`.
+# ARCH=arm64 builds for rvcap's arm64 test kernel (cross-compiled with LLVM
+# and rustc); x86 is the default. $(shell) does not see command-line
+# variables (make 4.3), so the scripts get it explicitly.
+paths = $(if $(ARCH),RVCAP_ARCH=$(ARCH) )scripts/kernel-path.sh
 ifdef KDIR
 kdir := $(abspath $(KDIR))
 kernel_dep :=
 else
-kdir = $(shell scripts/kernel-path.sh kdir)
-kernel_dep := $(if $(wildcard $(shell scripts/kernel-path.sh kdir 2>/dev/null)/../.complete),,kernel)
+kdir = $(shell $(paths) kdir)
+kernel_dep := $(if $(wildcard $(shell $(paths) kdir 2>/dev/null)/../.complete),,kernel)
 endif
 
 # LLVM=-14 RUSTC=/usr/bin/rustc BINDGEN=... (scripts/lib.sh); override the
 # RVCAP_* environment variables named there, or TOOLCHAIN as a whole.
-TOOLCHAIN ?= $(shell scripts/kernel-path.sh kmake-args)
+TOOLCHAIN ?= $(shell $(paths) kmake-args)
 kmake = $(MAKE) -C $(kdir) M=$(CURDIR) $(TOOLCHAIN)
 
 .PHONY: all modules deps kernel kdir clean run check bench stress shell rust-analyzer host-test cleanroom help

@@ -37,6 +37,7 @@ bool rvcap_param_contig(void);
 int rvcap_dma_coerce_mask_and_coherent(struct device *dev, unsigned int bits);
 void rvcap_dma_set_max_seg_size(struct device *dev, unsigned int size);
 u64 rvcap_dma_get_mask(struct device *dev);
+bool rvcap_dev_is_dma_coherent(struct device *dev);
 const char *rvcap_dev_name(const struct device *dev);
 void rvcap_dev_info(const struct device *dev, const char *msg);
 void rvcap_dev_warn(const struct device *dev, const char *msg);
@@ -80,6 +81,8 @@ int rvcap_dma_map_single(struct device *dev, void *ptr, size_t size,
 			 enum dma_data_direction dir, dma_addr_t *addr);
 void rvcap_dma_unmap_single(struct device *dev, dma_addr_t addr, size_t size,
 			    enum dma_data_direction dir);
+void *rvcap_vmap_uncached(void *addr);
+void rvcap_vunmap_uncached(void *alias);
 void __iomem *rvcap_pci_iomap(struct pci_dev *pdev, int bar, size_t *len);
 void rvcap_pci_iounmap(struct pci_dev *pdev, void __iomem *addr);
 u64 rvcap_mmio_read64(const void __iomem *addr);

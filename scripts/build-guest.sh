@@ -23,10 +23,15 @@ for f in Makefile lib.mk kselftest kselftest.h kselftest_harness.h run_kselftest
 	ln -sfn "$ksrc/tools/testing/selftests/$f" "$sel/$f"
 done
 rsync -a --delete --exclude /out "$RVCAP_ROOT/tests/selftests/" "$sel/rvcap/"
-rm -rf "$RVCAP_ROOT/tests/selftests/out"
-make -s -C "$sel" TARGETS=rvcap FORCE_TARGETS=1 O="$RVCAP_CACHE/kselftest/build" \
-	KHDR_INCLUDES="-isystem $kout/usr/include" \
-	KSFT_INSTALL_PATH="$RVCAP_ROOT/tests/selftests/out" install >/dev/null
-grep -q '^rvcap:' "$RVCAP_ROOT/tests/selftests/out/kselftest-list.txt" ||
+rm -rf "$RVCAP_SELFTESTS_OUT"
+# arm64: cross-compiled with Debian's aarch64-linux-gnu-gcc (static).
+cross=()
+[[ $RVCAP_ARCH == arm64 ]] && cross=(ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)
+make -s -C "$sel" TARGETS=rvcap FORCE_TARGETS=1 O="$RVCAP_CACHE/kselftest/build$RVCAP_GUEST_SUFFIX" \
+	"${cross[@]}" KHDR_INCLUDES="-isystem $kout/usr/include" \
+	KSFT_INSTALL_PATH="$RVCAP_SELFTESTS_OUT" install >/dev/null
+grep -q '^rvcap:' "$RVCAP_SELFTESTS_OUT/kselftest-list.txt" ||
 	die "the kselftest install lists no rvcap test"
-make -s -C "$RVCAP_ROOT/tools" KHDR="$kout/usr"
+tools_cc=()
+[[ $RVCAP_ARCH == arm64 ]] && tools_cc=(CC=aarch64-linux-gnu-gcc)
+make -s -C "$RVCAP_ROOT/tools" KHDR="$kout/usr" OUT="$RVCAP_TOOLS_OUT" "${tools_cc[@]}"

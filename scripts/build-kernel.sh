@@ -73,7 +73,7 @@ kmake() {
 # 12 min on 2 cores): an estimate, which another kernel version or fragment
 # changes a little.
 # (The bench flavour's was not measured: it is taken to be the test one's.)
-steps_file=$RVCAP_CACHE/kernel/$RVCAP_FLAVOUR.steps
+steps_file=$RVCAP_CACHE/kernel/$RVCAP_FLAVOUR${RVCAP_ARCH/#x86/}.steps
 steps=$(cat "$steps_file" 2>/dev/null || echo 0)
 ((steps > 0)) || steps=1530
 step_re='^  [A-Z][A-Z0-9_]* '
@@ -88,7 +88,7 @@ kernel_status() {
 }
 
 mapfile -t fragments < <(rvcap_fragments)
-say "configuring the $RVCAP_FLAVOUR kernel in $kbuild... (log: $buildlog)"
+say "configuring the $RVCAP_FLAVOUR kernel ($RVCAP_ARCH) in $kbuild... (log: $buildlog)"
 kmake tinyconfig
 "$ksrc"/scripts/kconfig/merge_config.sh -m -O "$kbuild" "$kbuild/.config" \
 	"${fragments[@]}" >>"$buildlog" 2>&1
@@ -112,7 +112,7 @@ fi
 
 first=$(grep -c "$step_re" "$buildlog")
 if ! rvcap_progress "building the $RVCAP_FLAVOUR kernel with $jobs jobs (about 12 min on 2 otherwise idle cores)" \
-	"$buildlog" kernel_status make -C "$ksrc" O="$kbuild" "${kargs[@]}" -j"$jobs" bzImage modules; then
+	"$buildlog" kernel_status make -C "$ksrc" O="$kbuild" "${kargs[@]}" -j"$jobs" "$(rvcap_kernel_image)" modules; then
 	tail -n 60 "$buildlog" >&2
 	die "kernel build failed (full log: $buildlog)"
 fi

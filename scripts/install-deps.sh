@@ -17,6 +17,9 @@ packages=(
 	perl python3 python3-pil python3-matplotlib dkms git ca-certificates
 	# the guest: emulator, shell, initramfs tools (v4l-utils: see below)
 	qemu-system-x86 busybox-static cpio kmod
+	# the arm64 guest (make ARCH=arm64 ...): its emulator, and a C cross
+	# compiler for its static test programs (the kernel needs only LLVM)
+	qemu-system-arm gcc-aarch64-linux-gnu
 )
 
 logs=$RVCAP_CACHE/logs

@@ -27,6 +27,14 @@ RVCAP_BINDGEN=${RVCAP_BINDGEN:-$RVCAP_BINDGEN_ROOT/bin/bindgen}
 # "bench" (make bench) has none of them.
 RVCAP_KSRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
 RVCAP_FLAVOUR=${RVCAP_FLAVOUR:-test}
+# The kernel architecture (the kernel's ARCH: x86 or arm64), from
+# `make ARCH=...` or the environment; the host's by default.
+RVCAP_ARCH=${RVCAP_ARCH:-${ARCH:-$(uname -m)}}
+case "$RVCAP_ARCH" in
+x86 | x86_64) RVCAP_ARCH=x86 ;;
+arm64 | aarch64) RVCAP_ARCH=arm64 ;;
+*) echo "[rvcap] ARCH must be x86 or arm64, not $RVCAP_ARCH" >&2; exit 1 ;;
+esac
 
 log() { printf '[rvcap] %s\n' "$*" >&2; }
 die() { printf '[rvcap] error: %s\n' "$*" >&2; exit 1; }
@@ -128,15 +136,15 @@ rvcap_debian_mirror() {
 # nothing is installed on the host. Sets the array trixie_apt to the options
 # apt-get and apt-cache need, creates DIR/debs, and reads the package lists
 # (log: DIR/apt.log).
-rvcap_trixie_apt() { # DIR
-	local dir=$1 mirror
+rvcap_trixie_apt() { # DIR [ARCH: amd64 (default) or arm64]
+	local dir=$1 arch=${2:-amd64} mirror
 	mkdir -p "$dir/apt/lists/partial" "$dir/apt/cache" "$dir/debs"
 	mirror=$(rvcap_debian_mirror bookworm) ||
 		die "no Debian bookworm source in /etc/apt (sources.list or sources.list.d) to take the mirror from"
 	echo "deb $mirror trixie main" >"$dir/apt/sources.list"
 	trixie_apt=(-q -o Dir::Etc::sourcelist="$dir/apt/sources.list" -o Dir::Etc::sourceparts=-
 		-o Dir::State::Lists="$dir/apt/lists" -o Dir::Cache="$dir/apt/cache"
-		-o Dir::State::status=/dev/null -o APT::Architecture=amd64
+		-o Dir::State::status=/dev/null -o APT::Architecture="$arch"
 		-o APT::Sandbox::User=root)
 	apt-get "${trixie_apt[@]}" update >"$dir/apt.log" 2>&1 || {
 		cat "$dir/apt.log" >&2
@@ -166,6 +174,8 @@ rvcap_llvm_tool() {
 rvcap_kmake_args() {
 	local bindgen=$RVCAP_BINDGEN
 	[[ -x $bindgen ]] || bindgen=$(command -v bindgen || echo "$bindgen")
+	# x86 is the host's: the kernel make finds it without ARCH=.
+	[[ $RVCAP_ARCH == x86 ]] || printf '%s\n' "ARCH=$RVCAP_ARCH"
 	printf '%s\n' "LLVM=$RVCAP_LLVM" "CC=$(rvcap_llvm_tool clang)" \
 		"LD=$(rvcap_llvm_tool ld.lld)" "RUSTC=$RVCAP_RUSTC" \
 		"BINDGEN=$bindgen" "CLIPPY_DRIVER=$RVCAP_CLIPPY_DRIVER" \
@@ -183,9 +193,11 @@ rvcap_ksrc_pkgver() {
 
 # The Kconfig fragments of the flavour in use, in merge order.
 rvcap_fragments() {
-	case "$RVCAP_FLAVOUR" in
-	test) printf '%s\n' "$RVCAP_ROOT/configs/rvcap-base.config" "$RVCAP_ROOT/configs/rvcap-debug.config" ;;
-	bench) printf '%s\n' "$RVCAP_ROOT/configs/rvcap-base.config" "$RVCAP_ROOT/configs/rvcap-bench.config" ;;
+	printf '%s\n' "$RVCAP_ROOT/configs/rvcap-base.config" "$RVCAP_ROOT/configs/rvcap-$RVCAP_ARCH.config"
+	case "$RVCAP_FLAVOUR/$RVCAP_ARCH" in
+	test/*) printf '%s\n' "$RVCAP_ROOT/configs/rvcap-debug.config" ;;
+	bench/x86) printf '%s\n' "$RVCAP_ROOT/configs/rvcap-bench.config" ;;
+	bench/*) die "no $RVCAP_ARCH benchmark kernel: make bench runs on x86" ;;
 	*) die "RVCAP_FLAVOUR must be test or bench, not $RVCAP_FLAVOUR" ;;
 	esac
 }
@@ -200,7 +212,25 @@ rvcap_kernel_key() {
 		"$(rvcap_llvm_tool clang)" --version | head -n 1
 		echo "bindgen $RVCAP_BINDGEN_VERSION"
 	} | sha256sum | cut -c1-12)
-	printf '%s-%s-%s\n' "$RVCAP_FLAVOUR" "$(rvcap_ksrc_pkgver)" "$sum"
+	# x86 kernels keep the name they had before arm64 came.
+	local flavour=$RVCAP_FLAVOUR
+	[[ $RVCAP_ARCH == x86 ]] || flavour+=-$RVCAP_ARCH
+	printf '%s-%s-%s\n' "$flavour" "$(rvcap_ksrc_pkgver)" "$sum"
+}
+
+# Where the guest's test programs go: tests/selftests/out and tools/out for
+# x86, with an -arm64 suffix for arm64 (the VM has them as /tests, /usr/bin).
+RVCAP_GUEST_SUFFIX=${RVCAP_ARCH/#x86/}
+RVCAP_GUEST_SUFFIX=${RVCAP_GUEST_SUFFIX:+-$RVCAP_GUEST_SUFFIX}
+RVCAP_SELFTESTS_OUT=$RVCAP_ROOT/tests/selftests/out$RVCAP_GUEST_SUFFIX
+RVCAP_TOOLS_OUT=$RVCAP_ROOT/tools/out$RVCAP_GUEST_SUFFIX
+
+# The kernel image target, as under arch/$ARCH/boot/.
+rvcap_kernel_image() {
+	case "$RVCAP_ARCH" in
+	x86) echo bzImage ;;
+	arm64) echo Image ;;
+	esac
 }
 
 rvcap_ksrc_dir() { printf '%s/src/linux-source-%s\n' "$RVCAP_CACHE" "$(rvcap_ksrc_pkgver)"; }

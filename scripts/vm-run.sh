@@ -62,68 +62,101 @@ out=${out:-$RVCAP_CACHE/runs/$name}
 rm -rf "$out"
 mkdir -p "$out"
 
+# The guest's architecture: its libraries, loader and busybox. On x86 the
+# host's busybox-static serves; arm64's comes from Debian's arm64 package
+# (scripts/fetch-guest-arm64.sh).
+case "$RVCAP_ARCH" in
+x86)
+	libdir=usr/lib/x86_64-linux-gnu loader=ld-linux-x86-64.so.2 busybox=/bin/busybox
+	v4l_root=$RVCAP_CACHE/guest-v4l-utils/root
+	[[ -e $RVCAP_CACHE/guest-v4l-utils/.complete ]] || die "guest v4l-utils missing (run: make deps)"
+	;;
+arm64)
+	libdir=usr/lib/aarch64-linux-gnu loader=ld-linux-aarch64.so.1
+	busybox=$("$RVCAP_ROOT"/scripts/fetch-guest-arm64.sh)/usr/bin/busybox
+	# v4l-utils and GStreamer for arm64: not yet.
+	v4l_root=""
+	((!iommu)) || die "--iommu is an x86 (q35) boot"
+	;;
+esac
+
 # --- initramfs (merged /usr, as Debian)
-v4l_root=$RVCAP_CACHE/guest-v4l-utils/root
-[[ -e $RVCAP_CACHE/guest-v4l-utils/.complete ]] || die "guest v4l-utils missing (run: make deps)"
 stage=$out/initramfs
 mkdir -p "$stage"/{usr/bin,usr/sbin,usr/lib/modules,dev,proc,sys,tmp,tests}
 ln -s usr/bin "$stage/bin"
 ln -s usr/sbin "$stage/sbin"
 ln -s usr/lib "$stage/lib"
 ln -s usr/lib "$stage/lib64"
-cp /bin/busybox "$stage/bin/busybox"
+cp "$busybox" "$stage/bin/busybox"
 install -m 0755 "$RVCAP_ROOT/scripts/guest/init" "$stage/init"
 cp -r "$kout/modroot/lib/modules/$kver" "$stage/lib/modules/"
 install -D -m 0644 "$ko" "$stage/lib/modules/$kver/extra/rvcap.ko"
 depmod -b "$stage" "$kver"
-if [[ -d $RVCAP_ROOT/tests/selftests/out ]]; then
-	cp -r "$RVCAP_ROOT"/tests/selftests/out/. "$stage/tests/"
+if [[ -d $RVCAP_SELFTESTS_OUT ]]; then
+	cp -r "$RVCAP_SELFTESTS_OUT"/. "$stage/tests/"
 fi
-if [[ -d $RVCAP_ROOT/tools/out ]]; then
-	cp -r "$RVCAP_ROOT"/tools/out/. "$stage/usr/bin/"
+if [[ -d $RVCAP_TOOLS_OUT ]]; then
+	cp -r "$RVCAP_TOOLS_OUT"/. "$stage/usr/bin/"
 fi
 cp "$plan" "$stage/plan.sh"
 printf '%q ' "$@" >"$stage/plan.args"
-# V4L2 userspace (Debian trixie's, see scripts/fetch-guest-v4l-utils.sh)
-# with its loader and the libraries it links.
-libdir=usr/lib/x86_64-linux-gnu
-mkdir -p "$stage/$libdir"
-cp -L "$v4l_root/$libdir/ld-linux-x86-64.so.2" "$stage/$libdir/"
-ln -s x86_64-linux-gnu/ld-linux-x86-64.so.2 "$stage/usr/lib/ld-linux-x86-64.so.2"
-for bin in v4l2-ctl v4l2-compliance; do
-	cp "$v4l_root/usr/bin/$bin" "$stage/usr/bin/"
-	"$v4l_root/$libdir/ld-linux-x86-64.so.2" --library-path "$v4l_root/$libdir" \
-		--list "$v4l_root/usr/bin/$bin" | grep -o "$v4l_root/$libdir/[^ ]*" |
-		while read -r lib; do cp -L "$lib" "$stage/$libdir/"; done
-done
-# GStreamer (gst-launch-1.0, gst-inspect-1.0, the core elements and v4l2src)
-# and coreutils' timeout, from the same Debian release (see
-# scripts/fetch-guest-gstreamer.sh); v4l-utils' copies of shared libraries
-# stay, so one loader and libc serve both.
-gst_root=$RVCAP_CACHE/guest-gstreamer/root
-[[ -e $RVCAP_CACHE/guest-gstreamer/.complete ]] || die "guest GStreamer missing (run: make deps)"
-gst_files=(usr/bin/gst-launch-1.0 usr/bin/gst-inspect-1.0 usr/bin/timeout
-	"$libdir/gstreamer1.0/gstreamer-1.0/gst-plugin-scanner"
-	"$libdir/gstreamer-1.0/libgstcoreelements.so" "$libdir/gstreamer-1.0/libgstvideo4linux2.so")
-for f in "${gst_files[@]}"; do
-	install -D "$gst_root/$f" "$stage/$f"
-	"$gst_root/$libdir/ld-linux-x86-64.so.2" --library-path "$gst_root/$libdir" \
-		--list "$gst_root/$f" | grep -o "$gst_root/$libdir/[^ ]*" |
-		while read -r lib; do
-			[[ -e $stage/$libdir/${lib##*/} ]] || cp -L "$lib" "$stage/$libdir/"
-		done
-done
+if [[ -n $v4l_root ]]; then
+	# V4L2 userspace (Debian trixie's, see scripts/fetch-guest-v4l-utils.sh)
+	# with its loader and the libraries it links.
+	mkdir -p "$stage/$libdir"
+	cp -L "$v4l_root/$libdir/ld-linux-x86-64.so.2" "$stage/$libdir/"
+	ln -s x86_64-linux-gnu/ld-linux-x86-64.so.2 "$stage/usr/lib/ld-linux-x86-64.so.2"
+	for bin in v4l2-ctl v4l2-compliance; do
+		cp "$v4l_root/usr/bin/$bin" "$stage/usr/bin/"
+		"$v4l_root/$libdir/ld-linux-x86-64.so.2" --library-path "$v4l_root/$libdir" \
+			--list "$v4l_root/usr/bin/$bin" | grep -o "$v4l_root/$libdir/[^ ]*" |
+			while read -r lib; do cp -L "$lib" "$stage/$libdir/"; done
+	done
+	# GStreamer (gst-launch-1.0, gst-inspect-1.0, the core elements and v4l2src)
+	# and coreutils' timeout, from the same Debian release (see
+	# scripts/fetch-guest-gstreamer.sh); v4l-utils' copies of shared libraries
+	# stay, so one loader and libc serve both.
+	gst_root=$RVCAP_CACHE/guest-gstreamer/root
+	[[ -e $RVCAP_CACHE/guest-gstreamer/.complete ]] || die "guest GStreamer missing (run: make deps)"
+	gst_files=(usr/bin/gst-launch-1.0 usr/bin/gst-inspect-1.0 usr/bin/timeout
+		"$libdir/gstreamer1.0/gstreamer-1.0/gst-plugin-scanner"
+		"$libdir/gstreamer-1.0/libgstcoreelements.so" "$libdir/gstreamer-1.0/libgstvideo4linux2.so")
+	for f in "${gst_files[@]}"; do
+		install -D "$gst_root/$f" "$stage/$f"
+		"$gst_root/$libdir/ld-linux-x86-64.so.2" --library-path "$gst_root/$libdir" \
+			--list "$gst_root/$f" | grep -o "$gst_root/$libdir/[^ ]*" |
+			while read -r lib; do
+				[[ -e $stage/$libdir/${lib##*/} ]] || cp -L "$lib" "$stage/$libdir/"
+			done
+	done
+fi
 (cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$out/initramfs.cpio.gz"
 
 # --- boot
 console=$out/console.log output=$out/output.log
-cmdline="console=ttyS0 panic=-1 oops=panic$append"
-# la57=off: with 5-level paging, this KASAN kernel under TCG reported a wild
-# access in early-boot interrupt handling in about 1 boot in 9, before any
-# rvcap code ran; with 4-level paging, none in 12 and since.
-qemu=(qemu-system-x86_64 -accel "$accel" -cpu max,la57=off -smp 2 -m 2G -nodefaults
-	-display none -no-reboot -kernel "$kout/build/arch/x86/boot/bzImage"
-	-initrd "$out/initramfs.cpio.gz")
+if [[ $RVCAP_ARCH == x86 ]]; then
+	cmdline="console=ttyS0 panic=-1 oops=panic$append"
+	# la57=off: with 5-level paging, this KASAN kernel under TCG reported a
+	# wild access in early-boot interrupt handling in about 1 boot in 9,
+	# before any rvcap code ran; with 4-level paging, none in 12 and since.
+	qemu=(qemu-system-x86_64 -accel "$accel" -cpu max,la57=off -smp 2 -m 2G -nodefaults
+		-display none -no-reboot -kernel "$kout/build/arch/x86/boot/bzImage"
+		-initrd "$out/initramfs.cpio.gz")
+	# The kernel log, the plan's output, binary data: ttyS0, ttyS1, ttyS2.
+	ports=(-serial file:"$console" -serial file:"$output" -serial file:"$out/data.bin")
+else
+	cmdline="console=ttyAMA0 panic=-1 oops=panic$append"
+	# pauth-impdef: QEMU's own pointer-authentication algorithm, much
+	# cheaper to emulate than the architected one.
+	qemu=(qemu-system-aarch64 -accel "$accel" -machine virt,gic-version=3
+		-cpu max,pauth-impdef=on -smp 2 -m 2G -nodefaults -display none -no-reboot
+		-kernel "$kout/build/arch/arm64/boot/Image" -initrd "$out/initramfs.cpio.gz")
+	# The kernel log on the one UART (ttyAMA0); the plan's output and
+	# binary data on virtio consoles (hvc0, hvc1).
+	ports=(-serial file:"$console" -device virtio-serial-device
+		-chardev file,id=output,path="$output" -device virtconsole,chardev=output
+		-chardev file,id=data,path="$out/data.bin" -device virtconsole,chardev=data)
+fi
 if ((iommu)); then
 	# intel-iommu wants a split irqchip for interrupt remapping; edu's
 	# transfers go through it.
@@ -143,8 +176,7 @@ plan_status() {
 	at=$(sed -n 's/^rvcap-\(suite\|compliance\)-begin: //p' "$output" | tail -n 1)
 	echo "${at:+at $at}"
 }
-vm=(timeout --kill-after=10 "$timeout" "${qemu[@]}" -append "$cmdline"
-	-serial file:"$console" -serial file:"$output" -serial file:"$out/data.bin")
+vm=(timeout --kill-after=10 "$timeout" "${qemu[@]}" -append "$cmdline" "${ports[@]}")
 rc=0
 if ((quiet)); then
 	: >"$out/qemu.log"

@@ -143,10 +143,15 @@ impl Driver for RvcapDriver {
             capture,
         )?;
         registration.log().info(format_args!(
-            "/dev/{}: virtual capture, DMA by {}, DMA mask {:#x}",
+            "/dev/{}: virtual capture, DMA by {}, DMA mask {:#x}, {}",
             registration.node_name(),
             dma_dev.name(),
-            dma_dev.dma_mask()
+            dma_dev.dma_mask(),
+            if dma_dev.is_dma_coherent() {
+                "coherent"
+            } else {
+                "not coherent (syncs do cache maintenance)"
+            }
         ));
         Ok(registration)
     }

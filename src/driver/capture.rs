@@ -546,12 +546,17 @@ impl Show<Shared> for CountersFile {
 
 /// The `dma_device` file: the name of the device buffers are mapped for
 /// (the platform device itself, or the PCI DMA master), as the dma-buf
-/// core's `bufinfo` names attachments.
+/// core's `bufinfo` names attachments; then `coherent yes` or `coherent no`
+/// (whether its syncs do cache maintenance).
 struct DmaDeviceFile;
 
 impl Show<Shared> for DmaDeviceFile {
     fn show(shared: &Shared, w: &mut SeqWriter<'_>) -> fmt::Result {
-        writeln!(w, "{}", shared.state.lock().dma.device().name())
+        let st = shared.state.lock();
+        let dev = st.dma.device();
+        writeln!(w, "{}", dev.name())?;
+        let coherent = if dev.is_dma_coherent() { "yes" } else { "no" };
+        writeln!(w, "coherent {coherent}")
     }
 }
 

@@ -58,6 +58,14 @@ impl Device {
         // mask pointer reads as 0.
         unsafe { bindings::rvcap_dma_get_mask(self.as_raw()) }
     }
+
+    /// Whether the device's DMA is coherent with the CPU's caches (x86:
+    /// always; arm64: only if firmware says so).
+    pub(crate) fn is_dma_coherent(&self) -> bool {
+        // SAFETY: the device is live (type invariant); its DMA coherence is
+        // set up before a driver binds and not changed afterwards.
+        unsafe { bindings::rvcap_dev_is_dma_coherent(self.as_raw()) }
+    }
 }
 
 // SAFETY: `get_device` and `put_device` keep a `struct device` allocated for

@@ -302,12 +302,14 @@ enum Backing {
 /// The backing table is mapped for `dev` (bidirectionally) for as long as
 /// this value exists, and spans `size` bytes. `iommu_page` is
 /// `rvcap_dma_iommu_page(dev)`: the page size of the IOMMU translating the
-/// device's DMA, 0 if none.
+/// device's DMA, 0 if none; `coherent` is whether the device's DMA is
+/// coherent with the CPU's caches.
 pub(crate) struct DeviceMemory {
     backing: Backing,
     dev: DeviceRef,
     size: usize,
     iommu_page: usize,
+    coherent: bool,
     stats: Arc<DmaStats>,
 }
 
@@ -369,6 +371,7 @@ impl DeviceMemory {
             dev: dev.clone(),
             size,
             iommu_page: iommu_page(dev),
+            coherent: dev.is_dma_coherent(),
             stats: stats.clone(),
         })
     }
@@ -383,6 +386,7 @@ impl DeviceMemory {
         Self {
             backing: Backing::Import(table),
             iommu_page: iommu_page(&dev),
+            coherent: dev.is_dma_coherent(),
             dev,
             size,
             stats: stats.clone(),
@@ -580,12 +584,15 @@ impl DeviceMemory {
 
     /// Writes as the device does: through the DMA addresses of each segment
     /// (translated by the IOMMU, if the device is behind one), never through
-    /// the CPU's view of the pages. `fill(offset, window)` writes the frame
-    /// bytes from `offset` on into `window`, a run of bytes contiguous for
-    /// the device and in memory, and returns `false` when the frame is
-    /// complete. Returns `false` if an address could not be reached (no
-    /// translation, or memory outside the kernel's linear map): the device
-    /// would fault.
+    /// the CPU's view of the pages; and for a non-coherent device around the
+    /// CPU's caches, through an uncached alias of each page, as its writes
+    /// reach memory (written into the cacheable linear map, a frame would
+    /// sit in lines that the DQBUF sync invalidates). `fill(offset, window)`
+    /// writes the frame bytes from `offset` on into `window`, a run of
+    /// bytes contiguous for the device and in memory, and returns `false`
+    /// when the frame is complete. Returns `false` if an address could not
+    /// be reached (no translation, or memory outside the kernel's linear
+    /// map): the device would fault.
     ///
     /// This is memory-safe whoever owns the buffer: the bytes are written
     /// only through raw pointers into mapped kernel memory that stays mapped
@@ -618,13 +625,28 @@ impl DeviceMemory {
                         &mut len,
                     )
                 };
-                let Some(start) = NonNull::new(vaddr.cast::<u8>()) else {
+                let Some(mut start) = NonNull::new(vaddr.cast::<u8>()) else {
                     reached = false;
                     return false;
                 };
+                // A non-coherent device writes memory, not the CPU's caches:
+                // through an uncached alias, a page at a time, so that the
+                // DQBUF sync's invalidate cannot discard the frame.
+                let mut alias = None;
+                if !self.coherent {
+                    len = len.min(PAGE_SIZE - (start.as_ptr() as usize & (PAGE_SIZE - 1)));
+                    let Ok(uncached) = UncachedAlias::new(start) else {
+                        reached = false;
+                        return false;
+                    };
+                    start = uncached.start();
+                    alias = Some(uncached);
+                }
                 // INVARIANT: the `len` bytes at `start` are mapped kernel
-                // memory, mapped for the device while `self` lives, which
-                // outlives the window (it only lives for the call of `fill`).
+                // memory (the linear map's, or the alias of the same page,
+                // which lives until after `fill`), mapped for the device
+                // while `self` lives, which outlives the window (it only
+                // lives for the call of `fill`).
                 let mut window = DeviceWindow {
                     start,
                     len,
@@ -632,6 +654,7 @@ impl DeviceMemory {
                     _memory: core::marker::PhantomData,
                 };
                 let more = fill(offset, &mut window);
+                drop(alias);
                 offset += len;
                 done += len;
                 if !more {
@@ -674,6 +697,44 @@ impl DeviceWindow<'_> {
         // INVARIANT: `n <= room()`, so `written` stays within `len`.
         self.written += n;
         n
+    }
+}
+
+/// An uncached (write-combining) alias of one page of the linear map, as a
+/// non-coherent DMA master sees memory: writes through it reach memory,
+/// not the CPU's caches. Dropping unmaps it.
+///
+/// # Invariants
+///
+/// `alias` points into a `vmap` of exactly one page, made by
+/// `rvcap_vmap_uncached` and undone once, in `drop`.
+struct UncachedAlias {
+    alias: NonNull<u8>,
+}
+
+impl UncachedAlias {
+    /// An alias of the page holding `addr` (a linear-map address).
+    fn new(addr: NonNull<u8>) -> Result<Self> {
+        // SAFETY: `addr` is in the linear map (the caller's
+        // `rvcap_dma_addr_to_virt` only returns such addresses), so its page
+        // exists; `vmap` may sleep, and the engine thread may.
+        let alias = unsafe { bindings::rvcap_vmap_uncached(addr.as_ptr().cast()) };
+        // INVARIANT: a one-page vmap, or nothing.
+        Ok(Self {
+            alias: NonNull::new(alias.cast::<u8>()).ok_or(ENOMEM)?,
+        })
+    }
+
+    /// The alias of the address it was made for.
+    fn start(&self) -> NonNull<u8> {
+        self.alias
+    }
+}
+
+impl Drop for UncachedAlias {
+    fn drop(&mut self) {
+        // SAFETY: made by `rvcap_vmap_uncached`, undone once (type invariant).
+        unsafe { bindings::rvcap_vunmap_uncached(self.alias.as_ptr().cast()) };
     }
 }
 

@@ -27,6 +27,7 @@
 #include <linux/seq_file.h>
 #include <linux/sched.h>
 #include <linux/sizes.h>
+#include <linux/vmalloc.h>
 #include <linux/wait.h>
 #include <media/v4l2-ctrls.h>
 #include <media/v4l2-dev.h>
@@ -71,6 +72,16 @@ void rvcap_dma_set_max_seg_size(struct device *dev, unsigned int size)
 u64 rvcap_dma_get_mask(struct device *dev)
 {
 	return dma_get_mask(dev);
+}
+
+/*
+ * Whether @dev's DMA is coherent with the CPU's caches: always on x86; on
+ * arm64 only if firmware said so (dma-coherent), else every sync does
+ * cache maintenance.
+ */
+bool rvcap_dev_is_dma_coherent(struct device *dev)
+{
+	return dev_is_dma_coherent(dev);
 }
 
 const char *rvcap_dev_name(const struct device *dev)
@@ -307,6 +318,25 @@ void *rvcap_dma_addr_to_virt(struct device *dev, size_t iommu_page,
 	    PageHighMem(pfn_to_page(PHYS_PFN(phys + *len - 1))))
 		return NULL;
 	return start;
+}
+
+/*
+ * A write-combining (uncached) alias of the page holding @addr, a linear-map
+ * address: what a non-coherent DMA master writes through, so that its bytes
+ * reach memory and not the CPU's caches. Returns the alias of @addr itself;
+ * NULL on failure. Undone with rvcap_vunmap_uncached().
+ */
+void *rvcap_vmap_uncached(void *addr)
+{
+	struct page *page = virt_to_page(addr);
+	void *alias = vmap(&page, 1, VM_MAP, pgprot_writecombine(PAGE_KERNEL));
+
+	return alias ? alias + offset_in_page(addr) : NULL;
+}
+
+void rvcap_vunmap_uncached(void *alias)
+{
+	vunmap((void *)((unsigned long)alias & PAGE_MASK));
 }
 
 /* dma_map_single(); 0 or -ENOMEM (dma_mapping_error()). */

@@ -5,10 +5,10 @@
 # the frames to the host on the third serial port, and show what the driver
 # did. Each file sent is announced on a line "rvcap-file: NAME BYTES".
 set -e
-stty -F /dev/ttyS2 raw -echo
+stty -F "$RVCAP_DATA" raw -echo
 send() {
 	echo "rvcap-file: $1 $(stat -c %s "$2")"
-	cat "$2" >/dev/ttyS2
+	cat "$2" >"$RVCAP_DATA"
 }
 counters=/sys/kernel/debug/rvcap/rvcap.0/counters
 

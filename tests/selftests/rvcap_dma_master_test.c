@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <sys/utsname.h>
 #include "kselftest_harness.h"
 #include "rvcap_v4l2.h"
 
@@ -110,6 +111,25 @@ static void kmsg_scan(int kmsg, int *injected, int *faults)
 		*injected += !!strstr(line, "inject_dma_after_unmap: ");
 		*faults += !!strstr(line, "DMAR: [DMA Write");
 	}
+}
+
+/*
+ * dma_device says whether the DMA master is coherent: on x86 every device
+ * is; on arm64 rvcap's platform device has no firmware node saying
+ * dma-coherent, so it is not, and its syncs do cache maintenance.
+ */
+TEST(dma_device_says_whether_the_dma_master_is_coherent)
+{
+	struct utsname u;
+	int coherent = rvcap_dma_coherent(), want = coherent;
+
+	ASSERT_EQ(0, uname(&u));
+	ASSERT_LE(0, coherent) TH_LOG("no \"coherent yes|no\" line in dma_device");
+	if (!strcmp(u.machine, "x86_64"))
+		want = 1;
+	else if (!strcmp(u.machine, "aarch64") && !strcmp(rvcap_dma_device(), "rvcap.0"))
+		want = 0;
+	EXPECT_EQ(want, coherent);
 }
 
 TEST(the_dma_master_knobs_exist_exactly_with_the_edu_device)

@@ -26,8 +26,9 @@
 
 #define PDEV_PATH "/sys/bus/platform/devices/rvcap.0"
 /*
- * The load line names the DMA master and its mask: the platform device
- * itself (64 bits), or QEMU's edu PCI device behind an IOMMU (28 bits).
+ * The load line names the DMA master, its mask and whether it is coherent:
+ * the platform device itself (64 bits), or QEMU's edu PCI device behind an
+ * IOMMU (28 bits).
  */
 #define LOAD_LINE "rvcap rvcap.0: /dev/video0: virtual capture, DMA by "
 #define DIRECT_MASK "DMA mask 0xffffffffffffffff"
@@ -92,8 +93,9 @@ TEST_F(module, load_registers_dma_device_and_logs_once)
 	fclose(f);
 	EXPECT_STREQ("live", state);
 	EXPECT_TRUE(rvcap_path_exists(PDEV_PATH));
-	snprintf(line, sizeof(line), LOAD_LINE "%s, %s", rvcap_dma_device(),
-		 rvcap_dma_translated() ? EDU_MASK : DIRECT_MASK);
+	snprintf(line, sizeof(line), LOAD_LINE "%s, %s, %s", rvcap_dma_device(),
+		 rvcap_dma_translated() ? EDU_MASK : DIRECT_MASK,
+		 rvcap_dma_coherent() == 1 ? "coherent" : "not coherent");
 	EXPECT_EQ(1, kmsg_count(self->kmsg, line)) TH_LOG("no line \"%s\"", line);
 }
 

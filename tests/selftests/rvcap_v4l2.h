@@ -238,6 +238,27 @@ static inline const char *rvcap_dma_device(void)
 	return name;
 }
 
+/*
+ * Whether rvcap.0's DMA master is coherent with the CPU's caches, from the
+ * "coherent yes|no" line of debugfs' dma_device: 1, 0, or -1 if unreadable.
+ */
+static inline int rvcap_dma_coherent(void)
+{
+	char line[80];
+	int coherent = -1;
+	FILE *f = fopen("/sys/kernel/debug/rvcap/rvcap.0/dma_device", "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!strcmp(line, "coherent yes\n"))
+			coherent = 1;
+		else if (!strcmp(line, "coherent no\n"))
+			coherent = 0;
+	}
+	if (f)
+		fclose(f);
+	return coherent;
+}
+
 /* Whether rvcap.0's DMA master is behind an IOMMU (its addresses are IOVAs). */
 static inline bool rvcap_dma_translated(void)
 {
