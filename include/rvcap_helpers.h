@@ -85,6 +85,9 @@ void *rvcap_vmap_uncached(void *addr);
 void rvcap_vunmap_uncached(void *alias);
 void __iomem *rvcap_pci_iomap(struct pci_dev *pdev, int bar, size_t *len);
 void rvcap_pci_iounmap(struct pci_dev *pdev, void __iomem *addr);
+void rvcap_pci_clear_master(struct pci_dev *pdev);
+bool rvcap_dma_iommu_strict(struct device *dev);
+void rvcap_wmb(void);
 u64 rvcap_mmio_read64(const void __iomem *addr);
 void rvcap_mmio_write64(u64 value, void __iomem *addr);
 int rvcap_dma_map_sgtable(struct device *dev, struct sg_table *sgt,

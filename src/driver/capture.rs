@@ -382,11 +382,12 @@ impl Capture {
         let Some((edu, mapping)) = self.shared.edu.as_ref().zip(probe) else {
             return;
         };
-        // Without an IOMMU the write would land in freed memory.
-        if !mapping.is_translated() {
+        // Without an IOMMU that invalidates at unmap (strict mode), the
+        // write would land in freed memory.
+        if !mapping.unmap_faults_at_once() {
             if self.shared.inject.take_dma_after_unmap() {
                 self.log().warn(format_args!(
-                    "inject_dma_after_unmap: {} is not behind an IOMMU, which alone makes a write after unmap harmless; not injected",
+                    "inject_dma_after_unmap: {} is not behind a strict IOMMU, which alone makes a write after unmap harmless; not injected",
                     edu.device().name()
                 ));
             }

@@ -132,10 +132,8 @@ impl EduDma {
                 BUFFER_BASE,
                 source.len(),
             );
-            if engine.wedged {
-                // The device may still read it: never unmap or free it.
-                core::mem::forget(mapped);
-            }
+            // Unmapped here: a transfer that did not end had its DMA stopped.
+            drop(mapped);
             loaded?;
             engine.loaded = key;
         }
@@ -192,8 +190,11 @@ impl EduDma {
         let mut waited = 0;
         while self.bar.read64(REG_DMA_COMMAND)? & COMMAND_RUN != 0 {
             if waited >= TRANSFER_TIMEOUT_MS {
+                // It may still write: no more bus mastering, so the memory
+                // it was given can go back.
+                self.bar.stop_dma();
                 self.log.warn(format_args!(
-                    "edu DMA of {len} bytes to {destination:#x} did not end in {TRANSFER_TIMEOUT_MS} ms; not using it any more"
+                    "edu DMA of {len} bytes to {destination:#x} did not end in {TRANSFER_TIMEOUT_MS} ms; its DMA is stopped and it is not used any more"
                 ));
                 engine.wedged = true;
                 return Err(EIO);

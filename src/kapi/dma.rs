@@ -393,11 +393,6 @@ impl DeviceMemory {
         }
     }
 
-    /// Whether an IOMMU translates the device's addresses of this memory.
-    pub(crate) fn is_translated(&self) -> bool {
-        self.iommu_page != 0
-    }
-
     /// Its size in bytes.
     pub(crate) fn size(&self) -> usize {
         self.size
@@ -447,10 +442,18 @@ impl DeviceMemory {
     /// that takes one address and a length may write there.
     pub(crate) fn first_run(&self) -> Option<(u64, usize)> {
         let mut first = None;
-        self.for_each_run(0..self.size, |addr, len| {
-            first.get_or_insert((addr, len));
+        self.for_each_segment(|seg| {
+            first = Some(seg);
+            false
         });
-        first
+        let seg = first?;
+        let page = self.iommu_page;
+        let len = if page == 0 {
+            seg.len
+        } else {
+            seg.len.min(page - (seg.addr as usize & (page - 1)))
+        };
+        Some((seg.addr, len.min(self.size)))
     }
 
     /// Calls `f` for each DMA segment, in order, until it returns `false`.
@@ -632,21 +635,22 @@ impl DeviceMemory {
                 // A non-coherent device writes memory, not the CPU's caches:
                 // through an uncached alias, a page at a time, so that the
                 // DQBUF sync's invalidate cannot discard the frame.
-                let mut alias = None;
+                let mut _alias = None;
                 if !self.coherent {
                     len = len.min(PAGE_SIZE - (start.as_ptr() as usize & (PAGE_SIZE - 1)));
-                    let Ok(uncached) = UncachedAlias::new(start) else {
+                    // SAFETY: `start` is in the linear map (the helper above
+                    // returns nothing else).
+                    let Ok(uncached) = (unsafe { UncachedAlias::new(start) }) else {
                         reached = false;
                         return false;
                     };
                     start = uncached.start();
-                    alias = Some(uncached);
+                    _alias = Some(uncached);
                 }
                 // INVARIANT: the `len` bytes at `start` are mapped kernel
-                // memory (the linear map's, or the alias of the same page,
-                // which lives until after `fill`), mapped for the device
-                // while `self` lives, which outlives the window (it only
-                // lives for the call of `fill`).
+                // memory: the linear map's view of bytes mapped for the
+                // device while `self` lives, or `_alias`, declared before
+                // the window and so dropped after it.
                 let mut window = DeviceWindow {
                     start,
                     len,
@@ -654,7 +658,6 @@ impl DeviceMemory {
                     _memory: core::marker::PhantomData,
                 };
                 let more = fill(offset, &mut window);
-                drop(alias);
                 offset += len;
                 done += len;
                 if !more {
@@ -663,7 +666,19 @@ impl DeviceMemory {
             }
             true
         });
+        if !self.coherent {
+            // The device's writes are complete before it reports the frame.
+            // SAFETY: a barrier, no preconditions.
+            unsafe { bindings::rvcap_wmb() };
+        }
         reached
+    }
+
+    /// Whether a device access after this memory's unmap faults at once: it
+    /// goes through an IOMMU that invalidates at unmap (strict mode).
+    pub(crate) fn unmap_faults_at_once(&self) -> bool {
+        // SAFETY: `dev` is live (we hold a reference).
+        self.iommu_page != 0 && unsafe { bindings::rvcap_dma_iommu_strict(self.dev.as_raw()) }
     }
 }
 
@@ -674,8 +689,8 @@ impl DeviceMemory {
 /// # Invariants
 ///
 /// `start..start + len` is kernel memory (the linear map's view of bytes of
-/// a buffer mapped for the device) that stays mapped for the lifetime `'a`;
-/// `written <= len`.
+/// a buffer mapped for the device, or an uncached alias of them) that stays
+/// mapped while the window exists; `written <= len`.
 pub(crate) struct DeviceWindow<'a> {
     start: NonNull<u8>,
     len: usize,
@@ -713,11 +728,15 @@ struct UncachedAlias {
 }
 
 impl UncachedAlias {
-    /// An alias of the page holding `addr` (a linear-map address).
-    fn new(addr: NonNull<u8>) -> Result<Self> {
-        // SAFETY: `addr` is in the linear map (the caller's
-        // `rvcap_dma_addr_to_virt` only returns such addresses), so its page
-        // exists; `vmap` may sleep, and the engine thread may.
+    /// An alias of the page holding `addr`.
+    ///
+    /// # Safety
+    ///
+    /// `addr` is a linear-map address (its `struct page` exists), and the
+    /// caller may sleep.
+    unsafe fn new(addr: NonNull<u8>) -> Result<Self> {
+        // SAFETY: by the caller's contract `addr`'s page exists and `vmap`
+        // may sleep.
         let alias = unsafe { bindings::rvcap_vmap_uncached(addr.as_ptr().cast()) };
         // INVARIANT: a one-page vmap, or nothing.
         Ok(Self {

@@ -324,7 +324,9 @@ void *rvcap_dma_addr_to_virt(struct device *dev, size_t iommu_page,
  * A write-combining (uncached) alias of the page holding @addr, a linear-map
  * address: what a non-coherent DMA master writes through, so that its bytes
  * reach memory and not the CPU's caches. Returns the alias of @addr itself;
- * NULL on failure. Undone with rvcap_vunmap_uncached().
+ * NULL on failure. Undone with rvcap_vunmap_uncached(). For non-coherent
+ * devices only (arm64): x86's PAT forbids mixing memory types on a page,
+ * and x86 devices are coherent anyway.
  */
 void *rvcap_vmap_uncached(void *addr)
 {
@@ -353,11 +355,25 @@ void rvcap_dma_unmap_single(struct device *dev, dma_addr_t addr, size_t size,
 	dma_unmap_single(dev, addr, size, dir);
 }
 
-/* BAR @bar of @pdev mapped for MMIO (pci_iomap()); its length in *@len. */
+/*
+ * Memory BAR @bar of @pdev mapped for MMIO (pci_iomap()), its length in
+ * *@len; NULL if there is no such BAR or it is not memory (an I/O-port
+ * BAR's cookie cannot be read with readq()).
+ */
 void __iomem *rvcap_pci_iomap(struct pci_dev *pdev, int bar, size_t *len)
 {
+	*len = 0;
+	if (bar < 0 || bar >= PCI_STD_NUM_BARS ||
+	    !(pci_resource_flags(pdev, bar) & IORESOURCE_MEM))
+		return NULL;
 	*len = pci_resource_len(pdev, bar);
 	return pci_iomap(pdev, bar, 0);
+}
+
+/* Stops @pdev's DMA: no more bus mastering. */
+void rvcap_pci_clear_master(struct pci_dev *pdev)
+{
+	pci_clear_master(pdev);
 }
 
 void rvcap_pci_iounmap(struct pci_dev *pdev, void __iomem *addr)
@@ -365,15 +381,40 @@ void rvcap_pci_iounmap(struct pci_dev *pdev, void __iomem *addr)
 	pci_iounmap(pdev, addr);
 }
 
-/* 64-bit MMIO (two 32-bit accesses, low half first, where there is no readq). */
+/*
+ * 64-bit MMIO: one access on 64-bit architectures, two 32-bit ones (low half
+ * first) elsewhere (io-64-nonatomic-lo-hi.h).
+ */
 u64 rvcap_mmio_read64(const void __iomem *addr)
 {
-	return lo_hi_readq(addr);
+	return readq(addr);
 }
 
 void rvcap_mmio_write64(u64 value, void __iomem *addr)
 {
-	lo_hi_writeq(value, addr);
+	writeq(value, addr);
+}
+
+/*
+ * Whether @dev's DMA goes through an IOMMU domain that invalidates at unmap
+ * (strict), so that a device access after unmap faults at once; a lazy
+ * (flush-queue) domain may still translate it for a while.
+ */
+bool rvcap_dma_iommu_strict(struct device *dev)
+{
+	struct iommu_domain *domain;
+
+	if (!use_dma_iommu(dev))
+		return false;
+	domain = iommu_get_domain_for_dev(dev);
+	return domain && domain->type == IOMMU_DOMAIN_DMA;
+}
+
+/* Orders the CPU's writes before what follows, as a device's completion does. */
+void rvcap_wmb(void)
+{
+	/* The engine's uncached writes before the buffer is marked done. */
+	wmb();
 }
 
 int rvcap_dma_map_sgtable(struct device *dev, struct sg_table *sgt,

@@ -45,7 +45,8 @@ impl ProbingDevice {
     pub(crate) fn iomap(&self, bar: u8) -> Result<Bar> {
         let mut len = 0;
         // SAFETY: the device is being probed by us (type invariant), so its
-        // resources are assigned; `pci_iomap` checks that the BAR exists.
+        // resources are assigned; the helper maps only an existing memory
+        // BAR.
         let base = unsafe { bindings::rvcap_pci_iomap(self.raw(), bar.into(), &mut len) };
         let base = NonNull::new(base).ok_or(ENODEV)?;
         // INVARIANT: `base` maps the `len` bytes of the BAR; we hold a
@@ -105,6 +106,14 @@ impl Bar {
         let reg = self.register(offset)?;
         // SAFETY: `reg` is an aligned register inside the mapped BAR.
         Ok(unsafe { bindings::rvcap_mmio_read64(reg) })
+    }
+
+    /// Stops the device's DMA (clears its bus-master bit): for a device
+    /// that does not finish a transfer, which may still write somewhere.
+    pub(crate) fn stop_dma(&self) {
+        // SAFETY: `pdev` is alive (type invariant); clearing the bus-master
+        // bit only stops the device.
+        unsafe { bindings::rvcap_pci_clear_master(self.pdev) };
     }
 
     /// Writes the 64-bit register at `offset`.
