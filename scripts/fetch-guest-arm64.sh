@@ -32,8 +32,8 @@ if [[ -e $root/bin/busybox && ! -e $root/usr/bin/busybox ]]; then
 	mkdir -p "$root/usr/bin"
 	mv "$root/bin/busybox" "$root/usr/bin/busybox"
 fi
-file -b "$root/usr/bin/busybox" 2>/dev/null | grep -q 'ARM aarch64' ||
-	head -c 20 "$root/usr/bin/busybox" | od -An -tx1 | tr -d ' \n' | grep -q '^7f454c46020101.*b700' ||
+# e_machine (ELF offset 18) of an arm64 executable: EM_AARCH64, 0xb7.
+[[ $(od -An -j18 -N2 -tx1 "$root/usr/bin/busybox" | tr -d ' ') == b700 ]] ||
 	die "$root/usr/bin/busybox is not an arm64 executable"
 touch "$dir/.complete"
 echo "$root"

@@ -96,24 +96,6 @@ static int kmsg_write(const char *msg)
 }
 
 /*
- * Reads the kernel log lines since the last read: counts rvcap's line about
- * the injected write in *@injected and intel-iommu's write faults in *@faults.
- */
-static void kmsg_scan(int kmsg, int *injected, int *faults)
-{
-	char line[512];
-	ssize_t n;
-
-	while ((n = read(kmsg, line, sizeof(line) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
-		if (n <= 0)
-			continue;
-		line[n] = 0;
-		*injected += !!strstr(line, "inject_dma_after_unmap: ");
-		*faults += !!strstr(line, "DMAR: [DMA Write");
-	}
-}
-
-/*
  * dma_device says whether the DMA master is coherent: on x86 every device
  * is; on arm64 rvcap's platform device has no firmware node saying
  * dma-coherent, so it is not, and its syncs do cache maintenance.
@@ -306,7 +288,8 @@ TEST_F_TIMEOUT(stamp, a_device_write_after_unmap_faults_in_the_iommu, 60)
 	/* The IOMMU's fault interrupt reports it soon after the transfer. */
 	for (waited = 0; waited < 5000 && !faults; waited += 100) {
 		usleep(100 * 1000);
-		kmsg_scan(kmsg, &injected, &faults);
+		rvcap_kmsg_count2(kmsg, "inject_dma_after_unmap: ", &injected,
+				  "DMAR: [DMA Write", &faults);
 	}
 	kmsg_write("rvcap-test: end of expected IOMMU fault\n");
 	close(kmsg);

@@ -105,22 +105,6 @@ static int bad_ioctl(int fd, unsigned long req)
 	return xioctl(fd, req, &b);
 }
 
-/* Counts kernel log lines since rvcap_kmsg_open() with @a and with @b. */
-static void kmsg_count2(int kmsg, const char *a, int *na, const char *b, int *nb)
-{
-	char line[512];
-	ssize_t n;
-
-	*na = *nb = 0;
-	while ((n = read(kmsg, line, sizeof(line) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
-		if (n <= 0)
-			continue;
-		line[n] = 0;
-		*na += !!strstr(line, a);
-		*nb += !!strstr(line, b);
-	}
-}
-
 TEST(debug_messages_are_rate_limited_per_kind)
 {
 	int fd, kmsg, i, qbuf, querybuf;
@@ -138,7 +122,8 @@ TEST(debug_messages_are_rate_limited_per_kind)
 		EXPECT_EQ(-EINVAL, bad_ioctl(fd, VIDIOC_QBUF));
 	for (i = 0; i < 3; i++)
 		EXPECT_EQ(-EINVAL, bad_ioctl(fd, VIDIOC_QUERYBUF));
-	kmsg_count2(kmsg, "rvcap.0: QBUF: ", &qbuf, "rvcap.0: QUERYBUF: ", &querybuf);
+	qbuf = querybuf = 0;
+	rvcap_kmsg_count2(kmsg, "rvcap.0: QBUF: ", &qbuf, "rvcap.0: QUERYBUF: ", &querybuf);
 	EXPECT_EQ(BURST, qbuf);
 	EXPECT_EQ(3, querybuf);
 
@@ -146,7 +131,8 @@ TEST(debug_messages_are_rate_limited_per_kind)
 	usleep(WINDOW_US);
 	EXPECT_EQ(-EINVAL, bad_ioctl(fd, VIDIOC_QBUF));
 	snprintf(suppressed, sizeof(suppressed), "(%d like it suppressed)", 3 * BURST);
-	kmsg_count2(kmsg, "rvcap.0: QBUF: ", &qbuf, suppressed, &querybuf);
+	qbuf = querybuf = 0;
+	rvcap_kmsg_count2(kmsg, "rvcap.0: QBUF: ", &qbuf, suppressed, &querybuf);
 	EXPECT_EQ(1, qbuf);
 	EXPECT_EQ(1, querybuf);
 

@@ -324,6 +324,25 @@ static inline int rvcap_kmsg_count(int kmsg, const char *needle)
 	return found;
 }
 
+/*
+ * Adds to *@na and *@nb how many kernel log lines since the last read
+ * contain @a and @b (one pass, so that neither search eats the other's).
+ */
+static inline void rvcap_kmsg_count2(int kmsg, const char *a, int *na,
+				     const char *b, int *nb)
+{
+	char line[512];
+	ssize_t n;
+
+	while ((n = read(kmsg, line, sizeof(line) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+		if (n <= 0)
+			continue;
+		line[n] = 0;
+		*na += !!strstr(line, a);
+		*nb += !!strstr(line, b);
+	}
+}
+
 /* ---- dma-buf exporters */
 
 /*
