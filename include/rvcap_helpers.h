@@ -81,7 +81,8 @@ int rvcap_dma_map_single(struct device *dev, void *ptr, size_t size,
 			 enum dma_data_direction dir, dma_addr_t *addr);
 void rvcap_dma_unmap_single(struct device *dev, dma_addr_t addr, size_t size,
 			    enum dma_data_direction dir);
-void *rvcap_vmap_uncached(void *addr);
+struct page *rvcap_virt_to_page(const void *addr);
+void *rvcap_vmap_uncached(struct page **pages, unsigned int count);
 void rvcap_vunmap_uncached(void *alias);
 void __iomem *rvcap_pci_iomap(struct pci_dev *pdev, int bar, size_t *len);
 void rvcap_pci_iounmap(struct pci_dev *pdev, void __iomem *addr);

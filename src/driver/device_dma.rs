@@ -143,7 +143,9 @@ impl Dma for KernelDma {
         }
         let table = ImportedTable::map(attachment)
             .map_err(|e| queue_error(e, "the exporter refused to map"))?;
-        self.share(DeviceMemory::import(table, &self.stats))
+        let memory = DeviceMemory::import(table, &self.stats)
+            .map_err(|e| queue_error(e, "cannot map an import for the engine"))?;
+        self.share(memory)
     }
 
     fn sync_for_device(&mut self, mapping: &Mapping) {

@@ -303,8 +303,13 @@ enum Backing {
 /// this value exists, and spans `size` bytes. `iommu_page` is
 /// `rvcap_dma_iommu_page(dev)`: the page size of the IOMMU translating the
 /// device's DMA, 0 if none; `coherent` is whether the device's DMA is
-/// coherent with the CPU's caches.
+/// coherent with the CPU's caches. For a non-coherent device, `uncached` is
+/// the uncached alias of the pages behind the DMA addresses (segment after
+/// segment, each from the start of its first page), or `None` if they are
+/// not all in the kernel's linear map; for a coherent one, `None`.
 pub(crate) struct DeviceMemory {
+    // Before `backing`: dropped before the memory is unmapped.
+    uncached: Option<UncachedAlias>,
     backing: Backing,
     dev: DeviceRef,
     size: usize,
@@ -337,6 +342,13 @@ struct Segment {
     len: usize,
 }
 
+impl Segment {
+    /// How many pages of the device's address space it touches.
+    fn pages(&self) -> usize {
+        (self.addr as usize % PAGE_SIZE + self.len).div_ceil(PAGE_SIZE)
+    }
+}
+
 /// The shared handle the queue and the engine hold.
 pub(crate) type Mapping = Arc<DeviceMemory>;
 
@@ -365,25 +377,29 @@ impl DeviceMemory {
     ) -> Result<Self> {
         let memory = MmapMemory::new(dev, size, contiguous)?;
         bump(&stats.map, 1);
-        // INVARIANT: `MmapMemory` is mapped for `dev` until it drops.
-        Ok(Self {
+        // INVARIANT: `MmapMemory` is mapped for `dev` until it drops; the
+        // alias comes next.
+        Self {
+            uncached: None,
             backing: Backing::Mmap(memory),
             dev: dev.clone(),
             size,
             iommu_page: iommu_page(dev),
             coherent: dev.is_dma_coherent(),
             stats: stats.clone(),
-        })
+        }
+        .with_uncached_alias()
     }
 
     /// The mapping of an imported dma-buf.
-    pub(crate) fn import(table: ImportedTable, stats: &Arc<DmaStats>) -> Self {
+    pub(crate) fn import(table: ImportedTable, stats: &Arc<DmaStats>) -> Result<Self> {
         bump(&stats.map, 1);
         let size = table.attachment().dma_buf().size();
         let dev = table.attachment().device().clone();
         // INVARIANT: the table is mapped for the attachment's device until
-        // it drops, and covers the dma-buf.
+        // it drops, and covers the dma-buf; the alias comes next.
         Self {
+            uncached: None,
             backing: Backing::Import(table),
             iommu_page: iommu_page(&dev),
             coherent: dev.is_dma_coherent(),
@@ -391,6 +407,64 @@ impl DeviceMemory {
             size,
             stats: stats.clone(),
         }
+        .with_uncached_alias()
+    }
+
+    /// For a non-coherent device, maps the uncached alias the engine writes
+    /// through: once per mapping, since `vmap` allocates and a frame must
+    /// not. Found as the device finds memory, through the DMA addresses
+    /// (with swiotlb, the bounce slots; behind an IOMMU, its translation),
+    /// which stay what they are while the buffer is mapped.
+    fn with_uncached_alias(mut self) -> Result<Self> {
+        if self.coherent {
+            return Ok(self);
+        }
+        let mut count = 0;
+        self.for_each_segment(|seg| {
+            count += seg.pages();
+            true
+        });
+        let mut pages = KVec::from_elem(NonNull::dangling(), count, GFP_KERNEL)?;
+        let mut slots = pages.iter_mut();
+        let mut reached = true;
+        self.for_each_segment(|seg| {
+            let first = seg.addr & !(PAGE_SIZE as u64 - 1);
+            for n in 0..seg.pages() {
+                let mut len = PAGE_SIZE;
+                // SAFETY: `dev` is live. The helper returns the kernel
+                // virtual address of the page the device reaches at this
+                // address only if it is in the linear map, null otherwise.
+                let vaddr = unsafe {
+                    bindings::rvcap_dma_addr_to_virt(
+                        self.dev.as_raw(),
+                        self.iommu_page,
+                        first + (n * PAGE_SIZE) as u64,
+                        &mut len,
+                    )
+                };
+                // SAFETY: a linear-map address, as the helper returns.
+                let page = (!vaddr.is_null())
+                    .then(|| unsafe { bindings::rvcap_virt_to_page(vaddr) })
+                    .and_then(NonNull::new);
+                match (page, slots.next()) {
+                    (Some(page), Some(slot)) => *slot = page,
+                    _ => {
+                        reached = false;
+                        return false;
+                    }
+                }
+            }
+            true
+        });
+        if reached {
+            // SAFETY: each entry is the linear-map page behind one of the
+            // buffer's DMA pages, which stays allocated while the buffer is
+            // mapped, and the alias is dropped before the backing unmaps
+            // (field order); mapping may sleep, as here.
+            // INVARIANT: the alias of the pages behind the DMA addresses.
+            self.uncached = Some(unsafe { UncachedAlias::new(&pages)? });
+        }
+        Ok(self)
     }
 
     /// Its size in bytes.
@@ -609,48 +683,50 @@ impl DeviceMemory {
         &self,
         mut fill: impl FnMut(usize, &mut DeviceWindow<'_>) -> bool,
     ) -> bool {
+        if !self.coherent && self.uncached.is_none() {
+            // Memory the CPU cannot map uncached: the device would fault.
+            return false;
+        }
         let mut offset = 0;
+        let mut alias_page = 0;
         let mut reached = true;
         self.for_each_segment(|seg| {
             let mut done = 0;
             while done < seg.len {
                 let mut len = seg.len - done;
-                // SAFETY: `dev` is live. The helper returns the kernel virtual
-                // address of the first `len` bytes (cutting `len` to what is
-                // contiguous) the device reaches at this address, only if they
-                // are in the linear map (with swiotlb, the bounce slot; behind
-                // an IOMMU, its translation), and null otherwise.
-                let vaddr = unsafe {
-                    bindings::rvcap_dma_addr_to_virt(
-                        self.dev.as_raw(),
-                        self.iommu_page,
-                        seg.addr + done as u64,
-                        &mut len,
-                    )
+                let start = if let Some(alias) = &self.uncached {
+                    // A non-coherent device writes memory, not the CPU's
+                    // caches: through the uncached alias, where a segment is
+                    // contiguous, so that the DQBUF sync's invalidate cannot
+                    // discard the frame.
+                    let at = alias_page * PAGE_SIZE + seg.addr as usize % PAGE_SIZE + done;
+                    NonNull::new(alias.start.as_ptr().wrapping_add(at))
+                } else {
+                    // SAFETY: `dev` is live. The helper returns the kernel
+                    // virtual address of the first `len` bytes (cutting `len`
+                    // to what is contiguous) the device reaches at this
+                    // address, only if they are in the linear map (with
+                    // swiotlb, the bounce slot; behind an IOMMU, its
+                    // translation), and null otherwise.
+                    let vaddr = unsafe {
+                        bindings::rvcap_dma_addr_to_virt(
+                            self.dev.as_raw(),
+                            self.iommu_page,
+                            seg.addr + done as u64,
+                            &mut len,
+                        )
+                    };
+                    NonNull::new(vaddr.cast::<u8>())
                 };
-                let Some(mut start) = NonNull::new(vaddr.cast::<u8>()) else {
+                let Some(start) = start else {
                     reached = false;
                     return false;
                 };
-                // A non-coherent device writes memory, not the CPU's caches:
-                // through an uncached alias, a page at a time, so that the
-                // DQBUF sync's invalidate cannot discard the frame.
-                let mut _alias = None;
-                if !self.coherent {
-                    len = len.min(PAGE_SIZE - (start.as_ptr() as usize & (PAGE_SIZE - 1)));
-                    // SAFETY: `start` is in the linear map (the helper above
-                    // returns nothing else).
-                    let Ok(uncached) = (unsafe { UncachedAlias::new(start) }) else {
-                        reached = false;
-                        return false;
-                    };
-                    start = uncached.start();
-                    _alias = Some(uncached);
-                }
                 // INVARIANT: the `len` bytes at `start` are mapped kernel
-                // memory: the linear map's view of bytes mapped for the
-                // device while `self` lives, or `_alias`, declared before
-                // the window and so dropped after it.
+                // memory while `self` lives: the linear map's view of bytes
+                // mapped for the device, or their part of the uncached
+                // alias (the rest of this segment, within the segment's
+                // pages of the alias).
                 let mut window = DeviceWindow {
                     start,
                     len,
@@ -664,6 +740,7 @@ impl DeviceMemory {
                     return false;
                 }
             }
+            alias_page += seg.pages();
             true
         });
         if !self.coherent {
@@ -715,45 +792,43 @@ impl DeviceWindow<'_> {
     }
 }
 
-/// An uncached (write-combining) alias of one page of the linear map, as a
-/// non-coherent DMA master sees memory: writes through it reach memory,
-/// not the CPU's caches. Dropping unmaps it.
+/// An uncached (write-combining) mapping of the pages behind a buffer's DMA
+/// addresses, as a non-coherent DMA master reaches memory: writes through
+/// it reach memory, not the CPU's caches. Dropping unmaps it.
 ///
 /// # Invariants
 ///
-/// `alias` points into a `vmap` of exactly one page, made by
+/// `start` is a `vmap` of pages that stay allocated while it exists, made by
 /// `rvcap_vmap_uncached` and undone once, in `drop`.
 struct UncachedAlias {
-    alias: NonNull<u8>,
+    start: NonNull<u8>,
 }
 
 impl UncachedAlias {
-    /// An alias of the page holding `addr`.
+    /// Maps `pages`, in order.
     ///
     /// # Safety
     ///
-    /// `addr` is a linear-map address (its `struct page` exists), and the
-    /// caller may sleep.
-    unsafe fn new(addr: NonNull<u8>) -> Result<Self> {
-        // SAFETY: by the caller's contract `addr`'s page exists and `vmap`
-        // may sleep.
-        let alias = unsafe { bindings::rvcap_vmap_uncached(addr.as_ptr().cast()) };
-        // INVARIANT: a one-page vmap, or nothing.
+    /// Each of `pages` is a page of the kernel's linear map that stays
+    /// allocated while the alias exists, and the caller may sleep.
+    unsafe fn new(pages: &[NonNull<bindings::page>]) -> Result<Self> {
+        let count = u32::try_from(pages.len()).map_err(|_| ENOMEM)?;
+        // SAFETY: `pages` holds `count` page pointers (`NonNull<page>` has
+        // the layout of `*mut page`), which `vmap` reads and does not keep;
+        // by the caller's contract the pages exist and `vmap` may sleep.
+        let start =
+            unsafe { bindings::rvcap_vmap_uncached(pages.as_ptr().cast_mut().cast(), count) };
+        // INVARIANT: a vmap of the caller's pages, or nothing.
         Ok(Self {
-            alias: NonNull::new(alias.cast::<u8>()).ok_or(ENOMEM)?,
+            start: NonNull::new(start.cast::<u8>()).ok_or(ENOMEM)?,
         })
-    }
-
-    /// The alias of the address it was made for.
-    fn start(&self) -> NonNull<u8> {
-        self.alias
     }
 }
 
 impl Drop for UncachedAlias {
     fn drop(&mut self) {
         // SAFETY: made by `rvcap_vmap_uncached`, undone once (type invariant).
-        unsafe { bindings::rvcap_vunmap_uncached(self.alias.as_ptr().cast()) };
+        unsafe { bindings::rvcap_vunmap_uncached(self.start.as_ptr().cast()) };
     }
 }
 

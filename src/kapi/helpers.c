@@ -320,25 +320,28 @@ void *rvcap_dma_addr_to_virt(struct device *dev, size_t iommu_page,
 	return start;
 }
 
-/*
- * A write-combining (uncached) alias of the page holding @addr, a linear-map
- * address: what a non-coherent DMA master writes through, so that its bytes
- * reach memory and not the CPU's caches. Returns the alias of @addr itself;
- * NULL on failure. Undone with rvcap_vunmap_uncached(). For non-coherent
- * devices only (arm64): x86's PAT forbids mixing memory types on a page,
- * and x86 devices are coherent anyway.
- */
-void *rvcap_vmap_uncached(void *addr)
+/* The page of @addr, a linear-map address. */
+struct page *rvcap_virt_to_page(const void *addr)
 {
-	struct page *page = virt_to_page(addr);
-	void *alias = vmap(&page, 1, VM_MAP, pgprot_writecombine(PAGE_KERNEL));
+	return virt_to_page(addr);
+}
 
-	return alias ? alias + offset_in_page(addr) : NULL;
+/*
+ * A write-combining (uncached) mapping of @count pages, in order: what a
+ * non-coherent DMA master writes through, so that its bytes reach memory
+ * and not the CPU's caches. NULL on failure; undone with
+ * rvcap_vunmap_uncached(). Made once per buffer mapping, not per frame:
+ * vmap() allocates. For non-coherent devices only (arm64): x86's PAT
+ * forbids mixing memory types on a page, and x86 devices are coherent.
+ */
+void *rvcap_vmap_uncached(struct page **pages, unsigned int count)
+{
+	return vmap(pages, count, VM_MAP, pgprot_writecombine(PAGE_KERNEL));
 }
 
 void rvcap_vunmap_uncached(void *alias)
 {
-	vunmap((void *)((unsigned long)alias & PAGE_MASK));
+	vunmap(alias);
 }
 
 /* dma_map_single(); 0 or -ENOMEM (dma_mapping_error()). */
