@@ -13,7 +13,8 @@
 # the list below, so it is downloaded alone, and the check at the end fails
 # if v4l2src misses a library. Nothing is installed on the host: the packages
 # are downloaded with a private apt state and unpacked with dpkg-deb into
-#   $RVCAP_CACHE/guest-gstreamer/root
+#   $RVCAP_CACHE/guest-gstreamer/root        (x86: amd64 packages)
+#   $RVCAP_CACHE/guest-gstreamer-arm64/root  (RVCAP_ARCH=arm64: arm64 ones)
 # Prints that directory on stdout.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -24,7 +25,7 @@ with_deps=(gstreamer1.0-tools libgstreamer1.0-0 libgstreamer-plugins-base1.0-0
 	libgudev-1.0-0 libv4l-0t64 coreutils)
 alone=(gstreamer1.0-plugins-good)
 
-dir=$RVCAP_CACHE/guest-gstreamer
+dir=$RVCAP_CACHE/guest-gstreamer$RVCAP_GUEST_SUFFIX
 root=$dir/root
 want="${with_deps[*]} / ${alone[*]}"
 if [[ -e $dir/.complete && $(cat "$dir/packages" 2>/dev/null) == "$want" ]]; then
@@ -33,8 +34,8 @@ if [[ -e $dir/.complete && $(cat "$dir/packages" 2>/dev/null) == "$want" ]]; the
 fi
 rm -rf "$dir"
 
-say "fetching GStreamer from Debian trixie for the test VM... (log: $dir/apt.log)"
-rvcap_trixie_apt "$dir"
+say "fetching GStreamer ($RVCAP_DEBIAN_ARCH) from Debian trixie for the test VM... (log: $dir/apt.log)"
+rvcap_trixie_apt "$dir" "$RVCAP_DEBIAN_ARCH"
 apt=("${trixie_apt[@]}")
 mapfile -t packages < <(apt-cache "${apt[@]}" depends --recurse --no-recommends \
 	--no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances "${with_deps[@]}" |
@@ -50,24 +51,36 @@ for deb in "$dir"/debs/*.deb; do
 	dpkg-deb -x "$deb" "$root"
 done
 
-# Check that gst-launch-1.0 runs with its own loader and libraries and finds
+# Check that the libraries of what the VM gets are all there (a package
+# missing from the list above shows here) and, where the host can run them,
+# that gst-launch-1.0 runs with its own loader and libraries and finds
 # v4l2src with only the two plugins the VM gets (in-process, with a private
-# registry: nothing is written to the host's GStreamer cache).
-lib=$root/usr/lib/x86_64-linux-gnu
-ld=("$lib/ld-linux-x86-64.so.2" --library-path "$lib")
-mkdir -p "$dir/plugins"
-for plugin in coreelements video4linux2; do
-	ln -sfn "$lib/gstreamer-1.0/libgst$plugin.so" "$dir/plugins/"
+# registry: nothing is written to the host's GStreamer cache). arm64's first
+# run in the VM.
+lib=$root/$RVCAP_GUEST_LIBDIR
+mapfile -t files < <(rvcap_guest_gst_files)
+for f in "${files[@]}"; do
+	[[ -e $root/$f ]] || die "no $f in trixie's GStreamer packages"
+	rvcap_guest_libs "$root" "$root/$f"
 done
-gst_env=(env GST_PLUGIN_SYSTEM_PATH="$dir/plugins" GST_REGISTRY="$dir/registry.bin"
-	GST_REGISTRY_FORK=no)
-version=$("${gst_env[@]}" "${ld[@]}" "$root/usr/bin/gst-launch-1.0" --version 2>&1 | head -n 1) ||
-	die "trixie's gst-launch-1.0 does not run: $version"
-"${gst_env[@]}" "${ld[@]}" "$root/usr/bin/gst-inspect-1.0" v4l2src >"$dir/inspect.log" 2>&1 || {
-	cat "$dir/inspect.log" >&2
-	die "trixie's v4l2src does not load: a library missing? Add its package to $0"
-}
-"${ld[@]}" "$root/usr/bin/timeout" --version >/dev/null || die "trixie's timeout does not run"
+if [[ $RVCAP_ARCH == x86 ]]; then
+	ld=("$lib/$RVCAP_GUEST_LOADER" --library-path "$lib")
+	mkdir -p "$dir/plugins"
+	for plugin in coreelements video4linux2; do
+		ln -sfn "$lib/gstreamer-1.0/libgst$plugin.so" "$dir/plugins/"
+	done
+	gst_env=(env GST_PLUGIN_SYSTEM_PATH="$dir/plugins" GST_REGISTRY="$dir/registry.bin"
+		GST_REGISTRY_FORK=no)
+	version=$("${gst_env[@]}" "${ld[@]}" "$root/usr/bin/gst-launch-1.0" --version 2>&1 | head -n 1) ||
+		die "trixie's gst-launch-1.0 does not run: $version"
+	"${gst_env[@]}" "${ld[@]}" "$root/usr/bin/gst-inspect-1.0" v4l2src >"$dir/inspect.log" 2>&1 || {
+		cat "$dir/inspect.log" >&2
+		die "trixie's v4l2src does not load: a library missing? Add its package to $0"
+	}
+	"${ld[@]}" "$root/usr/bin/timeout" --version >/dev/null || die "trixie's timeout does not run"
+else
+	version="gst-launch-1.0 $(dpkg-deb -f "$dir"/debs/gstreamer1.0-tools_*.deb Version) ($RVCAP_DEBIAN_ARCH)"
+fi
 log "guest GStreamer: $version"
 echo "$version" >"$dir/version"
 echo "$want" >"$dir/packages"

@@ -11,21 +11,22 @@
 # v4l2-ctl and v4l2-compliance run with trixie's libc and libstdc++ there;
 # nothing is installed on the host: the packages are downloaded with a
 # private apt state and unpacked with dpkg-deb into
-#   $RVCAP_CACHE/guest-v4l-utils/root
+#   $RVCAP_CACHE/guest-v4l-utils/root        (x86: amd64 packages)
+#   $RVCAP_CACHE/guest-v4l-utils-arm64/root  (RVCAP_ARCH=arm64: arm64 ones)
 # Prints that directory on stdout.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-dir=$RVCAP_CACHE/guest-v4l-utils
+dir=$RVCAP_CACHE/guest-v4l-utils$RVCAP_GUEST_SUFFIX
 root=$dir/root
 if [[ -e $dir/.complete ]]; then
 	echo "$root"
 	exit 0
 fi
 
-say "fetching v4l-utils from Debian trixie for the test VM... (log: $dir/apt.log)"
+say "fetching v4l-utils ($RVCAP_DEBIAN_ARCH) from Debian trixie for the test VM... (log: $dir/apt.log)"
 start=$SECONDS
-rvcap_trixie_apt "$dir"
+rvcap_trixie_apt "$dir" "$RVCAP_DEBIAN_ARCH"
 apt=("${trixie_apt[@]}")
 mapfile -t packages < <(apt-cache "${apt[@]}" depends --recurse --no-recommends \
 	--no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances v4l-utils |
@@ -42,11 +43,18 @@ for deb in "$dir"/debs/*.deb; do
 	dpkg-deb -x "$deb" "$root"
 done
 
-# Check that it runs with its own loader and libraries.
-loader=$root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2
-version=$("$loader" --library-path "$root/usr/lib/x86_64-linux-gnu" \
-	"$root/usr/bin/v4l2-compliance" --version 2>&1 | head -n 1) ||
-	die "trixie's v4l2-compliance does not run: $version"
+# Check that its libraries are all there and, where the host can run it,
+# that it runs with them and its own loader (arm64's first runs in the VM).
+for bin in v4l2-ctl v4l2-compliance; do
+	rvcap_guest_libs "$root" "$root/usr/bin/$bin"
+done
+if [[ $RVCAP_ARCH == x86 ]]; then
+	version=$("$root/$RVCAP_GUEST_LIBDIR/$RVCAP_GUEST_LOADER" --library-path "$root/$RVCAP_GUEST_LIBDIR" \
+		"$root/usr/bin/v4l2-compliance" --version 2>&1 | head -n 1) ||
+		die "trixie's v4l2-compliance does not run: $version"
+else
+	version="v4l2-compliance $(dpkg-deb -f "$dir"/debs/v4l-utils_*.deb Version) ($RVCAP_DEBIAN_ARCH)"
+fi
 say "guest v4l-utils: $version, in $(rvcap_duration $((SECONDS - start)))"
 echo "$version" >"$dir/version"
 touch "$dir/.complete"

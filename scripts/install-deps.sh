@@ -82,7 +82,11 @@ if ! "$RVCAP_BINDGEN" --version 2>/dev/null | grep -qx "bindgen $RVCAP_BINDGEN_V
 	}
 fi
 
-# v4l2-ctl and v4l2-compliance for the guest, from Debian trixie.
-"$(dirname "$0")"/fetch-guest-v4l-utils.sh >/dev/null
-# gst-launch-1.0 with v4l2src, and timeout, for the guest, from Debian trixie.
-"$(dirname "$0")"/fetch-guest-gstreamer.sh >/dev/null
+# For the guests of both architectures (make check boots both), from Debian
+# trixie: v4l2-ctl and v4l2-compliance; gst-launch-1.0 with v4l2src, and
+# timeout; and arm64's busybox (x86's is the host's busybox-static).
+for arch in x86 arm64; do
+	RVCAP_ARCH=$arch "$(dirname "$0")"/fetch-guest-v4l-utils.sh >/dev/null
+	RVCAP_ARCH=$arch "$(dirname "$0")"/fetch-guest-gstreamer.sh >/dev/null
+done
+"$(dirname "$0")"/fetch-guest-arm64.sh >/dev/null

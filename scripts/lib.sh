@@ -225,6 +225,53 @@ RVCAP_GUEST_SUFFIX=${RVCAP_GUEST_SUFFIX:+-$RVCAP_GUEST_SUFFIX}
 RVCAP_SELFTESTS_OUT=$RVCAP_ROOT/tests/selftests/out$RVCAP_GUEST_SUFFIX
 RVCAP_TOOLS_OUT=$RVCAP_ROOT/tools/out$RVCAP_GUEST_SUFFIX
 
+# The guest's Debian architecture, its library directory and its dynamic
+# loader (PT_INTERP is /lib64/... on x86, /lib/... on arm64; the initramfs
+# has both as links to usr/lib).
+case "$RVCAP_ARCH" in
+x86)
+	RVCAP_DEBIAN_ARCH=amd64 RVCAP_GUEST_LIBDIR=usr/lib/x86_64-linux-gnu
+	RVCAP_GUEST_LOADER=ld-linux-x86-64.so.2
+	;;
+arm64)
+	RVCAP_DEBIAN_ARCH=arm64 RVCAP_GUEST_LIBDIR=usr/lib/aarch64-linux-gnu
+	RVCAP_GUEST_LOADER=ld-linux-aarch64.so.1
+	;;
+esac
+
+# Sets the array guest_libs to the shared libraries FILE... need, directly
+# or through each other, from ROOT's library directory. Read from the ELF
+# files' NEEDED entries (readelf reads any architecture's), not by running
+# the loader, which the host cannot do for arm64.
+rvcap_guest_libs() { # ROOT FILE...
+	local root=$1 file name lib
+	shift
+	local -a todo=("$@")
+	local -A seen=()
+	guest_libs=()
+	while ((${#todo[@]})); do
+		file=${todo[0]}
+		todo=("${todo[@]:1}")
+		while read -r name; do
+			[[ -z ${seen[$name]:-} ]] || continue
+			seen[$name]=1
+			lib=$root/$RVCAP_GUEST_LIBDIR/$name
+			[[ -e $lib ]] || die "${file#"$root"/} needs $name, which is not in $root/$RVCAP_GUEST_LIBDIR"
+			guest_libs+=("$lib")
+			todo+=("$lib")
+		done < <(readelf -d "$file" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p')
+	done
+}
+
+# What the VM gets of GStreamer (scripts/fetch-guest-gstreamer.sh): the tools,
+# coreutils' timeout, the plugin scanner, the core elements and v4l2src.
+rvcap_guest_gst_files() {
+	printf '%s\n' usr/bin/gst-launch-1.0 usr/bin/gst-inspect-1.0 usr/bin/timeout \
+		"$RVCAP_GUEST_LIBDIR/gstreamer1.0/gstreamer-1.0/gst-plugin-scanner" \
+		"$RVCAP_GUEST_LIBDIR/gstreamer-1.0/libgstcoreelements.so" \
+		"$RVCAP_GUEST_LIBDIR/gstreamer-1.0/libgstvideo4linux2.so"
+}
+
 # The kernel image target, as under arch/$ARCH/boot/.
 rvcap_kernel_image() {
 	case "$RVCAP_ARCH" in

@@ -8,12 +8,15 @@ source "$(dirname "$0")/lib.sh"
 
 "$RVCAP_ROOT"/scripts/install-deps.sh
 kout=$("$RVCAP_ROOT"/scripts/build-kernel.sh)
-mapfile -t kargs < <(rvcap_kmake_args)
 logs=$RVCAP_CACHE/logs
 mkdir -p "$logs"
 : >"$logs/module.log"
-rvcap_progress "building rvcap.ko against $kout/build" "$logs/module.log" "" \
-	make -C "$kout/build" M="$RVCAP_ROOT" "${kargs[@]}" modules || {
+# Through the Makefile, which cleans first when the tree's objects were
+# built for another kernel (the other architecture's, say).
+march=(env -u ARCH)
+[[ $RVCAP_ARCH == x86 ]] || march+=(ARCH="$RVCAP_ARCH")
+rvcap_progress "building rvcap.ko ($RVCAP_ARCH) against $kout/build" "$logs/module.log" "" \
+	"${march[@]}" make -C "$RVCAP_ROOT" KDIR="$kout/build" modules || {
 	tail -n 40 "$logs/module.log" >&2
 	die "rvcap.ko does not build (log: $logs/module.log)"
 }

@@ -10,8 +10,8 @@ source "$(dirname "$0")/lib.sh"
 cd "$RVCAP_ROOT"
 
 scripts/prepare.sh >/dev/null
-run=$RVCAP_CACHE/runs/run
-scripts/vm-run.sh --name run --out "$run" "$@" tests/plans/run.sh
+run=$RVCAP_CACHE/runs/run$RVCAP_GUEST_SUFFIX
+scripts/vm-run.sh --name "run$RVCAP_GUEST_SUFFIX" --out "$run" "$@" tests/plans/run.sh
 
 # Cut the frames out of the data port, in the order announced, and write
 # them as PNG (640x480 RGB24, as tests/plans/run.sh captures them).
@@ -37,4 +37,6 @@ for line in open(log, encoding="utf-8", errors="replace"):
     png = os.path.join(outdir, os.path.splitext(name)[0] + ".png")
     Image.frombytes("RGB", (640, 480), raw).save(png)
     print(f"[rvcap] wrote {png}", file=sys.stderr)
+if offset != len(blob):
+    sys.exit(f"run: {len(blob) - offset} bytes more than announced arrived (a port not raw?)")
 PY

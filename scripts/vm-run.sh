@@ -62,23 +62,20 @@ out=${out:-$RVCAP_CACHE/runs/$name}
 rm -rf "$out"
 mkdir -p "$out"
 
-# The guest's architecture: its libraries, loader and busybox. On x86 the
-# host's busybox-static serves; arm64's comes from Debian's arm64 package
-# (scripts/fetch-guest-arm64.sh).
+# The guest's busybox (on x86 the host's busybox-static serves; arm64's
+# comes from Debian's arm64 package, scripts/fetch-guest-arm64.sh), and
+# V4L2 userspace for its architecture (scripts/fetch-guest-*.sh).
 case "$RVCAP_ARCH" in
-x86)
-	libdir=usr/lib/x86_64-linux-gnu loader=ld-linux-x86-64.so.2 busybox=/bin/busybox
-	v4l_root=$RVCAP_CACHE/guest-v4l-utils/root
-	[[ -e $RVCAP_CACHE/guest-v4l-utils/.complete ]] || die "guest v4l-utils missing (run: make deps)"
-	;;
+x86) busybox=/bin/busybox ;;
 arm64)
-	libdir=usr/lib/aarch64-linux-gnu loader=ld-linux-aarch64.so.1
 	busybox=$("$RVCAP_ROOT"/scripts/fetch-guest-arm64.sh)/usr/bin/busybox
-	# v4l-utils and GStreamer for arm64: not yet.
-	v4l_root=""
 	((!iommu)) || die "--iommu is an x86 (q35) boot"
 	;;
 esac
+v4l_root=$RVCAP_CACHE/guest-v4l-utils$RVCAP_GUEST_SUFFIX/root
+gst_root=$RVCAP_CACHE/guest-gstreamer$RVCAP_GUEST_SUFFIX/root
+[[ -e $v4l_root/../.complete ]] || die "guest v4l-utils ($RVCAP_ARCH) missing (run: make deps)"
+[[ -e $gst_root/../.complete ]] || die "guest GStreamer ($RVCAP_ARCH) missing (run: make deps)"
 
 # --- initramfs (merged /usr, as Debian)
 stage=$out/initramfs
@@ -100,36 +97,29 @@ if [[ -d $RVCAP_TOOLS_OUT ]]; then
 fi
 cp "$plan" "$stage/plan.sh"
 printf '%q ' "$@" >"$stage/plan.args"
-if [[ -n $v4l_root ]]; then
-	# V4L2 userspace (Debian trixie's, see scripts/fetch-guest-v4l-utils.sh)
-	# with its loader and the libraries it links.
-	mkdir -p "$stage/$libdir"
-	cp -L "$v4l_root/$libdir/ld-linux-x86-64.so.2" "$stage/$libdir/"
-	ln -s x86_64-linux-gnu/ld-linux-x86-64.so.2 "$stage/usr/lib/ld-linux-x86-64.so.2"
-	for bin in v4l2-ctl v4l2-compliance; do
-		cp "$v4l_root/usr/bin/$bin" "$stage/usr/bin/"
-		"$v4l_root/$libdir/ld-linux-x86-64.so.2" --library-path "$v4l_root/$libdir" \
-			--list "$v4l_root/usr/bin/$bin" | grep -o "$v4l_root/$libdir/[^ ]*" |
-			while read -r lib; do cp -L "$lib" "$stage/$libdir/"; done
+# V4L2 userspace (Debian trixie's, see scripts/fetch-guest-v4l-utils.sh),
+# GStreamer (gst-launch-1.0, gst-inspect-1.0, the core elements and v4l2src)
+# and coreutils' timeout (scripts/fetch-guest-gstreamer.sh), with the loader
+# and libraries they need: one loader and libc, from the same Debian release,
+# serve both.
+libdir=$RVCAP_GUEST_LIBDIR
+mkdir -p "$stage/$libdir"
+ln -s "${libdir#usr/lib/}/$RVCAP_GUEST_LOADER" "$stage/usr/lib/$RVCAP_GUEST_LOADER"
+guest_install() { # ROOT FILE (relative to ROOT)
+	install -D "$1/$2" "$stage/$2"
+	rvcap_guest_libs "$1" "$1/$2"
+	local lib
+	for lib in "${guest_libs[@]}"; do
+		[[ -e $stage/$libdir/${lib##*/} ]] || cp -L "$lib" "$stage/$libdir/"
 	done
-	# GStreamer (gst-launch-1.0, gst-inspect-1.0, the core elements and v4l2src)
-	# and coreutils' timeout, from the same Debian release (see
-	# scripts/fetch-guest-gstreamer.sh); v4l-utils' copies of shared libraries
-	# stay, so one loader and libc serve both.
-	gst_root=$RVCAP_CACHE/guest-gstreamer/root
-	[[ -e $RVCAP_CACHE/guest-gstreamer/.complete ]] || die "guest GStreamer missing (run: make deps)"
-	gst_files=(usr/bin/gst-launch-1.0 usr/bin/gst-inspect-1.0 usr/bin/timeout
-		"$libdir/gstreamer1.0/gstreamer-1.0/gst-plugin-scanner"
-		"$libdir/gstreamer-1.0/libgstcoreelements.so" "$libdir/gstreamer-1.0/libgstvideo4linux2.so")
-	for f in "${gst_files[@]}"; do
-		install -D "$gst_root/$f" "$stage/$f"
-		"$gst_root/$libdir/ld-linux-x86-64.so.2" --library-path "$gst_root/$libdir" \
-			--list "$gst_root/$f" | grep -o "$gst_root/$libdir/[^ ]*" |
-			while read -r lib; do
-				[[ -e $stage/$libdir/${lib##*/} ]] || cp -L "$lib" "$stage/$libdir/"
-			done
-	done
-fi
+}
+for bin in v4l2-ctl v4l2-compliance; do
+	guest_install "$v4l_root" "usr/bin/$bin"
+done
+mapfile -t gst_files < <(rvcap_guest_gst_files)
+for f in "${gst_files[@]}"; do
+	guest_install "$gst_root" "$f"
+done
 (cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$out/initramfs.cpio.gz"
 
 # --- boot

@@ -5,10 +5,14 @@
 # the frames to the host on the third serial port, and show what the driver
 # did. Each file sent is announced on a line "rvcap-file: NAME BYTES".
 set -e
+# The data port, raw (no newline translation), and held open on fd 3 for
+# the whole plan: a virtio console (arm64) resets its settings at its last
+# close.
+exec 3>"$RVCAP_DATA"
 stty -F "$RVCAP_DATA" raw -echo
 send() {
 	echo "rvcap-file: $1 $(stat -c %s "$2")"
-	cat "$2" >"$RVCAP_DATA"
+	cat "$2" >&3
 }
 counters=/sys/kernel/debug/rvcap/rvcap.0/counters
 
