@@ -319,8 +319,11 @@ pub(crate) struct DeviceMemory {
 }
 
 // SAFETY: the DMA API and dma-buf core may be called from any thread for a
-// live device and mapping; `DeviceMemory` holds no thread-bound state. The
-// memory's contents are only written through raw pointers.
+// live device and mapping; `DeviceMemory` holds no thread-bound state (its
+// uncached alias is a vmap address, which any thread may use and unmap in
+// process context, where every last reference is dropped: ioctls, VMA
+// close, the engine thread). The memory's contents are only written through
+// raw pointers.
 unsafe impl Send for DeviceMemory {}
 // SAFETY: see `Send`; shared references only read immutable fields and the
 // atomic mapping count.
@@ -424,29 +427,20 @@ impl DeviceMemory {
             count += seg.pages();
             true
         });
-        let mut pages = KVec::from_elem(NonNull::dangling(), count, GFP_KERNEL)?;
+        if count == 0 {
+            return Ok(self);
+        }
+        // KVVec: a 1080p buffer's array alone is 8 KiB.
+        let mut pages = KVVec::from_elem(NonNull::dangling(), count, GFP_KERNEL)?;
         let mut slots = pages.iter_mut();
         let mut reached = true;
         self.for_each_segment(|seg| {
             let first = seg.addr & !(PAGE_SIZE as u64 - 1);
+            let end = seg.addr + seg.len as u64;
             for n in 0..seg.pages() {
-                let mut len = PAGE_SIZE;
-                // SAFETY: `dev` is live. The helper returns the kernel
-                // virtual address of the page the device reaches at this
-                // address only if it is in the linear map, null otherwise.
-                let vaddr = unsafe {
-                    bindings::rvcap_dma_addr_to_virt(
-                        self.dev.as_raw(),
-                        self.iommu_page,
-                        first + (n * PAGE_SIZE) as u64,
-                        &mut len,
-                    )
-                };
-                // SAFETY: a linear-map address, as the helper returns.
-                let page = (!vaddr.is_null())
-                    .then(|| unsafe { bindings::rvcap_virt_to_page(vaddr) })
-                    .and_then(NonNull::new);
-                match (page, slots.next()) {
+                let page = first + (n * PAGE_SIZE) as u64;
+                let bytes = seg.addr.max(page)..end.min(page + PAGE_SIZE as u64);
+                match (self.page_behind(bytes), slots.next()) {
                     (Some(page), Some(slot)) => *slot = page,
                     _ => {
                         reached = false;
@@ -457,14 +451,51 @@ impl DeviceMemory {
             true
         });
         if reached {
-            // SAFETY: each entry is the linear-map page behind one of the
-            // buffer's DMA pages, which stays allocated while the buffer is
-            // mapped, and the alias is dropped before the backing unmaps
-            // (field order); mapping may sleep, as here.
+            // SAFETY: each entry is the page of the kernel's linear map that
+            // holds the bytes of one page of the buffer's DMA addresses, at
+            // the same offsets (`page_behind`); it stays allocated while the
+            // buffer is mapped, and the alias is dropped before the backing
+            // unmaps (field order). Mapping may sleep, as here.
             // INVARIANT: the alias of the pages behind the DMA addresses.
             self.uncached = Some(unsafe { UncachedAlias::new(&pages)? });
         }
         Ok(self)
+    }
+
+    /// The page of the kernel's linear map holding the bytes the device
+    /// reaches at the DMA addresses `bytes` (within one page of its address
+    /// space), each at the offset in that page its address has; `None` if
+    /// any of them is unreachable or lies elsewhere (behind an IOMMU whose
+    /// pages are smaller than the CPU's, one CPU page of IOVAs may map to
+    /// several pages of memory).
+    fn page_behind(&self, bytes: Range<u64>) -> Option<NonNull<bindings::page>> {
+        let mut base: Option<*mut u8> = None;
+        let mut addr = bytes.start;
+        while addr < bytes.end {
+            let mut len = (bytes.end - addr) as usize;
+            // SAFETY: `dev` is live. The helper returns the kernel virtual
+            // address of the first `len` bytes (cutting `len` to what is
+            // contiguous) the device reaches at `addr`, only if they are in
+            // the linear map (with swiotlb, the bounce slot; behind an IOMMU,
+            // its translation), and null otherwise.
+            let vaddr = unsafe {
+                bindings::rvcap_dma_addr_to_virt(self.dev.as_raw(), self.iommu_page, addr, &mut len)
+            }
+            .cast::<u8>();
+            let offset = addr as usize % PAGE_SIZE;
+            if vaddr.is_null() || len == 0 || vaddr as usize % PAGE_SIZE != offset {
+                return None;
+            }
+            let page_start = vaddr.wrapping_sub(offset);
+            if base.is_some_and(|b| b != page_start) {
+                return None;
+            }
+            base = Some(page_start);
+            addr += len as u64;
+        }
+        // SAFETY: the start of a page of the linear map, where the helper
+        // found the bytes.
+        NonNull::new(unsafe { bindings::rvcap_virt_to_page(base?.cast()) })
     }
 
     /// Its size in bytes.
@@ -662,14 +693,18 @@ impl DeviceMemory {
     /// Writes as the device does: through the DMA addresses of each segment
     /// (translated by the IOMMU, if the device is behind one), never through
     /// the CPU's view of the pages; and for a non-coherent device around the
-    /// CPU's caches, through an uncached alias of each page, as its writes
-    /// reach memory (written into the cacheable linear map, a frame would
-    /// sit in lines that the DQBUF sync invalidates). `fill(offset, window)`
-    /// writes the frame bytes from `offset` on into `window`, a run of
-    /// bytes contiguous for the device and in memory, and returns `false`
-    /// when the frame is complete. Returns `false` if an address could not
-    /// be reached (no translation, or memory outside the kernel's linear
-    /// map): the device would fault.
+    /// CPU's caches, through the uncached alias made when the buffer was
+    /// mapped, as its writes reach memory (written into the cacheable
+    /// linear map, a frame would sit in lines that the DQBUF sync
+    /// invalidates). `fill(offset, window)` writes the frame bytes from
+    /// `offset` on into `window`, a run of bytes contiguous for the device
+    /// and in the kernel's address space (the linear map; for a
+    /// non-coherent device, the alias, where a whole segment is one run),
+    /// and returns `false` when the frame is complete. Returns `false` if
+    /// an address could not be reached (no translation, or memory outside
+    /// the kernel's linear map): the device would fault. For a non-coherent
+    /// device that is known when the buffer is mapped, and then no byte of
+    /// it is written.
     ///
     /// This is memory-safe whoever owns the buffer: the bytes are written
     /// only through raw pointers into mapped kernel memory that stays mapped
@@ -759,9 +794,9 @@ impl DeviceMemory {
     }
 }
 
-/// A run of a buffer's bytes, contiguous for the device and in memory, as
-/// [`DeviceMemory::write_as_device`] hands it out: bytes the device may
-/// write, written in order.
+/// A run of a buffer's bytes, contiguous for the device and in the kernel's
+/// address space, as [`DeviceMemory::write_as_device`] hands it out: bytes
+/// the device may write, written in order.
 ///
 /// # Invariants
 ///
