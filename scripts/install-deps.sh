@@ -15,8 +15,9 @@ packages=(
 	clang-14 lld-14 llvm-14 libclang-dev
 	make gcc libc6-dev flex bison bc libelf-dev libssl-dev xz-utils rsync
 	perl python3 python3-pil python3-matplotlib dkms git ca-certificates
-	# the guest: emulator, shell, initramfs tools (v4l-utils: see below)
-	qemu-system-x86 busybox-static cpio kmod
+	# the guest: emulator, shell, initramfs tools (v4l-utils: see below;
+	# readelf lists the libraries its programs need)
+	qemu-system-x86 busybox-static cpio kmod binutils
 	# the arm64 guest (make ARCH=arm64 ...): its emulator, and a C cross
 	# compiler for its static test programs (the kernel needs only LLVM)
 	qemu-system-arm gcc-aarch64-linux-gnu
