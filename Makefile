@@ -45,6 +45,7 @@ help:
 	@echo 'make kdir       print the kernel build tree in use'
 	@echo 'make rust-analyzer  write rust-project.json for editors'
 	@echo 'make clean      remove build outputs from the tree'
+	@echo 'ARCH=arm64      with make, run, shell, kernel, kdir: for rvcap'"'"'s arm64 test kernel and guest'
 
 deps:
 	@scripts/install-deps.sh
