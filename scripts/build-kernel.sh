@@ -111,7 +111,7 @@ if ((${#dropped[@]})); then
 fi
 
 first=$(grep -c "$step_re" "$buildlog")
-if ! rvcap_progress "building the $RVCAP_FLAVOUR kernel with $jobs jobs (about 12 min on 2 otherwise idle cores)" \
+if ! rvcap_progress "building the $RVCAP_FLAVOUR kernel ($RVCAP_ARCH) with $jobs jobs (10-13 min on 2 otherwise idle cores)" \
 	"$buildlog" kernel_status make -C "$ksrc" O="$kbuild" "${kargs[@]}" -j"$jobs" "$(rvcap_kernel_image)" modules; then
 	tail -n 60 "$buildlog" >&2
 	die "kernel build failed (full log: $buildlog)"
