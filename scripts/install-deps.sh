@@ -19,8 +19,9 @@ packages=(
 	# readelf lists the libraries its programs need)
 	qemu-system-x86 busybox-static cpio kmod binutils
 	# the arm64 guest (make ARCH=arm64 ...): its emulator, and a C cross
-	# compiler for its static test programs (the kernel needs only LLVM)
-	qemu-system-arm gcc-aarch64-linux-gnu
+	# compiler and C library for its static test programs (the kernel needs
+	# only LLVM; the library is only a recommendation of the compiler)
+	qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 )
 
 logs=$RVCAP_CACHE/logs
