@@ -95,14 +95,13 @@ int rvcap_dma_map_sgtable(struct device *dev, struct sg_table *sgt,
 			  enum dma_data_direction dir, unsigned long attrs);
 void rvcap_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
 			     enum dma_data_direction dir, unsigned long attrs);
-void rvcap_dma_sync_sgtable_for_device(struct device *dev,
-				       struct sg_table *sgt,
-				       enum dma_data_direction dir);
 bool rvcap_dma_dev_need_sync(struct device *dev);
 void rvcap_dma_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
-				   size_t size);
+				   size_t size, enum dma_data_direction dir);
 void rvcap_dma_sync_single_for_device(struct device *dev, dma_addr_t addr,
 				      size_t size, enum dma_data_direction dir);
+size_t rvcap_dma_iova_run(struct device *dev, size_t iommu_page,
+			  dma_addr_t addr, size_t len);
 size_t rvcap_dma_iommu_page(struct device *dev);
 size_t rvcap_dma_max_segment(struct device *dev);
 

@@ -7,11 +7,11 @@
 
 use super::inject::Inject;
 use crate::kapi::device::DeviceRef;
-use crate::kapi::dma::{self, DeviceMemory, DmaStats, Mapping};
+use crate::kapi::dma::{self, DataDirection, DeviceMemory, DmaStats, Mapping};
 use crate::kapi::dma_buf::{Attachment as KAttachment, DmaBuf, ImportedTable};
 use crate::kapi::log::DevLog;
 use crate::kapi::ratelimit::ratelimit;
-use crate::queue::{self, Dma, Errno, QResult};
+use crate::queue::{self, Direction, Dma, Errno, QResult};
 use core::ops::Range;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -21,6 +21,14 @@ pub(crate) type Attachment = Arc<KAttachment>;
 
 fn queue_error(err: Error, why: &'static str) -> queue::Error {
     queue::Error::new(Errno::Dma(err.to_errno()), why)
+}
+
+fn data_direction(direction: Direction) -> DataDirection {
+    match direction {
+        Direction::ToDevice => DataDirection::ToDevice,
+        Direction::FromDevice => DataDirection::FromDevice,
+        Direction::Bidirectional => DataDirection::Bidirectional,
+    }
 }
 
 fn out_of_memory() -> queue::Error {
@@ -90,7 +98,7 @@ impl Dma for KernelDma {
     type Attachment = Attachment;
     type Mapping = Mapping;
 
-    fn alloc_mapped(&mut self, size: usize) -> QResult<Mapping> {
+    fn alloc_mapped(&mut self, size: usize, direction: Direction) -> QResult<Mapping> {
         if self.inject.take_map_failure() {
             return Err(queue::Error::new(
                 Errno::ENOMEM,
@@ -110,7 +118,13 @@ impl Dma for KernelDma {
                 "buffer larger than a contiguous allocation can be (contig mode)",
             ));
         }
-        let memory = DeviceMemory::alloc(&self.dev, size, self.contiguous, &self.stats)
+        let memory = DeviceMemory::alloc(
+            &self.dev,
+            size,
+            self.contiguous,
+            data_direction(direction),
+            &self.stats,
+        )
             .map_err(|e| queue_error(e, "cannot allocate and map an MMAP buffer"))?;
         self.share(memory)
     }
@@ -134,37 +148,48 @@ impl Dma for KernelDma {
         Arc::new(attachment, GFP_KERNEL).map_err(|_| out_of_memory())
     }
 
-    fn map(&mut self, attachment: &Attachment) -> QResult<Mapping> {
+    fn map(&mut self, attachment: &Attachment, direction: Direction) -> QResult<Mapping> {
         if self.inject.take_map_failure() {
             return Err(queue::Error::new(
                 Errno::ENOMEM,
                 "injected: the exporter refused to map",
             ));
         }
-        let table = ImportedTable::map(attachment)
+        let table = ImportedTable::map(attachment, data_direction(direction))
             .map_err(|e| queue_error(e, "the exporter refused to map"))?;
         let memory = DeviceMemory::import(table, &self.stats)
             .map_err(|e| queue_error(e, "cannot map an import for the engine"))?;
         self.share(memory)
     }
 
-    fn sync_for_device(&mut self, mapping: &Mapping) {
-        mapping.sync_for_device();
-    }
-
-    fn sync_before_unmap(&mut self, mapping: &Mapping) {
-        mapping.sync_before_unmap();
-    }
-
-    fn sync_for_cpu(&mut self, mapping: &Mapping, bytes: Range<usize>) {
+    fn sync_for_device(&mut self, mapping: &Mapping, bytes: Range<usize>, direction: Direction) {
         let wanted = bytes.len();
-        let synced = mapping.sync_for_cpu(bytes);
+        let synced = mapping.sync_for_device(bytes, data_direction(direction));
+        if synced < wanted {
+            self.log.dbg(
+                ratelimit!(),
+                format_args!("sync for the device covered {synced} of {wanted} bytes"),
+            );
+        }
+    }
+
+    fn sync_for_cpu(&mut self, mapping: &Mapping, bytes: Range<usize>, direction: Direction) {
+        let wanted = bytes.len();
+        let synced = mapping.sync_for_cpu(bytes, data_direction(direction));
         if synced < wanted {
             self.log.dbg(
                 ratelimit!(),
                 format_args!("sync for CPU covered {synced} of {wanted} bytes"),
             );
         }
+    }
+
+    fn needs_sync(&self) -> bool {
+        DeviceMemory::needs_sync(&self.dev)
+    }
+
+    fn mapping_size(&self, mapping: &Mapping) -> usize {
+        mapping.size()
     }
 
     fn is_mapped_to_user(&self, mapping: &Mapping) -> bool {

@@ -12,33 +12,23 @@
 //!
 //! # Directions
 //!
-//! Every mapping is `DMA_BIDIRECTIONAL`: the device writes frames, and
-//! userspace may write a buffer it has dequeued, which the DMA API allows
-//! only in a bidirectional mapping ("If the driver needs to write to it at
-//! any point, it should be DMA_BIDIRECTIONAL", `dma-api.rst`). Each sync
-//! then names the direction the bytes travel, which is what dma-direct,
-//! swiotlb, iommu-dma and the architectures' cache maintenance act on (and
-//! what DMA-API debugging accepts for a bidirectional mapping):
+//! The queue chooses the direction of every mapping and sync
+//! ([`DataDirection`]; its `queue::Direction` says why each is what it is);
+//! this layer passes them to the DMA API as they are. MMAP memory is
+//! unmapped with `DMA_ATTR_SKIP_CPU_SYNC`: the queue hands every MMAP
+//! buffer back to the CPU before freeing it, so an unmap sync could only
+//! overwrite what userspace wrote (a buffer still mmapped outlives
+//! REQBUFS(0)).
 //!
-//! - QBUF, `DMA_FROM_DEVICE`: the device will write. Under swiotlb this
-//!   copies nothing (the frame overwrites the bounce slot); on non-coherent
-//!   hardware it cleans the CPU's caches.
-//! - DQBUF, `DMA_FROM_DEVICE`, over the frame's bytes: the device's bytes
-//!   reach the CPU (swiotlb copies them out of the bounce slot; non-coherent
-//!   hardware invalidates the CPU's stale lines).
-//! - Before an unmap of a CPU-owned import, `DMA_TO_DEVICE` over the whole
-//!   buffer: the exporter's unmap syncs for the CPU, which under swiotlb
-//!   copies the bounce slot back (the device's last frame) and on
-//!   non-coherent hardware invalidates the CPU's dirty lines. Handing the
-//!   CPU's bytes over first makes that unmap a no-op for the contents, so
-//!   what userspace wrote after DQBUF survives STREAMOFF, REQBUFS(0), close
-//!   and a slot given another dma-buf. The cost is one buffer-sized copy
-//!   (swiotlb) or cache clean per CPU-owned buffer when its mapping goes;
-//!   QBUF and DQBUF pay nothing more.
-//! - MMAP memory is unmapped with `DMA_ATTR_SKIP_CPU_SYNC`: the queue hands
-//!   every MMAP buffer back to the CPU before freeing it, so an unmap sync
-//!   could only overwrite what userspace wrote (a buffer still mmapped
-//!   outlives REQBUFS(0)).
+//! # Syncs
+//!
+//! A sync is skipped when the device needs none (`dma_dev_need_sync`:
+//! coherent and nothing bounced). Otherwise it walks the buffer's DMA
+//! segments; behind an IOMMU, in runs of IOVAs that are also contiguous in
+//! memory (iommu-dma translates only a sync's first address, and its
+//! scatterlist syncs walk the table's pages, which an importer must not
+//! use), so that a buffer the IOMMU maps onto contiguous memory takes one
+//! call, not one per IOMMU page.
 
 use super::bindings;
 use super::device::DeviceRef;
@@ -53,15 +43,24 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 use kernel::types::Opaque;
 
-/// How every buffer is mapped (see "Directions").
-pub(super) const MAP_DIRECTION: bindings::dma_data_direction =
-    bindings::dma_data_direction_DMA_BIDIRECTIONAL;
-/// QBUF and DQBUF syncs: frames travel from the device to memory.
-const FRAME_DIRECTION: bindings::dma_data_direction = bindings::dma_data_direction_DMA_FROM_DEVICE;
-/// The sync before unmapping a CPU-owned import: the CPU's bytes travel to
-/// where the unmap copies from.
-const CPU_BYTES_DIRECTION: bindings::dma_data_direction =
-    bindings::dma_data_direction_DMA_TO_DEVICE;
+/// Which way the bytes of a mapping or a sync travel (`enum
+/// dma_data_direction`; mainline's `kernel::dma::DataDirection`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum DataDirection {
+    /// `DMA_BIDIRECTIONAL`.
+    Bidirectional = bindings::dma_data_direction_DMA_BIDIRECTIONAL,
+    /// `DMA_TO_DEVICE`.
+    ToDevice = bindings::dma_data_direction_DMA_TO_DEVICE,
+    /// `DMA_FROM_DEVICE`.
+    FromDevice = bindings::dma_data_direction_DMA_FROM_DEVICE,
+}
+
+impl DataDirection {
+    pub(super) fn as_raw(self) -> bindings::dma_data_direction {
+        self as bindings::dma_data_direction
+    }
+}
 
 /// What the DMA side did, for debugfs and the tests.
 #[derive(Default)]
@@ -74,7 +73,7 @@ pub(crate) struct DmaStats {
     pub(crate) map: AtomicU64,
     /// Mappings undone.
     pub(crate) unmap: AtomicU64,
-    /// Syncs for the device.
+    /// Syncs for the device that hand it the buffer for a frame.
     pub(crate) sync_for_device: AtomicU64,
     /// Syncs for the CPU (one per DQBUF or cancelled MMAP buffer).
     pub(crate) sync_for_cpu: AtomicU64,
@@ -82,7 +81,9 @@ pub(crate) struct DmaStats {
     pub(crate) bytes_for_device: AtomicU64,
     /// Bytes handed back to the CPU by syncs.
     pub(crate) bytes_for_cpu: AtomicU64,
-    /// Syncs of a CPU-owned import before its unmap (see "Directions").
+    /// Syncs that hand the CPU's bytes of a CPU-owned import to the device
+    /// side before its mapping goes (`DMA_TO_DEVICE`; the queue's "nothing
+    /// lost").
     pub(crate) sync_before_unmap: AtomicU64,
     /// Bytes those syncs covered.
     pub(crate) bytes_before_unmap: AtomicU64,
@@ -198,12 +199,13 @@ impl Drop for SgTable {
 ///
 /// # Invariants
 ///
-/// `sgt` was mapped for `dev` with `MAP_DIRECTION` by
-/// `rvcap_dma_map_sgtable` and is unmapped once, in `drop`; the table
-/// outlives this value (field order in [`MmapMemory`]).
+/// `sgt` was mapped for `dev` with `direction` by `rvcap_dma_map_sgtable`
+/// and is unmapped once, in `drop`; the table outlives this value (field
+/// order in [`MmapMemory`]).
 struct MappedTable {
     dev: DeviceRef,
     sgt: *mut bindings::sg_table,
+    direction: DataDirection,
 }
 
 impl Drop for MappedTable {
@@ -217,7 +219,7 @@ impl Drop for MappedTable {
             bindings::rvcap_dma_unmap_sgtable(
                 self.dev.as_raw(),
                 self.sgt,
-                MAP_DIRECTION,
+                self.direction.as_raw(),
                 bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
             )
         };
@@ -237,7 +239,12 @@ pub(crate) struct MmapMemory {
 impl MmapMemory {
     /// `size` bytes mapped for `dev`; `contiguous`: physically contiguous and
     /// mapped as one segment.
-    fn new(dev: &DeviceRef, size: usize, contiguous: bool) -> Result<Self> {
+    fn new(
+        dev: &DeviceRef,
+        size: usize,
+        contiguous: bool,
+        direction: DataDirection,
+    ) -> Result<Self> {
         let count = size.div_ceil(PAGE_SIZE);
         let (pages, max_segment) = if contiguous {
             (Pages::alloc_contiguous(count)?, count * PAGE_SIZE)
@@ -256,7 +263,7 @@ impl MmapMemory {
             bindings::rvcap_dma_map_sgtable(
                 dev.as_raw(),
                 table.as_ptr(),
-                MAP_DIRECTION,
+                direction.as_raw(),
                 bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
             )
         })?;
@@ -265,6 +272,7 @@ impl MmapMemory {
             _mapped: MappedTable {
                 dev: dev.clone(),
                 sgt: table.as_ptr(),
+                direction,
             },
             table,
             pages,
@@ -376,9 +384,10 @@ impl DeviceMemory {
         dev: &DeviceRef,
         size: usize,
         contiguous: bool,
+        direction: DataDirection,
         stats: &Arc<DmaStats>,
     ) -> Result<Self> {
-        let memory = MmapMemory::new(dev, size, contiguous)?;
+        let memory = MmapMemory::new(dev, size, contiguous, direction)?;
         bump(&stats.map, 1);
         // INVARIANT: `MmapMemory` is mapped for `dev` until it drops; the
         // alias comes next.
@@ -590,15 +599,15 @@ impl DeviceMemory {
     }
 
     /// Calls `f(dma_address, len)` for the bytes `range` of the buffer, in
-    /// runs that are contiguous for the device and, behind an IOMMU, within
-    /// one IOMMU page (so contiguous in memory too: an IOVA range maps to
-    /// one physical run only within a page). Returns the bytes covered.
+    /// runs that are contiguous for the device and in memory: within one
+    /// DMA segment and, behind an IOMMU, as many IOMMU pages as translate to
+    /// one contiguous run of memory (one sync translates only its first
+    /// address). Returns the bytes covered.
     fn for_each_run(
         &self,
         range: Range<usize>,
         mut f: impl FnMut(bindings::dma_addr_t, usize),
     ) -> usize {
-        let page = self.iommu_page;
         let mut offset = 0;
         let mut covered = 0;
         self.for_each_segment(|seg| {
@@ -606,10 +615,20 @@ impl DeviceMemory {
             let end = range.end.min(offset + seg.len);
             while start < end {
                 let addr = seg.addr + (start - offset) as u64;
-                let len = if page == 0 {
+                let len = if self.iommu_page == 0 {
                     end - start
                 } else {
-                    (end - start).min(page - (addr as usize & (page - 1)))
+                    // SAFETY: `dev` is live and `[addr, addr + end - start)`
+                    // lies within one of its mapped segments; the helper
+                    // only reads the IOMMU's translation of it.
+                    unsafe {
+                        bindings::rvcap_dma_iova_run(
+                            self.dev.as_raw(),
+                            self.iommu_page,
+                            addr,
+                            end - start,
+                        )
+                    }
                 };
                 f(addr, len);
                 covered += len;
@@ -621,70 +640,70 @@ impl DeviceMemory {
         covered
     }
 
-    /// Syncs the whole buffer for the device in `direction`. Behind an
-    /// IOMMU, an import is synced run by run through its IOVAs: iommu-dma's
-    /// scatterlist syncs walk the pages of the table (`sg_phys`), which an
-    /// importer must not use (`CONFIG_DMABUF_DEBUG` scrambles them).
-    fn sync_table_for_device(&self, direction: bindings::dma_data_direction) {
-        if self.is_mmap() || self.iommu_page == 0 {
-            // SAFETY: the table is mapped for `dev` (type invariant),
-            // bidirectionally, so any sync direction is allowed; dma-direct
-            // syncs it through its DMA addresses, and MMAP tables are ours.
-            unsafe {
-                bindings::rvcap_dma_sync_sgtable_for_device(
-                    self.dev.as_raw(),
-                    self.sgt(),
-                    direction,
-                )
-            };
-            return;
-        }
-        self.for_each_run(0..self.size, |addr, len| {
-            // SAFETY: `[addr, addr + len)` lies within one mapped segment
-            // (`for_each_run`), mapped bidirectionally for `dev`.
-            unsafe {
-                bindings::rvcap_dma_sync_single_for_device(self.dev.as_raw(), addr, len, direction)
-            };
-        });
-    }
-
-    /// Hands the buffer to the device for a frame (QBUF).
-    pub(crate) fn sync_for_device(&self) {
-        self.sync_table_for_device(FRAME_DIRECTION);
-        bump(&self.stats.sync_for_device, 1);
-        bump(&self.stats.bytes_for_device, self.size as u64);
-    }
-
-    /// Before the mapping of a CPU-owned import goes: hands the CPU's bytes
-    /// over, so that the exporter's unmap keeps them (see "Directions").
-    /// MMAP memory is unmapped without a CPU sync, so it needs none.
-    pub(crate) fn sync_before_unmap(&self) {
-        if self.is_mmap() {
-            return;
-        }
-        self.sync_table_for_device(CPU_BYTES_DIRECTION);
-        bump(&self.stats.sync_before_unmap, 1);
-        bump(&self.stats.bytes_before_unmap, self.size as u64);
-    }
-
-    /// Hands `bytes` of the buffer back to the CPU (DQBUF); returns how many
-    /// bytes the mapping covered.
-    pub(crate) fn sync_for_cpu(&self, bytes: Range<usize>) -> usize {
-        let wanted = bytes.len().min(self.size);
+    /// Whether syncs can change anything for the device: not for a
+    /// coherent one whose DMA nothing bounces (unless DMA-API debugging
+    /// wants to see them).
+    pub(crate) fn needs_sync(dev: &DeviceRef) -> bool {
         // SAFETY: `dev` is live (we hold a reference).
-        if !unsafe { bindings::rvcap_dma_dev_need_sync(self.dev.as_raw()) } {
-            // Coherent and nothing bounced: every per-segment sync would be
-            // a no-op, and walking a table of a thousand pages is not.
-            bump(&self.stats.sync_for_cpu, 1);
-            bump(&self.stats.bytes_for_cpu, wanted as u64);
-            return wanted;
-        }
-        let synced = self.for_each_run(bytes, |addr, len| {
-            // SAFETY: `[addr, addr + len)` lies within one mapped segment
-            // and, behind an IOMMU, within one IOMMU page (`for_each_run`),
-            // so the single sync translates it to one physical run.
-            unsafe { bindings::rvcap_dma_sync_single_for_cpu(self.dev.as_raw(), addr, len) };
-        });
+        unsafe { bindings::rvcap_dma_dev_need_sync(dev.as_raw()) }
+    }
+
+    /// Hands `bytes` of the buffer to the device, in `direction`: for a
+    /// frame (QBUF, [`DataDirection::FromDevice`]), or the CPU's bytes
+    /// before the mapping of a CPU-owned import goes
+    /// ([`DataDirection::ToDevice`], counted apart). Returns how many bytes
+    /// the mapping covered.
+    pub(crate) fn sync_for_device(&self, bytes: Range<usize>, direction: DataDirection) -> usize {
+        let synced = if Self::needs_sync(&self.dev) {
+            self.for_each_run(bytes, |addr, len| {
+                // SAFETY: `[addr, addr + len)` lies within one segment mapped
+                // for `dev` and is one run of memory (`for_each_run`), so
+                // the sync touches only the buffer's own memory (or bounce
+                // slots). A direction the mapping does not allow would be
+                // DMA-API misuse, which its debugging reports, not a memory
+                // error.
+                unsafe {
+                    bindings::rvcap_dma_sync_single_for_device(
+                        self.dev.as_raw(),
+                        addr,
+                        len,
+                        direction.as_raw(),
+                    )
+                };
+            })
+        } else {
+            // Coherent and nothing bounced: every sync would be a no-op,
+            // and walking a table of a thousand pages is not.
+            bytes.len().min(self.size)
+        };
+        let (count, total) = if direction == DataDirection::ToDevice {
+            (&self.stats.sync_before_unmap, &self.stats.bytes_before_unmap)
+        } else {
+            (&self.stats.sync_for_device, &self.stats.bytes_for_device)
+        };
+        bump(count, 1);
+        bump(total, synced as u64);
+        synced
+    }
+
+    /// Hands `bytes` of the buffer back to the CPU, in `direction` (DQBUF);
+    /// returns how many bytes the mapping covered.
+    pub(crate) fn sync_for_cpu(&self, bytes: Range<usize>, direction: DataDirection) -> usize {
+        let synced = if Self::needs_sync(&self.dev) {
+            self.for_each_run(bytes, |addr, len| {
+                // SAFETY: as in `sync_for_device`.
+                unsafe {
+                    bindings::rvcap_dma_sync_single_for_cpu(
+                        self.dev.as_raw(),
+                        addr,
+                        len,
+                        direction.as_raw(),
+                    )
+                };
+            })
+        } else {
+            bytes.len().min(self.size)
+        };
         bump(&self.stats.sync_for_cpu, 1);
         bump(&self.stats.bytes_for_cpu, synced as u64);
         synced

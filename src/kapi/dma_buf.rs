@@ -12,7 +12,7 @@
 
 use super::bindings;
 use super::device::DeviceRef;
-use super::dma::{bump, DmaStats, MAP_DIRECTION};
+use super::dma::{bump, DataDirection, DmaStats};
 use core::ptr::NonNull;
 use kernel::error::from_err_ptr;
 use kernel::prelude::*;
@@ -130,12 +130,13 @@ impl Drop for Attachment {
 /// # Invariants
 ///
 /// `sgt` was returned by `dma_buf_map_attachment_unlocked(attachment,
-/// MAP_DIRECTION)` and is unmapped once, in `drop`. Only its DMA addresses
+/// direction)` and is unmapped once, in `drop`, in the same direction. Only its DMA addresses
 /// and lengths may be read (importers must not look at the pages, which
 /// `CONFIG_DMABUF_DEBUG` scrambles).
 pub(crate) struct ImportedTable {
     sgt: NonNull<bindings::sg_table>,
     attachment: Arc<Attachment>,
+    direction: DataDirection,
 }
 
 // SAFETY: as for `Attachment`.
@@ -145,16 +146,20 @@ unsafe impl Send for ImportedTable {}
 unsafe impl Sync for ImportedTable {}
 
 impl ImportedTable {
-    /// Maps `attachment` for its device.
-    pub(crate) fn map(attachment: &Arc<Attachment>) -> Result<Self> {
+    /// Maps `attachment` for its device, in `direction`.
+    pub(crate) fn map(attachment: &Arc<Attachment>, direction: DataDirection) -> Result<Self> {
         // SAFETY: the attachment is alive (we hold it); no dma-buf lock held.
         let sgt = from_err_ptr(unsafe {
-            bindings::dma_buf_map_attachment_unlocked(attachment.attach.as_ptr(), MAP_DIRECTION)
+            bindings::dma_buf_map_attachment_unlocked(
+                attachment.attach.as_ptr(),
+                direction.as_raw(),
+            )
         })?;
         // INVARIANT: mapped above.
         Ok(Self {
             sgt: NonNull::new(sgt).ok_or(EINVAL)?,
             attachment: attachment.clone(),
+            direction,
         })
     }
 
@@ -178,7 +183,7 @@ impl Drop for ImportedTable {
             bindings::dma_buf_unmap_attachment_unlocked(
                 self.attachment.attach.as_ptr(),
                 self.sgt.as_ptr(),
-                MAP_DIRECTION,
+                self.direction.as_raw(),
             )
         };
         bump(&self.attachment.buf.stats.unmap, 1);

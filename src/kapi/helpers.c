@@ -320,6 +320,29 @@ void *rvcap_dma_addr_to_virt(struct device *dev, size_t iommu_page,
 	return start;
 }
 
+/*
+ * How many of the @len bytes at IOVA @addr, from there on, the IOMMU maps
+ * onto one contiguous run of memory: at least the rest of @addr's IOMMU
+ * page (@iommu_page, from rvcap_dma_iommu_page()), then whole pages while
+ * each translates to where the run goes on. One dma_sync_single_*() covers
+ * such a run: iommu-dma translates only its first address.
+ */
+size_t rvcap_dma_iova_run(struct device *dev, size_t iommu_page,
+			  dma_addr_t addr, size_t len)
+{
+	struct iommu_domain *domain = iommu_get_domain_for_dev(dev);
+	size_t run = min_t(size_t, len, iommu_page - (addr & (iommu_page - 1)));
+	phys_addr_t first;
+
+	first = domain ? iommu_iova_to_phys(domain, addr) : 0;
+	if (!first)
+		return run;
+	while (run < len &&
+	       iommu_iova_to_phys(domain, addr + run) == first + run)
+		run += min_t(size_t, len - run, iommu_page);
+	return run;
+}
+
 /* The page of @addr, a linear-map address. */
 struct page *rvcap_virt_to_page(const void *addr)
 {
@@ -432,13 +455,6 @@ void rvcap_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
 	dma_unmap_sgtable(dev, sgt, dir, attrs);
 }
 
-void rvcap_dma_sync_sgtable_for_device(struct device *dev,
-				       struct sg_table *sgt,
-				       enum dma_data_direction dir)
-{
-	dma_sync_sgtable_for_device(dev, sgt, dir);
-}
-
 /*
  * Whether syncs do anything for @dev: not for a coherent device that bounces
  * nothing (dma_skip_sync), unless DMA-API debugging wants to see them.
@@ -449,9 +465,9 @@ bool rvcap_dma_dev_need_sync(struct device *dev)
 }
 
 void rvcap_dma_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
-				   size_t size)
+				   size_t size, enum dma_data_direction dir)
 {
-	dma_sync_single_for_cpu(dev, addr, size, DMA_FROM_DEVICE);
+	dma_sync_single_for_cpu(dev, addr, size, dir);
 }
 
 void rvcap_dma_sync_single_for_device(struct device *dev, dma_addr_t addr,

@@ -12,22 +12,31 @@
 //!
 //! A buffer is owned by the CPU (userspace may touch it) only in
 //! [`State::Dequeued`]. Every other state is device-owned, and a buffer only
-//! becomes device-owned through [`Dma::sync_for_device`] (PREPARE_BUF or
-//! QBUF). It only goes back to the CPU through [`Dma::sync_for_cpu`] (DQBUF,
-//! over the bytes the frame occupies; STREAMOFF for MMAP buffers) or through
-//! dropping its mapping (unmapping syncs for the CPU; STREAMOFF for DMABUF).
+//! becomes device-owned through a [`Dma::sync_for_device`] of
+//! [`FRAME_DIRECTION`] (PREPARE_BUF or QBUF). It only goes back to the CPU
+//! through [`Dma::sync_for_cpu`] (DQBUF, over the bytes the frame occupies;
+//! STREAMOFF for MMAP buffers) or through dropping its mapping (an
+//! exporter's unmap may sync for the CPU; STREAMOFF for DMABUF). After
+//! STREAMOFF every buffer is the CPU's, including those the device held.
 //!
 //! # Nothing lost after DQBUF
 //!
-//! Once DQBUF hands a buffer to userspace its contents are userspace's:
-//! nothing the queue does later (unmap at STREAMOFF, a slot given another
-//! dma-buf, release at REQBUFS(0) or close) may change them. An unmap syncs
-//! for the CPU, which copies the device's view over the CPU's (under
-//! swiotlb: the bounce slot, still holding the device's last frame) or
-//! invalidates the CPU's caches (non-coherent hardware), so every mapping
-//! of a CPU-owned buffer is dropped through one function,
-//! [`Slot::drop_mapping`], which first hands what the CPU wrote to the
-//! device side with [`Dma::sync_before_unmap`].
+//! Once DQBUF (or STREAMOFF) hands a buffer to userspace its contents are
+//! userspace's: nothing the queue does later (unmap at STREAMOFF, a slot
+//! given another dma-buf, release at REQBUFS(0) or close) may change them.
+//! But exporters sync for the CPU when they please: at unmap (dma-heaps),
+//! at detach (videobuf2-vmalloc and -dma-sg keep their mapping until then),
+//! or never (udmabuf, DRM prime). Such a sync copies the device's view over
+//! the CPU's (under swiotlb: the bounce slot, still holding the device's
+//! last frame) or invalidates the CPU's caches (non-coherent hardware). So
+//! whatever the queue drops of a CPU-owned import, its mapping or its
+//! attachment, goes through one function, [`Slot::drop_mapping`], which
+//! first hands what the CPU wrote to the device side: a sync for the device
+//! of [`HAND_OVER_DIRECTION`] over the whole buffer, through a live
+//! mapping. An attachment whose mapping already went (STREAMOFF) is mapped
+//! again for that ([`Slot::release_memory`]): the exporter's own CPU sync,
+//! at unmap or at detach, then copies back the CPU's own bytes. When the
+//! device needs no syncs at all ([`Dma::needs_sync`]) neither does this.
 //!
 //! # Imported buffers (DMABUF)
 //!
@@ -60,6 +69,10 @@ use fifo::IndexFifo;
 
 /// Most buffers a queue holds (`VIDEO_MAX_FRAME`).
 pub(crate) const MAX_BUFFERS: usize = 32;
+
+/// The largest buffer `struct v4l2_buffer` can describe (`length` is a
+/// `__u32`).
+pub(crate) const MAX_LENGTH: usize = u32::MAX as usize;
 
 /// The errno a queue operation fails with, by name. The numbers differ
 /// between architectures (`ENOBUFS` is 105 on x86 but not on alpha, mips,
@@ -136,14 +149,52 @@ pub(crate) enum Memory {
     DmaBuf,
 }
 
+/// Which way bytes travel in a mapping or a sync (`enum
+/// dma_data_direction`): what dma-direct, swiotlb, iommu-dma and the
+/// architectures' cache maintenance act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// From memory to the device (`DMA_TO_DEVICE`): for the device, the
+    /// CPU's bytes reach it (swiotlb copies them into the bounce slot,
+    /// non-coherent hardware cleans the CPU's caches); for the CPU, nothing.
+    ToDevice,
+    /// From the device to memory (`DMA_FROM_DEVICE`): for the device, no
+    /// dirty CPU line may later land over what it writes (caches cleaned or
+    /// invalidated, swiotlb copies nothing); for the CPU, the device's bytes
+    /// reach it (swiotlb copies them out, caches are invalidated).
+    FromDevice,
+    /// Both (`DMA_BIDIRECTIONAL`).
+    Bidirectional,
+}
+
+/// How every buffer is mapped: the device writes frames, and userspace may
+/// write a buffer it owns, which the DMA API allows only in a bidirectional
+/// mapping ("If the driver needs to write to it at any point, it should be
+/// DMA_BIDIRECTIONAL", `dma-api.rst`).
+pub(crate) const MAP_DIRECTION: Direction = Direction::Bidirectional;
+
+/// QBUF's sync for the device and DQBUF's sync for the CPU: frames travel
+/// from the device to memory. At QBUF the application gives the whole
+/// buffer to the device; V4L2 leaves it no claim on what it wrote before,
+/// so its bytes need not reach the device: what matters is that no dirty
+/// line is written back over the frame later, which this direction
+/// guarantees on every architecture, and under swiotlb it copies nothing.
+pub(crate) const FRAME_DIRECTION: Direction = Direction::FromDevice;
+
+/// The sync before a CPU-owned import's mapping or attachment goes: the
+/// CPU's bytes travel to where the exporter's sync for the CPU copies from.
+pub(crate) const HAND_OVER_DIRECTION: Direction = Direction::ToDevice;
+
 /// Identifies a file handle, for queue ownership.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct OwnerId(pub(crate) usize);
 
 /// The DMA side of the queue. Dropping a value releases what it holds:
 /// a [`Dma::DmaBuf`] puts its dma-buf reference, an [`Dma::Attachment`]
-/// detaches (and puts), the last clone of a [`Dma::Mapping`] unmaps (which
-/// may sync for the CPU: the exporter decides) and, for MMAP memory, frees.
+/// detaches (and puts; the exporter may sync for the CPU then), the last
+/// clone of a [`Dma::Mapping`] unmaps (which may sync for the CPU: the
+/// exporter decides) and, for MMAP memory, frees (without a CPU sync).
+/// Byte ranges are offsets into the mapping.
 pub(crate) trait Dma {
     /// A reference to an imported dma-buf, not yet attached.
     type DmaBuf;
@@ -154,7 +205,7 @@ pub(crate) trait Dma {
     type Mapping: Clone;
 
     /// Allocates `size` bytes of MMAP memory and maps it for the device.
-    fn alloc_mapped(&mut self, size: usize) -> QResult<Self::Mapping>;
+    fn alloc_mapped(&mut self, size: usize, direction: Direction) -> QResult<Self::Mapping>;
     /// Takes a reference to the dma-buf behind `fd`.
     fn get_dmabuf(&mut self, fd: i32) -> QResult<Self::DmaBuf>;
     /// Size of a dma-buf in bytes.
@@ -164,17 +215,17 @@ pub(crate) trait Dma {
     /// Attaches `buf` to the device, keeping its reference.
     fn attach(&mut self, buf: Self::DmaBuf) -> QResult<Self::Attachment>;
     /// Maps an attachment for the device.
-    fn map(&mut self, attachment: &Self::Attachment) -> QResult<Self::Mapping>;
-    /// Hands the whole mapping to the device (`DMA_FROM_DEVICE`).
-    fn sync_for_device(&mut self, mapping: &Self::Mapping);
-    /// Hands `bytes` of the mapping back to the CPU (`DMA_FROM_DEVICE`).
-    fn sync_for_cpu(&mut self, mapping: &Self::Mapping, bytes: Range<usize>);
-    /// The CPU owns the mapping's memory, may have written it, and the
-    /// mapping is about to be dropped: make sure the unmap leaves what the
-    /// CPU sees as it is (for an import, a `DMA_TO_DEVICE` sync of the whole
-    /// buffer, so that the unmap's sync for the CPU copies back the CPU's
-    /// own bytes).
-    fn sync_before_unmap(&mut self, mapping: &Self::Mapping);
+    fn map(&mut self, attachment: &Self::Attachment, direction: Direction)
+        -> QResult<Self::Mapping>;
+    /// Hands `bytes` of the mapping to the device.
+    fn sync_for_device(&mut self, mapping: &Self::Mapping, bytes: Range<usize>, direction: Direction);
+    /// Hands `bytes` of the mapping back to the CPU.
+    fn sync_for_cpu(&mut self, mapping: &Self::Mapping, bytes: Range<usize>, direction: Direction);
+    /// Whether a sync for this device can change memory at all: `false` for
+    /// a coherent device whose DMA nothing bounces (`dma_dev_need_sync`).
+    fn needs_sync(&self) -> bool;
+    /// Size of a mapping in bytes.
+    fn mapping_size(&self, mapping: &Self::Mapping) -> usize;
     /// Whether userspace has the (MMAP) memory mapped.
     fn is_mapped_to_user(&self, mapping: &Self::Mapping) -> bool;
 }
@@ -306,19 +357,32 @@ impl<D: Dma> Slot<D> {
     }
 
     /// Drops the slot's mapping, if any. The one place a mapping goes: if
-    /// the CPU owns the buffer, its bytes are handed to the device side
-    /// first so that the unmap cannot change them.
+    /// the CPU owns an imported buffer, its bytes are handed to the device
+    /// side first, so that whatever the exporter syncs for the CPU, now or
+    /// at detach, copies back the CPU's own bytes. (MMAP memory is ours and
+    /// unmapped without a CPU sync.)
     fn drop_mapping(&mut self, dma: &mut D) {
         if let Some(mapping) = self.mapping.take() {
-            if self.state.is_cpu_owned() {
-                dma.sync_before_unmap(&mapping);
+            if self.state.is_cpu_owned() && self.attachment.is_some() {
+                let size = dma.mapping_size(&mapping);
+                dma.sync_for_device(&mapping, 0..size, HAND_OVER_DIRECTION);
             }
         }
     }
 
     /// Drops the mapping, then the attachment (and its dma-buf reference):
-    /// the slot holds no memory afterwards.
+    /// the slot holds no memory afterwards. A CPU-owned import whose
+    /// mapping already went (STREAMOFF) is mapped again first, only to hand
+    /// the CPU's bytes over through it: an exporter that keeps its mapping
+    /// until detach syncs for the CPU there (videobuf2-vmalloc), over
+    /// whatever the CPU wrote since the unmap. If that map fails the
+    /// buffer is released all the same: a release cannot be refused.
     fn release_memory(&mut self, dma: &mut D) {
+        if self.state.is_cpu_owned() && self.mapping.is_none() && dma.needs_sync() {
+            if let Some(attachment) = &self.attachment {
+                self.mapping = dma.map(attachment, MAP_DIRECTION).ok();
+            }
+        }
         self.drop_mapping(dma);
         self.attachment = None;
         self.dmabuf_size = 0;
@@ -497,7 +561,7 @@ impl<D: Dma> Queue<D> {
         while added < want {
             let mut slot = Slot::new(size);
             if self.memory == Some(Memory::Mmap) {
-                match dma.alloc_mapped(size) {
+                match dma.alloc_mapped(size, MAP_DIRECTION) {
                     Ok(mapping) => slot.mapping = Some(mapping),
                     Err(e) if added == 0 => {
                         if first == 0 {
@@ -598,7 +662,8 @@ impl<D: Dma> Queue<D> {
         let Some(mapping) = &slot.mapping else {
             return Err(Error::new(Errno::EIO, "buffer has no memory"));
         };
-        dma.sync_for_device(mapping);
+        let size = dma.mapping_size(mapping);
+        dma.sync_for_device(mapping, 0..size, FRAME_DIRECTION);
         slot.bytesused = 0;
         slot.error = false;
         Ok(())
@@ -611,7 +676,13 @@ impl<D: Dma> Queue<D> {
             .get_dmabuf(req.fd)
             .map_err(|_| Error::inval("fd is not a dma-buf"))?;
         let size = dma.dmabuf_size(&buf);
-        let length = if req.length == 0 { size } else { req.length };
+        // V4L2's `length` is 32 bits: of a larger dma-buf the buffer is the
+        // first 4 GiB - 1 bytes, and says so, rather than a truncated size.
+        let length = if req.length == 0 {
+            size.min(MAX_LENGTH)
+        } else {
+            req.length
+        };
         if length > size {
             return Err(Error::inval("length is larger than the dma-buf"));
         }
@@ -644,7 +715,7 @@ impl<D: Dma> Queue<D> {
                 let holder = self.slot_mut(index)?;
                 let mapping = match (holder.mapping.take(), &holder.attachment) {
                     (Some(mapping), _) => mapping,
-                    (None, Some(attachment)) => dma.map(attachment)?,
+                    (None, Some(attachment)) => dma.map(attachment, MAP_DIRECTION)?,
                     (None, None) => return Err(Error::new(Errno::EIO, "attachment lost")),
                 };
                 // It moves: no unmap, no detach.
@@ -655,7 +726,7 @@ impl<D: Dma> Queue<D> {
             None => {
                 let attachment = dma.attach(buf)?;
                 // On failure, dropping `attachment` detaches again.
-                let mapping = dma.map(&attachment)?;
+                let mapping = dma.map(&attachment, MAP_DIRECTION)?;
                 (Some(attachment), mapping)
             }
         };
@@ -702,7 +773,7 @@ impl<D: Dma> Queue<D> {
             0..slot.bytesused
         };
         if let Some(mapping) = &slot.mapping {
-            dma.sync_for_cpu(mapping, bytes);
+            dma.sync_for_cpu(mapping, bytes, FRAME_DIRECTION);
         }
         if dmabuf && policy.map_per_qbuf {
             // Unmapped now, mapped again by the next QBUF. Still device-owned
@@ -744,7 +815,7 @@ impl<D: Dma> Queue<D> {
                 slot.drop_mapping(dma);
             } else if !slot.state.is_cpu_owned() {
                 if let Some(mapping) = &slot.mapping {
-                    dma.sync_for_cpu(mapping, 0..slot.length);
+                    dma.sync_for_cpu(mapping, 0..slot.length, FRAME_DIRECTION);
                 }
             }
             slot.state = State::Dequeued;

@@ -14,7 +14,7 @@ impl Dma for NoDma {
     type Attachment = ();
     type Mapping = ();
 
-    fn alloc_mapped(&mut self, _size: usize) -> QResult<()> {
+    fn alloc_mapped(&mut self, _size: usize, _direction: Direction) -> QResult<()> {
         Ok(())
     }
     fn get_dmabuf(&mut self, _fd: i32) -> QResult<()> {
@@ -29,12 +29,17 @@ impl Dma for NoDma {
     fn attach(&mut self, _buf: ()) -> QResult<()> {
         Ok(())
     }
-    fn map(&mut self, _attachment: &()) -> QResult<()> {
+    fn map(&mut self, _attachment: &(), _direction: Direction) -> QResult<()> {
         Ok(())
     }
-    fn sync_for_device(&mut self, _mapping: &()) {}
-    fn sync_for_cpu(&mut self, _mapping: &(), _bytes: Range<usize>) {}
-    fn sync_before_unmap(&mut self, _mapping: &()) {}
+    fn sync_for_device(&mut self, _mapping: &(), _bytes: Range<usize>, _direction: Direction) {}
+    fn sync_for_cpu(&mut self, _mapping: &(), _bytes: Range<usize>, _direction: Direction) {}
+    fn needs_sync(&self) -> bool {
+        true
+    }
+    fn mapping_size(&self, _mapping: &()) -> usize {
+        0
+    }
     fn is_mapped_to_user(&self, _mapping: &()) -> bool {
         false
     }

@@ -17,7 +17,7 @@
 //! It implements the queue's [`Dma`] trait, counts every call and tracks
 //! every live reference, attachment and mapping.
 
-use crate::queue::{Dma, Errno, Error, QResult};
+use crate::queue::{Direction, Dma, Errno, Error, QResult};
 use core::cell::{Cell, RefCell};
 use core::ops::Range;
 use std::collections::BTreeMap;
@@ -201,7 +201,7 @@ impl Dma for Model {
     type Attachment = Rc<AttachmentInner>;
     type Mapping = Rc<MappingInner>;
 
-    fn alloc_mapped(&mut self, size: usize) -> QResult<Self::Mapping> {
+    fn alloc_mapped(&mut self, size: usize, _direction: Direction) -> QResult<Self::Mapping> {
         if self.world.fail_maps.get() > 0 {
             self.world.fail_maps.set(self.world.fail_maps.get() - 1);
             return Err(Error::new(Errno::ENOMEM, "model: allocation refused"));
@@ -251,7 +251,7 @@ impl Dma for Model {
         }))
     }
 
-    fn map(&mut self, attachment: &Self::Attachment) -> QResult<Self::Mapping> {
+    fn map(&mut self, attachment: &Self::Attachment, _direction: Direction) -> QResult<Self::Mapping> {
         if self.world.fail_maps.get() > 0 {
             self.world.fail_maps.set(self.world.fail_maps.get() - 1);
             return Err(Error::new(Errno::ENOMEM, "model: map refused"));
@@ -274,13 +274,13 @@ impl Dma for Model {
         }))
     }
 
-    fn sync_for_device(&mut self, mapping: &Self::Mapping) {
-        // DMA_FROM_DEVICE: swiotlb copies nothing into the bounce copy.
-        self.world.count(|c| c.syncs_for_device += 1);
-        mapping.device_owned.set(true);
-    }
-
-    fn sync_before_unmap(&mut self, mapping: &Self::Mapping) {
+    fn sync_for_device(&mut self, mapping: &Self::Mapping, _bytes: Range<usize>, direction: Direction) {
+        if direction == Direction::FromDevice {
+            // DMA_FROM_DEVICE: swiotlb copies nothing into the bounce copy.
+            self.world.count(|c| c.syncs_for_device += 1);
+            mapping.device_owned.set(true);
+            return;
+        }
         assert!(
             !mapping.device_owned.get(),
             "sync before unmap of a buffer the device owns"
@@ -293,7 +293,15 @@ impl Dma for Model {
         }
     }
 
-    fn sync_for_cpu(&mut self, mapping: &Self::Mapping, bytes: Range<usize>) {
+    fn needs_sync(&self) -> bool {
+        true
+    }
+
+    fn mapping_size(&self, mapping: &Self::Mapping) -> usize {
+        mapping.bounce.borrow().len()
+    }
+
+    fn sync_for_cpu(&mut self, mapping: &Self::Mapping, bytes: Range<usize>, _direction: Direction) {
         self.world.count(|c| {
             c.syncs_for_cpu += 1;
             c.bytes_synced_for_cpu += bytes.len() as u64;
