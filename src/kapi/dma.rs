@@ -24,11 +24,11 @@
 //!
 //! A sync is skipped when the device needs none (`dma_dev_need_sync`:
 //! coherent and nothing bounced). Otherwise it walks the buffer's DMA
-//! segments; behind an IOMMU, in runs of IOVAs that are also contiguous in
-//! memory (iommu-dma translates only a sync's first address, and its
-//! scatterlist syncs walk the table's pages, which an importer must not
-//! use), so that a buffer the IOMMU maps onto contiguous memory takes one
-//! call, not one per IOMMU page.
+//! segments, one call each. Behind an IOMMU whose syncs act on memory (a
+//! non-coherent device's caches, an untrusted device's bounce buffers), in
+//! runs of IOVAs that are also contiguous in memory: iommu-dma translates
+//! only a sync's first address, and its scatterlist syncs walk the table's
+//! pages, which an importer must not use.
 
 use super::bindings;
 use super::device::DeviceRef;
@@ -226,14 +226,40 @@ impl Drop for MappedTable {
     }
 }
 
+/// The pages of an MMAP buffer and its userspace mappings: what a VMA
+/// keeps alive. Only the pages: an orphan (a buffer still mmapped after
+/// REQBUFS(0)) is never reached by the device again, so its DMA mapping,
+/// which holds swiotlb slots, IOVAs or an uncached alias, goes with the
+/// queue's buffer, not with the last VMA.
+pub(crate) struct UserPages {
+    pages: Pages,
+    /// Userspace mappings (VMAs) of these pages.
+    user_maps: AtomicU32,
+}
+
+impl UserPages {
+    /// The pages, for `vm_map_pages`.
+    pub(super) fn pages(&self) -> &[NonNull<bindings::page>] {
+        &self.pages.0
+    }
+
+    /// Counts a userspace mapping made (`true`) or gone (`false`).
+    pub(super) fn user_mapping(&self, made: bool) {
+        if made {
+            self.user_maps.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.user_maps.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Driver-allocated (MMAP) memory, mapped for the device.
 pub(crate) struct MmapMemory {
-    // Field order is drop order: unmap, free the table, free the pages.
+    // Field order is drop order: unmap, free the table, then the pages
+    // (theirs, once no VMA holds them either).
     _mapped: MappedTable,
     table: SgTable,
-    pages: Pages,
-    /// Userspace mappings (VMAs) of this memory.
-    user_maps: AtomicU32,
+    pages: Arc<UserPages>,
 }
 
 impl MmapMemory {
@@ -254,7 +280,14 @@ impl MmapMemory {
                 bindings::rvcap_dma_max_segment(dev.as_raw())
             })
         };
-        let table = SgTable::new(&pages, size, max_segment)?;
+        let pages = Arc::new(
+            UserPages {
+                pages,
+                user_maps: AtomicU32::new(0),
+            },
+            GFP_KERNEL,
+        )?;
+        let table = SgTable::new(&pages.pages, size, max_segment)?;
         // No CPU sync at map time: the buffer starts CPU-owned and QBUF syncs
         // it for the device before the device may write it.
         // SAFETY: `table` is initialised, not mapped, and outlives the mapping;
@@ -276,22 +309,12 @@ impl MmapMemory {
             },
             table,
             pages,
-            user_maps: AtomicU32::new(0),
         })
     }
 
-    /// The pages, for `vm_map_pages`.
-    pub(super) fn pages(&self) -> &[NonNull<bindings::page>] {
-        &self.pages.0
-    }
-
-    /// Counts a userspace mapping made (`true`) or gone (`false`).
-    pub(super) fn user_mapping(&self, made: bool) {
-        if made {
-            self.user_maps.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.user_maps.fetch_sub(1, Ordering::Relaxed);
-        }
+    /// The pages, which userspace mappings share.
+    pub(super) fn user_pages(&self) -> &Arc<UserPages> {
+        &self.pages
     }
 }
 
@@ -535,7 +558,7 @@ impl DeviceMemory {
     /// Whether userspace has MMAP memory mapped.
     pub(crate) fn is_mapped_to_user(&self) -> bool {
         self.mmap()
-            .is_some_and(|m| m.user_maps.load(Ordering::Relaxed) > 0)
+            .is_some_and(|m| m.pages.user_maps.load(Ordering::Relaxed) > 0)
     }
 
     /// Whether the DMA addresses form one contiguous range.
@@ -599,10 +622,11 @@ impl DeviceMemory {
     }
 
     /// Calls `f(dma_address, len)` for the bytes `range` of the buffer, in
-    /// runs that are contiguous for the device and in memory: within one
-    /// DMA segment and, behind an IOMMU, as many IOMMU pages as translate to
-    /// one contiguous run of memory (one sync translates only its first
-    /// address). Returns the bytes covered.
+    /// runs one sync may cover: within one DMA segment and, behind an IOMMU
+    /// whose syncs act on memory (a non-coherent or untrusted device), as
+    /// many IOMMU pages as translate to one contiguous run of memory (one
+    /// sync translates only its first address: `rvcap_dma_iova_run`).
+    /// Returns the bytes covered.
     fn for_each_run(
         &self,
         range: Range<usize>,
@@ -657,9 +681,9 @@ impl DeviceMemory {
         let synced = if Self::needs_sync(&self.dev) {
             self.for_each_run(bytes, |addr, len| {
                 // SAFETY: `[addr, addr + len)` lies within one segment mapped
-                // for `dev` and is one run of memory (`for_each_run`), so
-                // the sync touches only the buffer's own memory (or bounce
-                // slots). A direction the mapping does not allow would be
+                // for `dev` and is a run one sync may cover (`for_each_run`),
+                // so the sync touches only the buffer's own memory (or
+                // bounce slots). A direction the mapping does not allow would be
                 // DMA-API misuse, which its debugging reports, not a memory
                 // error.
                 unsafe {

@@ -199,9 +199,13 @@ void *rvcap_inode_private(const struct inode *inode)
 	return inode->i_private;
 }
 
+/*
+ * MMAP buffer pages are allocated on userspace's behalf and may outlive the
+ * queue in its mappings: charged to the caller's memory cgroup.
+ */
 struct page *rvcap_alloc_zeroed_page(void)
 {
-	return alloc_page(GFP_KERNEL | __GFP_ZERO);
+	return alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 }
 
 /* The largest physically contiguous buffer the page allocator can give. */
@@ -222,7 +226,8 @@ struct page *rvcap_alloc_pages_exact(size_t size)
 
 	if (size > rvcap_max_contiguous_bytes())
 		return NULL;
-	addr = alloc_pages_exact(size, GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN);
+	addr = alloc_pages_exact(size, GFP_KERNEL_ACCOUNT | __GFP_ZERO |
+				 __GFP_NOWARN);
 	return addr ? virt_to_page(addr) : NULL;
 }
 
@@ -321,11 +326,15 @@ void *rvcap_dma_addr_to_virt(struct device *dev, size_t iommu_page,
 }
 
 /*
- * How many of the @len bytes at IOVA @addr, from there on, the IOMMU maps
- * onto one contiguous run of memory: at least the rest of @addr's IOMMU
- * page (@iommu_page, from rvcap_dma_iommu_page()), then whole pages while
- * each translates to where the run goes on. One dma_sync_single_*() covers
- * such a run: iommu-dma translates only its first address.
+ * How many of the @len bytes at IOVA @addr, from there on, one
+ * dma_sync_single_*() may cover. iommu-dma translates only a sync's first
+ * address, for the caches of a non-coherent device or for the bounce
+ * buffer of an untrusted one; for any other device its syncs translate
+ * nothing (they reach only DMA-API debugging, which checks IOVA ranges),
+ * so all @len bytes, which lie within one mapped segment, are one run.
+ * Otherwise: the rest of @addr's IOMMU page (@iommu_page, from
+ * rvcap_dma_iommu_page()), then whole pages while each translates to where
+ * the run of memory goes on.
  */
 size_t rvcap_dma_iova_run(struct device *dev, size_t iommu_page,
 			  dma_addr_t addr, size_t len)
@@ -334,6 +343,9 @@ size_t rvcap_dma_iova_run(struct device *dev, size_t iommu_page,
 	size_t run = min_t(size_t, len, iommu_page - (addr & (iommu_page - 1)));
 	phys_addr_t first;
 
+	if (dev_is_dma_coherent(dev) &&
+	    !(dev_is_pci(dev) && to_pci_dev(dev)->untrusted))
+		return len;
 	first = domain ? iommu_iova_to_phys(domain, addr) : 0;
 	if (!first)
 		return run;

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The VMA of an `mmap()` of a driver-allocated buffer: [`Vma::map_buffer`]
-//! maps its pages into userspace and keeps the memory alive (one `Arc`
-//! reference per VMA, also across `fork` and splits) and counted as mapped.
+//! maps its pages into userspace and keeps them alive (one `Arc` reference
+//! per VMA, also across `fork` and splits) and counted as mapped. Only the
+//! pages: the buffer's DMA mapping goes with the queue's buffer.
 
 use super::bindings;
-use super::dma::{DeviceMemory, Mapping};
+use super::dma::{Mapping, UserPages};
 use kernel::ffi::c_ulong;
 use kernel::prelude::*;
+use kernel::sync::{Arc, ArcBorrow};
 use kernel::types::ForeignOwnable;
 
 /// A VMA being set up by an `mmap()` call.
@@ -62,8 +64,8 @@ impl<'a> Vma<'a> {
     /// Maps the pages of MMAP memory `memory`, from its start; `EINVAL` for
     /// an import or a VMA larger than the memory.
     pub(crate) fn map_buffer(&mut self, memory: &Mapping) -> Result {
-        let mmap = memory.mmap().ok_or(EINVAL)?;
-        let pages = mmap.pages();
+        let user_pages = memory.mmap().ok_or(EINVAL)?.user_pages();
+        let pages = user_pages.pages();
         if self.page_count() > pages.len() {
             return Err(EINVAL);
         }
@@ -86,9 +88,9 @@ impl<'a> Vma<'a> {
                     as c_ulong,
             )
         };
-        mmap.user_mapping(true);
+        user_pages.user_mapping(true);
         // The VMA's reference, dropped by `vma_close`.
-        self.vma.vm_private_data = memory.clone().into_foreign().cast_mut();
+        self.vma.vm_private_data = user_pages.clone().into_foreign().cast_mut();
         self.vma.vm_ops = &VM_OPS;
         Ok(())
     }
@@ -102,12 +104,9 @@ unsafe extern "C" fn vma_open(vma: *mut bindings::vm_area_struct) {
     // SAFETY: `vm_private_data` holds a reference made by `map_buffer` (or
     // by this function) for the VMA this one was copied from, which is
     // still alive.
-    let memory: kernel::sync::ArcBorrow<'_, DeviceMemory> =
-        unsafe { Mapping::borrow((*vma).vm_private_data) };
-    if let Some(m) = memory.mmap() {
-        m.user_mapping(true);
-    }
-    let own: Mapping = memory.into();
+    let pages: ArcBorrow<'_, UserPages> = unsafe { Arc::<UserPages>::borrow((*vma).vm_private_data) };
+    pages.user_mapping(true);
+    let own: Arc<UserPages> = pages.into();
     // SAFETY: `vma` is the new VMA; it gets a reference of its own.
     unsafe { (*vma).vm_private_data = own.into_foreign().cast_mut() };
 }
@@ -118,10 +117,8 @@ unsafe extern "C" fn vma_open(vma: *mut bindings::vm_area_struct) {
 /// by [`vma_open`]) goes away.
 unsafe extern "C" fn vma_close(vma: *mut bindings::vm_area_struct) {
     // SAFETY: the VMA owns one reference (see `vma_open`), dropped here.
-    let memory = unsafe { Mapping::from_foreign((*vma).vm_private_data) };
-    if let Some(m) = memory.mmap() {
-        m.user_mapping(false);
-    }
+    let pages = unsafe { Arc::<UserPages>::from_foreign((*vma).vm_private_data) };
+    pages.user_mapping(false);
 }
 
 // SAFETY: all-zero `vm_operations_struct` is valid: optional callbacks.

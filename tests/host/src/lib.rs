@@ -31,3 +31,5 @@ mod pattern_tests;
 mod queue_tests;
 #[cfg(test)]
 mod ratelimit_tests;
+#[cfg(test)]
+mod rng;
