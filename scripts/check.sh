@@ -382,7 +382,7 @@ bench_smoke() {
 		local vm=(scripts/vm-run.sh --quiet --name "bench-smoke-$boot" --timeout 900)
 		[[ -n $args ]] && vm+=(--append "$args")
 		[[ -n $opts ]] && vm+=("$opts")
-		"${vm[@]}" tests/plans/bench.sh "$boot" 5 2 5 640x480 || return 1
+		"${vm[@]}" tests/plans/bench.sh "$boot" 5 2 5 640x480 100 || return 1
 		runs+=("$boot=$RVCAP_CACHE/runs/bench-smoke-$boot/output.log")
 	done
 	"$RVCAP_PYTHON" scripts/bench-report.py "$out" "${runs[@]}" &&

@@ -22,10 +22,11 @@
  *
  * usage: rvcap-bench -d DEV -m mmap|udmabuf|heap [-W width] [-H height]
  *                    [-B buffer bytes] [-b buffers] [-n frames] [-t seconds]
- *                    [-a requeues] [-T thread] [-c counters] [-F] [-R]
+ *                    [-a requeues] [-T thread] [-c counters] [-I ms] [-R]
  *                    [-l label]
  *        rvcap-bench -M BYTES [-n times] [-l label]
- *   -F  set the fastest frame interval the device enumerates (vivid)
+ *   -I  set the shortest frame interval the device enumerates that is at
+ *       least this many milliseconds (0: its fastest; vivid paces itself)
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -247,8 +248,11 @@ static void bench_release(struct stream *s, const char *counters_path, const cha
 		counter(&c0, "bytes_synced_before_unmap")) / RELEASE_ROUNDS);
 }
 
-/* Sets the shortest frame interval the device lists for the format. */
-static void set_fastest_interval(int fd, const struct v4l2_format *fmt)
+/*
+ * Sets the shortest frame interval the device lists for the format that is
+ * at least @min_ms milliseconds.
+ */
+static void set_interval(int fd, const struct v4l2_format *fmt, unsigned int min_ms)
 {
 	struct v4l2_frmivalenum e = {
 		.pixel_format = fmt->fmt.pix.pixelformat,
@@ -261,13 +265,16 @@ static void set_fastest_interval(int fd, const struct v4l2_format *fmt)
 	for (e.index = 0; !xioctl(fd, VIDIOC_ENUM_FRAMEINTERVALS, &e); e.index++) {
 		if (e.type != V4L2_FRMIVAL_TYPE_DISCRETE)
 			die("only discrete frame intervals are handled", EINVAL);
+		if ((uint64_t)e.discrete.numerator * 1000 <
+		    (uint64_t)min_ms * e.discrete.denominator)
+			continue;
 		if (!best.denominator ||
 		    (uint64_t)e.discrete.numerator * best.denominator <
 		    (uint64_t)best.numerator * e.discrete.denominator)
 			best = e.discrete;
 	}
 	if (!best.denominator)
-		die("VIDIOC_ENUM_FRAMEINTERVALS lists nothing", EINVAL);
+		die("VIDIOC_ENUM_FRAMEINTERVALS lists none that long", EINVAL);
 	parm.parm.capture.timeperframe = best;
 	if (xioctl(fd, VIDIOC_S_PARM, &parm))
 		die("VIDIOC_S_PARM", errno);
@@ -281,7 +288,8 @@ int main(int argc, char **argv)
 	unsigned int alloc_requeues = 100, i, done;
 	double seconds = 5;
 	size_t bufsize = 0, memset_bytes = 0;
-	bool fastest = false, release = false;
+	bool paced = false, release = false;
+	unsigned int min_interval_ms = 0;
 	struct counters c0, c1;
 	struct stream s = { .fd = -1 };
 	struct v4l2_streamparm parm = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
@@ -292,7 +300,7 @@ int main(int argc, char **argv)
 	long allocs = -1;
 	int opt, ret;
 
-	while ((opt = getopt(argc, argv, "d:m:W:H:B:b:n:t:a:T:c:FRl:M:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:m:W:H:B:b:n:t:a:T:c:I:Rl:M:")) != -1) {
 		switch (opt) {
 		case 'd':
 			dev = optarg;
@@ -327,8 +335,9 @@ int main(int argc, char **argv)
 		case 'c':
 			counters_path = optarg;
 			break;
-		case 'F':
-			fastest = true;
+		case 'I':
+			paced = true;
+			min_interval_ms = atoi(optarg);
 			break;
 		case 'R':
 			release = true;
@@ -367,8 +376,8 @@ int main(int argc, char **argv)
 		die("VIDIOC_S_FMT", ret);
 	if (fmt.fmt.pix.width != width || fmt.fmt.pix.height != height)
 		die("the device does not do this frame size", EINVAL);
-	if (fastest)
-		set_fastest_interval(s.fd, &fmt);
+	if (paced)
+		set_interval(s.fd, &fmt, min_interval_ms);
 	if (xioctl(s.fd, VIDIOC_G_PARM, &parm))
 		die("VIDIOC_G_PARM", errno);
 	if (!bufsize)

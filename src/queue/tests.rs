@@ -6,8 +6,16 @@
 
 use super::*;
 
-/// A DMA side that has nothing and does nothing.
+/// A DMA side that has nothing and does nothing; its dma-bufs are
+/// `DMABUF_SIZE` bytes.
 struct NoDma;
+
+/// Larger than V4L2's 32-bit `length` can say (where `usize` can hold it).
+const DMABUF_SIZE: usize = if usize::BITS > 32 {
+    (MAX_LENGTH + 1) * 5 / 4
+} else {
+    MAX_LENGTH
+};
 
 impl Dma for NoDma {
     type DmaBuf = ();
@@ -21,7 +29,7 @@ impl Dma for NoDma {
         Ok(())
     }
     fn dmabuf_size(&self, _buf: &()) -> usize {
-        0
+        DMABUF_SIZE
     }
     fn is_attached(&self, _buf: &(), _attachment: &()) -> bool {
         false
@@ -58,4 +66,21 @@ fn start_frame_changes_nothing_for_a_queued_buffer_without_a_mapping() {
     assert!(q.start_frame().is_none());
     assert_eq!(q.slots[0].as_ref().map(|s| s.state), Some(State::Queued));
     assert_eq!(q.queued_count(), 1);
+}
+
+#[test]
+fn a_dmabuf_over_4_gib_is_used_for_the_32_bits_length_can_say() {
+    let mut q = Queue::<NoDma>::new();
+    let who = OwnerId(1);
+    let req = QueueRequest {
+        index: 0,
+        memory: Memory::DmaBuf,
+        fd: 3,
+        length: 0,
+    };
+    assert_eq!(q.reqbufs(&mut NoDma, who, Memory::DmaBuf, 1, 4096), Ok(1));
+    let info = q.qbuf(&mut NoDma, who, &req).expect("QBUF of a large dma-buf");
+    assert_eq!(info.length, MAX_LENGTH);
+    assert_eq!(info.dmabuf_size, DMABUF_SIZE);
+    assert!(u32::try_from(info.length).is_ok());
 }
