@@ -16,7 +16,7 @@
 //! On a coherent platform there is no cache to model: the CPU sees RAM.
 
 use crate::rng::Rng;
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 use core::ops::Range;
 use std::collections::BTreeMap;
 use std::vec;
@@ -38,6 +38,8 @@ pub struct Region {
     ram: RefCell<Vec<u8>>,
     /// The lines the CPU holds, by index; `None` on a coherent CPU.
     cache: Option<RefCell<BTreeMap<usize, CacheLine>>>,
+    /// Bumped by everything that may change what the CPU sees.
+    view_version: Cell<u64>,
 }
 
 /// The indices of the lines that `bytes` touches.
@@ -61,11 +63,23 @@ impl Region {
             len,
             ram: RefCell::new(vec![fill; len.div_ceil(LINE) * LINE]),
             cache: cached.then(|| RefCell::new(BTreeMap::new())),
+            view_version: Cell::new(0),
         }
     }
 
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Changes whenever what the CPU sees of the region may have changed
+    /// (a store, a device write, an invalidate); a cache's own write-backs
+    /// and loads change nothing the CPU sees.
+    pub fn view_version(&self) -> u64 {
+        self.view_version.get()
+    }
+
+    fn view_changes(&self) {
+        self.view_version.set(self.view_version.get() + 1);
     }
 
     fn check(&self, bytes: &Range<usize>, who: &str) {
@@ -114,17 +128,16 @@ impl Region {
     /// for the tests' checks, which must not change what they observe.
     pub fn cpu_peek(&self, bytes: Range<usize>) -> Vec<u8> {
         self.check(&bytes, "CPU peek");
-        let ram = self.ram.borrow();
-        let Some(cache) = &self.cache else {
-            return ram[bytes].to_vec();
-        };
-        let cache = cache.borrow();
-        bytes
-            .map(|i| match cache.get(&(i / LINE)) {
-                Some(cached) => cached.bytes[i % LINE],
-                None => ram[i],
-            })
-            .collect()
+        let mut out = self.ram.borrow()[bytes.clone()].to_vec();
+        if let Some(cache) = &self.cache {
+            for (&line, cached) in cache.borrow().range(lines_of(&bytes)) {
+                let part = in_line(line, &bytes);
+                out[part.start - bytes.start..part.end - bytes.start].copy_from_slice(
+                    &cached.bytes[part.start - line * LINE..part.end - line * LINE],
+                );
+            }
+        }
+        out
     }
 
     /// A CPU store of `data` at `offset`: into the cache, lines it misses
@@ -132,6 +145,7 @@ impl Region {
     pub fn cpu_write(&self, offset: usize, data: &[u8]) {
         let bytes = offset..offset + data.len();
         self.check(&bytes, "CPU write");
+        self.view_changes();
         let Some(cache) = &self.cache else {
             self.ram.borrow_mut()[bytes].copy_from_slice(data);
             return;
@@ -167,6 +181,7 @@ impl Region {
     /// it is not the caller's to discard.
     pub fn invalidate(&self, bytes: Range<usize>) {
         self.check(&bytes, "invalidate");
+        self.view_changes();
         let Some(cache) = &self.cache else {
             return;
         };
@@ -185,6 +200,7 @@ impl Region {
     pub fn device_write(&self, offset: usize, data: &[u8]) {
         let bytes = offset..offset + data.len();
         self.check(&bytes, "device write");
+        self.view_changes();
         self.ram.borrow_mut()[bytes].copy_from_slice(data);
     }
 

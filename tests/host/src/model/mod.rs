@@ -142,6 +142,11 @@ impl Buffer {
         self.region.cpu_read(bytes)
     }
 
+    /// Changes whenever what the CPU sees of the buffer may have changed.
+    pub fn view_version(&self) -> u64 {
+        self.region.view_version()
+    }
+
     /// What a CPU read would return, changing nothing: for checks.
     pub fn cpu_peek(&self, bytes: Range<usize>) -> Vec<u8> {
         self.region.cpu_peek(bytes)
@@ -150,7 +155,10 @@ impl Buffer {
     /// Userspace writes `data` at `offset`: only while the CPU owns it.
     pub fn cpu_write(&self, offset: usize, data: &[u8]) {
         if self.device_owned.get() {
-            violation(format_args!("userspace wrote buffer {} the device owns", self.id));
+            violation(format_args!(
+                "userspace wrote buffer {} the device owns",
+                self.id
+            ));
         }
         self.region.cpu_write(offset, data);
     }
@@ -395,11 +403,6 @@ impl MappingInner {
         }
         self.dma.device_write(offset, data);
     }
-
-    /// Size of the mapping in bytes.
-    pub fn size(&self) -> usize {
-        self.dma.size
-    }
 }
 
 impl Drop for MappingInner {
@@ -507,7 +510,12 @@ impl Dma for Model {
         ))
     }
 
-    fn sync_for_device(&mut self, mapping: &Self::Mapping, bytes: Range<usize>, direction: Direction) {
+    fn sync_for_device(
+        &mut self,
+        mapping: &Self::Mapping,
+        bytes: Range<usize>,
+        direction: Direction,
+    ) {
         self.world.disturb();
         self.world.count(|c| {
             c.syncs_for_device += 1;

@@ -29,7 +29,12 @@ fn world_with_buffer(platform: Platform, exporter: Exporter, byte: u8) -> (Rc<Wo
 }
 
 /// Maps `buffer` as a DMA-API user would, outside any exporter.
-fn dma_map(world: &Rc<World>, buffer: &Buffer, direction: Direction, cpu_sync: CpuSync) -> Rc<DmaMapping> {
+fn dma_map(
+    world: &Rc<World>,
+    buffer: &Buffer,
+    direction: Direction,
+    cpu_sync: CpuSync,
+) -> Rc<DmaMapping> {
     DmaMapping::map(world, &buffer.region, SIZE, direction, cpu_sync)
 }
 
@@ -55,7 +60,11 @@ fn invalidate_discards_the_lines_it_covers_and_cleans_those_it_covers_in_part() 
     let mut want = all(0xaa);
     want[LINE..2 * LINE].fill(0);
     assert_eq!(region.cpu_peek(0..SIZE), want);
-    assert_eq!(region.device_read(3 * LINE..SIZE), vec![0; LINE], "line 3 still dirty");
+    assert_eq!(
+        region.device_read(3 * LINE..SIZE),
+        vec![0; LINE],
+        "line 3 still dirty"
+    );
 }
 
 #[test]
@@ -136,7 +145,11 @@ fn an_unmap_syncs_for_the_cpu_in_the_mappings_direction_unless_told_to_skip() {
             }
             mapping.unmap(cpu_sync);
             let want = all(if copied { 0x44 } else { 0x11 });
-            assert_eq!(buffer.cpu_read(0..SIZE), want, "{platform:?} {direction:?} {cpu_sync:?}");
+            assert_eq!(
+                buffer.cpu_read(0..SIZE),
+                want,
+                "{platform:?} {direction:?} {cpu_sync:?}"
+            );
         }
     }
 }
@@ -146,7 +159,8 @@ fn an_unmap_syncs_for_the_cpu_in_the_mappings_direction_unless_told_to_skip() {
 #[test]
 fn a_non_coherent_map_cleans_unless_told_to_skip_and_every_sync_for_the_device_cleans() {
     for cpu_sync in [CpuSync::Sync, CpuSync::Skip] {
-        let (world, buffer) = world_with_buffer(Platform::NonCoherent, Exporter::SyncsAtUnmap, 0x11);
+        let (world, buffer) =
+            world_with_buffer(Platform::NonCoherent, Exporter::SyncsAtUnmap, 0x11);
         let mapping = dma_map(&world, &buffer, Direction::FromDevice, cpu_sync);
         let want = all(if cpu_sync == CpuSync::Sync { 0x11 } else { 0 });
         assert_eq!(mapping.device_read(0..SIZE), want, "{cpu_sync:?}");
@@ -172,7 +186,8 @@ fn a_sync_for_the_cpu_invalidates_except_towards_the_device() {
 #[test]
 fn without_a_clean_before_the_device_writes_a_dirty_line_written_back_later_corrupts_the_frame() {
     for clean_first in [true, false] {
-        let (world, buffer) = world_with_buffer(Platform::NonCoherent, Exporter::SyncsAtUnmap, 0x11);
+        let (world, buffer) =
+            world_with_buffer(Platform::NonCoherent, Exporter::SyncsAtUnmap, 0x11);
         let mapping = dma_map(&world, &buffer, Direction::FromDevice, CpuSync::Sync);
         mapping.sync_for_cpu(0..SIZE, Direction::FromDevice);
         buffer.cpu_write(0, &all(0x22));
@@ -202,7 +217,11 @@ fn a_sync_in_a_direction_the_mapping_does_not_allow_is_a_violation() {
 fn a_bidirectional_mapping_takes_syncs_in_every_direction() {
     let (world, buffer) = world_with_buffer(Platform::Coherent, Exporter::SyncsAtUnmap, 0);
     let mapping = dma_map(&world, &buffer, Direction::Bidirectional, CpuSync::Sync);
-    for direction in [Direction::ToDevice, Direction::FromDevice, Direction::Bidirectional] {
+    for direction in [
+        Direction::ToDevice,
+        Direction::FromDevice,
+        Direction::Bidirectional,
+    ] {
         mapping.sync_for_device(0..SIZE, direction);
         mapping.sync_for_cpu(0..SIZE, direction);
     }
@@ -256,7 +275,8 @@ fn userspace_writing_a_buffer_the_device_owns_is_a_violation() {
 fn two_mappings_of_one_buffer_at_once_are_a_violation() {
     let (world, _) = world_with_buffer(Platform::Coherent, Exporter::SyncsAtUnmap, 0);
     let mut dma = Model { world };
-    let attachment = dma.attach(dma.get_dmabuf(1).unwrap()).unwrap();
+    let dmabuf = dma.get_dmabuf(1).unwrap();
+    let attachment = dma.attach(dmabuf).unwrap();
     let _first = dma.map(&attachment, Direction::Bidirectional).unwrap();
     let _second = dma.map(&attachment, Direction::Bidirectional).unwrap();
 }
@@ -268,7 +288,8 @@ fn two_mappings_of_one_buffer_at_once_are_a_violation() {
 fn attached(exporter: Exporter) -> (Model, Rc<Buffer>, Rc<super::AttachmentInner>) {
     let (world, buffer) = world_with_buffer(Platform::Bounced, exporter, 0x11);
     let mut dma = Model { world };
-    let attachment = dma.attach(dma.get_dmabuf(1).unwrap()).unwrap();
+    let dmabuf = dma.get_dmabuf(1).unwrap();
+    let attachment = dma.attach(dmabuf).unwrap();
     (dma, buffer, attachment)
 }
 
@@ -300,9 +321,17 @@ fn a_caching_exporter_keeps_its_first_mapping_and_never_syncs_for_the_cpu() {
     let mapping = dma.map(&attachment, Direction::FromDevice).unwrap();
     assert_eq!(mapping.dma.device_read(0..SIZE), all(0x44));
     drop(mapping);
-    assert_eq!(dma.world.counters().dma_mappings(), 1, "kept after the unmap");
+    assert_eq!(
+        dma.world.counters().dma_mappings(),
+        1,
+        "kept after the unmap"
+    );
     drop(attachment);
-    assert_eq!(buffer.cpu_read(0..SIZE), all(0x11), "the detach does not sync");
+    assert_eq!(
+        buffer.cpu_read(0..SIZE),
+        all(0x11),
+        "the detach does not sync"
+    );
     assert_eq!(dma.world.counters().dma_mappings(), 0);
 }
 
