@@ -1313,7 +1313,7 @@ fn refused_qbuf_does_not_take_the_dmabuf_from_another_slot() {
 // ---- Randomized sequences
 
 /// Sequences per platform, and operations per sequence.
-const SEQUENCES: u64 = 60;
+const SEQUENCES: u64 = 100;
 const STEPS: usize = 300;
 
 impl Rig {
@@ -1378,10 +1378,14 @@ fn random_sequence(platform: Platform, seed: u64) {
     let mut last_sequence: Option<u32> = None;
     for step in 0..STEPS {
         let context = format!("{platform:?} seed {seed} step {step}");
-        let who = if rng.one_in(10) { B } else { A };
-        let memory = rng.pick(&[Memory::Mmap, Memory::DmaBuf]);
+        let who = if rng.one_in(20) { B } else { A };
+        // Mostly the memory type of the buffers; now and then the other.
+        let memory = match r.q.memory() {
+            Some(memory) if !rng.one_in(10) => memory,
+            _ => rng.pick(&[Memory::Mmap, Memory::DmaBuf]),
+        };
         let byte = step as u8 ^ 0x5a;
-        match rng.below(15) {
+        match rng.below(20) {
             0 => {
                 let n = rng.below(6);
                 if let Ok(got) = r.reqbufs(who, memory, n) {
@@ -1392,12 +1396,12 @@ fn random_sequence(platform: Platform, seed: u64) {
                 let size = r.format_size;
                 let _ = r.create_bufs(who, memory, rng.below(3), size);
             }
-            2..=4 => {
-                // Sometimes an fd that is no dma-buf.
+            2..=6 => {
+                // Sometimes an index or an fd that is no buffer.
                 let fd = rng.pick(&fds) + i32::from(rng.one_in(20));
                 let req = QueueRequest {
-                    index: rng.below(8),
-                    memory: r.q.memory().unwrap_or(memory),
+                    index: rng.below(r.q.count() + 1),
+                    memory,
                     fd,
                     length: if rng.one_in(3) { r.format_size } else { 0 },
                 };
@@ -1410,8 +1414,7 @@ fn random_sequence(platform: Platform, seed: u64) {
                     assert!(!info.state.is_cpu_owned(), "{context}");
                 }
             }
-            5 | 6 => {
-                let memory = r.q.memory().unwrap_or(memory);
+            7..=10 => {
                 // The rig checks the frame userspace reads.
                 if let Ok(info) = r.dqbuf(who, memory) {
                     assert!(info.state.is_cpu_owned(), "{context}");
@@ -1424,10 +1427,10 @@ fn random_sequence(platform: Platform, seed: u64) {
                     }
                 }
             }
-            7 => {
+            11 => {
                 let _ = r.streamon(who);
             }
-            8 => {
+            12 => {
                 if r.streamoff(who).is_ok() {
                     // Every buffer is userspace's now.
                     for buffer in r.user_owned_buffers(&fds) {
@@ -1435,24 +1438,24 @@ fn random_sequence(platform: Platform, seed: u64) {
                     }
                 }
             }
-            9 | 10 => {
+            13..=16 => {
                 let bytesused = match rng.below(3) {
                     0 => None,
                     _ => Some(1 + rng.below(r.format_size)),
                 };
                 r.engine_tick_with(bytesused);
             }
-            11 => {
+            17 => {
                 // The policies may change between any two operations.
                 r.q.set_policy(Policy {
                     map_per_qbuf: rng.one_in(2),
                     full_sync: rng.one_in(2),
                 });
             }
-            12 => {
+            18 => {
                 let owned = r.user_owned_buffers(&fds);
                 if !owned.is_empty() {
-                    let buffer = rng.pick(&owned.iter().collect::<Vec<_>>()).clone();
+                    let buffer = owned[rng.below(owned.len())].clone();
                     r.user_scribble(&buffer, &mut rng, byte);
                 }
             }
