@@ -24,7 +24,6 @@
 
 pub mod dma_api;
 pub mod memory;
-#[cfg(test)]
 mod tests;
 
 use crate::queue::{Direction, Dma, Errno, Error, QResult};
