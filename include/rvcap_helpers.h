@@ -100,7 +100,7 @@ void rvcap_dma_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
 				   size_t size, enum dma_data_direction dir);
 void rvcap_dma_sync_single_for_device(struct device *dev, dma_addr_t addr,
 				      size_t size, enum dma_data_direction dir);
-size_t rvcap_dma_iova_run(struct device *dev, size_t iommu_page,
+size_t rvcap_dma_sync_run(struct device *dev, size_t iommu_page,
 			  dma_addr_t addr, size_t len);
 size_t rvcap_dma_iommu_page(struct device *dev);
 size_t rvcap_dma_max_segment(struct device *dev);

@@ -396,7 +396,8 @@ impl Capture {
         let Some((addr, len)) = mapping.first_run() else {
             return;
         };
-        // Still in use (mmapped, or not freed by this operation): not yet.
+        // Still in use (by the engine, or not freed by this operation; an
+        // mmap holds only the pages): not yet.
         let Some(last) = Arc::into_unique_or_drop(mapping) else {
             return;
         };

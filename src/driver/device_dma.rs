@@ -11,7 +11,7 @@ use crate::kapi::dma::{self, DataDirection, DeviceMemory, DmaStats, Mapping};
 use crate::kapi::dma_buf::{Attachment as KAttachment, DmaBuf, ImportedTable};
 use crate::kapi::log::DevLog;
 use crate::kapi::ratelimit::ratelimit;
-use crate::queue::{self, Direction, Dma, Errno, QResult};
+use crate::queue::{self, Direction, Dma, Errno, QResult, MAP_DIRECTION};
 use core::ops::Range;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -125,7 +125,7 @@ impl Dma for KernelDma {
             data_direction(direction),
             &self.stats,
         )
-            .map_err(|e| queue_error(e, "cannot allocate and map an MMAP buffer"))?;
+        .map_err(|e| queue_error(e, "cannot allocate and map an MMAP buffer"))?;
         self.share(memory)
     }
 
@@ -181,6 +181,21 @@ impl Dma for KernelDma {
                 ratelimit!(),
                 format_args!("sync for CPU covered {synced} of {wanted} bytes"),
             );
+        }
+    }
+
+    fn sync_attachment_for_device(&mut self, attachment: &Attachment, direction: Direction) {
+        match ImportedTable::map(attachment, data_direction(MAP_DIRECTION)) {
+            Ok(table) => {
+                let memory = DeviceMemory::import_for_syncs(table, &self.stats);
+                memory.sync_for_device(0..memory.size(), data_direction(direction));
+            }
+            Err(e) => self.log.warn_ratelimited(
+                ratelimit!(),
+                format_args!(
+                    "releasing a dma-buf the exporter refused to map again ({e:?}): what the application wrote since STREAMOFF was not handed over, and an exporter that syncs for the CPU at detach may change it"
+                ),
+            ),
         }
     }
 

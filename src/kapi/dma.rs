@@ -28,7 +28,8 @@
 //! non-coherent device's caches, an untrusted device's bounce buffers), in
 //! runs of IOVAs that are also contiguous in memory: iommu-dma translates
 //! only a sync's first address, and its scatterlist syncs walk the table's
-//! pages, which an importer must not use.
+//! pages, which an importer must not use. Behind other DMA ops that
+//! translate, one page at a time.
 
 use super::bindings;
 use super::device::DeviceRef;
@@ -330,7 +331,8 @@ enum Backing {
 ///
 /// # Invariants
 ///
-/// The backing table is mapped for `dev` (bidirectionally) for as long as
+/// The backing table is mapped for `dev` (in the direction it was made
+/// with) for as long as
 /// this value exists, and spans `size` bytes. `iommu_page` is
 /// `rvcap_dma_iommu_page(dev)`: the page size of the IOMMU translating the
 /// device's DMA, 0 if none; `coherent` is whether the device's DMA is
@@ -352,9 +354,9 @@ pub(crate) struct DeviceMemory {
 // SAFETY: the DMA API and dma-buf core may be called from any thread for a
 // live device and mapping; `DeviceMemory` holds no thread-bound state (its
 // uncached alias is a vmap address, which any thread may use and unmap in
-// process context, where every last reference is dropped: ioctls, VMA
-// close, the engine thread). The memory's contents are only written through
-// raw pointers.
+// process context, where every last reference is dropped: ioctls, mmap()
+// (which holds one while it maps the pages), the engine thread). The
+// memory's contents are only written through raw pointers.
 unsafe impl Send for DeviceMemory {}
 // SAFETY: see `Send`; shared references only read immutable fields and the
 // atomic mapping count.
@@ -426,8 +428,15 @@ impl DeviceMemory {
         .with_uncached_alias()
     }
 
-    /// The mapping of an imported dma-buf.
+    /// The mapping of an imported dma-buf, for the device to write.
     pub(crate) fn import(table: ImportedTable, stats: &Arc<DmaStats>) -> Result<Self> {
+        Self::import_for_syncs(table, stats).with_uncached_alias()
+    }
+
+    /// The mapping of an imported dma-buf for syncs alone: the device
+    /// never writes it, so a non-coherent device gets no uncached alias
+    /// (which allocates, and can fail).
+    pub(crate) fn import_for_syncs(table: ImportedTable, stats: &Arc<DmaStats>) -> Self {
         bump(&stats.map, 1);
         let size = table.attachment().dma_buf().size();
         let dev = table.attachment().device().clone();
@@ -442,7 +451,6 @@ impl DeviceMemory {
             size,
             stats: stats.clone(),
         }
-        .with_uncached_alias()
     }
 
     /// For a non-coherent device, maps the uncached alias the engine writes
@@ -622,11 +630,11 @@ impl DeviceMemory {
     }
 
     /// Calls `f(dma_address, len)` for the bytes `range` of the buffer, in
-    /// runs one sync may cover: within one DMA segment and, behind an IOMMU
-    /// whose syncs act on memory (a non-coherent or untrusted device), as
-    /// many IOMMU pages as translate to one contiguous run of memory (one
-    /// sync translates only its first address: `rvcap_dma_iova_run`).
-    /// Returns the bytes covered.
+    /// runs one sync may cover (a sync translates only its first address):
+    /// within one DMA segment and, where the DMA layer translates, as much
+    /// as `rvcap_dma_sync_run` says (behind an IOMMU whose syncs act on
+    /// memory, the IOMMU pages that translate to one contiguous run of
+    /// memory). Returns the bytes covered.
     fn for_each_run(
         &self,
         range: Range<usize>,
@@ -639,20 +647,16 @@ impl DeviceMemory {
             let end = range.end.min(offset + seg.len);
             while start < end {
                 let addr = seg.addr + (start - offset) as u64;
-                let len = if self.iommu_page == 0 {
-                    end - start
-                } else {
-                    // SAFETY: `dev` is live and `[addr, addr + end - start)`
-                    // lies within one of its mapped segments; the helper
-                    // only reads the IOMMU's translation of it.
-                    unsafe {
-                        bindings::rvcap_dma_iova_run(
-                            self.dev.as_raw(),
-                            self.iommu_page,
-                            addr,
-                            end - start,
-                        )
-                    }
+                // SAFETY: `dev` is live and `[addr, addr + end - start)` lies
+                // within one of its mapped segments; the helper only reads
+                // the device's DMA set-up and the IOMMU's translation.
+                let len = unsafe {
+                    bindings::rvcap_dma_sync_run(
+                        self.dev.as_raw(),
+                        self.iommu_page,
+                        addr,
+                        end - start,
+                    )
                 };
                 f(addr, len);
                 covered += len;
@@ -701,7 +705,10 @@ impl DeviceMemory {
             bytes.len().min(self.size)
         };
         let (count, total) = if direction == DataDirection::ToDevice {
-            (&self.stats.sync_before_unmap, &self.stats.bytes_before_unmap)
+            (
+                &self.stats.sync_before_unmap,
+                &self.stats.bytes_before_unmap,
+            )
         } else {
             (&self.stats.sync_for_device, &self.stats.bytes_for_device)
         };

@@ -326,26 +326,36 @@ void *rvcap_dma_addr_to_virt(struct device *dev, size_t iommu_page,
 }
 
 /*
- * How many of the @len bytes at IOVA @addr, from there on, one
- * dma_sync_single_*() may cover. iommu-dma translates only a sync's first
- * address, for the caches of a non-coherent device or for the bounce
- * buffer of an untrusted one; for any other device its syncs translate
- * nothing (they reach only DMA-API debugging, which checks IOVA ranges),
- * so all @len bytes, which lie within one mapped segment, are one run.
- * Otherwise: the rest of @addr's IOMMU page (@iommu_page, from
- * rvcap_dma_iommu_page()), then whole pages while each translates to where
- * the run of memory goes on.
+ * How many of the @len bytes at DMA address @addr, which lie within one
+ * mapped segment, one dma_sync_single_*() may cover. A sync translates only
+ * its first address:
+ * - dma-direct: the segment is contiguous in memory, all of it;
+ * - iommu-dma (@iommu_page, from rvcap_dma_iommu_page(), not 0): for a
+ *   device whose syncs act on memory (not coherent: the caches; untrusted:
+ *   bounce buffers), the rest of @addr's IOMMU page, then whole pages while
+ *   each translates to where the run of memory goes on; for any other
+ *   device its syncs translate nothing (they reach only DMA-API debugging,
+ *   which checks DMA address ranges), so all of it;
+ * - other DMA ops (arm32's IOMMU glue walks the struct pages after the
+ *   first one it translates): the rest of @addr's page.
  */
-size_t rvcap_dma_iova_run(struct device *dev, size_t iommu_page,
+size_t rvcap_dma_sync_run(struct device *dev, size_t iommu_page,
 			  dma_addr_t addr, size_t len)
 {
-	struct iommu_domain *domain = iommu_get_domain_for_dev(dev);
-	size_t run = min_t(size_t, len, iommu_page - (addr & (iommu_page - 1)));
+	struct iommu_domain *domain;
+	size_t run;
 	phys_addr_t first;
 
+	if (!iommu_page) {
+		if (use_dma_iommu(dev) || get_dma_ops(dev))
+			return min_t(size_t, len, PAGE_SIZE - offset_in_page(addr));
+		return len;
+	}
 	if (dev_is_dma_coherent(dev) &&
 	    !(dev_is_pci(dev) && to_pci_dev(dev)->untrusted))
 		return len;
+	run = min_t(size_t, len, iommu_page - (addr & (iommu_page - 1)));
+	domain = iommu_get_domain_for_dev(dev);
 	first = domain ? iommu_iova_to_phys(domain, addr) : 0;
 	if (!first)
 		return run;

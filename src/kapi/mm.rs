@@ -104,7 +104,8 @@ unsafe extern "C" fn vma_open(vma: *mut bindings::vm_area_struct) {
     // SAFETY: `vm_private_data` holds a reference made by `map_buffer` (or
     // by this function) for the VMA this one was copied from, which is
     // still alive.
-    let pages: ArcBorrow<'_, UserPages> = unsafe { Arc::<UserPages>::borrow((*vma).vm_private_data) };
+    let pages: ArcBorrow<'_, UserPages> =
+        unsafe { Arc::<UserPages>::borrow((*vma).vm_private_data) };
     pages.user_mapping(true);
     let own: Arc<UserPages> = pages.into();
     // SAFETY: `vma` is the new VMA; it gets a reference of its own.

@@ -15,9 +15,9 @@
 //! becomes device-owned through a [`Dma::sync_for_device`] of
 //! [`FRAME_DIRECTION`] (PREPARE_BUF or QBUF). It only goes back to the CPU
 //! through [`Dma::sync_for_cpu`] (DQBUF, over the bytes the frame occupies;
-//! STREAMOFF for MMAP buffers) or through dropping its mapping (an
-//! exporter's unmap may sync for the CPU; STREAMOFF for DMABUF). After
-//! STREAMOFF every buffer is the CPU's, including those the device held.
+//! STREAMOFF, over all the device may have written). After STREAMOFF every
+//! buffer is the CPU's, including those the device held. The device is
+//! given at most `length` bytes: the rest of a dma-buf is always the CPU's.
 //!
 //! # Nothing lost after DQBUF
 //!
@@ -29,14 +29,19 @@
 //! or never (udmabuf, DRM prime). Such a sync copies the device's view over
 //! the CPU's (under swiotlb: the bounce slot, still holding the device's
 //! last frame) or invalidates the CPU's caches (non-coherent hardware). So
-//! whatever the queue drops of a CPU-owned import, its mapping or its
-//! attachment, goes through one function, [`Slot::drop_mapping`], which
-//! first hands what the CPU wrote to the device side: a sync for the device
-//! of [`HAND_OVER_DIRECTION`] over the whole buffer, through a live
-//! mapping. An attachment whose mapping already went (STREAMOFF) is mapped
-//! again for that ([`Slot::release_memory`]): the exporter's own CPU sync,
-//! at unmap or at detach, then copies back the CPU's own bytes. When the
-//! device needs no syncs at all ([`Dma::needs_sync`]) neither does this.
+//! whatever the queue drops of an import, its mapping or its attachment,
+//! goes through one function, [`Slot::drop_mapping`], which first hands
+//! the CPU's bytes to the device side: a sync for the device of
+//! [`HAND_OVER_DIRECTION`] over the whole buffer if the CPU owns it, else
+//! over what lies past `length`, through a live mapping. A CPU-owned
+//! import whose mapping already went (STREAMOFF) is handed over through a
+//! mapping made for that alone ([`Slot::release_memory`]) before its
+//! detach. The exporter's own CPU sync, at unmap or at detach, then copies
+//! back the CPU's own bytes. When the device needs no syncs at all
+//! ([`Dma::needs_sync`]) neither does this. (A write made while the buffer
+//! is being released, by another thread or device, can still be undone by
+//! that sync: between the hand-over and the exporter's sync the bounce
+//! slot or the memory holds the CPU's bytes of the moment before.)
 //!
 //! # Imported buffers (DMABUF)
 //!
@@ -214,11 +219,29 @@ pub(crate) trait Dma {
     fn is_attached(&self, buf: &Self::DmaBuf, attachment: &Self::Attachment) -> bool;
     /// Attaches `buf` to the device, keeping its reference.
     fn attach(&mut self, buf: Self::DmaBuf) -> QResult<Self::Attachment>;
-    /// Maps an attachment for the device.
-    fn map(&mut self, attachment: &Self::Attachment, direction: Direction)
-        -> QResult<Self::Mapping>;
+    /// Maps an attachment for the device. Every map of one attachment uses
+    /// the same direction: videobuf2's exporters unmap (with a CPU sync) and
+    /// map again for another one, and the dma-buf core refuses another one
+    /// for a mapping it caches.
+    fn map(
+        &mut self,
+        attachment: &Self::Attachment,
+        direction: Direction,
+    ) -> QResult<Self::Mapping>;
+    /// Maps `attachment` only to sync all of it for the device in
+    /// `direction`, then unmaps it: the hand-over of a CPU-owned import
+    /// whose mapping STREAMOFF dropped, before its detach. It cannot fail
+    /// the release it is part of: a failure is the implementation's to
+    /// report (the exporter's CPU sync at detach, if it has one, may then
+    /// change the buffer).
+    fn sync_attachment_for_device(&mut self, attachment: &Self::Attachment, direction: Direction);
     /// Hands `bytes` of the mapping to the device.
-    fn sync_for_device(&mut self, mapping: &Self::Mapping, bytes: Range<usize>, direction: Direction);
+    fn sync_for_device(
+        &mut self,
+        mapping: &Self::Mapping,
+        bytes: Range<usize>,
+        direction: Direction,
+    );
     /// Hands `bytes` of the mapping back to the CPU.
     fn sync_for_cpu(&mut self, mapping: &Self::Mapping, bytes: Range<usize>, direction: Direction);
     /// Whether a sync for this device can change memory at all: `false` for
@@ -356,31 +379,44 @@ impl<D: Dma> Slot<D> {
         }
     }
 
-    /// Drops the slot's mapping, if any. The one place a mapping goes: if
-    /// the CPU owns an imported buffer, its bytes are handed to the device
-    /// side first, so that whatever the exporter syncs for the CPU, now or
-    /// at detach, copies back the CPU's own bytes. (MMAP memory is ours and
-    /// unmapped without a CPU sync.)
+    /// The bytes of an import the CPU may have written and the device has
+    /// not been given: all of it when the CPU owns the buffer, else what
+    /// lies past `length` (the application's, never the device's: the rest
+    /// of a dma-buf may hold other data).
+    fn cpu_bytes(&self, size: usize) -> Range<usize> {
+        if self.state.is_cpu_owned() {
+            0..size
+        } else {
+            self.length.min(size)..size
+        }
+    }
+
+    /// Drops the slot's mapping, if any. The one place a mapping goes: an
+    /// import's bytes that are the CPU's ([`Slot::cpu_bytes`]) are handed
+    /// to the device side first, so that whatever the exporter syncs for
+    /// the CPU, now or at detach, copies back the CPU's own bytes. (MMAP
+    /// memory is ours and unmapped without a CPU sync.)
     fn drop_mapping(&mut self, dma: &mut D) {
         if let Some(mapping) = self.mapping.take() {
-            if self.state.is_cpu_owned() && self.attachment.is_some() {
-                let size = dma.mapping_size(&mapping);
-                dma.sync_for_device(&mapping, 0..size, HAND_OVER_DIRECTION);
+            if self.attachment.is_some() {
+                let bytes = self.cpu_bytes(dma.mapping_size(&mapping));
+                if !bytes.is_empty() {
+                    dma.sync_for_device(&mapping, bytes, HAND_OVER_DIRECTION);
+                }
             }
         }
     }
 
     /// Drops the mapping, then the attachment (and its dma-buf reference):
     /// the slot holds no memory afterwards. A CPU-owned import whose
-    /// mapping already went (STREAMOFF) is mapped again first, only to hand
-    /// the CPU's bytes over through it: an exporter that keeps its mapping
-    /// until detach syncs for the CPU there (videobuf2-vmalloc), over
-    /// whatever the CPU wrote since the unmap. If that map fails the
-    /// buffer is released all the same: a release cannot be refused.
+    /// mapping already went (STREAMOFF) is handed over through a mapping
+    /// made only for that ([`Dma::sync_attachment_for_device`]): an
+    /// exporter that keeps its mapping until detach syncs for the CPU there
+    /// (videobuf2-vmalloc), over whatever the CPU wrote since the unmap.
     fn release_memory(&mut self, dma: &mut D) {
         if self.state.is_cpu_owned() && self.mapping.is_none() && dma.needs_sync() {
             if let Some(attachment) = &self.attachment {
-                self.mapping = dma.map(attachment, MAP_DIRECTION).ok();
+                dma.sync_attachment_for_device(attachment, HAND_OVER_DIRECTION);
             }
         }
         self.drop_mapping(dma);
@@ -662,8 +698,10 @@ impl<D: Dma> Queue<D> {
         let Some(mapping) = &slot.mapping else {
             return Err(Error::new(Errno::EIO, "buffer has no memory"));
         };
-        let size = dma.mapping_size(mapping);
-        dma.sync_for_device(mapping, 0..size, FRAME_DIRECTION);
+        // The device writes at most `length` bytes; the rest of a dma-buf
+        // stays the CPU's.
+        let bytes = 0..slot.length.min(dma.mapping_size(mapping));
+        dma.sync_for_device(mapping, bytes, FRAME_DIRECTION);
         slot.bytesused = 0;
         slot.error = false;
         Ok(())
@@ -809,16 +847,20 @@ impl<D: Dma> Queue<D> {
         self.done.clear();
         let dmabuf = self.memory == Some(Memory::DmaBuf);
         for slot in self.slots[..self.count].iter_mut().flatten() {
-            if dmabuf {
-                // A device-owned buffer comes back through the unmap's sync
-                // for the CPU; a CPU-owned one keeps what the CPU wrote.
-                slot.drop_mapping(dma);
-            } else if !slot.state.is_cpu_owned() {
+            // A buffer the device held comes back through a sync for the
+            // CPU of all the device may have written: not every exporter's
+            // unmap syncs, and none of videobuf2's does.
+            if !slot.state.is_cpu_owned() {
                 if let Some(mapping) = &slot.mapping {
-                    dma.sync_for_cpu(mapping, 0..slot.length, FRAME_DIRECTION);
+                    let bytes = 0..slot.length.min(dma.mapping_size(mapping));
+                    dma.sync_for_cpu(mapping, bytes, FRAME_DIRECTION);
                 }
             }
             slot.state = State::Dequeued;
+            if dmabuf {
+                // The application's now: handed over, then unmapped.
+                slot.drop_mapping(dma);
+            }
         }
     }
 

@@ -42,6 +42,7 @@ impl Dma for NoDma {
     }
     fn sync_for_device(&mut self, _mapping: &(), _bytes: Range<usize>, _direction: Direction) {}
     fn sync_for_cpu(&mut self, _mapping: &(), _bytes: Range<usize>, _direction: Direction) {}
+    fn sync_attachment_for_device(&mut self, _attachment: &(), _direction: Direction) {}
     fn needs_sync(&self) -> bool {
         true
     }
@@ -79,7 +80,9 @@ fn a_dmabuf_over_4_gib_is_used_for_the_32_bits_length_can_say() {
         length: 0,
     };
     assert_eq!(q.reqbufs(&mut NoDma, who, Memory::DmaBuf, 1, 4096), Ok(1));
-    let info = q.qbuf(&mut NoDma, who, &req).expect("QBUF of a large dma-buf");
+    let info = q
+        .qbuf(&mut NoDma, who, &req)
+        .expect("QBUF of a large dma-buf");
     assert_eq!(info.length, MAX_LENGTH);
     assert_eq!(info.dmabuf_size, DMABUF_SIZE);
     assert!(u32::try_from(info.length).is_ok());

@@ -1153,8 +1153,8 @@ fn user_data_survives_streamoff() {
         r.check_claims("after STREAMOFF");
         assert_eq!(
             r.world.counters().hand_overs,
-            1,
-            "only the CPU-owned buffer"
+            2,
+            "both: the dequeued one, and the one the device held (synced for the CPU first)"
         );
     });
 }

@@ -26,7 +26,7 @@ pub mod dma_api;
 pub mod memory;
 mod tests;
 
-use crate::queue::{Direction, Dma, Errno, Error, QResult};
+use crate::queue::{Direction, Dma, Errno, Error, QResult, MAP_DIRECTION};
 use crate::rng::Rng;
 use core::cell::{Cell, RefCell};
 use core::ops::Range;
@@ -521,7 +521,10 @@ impl Dma for Model {
             c.hand_overs += u64::from(direction != Direction::FromDevice);
         });
         mapping.dma.sync_for_device(bytes, direction);
-        mapping.buffer.device_owned.set(true);
+        if direction == Direction::FromDevice {
+            // A frame's hand-off: the device may write it now.
+            mapping.buffer.device_owned.set(true);
+        }
     }
 
     fn sync_for_cpu(&mut self, mapping: &Self::Mapping, bytes: Range<usize>, direction: Direction) {
@@ -532,6 +535,26 @@ impl Dma for Model {
         });
         mapping.dma.sync_for_cpu(bytes, direction);
         mapping.buffer.device_owned.set(false);
+    }
+
+    fn sync_attachment_for_device(&mut self, attachment: &Self::Attachment, direction: Direction) {
+        self.world.disturb();
+        let Ok(dma) = attachment.map(MAP_DIRECTION) else {
+            return;
+        };
+        self.world.count(|c| {
+            c.maps += 1;
+            c.hand_overs += 1;
+        });
+        let size = dma.size;
+        dma.sync_for_device(0..size, direction);
+        // Unmapped here (the exporter decides what that does).
+        drop(MappingInner::new(
+            &self.world,
+            attachment.buf.buffer.clone(),
+            dma,
+            Some(attachment.clone()),
+        ));
     }
 
     fn needs_sync(&self) -> bool {
