@@ -152,6 +152,10 @@ FIXTURE_VARIANT_ADD(lost, vgem_synced) {
 
 FIXTURE_SETUP(lost)
 {
+	struct v4l2_streamparm parm = {
+		.type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+		.parm.capture.timeperframe = { .numerator = 1, .denominator = 60 },
+	};
 	int i, ret;
 
 	for (i = 0; i <= NBUFS; i++)
@@ -168,6 +172,8 @@ FIXTURE_SETUP(lost)
 	ASSERT_LE(0, self->fd);
 	ASSERT_EQ(0, rvcap_set_format(self->fd, V4L2_PIX_FMT_YUYV, WIDTH, HEIGHT, &self->fmt));
 	ASSERT_EQ(0, rvcap_set_pattern(self->fd, 2));
+	/* 1/60 s: every test waits for a first frame (the teardown restores 1/30). */
+	ASSERT_EQ(0, xioctl(self->fd, VIDIOC_S_PARM, &parm));
 	self->size = (self->fmt.fmt.pix.sizeimage + 4095) & ~4095UL;
 	ret = rvcap_export_n(variant->exporter, self->size, NBUFS + 1, self->bufs);
 	if (ret == -ENOENT && (variant->exporter == RVCAP_VIVID_VMALLOC ||

@@ -539,11 +539,11 @@ static inline int rvcap_vgem_open(void)
 }
 
 /*
- * A vgem (GEM shmem) dumb buffer of @size bytes (a multiple of 4096),
- * exported with PRIME (O_RDWR) and mmapped through its dma-buf; it keeps
- * the card open.
+ * A dumb buffer of @size bytes (a multiple of 4096) of vgem card @card
+ * (GEM shmem), exported with PRIME (O_RDWR) and mmapped through its
+ * dma-buf; it keeps a dup of the card's fd.
  */
-static inline int rvcap_export_vgem(size_t size, struct rvcap_dmabuf *buf)
+static inline int rvcap_export_vgem(int card, size_t size, struct rvcap_dmabuf *buf)
 {
 	struct drm_mode_create_dumb dumb = {
 		.width = 1024,
@@ -554,16 +554,16 @@ static inline int rvcap_export_vgem(size_t size, struct rvcap_dmabuf *buf)
 	int ret;
 
 	buf->size = size;
-	buf->keep_fd = rvcap_vgem_open();
+	buf->keep_fd = fcntl(card, F_DUPFD_CLOEXEC, 0);
 	if (buf->keep_fd < 0)
-		return buf->keep_fd;
-	ret = xioctl(buf->keep_fd, DRM_IOCTL_MODE_CREATE_DUMB, &dumb);
+		return -errno;
+	ret = xioctl(card, DRM_IOCTL_MODE_CREATE_DUMB, &dumb);
 	if (ret)
 		return ret;
 	if (dumb.size < size)
 		return -EINVAL;
 	prime.handle = dumb.handle;
-	ret = xioctl(buf->keep_fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, &prime);
+	ret = xioctl(card, DRM_IOCTL_PRIME_HANDLE_TO_FD, &prime);
 	if (ret)
 		return ret;
 	buf->fd = prime.fd;
@@ -585,8 +585,15 @@ static inline int rvcap_export(enum rvcap_exporter exp, size_t size,
 	buf->size = size;
 	if (exp == RVCAP_VIVID_VMALLOC || exp == RVCAP_VIVID_CONTIG)
 		return rvcap_export_vivid(exp == RVCAP_VIVID_CONTIG, size, 1, buf);
-	if (exp == RVCAP_VGEM)
-		return rvcap_export_vgem(size, buf);
+	if (exp == RVCAP_VGEM) {
+		int card = rvcap_vgem_open(), ret;
+
+		if (card < 0)
+			return card;
+		ret = rvcap_export_vgem(card, size, buf);
+		close(card);
+		return ret;
+	}
 	if (exp == RVCAP_UDMABUF) {
 		struct udmabuf_create create = { 0 };
 		int dev;
@@ -640,7 +647,8 @@ static inline void rvcap_unexport(struct rvcap_dmabuf *buf)
 
 /*
  * @n dma-bufs of @size bytes from exporter @exp into @bufs: vivid's all
- * from one queue (one CREATE_BUFS), the others one by one. 0 or -errno;
+ * from one queue (one CREATE_BUFS), vgem's from one open of the card, the
+ * others one by one. 0 or -errno;
  * rvcap_unexport() each buffer afterwards, also after a failure.
  */
 static inline int rvcap_export_n(enum rvcap_exporter exp, size_t size, unsigned int n,
@@ -655,6 +663,16 @@ static inline int rvcap_export_n(enum rvcap_exporter exp, size_t size, unsigned 
 	}
 	if (exp == RVCAP_VIVID_VMALLOC || exp == RVCAP_VIVID_CONTIG)
 		return rvcap_export_vivid(exp == RVCAP_VIVID_CONTIG, size, n, bufs);
+	if (exp == RVCAP_VGEM) {
+		int card = rvcap_vgem_open();
+
+		if (card < 0)
+			return card;
+		for (i = 0; !ret && i < n; i++)
+			ret = rvcap_export_vgem(card, size, &bufs[i]);
+		close(card);
+		return ret;
+	}
 	for (i = 0; !ret && i < n; i++)
 		ret = rvcap_export(exp, size, &bufs[i]);
 	return ret;
