@@ -159,7 +159,7 @@ FIXTURE_SETUP(stamp)
 	int i;
 
 	for (i = 0; i < NBUFS; i++)
-		self->bufs[i] = (struct rvcap_dmabuf){ .fd = -1, .memfd = -1 };
+		self->bufs[i] = (struct rvcap_dmabuf){ .fd = -1, .keep_fd = -1 };
 	self->fd = open(rvcap_dev(), O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->fd);
 	if (!edu_present())

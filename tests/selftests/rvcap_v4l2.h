@@ -17,6 +17,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <drm/drm.h>
+#include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
 #include <linux/udmabuf.h>
 #include <linux/videodev2.h>
@@ -346,49 +348,271 @@ static inline void rvcap_kmsg_count2(int kmsg, const char *a, int *na,
 /* ---- dma-buf exporters */
 
 /*
- * udmabuf caches its mapping and maps without CPU syncs; the system and CMA
- * dma-heaps unmap with a sync for the CPU, which is what shows a driver
- * that unmaps a buffer userspace owns.
+ * When each exporter syncs for the CPU (Linux 6.12), which decides what an
+ * importer's unmap and detach do to bytes the CPU wrote:
+ * - the system and CMA dma-heaps unmap at once, with a sync for the CPU
+ *   (dma_unmap_sgtable(.., 0)), and do nothing at detach;
+ * - udmabuf (cache_sgt_mapping), vb2-dma-contig (vivid allocators=1) and
+ *   DRM prime (vgem) keep the mapping until detach and never sync for the
+ *   CPU (DMA_ATTR_SKIP_CPU_SYNC);
+ * - vb2-vmalloc (vivid allocators=0, its default) keeps the mapping until
+ *   detach and then unmaps it with a sync for the CPU.
+ * In a swiotlb=force boot such a sync copies the bounce slot back over the
+ * buffer, so a driver that unmaps or detaches a buffer the CPU owns without
+ * handing the CPU's bytes to the device side first loses them.
  */
-enum rvcap_exporter { RVCAP_UDMABUF, RVCAP_DMA_HEAP, RVCAP_CMA_HEAP };
+enum rvcap_exporter {
+	RVCAP_UDMABUF,
+	RVCAP_DMA_HEAP,
+	RVCAP_CMA_HEAP,
+	RVCAP_VIVID_VMALLOC,
+	RVCAP_VIVID_CONTIG,
+	RVCAP_VGEM,
+};
 
 /* A dma-buf and a CPU mapping of its memory. */
 struct rvcap_dmabuf {
 	int fd;		/* the dma-buf */
-	int memfd;	/* udmabuf: the memfd behind it, else -1 */
+	/*
+	 * What else this buffer keeps open, else -1: udmabuf's memfd, the
+	 * vivid node that exported it (each buffer of a vivid pool has its
+	 * own dup, so the queue goes with the last one) or the vgem card.
+	 */
+	int keep_fd;
 	uint8_t *cpu;	/* the memory as userspace sees it */
 	size_t size;
 };
 
+/* An empty rvcap_dmabuf, which rvcap_unexport() leaves alone. */
+static inline void rvcap_dmabuf_init(struct rvcap_dmabuf *buf)
+{
+	*buf = (struct rvcap_dmabuf){ .fd = -1, .keep_fd = -1 };
+}
+
+/*
+ * The /dev node of the video4linux device whose sysfs name is @name, into
+ * @path; 0 or -ENOENT.
+ */
+static inline int rvcap_video_node(const char *name, char *path, size_t len)
+{
+	char sysfs[64], line[64];
+	int i, found = -ENOENT;
+
+	for (i = 0; i < 64 && found; i++) {
+		FILE *f;
+
+		snprintf(sysfs, sizeof(sysfs), "/sys/class/video4linux/video%d/name", i);
+		f = fopen(sysfs, "r");
+		if (!f)
+			continue;
+		if (fgets(line, sizeof(line), f)) {
+			line[strcspn(line, "\n")] = '\0';
+			if (!strcmp(line, name)) {
+				snprintf(path, len, "/dev/video%d", i);
+				found = 0;
+			}
+		}
+		fclose(f);
+	}
+	return found;
+}
+
+/*
+ * The vivid instance whose memory allocator is @allocator (0: vmalloc,
+ * 1: dma-contig), from vivid's module parameters n_devs and allocators;
+ * -ENOENT if vivid is not loaded or has none.
+ */
+static inline int rvcap_vivid_instance(unsigned int allocator)
+{
+	char list[512];
+	unsigned int n_devs = 0, i;
+	char *p = list;
+	FILE *f = fopen("/sys/module/vivid/parameters/n_devs", "r");
+
+	if (!f)
+		return -ENOENT;
+	if (fscanf(f, "%u", &n_devs) != 1)
+		n_devs = 0;
+	fclose(f);
+	f = fopen("/sys/module/vivid/parameters/allocators", "r");
+	if (!f)
+		return -ENOENT;
+	if (!fgets(list, sizeof(list), f))
+		list[0] = '\0';
+	fclose(f);
+	for (i = 0; i < n_devs && *p; i++) {
+		char *end;
+		unsigned long a = strtoul(p, &end, 0);
+
+		if (end == p)
+			break;
+		if (a == allocator)
+			return (int)i;
+		p = *end == ',' ? end + 1 : end;
+	}
+	return -ENOENT;
+}
+
+/*
+ * @n buffers of @size bytes from one queue of the vivid instance that uses
+ * @allocator. vivid's default input is a webcam whose smallest frame is
+ * 320x180, so the format is set to YUYV 320x240 (what it gives must fit in
+ * @size) and the buffers are made with CREATE_BUFS at exactly @size bytes;
+ * vivid never streams into them. Each is exported with EXPBUF (O_RDWR) and
+ * mmapped through its dma-buf; each keeps a dup of the vivid fd.
+ */
+static inline int rvcap_export_vivid(unsigned int allocator, size_t size, unsigned int n,
+				     struct rvcap_dmabuf *bufs)
+{
+	struct v4l2_create_buffers create = {
+		.count = n,
+		.memory = V4L2_MEMORY_MMAP,
+	};
+	struct v4l2_format fmt;
+	char path[32], name[32];
+	int inst = rvcap_vivid_instance(allocator);
+	int vfd, ret = 0;
+	unsigned int i;
+
+	if (inst < 0)
+		return inst;
+	snprintf(name, sizeof(name), "vivid-%03d-vid-cap", inst);
+	if (rvcap_video_node(name, path, sizeof(path)))
+		return -ENOENT;
+	vfd = open(path, O_RDWR | O_CLOEXEC);
+	if (vfd < 0)
+		return -errno;
+	ret = rvcap_set_format(vfd, V4L2_PIX_FMT_YUYV, 320, 240, &fmt);
+	if (!ret && fmt.fmt.pix.sizeimage > size)
+		ret = -EINVAL;
+	if (!ret) {
+		create.format = fmt;
+		create.format.fmt.pix.sizeimage = size;
+		ret = xioctl(vfd, VIDIOC_CREATE_BUFS, &create);
+	}
+	if (!ret && create.count != n)
+		ret = -ENOMEM;
+	for (i = 0; !ret && i < n; i++) {
+		struct v4l2_exportbuffer exp = {
+			.type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+			.index = create.index + i,
+			.flags = O_RDWR | O_CLOEXEC,
+		};
+
+		ret = xioctl(vfd, VIDIOC_EXPBUF, &exp);
+		if (ret)
+			break;
+		bufs[i].fd = exp.fd;
+		bufs[i].size = size;
+		bufs[i].keep_fd = fcntl(vfd, F_DUPFD_CLOEXEC, 0);
+		bufs[i].cpu = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, exp.fd, 0);
+		if (bufs[i].keep_fd < 0 || bufs[i].cpu == MAP_FAILED)
+			ret = -errno;
+	}
+	close(vfd);
+	return ret;
+}
+
+/* The fd of the vgem DRM card (driver name "vgem"), or -ENOENT. */
+static inline int rvcap_vgem_open(void)
+{
+	char path[32];
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		char name[16] = "";
+		struct drm_version version = {
+			.name_len = sizeof(name) - 1,
+			.name = name,
+		};
+		int fd;
+
+		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (!xioctl(fd, DRM_IOCTL_VERSION, &version) && !strcmp(name, "vgem"))
+			return fd;
+		close(fd);
+	}
+	return -ENOENT;
+}
+
+/*
+ * A dumb buffer of @size bytes (a multiple of 4096) of vgem card @card
+ * (GEM shmem), exported with PRIME (O_RDWR) and mmapped through its
+ * dma-buf; it keeps a dup of the card's fd.
+ */
+static inline int rvcap_export_vgem(int card, size_t size, struct rvcap_dmabuf *buf)
+{
+	struct drm_mode_create_dumb dumb = {
+		.width = 1024,
+		.height = size / 4096,
+		.bpp = 32,
+	};
+	struct drm_prime_handle prime = { .flags = DRM_CLOEXEC | DRM_RDWR };
+	int ret;
+
+	buf->size = size;
+	buf->keep_fd = fcntl(card, F_DUPFD_CLOEXEC, 0);
+	if (buf->keep_fd < 0)
+		return -errno;
+	ret = xioctl(card, DRM_IOCTL_MODE_CREATE_DUMB, &dumb);
+	if (ret)
+		return ret;
+	if (dumb.size < size)
+		return -EINVAL;
+	prime.handle = dumb.handle;
+	ret = xioctl(card, DRM_IOCTL_PRIME_HANDLE_TO_FD, &prime);
+	if (ret)
+		return ret;
+	buf->fd = prime.fd;
+	buf->cpu = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, buf->fd, 0);
+	return buf->cpu == MAP_FAILED ? -errno : 0;
+}
+
 /*
  * Exports a dma-buf of @size bytes (a multiple of the page size) from
- * udmabuf (memfd pages), the system dma-heap or the CMA dma-heap (the
- * default CMA area, named "reserved"). Returns 0 or -errno.
+ * udmabuf (memfd pages), the system dma-heap, the CMA dma-heap (the
+ * default CMA area, named "reserved"), vivid (a pool of one) or vgem.
+ * Returns 0 or -errno (-ENOENT: no such vivid instance or vgem device);
+ * rvcap_unexport() undoes it, also after a failure.
  */
 static inline int rvcap_export(enum rvcap_exporter exp, size_t size,
 			       struct rvcap_dmabuf *buf)
 {
+	rvcap_dmabuf_init(buf);
 	buf->size = size;
-	buf->memfd = -1;
+	if (exp == RVCAP_VIVID_VMALLOC || exp == RVCAP_VIVID_CONTIG)
+		return rvcap_export_vivid(exp == RVCAP_VIVID_CONTIG, size, 1, buf);
+	if (exp == RVCAP_VGEM) {
+		int card = rvcap_vgem_open(), ret;
+
+		if (card < 0)
+			return card;
+		ret = rvcap_export_vgem(card, size, buf);
+		close(card);
+		return ret;
+	}
 	if (exp == RVCAP_UDMABUF) {
 		struct udmabuf_create create = { 0 };
 		int dev;
 
-		buf->memfd = memfd_create("rvcap-test", MFD_ALLOW_SEALING | MFD_CLOEXEC);
-		if (buf->memfd < 0 || ftruncate(buf->memfd, size) ||
-		    fcntl(buf->memfd, F_ADD_SEALS, F_SEAL_SHRINK))
+		buf->keep_fd = memfd_create("rvcap-test", MFD_ALLOW_SEALING | MFD_CLOEXEC);
+		if (buf->keep_fd < 0 || ftruncate(buf->keep_fd, size) ||
+		    fcntl(buf->keep_fd, F_ADD_SEALS, F_SEAL_SHRINK))
 			return -errno;
 		dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
 		if (dev < 0)
 			return -errno;
-		create.memfd = buf->memfd;
+		create.memfd = buf->keep_fd;
 		create.flags = UDMABUF_FLAGS_CLOEXEC;
 		create.size = size;
 		buf->fd = ioctl(dev, UDMABUF_CREATE, &create);
 		close(dev);
 		if (buf->fd < 0)
 			return -errno;
-		buf->cpu = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, buf->memfd, 0);
+		buf->cpu = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, buf->keep_fd, 0);
 	} else {
 		struct dma_heap_allocation_data alloc = {
 			.len = size,
@@ -416,11 +640,53 @@ static inline void rvcap_unexport(struct rvcap_dmabuf *buf)
 		munmap(buf->cpu, buf->size);
 	if (buf->fd >= 0)
 		close(buf->fd);
-	if (buf->memfd >= 0)
-		close(buf->memfd);
-	buf->cpu = NULL;
-	buf->fd = -1;
-	buf->memfd = -1;
+	if (buf->keep_fd >= 0)
+		close(buf->keep_fd);
+	rvcap_dmabuf_init(buf);
+}
+
+/*
+ * @n dma-bufs of @size bytes from exporter @exp into @bufs: vivid's all
+ * from one queue (one CREATE_BUFS), vgem's from one open of the card, the
+ * others one by one. 0 or -errno;
+ * rvcap_unexport() each buffer afterwards, also after a failure.
+ */
+static inline int rvcap_export_n(enum rvcap_exporter exp, size_t size, unsigned int n,
+				 struct rvcap_dmabuf *bufs)
+{
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; i < n; i++) {
+		rvcap_dmabuf_init(&bufs[i]);
+		bufs[i].size = size;
+	}
+	if (exp == RVCAP_VIVID_VMALLOC || exp == RVCAP_VIVID_CONTIG)
+		return rvcap_export_vivid(exp == RVCAP_VIVID_CONTIG, size, n, bufs);
+	if (exp == RVCAP_VGEM) {
+		int card = rvcap_vgem_open();
+
+		if (card < 0)
+			return card;
+		for (i = 0; !ret && i < n; i++)
+			ret = rvcap_export_vgem(card, size, &bufs[i]);
+		close(card);
+		return ret;
+	}
+	for (i = 0; !ret && i < n; i++)
+		ret = rvcap_export(exp, size, &bufs[i]);
+	return ret;
+}
+
+/*
+ * DMA_BUF_IOCTL_SYNC on @buf with @flags (DMA_BUF_SYNC_START or _END, and
+ * _READ, _WRITE or _RW); 0 or -errno.
+ */
+static inline int rvcap_dmabuf_sync(const struct rvcap_dmabuf *buf, uint64_t flags)
+{
+	struct dma_buf_sync sync = { .flags = flags };
+
+	return xioctl(buf->fd, DMA_BUF_IOCTL_SYNC, &sync);
 }
 
 static inline int rvcap_qbuf_dmabuf(int fd, uint32_t index, int dmabuf, uint32_t length)
