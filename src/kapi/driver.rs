@@ -159,4 +159,34 @@ pub(crate) unsafe trait Probing {
         // SAFETY: as in `set_dma_mask_and_coherent`.
         unsafe { bindings::rvcap_dma_set_max_seg_size(self.device().as_raw(), size) };
     }
+
+    /// Makes this device a consumer of `supplier` (a managed device link,
+    /// `Documentation/driver-api/device_link.rst`): before `supplier`'s
+    /// driver unbinds (its `remove`, on unbind, hot-unplug or sysfs
+    /// `remove`), the driver core unbinds this device, whose `remove` runs
+    /// first; and it shuts this device down first. The driver core deletes
+    /// the link itself when this device unbinds or its probe fails
+    /// (`DL_FLAG_AUTOREMOVE_CONSUMER`), so nothing is kept here to drop.
+    /// `supplier` should be bound: a link to one that is unbinding already
+    /// does not unbind this device.
+    fn link_to_supplier(&self, supplier: &Device) -> Result {
+        // SAFETY: both devices are live: ours is being probed (trait
+        // contract), `supplier` is borrowed for the call, and the link
+        // holds references of its own to both. A managed link is owned by
+        // the driver core, which deletes it when this device unbinds; the
+        // returned pointer is only tested, never kept.
+        let link = unsafe {
+            bindings::device_link_add(
+                self.device().as_raw(),
+                supplier.as_raw(),
+                bindings::RVCAP_CONST_DL_FLAG_AUTOREMOVE_CONSUMER,
+            )
+        };
+        if link.is_null() {
+            // A dependency cycle, bad flags, or no memory: the call tells
+            // none apart.
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
 }

@@ -109,6 +109,19 @@ impl<T: Driver> Registration<T> {
         })
     }
 
+    /// Binds the driver to every device of its name that has no driver
+    /// (`driver_attach`): devices that were unbound because a supplier of
+    /// theirs went ([`Probing::link_to_supplier`]). Their probes run before
+    /// this returns; bound devices are left alone.
+    pub(crate) fn attach_unbound(&self) -> Result {
+        // SAFETY: registered (type invariant), so its `device_driver` is
+        // live and registered for the call; `driver_attach` takes its own
+        // references to the devices it walks and locks each one it probes.
+        to_result(unsafe {
+            bindings::driver_attach(core::ptr::addr_of_mut!((*self.inner.raw()).driver))
+        })
+    }
+
     /// # Safety
     ///
     /// Called by the driver core for a device named `T::NAME`.
