@@ -72,21 +72,45 @@ const EDU_BAR: u8 = 0;
 /// DMA engine is theirs.
 type DmaMaster = Arc<Mutex<Option<Arc<EduDma>>>>;
 
+/// The capture devices' platform driver, shared with the `edu` driver,
+/// which binds the capture devices again when an `edu` device comes.
+type CaptureDriver = Arc<platform::Registration<RvcapDriver>>;
+
 struct Rvcap {
     // Field order is drop order: devices (their remove runs), then the
-    // drivers (with the debugfs directory the devices' directories were in).
+    // `edu` driver (no capture device is left to unbind when edu goes), then
+    // the capture driver (with the debugfs directory the devices'
+    // directories were in; the `edu` driver's reference went with it).
     _devices: KVec<DeviceRegistration>,
-    _driver: platform::Registration<RvcapDriver>,
     _master: pci::Registration<EduDriver>,
+    _driver: CaptureDriver,
 }
 
 impl kernel::Module for Rvcap {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let master: DmaMaster = Arc::pin_init(new_mutex!(None, "rvcap::master"), GFP_KERNEL)?;
-        let edu = pci::Registration::<EduDriver>::register(module, &EDU_IDS, master.clone())?;
         let debugfs = debugfs::Root::new(c_str!("rvcap"))?;
-        let driver =
-            platform::Registration::<RvcapDriver>::register(module, Context { debugfs, master })?;
+        // The capture driver first (no device yet), so that the `edu`
+        // driver can bind capture devices to it; `edu` binds before the
+        // capture devices exist, so that they find their DMA master.
+        let driver = Arc::new(
+            platform::Registration::<RvcapDriver>::register(
+                module,
+                Context {
+                    debugfs,
+                    master: master.clone(),
+                },
+            )?,
+            GFP_KERNEL,
+        )?;
+        let edu = pci::Registration::<EduDriver>::register(
+            module,
+            &EDU_IDS,
+            EduContext {
+                master,
+                captures: driver.clone(),
+            },
+        )?;
         let count = kapi::param::num_devices();
         let mut devices = KVec::with_capacity(count as usize, GFP_KERNEL)?;
         for id in 0..count {
@@ -123,8 +147,13 @@ impl Driver for RvcapDriver {
         pdev.set_dma_mask_and_coherent(DMA_BITS)?;
         pdev.set_dma_max_seg_size(DMA_MAX_SEGMENT);
         let index = pdev.id();
-        // The PCI DMA master if one is bound, else the platform device.
+        // The PCI DMA master if one is bound, else the platform device. A
+        // device mapping for `edu` lives no longer than `edu`'s binding:
+        // the driver core unbinds it (`remove`) before `edu`'s remove.
         let edu = context.master.lock().clone();
+        if let Some(edu) = &edu {
+            pdev.link_to_supplier(edu.device())?;
+        }
         let dma_dev = edu
             .as_ref()
             .map_or_else(|| pdev.device_ref(), |edu| edu.device().clone());
@@ -157,14 +186,24 @@ impl Driver for RvcapDriver {
     }
 
     fn remove(registration: Self::Data) {
-        // No file is open (they pin the module), so no stream runs; make sure.
-        registration.shutdown();
+        // Files may be open (unbound because `edu` goes): stop using the
+        // DMA master before this returns; open files get `ENODEV` and the
+        // V4L2 structures stay until the last one closes.
+        registration.disconnect();
         drop(registration);
     }
 }
 
 /// Binds QEMU's `edu` device as the capture devices' DMA master.
 struct EduDriver;
+
+/// What the `edu` driver keeps.
+struct EduContext {
+    /// Where it publishes the bound `edu` device's DMA engine.
+    master: DmaMaster,
+    /// The capture devices' driver.
+    captures: CaptureDriver,
+}
 
 /// Clears the DMA master when the device unbinds.
 struct BoundMaster(DmaMaster);
@@ -176,17 +215,26 @@ impl Drop for BoundMaster {
 }
 
 impl pci::Driver for EduDriver {
-    type Context = DmaMaster;
+    type Context = EduContext;
     type Data = KBox<BoundMaster>;
     const NAME: &'static CStr = c_str!("rvcap-edu");
 
-    fn probe(pdev: &pci::ProbingDevice, master: &DmaMaster) -> Result<Self::Data> {
+    fn probe(pdev: &pci::ProbingDevice, context: &EduContext) -> Result<Self::Data> {
         pdev.enable_bus_master()?;
         pdev.set_dma_mask_and_coherent(EDU_DMA_BITS)?;
         pdev.set_dma_max_seg_size(DMA_MAX_SEGMENT);
         let edu = EduDma::new(pdev.device_ref(), pdev.iomap(EDU_BAR)?)?;
-        let bound = KBox::new(BoundMaster(master.clone()), GFP_KERNEL)?;
-        *master.lock() = Some(edu);
+        let bound = KBox::new(BoundMaster(context.master.clone()), GFP_KERNEL)?;
+        *context.master.lock() = Some(edu);
+        // Capture devices unbound when an earlier `edu` went come back now,
+        // mapping for this one (at load there are none yet). Nothing after
+        // this may fail: they are bound to this device already.
+        if let Err(e) = context.captures.attach_unbound() {
+            pr_warn!(
+                "{}: binding the capture devices again failed ({e:?})\n",
+                pdev.device().name()
+            );
+        }
         Ok(bound)
     }
 }

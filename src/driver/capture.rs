@@ -13,6 +13,16 @@
 //! - `state` (in [`Shared`]) protects the queue and the format. QBUF, DQBUF,
 //!   poll, mmap and the engine take only this one, briefly; a blocking DQBUF
 //!   waits on `done` with it released.
+//!
+//! # Disconnect
+//!
+//! When the device goes away while files are open (its DMA master `edu`
+//! is removed, and the driver core unbinds the capture device first),
+//! [`Capture::disconnect`] stops the engine and releases every buffer
+//! under both locks, so that nothing stays mapped for the DMA master, and
+//! marks the state disconnected: every request that got past the V4L2
+//! core before it unregistered the video node fails with `ENODEV` (a
+//! blocked DQBUF wakes and does too), and close frees what is left.
 
 use super::device_dma::KernelDma;
 use super::edu::EduDma;
@@ -28,7 +38,7 @@ use crate::kapi::log::DevLog;
 use crate::kapi::param;
 use crate::kapi::ratelimit::{ratelimit, RateLimit};
 use crate::pattern::Pattern;
-use crate::queue::{self, BufferInfo, Errno, Memory, OwnerId, Policy, Queue, QueueRequest};
+use crate::queue::{self, BufferInfo, Errno, Memory, OwnerId, Policy, QueueRequest};
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::c_str;
@@ -39,6 +49,9 @@ use kernel::sync::{Arc, Mutex};
 /// What the control lock protects.
 struct Control {
     engine: Option<Engine>,
+    /// The device's debugfs directory, removed at disconnect (so that a
+    /// device probed again can make its own).
+    debugfs: Option<debugfs::Dir<Shared>>,
 }
 
 /// A capture device.
@@ -48,8 +61,6 @@ pub(crate) struct Capture {
     control: Mutex<Control>,
     shared: Arc<Shared>,
     warned_small_dmabuf: AtomicBool,
-    // Removed before `shared` could go (it holds its own reference anyway).
-    _debugfs: Option<debugfs::Dir<Shared>>,
 }
 
 /// Bytes the DMA master writes after an unmap (`inject_dma_after_unmap`).
@@ -87,6 +98,7 @@ impl Capture {
         debugfs_root: &debugfs::Root,
     ) -> Result<impl PinInit<Self, Error>> {
         let log = DevLog::new(dev.clone());
+        let has_edu = edu.is_some();
         let inject = Arc::new(Inject::default(), GFP_KERNEL)?;
         let dma = KernelDma::new(dma_dev, log.clone(), param::contig(), inject.clone())?;
         let shared = Arc::pin_init(
@@ -96,13 +108,18 @@ impl Capture {
         // debugfs failures only lose the files.
         let dir = debugfs::Dir::new(debugfs_root, dev.name(), shared.clone()).ok();
         if let Some(dir) = &dir {
-            add_debugfs_files(dir, shared.edu.is_some());
+            add_debugfs_files(dir, has_edu);
         }
         Ok(try_pin_init!(Self {
-            control <- new_mutex!(Control { engine: None }, "rvcap::control"),
+            control <- new_mutex!(
+                Control {
+                    engine: None,
+                    debugfs: dir,
+                },
+                "rvcap::control"
+            ),
             shared,
             warned_small_dmabuf: AtomicBool::new(false),
-            _debugfs: dir,
         }? Error))
     }
 
@@ -195,9 +212,10 @@ impl Capture {
     pub(crate) fn reqbufs(&self, who: OwnerId, memory: Memory, count: usize) -> Result<usize> {
         let _control = self.control.lock();
         let mut st = self.shared.state.lock();
+        self.check_connected(&st)?;
         let size = st.format.size_image as usize;
+        let probe = self.unmap_probe(&st);
         let State { queue, dma, .. } = &mut *st;
-        let probe = self.unmap_probe(queue);
         let result = queue
             .reqbufs(dma, who, memory, count, size)
             .map_err(|e| self.refuse(ratelimit!(), "REQBUFS", e));
@@ -217,6 +235,7 @@ impl Capture {
     ) -> Result<(usize, usize)> {
         let _control = self.control.lock();
         let mut st = self.shared.state.lock();
+        self.check_connected(&st)?;
         if count > 0 && size < st.format.size_image as usize {
             self.log().dbg(
                 ratelimit!(),
@@ -240,6 +259,7 @@ impl Capture {
     /// VIDIOC_QUERYBUF.
     pub(crate) fn querybuf(&self, index: usize) -> Result<BufferInfo> {
         let st = self.shared.state.lock();
+        self.check_connected(&st)?;
         st.queue
             .query(&st.dma, index)
             .map_err(|e| self.refuse(ratelimit!(), "QUERYBUF", e))
@@ -248,6 +268,7 @@ impl Capture {
     /// VIDIOC_PREPARE_BUF.
     pub(crate) fn prepare_buf(&self, who: OwnerId, req: &QueueRequest) -> Result<BufferInfo> {
         let mut st = self.shared.state.lock();
+        self.check_connected(&st)?;
         let State { queue, dma, .. } = &mut *st;
         queue
             .prepare(dma, who, req)
@@ -258,6 +279,7 @@ impl Capture {
     pub(crate) fn qbuf(&self, who: OwnerId, req: &QueueRequest) -> Result<BufferInfo> {
         let info = {
             let mut st = self.shared.state.lock();
+            self.check_connected(&st)?;
             let State { queue, dma, .. } = &mut *st;
             queue
                 .qbuf(dma, who, req)
@@ -269,10 +291,12 @@ impl Capture {
     }
 
     /// VIDIOC_DQBUF: waits (interruptibly) for a done buffer unless
-    /// `nonblock`; STREAMOFF ends the wait with `EINVAL`.
+    /// `nonblock`; STREAMOFF ends the wait with `EINVAL`, a disconnect with
+    /// `ENODEV`.
     pub(crate) fn dqbuf(&self, who: OwnerId, memory: Memory, nonblock: bool) -> Result<BufferInfo> {
         let mut st = self.shared.state.lock();
         loop {
+            self.check_connected(&st)?;
             let State { queue, dma, .. } = &mut *st;
             match queue.dqbuf(dma, who, memory) {
                 Err(e) if e.errno == Errno::EAGAIN && !nonblock => {
@@ -292,6 +316,7 @@ impl Capture {
     pub(crate) fn streamon(&self, who: OwnerId) -> Result {
         let mut control = self.control.lock();
         let mut st = self.shared.state.lock();
+        self.check_connected(&st)?;
         st.queue
             .streamon(who)
             .map_err(|e| self.refuse(ratelimit!(), "STREAMON", e))?;
@@ -310,8 +335,7 @@ impl Capture {
                     u8::from(policy.full_sync)
                 ));
             }
-            let stamp = self
-                .shared
+            let stamp = st
                 .edu
                 .clone()
                 .filter(|_| knobs.device_stamp.load(Ordering::Relaxed));
@@ -340,36 +364,33 @@ impl Capture {
     /// every buffer to the application (unmapping imports).
     pub(crate) fn streamoff(&self, who: OwnerId) -> Result {
         let mut control = self.control.lock();
-        if self
-            .shared
-            .state
-            .lock()
-            .queue
-            .owner()
-            .is_some_and(|owner| owner != who)
-        {
+        let owned_by_another = {
+            let st = self.shared.state.lock();
+            self.check_connected(&st)?;
+            st.queue.owner().is_some_and(|owner| owner != who)
+        };
+        if owned_by_another {
             self.log().dbg(
                 ratelimit!(),
                 format_args!("STREAMOFF: the queue belongs to another file handle"),
             );
             return Err(EBUSY);
         }
-        self.stop_then(&mut control, |queue, dma| {
+        self.stop_then(&mut control, |st| {
+            let State { queue, dma, .. } = st;
             queue
                 .streamoff(dma, who)
                 .map_err(|e| self.refuse(ratelimit!(), "STREAMOFF", e))
         })
     }
 
-    /// Fault injection (`inject_dma_after_unmap`): a reference to buffer
-    /// 0's mapping, taken before an operation that may free the buffers.
-    fn unmap_probe(&self, queue: &Queue<KernelDma>) -> Option<Mapping> {
+    /// Fault injection (`inject_dma_after_unmap`): the DMA master's engine
+    /// and a reference to buffer 0's mapping, taken before an operation
+    /// that may free the buffers.
+    fn unmap_probe(&self, st: &State) -> Option<(Arc<EduDma>, Mapping)> {
         let armed = self.shared.inject.dma_after_unmap.load(Ordering::Relaxed) > 0;
-        self.shared
-            .edu
-            .as_ref()
-            .filter(|_| armed)
-            .and_then(|_| queue.mapping(0).cloned())
+        let edu = st.edu.clone().filter(|_| armed)?;
+        Some((edu, st.queue.mapping(0).cloned()?))
     }
 
     /// Fault injection: if the queue let go of `probe` (buffer 0 was freed:
@@ -378,8 +399,8 @@ impl Capture {
     /// it) and makes the DMA master write to the address buffer 0 had, as a
     /// device still holding it would. Behind an IOMMU in strict mode the
     /// write must fault; the test checks the IOMMU's report.
-    fn dma_after_unmap(&self, probe: Option<Mapping>) {
-        let Some((edu, mapping)) = self.shared.edu.as_ref().zip(probe) else {
+    fn dma_after_unmap(&self, probe: Option<(Arc<EduDma>, Mapping)>) {
+        let Some((edu, mapping)) = probe else {
             return;
         };
         // Without an IOMMU that invalidates at unmap (strict mode), the
@@ -423,9 +444,9 @@ impl Capture {
     pub(crate) fn release(&self, who: OwnerId) {
         let mut control = self.control.lock();
         if self.shared.state.lock().queue.owner() == Some(who) {
-            let probe = self.stop_then(&mut control, |queue, dma| {
-                let probe = self.unmap_probe(queue);
-                queue.release(dma, who);
+            let probe = self.stop_then(&mut control, |st| {
+                let probe = self.unmap_probe(st);
+                st.queue.release(&mut st.dma, who);
                 probe
             });
             self.dma_after_unmap(probe);
@@ -434,25 +455,51 @@ impl Capture {
 
     /// Stops the engine and waits for it, then runs `op` on the queue and
     /// wakes whoever waits for a buffer or polls.
-    fn stop_then<R>(
-        &self,
-        control: &mut Control,
-        op: impl FnOnce(&mut Queue<KernelDma>, &mut KernelDma) -> R,
-    ) -> R {
+    fn stop_then<R>(&self, control: &mut Control, op: impl FnOnce(&mut State) -> R) -> R {
         // Stopped without the state lock: the engine may be waiting for it.
         drop(control.engine.take());
-        let result = {
-            let mut st = self.shared.state.lock();
-            let State { queue, dma, .. } = &mut *st;
-            op(queue, dma)
-        };
+        let result = op(&mut self.shared.state.lock());
         self.shared.wake_waiters();
         result
     }
 
-    /// Stops the engine if it still runs: the device is going away.
-    pub(crate) fn shutdown(&self) {
-        drop(self.control.lock().engine.take());
+    /// `ENODEV` once the device is disconnected.
+    fn check_connected(&self, st: &State) -> Result {
+        if st.disconnected {
+            self.log().dbg(
+                ratelimit!(),
+                format_args!("the device is gone (its DMA master went away)"),
+            );
+            return Err(ENODEV);
+        }
+        Ok(())
+    }
+
+    /// The device is going away (unbound: its DMA master is being removed,
+    /// or the module unloads), with files possibly still open. Before this
+    /// returns, nothing of the device uses the DMA master any more: the
+    /// engine (and with it any transfer of the master's own DMA engine) is
+    /// stopped, every buffer is released as at close (every DMA mapping made
+    /// for the master is unmapped, every attachment detached, every dma-buf
+    /// reference put; MMAP buffers userspace still has mmapped keep their
+    /// pages, not their mapping), the debugfs directory is removed and the
+    /// reference to the master's engine dropped. From then on every request
+    /// fails with `ENODEV`, waiters wake and get it too, and close frees the
+    /// rest.
+    pub(crate) fn disconnect(&self) {
+        let mut control = self.control.lock();
+        let edu = self.stop_then(&mut control, |st| {
+            st.disconnected = true;
+            if let Some(owner) = st.queue.owner() {
+                st.queue.release(&mut st.dma, owner);
+            }
+            st.edu.take()
+        });
+        let debugfs = control.debugfs.take();
+        drop(control);
+        // After the lock: removing a debugfs file waits for its readers.
+        drop(debugfs);
+        drop(edu);
     }
 
     // ---- poll
@@ -461,7 +508,7 @@ impl Capture {
     /// else whether a buffer is done.
     pub(crate) fn poll_ready(&self) -> Option<bool> {
         let st = self.shared.state.lock();
-        st.queue.is_streaming().then(|| st.queue.has_done())
+        (st.queue.is_streaming() && !st.disconnected).then(|| st.queue.has_done())
     }
 
     /// The wait queue poll() sleeps on.
@@ -471,13 +518,22 @@ impl Capture {
 
     // ---- mmap
 
-    /// The memory of MMAP buffer `index`, for mmap().
-    pub(crate) fn mmap_memory(&self, index: usize) -> Result<Mapping> {
+    /// Runs `f` (the mmap() of its pages) on the memory of MMAP buffer
+    /// `index`, with the state locked: a disconnect cannot release the
+    /// buffer meanwhile, so no reference to its DMA mapping outlives the
+    /// queue's.
+    pub(crate) fn with_mmap_memory<R>(
+        &self,
+        index: usize,
+        f: impl FnOnce(&Mapping) -> Result<R>,
+    ) -> Result<R> {
         let st = self.shared.state.lock();
-        st.queue
+        self.check_connected(&st)?;
+        let memory = st
+            .queue
             .mmap_buffer(index)
-            .cloned()
-            .map_err(|e| self.refuse(ratelimit!(), "mmap", e))
+            .map_err(|e| self.refuse(ratelimit!(), "mmap", e))?;
+        f(memory)
     }
 }
 
@@ -538,7 +594,7 @@ impl Show<Shared> for CountersFile {
         for (name, value) in Iterator::chain(dma.iter(), engine.iter()) {
             writeln!(w, "{name} {}", value.load(Ordering::Relaxed))?;
         }
-        if let Some(edu) = &shared.edu {
+        if let Some(edu) = &st.edu {
             // The device's, for all capture devices.
             writeln!(w, "edu_transfers {}", edu.transfers())?;
         }

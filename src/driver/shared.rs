@@ -27,6 +27,12 @@ pub(crate) struct State {
     /// The running engine must return (set by [`super::engine::Engine`]'s
     /// drop, under this lock, so that its wait cannot miss it).
     pub(crate) engine_stop: bool,
+    /// The DMA master's DMA engine, if it is QEMU's `edu`; `None` once the
+    /// device is disconnected.
+    pub(crate) edu: Option<Arc<EduDma>>,
+    /// The device went away ([`super::capture::Capture::disconnect`]):
+    /// nothing is mapped any more, and every request fails with `ENODEV`.
+    pub(crate) disconnected: bool,
 }
 
 /// Frame counters of the engine.
@@ -84,8 +90,6 @@ pub(crate) struct Shared {
     pub(crate) log: DevLog,
     /// The instance number (the platform device id).
     pub(crate) index: u32,
-    /// The DMA master's DMA engine, if it is QEMU's `edu`.
-    pub(crate) edu: Option<Arc<EduDma>>,
 }
 
 impl Shared {
@@ -105,6 +109,8 @@ impl Shared {
                     format: FrameFormat::default_format(),
                     interval: DEFAULT_INTERVAL,
                     engine_stop: false,
+                    edu,
+                    disconnected: false,
                 },
                 "rvcap::state"
             ),
@@ -117,7 +123,6 @@ impl Shared {
             inject,
             log,
             index,
-            edu,
         })
     }
 

@@ -358,16 +358,17 @@ impl VideoOps for Capture {
             );
             return Err(EINVAL);
         }
-        let memory = self.mmap_memory(vma.page_offset())?;
-        if !memory.is_mmap() {
-            return Err(EINVAL);
-        }
-        if vma.page_count() > memory.size().div_ceil(PAGE_SIZE) {
-            self.log()
-                .dbg(ratelimit!(), format_args!("mmap: larger than the buffer"));
-            return Err(EINVAL);
-        }
-        vma.map_buffer(&memory)
+        self.with_mmap_memory(vma.page_offset(), |memory| {
+            if !memory.is_mmap() {
+                return Err(EINVAL);
+            }
+            if vma.page_count() > memory.size().div_ceil(PAGE_SIZE) {
+                self.log()
+                    .dbg(ratelimit!(), format_args!("mmap: larger than the buffer"));
+                return Err(EINVAL);
+            }
+            vma.map_buffer(memory)
+        })
     }
 
     fn s_ctrl(&self, id: u32, value: i32) -> Result {
