@@ -9,10 +9,20 @@
  *
  * The fault test brackets the fault it provokes with the lines the
  * kernel-log judge (scripts/check-kernel-log.py) expects; a fault outside
- * them, or none inside, fails the boot. Expects rvcap loaded.
+ * them, or none inside, fails the boot.
+ *
+ * The last tests remove edu (sysfs "remove", as a hot-unplug does) with a
+ * file open, idle or streaming: the capture device that maps for edu is
+ * unbound first, every later request gets ENODEV, nothing stays attached
+ * to or mapped for edu, and its debugfs directory goes. Each then rescans
+ * the PCI bus, so that edu comes back, rvcap binds it and the capture
+ * device comes back on it, and checks that it captures again: the suites
+ * after this one need it. Expects rvcap loaded.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sys/utsname.h>
 #include "kselftest_harness.h"
 #include "rvcap_v4l2.h"
@@ -27,8 +37,11 @@
 /* Bytes edu writes after the unmap (the driver's choice, at most 64). */
 #define STALE_BYTES 64
 
-/* Whether QEMU's edu device (PCI 1234:11e8) is present, from sysfs. */
-static bool edu_present(void)
+/*
+ * The PCI address of QEMU's edu device (1234:11e8), from sysfs, into @addr
+ * (@len bytes); whether there is one.
+ */
+static bool edu_address(char *addr, size_t len)
 {
 	char path[300], id[16];
 	struct dirent *d;
@@ -52,9 +65,19 @@ static bool edu_present(void)
 		found = f && fgets(id, sizeof(id), f) && !strncmp(id, "0x11e8", 6);
 		if (f)
 			fclose(f);
+		if (found && strlen(d->d_name) < len)
+			memcpy(addr, d->d_name, strlen(d->d_name) + 1);
 	}
 	closedir(dir);
 	return found;
+}
+
+/* Whether QEMU's edu device is present. */
+static bool edu_present(void)
+{
+	char addr[64];
+
+	return edu_address(addr, sizeof(addr));
 }
 
 static bool knob_exists(const char *name)
@@ -299,6 +322,399 @@ TEST_F_TIMEOUT(stamp, a_device_write_after_unmap_faults_in_the_iommu, 60)
 	/* MMAP memory is gone; an import's pages are the application's. */
 	for (i = 0; variant->memory == V4L2_MEMORY_DMABUF && i < STALE_BYTES; i++)
 		ASSERT_EQ(OWNED, self->cpu[0][i]) TH_LOG("byte %d changed after the unmap", i);
+}
+
+
+/* ---- edu goes away, and comes back */
+
+#define DEBUGFS_DIR "/sys/kernel/debug/rvcap/rvcap.0"
+#define DMA_DEVICE DEBUGFS_DIR "/dma_device"
+/* How long rvcap may take to bind edu and its capture device again. */
+#define COMEBACK_MS 10000
+
+/* Writes "1" to the sysfs file @path; 0 or -errno. */
+static int sysfs_write_1(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, "1", 1) != 1)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Removes PCI device @addr as a hot-unplug would; 0 or -errno. */
+static int pci_remove(const char *addr)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/remove", addr);
+	return sysfs_write_1(path);
+}
+
+/* Whether a video node named @name is registered. */
+static bool node_named(const char *name)
+{
+	char path[300], text[64];
+	struct dirent *d;
+	bool found = false;
+	DIR *dir = opendir("/sys/class/video4linux");
+	FILE *f;
+
+	while (dir && !found && (d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/class/video4linux/%s/name", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(text, sizeof(text), f)) {
+			text[strcspn(text, "\n")] = '\0';
+			found = !strcmp(text, name);
+		}
+		fclose(f);
+	}
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
+/*
+ * Rescans the PCI bus so that a removed edu comes back, and waits until
+ * rvcap's capture device maps for it again. 0, or -errno.
+ */
+static int edu_comes_back(void)
+{
+	char addr[64];
+	int waited;
+
+	if (sysfs_write_1("/sys/bus/pci/rescan"))
+		return -errno;
+	for (waited = 0; waited < COMEBACK_MS; waited += 100) {
+		if (edu_address(addr, sizeof(addr)) && access(DMA_DEVICE, F_OK) == 0 &&
+		    !strcmp(rvcap_dma_device(), addr) && access(rvcap_dev(), F_OK) == 0)
+			return 0;
+		usleep(100 * 1000);
+	}
+	return -ETIMEDOUT;
+}
+
+/* Captures @frames byte-exact verification frames into MMAP buffers. */
+static void capture_works(struct __test_metadata *_metadata, int frames)
+{
+	struct v4l2_format fmt;
+	struct v4l2_buffer buf;
+	uint8_t *cpu[NBUFS];
+	size_t len[NBUFS];
+	int fd, i;
+
+	fd = open(rvcap_dev(), O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, rvcap_set_format(fd, V4L2_PIX_FMT_YUYV, WIDTH, HEIGHT, &fmt));
+	ASSERT_EQ(0, rvcap_set_pattern(fd, 2));
+	ASSERT_EQ(NBUFS, rvcap_reqbufs(fd, V4L2_MEMORY_MMAP, NBUFS));
+	for (i = 0; i < NBUFS; i++) {
+		memset(&buf, 0, sizeof(buf));
+		buf.index = i;
+		buf.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+		buf.memory = V4L2_MEMORY_MMAP;
+		ASSERT_EQ(0, xioctl(fd, VIDIOC_QUERYBUF, &buf));
+		len[i] = buf.length;
+		cpu[i] = mmap(NULL, len[i], PROT_READ, MAP_SHARED, fd, buf.m.offset);
+		ASSERT_NE(MAP_FAILED, cpu[i]);
+		ASSERT_EQ(0, rvcap_qbuf_mmap(fd, i));
+	}
+	ASSERT_EQ(0, rvcap_stream(fd, true));
+	for (i = 0; i < frames; i++) {
+		ASSERT_EQ(0, rvcap_dqbuf(fd, V4L2_MEMORY_MMAP, &buf));
+		ASSERT_EQ(0U, buf.flags & V4L2_BUF_FLAG_ERROR);
+		EXPECT_EQ(-1, rvcap_check_frame(cpu[buf.index], buf.bytesused, buf.sequence));
+		ASSERT_EQ(0, rvcap_qbuf_mmap(fd, buf.index));
+	}
+	for (i = 0; i < NBUFS; i++)
+		munmap(cpu[i], len[i]);
+	rvcap_restore_defaults(fd);
+	close(fd);
+}
+
+/*
+ * What a file of a capture device that went away gets: ENODEV from every
+ * ioctl, EPOLLERR | EPOLLHUP from poll, ENODEV from mmap.
+ */
+static void file_is_disconnected(struct __test_metadata *_metadata, int fd, uint32_t memory)
+{
+	struct v4l2_requestbuffers req = {
+		.count = 2,
+		.type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+		.memory = memory,
+	};
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct v4l2_capability cap;
+	struct v4l2_buffer buf;
+	struct v4l2_format fmt = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
+
+	EXPECT_EQ(-ENODEV, xioctl(fd, VIDIOC_QUERYCAP, &cap));
+	EXPECT_EQ(-ENODEV, xioctl(fd, VIDIOC_G_FMT, &fmt));
+	EXPECT_EQ(-ENODEV, xioctl(fd, VIDIOC_REQBUFS, &req));
+	EXPECT_EQ(-ENODEV, rvcap_dqbuf(fd, memory, &buf));
+	EXPECT_EQ(-ENODEV, rvcap_qbuf(fd, memory, 0, -1));
+	EXPECT_EQ(-ENODEV, rvcap_stream(fd, true));
+	EXPECT_EQ(-ENODEV, rvcap_stream(fd, false));
+	EXPECT_EQ(1, poll(&p, 1, 0));
+	EXPECT_EQ(POLLERR | POLLHUP, p.revents & (POLLERR | POLLHUP));
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0));
+	EXPECT_EQ(ENODEV, errno);
+}
+
+/*
+ * What the rest of the system sees once edu (@addr) is gone: the capture
+ * device is unbound, its node and debugfs directory are gone (so no
+ * dma_device names the removed device), and no dma-buf is attached to
+ * edu any more.
+ */
+static void capture_device_is_gone(struct __test_metadata *_metadata, const char *addr)
+{
+	int attached = -1;
+
+	EXPECT_FALSE(edu_present());
+	EXPECT_NE(0, access("/sys/bus/platform/devices/rvcap.0/driver", F_OK))
+		TH_LOG("rvcap.0 is still bound");
+	EXPECT_FALSE(node_named("rvcap-0"));
+	EXPECT_NE(0, access(DEBUGFS_DIR, F_OK));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_LE(0, rvcap_bufinfo(addr, &attached));
+	EXPECT_EQ(0, attached) TH_LOG("dma-bufs still attached to the removed %s", addr);
+}
+
+FIXTURE(removal) {
+	char edu[64];
+	int fd;
+	bool removed;
+};
+
+FIXTURE_SETUP(removal)
+{
+	self->fd = -1;
+	if (!edu_address(self->edu, sizeof(self->edu)))
+		SKIP(return, "no edu device: nothing to remove");
+	ASSERT_STREQ(self->edu, rvcap_dma_device());
+	self->fd = open(rvcap_dev(), O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd);
+}
+
+FIXTURE_TEARDOWN(removal)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+	/* Whatever failed, later tests need edu and the capture device. */
+	if (self->removed && !edu_present())
+		edu_comes_back();
+}
+
+/*
+ * Idle, a file open: the capture device goes with edu, the file gets
+ * ENODEV, close works; after a rescan the device is back on edu.
+ */
+TEST_F_TIMEOUT(removal, edu_removed_while_idle, 120)
+{
+	ASSERT_EQ(0, pci_remove(self->edu));
+	self->removed = true;
+	capture_device_is_gone(_metadata, self->edu);
+	file_is_disconnected(_metadata, self->fd, V4L2_MEMORY_MMAP);
+	EXPECT_EQ(0, close(self->fd));
+	self->fd = -1;
+	/* Closing the last file brings nothing back. */
+	EXPECT_NE(0, access(DMA_DEVICE, F_OK));
+	EXPECT_FALSE(node_named("rvcap-0"));
+
+	ASSERT_EQ(0, edu_comes_back()) TH_LOG("rvcap did not come back on edu after a rescan");
+	EXPECT_STREQ(self->edu, rvcap_dma_device());
+	EXPECT_EQ(1, rvcap_dma_coherent());
+	capture_works(_metadata, FRAMES);
+}
+
+/* A thread that requeues buffers while the main one removes edu. */
+struct requeuer {
+	int fd;
+	uint32_t memory;
+	int *dmabufs;
+	/* Which buffer the main thread keeps; the thread never queues it. */
+	uint32_t kept;
+	int frames;
+	/* The errno of the first call that failed, -1 if none did. */
+	int err;
+};
+
+static void *requeue_until_error(void *arg)
+{
+	struct requeuer *r = arg;
+	struct v4l2_buffer buf;
+	int ret;
+
+	for (;;) {
+		ret = rvcap_dqbuf(r->fd, r->memory, &buf);
+		if (ret)
+			break;
+		__atomic_add_fetch(&r->frames, 1, __ATOMIC_RELAXED);
+		if (buf.index == r->kept)
+			continue;
+		ret = rvcap_qbuf(r->fd, r->memory, buf.index,
+				 r->memory == V4L2_MEMORY_DMABUF ? r->dmabufs[buf.index] : -1);
+		if (ret)
+			break;
+	}
+	r->err = -ret;
+	return NULL;
+}
+
+FIXTURE(streaming_removal) {
+	char edu[64];
+	int fd;
+	bool removed;
+	struct v4l2_format fmt;
+	struct rvcap_dmabuf bufs[NBUFS];
+	int dmabufs[NBUFS];
+	uint8_t *cpu[NBUFS];
+	size_t len[NBUFS];
+};
+
+FIXTURE_VARIANT(streaming_removal) {
+	uint32_t memory;
+};
+
+FIXTURE_VARIANT_ADD(streaming_removal, mmap) {
+	.memory = V4L2_MEMORY_MMAP,
+};
+
+FIXTURE_VARIANT_ADD(streaming_removal, system_heap) {
+	.memory = V4L2_MEMORY_DMABUF,
+};
+
+FIXTURE_SETUP(streaming_removal)
+{
+	struct v4l2_buffer buf;
+	size_t size;
+	int i;
+
+	self->fd = -1;
+	for (i = 0; i < NBUFS; i++) {
+		self->bufs[i] = (struct rvcap_dmabuf){ .fd = -1, .keep_fd = -1 };
+		self->dmabufs[i] = -1;
+	}
+	if (!edu_address(self->edu, sizeof(self->edu)))
+		SKIP(return, "no edu device: nothing to remove");
+	ASSERT_STREQ(self->edu, rvcap_dma_device());
+	self->fd = open(rvcap_dev(), O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, rvcap_set_format(self->fd, V4L2_PIX_FMT_YUYV, WIDTH, HEIGHT, &self->fmt));
+	ASSERT_EQ(0, rvcap_set_pattern(self->fd, 2));
+	size = (self->fmt.fmt.pix.sizeimage + 4095) & ~4095UL;
+	ASSERT_EQ(NBUFS, rvcap_reqbufs(self->fd, variant->memory, NBUFS));
+	for (i = 0; i < NBUFS; i++) {
+		if (variant->memory == V4L2_MEMORY_MMAP) {
+			memset(&buf, 0, sizeof(buf));
+			buf.index = i;
+			buf.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+			buf.memory = V4L2_MEMORY_MMAP;
+			ASSERT_EQ(0, xioctl(self->fd, VIDIOC_QUERYBUF, &buf));
+			self->len[i] = buf.length;
+			self->cpu[i] = mmap(NULL, buf.length, PROT_READ | PROT_WRITE, MAP_SHARED,
+					    self->fd, buf.m.offset);
+			ASSERT_NE(MAP_FAILED, self->cpu[i]);
+		} else {
+			ASSERT_EQ(0, rvcap_export(RVCAP_DMA_HEAP, size, &self->bufs[i]));
+			self->cpu[i] = self->bufs[i].cpu;
+			self->dmabufs[i] = self->bufs[i].fd;
+		}
+	}
+}
+
+FIXTURE_TEARDOWN(streaming_removal)
+{
+	int i;
+
+	/* Still on if the test failed before edu went. */
+	rvcap_set_knob("device_stamp", 0);
+	for (i = 0; i < NBUFS; i++) {
+		if (variant->memory == V4L2_MEMORY_MMAP && self->cpu[i] && self->cpu[i] != MAP_FAILED)
+			munmap(self->cpu[i], self->len[i]);
+		rvcap_unexport(&self->bufs[i]);
+	}
+	if (self->fd >= 0)
+		close(self->fd);
+	if (self->removed && !edu_present())
+		edu_comes_back();
+}
+
+/*
+ * Streaming, with edu's DMA engine stamping every frame through the IOMMU
+ * and a thread requeueing: removing edu stops the stream before it
+ * returns. The thread's blocked or next DQBUF or QBUF fails with ENODEV,
+ * every later request does too, nothing stays attached to edu, and the
+ * buffer the application owned keeps its bytes (MMAP pages stay mapped in
+ * userspace; an import's memory is the exporter's). Then close, rescan,
+ * and the device captures on edu again.
+ */
+TEST_F_TIMEOUT(streaming_removal, edu_removed_while_streaming, 120)
+{
+	struct requeuer r = {
+		.fd = self->fd,
+		.memory = variant->memory,
+		.dmabufs = self->dmabufs,
+		.err = -1,
+	};
+	size_t size = self->fmt.fmt.pix.sizeimage;
+	struct v4l2_buffer buf;
+	pthread_t thread;
+	long stamps;
+	int i;
+
+	ASSERT_EQ(0, rvcap_set_knob("device_stamp", 1));
+	for (i = 0; i < NBUFS; i++)
+		ASSERT_EQ(0, rvcap_qbuf(self->fd, variant->memory, i, self->dmabufs[i]));
+	ASSERT_EQ(0, rvcap_stream(self->fd, true));
+	/* The application keeps the first buffer done, and writes it. */
+	ASSERT_EQ(0, rvcap_dqbuf(self->fd, variant->memory, &buf));
+	ASSERT_EQ(0U, buf.flags & V4L2_BUF_FLAG_ERROR);
+	ASSERT_EQ(-1, rvcap_check_frame(self->cpu[buf.index], buf.bytesused, buf.sequence));
+	memset(self->cpu[buf.index], OWNED, size);
+	r.kept = buf.index;
+	ASSERT_EQ(0, pthread_create(&thread, NULL, requeue_until_error, &r));
+	/* A few frames into the thread's stream, stamped by edu. */
+	for (i = 0; i < 50 && __atomic_load_n(&r.frames, __ATOMIC_RELAXED) < 2; i++)
+		usleep(100 * 1000);
+	stamps = rvcap_counter("device_stamps");
+	EXPECT_LE(2, __atomic_load_n(&r.frames, __ATOMIC_RELAXED));
+	EXPECT_LE(2, stamps);
+
+	ASSERT_EQ(0, pci_remove(self->edu));
+	self->removed = true;
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	EXPECT_EQ(ENODEV, r.err) TH_LOG("the requeueing thread's last call");
+	capture_device_is_gone(_metadata, self->edu);
+	file_is_disconnected(_metadata, self->fd, variant->memory);
+	for (i = 0; i < (int)size; i++)
+		ASSERT_EQ(OWNED, self->cpu[r.kept][i]) TH_LOG("byte %d of the owned buffer", i);
+	EXPECT_EQ(0, close(self->fd));
+	self->fd = -1;
+	EXPECT_NE(0, access(DMA_DEVICE, F_OK));
+	/* The MMAP pages still mapped are the application's to read and write. */
+	memset(self->cpu[r.kept], GARBAGE, size);
+	/*
+	 * Until they are unmapped they keep the file open, and with it the old
+	 * node's number: the device would come back as another /dev/video.
+	 */
+	for (i = 0; variant->memory == V4L2_MEMORY_MMAP && i < NBUFS; i++) {
+		EXPECT_EQ(0, munmap(self->cpu[i], self->len[i]));
+		self->cpu[i] = NULL;
+	}
+
+	ASSERT_EQ(0, edu_comes_back()) TH_LOG("rvcap did not come back on edu after a rescan");
+	EXPECT_STREQ(self->edu, rvcap_dma_device());
+	capture_works(_metadata, FRAMES);
 }
 
 TEST_HARNESS_MAIN
