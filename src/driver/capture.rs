@@ -66,6 +66,15 @@ pub(crate) struct Capture {
 /// Bytes the DMA master writes after an unmap (`inject_dma_after_unmap`).
 const STALE_WRITE_BYTES: usize = 64;
 
+/// Where buffer 0 was for the DMA master (`inject_dma_after_unmap`).
+struct UnmapProbe {
+    edu: Arc<EduDma>,
+    addr: u64,
+    len: usize,
+    /// A device access there faults once it is unmapped (a strict IOMMU).
+    faults: bool,
+}
+
 /// The kernel's errno for a queue error (the core names them; the numbers
 /// are the architecture's).
 fn to_error(e: queue::Error) -> Error {
@@ -219,8 +228,9 @@ impl Capture {
         let result = queue
             .reqbufs(dma, who, memory, count, size)
             .map_err(|e| self.refuse(ratelimit!(), "REQBUFS", e));
+        let empty = queue.count() == 0;
         drop(st);
-        self.dma_after_unmap(probe);
+        self.dma_after_unmap(probe, empty);
         result
     }
 
@@ -384,28 +394,41 @@ impl Capture {
         })
     }
 
-    /// Fault injection (`inject_dma_after_unmap`): the DMA master's engine
-    /// and a reference to buffer 0's mapping, taken before an operation
-    /// that may free the buffers.
-    fn unmap_probe(&self, st: &State) -> Option<(Arc<EduDma>, Mapping)> {
-        let armed = self.shared.inject.dma_after_unmap.load(Ordering::Relaxed) > 0;
-        let edu = st.edu.clone().filter(|_| armed)?;
-        Some((edu, st.queue.mapping(0).cloned()?))
+    /// Fault injection (`inject_dma_after_unmap`), taken before an
+    /// operation that may free the buffers: where buffer 0 starts for the
+    /// DMA master. No reference to its mapping is kept: only the queue's
+    /// release paths unmap (and may map an import again, to hand the CPU's
+    /// bytes over before the detach), and no mapping outlives them.
+    fn unmap_probe(&self, st: &State) -> Option<UnmapProbe> {
+        if self.shared.inject.dma_after_unmap.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let edu = st.edu.clone()?;
+        let mapping = st.queue.mapping(0)?;
+        let (addr, len) = mapping.first_run()?;
+        Some(UnmapProbe {
+            edu,
+            addr,
+            len,
+            faults: mapping.unmap_faults_at_once(),
+        })
     }
 
-    /// Fault injection: if the queue let go of `probe` (buffer 0 was freed:
-    /// REQBUFS or close), unmaps it for good (with an import, the detach
-    /// that follows undoes the mapping even where the dma-buf core caches
-    /// it) and makes the DMA master write to the address buffer 0 had, as a
-    /// device still holding it would. Behind an IOMMU in strict mode the
-    /// write must fault; the test checks the IOMMU's report.
-    fn dma_after_unmap(&self, probe: Option<(Arc<EduDma>, Mapping)>) {
-        let Some((edu, mapping)) = probe else {
+    /// Fault injection: if the operation left the queue `empty` (REQBUFS(0)
+    /// or close: buffer 0 unmapped, and an import detached, which undoes
+    /// the mapping even where the dma-buf core caches it), makes the DMA
+    /// master write to the address buffer 0 had, as a device still holding
+    /// it would. Only then: nothing was mapped since (the control lock is
+    /// held), so the address is no other buffer's. Behind an IOMMU in
+    /// strict mode the write must fault; the test checks the IOMMU's report.
+    fn dma_after_unmap(&self, probe: Option<UnmapProbe>, empty: bool) {
+        let Some(probe) = probe.filter(|_| empty) else {
             return;
         };
+        let edu = &probe.edu;
         // Without an IOMMU that invalidates at unmap (strict mode), the
         // write would land in freed memory.
-        if !mapping.unmap_faults_at_once() {
+        if !probe.faults {
             if self.shared.inject.take_dma_after_unmap() {
                 self.log().warn(format_args!(
                     "inject_dma_after_unmap: {} is not behind a strict IOMMU, which alone makes a write after unmap harmless; not injected",
@@ -414,20 +437,10 @@ impl Capture {
             }
             return;
         }
-        let Some((addr, len)) = mapping.first_run() else {
-            return;
-        };
-        // Still in use (by the engine, or not freed by this operation; an
-        // mmap holds only the pages): not yet.
-        let Some(last) = Arc::into_unique_or_drop(mapping) else {
-            return;
-        };
         if !self.shared.inject.take_dma_after_unmap() {
             return;
         }
-        // The unmap, and for an import the detach.
-        drop(last);
-        let len = len.min(STALE_WRITE_BYTES);
+        let (addr, len) = (probe.addr, probe.len.min(STALE_WRITE_BYTES));
         self.log().info(format_args!(
             "inject_dma_after_unmap: {} writes {len} bytes to {addr:#x}, buffer 0's DMA address before it was unmapped",
             edu.device().name()
@@ -444,12 +457,12 @@ impl Capture {
     pub(crate) fn release(&self, who: OwnerId) {
         let mut control = self.control.lock();
         if self.shared.state.lock().queue.owner() == Some(who) {
-            let probe = self.stop_then(&mut control, |st| {
+            let (probe, empty) = self.stop_then(&mut control, |st| {
                 let probe = self.unmap_probe(st);
                 st.queue.release(&mut st.dma, who);
-                probe
+                (probe, st.queue.count() == 0)
             });
-            self.dma_after_unmap(probe);
+            self.dma_after_unmap(probe, empty);
         }
     }
 
