@@ -45,6 +45,7 @@ bool rvcap_dev_dbg(const struct device *dev, const char *msg);
 void *rvcap_dev_get_drvdata(const struct device *dev);
 void rvcap_dev_set_drvdata(struct device *dev, void *data);
 bool rvcap_device_is_bound(struct device *dev);
+bool rvcap_device_links_bound(struct device *dev);
 
 /* V4L2 */
 int rvcap_video_register_device(struct video_device *vdev);

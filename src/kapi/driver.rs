@@ -167,14 +167,16 @@ pub(crate) unsafe trait Probing {
     /// first; and it shuts this device down first. The driver core deletes
     /// the link itself when this device unbinds or its probe fails
     /// (`DL_FLAG_AUTOREMOVE_CONSUMER`), so nothing is kept here to drop.
-    /// `supplier` should be bound: a link to one that is unbinding already
-    /// does not unbind this device.
+    /// If `supplier` is already unbinding (or unbound) the link could not
+    /// unbind this device, so this fails with `ENODEV`, and the probe must
+    /// fail with it (which deletes the link).
     fn link_to_supplier(&self, supplier: &Device) -> Result {
         // SAFETY: both devices are live: ours is being probed (trait
         // contract), `supplier` is borrowed for the call, and the link
         // holds references of its own to both. A managed link is owned by
-        // the driver core, which deletes it when this device unbinds; the
-        // returned pointer is only tested, never kept.
+        // the driver core, which deletes it when this device unbinds or
+        // fails its probe, or the supplier goes; the returned pointer is
+        // only tested for null, never used or kept.
         let link = unsafe {
             bindings::device_link_add(
                 self.device().as_raw(),
@@ -186,6 +188,15 @@ pub(crate) unsafe trait Probing {
             // A dependency cycle, bad flags, or no memory: the call tells
             // none apart.
             return Err(EINVAL);
+        }
+        // A supplier that began unbinding before the link was made has
+        // unbound its consumers already, and would leave this one bound:
+        // its status only goes back to bound through a new probe, so seen
+        // bound after the link was made, it was bound when it was made.
+        // SAFETY: `supplier` is live (borrowed); its links' status is only
+        // read.
+        if !unsafe { bindings::rvcap_device_links_bound(supplier.as_raw()) } {
+            return Err(ENODEV);
         }
         Ok(())
     }

@@ -140,6 +140,18 @@ bool rvcap_device_is_bound(struct device *dev)
 	return device_is_bound(dev);
 }
 
+/*
+ * Whether the driver core counts @dev as bound or probing for its device
+ * links: then a managed link a consumer's probe adds to it unbinds that
+ * consumer before @dev unbinds. Not once it has begun unbinding.
+ */
+bool rvcap_device_links_bound(struct device *dev)
+{
+	enum dl_dev_state status = READ_ONCE(dev->links.status);
+
+	return status == DL_DEV_PROBING || status == DL_DEV_DRIVER_BOUND;
+}
+
 int rvcap_video_register_device(struct video_device *vdev)
 {
 	return video_register_device(vdev, VFL_TYPE_VIDEO, -1);
