@@ -225,14 +225,17 @@ def main():
     md += [
         "## Releasing buffers the application owns",
         "",
-        "Median STREAMOFF time with every buffer queued (the device's: no sync "
-        "before the unmaps) and with every buffer dequeued (the application's: "
-        "rvcap syncs each import for the device before its unmap, so that the "
-        "unmap cannot overwrite what the application wrote). QBUF and DQBUF do "
-        "not change; this is the whole cost.",
+        "Median STREAMOFF time with every buffer queued (the device's: each is "
+        "synced for the CPU over its length, then handed over and unmapped) and "
+        "with every buffer dequeued (the application's: each import is synced "
+        "for the device before its unmap, so that the unmap cannot overwrite "
+        "what the application wrote), and of the REQBUFS(0) after the latter "
+        "(each import, unmapped by STREAMOFF, is mapped again to be handed over "
+        "before its detach, for exporters that sync for the CPU there). QBUF "
+        "and DQBUF do not change; this is the whole cost.",
         "",
-        "| boot | memory | size | buffers | STREAMOFF, queued | STREAMOFF, dequeued | difference per buffer | bytes synced before unmap |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
+        "| boot | memory | size | buffers | STREAMOFF, queued | STREAMOFF, dequeued | bytes handed over at STREAMOFF | REQBUFS(0) after STREAMOFF | maps at REQBUFS(0) | bytes handed over at REQBUFS(0) |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for boot, label in RELEASE:
         r = get(boot, label + "#release")
@@ -240,7 +243,8 @@ def main():
         _, mem, size, _ = label.split("/")
         md.append(
             f"| {boot} | {mem} | {size} | {r['buffers']} | {us(queued)} | {us(dequeued)} "
-            f"| {us((dequeued - queued) / num(r, 'buffers'))} | {r['bytes_synced_before_unmap']} |"
+            f"| {r['bytes_synced_before_unmap']} | {us(num(r, 'reqbufs0_ns_median'))} "
+            f"| {r['reqbufs0_maps']} | {r['reqbufs0_bytes_synced_before_unmap']} |"
         )
     md.append("")
 

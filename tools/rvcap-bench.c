@@ -13,10 +13,11 @@
  *                 requeues (trace events, rvcap_trace.h)
  *   c_*           per-frame deltas of rvcap's debugfs counters (-c)
  * With -R (rvcap, with -c) a second line "kind=release" times STREAMOFF
- * with every buffer queued and with every buffer dequeued (median of
- * RELEASE_ROUNDS each): with every buffer the application's, rvcap syncs
- * each import for the device before its unmap (nothing lost after DQBUF),
- * so the difference is what that costs, next to the bytes it synced.
+ * with every buffer queued and with every buffer dequeued, and the
+ * REQBUFS(0) after the latter (median of RELEASE_ROUNDS each): rvcap syncs
+ * each import the application owns for the device before its unmap, and at
+ * REQBUFS(0) maps each again to do so before its detach (nothing lost
+ * after DQBUF), next to the maps and bytes those hand-overs took.
  * With -M BYTES it instead times memset() of BYTES, the bandwidth limit
  * for filling a frame of that size.
  *
@@ -213,19 +214,20 @@ static uint64_t timed_streamoff(struct stream *s)
 
 /*
  * STREAMOFF with every buffer queued (the device's), then with every buffer
- * dequeued (the application's), RELEASE_ROUNDS times each; prints the
- * medians and the bytes rvcap synced before unmapping per STREAMOFF.
+ * dequeued (the application's), then REQBUFS(0), RELEASE_ROUNDS times each;
+ * prints the medians, the bytes rvcap synced before unmapping per
+ * STREAMOFF and the maps and bytes of the hand-overs per REQBUFS(0).
  */
 static void bench_release(struct stream *s, const char *counters_path, const char *label)
 {
-	uint64_t queued[RELEASE_ROUNDS], dequeued[RELEASE_ROUNDS];
-	struct counters c0, c1;
+	uint64_t queued[RELEASE_ROUNDS], dequeued[RELEASE_ROUNDS], freed[RELEASE_ROUNDS];
+	long long streamoff_bytes = 0, release_bytes = 0, release_maps = 0;
+	struct counters c0, c1, c2;
 	struct v4l2_buffer buf;
 	unsigned int round, i;
 	int ret;
 
 	timed_streamoff(s);
-	read_counters(counters_path, &c0);
 	for (round = 0; round < RELEASE_ROUNDS; round++) {
 		start_stream(s);
 		queued[round] = timed_streamoff(s);
@@ -238,14 +240,29 @@ static void bench_release(struct stream *s, const char *counters_path, const cha
 			if (ret)
 				die("VIDIOC_DQBUF", ret);
 		}
+		read_counters(counters_path, &c0);
 		dequeued[round] = timed_streamoff(s);
+		read_counters(counters_path, &c1);
+		freed[round] = now_ns();
+		ret = rvcap_reqbufs(s->fd, s->memory, 0);
+		freed[round] = now_ns() - freed[round];
+		if (ret)
+			die("VIDIOC_REQBUFS(0)", ret);
+		read_counters(counters_path, &c2);
+		streamoff_bytes += counter(&c1, "bytes_synced_before_unmap") -
+				   counter(&c0, "bytes_synced_before_unmap");
+		release_bytes += counter(&c2, "bytes_synced_before_unmap") -
+				 counter(&c1, "bytes_synced_before_unmap");
+		release_maps += counter(&c2, "map") - counter(&c1, "map");
+		if (rvcap_reqbufs(s->fd, s->memory, s->nbufs) != (int)s->nbufs)
+			die("VIDIOC_REQBUFS", EINVAL);
 	}
-	read_counters(counters_path, &c1);
-	printf("rvcap-bench: label=%s kind=release buffers=%u streamoff_queued_ns_median=%llu streamoff_dequeued_ns_median=%llu bytes_synced_before_unmap=%lld\n",
+	printf("rvcap-bench: label=%s kind=release buffers=%u streamoff_queued_ns_median=%llu streamoff_dequeued_ns_median=%llu bytes_synced_before_unmap=%lld reqbufs0_ns_median=%llu reqbufs0_maps=%lld reqbufs0_bytes_synced_before_unmap=%lld\n",
 	       label, s->nbufs, (unsigned long long)median(queued, RELEASE_ROUNDS),
 	       (unsigned long long)median(dequeued, RELEASE_ROUNDS),
-	       (counter(&c1, "bytes_synced_before_unmap") -
-		counter(&c0, "bytes_synced_before_unmap")) / RELEASE_ROUNDS);
+	       streamoff_bytes / RELEASE_ROUNDS,
+	       (unsigned long long)median(freed, RELEASE_ROUNDS),
+	       release_maps / RELEASE_ROUNDS, release_bytes / RELEASE_ROUNDS);
 }
 
 /*
