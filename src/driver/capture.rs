@@ -591,6 +591,7 @@ impl Show<Shared> for CountersFile {
             ("sync_for_cpu", &c.sync_for_cpu),
             ("bytes_synced_for_device", &c.bytes_for_device),
             ("bytes_synced_for_cpu", &c.bytes_for_cpu),
+            ("sync_calls", &c.sync_calls),
             ("sync_before_unmap", &c.sync_before_unmap),
             ("bytes_synced_before_unmap", &c.bytes_before_unmap),
             ("dmabuf_get", &c.get),

@@ -82,6 +82,9 @@ pub(crate) struct DmaStats {
     pub(crate) bytes_for_device: AtomicU64,
     /// Bytes handed back to the CPU by syncs.
     pub(crate) bytes_for_cpu: AtomicU64,
+    /// `dma_sync_single_*` calls all syncs made (one per run of a buffer:
+    /// see "Syncs").
+    pub(crate) sync_calls: AtomicU64,
     /// Syncs that hand the CPU's bytes of a CPU-owned import to the device
     /// side before its mapping goes (`DMA_TO_DEVICE`; the queue's "nothing
     /// lost").
@@ -682,8 +685,10 @@ impl DeviceMemory {
     /// ([`DataDirection::ToDevice`], counted apart). Returns how many bytes
     /// the mapping covered.
     pub(crate) fn sync_for_device(&self, bytes: Range<usize>, direction: DataDirection) -> usize {
+        let mut calls = 0;
         let synced = if Self::needs_sync(&self.dev) {
             self.for_each_run(bytes, |addr, len| {
+                calls += 1;
                 // SAFETY: `[addr, addr + len)` lies within one segment mapped
                 // for `dev` and is a run one sync may cover (`for_each_run`),
                 // so the sync touches only the buffer's own memory (or
@@ -714,14 +719,17 @@ impl DeviceMemory {
         };
         bump(count, 1);
         bump(total, synced as u64);
+        bump(&self.stats.sync_calls, calls);
         synced
     }
 
     /// Hands `bytes` of the buffer back to the CPU, in `direction` (DQBUF);
     /// returns how many bytes the mapping covered.
     pub(crate) fn sync_for_cpu(&self, bytes: Range<usize>, direction: DataDirection) -> usize {
+        let mut calls = 0;
         let synced = if Self::needs_sync(&self.dev) {
             self.for_each_run(bytes, |addr, len| {
+                calls += 1;
                 // SAFETY: as in `sync_for_device`.
                 unsafe {
                     bindings::rvcap_dma_sync_single_for_cpu(
@@ -737,6 +745,7 @@ impl DeviceMemory {
         };
         bump(&self.stats.sync_for_cpu, 1);
         bump(&self.stats.bytes_for_cpu, synced as u64);
+        bump(&self.stats.sync_calls, calls);
         synced
     }
 
