@@ -10,7 +10,7 @@ use crate::kapi::device::DeviceRef;
 use crate::kapi::dma::{self, DataDirection, DeviceMemory, DmaStats, Mapping};
 use crate::kapi::dma_buf::{Attachment as KAttachment, DmaBuf, ImportedTable};
 use crate::kapi::log::DevLog;
-use crate::kapi::ratelimit::ratelimit;
+use crate::kapi::ratelimit::{ratelimit, RateLimit};
 use crate::queue::{self, Direction, Dma, Errno, QResult, MAP_DIRECTION};
 use core::ops::Range;
 use kernel::prelude::*;
@@ -70,6 +70,17 @@ impl KernelDma {
     /// What the DMA side did so far.
     pub(crate) fn stats(&self) -> &DmaStats {
         &self.stats
+    }
+
+    /// Says why a sync for `whom` covered fewer bytes than asked (a range
+    /// past the end of the mapping).
+    fn short_sync(&self, limit: &RateLimit, whom: &str, synced: usize, wanted: usize) {
+        if synced < wanted {
+            self.log.dbg(
+                limit,
+                format_args!("sync for {whom} covered {synced} of {wanted} bytes"),
+            );
+        }
     }
 
     /// Shares `memory` with the queue, unless contiguous mode refuses it.
@@ -165,23 +176,13 @@ impl Dma for KernelDma {
     fn sync_for_device(&mut self, mapping: &Mapping, bytes: Range<usize>, direction: Direction) {
         let wanted = bytes.len();
         let synced = mapping.sync_for_device(bytes, data_direction(direction));
-        if synced < wanted {
-            self.log.dbg(
-                ratelimit!(),
-                format_args!("sync for the device covered {synced} of {wanted} bytes"),
-            );
-        }
+        self.short_sync(ratelimit!(), "the device", synced, wanted);
     }
 
     fn sync_for_cpu(&mut self, mapping: &Mapping, bytes: Range<usize>, direction: Direction) {
         let wanted = bytes.len();
         let synced = mapping.sync_for_cpu(bytes, data_direction(direction));
-        if synced < wanted {
-            self.log.dbg(
-                ratelimit!(),
-                format_args!("sync for CPU covered {synced} of {wanted} bytes"),
-            );
-        }
+        self.short_sync(ratelimit!(), "the CPU", synced, wanted);
     }
 
     fn sync_attachment_for_device(&mut self, attachment: &Attachment, direction: Direction) {

@@ -679,36 +679,49 @@ impl DeviceMemory {
         unsafe { bindings::rvcap_dma_dev_need_sync(dev.as_raw()) }
     }
 
+    /// Calls `sync(address, len)` for each run of `bytes` (see "Syncs"),
+    /// unless the device needs no syncs: coherent and nothing bounced, when
+    /// every call would be a no-op and walking a table of a thousand pages
+    /// is not. Counts the calls; returns how many bytes the mapping covered.
+    fn sync_runs(
+        &self,
+        bytes: Range<usize>,
+        mut sync: impl FnMut(bindings::dma_addr_t, usize),
+    ) -> usize {
+        if !Self::needs_sync(&self.dev) {
+            return bytes.len().min(self.size);
+        }
+        let mut calls = 0;
+        let synced = self.for_each_run(bytes, |addr, len| {
+            calls += 1;
+            sync(addr, len);
+        });
+        bump(&self.stats.sync_calls, calls);
+        synced
+    }
+
     /// Hands `bytes` of the buffer to the device, in `direction`: for a
     /// frame (QBUF, [`DataDirection::FromDevice`]), or the CPU's bytes
     /// before the mapping of a CPU-owned import goes
     /// ([`DataDirection::ToDevice`], counted apart). Returns how many bytes
     /// the mapping covered.
     pub(crate) fn sync_for_device(&self, bytes: Range<usize>, direction: DataDirection) -> usize {
-        let mut calls = 0;
-        let synced = if Self::needs_sync(&self.dev) {
-            self.for_each_run(bytes, |addr, len| {
-                calls += 1;
-                // SAFETY: `[addr, addr + len)` lies within one segment mapped
-                // for `dev` and is a run one sync may cover (`for_each_run`),
-                // so the sync touches only the buffer's own memory (or
-                // bounce slots). A direction the mapping does not allow would be
-                // DMA-API misuse, which its debugging reports, not a memory
-                // error.
-                unsafe {
-                    bindings::rvcap_dma_sync_single_for_device(
-                        self.dev.as_raw(),
-                        addr,
-                        len,
-                        direction.as_raw(),
-                    )
-                };
-            })
-        } else {
-            // Coherent and nothing bounced: every sync would be a no-op,
-            // and walking a table of a thousand pages is not.
-            bytes.len().min(self.size)
-        };
+        let synced = self.sync_runs(bytes, |addr, len| {
+            // SAFETY: `[addr, addr + len)` lies within one segment mapped
+            // for `dev` and is a run one sync may cover (`sync_runs`), so
+            // the sync touches only the buffer's own memory (or bounce
+            // slots). A direction the mapping does not allow would be
+            // DMA-API misuse, which its debugging reports, not a memory
+            // error.
+            unsafe {
+                bindings::rvcap_dma_sync_single_for_device(
+                    self.dev.as_raw(),
+                    addr,
+                    len,
+                    direction.as_raw(),
+                )
+            };
+        });
         let (count, total) = if direction == DataDirection::ToDevice {
             (
                 &self.stats.sync_before_unmap,
@@ -719,33 +732,25 @@ impl DeviceMemory {
         };
         bump(count, 1);
         bump(total, synced as u64);
-        bump(&self.stats.sync_calls, calls);
         synced
     }
 
     /// Hands `bytes` of the buffer back to the CPU, in `direction` (DQBUF);
     /// returns how many bytes the mapping covered.
     pub(crate) fn sync_for_cpu(&self, bytes: Range<usize>, direction: DataDirection) -> usize {
-        let mut calls = 0;
-        let synced = if Self::needs_sync(&self.dev) {
-            self.for_each_run(bytes, |addr, len| {
-                calls += 1;
-                // SAFETY: as in `sync_for_device`.
-                unsafe {
-                    bindings::rvcap_dma_sync_single_for_cpu(
-                        self.dev.as_raw(),
-                        addr,
-                        len,
-                        direction.as_raw(),
-                    )
-                };
-            })
-        } else {
-            bytes.len().min(self.size)
-        };
+        let synced = self.sync_runs(bytes, |addr, len| {
+            // SAFETY: as in `sync_for_device`.
+            unsafe {
+                bindings::rvcap_dma_sync_single_for_cpu(
+                    self.dev.as_raw(),
+                    addr,
+                    len,
+                    direction.as_raw(),
+                )
+            };
+        });
         bump(&self.stats.sync_for_cpu, 1);
         bump(&self.stats.bytes_for_cpu, synced as u64);
-        bump(&self.stats.sync_calls, calls);
         synced
     }
 
