@@ -223,6 +223,16 @@ impl pci::Driver for EduDriver {
         pdev.enable_bus_master()?;
         pdev.set_dma_mask_and_coherent(EDU_DMA_BITS)?;
         pdev.set_dma_max_seg_size(DMA_MAX_SEGMENT);
+        // One DMA master at a time: a second `edu` would take the capture
+        // devices' place in `master`, and its removal would leave them
+        // without the first one.
+        if context.master.lock().is_some() {
+            pr_info!(
+                "{}: another edu device is the capture devices' DMA master already; not binding\n",
+                pdev.device().name()
+            );
+            return Err(EBUSY);
+        }
         let edu = EduDma::new(pdev.device_ref(), pdev.iomap(EDU_BAR)?)?;
         let bound = KBox::new(BoundMaster(context.master.clone()), GFP_KERNEL)?;
         *context.master.lock() = Some(edu);

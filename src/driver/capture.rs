@@ -418,9 +418,12 @@ impl Capture {
     /// or close: buffer 0 unmapped, and an import detached, which undoes
     /// the mapping even where the dma-buf core caches it), makes the DMA
     /// master write to the address buffer 0 had, as a device still holding
-    /// it would. Only then: nothing was mapped since (the control lock is
-    /// held), so the address is no other buffer's. Behind an IOMMU in
-    /// strict mode the write must fault; the test checks the IOMMU's report.
+    /// it would. Only then: this device mapped nothing since (the control
+    /// lock is held). Another capture device mapping for the same `edu`
+    /// meanwhile could be given that IOVA again, and the write would land
+    /// in its buffer instead of faulting, so the tests inject this only
+    /// with one capture device streaming. Behind an IOMMU in strict mode
+    /// the write must fault; the test checks the IOMMU's report.
     fn dma_after_unmap(&self, probe: Option<UnmapProbe>, empty: bool) {
         let Some(probe) = probe.filter(|_| empty) else {
             return;

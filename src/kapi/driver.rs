@@ -185,14 +185,22 @@ pub(crate) unsafe trait Probing {
             )
         };
         if link.is_null() {
-            // A dependency cycle, bad flags, or no memory: the call tells
-            // none apart.
-            return Err(EINVAL);
+            // Most likely the supplier is being deleted (no longer on the
+            // PM list); else a dependency cycle, bad flags, or no memory:
+            // the call tells none apart.
+            return Err(ENODEV);
         }
         // A supplier that began unbinding before the link was made has
-        // unbound its consumers already, and would leave this one bound:
-        // its status only goes back to bound through a new probe, so seen
-        // bound after the link was made, it was bound when it was made.
+        // unbound its consumers already, and would leave this one bound.
+        // For a supplier that never binds again once unbound (no bind
+        // attributes, deleted on removal), seen bound after the link was
+        // made, it was bound when it was made. One window stays: a link
+        // made just after the supplier's unbind began starts in
+        // supplier-unbind state, and if the supplier's driver clean-up
+        // reaches it before this probe's failure deletes it, the driver
+        // core WARNs (a probe racing a hot-unplug). Taking the supplier's
+        // device lock here would close it but invert the supplier-then-
+        // consumer order `driver_attach` from its probe takes.
         // SAFETY: `supplier` is live (borrowed); its links' status is only
         // read.
         if !unsafe { bindings::rvcap_device_links_bound(supplier.as_raw()) } {

@@ -78,14 +78,18 @@ pub(crate) struct Registration<T: Driver> {
 }
 
 // SAFETY: after registration the driver core owns the structure's use; this
-// type only unregisters it, which may happen on any thread.
+// type only asks it to bind unbound devices (`attach_unbound`) and
+// unregisters it, both of which may happen on any thread.
 unsafe impl<T: Driver> Send for Registration<T> {}
-// SAFETY: no shared access to the structure is offered.
+// SAFETY: the only shared access offered, `attach_unbound`, is
+// `driver_attach`, which takes the driver core's own locks.
 unsafe impl<T: Driver> Sync for Registration<T> {}
 
 impl<T: Driver> Registration<T> {
     /// Registers driver `T`. Binding and unbinding through sysfs is
-    /// disabled: a device only goes away with its registration.
+    /// disabled: a device only goes away with its registration, or is
+    /// unbound by the driver core when a supplier it is linked to goes
+    /// ([`Probing::link_to_supplier`]).
     pub(crate) fn register(module: &'static ThisModule, context: T::Context) -> Result<Self> {
         let inner = DriverInner::<bindings::platform_driver, T::Context>::new(context)?;
         let raw = inner.raw();
@@ -112,7 +116,10 @@ impl<T: Driver> Registration<T> {
     /// Binds the driver to every device of its name that has no driver
     /// (`driver_attach`): devices that were unbound because a supplier of
     /// theirs went ([`Probing::link_to_supplier`]). Their probes run before
-    /// this returns; bound devices are left alone.
+    /// this returns unless asynchronous probing was asked for (then they
+    /// are scheduled); bound devices are left alone. Not from this
+    /// driver's own probe or remove: `driver_attach` takes the device
+    /// locks those hold.
     pub(crate) fn attach_unbound(&self) -> Result {
         // SAFETY: registered (type invariant), so its `device_driver` is
         // live and registered for the call; `driver_attach` takes its own
