@@ -178,7 +178,7 @@ FIXTURE_VARIANT_ADD(stamp, system_heap) {
 
 FIXTURE_SETUP(stamp)
 {
-	struct v4l2_buffer buf;
+	size_t len;
 	int i;
 
 	for (i = 0; i < NBUFS; i++)
@@ -193,13 +193,8 @@ FIXTURE_SETUP(stamp)
 	ASSERT_EQ(NBUFS, rvcap_reqbufs(self->fd, variant->memory, NBUFS));
 	for (i = 0; i < NBUFS; i++) {
 		if (variant->memory == V4L2_MEMORY_MMAP) {
-			memset(&buf, 0, sizeof(buf));
-			buf.index = i;
-			buf.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-			buf.memory = V4L2_MEMORY_MMAP;
-			ASSERT_EQ(0, xioctl(self->fd, VIDIOC_QUERYBUF, &buf));
-			self->cpu[i] = mmap(NULL, buf.length, PROT_READ | PROT_WRITE, MAP_SHARED,
-					    self->fd, buf.m.offset);
+			self->cpu[i] = rvcap_mmap_buffer(self->fd, i, PROT_READ | PROT_WRITE,
+							 &len);
 			ASSERT_NE(MAP_FAILED, self->cpu[i]);
 		} else {
 			ASSERT_EQ(0, rvcap_export(variant->exporter, self->size, &self->bufs[i]));
@@ -438,13 +433,7 @@ static void capture_works(struct __test_metadata *_metadata, int frames)
 	ASSERT_EQ(0, rvcap_set_pattern(fd, 2));
 	ASSERT_EQ(NBUFS, rvcap_reqbufs(fd, V4L2_MEMORY_MMAP, NBUFS));
 	for (i = 0; i < NBUFS; i++) {
-		memset(&buf, 0, sizeof(buf));
-		buf.index = i;
-		buf.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-		buf.memory = V4L2_MEMORY_MMAP;
-		ASSERT_EQ(0, xioctl(fd, VIDIOC_QUERYBUF, &buf));
-		len[i] = buf.length;
-		cpu[i] = mmap(NULL, len[i], PROT_READ, MAP_SHARED, fd, buf.m.offset);
+		cpu[i] = rvcap_mmap_buffer(fd, i, PROT_READ, &len[i]);
 		ASSERT_NE(MAP_FAILED, cpu[i]);
 		ASSERT_EQ(0, rvcap_qbuf_mmap(fd, i));
 	}
@@ -616,7 +605,6 @@ FIXTURE_VARIANT_ADD(streaming_removal, system_heap) {
 
 FIXTURE_SETUP(streaming_removal)
 {
-	struct v4l2_buffer buf;
 	size_t size;
 	int i;
 
@@ -636,14 +624,8 @@ FIXTURE_SETUP(streaming_removal)
 	ASSERT_EQ(NBUFS, rvcap_reqbufs(self->fd, variant->memory, NBUFS));
 	for (i = 0; i < NBUFS; i++) {
 		if (variant->memory == V4L2_MEMORY_MMAP) {
-			memset(&buf, 0, sizeof(buf));
-			buf.index = i;
-			buf.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-			buf.memory = V4L2_MEMORY_MMAP;
-			ASSERT_EQ(0, xioctl(self->fd, VIDIOC_QUERYBUF, &buf));
-			self->len[i] = buf.length;
-			self->cpu[i] = mmap(NULL, buf.length, PROT_READ | PROT_WRITE, MAP_SHARED,
-					    self->fd, buf.m.offset);
+			self->cpu[i] = rvcap_mmap_buffer(self->fd, i, PROT_READ | PROT_WRITE,
+							 &self->len[i]);
 			ASSERT_NE(MAP_FAILED, self->cpu[i]);
 		} else {
 			ASSERT_EQ(0, rvcap_export(RVCAP_DMA_HEAP, size, &self->bufs[i]));

@@ -30,20 +30,11 @@ static long long live_mappings(void)
  */
 static int alloc_and_mmap(int fd, int count, uint8_t **maps, size_t *len)
 {
-	struct v4l2_buffer buf = {
-		.type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
-		.memory = V4L2_MEMORY_MMAP,
-	};
 	int n = rvcap_reqbufs(fd, V4L2_MEMORY_MMAP, count);
 	int i;
 
 	for (i = 0; i < n; i++) {
-		buf.index = i;
-		if (xioctl(fd, VIDIOC_QUERYBUF, &buf))
-			return -1;
-		*len = buf.length;
-		maps[i] = mmap(NULL, buf.length, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-			       buf.m.offset);
+		maps[i] = rvcap_mmap_buffer(fd, i, PROT_READ | PROT_WRITE, len);
 		if (maps[i] == MAP_FAILED)
 			return -1;
 	}

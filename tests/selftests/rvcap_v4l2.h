@@ -105,6 +105,24 @@ static inline int rvcap_reqbufs(int fd, uint32_t memory, uint32_t count)
 	return ret ? ret : (int)req.count;
 }
 
+/*
+ * mmap() of MMAP buffer @index of @fd with @prot (MAP_SHARED); its length in
+ * *@length. MAP_FAILED if QUERYBUF or mmap() fails.
+ */
+static inline void *rvcap_mmap_buffer(int fd, uint32_t index, int prot, size_t *length)
+{
+	struct v4l2_buffer buf = {
+		.index = index,
+		.type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+		.memory = V4L2_MEMORY_MMAP,
+	};
+
+	if (xioctl(fd, VIDIOC_QUERYBUF, &buf))
+		return MAP_FAILED;
+	*length = buf.length;
+	return mmap(NULL, buf.length, prot, MAP_SHARED, fd, buf.m.offset);
+}
+
 static inline int rvcap_qbuf_mmap(int fd, uint32_t index)
 {
 	struct v4l2_buffer buf = {

@@ -935,16 +935,7 @@ fn dmabuf_qbuf_rejects_bad_fds_and_small_buffers_with_einval() {
     };
     assert_eq!(errno(r.qbuf_request(A, &req)), Errno::EINVAL, "length");
     let c = r.world.counters();
-    assert_eq!(
-        (
-            c.refs_held(),
-            c.attachments(),
-            c.mappings(),
-            c.dma_mappings()
-        ),
-        (0, 0, 0, 0),
-        "nothing kept"
-    );
+    assert_eq!(c.held(), (0, 0, 0, 0), "nothing kept");
     // And the queue still works.
     r.qbuf(A, 0, Memory::DmaBuf, 11).unwrap();
     r.streamon(A).unwrap();
@@ -1022,16 +1013,7 @@ fn reqbufs_zero_and_close_drop_every_dmabuf_reference() {
                 r.reqbufs(A, Memory::DmaBuf, 0).unwrap();
             }
             let c = r.world.counters();
-            assert_eq!(
-                (
-                    c.refs_held(),
-                    c.attachments(),
-                    c.mappings(),
-                    c.dma_mappings()
-                ),
-                (0, 0, 0, 0),
-                "close {close}"
-            );
+            assert_eq!(c.held(), (0, 0, 0, 0), "close {close}");
         }
     });
 }
@@ -1114,12 +1096,7 @@ fn map_failure_changes_nothing_and_the_qbuf_can_be_retried() {
         );
         let c = r.world.counters();
         assert_eq!(
-            (
-                c.refs_held(),
-                c.attachments(),
-                c.mappings(),
-                c.dma_mappings()
-            ),
+            c.held(),
             (0, 0, 0, 0),
             "a refused QBUF kept something of the dma-buf"
         );
@@ -1468,12 +1445,7 @@ fn random_sequence(platform: Platform, seed: u64) {
     r.check_claims(&format!("{platform:?} seed {seed}: at close"));
     let c = r.world.counters();
     assert_eq!(
-        (
-            c.refs_held(),
-            c.attachments(),
-            c.mappings(),
-            c.dma_mappings()
-        ),
+        c.held(),
         (0, 0, 0, 0),
         "{platform:?} seed {seed}: leak at close"
     );

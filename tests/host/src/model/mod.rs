@@ -108,6 +108,16 @@ impl Counters {
     pub fn dma_mappings(&self) -> u64 {
         self.dma_maps - self.dma_unmaps
     }
+    /// Everything held of dma-bufs and DMA mappings: references,
+    /// attachments, the importer's mappings, DMA-API mappings.
+    pub fn held(&self) -> (u64, u64, u64, u64) {
+        (
+            self.refs_held(),
+            self.attachments(),
+            self.mappings(),
+            self.dma_mappings(),
+        )
+    }
 }
 
 /// A buffer: an exporter's pages or an MMAP allocation, as userspace maps
