@@ -43,6 +43,17 @@
 //! that sync: between the hand-over and the exporter's sync the bounce
 //! slot or the memory holds the CPU's bytes of the moment before.)
 //!
+//! # Planes
+//!
+//! A buffer has 1 to [`MAX_PLANES`] planes (the multi-planar API: NV12M's
+//! luma and chroma, say), each with its own memory: an MMAP allocation, or
+//! an imported dma-buf with its own attachment and mapping. Everything
+//! above holds per plane: the syncs (DQBUF's over that plane's
+//! `bytesused`), the device's `length`, the hand-over. One dma-buf cannot
+//! be two planes of a buffer: rvcap has no `data_offset` to place the
+//! second plane after the first, so both would start at offset 0 and the
+//! device would write one plane over the other.
+//!
 //! # Imported buffers (DMABUF)
 //!
 //! A slot keeps its attachment and mapping across QBUF/DQBUF: QBUF of the
@@ -51,6 +62,26 @@
 //! another dma-buf attaches and maps it, then releases the old one. A
 //! refused QBUF changes nothing. STREAMOFF drops every mapping but keeps
 //! attachments; REQBUFS(0) and close of the owning handle drop everything.
+//!
+//! # Removing buffers and the maximum
+//!
+//! REMOVE_BUFS frees a run of CPU-owned buffers, as REQBUFS(0) frees all
+//! (MMAP memory still mmapped by userspace stays with the mapping,
+//! orphaned), and leaves holes that CREATE_BUFS fills: as videobuf2 does,
+//! at the first run of free indices long enough, fewer buffers if none is.
+//! The queue holds at most [`MAX_BUFFERS`]; its slot table is allocated by
+//! the first REQBUFS or CREATE_BUFS (through [`Dma::new_table`]), so that
+//! no ioctl after it allocates for the queue's own bookkeeping.
+//!
+//! # Cache hints
+//!
+//! MMAP buffers requested with `V4L2_MEMORY_FLAG_NON_COHERENT` make a
+//! queue that takes the per-QBUF hints ([`CacheHints`]): the application
+//! promises that the CPU did not write the buffer (no sync for the device
+//! at QBUF) or will not read it (no sync for the CPU at DQBUF or
+//! STREAMOFF). The memory is the same either way: rvcap's MMAP memory is
+//! always cached and kept coherent by those syncs, which is what the flag
+//! lets the application skip. Imports and coherent queues ignore the hints.
 //!
 //! # Comparison policies
 //!
@@ -72,8 +103,12 @@ mod fifo;
 use core::ops::Range;
 use fifo::IndexFifo;
 
-/// Most buffers a queue holds (`VIDEO_MAX_FRAME`).
-pub(crate) const MAX_BUFFERS: usize = 32;
+/// Most buffers a queue holds: as vivid, twice videobuf2's default
+/// (`VB2_MAX_FRAME`), for pipelines that keep many frames in flight.
+pub(crate) const MAX_BUFFERS: usize = 64;
+
+/// Most planes a buffer has (YUV420M's three).
+pub(crate) const MAX_PLANES: usize = 3;
 
 /// The largest buffer `struct v4l2_buffer` can describe (`length` is a
 /// `__u32`).
@@ -201,6 +236,8 @@ pub(crate) struct OwnerId(pub(crate) usize);
 /// exporter decides) and, for MMAP memory, frees (without a CPU sync).
 /// Byte ranges are offsets into the mapping.
 pub(crate) trait Dma {
+    /// A table of `T`s allocated once: the queue's slots.
+    type Table<T>: core::ops::DerefMut<Target = [T]>;
     /// A reference to an imported dma-buf, not yet attached.
     type DmaBuf;
     /// A dma-buf attached to the capture device.
@@ -209,12 +246,16 @@ pub(crate) trait Dma {
     /// together) or a mapped attachment. Cloning shares it.
     type Mapping: Clone;
 
+    /// Allocates a table of `len` entries made by `make`.
+    fn new_table<T>(&mut self, len: usize, make: impl FnMut() -> T) -> QResult<Self::Table<T>>;
     /// Allocates `size` bytes of MMAP memory and maps it for the device.
     fn alloc_mapped(&mut self, size: usize, direction: Direction) -> QResult<Self::Mapping>;
     /// Takes a reference to the dma-buf behind `fd`.
     fn get_dmabuf(&mut self, fd: i32) -> QResult<Self::DmaBuf>;
     /// Size of a dma-buf in bytes.
     fn dmabuf_size(&self, buf: &Self::DmaBuf) -> usize;
+    /// Whether `a` and `b` are references to the same dma-buf.
+    fn same_dmabuf(&self, a: &Self::DmaBuf, b: &Self::DmaBuf) -> bool;
     /// Whether `buf` is the dma-buf `attachment` is attached to.
     fn is_attached(&self, buf: &Self::DmaBuf, attachment: &Self::Attachment) -> bool;
     /// Attaches `buf` to the device, keeping its reference.
@@ -285,6 +326,33 @@ impl State {
     }
 }
 
+/// One plane of a QBUF or PREPARE_BUF request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PlaneRequest {
+    /// DMABUF: the dma-buf's file descriptor.
+    pub(crate) fd: i32,
+    /// DMABUF: bytes of the dma-buf to use; 0 means all of it.
+    pub(crate) length: usize,
+}
+
+impl PlaneRequest {
+    /// A plane of no dma-buf (MMAP, or the planes a buffer does not have).
+    pub(crate) const NONE: PlaneRequest = PlaneRequest { fd: -1, length: 0 };
+}
+
+/// The cache hints of a QBUF or PREPARE_BUF (`V4L2_BUF_FLAG_NO_CACHE_*`),
+/// which only a non-coherent MMAP queue takes: the syncs the application
+/// says it does not need. They hold until the buffer is queued again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CacheHints {
+    /// `NO_CACHE_CLEAN`: the CPU wrote nothing the device must not find
+    /// later, so QBUF need not sync for the device.
+    pub(crate) skip_for_device: bool,
+    /// `NO_CACHE_INVALIDATE`: the CPU will not read the frame, so DQBUF
+    /// (and STREAMOFF) need not sync for the CPU.
+    pub(crate) skip_for_cpu: bool,
+}
+
 /// A QBUF or PREPARE_BUF request.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct QueueRequest {
@@ -292,23 +360,102 @@ pub(crate) struct QueueRequest {
     pub(crate) index: usize,
     /// Memory type the application says the queue has.
     pub(crate) memory: Memory,
-    /// DMABUF: the dma-buf's file descriptor.
-    pub(crate) fd: i32,
-    /// DMABUF: bytes of the dma-buf to use; 0 means all of it.
-    pub(crate) length: usize,
+    /// DMABUF: the dma-buf of each plane; the buffer's number of planes
+    /// are used.
+    pub(crate) planes: [PlaneRequest; MAX_PLANES],
+    /// The cache hints asked for.
+    pub(crate) hints: CacheHints,
+}
+
+impl QueueRequest {
+    /// A request for a buffer of one plane (`fd` and `length` unused for
+    /// MMAP), without hints.
+    pub(crate) fn single(index: usize, memory: Memory, fd: i32, length: usize) -> Self {
+        let mut planes = [PlaneRequest::NONE; MAX_PLANES];
+        planes[0] = PlaneRequest { fd, length };
+        Self {
+            index,
+            memory,
+            planes,
+            hints: CacheHints::default(),
+        }
+    }
+}
+
+/// What REQBUFS and CREATE_BUFS ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BufferRequest {
+    /// Memory type.
+    pub(crate) memory: Memory,
+    /// How many buffers.
+    pub(crate) count: usize,
+    /// Planes per buffer, 1 to [`MAX_PLANES`].
+    pub(crate) num_planes: usize,
+    /// Bytes each plane holds at least (the first `num_planes`).
+    pub(crate) plane_sizes: [usize; MAX_PLANES],
+    /// `V4L2_MEMORY_FLAG_NON_COHERENT`: the queue takes cache hints (MMAP
+    /// only; ignored for DMABUF).
+    pub(crate) non_coherent: bool,
+}
+
+impl BufferRequest {
+    /// `count` buffers of `memory` with one plane of `size` bytes, coherent.
+    pub(crate) fn single(memory: Memory, count: usize, size: usize) -> Self {
+        let mut plane_sizes = [0; MAX_PLANES];
+        plane_sizes[0] = size;
+        Self {
+            memory,
+            count,
+            num_planes: 1,
+            plane_sizes,
+            non_coherent: false,
+        }
+    }
+}
+
+/// What REQBUFS and CREATE_BUFS did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Allocated {
+    /// The index of the first new buffer (CREATE_BUFS; 0 for REQBUFS). For
+    /// CREATE_BUFS of no buffer, the number of buffers, as videobuf2.
+    pub(crate) first: usize,
+    /// How many buffers were made.
+    pub(crate) count: usize,
+    /// Whether the queue takes cache hints
+    /// (`V4L2_MEMORY_FLAG_NON_COHERENT` in the reply).
+    pub(crate) non_coherent: bool,
 }
 
 /// What the engine reports for a finished frame.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct FrameDone {
-    /// Bytes written from the start of the buffer.
-    pub(crate) bytesused: usize,
+    /// Bytes written into each plane, from its start.
+    pub(crate) bytesused: [usize; MAX_PLANES],
     /// The frame's sequence number.
     pub(crate) sequence: u32,
     /// Monotonic time the frame ended, in nanoseconds.
     pub(crate) timestamp_ns: u64,
     /// Whether the frame is corrupt (`V4L2_BUF_FLAG_ERROR`).
     pub(crate) error: bool,
+}
+
+/// What QUERYBUF, QBUF and DQBUF report about one plane of a buffer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PlaneInfo {
+    /// Plane length in bytes.
+    pub(crate) length: usize,
+    /// Bytes of frame data.
+    pub(crate) bytesused: usize,
+    /// DMABUF: the file descriptor of the last QBUF/PREPARE_BUF.
+    pub(crate) fd: i32,
+    /// MMAP: whether userspace has it mapped.
+    pub(crate) mapped_to_user: bool,
+    /// DMABUF: whether a dma-buf is attached.
+    pub(crate) attached: bool,
+    /// DMABUF: size of the attached dma-buf (0 if none).
+    pub(crate) dmabuf_size: usize,
+    /// Whether it is mapped for the device.
+    pub(crate) mapped_for_device: bool,
 }
 
 /// What QUERYBUF, QBUF and DQBUF report about a buffer.
@@ -320,51 +467,54 @@ pub(crate) struct BufferInfo {
     pub(crate) memory: Memory,
     /// Life-cycle state.
     pub(crate) state: State,
-    /// Buffer length in bytes.
-    pub(crate) length: usize,
-    /// Bytes of frame data.
-    pub(crate) bytesused: usize,
+    /// Number of planes.
+    pub(crate) num_planes: usize,
+    /// The planes (the first `num_planes`; the rest are default).
+    pub(crate) planes: [PlaneInfo; MAX_PLANES],
     /// Whether the frame is marked corrupt.
     pub(crate) error: bool,
     /// Sequence number of the frame it holds.
     pub(crate) sequence: u32,
     /// Monotonic timestamp of the frame it holds, in nanoseconds.
     pub(crate) timestamp_ns: u64,
-    /// DMABUF: the file descriptor of the last QBUF/PREPARE_BUF.
-    pub(crate) fd: i32,
-    /// MMAP: whether userspace has it mapped.
-    pub(crate) mapped_to_user: bool,
-    /// DMABUF: whether a dma-buf is attached.
-    pub(crate) attached: bool,
-    /// DMABUF: size of the attached dma-buf (0 if none).
-    pub(crate) dmabuf_size: usize,
-    /// Whether it is mapped for the device.
-    pub(crate) mapped_for_device: bool,
     /// How many times it was queued.
     pub(crate) times_queued: u64,
+    /// The cache hints in effect since its last QBUF or PREPARE_BUF.
+    pub(crate) hints: CacheHints,
 }
 
-struct Slot<D: Dma> {
-    state: State,
+impl BufferInfo {
+    /// The planes the buffer has.
+    pub(crate) fn planes(&self) -> &[PlaneInfo] {
+        &self.planes[..self.num_planes]
+    }
+}
+
+/// Syncs the cache hints let the queue skip, per direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HintSkips {
+    /// Plane syncs for the device not made at QBUF or PREPARE_BUF.
+    pub(crate) for_device: u64,
+    /// Plane syncs for the CPU not made at DQBUF or STREAMOFF.
+    pub(crate) for_cpu: u64,
+}
+
+/// One plane of a buffer: its memory and what it holds.
+struct Plane<D: Dma> {
     // Field order is drop order: a mapping goes before its attachment.
     mapping: Option<D::Mapping>,
     attachment: Option<D::Attachment>,
     dmabuf_size: usize,
-    /// Bytes the buffer must hold at least (the format's size at allocation).
+    /// Bytes the plane must hold at least (the format's at allocation).
     min_length: usize,
     length: usize,
     fd: i32,
     bytesused: usize,
-    error: bool,
-    sequence: u32,
-    timestamp_ns: u64,
-    times_queued: u64,
 }
 
-impl<D: Dma> Slot<D> {
+impl<D: Dma> Plane<D> {
     fn new(min_length: usize) -> Self {
         Self {
-            state: State::Dequeued,
             mapping: None,
             attachment: None,
             dmabuf_size: 0,
@@ -372,34 +522,55 @@ impl<D: Dma> Slot<D> {
             length: min_length,
             fd: -1,
             bytesused: 0,
-            error: false,
-            sequence: 0,
-            timestamp_ns: 0,
-            times_queued: 0,
         }
+    }
+
+    fn info(&self, dma: &D) -> PlaneInfo {
+        PlaneInfo {
+            length: self.length,
+            bytesused: self.bytesused,
+            fd: self.fd,
+            mapped_to_user: self
+                .mapping
+                .as_ref()
+                .is_some_and(|m| dma.is_mapped_to_user(m)),
+            attached: self.attachment.is_some(),
+            dmabuf_size: if self.attachment.is_some() {
+                self.dmabuf_size
+            } else {
+                0
+            },
+            mapped_for_device: self.mapping.is_some(),
+        }
+    }
+
+    /// The bytes the device may write: at most `length`; the rest of a
+    /// dma-buf stays the CPU's.
+    fn device_bytes(&self, dma: &D, mapping: &D::Mapping) -> Range<usize> {
+        0..self.length.min(dma.mapping_size(mapping))
     }
 
     /// The bytes of an import the CPU may have written and the device has
     /// not been given: all of it when the CPU owns the buffer, else what
     /// lies past `length` (the application's, never the device's: the rest
     /// of a dma-buf may hold other data).
-    fn cpu_bytes(&self, size: usize) -> Range<usize> {
-        if self.state.is_cpu_owned() {
+    fn cpu_bytes(&self, cpu_owned: bool, size: usize) -> Range<usize> {
+        if cpu_owned {
             0..size
         } else {
             self.length.min(size)..size
         }
     }
 
-    /// Drops the slot's mapping, if any. The one place a mapping goes: an
-    /// import's bytes that are the CPU's ([`Slot::cpu_bytes`]) are handed
+    /// Drops the plane's mapping, if any. The one place a mapping goes: an
+    /// import's bytes that are the CPU's ([`Plane::cpu_bytes`]) are handed
     /// to the device side first, so that whatever the exporter syncs for
     /// the CPU, now or at detach, copies back the CPU's own bytes. (MMAP
     /// memory is ours and unmapped without a CPU sync.)
-    fn drop_mapping(&mut self, dma: &mut D) {
+    fn drop_mapping(&mut self, dma: &mut D, cpu_owned: bool) {
         if let Some(mapping) = self.mapping.take() {
             if self.attachment.is_some() {
-                let bytes = self.cpu_bytes(dma.mapping_size(&mapping));
+                let bytes = self.cpu_bytes(cpu_owned, dma.mapping_size(&mapping));
                 if !bytes.is_empty() {
                     dma.sync_for_device(&mapping, bytes, HAND_OVER_DIRECTION);
                 }
@@ -408,33 +579,116 @@ impl<D: Dma> Slot<D> {
     }
 
     /// Drops the mapping, then the attachment (and its dma-buf reference):
-    /// the slot holds no memory afterwards. A CPU-owned import whose
+    /// the plane holds no memory afterwards. A CPU-owned import whose
     /// mapping already went (STREAMOFF) is handed over through a mapping
     /// made only for that ([`Dma::sync_attachment_for_device`]): an
     /// exporter that keeps its mapping until detach syncs for the CPU there
     /// (videobuf2-vmalloc), over whatever the CPU wrote since the unmap.
-    fn release_memory(&mut self, dma: &mut D) {
-        if self.state.is_cpu_owned() && self.mapping.is_none() && dma.needs_sync() {
+    fn release_memory(&mut self, dma: &mut D, cpu_owned: bool) {
+        if cpu_owned && self.mapping.is_none() && dma.needs_sync() {
             if let Some(attachment) = &self.attachment {
                 dma.sync_attachment_for_device(attachment, HAND_OVER_DIRECTION);
             }
         }
-        self.drop_mapping(dma);
+        self.drop_mapping(dma, cpu_owned);
         self.attachment = None;
         self.dmabuf_size = 0;
     }
 }
 
+/// A buffer: its planes and where it is in its life cycle.
+pub(crate) struct Slot<D: Dma> {
+    state: State,
+    planes: [Plane<D>; MAX_PLANES],
+    num_planes: usize,
+    error: bool,
+    sequence: u32,
+    timestamp_ns: u64,
+    times_queued: u64,
+    hints: CacheHints,
+}
+
+impl<D: Dma> Slot<D> {
+    fn new(request: &BufferRequest) -> Self {
+        Self {
+            state: State::Dequeued,
+            planes: core::array::from_fn(|p| Plane::new(request.plane_sizes[p])),
+            num_planes: request.num_planes,
+            error: false,
+            sequence: 0,
+            timestamp_ns: 0,
+            times_queued: 0,
+            hints: CacheHints::default(),
+        }
+    }
+
+    fn planes(&self) -> &[Plane<D>] {
+        &self.planes[..self.num_planes]
+    }
+
+    fn planes_mut(&mut self) -> &mut [Plane<D>] {
+        &mut self.planes[..self.num_planes]
+    }
+
+    /// Drops every plane's mapping (see [`Plane::drop_mapping`]).
+    fn drop_mappings(&mut self, dma: &mut D) {
+        let cpu_owned = self.state.is_cpu_owned();
+        for plane in self.planes_mut() {
+            plane.drop_mapping(dma, cpu_owned);
+        }
+    }
+
+    /// Releases every plane's memory (see [`Plane::release_memory`]).
+    fn release_memory(&mut self, dma: &mut D) {
+        let cpu_owned = self.state.is_cpu_owned();
+        for plane in self.planes_mut() {
+            plane.release_memory(dma, cpu_owned);
+        }
+    }
+}
+
+/// The slot table: [`MAX_BUFFERS`] entries, `None` where no buffer is.
+type Slots<D> = <D as Dma>::Table<Option<Slot<D>>>;
+
+/// Where an import of a QBUF finds its dma-buf already attached: which
+/// slot, which plane.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Holder {
+    index: usize,
+    plane: usize,
+}
+
+/// One plane of an import being prepared (see [`Queue::import`]).
+struct Import<D: Dma> {
+    /// Where the attachment is taken from, if it exists already.
+    holder: Option<Holder>,
+    // Field order is drop order: a mapping goes before its attachment.
+    /// A new mapping: of the new attachment, or of the holder's attachment
+    /// if it had none.
+    mapping: Option<D::Mapping>,
+    /// A new attachment, if none existed.
+    attachment: Option<D::Attachment>,
+    size: usize,
+    length: usize,
+    fd: i32,
+}
+
 /// The buffer queue of one capture device.
 pub(crate) struct Queue<D: Dma> {
-    slots: [Option<Slot<D>>; MAX_BUFFERS],
+    /// Allocated by the first REQBUFS or CREATE_BUFS that makes buffers.
+    slots: Option<Slots<D>>,
+    /// How many buffers exist.
     count: usize,
     memory: Option<Memory>,
+    /// Whether the buffers were asked for with
+    /// `V4L2_MEMORY_FLAG_NON_COHERENT` (MMAP only).
+    non_coherent: bool,
     owner: Option<OwnerId>,
     streaming: bool,
     queued: IndexFifo,
     done: IndexFifo,
     policy: Policy,
+    skips: HintSkips,
 }
 
 impl<D: Dma> Default for Queue<D> {
@@ -447,14 +701,16 @@ impl<D: Dma> Queue<D> {
     /// An empty queue: no buffers, no owner, not streaming.
     pub(crate) fn new() -> Self {
         Self {
-            slots: core::array::from_fn(|_| None),
+            slots: None,
             count: 0,
             memory: None,
+            non_coherent: false,
             owner: None,
             streaming: false,
             queued: IndexFifo::new(),
             done: IndexFifo::new(),
             policy: Policy::default(),
+            skips: HintSkips::default(),
         }
     }
 
@@ -468,9 +724,25 @@ impl<D: Dma> Queue<D> {
         self.count
     }
 
+    /// The indices buffers may have: `0..MAX_BUFFERS` once the queue has
+    /// had buffers, else none.
+    pub(crate) fn indices(&self) -> Range<usize> {
+        0..self.slots.as_ref().map_or(0, |slots| slots.len())
+    }
+
     /// Memory type of the buffers, if any were requested.
     pub(crate) fn memory(&self) -> Option<Memory> {
         self.memory
+    }
+
+    /// Whether the queue takes cache hints (non-coherent MMAP buffers).
+    pub(crate) fn takes_hints(&self) -> bool {
+        self.non_coherent && self.memory == Some(Memory::Mmap)
+    }
+
+    /// The syncs the cache hints skipped so far.
+    pub(crate) fn hint_skips(&self) -> HintSkips {
+        self.skips
     }
 
     /// Whether STREAMON is in effect.
@@ -518,63 +790,111 @@ impl<D: Dma> Queue<D> {
         }
     }
 
+    fn all_slots(&self) -> &[Option<Slot<D>>] {
+        self.slots.as_deref().unwrap_or(&[])
+    }
+
+    fn all_slots_mut(&mut self) -> &mut [Option<Slot<D>>] {
+        self.slots.as_deref_mut().unwrap_or(&mut [])
+    }
+
     fn slot(&self, index: usize) -> QResult<&Slot<D>> {
-        self.slots[..self.count]
+        self.all_slots()
             .get(index)
             .and_then(Option::as_ref)
-            .ok_or(Error::inval("buffer index out of range"))
+            .ok_or(Error::inval("no buffer at that index"))
     }
 
     fn slot_mut(&mut self, index: usize) -> QResult<&mut Slot<D>> {
-        self.slots[..self.count]
+        self.all_slots_mut()
             .get_mut(index)
             .and_then(Option::as_mut)
-            .ok_or(Error::inval("buffer index out of range"))
+            .ok_or(Error::inval("no buffer at that index"))
+    }
+
+    /// Checks what REQBUFS and CREATE_BUFS ask for, whatever the queue
+    /// holds.
+    fn check_request(request: &BufferRequest) -> QResult {
+        if !(1..=MAX_PLANES).contains(&request.num_planes) {
+            return Err(Error::inval("a buffer has 1 to 3 planes"));
+        }
+        if request.plane_sizes[..request.num_planes].contains(&0) {
+            return Err(Error::inval("a plane of no bytes"));
+        }
+        Ok(())
     }
 
     /// VIDIOC_REQBUFS: frees every buffer, then allocates up to `count`
-    /// (at most [`MAX_BUFFERS`]) of at least `size` bytes. Returns how many
-    /// buffers there are. `count == 0` gives up ownership.
+    /// (at most [`MAX_BUFFERS`]). `count == 0` gives up ownership.
     pub(crate) fn reqbufs(
         &mut self,
         dma: &mut D,
         who: OwnerId,
-        memory: Memory,
-        count: usize,
-        size: usize,
-    ) -> QResult<usize> {
+        request: &BufferRequest,
+    ) -> QResult<Allocated> {
         self.check_owner(who)?;
         if self.streaming {
             return Err(Error::new(Errno::EBUSY, "REQBUFS while streaming"));
         }
         self.free_all(dma);
-        if count == 0 {
-            return Ok(0);
+        if request.count == 0 {
+            return Ok(Allocated {
+                first: 0,
+                count: 0,
+                non_coherent: false,
+            });
         }
-        self.memory = Some(memory);
-        let added = self.add_slots(dma, count, size)?;
+        Self::check_request(request)?;
+        self.set_memory(request);
+        let count = self.add_slots(dma, request)?;
         self.owner = Some(who);
-        Ok(added)
+        Ok(Allocated {
+            first: 0,
+            count,
+            non_coherent: self.takes_hints(),
+        })
     }
 
-    /// VIDIOC_CREATE_BUFS: adds up to `count` buffers of at least `size`
-    /// bytes. Returns the index of the first new buffer and how many were
-    /// added. `count == 0` only reports where new buffers would start.
+    /// The memory type and coherency of a queue that had no buffers.
+    fn set_memory(&mut self, request: &BufferRequest) {
+        self.memory = Some(request.memory);
+        self.non_coherent = request.non_coherent && request.memory == Memory::Mmap;
+    }
+
+    /// VIDIOC_CREATE_BUFS: adds up to `count` buffers, at the first free
+    /// run of indices that holds them (fewer if none does). `count == 0`
+    /// changes nothing.
     pub(crate) fn create_bufs(
         &mut self,
         dma: &mut D,
         who: OwnerId,
-        memory: Memory,
-        count: usize,
-        size: usize,
-    ) -> QResult<(usize, usize)> {
+        request: &BufferRequest,
+    ) -> QResult<Allocated> {
         self.check_owner(who)?;
-        let first = self.count;
-        if count == 0 {
-            return Ok((first, 0));
+        if request.count == 0 {
+            return Ok(Allocated {
+                first: self.count,
+                count: 0,
+                non_coherent: self.takes_hints(),
+            });
         }
+        Self::check_request(request)?;
         if self.count > 0 {
-            self.check_memory(memory)?;
+            self.check_memory(request.memory)?;
+            let non_coherent = request.non_coherent && request.memory == Memory::Mmap;
+            if non_coherent != self.non_coherent {
+                return Err(Error::inval("coherency differs from the allocated buffers"));
+            }
+            if self
+                .all_slots()
+                .iter()
+                .flatten()
+                .any(|slot| slot.num_planes != request.num_planes)
+            {
+                return Err(Error::inval(
+                    "number of planes differs from the allocated buffers",
+                ));
+            }
         }
         if self.count == MAX_BUFFERS {
             return Err(Error::new(
@@ -582,64 +902,136 @@ impl<D: Dma> Queue<D> {
                 "the queue has the most buffers it can hold",
             ));
         }
-        self.memory = Some(memory);
-        let added = self.add_slots(dma, count, size)?;
+        if self.count == 0 {
+            self.set_memory(request);
+        }
+        let first = self.free_run(request.count.min(MAX_BUFFERS - self.count)).0;
+        let count = self.add_slots(dma, request)?;
         self.owner = Some(who);
-        Ok((first, added))
+        Ok(Allocated {
+            first,
+            count,
+            non_coherent: self.takes_hints(),
+        })
     }
 
-    /// Appends up to `count` slots; MMAP ones get memory. Returns how many
-    /// were added: fewer than asked if MMAP memory ran out after the first.
-    fn add_slots(&mut self, dma: &mut D, count: usize, size: usize) -> QResult<usize> {
-        let first = self.count;
-        let want = count.min(MAX_BUFFERS - first);
+    /// The first run of free indices for up to `want` buffers: its start
+    /// and length (the longest run shorter than `want` if none is that
+    /// long, as videobuf2 shrinks its request).
+    fn free_run(&self, want: usize) -> (usize, usize) {
+        let taken = |index: usize| self.all_slots().get(index).is_some_and(Option::is_some);
+        let mut best = (0, 0);
+        let mut start = 0;
+        while start < MAX_BUFFERS {
+            if taken(start) {
+                start += 1;
+                continue;
+            }
+            let mut end = start;
+            while end < MAX_BUFFERS && end - start < want && !taken(end) {
+                end += 1;
+            }
+            if end - start == want {
+                return (start, want);
+            }
+            if end - start > best.1 {
+                best = (start, end - start);
+            }
+            start = end.max(start + 1);
+        }
+        best
+    }
+
+    /// Adds up to `request.count` slots at the first free run of indices;
+    /// MMAP ones get memory. Returns how many were added: fewer than asked
+    /// if the run is shorter or MMAP memory ran out after the first.
+    fn add_slots(&mut self, dma: &mut D, request: &BufferRequest) -> QResult<usize> {
+        if self.slots.is_none() {
+            self.slots = Some(dma.new_table(MAX_BUFFERS, || None)?);
+        }
+        let (first, want) = self.free_run(request.count.min(MAX_BUFFERS - self.count));
         let mut added = 0;
-        while added < want {
-            let mut slot = Slot::new(size);
+        'slots: while added < want {
+            let mut slot = Slot::new(request);
             if self.memory == Some(Memory::Mmap) {
-                match dma.alloc_mapped(size, MAP_DIRECTION) {
-                    Ok(mapping) => slot.mapping = Some(mapping),
-                    Err(e) if added == 0 => {
-                        if first == 0 {
-                            self.memory = None;
+                for plane in slot.planes_mut() {
+                    match dma.alloc_mapped(plane.min_length, MAP_DIRECTION) {
+                        Ok(mapping) => plane.mapping = Some(mapping),
+                        // Dropping `slot` frees the planes allocated so far.
+                        Err(e) if added == 0 => {
+                            if self.count == 0 {
+                                self.memory = None;
+                                self.non_coherent = false;
+                            }
+                            return Err(e);
                         }
-                        return Err(e);
+                        Err(_) => break 'slots,
                     }
-                    Err(_) => break,
                 }
             }
-            self.slots[first + added] = Some(slot);
+            if let Some(entry) = self.all_slots_mut().get_mut(first + added) {
+                *entry = Some(slot);
+            }
             added += 1;
         }
-        self.count = first + added;
+        self.count += added;
         Ok(added)
+    }
+
+    /// VIDIOC_REMOVE_BUFS: frees buffers `index..index + count`, each of
+    /// which must exist (else `EINVAL`) and be the CPU's (else `EBUSY`):
+    /// nothing is freed unless all can be. Ownership stays; with no buffer
+    /// left, the memory type is free to change.
+    pub(crate) fn remove_bufs(
+        &mut self,
+        dma: &mut D,
+        who: OwnerId,
+        index: usize,
+        count: usize,
+    ) -> QResult {
+        self.check_owner(who)?;
+        if count == 0 {
+            return Ok(());
+        }
+        if count > self.count || index > MAX_BUFFERS - count {
+            return Err(Error::inval("range of buffers out of range"));
+        }
+        for i in index..index + count {
+            if !self.slot(i)?.state.is_cpu_owned() {
+                return Err(Error::new(Errno::EBUSY, "a buffer in the range is queued"));
+            }
+        }
+        for i in index..index + count {
+            if let Some(mut slot) = self.all_slots_mut().get_mut(i).and_then(Option::take) {
+                slot.release_memory(dma);
+                self.count -= 1;
+            }
+        }
+        if self.count == 0 {
+            self.memory = None;
+            self.non_coherent = false;
+        }
+        Ok(())
     }
 
     /// VIDIOC_QUERYBUF.
     pub(crate) fn query(&self, dma: &D, index: usize) -> QResult<BufferInfo> {
         let slot = self.slot(index)?;
+        let mut planes = [PlaneInfo::default(); MAX_PLANES];
+        for (info, plane) in planes.iter_mut().zip(slot.planes()) {
+            *info = plane.info(dma);
+        }
         Ok(BufferInfo {
             index,
             memory: self.memory.unwrap_or(Memory::Mmap),
             state: slot.state,
-            length: slot.length,
-            bytesused: slot.bytesused,
+            num_planes: slot.num_planes,
+            planes,
             error: slot.error,
             sequence: slot.sequence,
             timestamp_ns: slot.timestamp_ns,
-            fd: slot.fd,
-            mapped_to_user: slot
-                .mapping
-                .as_ref()
-                .is_some_and(|m| dma.is_mapped_to_user(m)),
-            attached: slot.attachment.is_some(),
-            dmabuf_size: if slot.attachment.is_some() {
-                slot.dmabuf_size
-            } else {
-                0
-            },
-            mapped_for_device: slot.mapping.is_some(),
             times_queued: slot.times_queued,
+            hints: slot.hints,
         })
     }
 
@@ -685,107 +1077,193 @@ impl<D: Dma> Queue<D> {
     }
 
     /// Makes a CPU-owned slot ready for the device: for DMABUF, attach the
-    /// requested dma-buf (reusing the slot's attachment if it is the same)
-    /// and map it if unmapped; then sync the whole mapping for the device.
-    /// A refusal changes nothing: every check and every step that can fail
-    /// comes before the slot (or another slot) is touched.
+    /// requested dma-bufs (reusing the attachments the queue has) and map
+    /// them if unmapped; then sync every plane for the device, unless the
+    /// hints say not to. A refusal changes nothing: every check and every
+    /// step that can fail comes before the slot (or another slot) is
+    /// touched.
     fn prepare_slot(&mut self, dma: &mut D, req: &QueueRequest) -> QResult {
         self.slot(req.index)?;
         if self.memory == Some(Memory::DmaBuf) {
             self.import(dma, req)?;
         }
-        let slot = self.slot_mut(req.index)?;
-        let Some(mapping) = &slot.mapping else {
-            return Err(Error::new(Errno::EIO, "buffer has no memory"));
+        let hints = if self.takes_hints() {
+            req.hints
+        } else {
+            CacheHints::default()
         };
-        // The device writes at most `length` bytes; the rest of a dma-buf
-        // stays the CPU's.
-        let bytes = 0..slot.length.min(dma.mapping_size(mapping));
-        dma.sync_for_device(mapping, bytes, FRAME_DIRECTION);
-        slot.bytesused = 0;
+        let mut skipped = 0;
+        let slot = self.slot_mut(req.index)?;
+        if slot.planes().iter().any(|plane| plane.mapping.is_none()) {
+            return Err(Error::new(Errno::EIO, "buffer has no memory"));
+        }
+        for plane in slot.planes_mut() {
+            if let Some(mapping) = &plane.mapping {
+                if hints.skip_for_device {
+                    skipped += 1;
+                } else {
+                    let bytes = plane.device_bytes(dma, mapping);
+                    dma.sync_for_device(mapping, bytes, FRAME_DIRECTION);
+                }
+            }
+            plane.bytesused = 0;
+        }
         slot.error = false;
+        slot.hints = hints;
+        self.skips.for_device += skipped;
         Ok(())
     }
 
-    /// The DMABUF half of [`Queue::prepare_slot`]: slot `req.index` ends up
-    /// attached to and mapped for the dma-buf behind `req.fd`.
-    fn import(&mut self, dma: &mut D, req: &QueueRequest) -> QResult {
-        let buf = dma
-            .get_dmabuf(req.fd)
-            .map_err(|_| Error::inval("fd is not a dma-buf"))?;
+    /// Where the dma-buf `buf` is attached in the queue, if it is: a
+    /// device-owned slot other than `index` keeps it (`EINVAL`).
+    fn holder_of(&self, dma: &D, buf: &D::DmaBuf, index: usize) -> QResult<Option<Holder>> {
+        for (i, slot) in self.all_slots().iter().enumerate() {
+            let Some(slot) = slot else {
+                continue;
+            };
+            for (p, plane) in slot.planes().iter().enumerate() {
+                let attached = plane
+                    .attachment
+                    .as_ref()
+                    .is_some_and(|attachment| dma.is_attached(buf, attachment));
+                if !attached {
+                    continue;
+                }
+                if i != index && !slot.state.is_cpu_owned() {
+                    return Err(Error::inval("dma-buf is queued in another buffer"));
+                }
+                return Ok(Some(Holder { index: i, plane: p }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Checks plane `p` of an import of `buf` and takes what it needs that
+    /// can fail: a new attachment and mapping, or a new mapping of the
+    /// attachment the queue already has.
+    fn prepare_import(
+        &self,
+        dma: &mut D,
+        req: &QueueRequest,
+        p: usize,
+        buf: D::DmaBuf,
+    ) -> QResult<Import<D>> {
+        let plane_req = req.planes[p];
         let size = dma.dmabuf_size(&buf);
-        // V4L2's `length` is 32 bits: of a larger dma-buf the buffer is the
+        // V4L2's `length` is 32 bits: of a larger dma-buf the plane is the
         // first 4 GiB - 1 bytes, and says so, rather than a truncated size.
-        let length = if req.length == 0 {
+        let length = if plane_req.length == 0 {
             size.min(MAX_LENGTH)
         } else {
-            req.length
+            plane_req.length
         };
         if length > size {
             return Err(Error::inval("length is larger than the dma-buf"));
         }
-        if length < self.slot(req.index)?.min_length {
+        let slot = self.slot(req.index)?;
+        if length < slot.planes[p].min_length {
             return Err(Error::DMABUF_TOO_SMALL);
         }
-        // One dma-buf, one slot: two mappings of the same memory for the
-        // device would overlap. A queued one keeps it; a CPU-owned one gives
-        // its attachment and mapping to this slot (nothing is unmapped).
-        let mut holder = None;
-        for (index, other) in self.slots[..self.count].iter().enumerate() {
-            let Some(other) = other.as_ref() else {
-                continue;
-            };
-            if other
-                .attachment
-                .as_ref()
-                .is_some_and(|attachment| dma.is_attached(&buf, attachment))
-            {
-                if index != req.index && !other.state.is_cpu_owned() {
-                    return Err(Error::inval("dma-buf is queued in another buffer"));
-                }
-                holder = Some(index);
-            }
-        }
+        // One dma-buf, one plane: two mappings of the same memory for the
+        // device would overlap. A queued buffer keeps it; a CPU-owned one
+        // gives its attachment and mapping to this plane (nothing is
+        // unmapped).
+        let holder = self.holder_of(dma, &buf, req.index)?;
         let (attachment, mapping) = match holder {
-            Some(index) => {
+            Some(h) => {
                 // Map once: the extra reference goes, the attachment stays.
                 drop(buf);
-                let holder = self.slot_mut(index)?;
-                let mapping = match (holder.mapping.take(), &holder.attachment) {
-                    (Some(mapping), _) => mapping,
-                    (None, Some(attachment)) => dma.map(attachment, MAP_DIRECTION)?,
+                let held = &self.slot(h.index)?.planes[h.plane];
+                match (&held.mapping, &held.attachment) {
+                    (Some(_), _) => (None, None),
+                    (None, Some(attachment)) => (None, Some(dma.map(attachment, MAP_DIRECTION)?)),
                     (None, None) => return Err(Error::new(Errno::EIO, "attachment lost")),
-                };
-                // It moves: no unmap, no detach.
-                let attachment = holder.attachment.take();
-                holder.dmabuf_size = 0;
-                (attachment, mapping)
+                }
             }
             None => {
                 let attachment = dma.attach(buf)?;
                 // On failure, dropping `attachment` detaches again.
                 let mapping = dma.map(&attachment, MAP_DIRECTION)?;
-                (Some(attachment), mapping)
+                (Some(attachment), Some(mapping))
             }
         };
-        let slot = self.slot_mut(req.index)?;
-        if holder != Some(req.index) {
-            // Another dma-buf: the old one is released (its CPU-written
-            // bytes kept).
-            slot.release_memory(dma);
+        Ok(Import {
+            holder,
+            attachment,
+            mapping,
+            size,
+            length,
+            fd: plane_req.fd,
+        })
+    }
+
+    /// The DMABUF half of [`Queue::prepare_slot`]: each plane of slot
+    /// `req.index` ends up attached to and mapped for its dma-buf.
+    fn import(&mut self, dma: &mut D, req: &QueueRequest) -> QResult {
+        let num_planes = self.slot(req.index)?.num_planes;
+        let mut bufs: [Option<D::DmaBuf>; MAX_PLANES] = Default::default();
+        for p in 0..num_planes {
+            let buf = dma
+                .get_dmabuf(req.planes[p].fd)
+                .map_err(|_| Error::inval("fd is not a dma-buf"))?;
+            if bufs[..p]
+                .iter()
+                .flatten()
+                .any(|other| dma.same_dmabuf(other, &buf))
+            {
+                return Err(Error::inval(
+                    "one dma-buf for two planes: both would start at offset 0",
+                ));
+            }
+            bufs[p] = Some(buf);
         }
-        slot.mapping = Some(mapping);
-        slot.attachment = attachment;
-        slot.dmabuf_size = size;
-        slot.fd = req.fd;
-        slot.length = length;
+        let mut imports: [Option<Import<D>>; MAX_PLANES] = Default::default();
+        for (p, buf) in bufs.into_iter().enumerate() {
+            if let Some(buf) = buf {
+                imports[p] = Some(self.prepare_import(dma, req, p, buf)?);
+            }
+        }
+        // Nothing below fails. First every plane's memory moves out of its holder...
+        let mut moved: [(Option<D::Attachment>, Option<D::Mapping>); MAX_PLANES] =
+            Default::default();
+        for (import, moved) in imports.iter_mut().zip(moved.iter_mut()) {
+            let Some(import) = import else {
+                continue;
+            };
+            *moved = match import.holder {
+                Some(h) => {
+                    let held = &mut self.slot_mut(h.index)?.planes[h.plane];
+                    held.dmabuf_size = 0;
+                    let mapping = held.mapping.take().or(import.mapping.take());
+                    (held.attachment.take(), mapping)
+                }
+                None => (import.attachment.take(), import.mapping.take()),
+            };
+        }
+        // ...then what the slot held and no plane takes is released (its
+        // CPU-written bytes kept), and the planes get their memory.
+        let slot = self.slot_mut(req.index)?;
+        let cpu_owned = slot.state.is_cpu_owned();
+        for ((plane, import), (attachment, mapping)) in
+            slot.planes.iter_mut().zip(imports).zip(moved)
+        {
+            let Some(import) = import else {
+                continue;
+            };
+            plane.release_memory(dma, cpu_owned);
+            plane.mapping = mapping;
+            plane.attachment = attachment;
+            plane.dmabuf_size = import.size;
+            plane.fd = import.fd;
+            plane.length = import.length;
+        }
         Ok(())
     }
 
-    /// VIDIOC_DQBUF without waiting: the oldest done buffer, synced for the
-    /// CPU over the bytes the frame occupies (all of it with
-    /// [`Policy::full_sync`]; then unmapped with [`Policy::map_per_qbuf`]).
-    /// `EAGAIN` if none is done;
+    /// VIDIOC_DQBUF without waiting: the oldest done buffer, each plane
+    /// synced for the CPU over the bytes the frame occupies (all of it
+    /// with [`Policy::full_sync`]; none with the `skip_for_cpu` hint; then
+    /// unmapped with [`Policy::map_per_qbuf`]). `EAGAIN` if none is done;
     /// `EINVAL` when not streaming (a blocked DQBUF stops waiting then).
     pub(crate) fn dqbuf(
         &mut self,
@@ -804,21 +1282,30 @@ impl<D: Dma> Queue<D> {
             .ok_or(Error::new(Errno::EAGAIN, "no buffer done yet"))?;
         let policy = self.policy;
         let dmabuf = self.memory == Some(Memory::DmaBuf);
+        let mut skipped = 0;
         let slot = self.slot_mut(index)?;
-        let bytes = if policy.full_sync {
-            0..slot.length
-        } else {
-            0..slot.bytesused
-        };
-        if let Some(mapping) = &slot.mapping {
-            dma.sync_for_cpu(mapping, bytes, FRAME_DIRECTION);
+        let skip = slot.hints.skip_for_cpu;
+        for plane in slot.planes_mut() {
+            let bytes = if policy.full_sync {
+                0..plane.length
+            } else {
+                0..plane.bytesused
+            };
+            if let Some(mapping) = &plane.mapping {
+                if skip {
+                    skipped += 1;
+                } else {
+                    dma.sync_for_cpu(mapping, bytes, FRAME_DIRECTION);
+                }
+            }
         }
         if dmabuf && policy.map_per_qbuf {
             // Unmapped now, mapped again by the next QBUF. Still device-owned
             // here: the CPU has written nothing the unmap could undo.
-            slot.drop_mapping(dma);
+            slot.drop_mappings(dma);
         }
         slot.state = State::Dequeued;
+        self.skips.for_cpu += skipped;
         self.query(dma, index)
     }
 
@@ -846,29 +1333,44 @@ impl<D: Dma> Queue<D> {
         self.queued.clear();
         self.done.clear();
         let dmabuf = self.memory == Some(Memory::DmaBuf);
-        for slot in self.slots[..self.count].iter_mut().flatten() {
+        let mut skipped = 0;
+        for slot in self
+            .slots
+            .as_deref_mut()
+            .unwrap_or(&mut [])
+            .iter_mut()
+            .flatten()
+        {
             // A buffer the device held comes back through a sync for the
             // CPU of all the device may have written: not every exporter's
             // unmap syncs, and none of videobuf2's does.
             if !slot.state.is_cpu_owned() {
-                if let Some(mapping) = &slot.mapping {
-                    let bytes = 0..slot.length.min(dma.mapping_size(mapping));
-                    dma.sync_for_cpu(mapping, bytes, FRAME_DIRECTION);
+                let skip = slot.hints.skip_for_cpu;
+                for plane in slot.planes() {
+                    if let Some(mapping) = &plane.mapping {
+                        if skip {
+                            skipped += 1;
+                        } else {
+                            let bytes = plane.device_bytes(dma, mapping);
+                            dma.sync_for_cpu(mapping, bytes, FRAME_DIRECTION);
+                        }
+                    }
                 }
             }
             slot.state = State::Dequeued;
             if dmabuf {
                 // The application's now: handed over, then unmapped.
-                slot.drop_mapping(dma);
+                slot.drop_mappings(dma);
             }
         }
+        self.skips.for_cpu += skipped;
     }
 
     /// Stops streaming and drops every buffer (and so every mapping,
     /// attachment and dma-buf reference); nobody owns the queue afterwards.
     fn free_all(&mut self, dma: &mut D) {
         self.cancel(dma);
-        for slot in self.slots.iter_mut() {
+        for slot in self.all_slots_mut().iter_mut() {
             // Every buffer is CPU-owned now (`cancel`).
             if let Some(mut slot) = slot.take() {
                 slot.release_memory(dma);
@@ -876,6 +1378,7 @@ impl<D: Dma> Queue<D> {
         }
         self.count = 0;
         self.memory = None;
+        self.non_coherent = false;
         self.owner = None;
     }
 
@@ -888,32 +1391,38 @@ impl<D: Dma> Queue<D> {
     }
 
     /// Engine: takes the oldest queued buffer for filling, if streaming.
-    /// Returns its index and a clone of its mapping, which the engine may
-    /// use without the queue's lock until [`Queue::finish_frame`].
-    pub(crate) fn start_frame(&mut self) -> Option<(usize, D::Mapping)> {
+    /// Returns its index and a clone of each plane's mapping (`None` past
+    /// its planes), which the engine may use without the queue's lock
+    /// until [`Queue::finish_frame`].
+    pub(crate) fn start_frame(&mut self) -> Option<(usize, [Option<D::Mapping>; MAX_PLANES])> {
         if !self.streaming {
             return None;
         }
         let index = self.queued.peek()?;
-        let slot = self.slots.get_mut(index)?.as_mut()?;
-        // Checked before anything changes; a queued buffer always has a
-        // mapping (`prepare_slot`), so this only guards the invariant.
-        let mapping = slot.mapping.clone()?;
+        let slot = self.all_slots_mut().get_mut(index)?.as_mut()?;
+        // Checked before anything changes; a queued buffer always has its
+        // mappings (`prepare_slot`), so this only guards the invariant.
+        let mut mappings: [Option<D::Mapping>; MAX_PLANES] = Default::default();
+        for (mapping, plane) in mappings.iter_mut().zip(slot.planes()) {
+            *mapping = Some(plane.mapping.clone()?);
+        }
         slot.state = State::Active;
         self.queued.pop();
-        Some((index, mapping))
+        Some((index, mappings))
     }
 
     /// Engine: the buffer taken by [`Queue::start_frame`] is filled. Returns
     /// `false` if it was no longer active (the stream was cancelled).
     pub(crate) fn finish_frame(&mut self, index: usize, frame: FrameDone) -> bool {
-        let Some(Some(slot)) = self.slots[..self.count].get_mut(index) else {
+        let Some(Some(slot)) = self.all_slots_mut().get_mut(index) else {
             return false;
         };
         if slot.state != State::Active {
             return false;
         }
-        slot.bytesused = frame.bytesused.min(slot.length);
+        for (plane, bytesused) in slot.planes_mut().iter_mut().zip(frame.bytesused) {
+            plane.bytesused = bytesused.min(plane.length);
+        }
         slot.sequence = frame.sequence;
         slot.timestamp_ns = frame.timestamp_ns;
         slot.error = frame.error;
@@ -922,17 +1431,20 @@ impl<D: Dma> Queue<D> {
         true
     }
 
-    /// The mapping of buffer `index`, if it has one.
-    pub(crate) fn mapping(&self, index: usize) -> Option<&D::Mapping> {
-        self.slot(index).ok()?.mapping.as_ref()
+    /// The mapping of plane `plane` of buffer `index`, if it has one.
+    pub(crate) fn mapping(&self, index: usize, plane: usize) -> Option<&D::Mapping> {
+        self.slot(index).ok()?.planes().get(plane)?.mapping.as_ref()
     }
 
-    /// The mapping of MMAP buffer `index`, for mmap() of its memory.
-    pub(crate) fn mmap_buffer(&self, index: usize) -> QResult<&D::Mapping> {
+    /// The memory of plane `plane` of MMAP buffer `index`, for mmap().
+    pub(crate) fn mmap_buffer(&self, index: usize, plane: usize) -> QResult<&D::Mapping> {
         if self.memory != Some(Memory::Mmap) {
             return Err(Error::inval("mmap of a queue without MMAP buffers"));
         }
         self.slot(index)?
+            .planes()
+            .get(plane)
+            .ok_or(Error::inval("no such plane"))?
             .mapping
             .as_ref()
             .ok_or(Error::inval("buffer has no memory"))

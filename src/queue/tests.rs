@@ -18,10 +18,14 @@ const DMABUF_SIZE: usize = if usize::BITS > 32 {
 };
 
 impl Dma for NoDma {
+    type Table<T> = std::vec::Vec<T>;
     type DmaBuf = ();
     type Attachment = ();
     type Mapping = ();
 
+    fn new_table<T>(&mut self, len: usize, make: impl FnMut() -> T) -> QResult<Self::Table<T>> {
+        Ok(core::iter::repeat_with(make).take(len).collect())
+    }
     fn alloc_mapped(&mut self, _size: usize, _direction: Direction) -> QResult<()> {
         Ok(())
     }
@@ -30,6 +34,9 @@ impl Dma for NoDma {
     }
     fn dmabuf_size(&self, _buf: &()) -> usize {
         DMABUF_SIZE
+    }
+    fn same_dmabuf(&self, _a: &(), _b: &()) -> bool {
+        false
     }
     fn is_attached(&self, _buf: &(), _attachment: &()) -> bool {
         false
@@ -57,15 +64,14 @@ impl Dma for NoDma {
 #[test]
 fn start_frame_changes_nothing_for_a_queued_buffer_without_a_mapping() {
     let mut q = Queue::<NoDma>::new();
-    let mut slot = Slot::new(16);
-    slot.state = State::Queued;
-    q.slots[0] = Some(slot);
-    q.count = 1;
-    q.memory = Some(Memory::DmaBuf);
+    let who = OwnerId(1);
+    let request = BufferRequest::single(Memory::DmaBuf, 1, 16);
+    assert_eq!(q.reqbufs(&mut NoDma, who, &request).map(|a| a.count), Ok(1));
+    q.slot_mut(0).expect("buffer 0").state = State::Queued;
     q.streaming = true;
     assert!(q.queued.push(0));
     assert!(q.start_frame().is_none());
-    assert_eq!(q.slots[0].as_ref().map(|s| s.state), Some(State::Queued));
+    assert_eq!(q.slot(0).map(|s| s.state), Ok(State::Queued));
     assert_eq!(q.queued_count(), 1);
 }
 
@@ -73,17 +79,13 @@ fn start_frame_changes_nothing_for_a_queued_buffer_without_a_mapping() {
 fn a_dmabuf_over_4_gib_is_used_for_the_32_bits_length_can_say() {
     let mut q = Queue::<NoDma>::new();
     let who = OwnerId(1);
-    let req = QueueRequest {
-        index: 0,
-        memory: Memory::DmaBuf,
-        fd: 3,
-        length: 0,
-    };
-    assert_eq!(q.reqbufs(&mut NoDma, who, Memory::DmaBuf, 1, 4096), Ok(1));
+    let req = QueueRequest::single(0, Memory::DmaBuf, 3, 0);
+    let request = BufferRequest::single(Memory::DmaBuf, 1, 4096);
+    assert_eq!(q.reqbufs(&mut NoDma, who, &request).map(|a| a.count), Ok(1));
     let info = q
         .qbuf(&mut NoDma, who, &req)
         .expect("QBUF of a large dma-buf");
-    assert_eq!(info.length, MAX_LENGTH);
-    assert_eq!(info.dmabuf_size, DMABUF_SIZE);
-    assert!(u32::try_from(info.length).is_ok());
+    assert_eq!(info.planes[0].length, MAX_LENGTH);
+    assert_eq!(info.planes[0].dmabuf_size, DMABUF_SIZE);
+    assert!(u32::try_from(info.planes[0].length).is_ok());
 }

@@ -153,14 +153,14 @@ impl Rig {
     /// dma-buf at `fd` (DMABUF).
     fn user_buffer(&self, index: usize, fd: i32) -> Option<Rc<Buffer>> {
         match self.q.memory()? {
-            Memory::Mmap => self.q.mmap_buffer(index).ok().map(|m| m.buffer.clone()),
+            Memory::Mmap => self.q.mmap_buffer(index, 0).ok().map(|m| m.buffer.clone()),
             Memory::DmaBuf => self.world.buffer(fd),
         }
     }
 
     /// Userspace mmaps MMAP buffer `index` and keeps the mapping.
     fn user_mmap(&mut self, index: usize) -> Rc<Buffer> {
-        let mapping = self.q.mmap_buffer(index).unwrap().clone();
+        let mapping = self.q.mmap_buffer(index, 0).unwrap().clone();
         mapping.user_mapped.set(true);
         let buffer = mapping.buffer.clone();
         self.user_mmaps.push(mapping);
@@ -184,7 +184,7 @@ impl Rig {
                 .filter(|&&fd| {
                     !infos
                         .iter()
-                        .any(|info| info.fd == fd && !info.state.is_cpu_owned())
+                        .any(|info| info.planes[0].fd == fd && !info.state.is_cpu_owned())
                 })
                 .filter_map(|&fd| self.world.buffer(fd))
                 .collect(),
@@ -250,7 +250,7 @@ impl Rig {
                     .any(|m| m.buffer.id == claim.buffer.id)
                 && !(0..self.q.count()).any(|i| {
                     self.q
-                        .mmap_buffer(i)
+                        .mmap_buffer(i, 0)
                         .is_ok_and(|m| m.buffer.id == claim.buffer.id)
                 });
             let version = claim.buffer.view_version();
@@ -278,7 +278,7 @@ impl Rig {
 
     /// Buffer `index` goes to the device: userspace gives up what it wrote.
     fn forget_claims(&mut self, info: &BufferInfo) {
-        if let Some(buffer) = self.user_buffer(info.index, info.fd) {
+        if let Some(buffer) = self.user_buffer(info.index, info.planes[0].fd) {
             self.claims.retain(|c| c.buffer.id != buffer.id);
         }
     }
@@ -287,7 +287,8 @@ impl Rig {
         self.world.disturb();
         let size = self.format_size;
         self.q
-            .reqbufs(&mut self.dma, who, memory, n, size)
+            .reqbufs(&mut self.dma, who, &BufferRequest::single(memory, n, size))
+            .map(|a| a.count)
             .map_err(|e| e.errno)
     }
 
@@ -300,7 +301,8 @@ impl Rig {
     ) -> Result<(usize, usize), Errno> {
         self.world.disturb();
         self.q
-            .create_bufs(&mut self.dma, who, memory, n, size)
+            .create_bufs(&mut self.dma, who, &BufferRequest::single(memory, n, size))
+            .map(|a| (a.first, a.count))
             .map_err(|e| e.errno)
     }
 
@@ -317,12 +319,7 @@ impl Rig {
     }
 
     fn request(index: usize, memory: Memory, fd: i32) -> QueueRequest {
-        QueueRequest {
-            index,
-            memory,
-            fd,
-            length: 0,
-        }
+        QueueRequest::single(index, memory, fd, 0)
     }
 
     fn qbuf_request(&mut self, who: OwnerId, req: &QueueRequest) -> Result<BufferInfo, Errno> {
@@ -364,13 +361,13 @@ impl Rig {
             .frames_written
             .remove(&info.sequence)
             .unwrap_or_default();
-        if let Some(buffer) = self.user_buffer(info.index, info.fd) {
-            let read = buffer.cpu_read(0..info.bytesused);
+        if let Some(buffer) = self.user_buffer(info.index, info.planes[0].fd) {
+            let read = buffer.cpu_read(0..info.planes[0].bytesused);
             assert!(
                 read == written,
                 "userspace does not read frame {} ({} bytes) in buffer {} as the device wrote it",
                 info.sequence,
-                info.bytesused,
+                info.planes[0].bytesused,
                 info.index
             );
         }
@@ -399,14 +396,15 @@ impl Rig {
     fn engine_tick_with(&mut self, bytesused: Option<usize>) -> Option<usize> {
         let sequence = self.sequence;
         self.sequence += 1;
-        let (index, mapping) = self.q.start_frame()?;
-        let length = self.q.query(&self.dma, index).unwrap().length;
+        let (index, mappings) = self.q.start_frame()?;
+        let mapping = mappings[0].clone().unwrap();
+        let length = self.q.query(&self.dma, index).unwrap().planes[0].length;
         let bytesused = bytesused.unwrap_or(length).min(length);
         let written = frame(sequence, bytesused);
         mapping.device_write(0, &written);
         self.frames_written.insert(sequence, written);
         let done = FrameDone {
-            bytesused,
+            bytesused: [bytesused, 0, 0],
             sequence,
             timestamp_ns: 1_000 + u64::from(sequence),
             error: false,
@@ -435,7 +433,7 @@ fn reqbufs_mmap_allocates_and_maps_each_buffer_once() {
     assert_eq!(r.q.owner(), Some(A));
     for i in 0..4 {
         let info = r.q.query(&r.dma, i).unwrap();
-        assert_eq!((info.state, info.length), (State::Dequeued, SIZE));
+        assert_eq!((info.state, info.planes[0].length), (State::Dequeued, SIZE));
     }
 }
 
@@ -511,7 +509,7 @@ fn create_bufs_appends_and_reports_the_first_index() {
     let mut r = Rig::new(Setup::default());
     assert_eq!(r.create_bufs(A, Memory::Mmap, 2, SIZE), Ok((0, 2)));
     assert_eq!(r.create_bufs(A, Memory::Mmap, 3, 2 * SIZE), Ok((2, 3)));
-    assert_eq!(r.q.query(&r.dma, 4).unwrap().length, 2 * SIZE);
+    assert_eq!(r.q.query(&r.dma, 4).unwrap().planes[0].length, 2 * SIZE);
     // count 0 only reports.
     assert_eq!(r.create_bufs(A, Memory::Mmap, 0, SIZE), Ok((5, 0)));
     // Another memory type than the buffers': EINVAL.
@@ -553,7 +551,10 @@ fn mmap_frame_reaches_the_cpu_only_through_the_dqbuf_sync() {
         let stale = buffer.cpu_peek(0..SIZE) != frame(0, SIZE);
         assert_eq!(stale, r.setup.platform.needs_sync());
         let info = r.dqbuf(A, Memory::Mmap).unwrap();
-        assert_eq!((info.index, info.sequence, info.bytesused), (0, 0, SIZE));
+        assert_eq!(
+            (info.index, info.sequence, info.planes[0].bytesused),
+            (0, 0, SIZE)
+        );
         let c = r.world.counters();
         assert_eq!((c.syncs_for_cpu, c.bytes_synced_for_cpu), (1, SIZE as u64));
     });
@@ -569,7 +570,7 @@ fn bytes_synced_at_dqbuf(r: &mut Rig, policy: Policy, bytesused: usize) -> u64 {
     r.streamon(A).unwrap();
     r.engine_tick_with(Some(bytesused)).unwrap();
     let info = r.dqbuf(A, Memory::Mmap).unwrap();
-    assert_eq!(info.bytesused, bytesused);
+    assert_eq!(info.planes[0].bytesused, bytesused);
     r.world.counters().bytes_synced_for_cpu
 }
 
@@ -606,10 +607,10 @@ fn short_frames_reach_the_cpu_byte_exact(r: &mut Rig, memory: Memory) {
     for (n, bytesused) in lengths.into_iter().enumerate() {
         r.engine_tick_with(Some(bytesused)).unwrap();
         let info = r.dqbuf(A, memory).unwrap();
-        assert_eq!(info.bytesused, bytesused);
-        let buffer = r.user_buffer(info.index, info.fd).unwrap();
+        assert_eq!(info.planes[0].bytesused, bytesused);
+        let buffer = r.user_buffer(info.index, info.planes[0].fd).unwrap();
         r.user_fill(&buffer, 0x80 | n as u8);
-        r.qbuf(A, info.index, memory, info.fd).unwrap();
+        r.qbuf(A, info.index, memory, info.planes[0].fd).unwrap();
     }
 }
 
@@ -799,7 +800,7 @@ fn finish_frame_of_a_cancelled_buffer_is_ignored() {
     drop(mapping);
     r.streamoff(A).unwrap();
     let done = FrameDone {
-        bytesused: 1,
+        bytesused: [1, 0, 0],
         sequence: 0,
         timestamp_ns: 1,
         error: false,
@@ -818,9 +819,10 @@ fn the_engine_writing_a_dequeued_buffer_fails_the_test() {
     r.reqbufs(A, Memory::Mmap, 1).unwrap();
     r.qbuf(A, 0, Memory::Mmap, -1).unwrap();
     r.streamon(A).unwrap();
-    let (index, mapping) = r.q.start_frame().unwrap();
+    let (index, mappings) = r.q.start_frame().unwrap();
+    let mapping = mappings[0].clone().unwrap();
     let done = FrameDone {
-        bytesused: 0,
+        bytesused: [0; MAX_PLANES],
         sequence: 0,
         timestamp_ns: 1,
         error: false,
@@ -850,9 +852,10 @@ fn dmabuf_is_attached_and_mapped_once_over_a_thousand_requeues() {
             r.engine_tick().unwrap();
             let info = r.dqbuf(A, Memory::DmaBuf).unwrap();
             // Userspace stamps the frame it read.
-            let buffer = r.user_buffer(info.index, info.fd).unwrap();
+            let buffer = r.user_buffer(info.index, info.planes[0].fd).unwrap();
             r.user_write(&buffer, n % SIZE, &[0xa5; 16][..16.min(SIZE - n % SIZE)]);
-            r.qbuf(A, info.index, Memory::DmaBuf, info.fd).unwrap();
+            r.qbuf(A, info.index, Memory::DmaBuf, info.planes[0].fd)
+                .unwrap();
         }
         let c = r.world.counters();
         assert_eq!(
@@ -888,12 +891,14 @@ fn map_per_qbuf_policy_maps_at_qbuf_and_unmaps_at_dqbuf() {
         for n in 0..100 {
             r.engine_tick_with(Some(SIZE - n)).unwrap();
             let info = r.dqbuf(A, Memory::DmaBuf).unwrap();
-            assert!(!info.mapped_for_device, "unmapped at DQBUF");
-            assert!(info.attached, "the attachment stays");
-            let buffer = r.user_buffer(info.index, info.fd).unwrap();
+            assert!(!info.planes[0].mapped_for_device, "unmapped at DQBUF");
+            assert!(info.planes[0].attached, "the attachment stays");
+            let buffer = r.user_buffer(info.index, info.planes[0].fd).unwrap();
             r.user_fill(&buffer, n as u8);
-            let info = r.qbuf(A, info.index, Memory::DmaBuf, info.fd).unwrap();
-            assert!(info.mapped_for_device, "mapped again at QBUF");
+            let info = r
+                .qbuf(A, info.index, Memory::DmaBuf, info.planes[0].fd)
+                .unwrap();
+            assert!(info.planes[0].mapped_for_device, "mapped again at QBUF");
         }
         let c = r.world.counters();
         assert_eq!((c.attaches, c.maps, c.unmaps), (4, 104, 100));
@@ -902,8 +907,9 @@ fn map_per_qbuf_policy_maps_at_qbuf_and_unmaps_at_dqbuf() {
         r.q.set_policy(Policy::default());
         r.engine_tick().unwrap();
         let info = r.dqbuf(A, Memory::DmaBuf).unwrap();
-        assert!(info.mapped_for_device);
-        r.qbuf(A, info.index, Memory::DmaBuf, info.fd).unwrap();
+        assert!(info.planes[0].mapped_for_device);
+        r.qbuf(A, info.index, Memory::DmaBuf, info.planes[0].fd)
+            .unwrap();
         assert_eq!(r.world.counters().maps, 104);
     });
 }
@@ -929,10 +935,7 @@ fn dmabuf_qbuf_rejects_bad_fds_and_small_buffers_with_einval() {
         Errno::EINVAL,
         "too small"
     );
-    let req = QueueRequest {
-        length: SIZE + 1,
-        ..Rig::request(0, Memory::DmaBuf, 11)
-    };
+    let req = QueueRequest::single(0, Memory::DmaBuf, 11, SIZE + 1);
     assert_eq!(errno(r.qbuf_request(A, &req)), Errno::EINVAL, "length");
     let c = r.world.counters();
     assert_eq!(c.held(), (0, 0, 0, 0), "nothing kept");
@@ -968,7 +971,7 @@ fn dmabuf_swap_on_a_slot_releases_the_old_one_first() {
         assert_eq!((c.attaches, c.detaches, c.maps, c.unmaps), (2, 1, 2, 1));
         assert_eq!((c.refs_held(), c.dma_mappings()), (1, 1));
         r.engine_tick().unwrap();
-        assert_eq!(r.dqbuf(A, Memory::DmaBuf).unwrap().fd, 11);
+        assert_eq!(r.dqbuf(A, Memory::DmaBuf).unwrap().planes[0].fd, 11);
     });
 }
 
@@ -1060,7 +1063,7 @@ fn one_dmabuf_in_two_slots_is_refused_while_queued_and_may_move_otherwise() {
         // Back with the CPU: it moves to slot 1, and slot 0 lets go of it.
         r.qbuf(A, 1, Memory::DmaBuf, 10).unwrap();
         let slot0 = r.q.query(&r.dma, 0).unwrap();
-        assert!(!slot0.attached && !slot0.mapped_for_device);
+        assert!(!slot0.planes[0].attached && !slot0.planes[0].mapped_for_device);
         let c = r.world.counters();
         assert_eq!((c.attachments(), c.mappings(), c.refs_held()), (1, 1, 1));
         r.engine_tick().unwrap();
@@ -1076,7 +1079,7 @@ fn prepared_dmabuf_queued_with_fd_minus_one_keeps_its_fd_and_length() {
     r.prepare(A, &Rig::request(0, Memory::DmaBuf, 10)).unwrap();
     let info = r.qbuf(A, 0, Memory::DmaBuf, -1).unwrap();
     assert_eq!(
-        (info.fd, info.length, info.state),
+        (info.planes[0].fd, info.planes[0].length, info.state),
         (10, 2 * SIZE, State::Queued)
     );
 }
@@ -1116,8 +1119,8 @@ fn dequeued_import_written_by_user(r: &mut Rig) -> Rc<Buffer> {
     r.streamon(A).unwrap();
     r.engine_tick().unwrap();
     let info = r.dqbuf(A, Memory::DmaBuf).unwrap();
-    assert_eq!(info.fd, 10);
-    let buffer = r.user_buffer(info.index, info.fd).unwrap();
+    assert_eq!(info.planes[0].fd, 10);
+    let buffer = r.user_buffer(info.index, info.planes[0].fd).unwrap();
     r.user_fill(&buffer, 0xc3);
     buffer
 }
@@ -1153,7 +1156,7 @@ fn user_data_survives_the_dmabuf_moving_to_another_slot() {
         // Slot 1 gives back its own dma-buf first, so that it is CPU-owned.
         r.engine_tick().unwrap();
         let info = r.dqbuf(A, Memory::DmaBuf).unwrap();
-        let own = r.user_buffer(info.index, info.fd).unwrap();
+        let own = r.user_buffer(info.index, info.planes[0].fd).unwrap();
         r.user_fill(&own, 0x3c);
         let unmaps = r.world.counters().unmaps;
         // Queueing it takes back what userspace wrote into it; only what it
@@ -1271,10 +1274,7 @@ fn refused_qbuf_does_not_take_the_dmabuf_from_another_slot() {
         let holder = r.q.query(&r.dma, 0).unwrap();
         for length in [2 * SIZE, SIZE / 2] {
             let before = r.world.counters();
-            let req = QueueRequest {
-                length,
-                ..Rig::request(1, Memory::DmaBuf, 10)
-            };
+            let req = QueueRequest::single(1, Memory::DmaBuf, 10, length);
             assert_eq!(errno(r.qbuf_request(A, &req)), Errno::EINVAL);
             assert_eq!(r.q.query(&r.dma, 0).unwrap(), holder, "length {length}");
             // The refused request's own reference came and went; nothing else.
@@ -1300,15 +1300,20 @@ impl Rig {
         let (mut attached, mut mapped, mut dma_mapped) = (0, 0, 0);
         for i in 0..self.q.count() {
             let info = self.q.query(&self.dma, i).unwrap();
-            attached += u64::from(info.attached);
-            mapped += u64::from(info.mapped_for_device);
+            attached += u64::from(info.planes[0].attached);
+            mapped += u64::from(info.planes[0].mapped_for_device);
             // A caching exporter's mapping lives as long as its attachment.
-            let exporter = self.world.buffer(info.fd).and_then(|b| b.exporter());
+            let exporter = self
+                .world
+                .buffer(info.planes[0].fd)
+                .and_then(|b| b.exporter());
             dma_mapped += u64::from(match exporter {
-                Some(Exporter::NeverSyncs | Exporter::SyncsAtDetach) if info.attached => true,
-                _ => info.mapped_for_device,
+                Some(Exporter::NeverSyncs | Exporter::SyncsAtDetach) if info.planes[0].attached => {
+                    true
+                }
+                _ => info.planes[0].mapped_for_device,
             });
-            match self.q.mapping(i) {
+            match self.q.mapping(i, 0) {
                 // The model's ownership is the queue's.
                 Some(mapping) => assert_eq!(
                     mapping.buffer.is_device_owned(),
@@ -1376,12 +1381,8 @@ fn random_sequence(platform: Platform, seed: u64) {
             2..=6 => {
                 // Sometimes an index or an fd that is no buffer.
                 let fd = rng.pick(&fds) + i32::from(rng.one_in(20));
-                let req = QueueRequest {
-                    index: rng.below(r.q.count() + 1),
-                    memory,
-                    fd,
-                    length: if rng.one_in(3) { r.format_size } else { 0 },
-                };
+                let length = if rng.one_in(3) { r.format_size } else { 0 };
+                let req = QueueRequest::single(rng.below(r.q.count() + 1), memory, fd, length);
                 let result = if rng.one_in(4) {
                     r.prepare(who, &req)
                 } else {
@@ -1399,7 +1400,7 @@ fn random_sequence(platform: Platform, seed: u64) {
                         assert!(info.sequence > last, "{context}: sequence");
                     }
                     last_sequence = Some(info.sequence);
-                    if let Some(buffer) = r.user_buffer(info.index, info.fd) {
+                    if let Some(buffer) = r.user_buffer(info.index, info.planes[0].fd) {
                         r.user_scribble(&buffer, &mut rng, byte);
                     }
                 }

@@ -456,9 +456,14 @@ impl Model {
 }
 
 impl Dma for Model {
+    type Table<T> = Vec<T>;
     type DmaBuf = DmaBufRef;
     type Attachment = Rc<AttachmentInner>;
     type Mapping = Rc<MappingInner>;
+
+    fn new_table<T>(&mut self, len: usize, make: impl FnMut() -> T) -> QResult<Vec<T>> {
+        Ok(core::iter::repeat_with(make).take(len).collect())
+    }
 
     fn alloc_mapped(&mut self, size: usize, direction: Direction) -> QResult<Self::Mapping> {
         self.world.disturb();
@@ -485,6 +490,10 @@ impl Dma for Model {
 
     fn dmabuf_size(&self, buf: &Self::DmaBuf) -> usize {
         buf.buffer.len()
+    }
+
+    fn same_dmabuf(&self, a: &Self::DmaBuf, b: &Self::DmaBuf) -> bool {
+        a.buffer.id == b.buffer.id
     }
 
     fn is_attached(&self, buf: &Self::DmaBuf, attachment: &Self::Attachment) -> bool {
