@@ -32,6 +32,7 @@ struct wait_queue_head;
 /* Module parameters */
 unsigned int rvcap_param_num_devices(void);
 bool rvcap_param_contig(void);
+unsigned int rvcap_param_multiplanar(unsigned int index);
 
 /* Devices and logging */
 int rvcap_dma_coerce_mask_and_coherent(struct device *dev, unsigned int bits);

@@ -5,23 +5,31 @@
 //! Pure Rust over `core` only (host-tested in `tests/host`). The engine writes
 //! a frame as a series of chunks, one per DMA segment, at arbitrary offsets,
 //! so the generator answers "the bytes of the frame from offset `o` on". For
-//! the image patterns, every line of a plane is the same, so one template
-//! line per plane is rendered once per stream and copied.
+//! the image patterns, every line of a colour plane is the same, so one
+//! template line per colour plane is rendered once per stream and copied.
+//!
+//! A frame of a multi-planar format is the concatenation of its memory
+//! planes (plane 0's `sizeimage` bytes, then plane 1's, ...), and offsets
+//! count in that concatenation: byte `i` of memory plane `p` is frame byte
+//! [`FrameFormat::plane_offset`]`(p) + i`. The engine writes plane `p` by
+//! filling from that offset with a sink as large as the plane.
 //!
 //! # The verification pattern
 //!
-//! Byte `i` (counted from the start of the frame, `0 <= i < sizeimage`) of the
-//! frame with sequence number `s` is
+//! Byte `i` (counted from the start of the frame, `0 <= i < sizeimage`, the
+//! total of all memory planes) of the frame with sequence number `s` is
 //!
 //! ```text
 //!     (i mod 251 + 17 * s) mod 256
 //! ```
 //!
-//! whatever the pixel format. Two frames whose sequence numbers differ by
-//! less than 256 differ in every byte, so a stale frame, a stale part of a
-//! frame or a frame of the wrong sequence cannot pass a byte-exact check.
+//! whatever the pixel format and however many memory planes it has (so an
+//! NV12M frame has the bytes of the NV12 frame of the same size). Two
+//! frames whose sequence numbers differ by less than 256 differ in every
+//! byte, so a stale frame, a stale part of a frame or a frame of the wrong
+//! sequence cannot pass a byte-exact check.
 
-use crate::format::{FrameFormat, Layout};
+use crate::format::{ColorPlane, FrameFormat, Layout, Samples, MAX_PLANES};
 use core::ffi::CStr;
 use core::num::{NonZeroU32, NonZeroUsize};
 
@@ -59,23 +67,22 @@ const VERIFY_PERIOD: usize = 251;
 const VERIFY_RUN: usize = 16 * VERIFY_PERIOD;
 
 /// Template bytes a stream in `format` needs, whatever the pattern: one line
-/// of a packed format or one luma plus one chroma line of NV12 for the image
-/// patterns, a run of periods for the verification pattern.
-pub(crate) const fn template_len(format: &FrameFormat) -> usize {
-    let lines = lines_len(format);
-    if lines > VERIFY_RUN {
-        lines
-    } else {
-        VERIFY_RUN
-    }
+/// of each colour plane for the image patterns (one of a packed format; a
+/// luma and a CbCr line of NV12; a Y, a Cb and a Cr line of YUV420M), a run
+/// of periods for the verification pattern.
+pub(crate) fn template_len(format: &FrameFormat) -> usize {
+    lines_len(format).max(VERIFY_RUN)
 }
 
-/// Bytes of the template lines of the image patterns.
-const fn lines_len(format: &FrameFormat) -> usize {
-    match format.format.layout {
-        Layout::Packed { .. } => format.bytes_per_line as usize,
-        Layout::SemiPlanar420 => 2 * format.bytes_per_line as usize,
-    }
+/// Bytes of the template lines of the image patterns: one line per colour
+/// plane.
+fn lines_len(format: &FrameFormat) -> usize {
+    let (count, planes) = format.color_planes();
+    planes
+        .iter()
+        .take(count)
+        .map(|p| p.bytes_per_line as usize)
+        .sum()
 }
 
 /// Bytes at the start of every frame that a DMA engine with a small buffer
@@ -179,12 +186,27 @@ fn rgb_to_grey([r, g, b]: [u8; 3]) -> u8 {
     ((77 * u32::from(r) + 150 * u32::from(g) + 29 * u32::from(b)) >> 8) as u8
 }
 
-/// Renders one frame: fixed format, pattern and sequence number.
-pub(crate) struct Renderer<'a> {
-    format: FrameFormat,
+/// Where one colour plane lies in the frame and in the template.
+#[derive(Clone, Copy)]
+struct PlaneRun {
+    /// Frame offset of its first byte.
+    start: usize,
+    /// Frame offset just past its last byte.
+    end: usize,
+    /// Template offset of its line.
+    line: usize,
     /// Bytes per line, never zero (divisions by it cannot fail).
     bytes_per_line: NonZeroUsize,
+}
+
+/// Renders one frame: fixed format, pattern and sequence number.
+pub(crate) struct Renderer<'a> {
+    /// Bytes of the whole frame (all memory planes).
+    size: usize,
     pattern: Pattern,
+    /// The colour planes, in frame order; `planes[..count]` are used.
+    planes: [PlaneRun; MAX_PLANES],
+    count: usize,
     /// Template lines, or the verification run (see [`template_len`]).
     template: &'a [u8],
 }
@@ -193,62 +215,96 @@ impl<'a> Renderer<'a> {
     /// Prepares rendering frame `sequence` of `pattern` in `format`, using
     /// `template` (at least [`template_len`] bytes, allocated by the caller
     /// once per stream) for the bytes every part of the frame copies from.
-    /// Returns `None` if `template` is too short or the format empty.
+    /// Returns `None` if `template` is too short or the format empty or
+    /// inconsistent (colour planes that do not add up to its size).
     pub(crate) fn new(
         format: FrameFormat,
         pattern: Pattern,
         sequence: u32,
         template: &'a mut [u8],
     ) -> Option<Self> {
-        let bytes_per_line = NonZeroUsize::new(format.bytes_per_line as usize)?;
         let width = NonZeroU32::new(format.width)?;
+        let (count, color) = format.color_planes();
+        let mut planes = [PlaneRun {
+            start: 0,
+            end: 0,
+            line: 0,
+            bytes_per_line: NonZeroUsize::MIN,
+        }; MAX_PLANES];
+        let (mut at, mut line) = (0, 0);
+        for (run, plane) in planes.iter_mut().zip(color.iter().take(count)) {
+            let bytes_per_line = NonZeroUsize::new(plane.bytes_per_line as usize)?;
+            let end = at + plane.size() as usize;
+            *run = PlaneRun {
+                start: at,
+                end,
+                line,
+                bytes_per_line,
+            };
+            at = end;
+            line += bytes_per_line.get();
+        }
+        if at != format.size_image as usize {
+            return None;
+        }
         let len = template_len(&format);
         let template = template.get_mut(..len)?;
         if pattern == Pattern::Verification {
             let add = sequence.wrapping_mul(17) as u8;
-            for (i, b) in template[..VERIFY_RUN].iter_mut().enumerate() {
+            for (i, b) in template.iter_mut().take(VERIFY_RUN).enumerate() {
                 *b = ((i % VERIFY_PERIOD) as u8).wrapping_add(add);
             }
         } else {
-            render_template(&format, width, pattern, &mut template[..lines_len(&format)]);
+            for (run, plane) in planes.iter().zip(color.iter()).take(count) {
+                let out = template.get_mut(run.line..run.line + run.bytes_per_line.get())?;
+                render_line(format.format.layout, plane, width, pattern, out);
+            }
         }
         Some(Self {
-            format,
-            bytes_per_line,
+            size: at,
             pattern,
+            planes,
+            count,
             template,
         })
     }
 
-    /// Appends the frame's bytes from frame offset `offset` on to `sink`,
-    /// as many as it takes, up to the frame's end. Returns how many.
+    /// Appends the frame's bytes from frame offset `offset` (counted over
+    /// all memory planes) on to `sink`, as many as it takes, up to the
+    /// frame's end. Returns how many.
     pub(crate) fn fill(&self, offset: usize, sink: &mut impl FrameSink) -> usize {
-        let size = self.format.size_image as usize;
-        let n = sink.room().min(size.saturating_sub(offset));
+        let n = sink.room().min(self.size.saturating_sub(offset));
         let mut done = 0;
         while done < n {
             let run = self.run_at(offset + done);
+            if run.is_empty() {
+                // Cannot happen: every frame offset has a run.
+                break;
+            }
             let take = run.len().min(n - done);
             sink.append(&run[..take]);
             done += take;
         }
-        n
+        done
     }
 
-    /// The template bytes that frame byte `pos` and those after it equal.
+    /// The template bytes that frame byte `pos` and those after it equal
+    /// (empty past the frame's end).
     fn run_at(&self, pos: usize) -> &[u8] {
         if self.pattern == Pattern::Verification {
-            return &self.template[pos % VERIFY_PERIOD..VERIFY_RUN];
+            return self
+                .template
+                .get(pos % VERIFY_PERIOD..VERIFY_RUN)
+                .unwrap_or(&[]);
         }
-        let bpl = self.bytes_per_line.get();
-        let luma_size = bpl * self.format.height as usize;
-        // NV12: the luma template for the first plane, then the chroma one.
-        let (line, pos) = if pos < luma_size {
-            (&self.template[..bpl], pos)
-        } else {
-            (&self.template[bpl..2 * bpl], pos - luma_size)
+        // The colour plane `pos` lies in, then its template line.
+        let Some(plane) = self.planes.iter().take(self.count).find(|p| pos < p.end) else {
+            return &[];
         };
-        &line[pos % self.bytes_per_line..]
+        let in_line = pos.saturating_sub(plane.start) % plane.bytes_per_line;
+        self.template
+            .get(plane.line + in_line..plane.line + plane.bytes_per_line.get())
+            .unwrap_or(&[])
     }
 }
 
@@ -264,10 +320,52 @@ fn pattern_rgb(pattern: Pattern, x: u32, width: NonZeroU32) -> [u8; 3] {
     }
 }
 
-/// Renders one line (two for NV12: luma, then interleaved CbCr) of `pattern`.
-fn render_template(format: &FrameFormat, width: NonZeroU32, pattern: Pattern, out: &mut [u8]) {
-    match format.format.layout {
-        Layout::Packed { bytes_per_pixel: 2 } => {
+/// Renders one line of colour plane `plane` of `pattern` in a format of
+/// `layout` into `out` (that plane's bytes per line).
+fn render_line(
+    layout: Layout,
+    plane: &ColorPlane,
+    width: NonZeroU32,
+    pattern: Pattern,
+    out: &mut [u8],
+) {
+    let ycbcr = |x: u32| rgb_to_ycbcr(pattern_rgb(pattern, x, width));
+    // The chroma of a sample is that of its first pixel, as for YUYV.
+    let h_sub = plane.h_sub;
+    match plane.samples {
+        Samples::Pixels => {
+            if let Layout::Packed { bytes_per_pixel } = layout {
+                render_packed(bytes_per_pixel, width, pattern, out);
+            }
+        }
+        Samples::Luma => {
+            for (x, px) in out.iter_mut().enumerate() {
+                *px = ycbcr(x as u32).0;
+            }
+        }
+        Samples::CbCr => {
+            for (j, px) in out.chunks_exact_mut(2).enumerate() {
+                let (_, cb, cr) = ycbcr(j as u32 * h_sub);
+                px.copy_from_slice(&[cb, cr]);
+            }
+        }
+        Samples::Cb => {
+            for (j, px) in out.iter_mut().enumerate() {
+                *px = ycbcr(j as u32 * h_sub).1;
+            }
+        }
+        Samples::Cr => {
+            for (j, px) in out.iter_mut().enumerate() {
+                *px = ycbcr(j as u32 * h_sub).2;
+            }
+        }
+    }
+}
+
+/// Renders one line of a packed format of `bytes_per_pixel`.
+fn render_packed(bytes_per_pixel: u32, width: NonZeroU32, pattern: Pattern, out: &mut [u8]) {
+    match bytes_per_pixel {
+        2 => {
             // YUYV: Y0 Cb Y1 Cr per pixel pair, chroma of the first pixel.
             for (pair, px) in out.chunks_exact_mut(4).enumerate() {
                 let x = 2 * pair as u32;
@@ -276,26 +374,15 @@ fn render_template(format: &FrameFormat, width: NonZeroU32, pattern: Pattern, ou
                 px.copy_from_slice(&[y0, cb, y1, cr]);
             }
         }
-        Layout::Packed { bytes_per_pixel: 3 } => {
+        3 => {
             for (x, px) in out.chunks_exact_mut(3).enumerate() {
                 px.copy_from_slice(&pattern_rgb(pattern, x as u32, width));
             }
         }
-        Layout::Packed { .. } => {
+        _ => {
             // GREY, the only one-byte format.
             for (x, px) in out.iter_mut().enumerate() {
                 *px = rgb_to_grey(pattern_rgb(pattern, x as u32, width));
-            }
-        }
-        Layout::SemiPlanar420 => {
-            let bpl = format.bytes_per_line as usize;
-            let (luma, chroma) = out.split_at_mut(bpl);
-            for (x, px) in luma.iter_mut().enumerate() {
-                *px = rgb_to_ycbcr(pattern_rgb(pattern, x as u32, width)).0;
-            }
-            for (pair, px) in chroma[..bpl].chunks_exact_mut(2).enumerate() {
-                let (_, cb, cr) = rgb_to_ycbcr(pattern_rgb(pattern, 2 * pair as u32, width));
-                px.copy_from_slice(&[cb, cr]);
             }
         }
     }

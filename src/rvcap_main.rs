@@ -157,22 +157,31 @@ impl Driver for RvcapDriver {
         let dma_dev = edu
             .as_ref()
             .map_or_else(|| pdev.device_ref(), |edu| edu.device().clone());
+        let multiplanar = match kapi::param::multiplanar(index) {
+            2 => true,
+            0 | 1 => false,
+            other => {
+                pr_warn!("rvcap-{index}: multiplanar={other} is neither 1 nor 2: single-planar\n");
+                false
+            }
+        };
         let capture = Capture::new(
             pdev.device_ref(),
             dma_dev.clone(),
             edu,
             index,
+            multiplanar,
             &context.debugfs,
         )?;
         let registration = Registration::register(
             pdev.device(),
             format_args!("rvcap-{index}"),
-            driver::v4l2::DEVICE_CAPS,
+            driver::v4l2::device_caps(multiplanar),
             &CONTROLS,
             capture,
         )?;
         registration.log().info(format_args!(
-            "/dev/{}: virtual capture, DMA by {}, DMA mask {:#x}, {}",
+            "/dev/{}: virtual capture, DMA by {}, DMA mask {:#x}, {}{}",
             registration.node_name(),
             dma_dev.name(),
             dma_dev.dma_mask(),
@@ -180,7 +189,8 @@ impl Driver for RvcapDriver {
                 "coherent"
             } else {
                 "not coherent (syncs do cache maintenance)"
-            }
+            },
+            if multiplanar { ", multi-planar" } else { "" }
         ));
         Ok(registration)
     }

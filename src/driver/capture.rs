@@ -38,7 +38,9 @@ use crate::kapi::log::DevLog;
 use crate::kapi::param;
 use crate::kapi::ratelimit::{ratelimit, RateLimit};
 use crate::pattern::Pattern;
-use crate::queue::{self, BufferInfo, Errno, Memory, OwnerId, Policy, QueueRequest};
+use crate::queue::{
+    self, Allocated, BufferInfo, BufferRequest, Errno, Memory, OwnerId, Policy, QueueRequest,
+};
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::c_str;
@@ -75,6 +77,27 @@ struct UnmapProbe {
     faults: bool,
 }
 
+/// What REQBUFS or CREATE_BUFS asks of the queue for `count` buffers of
+/// `format`'s planes.
+fn buffer_request(
+    format: &FrameFormat,
+    memory: Memory,
+    count: usize,
+    non_coherent: bool,
+) -> BufferRequest {
+    let mut plane_sizes = [0; queue::MAX_PLANES];
+    for (size, plane) in plane_sizes.iter_mut().zip(format.mem_planes()) {
+        *size = plane.size_image as usize;
+    }
+    BufferRequest {
+        memory,
+        count,
+        num_planes: format.num_planes,
+        plane_sizes,
+        non_coherent,
+    }
+}
+
 /// The kernel's errno for a queue error (the core names them; the numbers
 /// are the architecture's).
 fn to_error(e: queue::Error) -> Error {
@@ -98,12 +121,13 @@ impl Capture {
     /// Capture device `index` of `dev`, whose buffers are mapped for the DMA
     /// master `dma_dev` (`edu`'s device, if given: then its DMA engine is
     /// used too), with its debugfs directory (named after `dev`) under
-    /// `debugfs_root`.
+    /// `debugfs_root`; `multiplanar`: it offers the multi-planar API.
     pub(crate) fn new(
         dev: DeviceRef,
         dma_dev: DeviceRef,
         edu: Option<Arc<EduDma>>,
         index: u32,
+        multiplanar: bool,
         debugfs_root: &debugfs::Root,
     ) -> Result<impl PinInit<Self, Error>> {
         let log = DevLog::new(dev.clone());
@@ -111,7 +135,7 @@ impl Capture {
         let inject = Arc::new(Inject::default(), GFP_KERNEL)?;
         let dma = KernelDma::new(dma_dev, log.clone(), param::contig(), inject.clone())?;
         let shared = Arc::pin_init(
-            Shared::new(index, dma, edu, inject, log.clone()),
+            Shared::new(index, multiplanar, dma, edu, inject, log.clone()),
             GFP_KERNEL,
         )?;
         // debugfs failures only lose the files.
@@ -187,7 +211,7 @@ impl Capture {
     /// VIDIOC_S_FMT: `EBUSY` once buffers exist.
     pub(crate) fn set_format(&self, fourcc: u32, width: u32, height: u32) -> Result<FrameFormat> {
         let mut st = self.shared.state.lock();
-        let format = FrameFormat::negotiate(fourcc, width, height);
+        let format = FrameFormat::negotiate(fourcc, width, height, self.is_multiplanar());
         if st.queue.is_busy() {
             if format != st.format {
                 self.log().dbg(
@@ -217,16 +241,29 @@ impl Capture {
 
     // ---- buffers
 
-    /// VIDIOC_REQBUFS.
-    pub(crate) fn reqbufs(&self, who: OwnerId, memory: Memory, count: usize) -> Result<usize> {
+    /// Whether the device offers the multi-planar API (the `multiplanar`
+    /// module parameter).
+    pub(crate) fn is_multiplanar(&self) -> bool {
+        self.shared.multiplanar
+    }
+
+    /// VIDIOC_REQBUFS, for buffers of the current format's planes;
+    /// `non_coherent`: `V4L2_MEMORY_FLAG_NON_COHERENT`.
+    pub(crate) fn reqbufs(
+        &self,
+        who: OwnerId,
+        memory: Memory,
+        count: usize,
+        non_coherent: bool,
+    ) -> Result<Allocated> {
         let _control = self.control.lock();
         let mut st = self.shared.state.lock();
         self.check_connected(&st)?;
-        let size = st.format.size_image as usize;
+        let request = buffer_request(&st.format, memory, count, non_coherent);
         let probe = self.unmap_probe(&st);
         let State { queue, dma, .. } = &mut *st;
         let result = queue
-            .reqbufs(dma, who, memory, count, size)
+            .reqbufs(dma, who, &request)
             .map_err(|e| self.refuse(ratelimit!(), "REQBUFS", e));
         let empty = queue.count() == 0;
         drop(st);
@@ -234,36 +271,68 @@ impl Capture {
         result
     }
 
-    /// VIDIOC_CREATE_BUFS with buffers of `size` bytes (at least the current
-    /// format's). Returns the first index and how many were created.
+    /// VIDIOC_CREATE_BUFS of buffers with `num_planes` planes of `sizes`
+    /// bytes (at least the current format's). Returns the first index and
+    /// how many were created.
     pub(crate) fn create_bufs(
         &self,
         who: OwnerId,
         memory: Memory,
         count: usize,
-        size: usize,
-    ) -> Result<(usize, usize)> {
+        sizes: &[usize],
+        num_planes: usize,
+        non_coherent: bool,
+    ) -> Result<Allocated> {
         let _control = self.control.lock();
         let mut st = self.shared.state.lock();
         self.check_connected(&st)?;
-        if count > 0 && size < st.format.size_image as usize {
-            self.log().dbg(
-                ratelimit!(),
-                format_args!("CREATE_BUFS: {size} bytes is smaller than the format"),
-            );
-            return Err(EINVAL);
-        }
-        if size > format::MAX_SIZE_IMAGE as usize {
-            self.log().dbg(
-                ratelimit!(),
-                format_args!("CREATE_BUFS: {size} bytes is larger than any frame"),
-            );
-            return Err(EINVAL);
+        let mut request = buffer_request(&st.format, memory, count, non_coherent);
+        if count > 0 {
+            if num_planes != st.format.num_planes {
+                self.log().dbg(
+                    ratelimit!(),
+                    format_args!(
+                        "CREATE_BUFS: {num_planes} planes, the format has {}",
+                        st.format.num_planes
+                    ),
+                );
+                return Err(EINVAL);
+            }
+            for (p, (&size, plane)) in sizes.iter().zip(st.format.mem_planes()).enumerate() {
+                if size < plane.size_image as usize {
+                    self.log().dbg(
+                        ratelimit!(),
+                        format_args!(
+                            "CREATE_BUFS: {size} bytes for plane {p} is smaller than the format"
+                        ),
+                    );
+                    return Err(EINVAL);
+                }
+                if size > format::MAX_SIZE_IMAGE as usize {
+                    self.log().dbg(
+                        ratelimit!(),
+                        format_args!("CREATE_BUFS: {size} bytes is larger than any frame"),
+                    );
+                    return Err(EINVAL);
+                }
+                request.plane_sizes[p] = size;
+            }
         }
         let State { queue, dma, .. } = &mut *st;
         queue
-            .create_bufs(dma, who, memory, count, size)
+            .create_bufs(dma, who, &request)
             .map_err(|e| self.refuse(ratelimit!(), "CREATE_BUFS", e))
+    }
+
+    /// VIDIOC_REMOVE_BUFS of buffers `index..index + count`.
+    pub(crate) fn remove_bufs(&self, who: OwnerId, index: usize, count: usize) -> Result {
+        let _control = self.control.lock();
+        let mut st = self.shared.state.lock();
+        self.check_connected(&st)?;
+        let State { queue, dma, .. } = &mut *st;
+        queue
+            .remove_bufs(dma, who, index, count)
+            .map_err(|e| self.refuse(ratelimit!(), "REMOVE_BUFS", e))
     }
 
     /// VIDIOC_QUERYBUF.
@@ -404,7 +473,7 @@ impl Capture {
             return None;
         }
         let edu = st.edu.clone()?;
-        let mapping = st.queue.mapping(0)?;
+        let mapping = st.queue.mapping(0, 0)?;
         let (addr, len) = mapping.first_run()?;
         Some(UnmapProbe {
             edu,
@@ -534,20 +603,21 @@ impl Capture {
 
     // ---- mmap
 
-    /// Runs `f` (the mmap() of its pages) on the memory of MMAP buffer
-    /// `index`, with the state locked: a disconnect cannot release the
-    /// buffer meanwhile, so no reference to its DMA mapping outlives the
-    /// queue's.
+    /// Runs `f` (the mmap() of its pages) on the memory of plane `plane`
+    /// of MMAP buffer `index`, with the state locked: a disconnect cannot
+    /// release the buffer meanwhile, so no reference to its DMA mapping
+    /// outlives the queue's.
     pub(crate) fn with_mmap_memory<R>(
         &self,
         index: usize,
+        plane: usize,
         f: impl FnOnce(&Mapping) -> Result<R>,
     ) -> Result<R> {
         let st = self.shared.state.lock();
         self.check_connected(&st)?;
         let memory = st
             .queue
-            .mmap_buffer(index)
+            .mmap_buffer(index, plane)
             .map_err(|e| self.refuse(ratelimit!(), "mmap", e))?;
         f(memory)
     }
@@ -611,6 +681,9 @@ impl Show<Shared> for CountersFile {
         for (name, value) in Iterator::chain(dma.iter(), engine.iter()) {
             writeln!(w, "{name} {}", value.load(Ordering::Relaxed))?;
         }
+        let skips = st.queue.hint_skips();
+        writeln!(w, "cache_hint_skips_for_device {}", skips.for_device)?;
+        writeln!(w, "cache_hint_skips_for_cpu {}", skips.for_cpu)?;
         if let Some(edu) = &st.edu {
             // The device's, for all capture devices.
             writeln!(w, "edu_transfers {}", edu.transfers())?;
@@ -635,8 +708,9 @@ impl Show<Shared> for DmaDeviceFile {
     }
 }
 
-/// The `buffers` file: a header, then one line per buffer: where it is,
-/// who owns it, what is attached and mapped.
+/// The `buffers` file: a header, then one line per plane of each buffer
+/// (one per buffer for single-plane buffers): where it is, who owns it,
+/// what is attached and mapped.
 struct BuffersFile;
 
 impl Show<Shared> for BuffersFile {
@@ -644,38 +718,41 @@ impl Show<Shared> for BuffersFile {
         let st = shared.state.lock();
         writeln!(
             w,
-            "index memory state    owner  attached mapped dmabuf_size length   queued"
+            "index plane memory state    owner  attached mapped dmabuf_size length   queued"
         )?;
-        for index in 0..st.queue.count() {
+        for index in st.queue.indices() {
             let Ok(b) = st.queue.query(&st.dma, index) else {
                 continue;
             };
-            writeln!(
-                w,
-                "{:<5} {:<6} {:<8} {:<6} {:<8} {:<6} {:<11} {:<8} {}",
-                index,
-                match b.memory {
-                    Memory::Mmap => "mmap",
-                    Memory::DmaBuf => "dmabuf",
-                },
-                match b.state {
-                    queue::State::Dequeued => "dequeued",
-                    queue::State::Prepared => "prepared",
-                    queue::State::Queued => "queued",
-                    queue::State::Active => "active",
-                    queue::State::Done => "done",
-                },
-                if b.state.is_cpu_owned() {
-                    "cpu"
-                } else {
-                    "device"
-                },
-                if b.attached { "yes" } else { "no" },
-                if b.mapped_for_device { "yes" } else { "no" },
-                b.dmabuf_size,
-                b.length,
-                b.times_queued,
-            )?;
+            for (p, plane) in b.planes().iter().enumerate() {
+                writeln!(
+                    w,
+                    "{:<5} {:<5} {:<6} {:<8} {:<6} {:<8} {:<6} {:<11} {:<8} {}",
+                    index,
+                    p,
+                    match b.memory {
+                        Memory::Mmap => "mmap",
+                        Memory::DmaBuf => "dmabuf",
+                    },
+                    match b.state {
+                        queue::State::Dequeued => "dequeued",
+                        queue::State::Prepared => "prepared",
+                        queue::State::Queued => "queued",
+                        queue::State::Active => "active",
+                        queue::State::Done => "done",
+                    },
+                    if b.state.is_cpu_owned() {
+                        "cpu"
+                    } else {
+                        "device"
+                    },
+                    if plane.attached { "yes" } else { "no" },
+                    if plane.mapped_for_device { "yes" } else { "no" },
+                    plane.dmabuf_size,
+                    plane.length,
+                    b.times_queued,
+                )?;
+            }
         }
         Ok(())
     }

@@ -105,9 +105,21 @@ impl KernelDma {
 }
 
 impl Dma for KernelDma {
+    type Table<T> = KVec<T>;
     type DmaBuf = DmaBuf;
     type Attachment = Attachment;
     type Mapping = Mapping;
+
+    fn new_table<T>(&mut self, len: usize, mut make: impl FnMut() -> T) -> QResult<KVec<T>> {
+        let mut table = KVec::with_capacity(len, GFP_KERNEL).map_err(|_| out_of_memory())?;
+        for _ in 0..len {
+            // Within the capacity: does not allocate, cannot fail.
+            table
+                .push(make(), GFP_KERNEL)
+                .map_err(|_| out_of_memory())?;
+        }
+        Ok(table)
+    }
 
     fn alloc_mapped(&mut self, size: usize, direction: Direction) -> QResult<Mapping> {
         if self.inject.take_map_failure() {
@@ -146,6 +158,10 @@ impl Dma for KernelDma {
 
     fn dmabuf_size(&self, buf: &DmaBuf) -> usize {
         buf.size()
+    }
+
+    fn same_dmabuf(&self, a: &DmaBuf, b: &DmaBuf) -> bool {
+        a.is_same(b)
     }
 
     fn is_attached(&self, buf: &DmaBuf, attachment: &Attachment) -> bool {

@@ -18,7 +18,7 @@ use crate::kapi::dma::DeviceMemory;
 use crate::kapi::kthread::{Current, Thread};
 use crate::kapi::ratelimit::ratelimit;
 use crate::pattern::{self, FrameSink, Pattern, Renderer, STAMP_LEN, STAMP_SOURCE_LEN};
-use crate::queue::FrameDone;
+use crate::queue::{FrameDone, MAX_PLANES};
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -175,7 +175,7 @@ fn run(
             shared.frame_dropped();
             continue;
         }
-        let Some((index, memory)) = shared.start_frame() else {
+        let Some((index, planes)) = shared.start_frame() else {
             shared.frame_dropped();
             continue;
         };
@@ -185,26 +185,48 @@ fn run(
         }
         let Some(renderer) = Renderer::new(format, pattern, this, template) else {
             // Cannot happen: the template was sized for this format.
-            shared.finish_frame(index, frame(0, this, true));
+            shared.finish_frame(index, frame([0; MAX_PLANES], this, true));
             continue;
         };
         // An injected error frame is cut off halfway, as by a bus error.
         let error = Inject::hits(&inject.error_every, period);
         let size = format.size_image as usize / if error { 2 } else { 1 };
+        // What each plane gets: its part of the frame's bytes (the frame
+        // is its planes one after the other).
+        let mut bytesused = [0; MAX_PLANES];
+        for (p, used) in bytesused.iter_mut().enumerate().take(format.num_planes) {
+            let start = format.plane_offset(p);
+            let len = format.planes[p].size_image as usize;
+            *used = size.saturating_sub(start).min(len);
+        }
         // The bytes the DMA engine writes, which the fill leaves alone.
-        let stamped = stamp.as_deref().and_then(|s| s.target(&memory, size));
+        let stamped = match (stamp.as_deref(), &planes[0]) {
+            (Some(stamp), Some(memory)) => stamp.target(memory, bytesused[0]),
+            _ => None,
+        };
         let stamp_len = stamped.map_or(0, |(_, len)| len);
         let started = now_ns();
         // The buffer is `Active`: `start_frame` handed it to this thread
         // synced for the device, and nothing takes it back before
         // `finish_frame` (STREAMOFF and close stop this thread first).
-        let reached = memory.write_as_device(|offset, window| {
-            let room = window.room();
-            window.limit(size.saturating_sub(offset));
-            let skipped = window.skip(stamp_len.saturating_sub(offset));
-            renderer.fill(offset + skipped, window);
-            offset + room < size
-        });
+        let mut reached = true;
+        for (p, memory) in planes.iter().enumerate().take(format.num_planes) {
+            let Some(memory) = memory else {
+                reached = false;
+                continue;
+            };
+            let base = format.plane_offset(p);
+            let used = bytesused[p];
+            let skip = if p == 0 { stamp_len } else { 0 };
+            // Each plane only through its own DMA addresses.
+            reached &= memory.write_as_device(|offset, window| {
+                let room = window.room();
+                window.limit(used.saturating_sub(offset));
+                let skipped = window.skip(skip.saturating_sub(offset));
+                renderer.fill(base + offset + skipped, window);
+                offset + room < used
+            });
+        }
         shared.frame_filled(now_ns().saturating_sub(started));
         let mut stamp_failed = false;
         if let (Some(stamp), Some((addr, len)), true) = (stamp.as_deref(), stamped, reached) {
@@ -228,7 +250,7 @@ fn run(
                 }
             }
         }
-        drop(memory);
+        drop(planes);
         if !reached {
             // An address the engine cannot reach is a device fault.
             shared.log.dbg(
@@ -238,11 +260,14 @@ fn run(
                 ),
             );
         }
-        shared.finish_frame(index, frame(size, this, error || !reached || stamp_failed));
+        shared.finish_frame(
+            index,
+            frame(bytesused, this, error || !reached || stamp_failed),
+        );
     }
 }
 
-fn frame(bytesused: usize, sequence: u32, error: bool) -> FrameDone {
+fn frame(bytesused: [usize; MAX_PLANES], sequence: u32, error: bool) -> FrameDone {
     FrameDone {
         bytesused,
         sequence,

@@ -90,12 +90,15 @@ pub(crate) struct Shared {
     pub(crate) log: DevLog,
     /// The instance number (the platform device id).
     pub(crate) index: u32,
+    /// Whether the device offers the multi-planar API.
+    pub(crate) multiplanar: bool,
 }
 
 impl Shared {
     /// The shared state of device `index`, whose DMA side is `dma`.
     pub(crate) fn new(
         index: u32,
+        multiplanar: bool,
         dma: KernelDma,
         edu: Option<Arc<EduDma>>,
         inject: Arc<Inject>,
@@ -123,6 +126,7 @@ impl Shared {
             inject,
             log,
             index,
+            multiplanar,
         })
     }
 
@@ -145,7 +149,12 @@ impl Shared {
     }
 
     /// The engine takes the oldest queued buffer, if streaming.
-    pub(crate) fn start_frame(&self) -> Option<(usize, crate::kapi::dma::Mapping)> {
+    pub(crate) fn start_frame(
+        &self,
+    ) -> Option<(
+        usize,
+        [Option<crate::kapi::dma::Mapping>; crate::queue::MAX_PLANES],
+    )> {
         self.state.lock().queue.start_frame()
     }
 

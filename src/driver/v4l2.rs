@@ -5,34 +5,56 @@
 //! The C callbacks are the abstraction layer's ([`crate::kapi::ioctl`]).
 
 use super::capture::Capture;
-use crate::format::{self, FrameFormat, FORMATS, INTERVALS};
+use crate::format::{self, FrameFormat, INTERVALS};
 use crate::kapi::bindings;
-use crate::kapi::ioctl::buffer_dmabuf_fd;
+use crate::kapi::ioctl::{buffer_dmabuf_fd, plane_dmabuf_fd, BufferArg, CreateFormat};
 use crate::kapi::mm::Vma;
 use crate::kapi::poll::{self, PollTable};
 use crate::kapi::ratelimit::ratelimit;
 use crate::kapi::video::{set_cstr, FileId, VideoOps};
-use crate::queue::{BufferInfo, Memory, OwnerId, QueueRequest, MAX_BUFFERS};
+use crate::queue::{
+    BufferInfo, CacheHints, Memory, OwnerId, PlaneRequest, QueueRequest, MAX_BUFFERS, MAX_PLANES,
+};
 use core::sync::atomic::Ordering;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 
-/// `V4L2_BUF_TYPE_VIDEO_CAPTURE`, the only buffer type.
+/// `V4L2_BUF_TYPE_VIDEO_CAPTURE`: the buffer type of a single-planar device.
 const CAPTURE: u32 = bindings::v4l2_buf_type_V4L2_BUF_TYPE_VIDEO_CAPTURE;
 
-/// The capabilities of the video device.
-pub(crate) const DEVICE_CAPS: u32 = bindings::V4L2_CAP_VIDEO_CAPTURE | bindings::V4L2_CAP_STREAMING;
+/// `V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE`: that of a multi-planar device.
+const CAPTURE_MPLANE: u32 = bindings::v4l2_buf_type_V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
+
+/// The capabilities of a video device, single- or multi-planar.
+pub(crate) fn device_caps(multiplanar: bool) -> u32 {
+    let capture = if multiplanar {
+        bindings::V4L2_CAP_VIDEO_CAPTURE_MPLANE
+    } else {
+        bindings::V4L2_CAP_VIDEO_CAPTURE
+    };
+    capture | bindings::V4L2_CAP_STREAMING
+}
 
 /// Flags every buffer carries: the timestamp is CLOCK_MONOTONIC, taken at
 /// the end of the frame.
 const TIMESTAMP_FLAGS: u32 =
     bindings::V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC | bindings::V4L2_BUF_FLAG_TSTAMP_SRC_EOF;
 
-/// Buffer capabilities reported by REQBUFS and CREATE_BUFS.
+/// Buffer capabilities reported by REQBUFS and CREATE_BUFS (the core adds
+/// `SUPPORTS_REMOVE_BUFS`, since the driver offers the ioctl).
 const BUF_CAPS: u32 = bindings::V4L2_BUF_CAP_SUPPORTS_MMAP
     | bindings::V4L2_BUF_CAP_SUPPORTS_DMABUF
     | bindings::V4L2_BUF_CAP_SUPPORTS_ORPHANED_BUFS
-    | bindings::V4L2_BUF_CAP_SUPPORTS_MAX_NUM_BUFFERS;
+    | bindings::V4L2_BUF_CAP_SUPPORTS_MAX_NUM_BUFFERS
+    | bindings::V4L2_BUF_CAP_SUPPORTS_MMAP_CACHE_HINTS;
+
+/// `V4L2_MEMORY_FLAG_NON_COHERENT`.
+const NON_COHERENT: u32 = bindings::V4L2_MEMORY_FLAG_NON_COHERENT;
+
+/// mmap() offsets: pages per buffer, one per plane (a power of two at
+/// least [`MAX_PLANES`]).
+const PAGES_PER_BUFFER: usize = 4;
+const _: () = assert!(PAGES_PER_BUFFER >= MAX_PLANES);
 
 /// The queue's owner identity of a file handle.
 fn owner(fh: FileId) -> OwnerId {
@@ -54,9 +76,34 @@ fn memory_to_uapi(memory: Memory) -> u32 {
     }
 }
 
-/// The mmap() offset cookie of MMAP buffer `index`.
-fn mmap_offset(index: usize) -> u32 {
-    (index * PAGE_SIZE) as u32
+/// The reply's memory flags of REQBUFS and CREATE_BUFS, as videobuf2's:
+/// what was asked of `NON_COHERENT` for MMAP, nothing for DMABUF.
+fn memory_flags(memory: Memory, flags: u32) -> u32 {
+    match memory {
+        Memory::Mmap => flags & NON_COHERENT,
+        Memory::DmaBuf => 0,
+    }
+}
+
+/// The mmap() offset cookie of plane `plane` of MMAP buffer `index`.
+fn mmap_offset(index: usize, plane: usize) -> u32 {
+    ((index * PAGES_PER_BUFFER + plane) * PAGE_SIZE) as u32
+}
+
+/// The buffer and plane of an mmap() page offset.
+fn mmap_target(page_offset: usize) -> (usize, usize) {
+    (
+        page_offset / PAGES_PER_BUFFER,
+        page_offset % PAGES_PER_BUFFER,
+    )
+}
+
+fn colorspace(f: &FrameFormat) -> u32 {
+    if f.format.is_yuv {
+        bindings::v4l2_colorspace_V4L2_COLORSPACE_SMPTE170M
+    } else {
+        bindings::v4l2_colorspace_V4L2_COLORSPACE_SRGB
+    }
 }
 
 fn fill_pix(pix: &mut bindings::v4l2_pix_format, f: &FrameFormat) {
@@ -67,16 +114,28 @@ fn fill_pix(pix: &mut bindings::v4l2_pix_format, f: &FrameFormat) {
         field: bindings::v4l2_field_V4L2_FIELD_NONE,
         bytesperline: f.bytes_per_line,
         sizeimage: f.size_image,
-        colorspace: if f.format.is_yuv {
-            bindings::v4l2_colorspace_V4L2_COLORSPACE_SMPTE170M
-        } else {
-            bindings::v4l2_colorspace_V4L2_COLORSPACE_SRGB
-        },
+        colorspace: colorspace(f),
         ..Default::default()
     };
 }
 
-fn fill_buffer(b: &mut bindings::v4l2_buffer, info: &BufferInfo) {
+fn fill_pix_mp(pix: &mut bindings::v4l2_pix_format_mplane, f: &FrameFormat) {
+    *pix = bindings::v4l2_pix_format_mplane {
+        width: f.width,
+        height: f.height,
+        pixelformat: f.format.fourcc,
+        field: bindings::v4l2_field_V4L2_FIELD_NONE,
+        colorspace: colorspace(f),
+        num_planes: f.num_planes as u8,
+        ..Default::default()
+    };
+    for (out, plane) in pix.plane_fmt.iter_mut().zip(f.mem_planes()) {
+        out.sizeimage = plane.size_image;
+        out.bytesperline = plane.bytes_per_line;
+    }
+}
+
+fn fill_buffer(b: &mut BufferArg<'_>, info: &BufferInfo) {
     use crate::queue::State as S;
     let mut flags = TIMESTAMP_FLAGS;
     flags |= match info.state {
@@ -88,41 +147,139 @@ fn fill_buffer(b: &mut bindings::v4l2_buffer, info: &BufferInfo) {
     if info.error {
         flags |= bindings::V4L2_BUF_FLAG_ERROR;
     }
-    if info.mapped_to_user {
+    if info.planes().iter().any(|p| p.mapped_to_user) {
         flags |= bindings::V4L2_BUF_FLAG_MAPPED;
     }
-    b.index = info.index as u32;
-    b.type_ = CAPTURE;
-    b.memory = memory_to_uapi(info.memory);
-    b.flags = flags;
-    b.field = bindings::v4l2_field_V4L2_FIELD_NONE;
-    b.bytesused = info.bytesused as u32;
-    b.length = info.length as u32;
-    b.sequence = info.sequence;
-    b.timestamp.tv_sec = (info.timestamp_ns / 1_000_000_000) as _;
-    b.timestamp.tv_usec = (info.timestamp_ns % 1_000_000_000 / 1_000) as _;
-    b.timecode = Default::default();
-    b.reserved2 = 0;
-    b.__bindgen_anon_1.request_fd = 0;
-    match info.memory {
-        Memory::Mmap => b.m.offset = mmap_offset(info.index),
-        Memory::DmaBuf => b.m.fd = info.fd,
+    if info.hints.skip_for_cpu {
+        flags |= bindings::V4L2_BUF_FLAG_NO_CACHE_INVALIDATE;
+    }
+    if info.hints.skip_for_device {
+        flags |= bindings::V4L2_BUF_FLAG_NO_CACHE_CLEAN;
+    }
+    let multiplanar = b.buf.type_ == CAPTURE_MPLANE;
+    let buf = &mut *b.buf;
+    buf.index = info.index as u32;
+    buf.memory = memory_to_uapi(info.memory);
+    buf.flags = flags;
+    buf.field = bindings::v4l2_field_V4L2_FIELD_NONE;
+    buf.sequence = info.sequence;
+    buf.timestamp.tv_sec = (info.timestamp_ns / 1_000_000_000) as _;
+    buf.timestamp.tv_usec = (info.timestamp_ns % 1_000_000_000 / 1_000) as _;
+    buf.timecode = Default::default();
+    buf.reserved2 = 0;
+    buf.__bindgen_anon_1.request_fd = 0;
+    if multiplanar {
+        // The planes array is as long as the buffer's planes at least
+        // (checked before the call reached the queue).
+        buf.bytesused = 0;
+        buf.length = info.num_planes as u32;
+        for (p, (out, plane)) in b.planes().iter_mut().zip(info.planes()).enumerate() {
+            out.bytesused = plane.bytesused as u32;
+            out.length = plane.length as u32;
+            out.data_offset = 0;
+            out.reserved = Default::default();
+            match info.memory {
+                Memory::Mmap => out.m.mem_offset = mmap_offset(info.index, p),
+                Memory::DmaBuf => out.m.fd = plane.fd,
+            }
+        }
+    } else {
+        let plane = &info.planes[0];
+        buf.bytesused = plane.bytesused as u32;
+        buf.length = plane.length as u32;
+        match info.memory {
+            Memory::Mmap => buf.m.offset = mmap_offset(info.index, 0),
+            Memory::DmaBuf => buf.m.fd = plane.fd,
+        }
     }
 }
 
-fn queue_request(b: &bindings::v4l2_buffer) -> Result<QueueRequest> {
-    if b.flags & bindings::V4L2_BUF_FLAG_REQUEST_FD != 0 {
-        // As videobuf2 for a queue without request support.
-        return Err(Error::from_errno(-(bindings::EBADR as i32)));
+/// The checks of the V4L2 API every request of a device passes, and the
+/// conversion of a buffer ioctl's argument into a queue request.
+impl Capture {
+    /// The buffer type of the device's API.
+    fn buf_type(&self) -> u32 {
+        if self.is_multiplanar() {
+            CAPTURE_MPLANE
+        } else {
+            CAPTURE
+        }
     }
-    let memory = memory_from_uapi(b.memory)?;
-    Ok(QueueRequest {
-        index: b.index as usize,
-        memory,
-        // For DMABUF the application set `fd`; for MMAP it is not used.
-        fd: buffer_dmabuf_fd(b),
-        length: b.length as usize,
-    })
+
+    /// `EINVAL` unless `buf_type` is the device's (the core accepts either
+    /// capture type, since the ioctl table serves both kinds of device).
+    fn check_buf_type(&self, what: &str, buf_type: u32) -> Result {
+        if buf_type == self.buf_type() {
+            return Ok(());
+        }
+        self.log().dbg(
+            ratelimit!(),
+            format_args!("{what}: buffer type {buf_type} is not the device's"),
+        );
+        Err(EINVAL)
+    }
+
+    /// `EINVAL` on a multi-planar device (a format ioctl of the
+    /// single-planar API).
+    fn single_planar_api(&self) -> Result {
+        self.check_buf_type("format", CAPTURE)
+    }
+
+    /// `EINVAL` on a single-planar device.
+    fn multi_planar_api(&self) -> Result {
+        self.check_buf_type("format", CAPTURE_MPLANE)
+    }
+
+    /// The checks of a buffer ioctl: the device's type and, multi-planar,
+    /// a planes array long enough for the buffers' planes (as videobuf2:
+    /// `EINVAL`).
+    fn check_buffer_arg(&self, what: &str, b: &mut BufferArg<'_>) -> Result {
+        self.check_buf_type(what, b.buf.type_)?;
+        if self.is_multiplanar() && b.planes().len() < self.format().num_planes {
+            self.log().dbg(
+                ratelimit!(),
+                format_args!("{what}: the planes array is shorter than the buffers' planes"),
+            );
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
+    /// A QBUF or PREPARE_BUF request: the dma-buf of each plane (DMABUF)
+    /// and the cache hints.
+    fn queue_request(&self, what: &str, b: &mut BufferArg<'_>) -> Result<QueueRequest> {
+        self.check_buffer_arg(what, b)?;
+        let flags = b.buf.flags;
+        if flags & bindings::V4L2_BUF_FLAG_REQUEST_FD != 0 {
+            // As videobuf2 for a queue without request support.
+            return Err(Error::from_errno(-(bindings::EBADR as i32)));
+        }
+        let memory = memory_from_uapi(b.buf.memory)?;
+        let mut planes = [PlaneRequest::NONE; MAX_PLANES];
+        if self.is_multiplanar() {
+            for (request, plane) in planes.iter_mut().zip(b.planes().iter()) {
+                *request = PlaneRequest {
+                    fd: plane_dmabuf_fd(plane),
+                    length: plane.length as usize,
+                };
+            }
+        } else {
+            // For DMABUF the application set `fd`; for MMAP it is not used.
+            planes[0] = PlaneRequest {
+                fd: buffer_dmabuf_fd(b.buf),
+                length: b.buf.length as usize,
+            };
+        }
+        Ok(QueueRequest {
+            index: b.buf.index as usize,
+            memory,
+            planes,
+            hints: CacheHints {
+                skip_for_device: flags & bindings::V4L2_BUF_FLAG_NO_CACHE_CLEAN != 0,
+                skip_for_cpu: flags & bindings::V4L2_BUF_FLAG_NO_CACHE_INVALIDATE != 0,
+            },
+        })
+    }
 }
 
 fn fill_parm(c: &mut bindings::v4l2_captureparm, interval: format::Interval) {
@@ -152,7 +309,13 @@ impl VideoOps for Capture {
     }
 
     fn enum_fmt_vid_cap(&self, f: &mut bindings::v4l2_fmtdesc) -> Result {
-        let format = FORMATS.get(f.index as usize).ok_or(EINVAL)?;
+        // The core asks this for either capture type.
+        if f.type_ != self.buf_type() {
+            return Err(EINVAL);
+        }
+        let format = format::formats(self.is_multiplanar())
+            .get(f.index as usize)
+            .ok_or(EINVAL)?;
         // The core fills in the description.
         f.pixelformat = format.fourcc;
         f.flags = 0;
@@ -160,24 +323,47 @@ impl VideoOps for Capture {
     }
 
     fn g_fmt_vid_cap(&self, pix: &mut bindings::v4l2_pix_format) -> Result {
+        self.single_planar_api()?;
         fill_pix(pix, &self.format());
         Ok(())
     }
 
     fn try_fmt_vid_cap(&self, pix: &mut bindings::v4l2_pix_format) -> Result {
-        let format = FrameFormat::negotiate(pix.pixelformat, pix.width, pix.height);
+        self.single_planar_api()?;
+        let format = FrameFormat::negotiate(pix.pixelformat, pix.width, pix.height, false);
         fill_pix(pix, &format);
         Ok(())
     }
 
     fn s_fmt_vid_cap(&self, pix: &mut bindings::v4l2_pix_format) -> Result {
+        self.single_planar_api()?;
         let format = self.set_format(pix.pixelformat, pix.width, pix.height)?;
         fill_pix(pix, &format);
         Ok(())
     }
 
+    fn g_fmt_vid_cap_mplane(&self, pix: &mut bindings::v4l2_pix_format_mplane) -> Result {
+        self.multi_planar_api()?;
+        fill_pix_mp(pix, &self.format());
+        Ok(())
+    }
+
+    fn try_fmt_vid_cap_mplane(&self, pix: &mut bindings::v4l2_pix_format_mplane) -> Result {
+        self.multi_planar_api()?;
+        let format = FrameFormat::negotiate(pix.pixelformat, pix.width, pix.height, true);
+        fill_pix_mp(pix, &format);
+        Ok(())
+    }
+
+    fn s_fmt_vid_cap_mplane(&self, pix: &mut bindings::v4l2_pix_format_mplane) -> Result {
+        self.multi_planar_api()?;
+        let format = self.set_format(pix.pixelformat, pix.width, pix.height)?;
+        fill_pix_mp(pix, &format);
+        Ok(())
+    }
+
     fn enum_framesizes(&self, s: &mut bindings::v4l2_frmsizeenum) -> Result {
-        format::find(s.pixel_format).ok_or(EINVAL)?;
+        format::find(s.pixel_format, self.is_multiplanar()).ok_or(EINVAL)?;
         if s.index != 0 {
             return Err(EINVAL);
         }
@@ -194,7 +380,7 @@ impl VideoOps for Capture {
     }
 
     fn enum_frameintervals(&self, i: &mut bindings::v4l2_frmivalenum) -> Result {
-        format::find(i.pixel_format).ok_or(EINVAL)?;
+        format::find(i.pixel_format, self.is_multiplanar()).ok_or(EINVAL)?;
         if !format::is_frame_size(i.width, i.height) {
             return Err(EINVAL);
         }
@@ -245,11 +431,15 @@ impl VideoOps for Capture {
     }
 
     fn reqbufs(&self, fh: FileId, r: &mut bindings::v4l2_requestbuffers) -> Result {
+        self.check_buf_type("REQBUFS", r.type_)?;
         let memory = memory_from_uapi(r.memory)?;
-        r.count = self.reqbufs(owner(fh), memory, r.count as usize)? as u32;
+        // `flags` is a `__u8` here, a `__u32` in CREATE_BUFS.
+        let flags = u32::from(r.flags);
+        let non_coherent = flags & NON_COHERENT != 0;
+        let allocated = self.reqbufs(owner(fh), memory, r.count as usize, non_coherent)?;
+        r.count = allocated.count as u32;
         r.capabilities |= BUF_CAPS;
-        // No cache hints: V4L2_MEMORY_FLAG_NON_COHERENT is not supported.
-        r.flags = 0;
+        r.flags = memory_flags(memory, flags) as u8;
         Ok(())
     }
 
@@ -257,56 +447,82 @@ impl VideoOps for Capture {
         &self,
         fh: FileId,
         c: &mut bindings::v4l2_create_buffers,
-        size_image: u32,
+        format: CreateFormat,
     ) -> Result {
+        self.check_buf_type("CREATE_BUFS", c.format.type_)?;
         let memory = memory_from_uapi(c.memory)?;
-        if c.count > 0 && size_image == 0 {
-            return Err(EINVAL);
-        }
-        let (first, added) =
-            self.create_bufs(owner(fh), memory, c.count as usize, size_image as usize)?;
-        c.index = first as u32;
-        c.count = added as u32;
+        let mut sizes = [0usize; MAX_PLANES];
+        let num_planes = match format {
+            CreateFormat::Single { size_image } => {
+                sizes[0] = size_image as usize;
+                1
+            }
+            CreateFormat::Multi {
+                num_planes,
+                sizes: asked,
+            } => {
+                let n = usize::from(num_planes);
+                for (size, asked) in sizes.iter_mut().zip(asked.iter().take(n)) {
+                    *size = *asked as usize;
+                }
+                n
+            }
+            CreateFormat::Other => return Err(EINVAL),
+        };
+        let non_coherent = c.flags & NON_COHERENT != 0;
+        let allocated = self.create_bufs(
+            owner(fh),
+            memory,
+            c.count as usize,
+            &sizes[..num_planes.min(MAX_PLANES)],
+            num_planes,
+            non_coherent,
+        )?;
+        c.index = allocated.first as u32;
+        c.count = allocated.count as u32;
         c.capabilities |= BUF_CAPS;
-        c.flags = 0;
+        c.flags = memory_flags(memory, c.flags);
         c.max_num_buffers = MAX_BUFFERS as u32;
         Ok(())
     }
 
-    fn querybuf(&self, _fh: FileId, b: &mut bindings::v4l2_buffer) -> Result {
-        fill_buffer(b, &self.querybuf(b.index as usize)?);
+    fn remove_bufs(&self, fh: FileId, r: &mut bindings::v4l2_remove_buffers) -> Result {
+        self.check_buf_type("REMOVE_BUFS", r.type_)?;
+        self.remove_bufs(owner(fh), r.index as usize, r.count as usize)
+    }
+
+    fn querybuf(&self, _fh: FileId, b: &mut BufferArg<'_>) -> Result {
+        self.check_buffer_arg("QUERYBUF", b)?;
+        fill_buffer(b, &self.querybuf(b.buf.index as usize)?);
         Ok(())
     }
 
-    fn prepare_buf(&self, fh: FileId, b: &mut bindings::v4l2_buffer) -> Result {
-        let req = queue_request(b)?;
+    fn prepare_buf(&self, fh: FileId, b: &mut BufferArg<'_>) -> Result {
+        let req = self.queue_request("PREPARE_BUF", b)?;
         fill_buffer(b, &self.prepare_buf(owner(fh), &req)?);
         Ok(())
     }
 
-    fn qbuf(&self, fh: FileId, b: &mut bindings::v4l2_buffer) -> Result {
-        let req = queue_request(b)?;
+    fn qbuf(&self, fh: FileId, b: &mut BufferArg<'_>) -> Result {
+        let req = self.queue_request("QBUF", b)?;
         fill_buffer(b, &self.qbuf(owner(fh), &req)?);
         Ok(())
     }
 
-    fn dqbuf(&self, fh: FileId, b: &mut bindings::v4l2_buffer, nonblock: bool) -> Result {
-        let memory = memory_from_uapi(b.memory)?;
+    fn dqbuf(&self, fh: FileId, b: &mut BufferArg<'_>, nonblock: bool) -> Result {
+        self.check_buffer_arg("DQBUF", b)?;
+        let memory = memory_from_uapi(b.buf.memory)?;
         fill_buffer(b, &self.dqbuf(owner(fh), memory, nonblock)?);
         Ok(())
     }
 
     fn streamon(&self, fh: FileId, buf_type: u32) -> Result {
-        if buf_type != CAPTURE {
-            return Err(EINVAL);
-        }
+        self.check_buf_type("STREAMON", buf_type)?;
         self.streamon(owner(fh))
     }
 
     fn streamoff(&self, fh: FileId, buf_type: u32) -> Result {
-        if buf_type != CAPTURE {
-            return Err(EINVAL);
-        }
+        self.check_buf_type("STREAMOFF", buf_type)?;
         self.streamoff(owner(fh))
     }
 
@@ -358,7 +574,8 @@ impl VideoOps for Capture {
             );
             return Err(EINVAL);
         }
-        self.with_mmap_memory(vma.page_offset(), |memory| {
+        let (index, plane) = mmap_target(vma.page_offset());
+        self.with_mmap_memory(index, plane, |memory| {
             if !memory.is_mmap() {
                 return Err(EINVAL);
             }

@@ -59,6 +59,16 @@ bool rvcap_param_contig(void)
 	return contig;
 }
 
+static unsigned int multiplanar[RVCAP_MAX_DEVICES];
+module_param_array(multiplanar, uint, NULL, 0444);
+MODULE_PARM_DESC(multiplanar,
+		 "per device, as vivid's: 1 single-planar (V4L2_CAP_VIDEO_CAPTURE), 2 multi-planar (V4L2_CAP_VIDEO_CAPTURE_MPLANE, with NV12M, NV16M and YUV420M); for example multiplanar=1,2 (default 1 for every device)");
+
+unsigned int rvcap_param_multiplanar(unsigned int index)
+{
+	return index < RVCAP_MAX_DEVICES ? multiplanar[index] : 0;
+}
+
 int rvcap_dma_coerce_mask_and_coherent(struct device *dev, unsigned int bits)
 {
 	return dma_coerce_mask_and_coherent(dev, DMA_BIT_MASK(bits));

@@ -16,6 +16,9 @@ use kernel::error::from_result;
 use kernel::ffi::{c_int, c_uint, c_void};
 use kernel::prelude::*;
 
+/// Most planes a `v4l2_buffer` or `v4l2_pix_format_mplane` describes.
+pub(crate) const VIDEO_MAX_PLANES: usize = bindings::RVCAP_CONST_VIDEO_MAX_PLANES as usize;
+
 /// The file handle's `O_NONBLOCK`.
 const NONBLOCK: u32 = bindings::O_NONBLOCK;
 
@@ -39,6 +42,111 @@ fn pix(f: &mut bindings::v4l2_format) -> &mut bindings::v4l2_pix_format {
     // SAFETY: the core checked `type` is VIDEO_CAPTURE, whose member is
     // `pix`; every member of the union is plain integers, valid for any bits.
     unsafe { &mut f.fmt.pix }
+}
+
+/// The multi-planar capture format of a `_vid_cap_mplane` format ioctl.
+fn pix_mp(f: &mut bindings::v4l2_format) -> &mut bindings::v4l2_pix_format_mplane {
+    // SAFETY: the core checked `type` is VIDEO_CAPTURE_MPLANE, whose member
+    // is `pix_mp`; every member of the union is plain integers, valid for
+    // any bits.
+    unsafe { &mut f.fmt.pix_mp }
+}
+
+/// The format of a CREATE_BUFS request, by its `type`: the buffer sizes
+/// asked for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum CreateFormat {
+    /// `V4L2_BUF_TYPE_VIDEO_CAPTURE`: one plane of `sizeimage` bytes.
+    Single {
+        /// `fmt.pix.sizeimage`.
+        size_image: u32,
+    },
+    /// `V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE`: `num_planes` planes, each of
+    /// `plane_fmt[p].sizeimage` bytes.
+    Multi {
+        /// `fmt.pix_mp.num_planes`.
+        num_planes: u8,
+        /// `fmt.pix_mp.plane_fmt[p].sizeimage`.
+        sizes: [u32; VIDEO_MAX_PLANES],
+    },
+    /// Any other type.
+    Other,
+}
+
+impl CreateFormat {
+    fn of(f: &bindings::v4l2_format) -> Self {
+        match f.type_ {
+            bindings::v4l2_buf_type_V4L2_BUF_TYPE_VIDEO_CAPTURE => Self::Single {
+                // SAFETY: `pix` is the member of this type; the union is
+                // plain integers, valid for any bits.
+                size_image: unsafe { f.fmt.pix.sizeimage },
+            },
+            bindings::v4l2_buf_type_V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE => {
+                // SAFETY: as above, `pix_mp`.
+                let mp = unsafe { &f.fmt.pix_mp };
+                Self::Multi {
+                    num_planes: mp.num_planes,
+                    sizes: core::array::from_fn(|p| mp.plane_fmt[p].sizeimage),
+                }
+            }
+            _ => Self::Other,
+        }
+    }
+}
+
+/// The `struct v4l2_buffer` of a buffer ioctl with, for the multi-planar
+/// API, its array of planes.
+///
+/// # Invariants
+///
+/// `planes` is the array `buf.m.planes` points to when `buf.type_` is a
+/// multi-planar type and `buf.length` is 1 to `VIDEO_MAX_PLANES`: the
+/// kernel copy the V4L2 core made (`video_usercopy`, `check_array_args`)
+/// and copies back after the call; empty otherwise.
+pub(crate) struct BufferArg<'a> {
+    /// The buffer.
+    pub(crate) buf: &'a mut bindings::v4l2_buffer,
+    planes: &'a mut [bindings::v4l2_plane],
+}
+
+impl<'a> BufferArg<'a> {
+    /// The argument of a buffer ioctl.
+    ///
+    /// # Safety
+    ///
+    /// `buf` must be the argument the V4L2 core passed to a QUERYBUF,
+    /// PREPARE_BUF, QBUF or DQBUF callback, for the duration of the call.
+    unsafe fn new(buf: &'a mut bindings::v4l2_buffer) -> Self {
+        let multiplanar = buf.type_ == bindings::v4l2_buf_type_V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE
+            || buf.type_ == bindings::v4l2_buf_type_V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
+        let len = buf.length as usize;
+        let planes = if multiplanar && (1..=VIDEO_MAX_PLANES).contains(&len) {
+            // SAFETY: for such a buffer the core replaced the user's planes
+            // pointer with its kernel copy of `length` planes, which lives
+            // until the callback returns (the function's contract); it is
+            // not part of `*buf`, so the two borrows do not overlap. (With
+            // any other length the pointer is the user's: not read.)
+            unsafe { core::slice::from_raw_parts_mut(buf.m.planes, len) }
+        } else {
+            &mut []
+        };
+        // INVARIANT: as argued above.
+        Self { buf, planes }
+    }
+
+    /// The planes array of a multi-planar buffer (empty for single-planar
+    /// ones, or when the application passed none).
+    pub(crate) fn planes(&mut self) -> &mut [bindings::v4l2_plane] {
+        self.planes
+    }
+}
+
+/// The dma-buf fd of a `v4l2_plane` (`m.fd`), as the application set it
+/// for `V4L2_MEMORY_DMABUF`; meaningless (but harmless) for other memory.
+pub(crate) fn plane_dmabuf_fd(p: &bindings::v4l2_plane) -> i32 {
+    // SAFETY: `m` is a union of plain integers and pointers-as-integers;
+    // any bits are a valid `i32`.
+    unsafe { p.m.fd }
 }
 
 /// Declares an ioctl callback: the file, its handle and a pointer to the
@@ -67,6 +175,31 @@ macro_rules! ioctl_op {
     };
 }
 
+/// Declares the callback of a buffer ioctl, whose argument the method
+/// `$name` gets as a [`BufferArg`].
+macro_rules! buffer_op {
+    ($name:ident) => {
+        /// # Safety
+        ///
+        /// Called by the V4L2 core with an open file of a device registered
+        /// by `Registration<T>`, its file handle and the kernel copy of the
+        /// buffer ioctl's argument, valid for the call.
+        unsafe extern "C" fn $name(
+            file: *mut bindings::file,
+            fh: *mut c_void,
+            b: *mut bindings::v4l2_buffer,
+        ) -> c_int {
+            // SAFETY: the function's contract; `b` is a buffer ioctl's
+            // argument, as `BufferArg::new` requires.
+            let (data, mut b) = unsafe { (data_of::<T>(file), BufferArg::new(&mut *b)) };
+            from_result(|| {
+                data.$name(FileId(fh as usize), &mut b)?;
+                Ok(0)
+            })
+        }
+    };
+}
+
 impl<T: VideoOps> Adapter<T> {
     ioctl_op!(querycap, bindings::v4l2_capability, |data, fh, c| data
         .querycap(c));
@@ -78,6 +211,21 @@ impl<T: VideoOps> Adapter<T> {
         .s_fmt_vid_cap(pix(f)));
     ioctl_op!(try_fmt_vid_cap, bindings::v4l2_format, |data, fh, f| data
         .try_fmt_vid_cap(pix(f)));
+    ioctl_op!(
+        g_fmt_vid_cap_mplane,
+        bindings::v4l2_format,
+        |data, fh, f| data.g_fmt_vid_cap_mplane(pix_mp(f))
+    );
+    ioctl_op!(
+        s_fmt_vid_cap_mplane,
+        bindings::v4l2_format,
+        |data, fh, f| data.s_fmt_vid_cap_mplane(pix_mp(f))
+    );
+    ioctl_op!(
+        try_fmt_vid_cap_mplane,
+        bindings::v4l2_format,
+        |data, fh, f| data.try_fmt_vid_cap_mplane(pix_mp(f))
+    );
     ioctl_op!(
         enum_framesizes,
         bindings::v4l2_frmsizeenum,
@@ -112,16 +260,15 @@ impl<T: VideoOps> Adapter<T> {
     ioctl_op!(reqbufs, bindings::v4l2_requestbuffers, |data, fh, r| data
         .reqbufs(fh, r));
     ioctl_op!(create_bufs, bindings::v4l2_create_buffers, |data, fh, c| {
-        // SAFETY: the core checked `format.type` is a capture type (`pix`),
-        // plain integers.
-        let size_image = unsafe { c.format.fmt.pix.sizeimage };
-        data.create_bufs(fh, c, size_image)
+        let format = CreateFormat::of(&c.format);
+        data.create_bufs(fh, c, format)
     });
-    ioctl_op!(querybuf, bindings::v4l2_buffer, |data, fh, b| data
-        .querybuf(fh, b));
-    ioctl_op!(prepare_buf, bindings::v4l2_buffer, |data, fh, b| data
-        .prepare_buf(fh, b));
-    ioctl_op!(qbuf, bindings::v4l2_buffer, |data, fh, b| data.qbuf(fh, b));
+    ioctl_op!(remove_bufs, bindings::v4l2_remove_buffers, |data, fh, r| {
+        data.remove_bufs(fh, r)
+    });
+    buffer_op!(querybuf);
+    buffer_op!(prepare_buf);
+    buffer_op!(qbuf);
 
     /// # Safety
     ///
@@ -132,10 +279,11 @@ impl<T: VideoOps> Adapter<T> {
         b: *mut bindings::v4l2_buffer,
     ) -> c_int {
         // SAFETY: the function's contract; `file` is open, so its flags can
-        // be read.
-        let (data, b, flags) = unsafe { (data_of::<T>(file), &mut *b, (*file).f_flags) };
+        // be read; `b` is DQBUF's argument, as `BufferArg::new` requires.
+        let (data, mut b, flags) =
+            unsafe { (data_of::<T>(file), BufferArg::new(&mut *b), (*file).f_flags) };
         from_result(|| {
-            data.dqbuf(FileId(fh as usize), b, flags & NONBLOCK != 0)?;
+            data.dqbuf(FileId(fh as usize), &mut b, flags & NONBLOCK != 0)?;
             Ok(0)
         })
     }
@@ -255,6 +403,21 @@ impl<T: VideoOps> Adapter<T> {
         } else {
             None
         },
+        vidioc_g_fmt_vid_cap_mplane: if T::HAS_G_FMT_VID_CAP_MPLANE {
+            Some(Self::g_fmt_vid_cap_mplane)
+        } else {
+            None
+        },
+        vidioc_s_fmt_vid_cap_mplane: if T::HAS_S_FMT_VID_CAP_MPLANE {
+            Some(Self::s_fmt_vid_cap_mplane)
+        } else {
+            None
+        },
+        vidioc_try_fmt_vid_cap_mplane: if T::HAS_TRY_FMT_VID_CAP_MPLANE {
+            Some(Self::try_fmt_vid_cap_mplane)
+        } else {
+            None
+        },
         vidioc_enum_framesizes: if T::HAS_ENUM_FRAMESIZES {
             Some(Self::enum_framesizes)
         } else {
@@ -297,6 +460,11 @@ impl<T: VideoOps> Adapter<T> {
         },
         vidioc_create_bufs: if T::HAS_CREATE_BUFS {
             Some(Self::create_bufs)
+        } else {
+            None
+        },
+        vidioc_remove_bufs: if T::HAS_REMOVE_BUFS {
+            Some(Self::remove_bufs)
         } else {
             None
         },

@@ -17,7 +17,7 @@
 use super::bindings;
 use super::ctrl::MenuControl;
 use super::device::Device;
-use super::ioctl::Adapter;
+use super::ioctl::{Adapter, BufferArg, CreateFormat};
 use super::mm::Vma;
 use super::poll::PollTable;
 use core::fmt::{self, Write};
@@ -58,6 +58,18 @@ pub(crate) trait VideoOps: Send + Sync + Sized + 'static {
     fn try_fmt_vid_cap(&self, _pix: &mut bindings::v4l2_pix_format) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
+    /// VIDIOC_G_FMT for multi-planar capture.
+    fn g_fmt_vid_cap_mplane(&self, _pix: &mut bindings::v4l2_pix_format_mplane) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+    /// VIDIOC_S_FMT for multi-planar capture.
+    fn s_fmt_vid_cap_mplane(&self, _pix: &mut bindings::v4l2_pix_format_mplane) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+    /// VIDIOC_TRY_FMT for multi-planar capture.
+    fn try_fmt_vid_cap_mplane(&self, _pix: &mut bindings::v4l2_pix_format_mplane) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
     /// VIDIOC_ENUM_FRAMESIZES.
     fn enum_framesizes(&self, _s: &mut bindings::v4l2_frmsizeenum) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
@@ -90,30 +102,35 @@ pub(crate) trait VideoOps: Send + Sync + Sized + 'static {
     fn reqbufs(&self, _fh: FileId, _r: &mut bindings::v4l2_requestbuffers) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
-    /// VIDIOC_CREATE_BUFS, for buffers of `size_image` bytes (the request's
-    /// `format.fmt.pix.sizeimage`).
+    /// VIDIOC_CREATE_BUFS; `format` is the request's format (see
+    /// [`CreateFormat`]).
     fn create_bufs(
         &self,
         _fh: FileId,
         _c: &mut bindings::v4l2_create_buffers,
-        _size_image: u32,
+        _format: CreateFormat,
     ) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
+    /// VIDIOC_REMOVE_BUFS (offered with CREATE_BUFS only, as the core
+    /// requires).
+    fn remove_bufs(&self, _fh: FileId, _r: &mut bindings::v4l2_remove_buffers) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
     /// VIDIOC_QUERYBUF.
-    fn querybuf(&self, _fh: FileId, _b: &mut bindings::v4l2_buffer) -> Result {
+    fn querybuf(&self, _fh: FileId, _b: &mut BufferArg<'_>) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
     /// VIDIOC_PREPARE_BUF.
-    fn prepare_buf(&self, _fh: FileId, _b: &mut bindings::v4l2_buffer) -> Result {
+    fn prepare_buf(&self, _fh: FileId, _b: &mut BufferArg<'_>) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
     /// VIDIOC_QBUF.
-    fn qbuf(&self, _fh: FileId, _b: &mut bindings::v4l2_buffer) -> Result {
+    fn qbuf(&self, _fh: FileId, _b: &mut BufferArg<'_>) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
     /// VIDIOC_DQBUF; `nonblock`: the file was opened `O_NONBLOCK`.
-    fn dqbuf(&self, _fh: FileId, _b: &mut bindings::v4l2_buffer, _nonblock: bool) -> Result {
+    fn dqbuf(&self, _fh: FileId, _b: &mut BufferArg<'_>, _nonblock: bool) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
     /// VIDIOC_STREAMON of buffer type `buf_type`.

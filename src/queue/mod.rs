@@ -76,12 +76,14 @@
 //! # Cache hints
 //!
 //! MMAP buffers requested with `V4L2_MEMORY_FLAG_NON_COHERENT` make a
-//! queue that takes the per-QBUF hints ([`CacheHints`]): the application
+//! queue that honours the per-QBUF hints ([`CacheHints`]): the application
 //! promises that the CPU did not write the buffer (no sync for the device
 //! at QBUF) or will not read it (no sync for the CPU at DQBUF or
 //! STREAMOFF). The memory is the same either way: rvcap's MMAP memory is
 //! always cached and kept coherent by those syncs, which is what the flag
-//! lets the application skip. Imports and coherent queues ignore the hints.
+//! lets the application skip. A coherent MMAP queue keeps the hints (as
+//! videobuf2 does, and reports them back) but still syncs: its memory must
+//! stay coherent, as uncached memory would be. Imports drop them.
 //!
 //! # Comparison policies
 //!
@@ -370,6 +372,7 @@ pub(crate) struct QueueRequest {
 impl QueueRequest {
     /// A request for a buffer of one plane (`fd` and `length` unused for
     /// MMAP), without hints.
+    #[cfg(test)]
     pub(crate) fn single(index: usize, memory: Memory, fd: i32, length: usize) -> Self {
         let mut planes = [PlaneRequest::NONE; MAX_PLANES];
         planes[0] = PlaneRequest { fd, length };
@@ -400,6 +403,7 @@ pub(crate) struct BufferRequest {
 
 impl BufferRequest {
     /// `count` buffers of `memory` with one plane of `size` bytes, coherent.
+    #[cfg(test)]
     pub(crate) fn single(memory: Memory, count: usize, size: usize) -> Self {
         let mut plane_sizes = [0; MAX_PLANES];
         plane_sizes[0] = size;
@@ -647,6 +651,9 @@ impl<D: Dma> Slot<D> {
     }
 }
 
+/// What a plane's memory is: an attachment (imports) and a mapping.
+type PlaneMemory<D> = (Option<<D as Dma>::Attachment>, Option<<D as Dma>::Mapping>);
+
 /// The slot table: [`MAX_BUFFERS`] entries, `None` where no buffer is.
 type Slots<D> = <D as Dma>::Table<Option<Slot<D>>>;
 
@@ -735,9 +742,32 @@ impl<D: Dma> Queue<D> {
         self.memory
     }
 
-    /// Whether the queue takes cache hints (non-coherent MMAP buffers).
-    pub(crate) fn takes_hints(&self) -> bool {
+    /// Whether the queue's buffers were asked for non-coherent
+    /// (`V4L2_MEMORY_FLAG_NON_COHERENT`, MMAP only).
+    pub(crate) fn is_non_coherent(&self) -> bool {
         self.non_coherent && self.memory == Some(Memory::Mmap)
+    }
+
+    /// The cache hints a QBUF or PREPARE_BUF of `hints` keeps, as
+    /// videobuf2: all of them on an MMAP queue, none on a DMABUF one. They
+    /// skip syncs only on a non-coherent queue ([`Queue::skips`]): a
+    /// coherent queue's memory must stay coherent whatever the hints, as
+    /// it would if it were uncached.
+    fn kept_hints(&self, hints: CacheHints) -> CacheHints {
+        if self.memory == Some(Memory::Mmap) {
+            hints
+        } else {
+            CacheHints::default()
+        }
+    }
+
+    /// The syncs a buffer's kept `hints` skip on this queue.
+    fn skips(&self, hints: CacheHints) -> CacheHints {
+        if self.is_non_coherent() {
+            hints
+        } else {
+            CacheHints::default()
+        }
     }
 
     /// The syncs the cache hints skipped so far.
@@ -851,7 +881,7 @@ impl<D: Dma> Queue<D> {
         Ok(Allocated {
             first: 0,
             count,
-            non_coherent: self.takes_hints(),
+            non_coherent: self.is_non_coherent(),
         })
     }
 
@@ -875,7 +905,7 @@ impl<D: Dma> Queue<D> {
             return Ok(Allocated {
                 first: self.count,
                 count: 0,
-                non_coherent: self.takes_hints(),
+                non_coherent: self.is_non_coherent(),
             });
         }
         Self::check_request(request)?;
@@ -911,7 +941,7 @@ impl<D: Dma> Queue<D> {
         Ok(Allocated {
             first,
             count,
-            non_coherent: self.takes_hints(),
+            non_coherent: self.is_non_coherent(),
         })
     }
 
@@ -979,9 +1009,10 @@ impl<D: Dma> Queue<D> {
     }
 
     /// VIDIOC_REMOVE_BUFS: frees buffers `index..index + count`, each of
-    /// which must exist (else `EINVAL`) and be the CPU's (else `EBUSY`):
+    /// which must exist (else `EINVAL`) and not be queued (else `EBUSY`):
     /// nothing is freed unless all can be. Ownership stays; with no buffer
-    /// left, the memory type is free to change.
+    /// left, the memory type is free to change. As videobuf2, `count == 0`
+    /// succeeds for anyone.
     pub(crate) fn remove_bufs(
         &mut self,
         dma: &mut D,
@@ -989,15 +1020,16 @@ impl<D: Dma> Queue<D> {
         index: usize,
         count: usize,
     ) -> QResult {
-        self.check_owner(who)?;
         if count == 0 {
             return Ok(());
         }
+        self.check_owner(who)?;
         if count > self.count || index > MAX_BUFFERS - count {
             return Err(Error::inval("range of buffers out of range"));
         }
         for i in index..index + count {
-            if !self.slot(i)?.state.is_cpu_owned() {
+            // As videobuf2: a prepared buffer is not queued yet.
+            if !matches!(self.slot(i)?.state, State::Dequeued | State::Prepared) {
                 return Err(Error::new(Errno::EBUSY, "a buffer in the range is queued"));
             }
         }
@@ -1087,11 +1119,8 @@ impl<D: Dma> Queue<D> {
         if self.memory == Some(Memory::DmaBuf) {
             self.import(dma, req)?;
         }
-        let hints = if self.takes_hints() {
-            req.hints
-        } else {
-            CacheHints::default()
-        };
+        let hints = self.kept_hints(req.hints);
+        let skip = self.skips(hints).skip_for_device;
         let mut skipped = 0;
         let slot = self.slot_mut(req.index)?;
         if slot.planes().iter().any(|plane| plane.mapping.is_none()) {
@@ -1099,7 +1128,7 @@ impl<D: Dma> Queue<D> {
         }
         for plane in slot.planes_mut() {
             if let Some(mapping) = &plane.mapping {
-                if hints.skip_for_device {
+                if skip {
                     skipped += 1;
                 } else {
                     let bytes = plane.device_bytes(dma, mapping);
@@ -1224,8 +1253,7 @@ impl<D: Dma> Queue<D> {
             }
         }
         // Nothing below fails. First every plane's memory moves out of its holder...
-        let mut moved: [(Option<D::Attachment>, Option<D::Mapping>); MAX_PLANES] =
-            Default::default();
+        let mut moved: [PlaneMemory<D>; MAX_PLANES] = Default::default();
         for (import, moved) in imports.iter_mut().zip(moved.iter_mut()) {
             let Some(import) = import else {
                 continue;
@@ -1283,8 +1311,8 @@ impl<D: Dma> Queue<D> {
         let policy = self.policy;
         let dmabuf = self.memory == Some(Memory::DmaBuf);
         let mut skipped = 0;
+        let skip = self.skips(self.slot(index)?.hints).skip_for_cpu;
         let slot = self.slot_mut(index)?;
-        let skip = slot.hints.skip_for_cpu;
         for plane in slot.planes_mut() {
             let bytes = if policy.full_sync {
                 0..plane.length
@@ -1333,6 +1361,7 @@ impl<D: Dma> Queue<D> {
         self.queued.clear();
         self.done.clear();
         let dmabuf = self.memory == Some(Memory::DmaBuf);
+        let non_coherent = self.is_non_coherent();
         let mut skipped = 0;
         for slot in self
             .slots
@@ -1345,7 +1374,7 @@ impl<D: Dma> Queue<D> {
             // CPU of all the device may have written: not every exporter's
             // unmap syncs, and none of videobuf2's does.
             if !slot.state.is_cpu_owned() {
-                let skip = slot.hints.skip_for_cpu;
+                let skip = non_coherent && slot.hints.skip_for_cpu;
                 for plane in slot.planes() {
                     if let Some(mapping) = &plane.mapping {
                         if skip {

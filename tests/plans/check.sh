@@ -205,8 +205,9 @@ stamp_off
 
 # Importing from another driver: vivid, the kernel's reference, exports
 # (its default vmalloc allocator gives page-sized segments, which a
-# swiotlb=force boot can bounce).
-if modprobe vivid n_devs=1 node_types=0x1 && rvcap=$(node rvcap-0) &&
+# swiotlb=force boot can bounce). cache_hints=1 lets it take the MMAP cache
+# hints, for rvcap_bufs_test below; the exports never ask for them.
+if modprobe vivid n_devs=1 node_types=0x1 cache_hints=1 && rvcap=$(node rvcap-0) &&
 	vivid=$(node vivid-000-vid-cap); then
 	# Exported buffers must hold rvcap's frames: same format on both.
 	for dev in "$vivid" "$rvcap"; do
@@ -216,6 +217,11 @@ if modprobe vivid n_devs=1 node_types=0x1 && rvcap=$(node rvcap-0) &&
 	stamp_on
 	suite v4l2-ctl-dmabuf v4l2_ctl_stream_dmabuf
 	stamp_off
+	# rvcap_bufs_test's expectations (REMOVE_BUFS, the CREATE_BUFS
+	# maximum, cache hints) are videobuf2's: checked here against
+	# videobuf2's reference driver, as the kselftest run above checks
+	# rvcap against them. Last, as it leaves vivid at another format.
+	suite rvcap_bufs_test-vivid env RVCAP_BUFS_DEVICE="$vivid" /tests/rvcap/rvcap_bufs_test
 	rmmod vivid || status=1
 else
 	echo "vivid did not load or has no capture node"
