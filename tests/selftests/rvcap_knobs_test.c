@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * rvcap's knobs and log:
- * - the module parameters are only num_devices and contig, both read-only:
+ * - the module parameters are only num_devices, contig and multiplanar, all
+ *   read-only:
  *   what changes the data path at run time is a debugfs file of the device
  *   (unpaced, map_per_qbuf, full_sync, inject_*), as vivid keeps its
  *   parameters read-only;
@@ -48,9 +49,9 @@ static int read_char(const char *path)
 	return c;
 }
 
-TEST(module_parameters_are_num_devices_and_contig_read_only)
+TEST(module_parameters_are_num_devices_contig_and_multiplanar_read_only)
 {
-	static const char * const expected[] = { "contig", "num_devices" };
+	static const char * const expected[] = { "contig", "multiplanar", "num_devices" };
 	char path[512];
 	struct dirent *e;
 	struct stat st;
@@ -63,7 +64,8 @@ TEST(module_parameters_are_num_devices_and_contig_read_only)
 		if (e->d_name[0] == '.')
 			continue;
 		EXPECT_TRUE(!strcmp(e->d_name, expected[0]) ||
-			    !strcmp(e->d_name, expected[1]))
+			    !strcmp(e->d_name, expected[1]) ||
+			    !strcmp(e->d_name, expected[2]))
 			TH_LOG("unexpected module parameter %s", e->d_name);
 		snprintf(path, sizeof(path), PARAMS "/%s", e->d_name);
 		ASSERT_EQ(0, stat(path, &st));
@@ -71,7 +73,7 @@ TEST(module_parameters_are_num_devices_and_contig_read_only)
 		found++;
 	}
 	closedir(d);
-	EXPECT_EQ(2, found);
+	EXPECT_EQ(3, found);
 }
 
 TEST(data_path_knobs_are_debugfs_files_of_the_device)
