@@ -30,12 +30,12 @@
 //! the CPU's (under swiotlb: the bounce slot, still holding the device's
 //! last frame) or invalidates the CPU's caches (non-coherent hardware). So
 //! whatever the queue drops of an import, its mapping or its attachment,
-//! goes through one function, [`Slot::drop_mapping`], which first hands
+//! goes through one function, [`Plane::drop_mapping`], which first hands
 //! the CPU's bytes to the device side: a sync for the device of
 //! [`HAND_OVER_DIRECTION`] over the whole buffer if the CPU owns it, else
 //! over what lies past `length`, through a live mapping. A CPU-owned
 //! import whose mapping already went (STREAMOFF) is handed over through a
-//! mapping made for that alone ([`Slot::release_memory`]) before its
+//! mapping made for that alone ([`Plane::release_memory`]) before its
 //! detach. The exporter's own CPU sync, at unmap or at detach, then copies
 //! back the CPU's own bytes. When the device needs no syncs at all
 //! ([`Dma::needs_sync`]) neither does this. (A write made while the buffer
