@@ -28,6 +28,8 @@ mod model;
 #[cfg(test)]
 mod pattern_tests;
 #[cfg(test)]
+mod planes_tests;
+#[cfg(test)]
 mod queue_tests;
 #[cfg(test)]
 mod ratelimit_tests;

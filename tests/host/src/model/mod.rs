@@ -161,6 +161,13 @@ impl Buffer {
         self.region.cpu_peek(bytes)
     }
 
+    /// The buffer changes hands without a sync, on the application's word:
+    /// a cache hint (`V4L2_BUF_FLAG_NO_CACHE_*`) told the queue to skip the
+    /// sync that would have said so. To the device if `to_device`.
+    pub fn hand_over_unsynced(&self, to_device: bool) {
+        self.device_owned.set(to_device);
+    }
+
     /// Userspace writes `data` at `offset`: only while the CPU owns it.
     pub fn cpu_write(&self, offset: usize, data: &[u8]) {
         if self.device_owned.get() {
