@@ -129,11 +129,78 @@ gstreamer_v4l2src() {
 	sed 's/^/# /' /tmp/gst.log
 }
 
-# GStreamer's v4l2src on rvcap's multi-planar device: see
-# gstreamer_v4l2src; NV12M comes as NV12 in one memory per plane.
+# GStreamer's v4l2src on rvcap's multi-planar device, as gstreamer_v4l2src:
+# io-mode=mmap, 320x240 at 15 fps, 10 frames into filesink, every byte
+# checked by rvcap-framecheck. v4l2src maps both V4L2 NV12 and NV12M to
+# caps format=NV12 (and YUV420/YUV420M to I420, NV16/NV16M to NV16), and
+# when the device lists both it takes the non-contiguous one
+# (gst_v4l2_object_get_caps_info in gst-plugins-good's sys/v4l2: "Prefer
+# the non-contiguous if supported"), handing out one GstMemory per plane;
+# filesink writes a buffer's memories one after the other, which is the
+# plane-after-plane layout rvcap's verification pattern is defined over.
+# So caps NV12 captures NV12M here and rvcap's contiguous NV12 on this node
+# is out of v4l2src's reach. Each capture is followed by a check that the
+# V4L2 format really was the multi-planar one: the last S_FMT/TRY_FMT
+# reply v4l2src logs (GST_DEBUG=v4l2:5, "Got format of ...") and
+# VIDIOC_G_FMT afterwards must both name it and its number of planes, and
+# v4l2src's allocator must have mapped each plane on its own, the memory
+# of each GstMemory (GST_DEBUG=v4l2allocator:6, "mmap buffer ... plane N":
+# planes 0 to N-1 and no other).
 gstreamer_v4l2src_mplane() {
-	echo "1..1"
-	echo "not ok 1 gstreamer_v4l2src_mplane is not written yet"
+	dev=$1
+	# GStreamer's name, the V4L2 fourcc it must set, planes, bytes per 2 pixels
+	formats="YUY2:YUYV:1:4 NV12:NM12:2:3 NV16:NM16:2:4 I420:YM12:3:3"
+	echo "1..9"
+	want="GREY NM12 NM16 NV12 RGB3 YM12 YUYV"
+	have=$(v4l2-ctl -d "$dev" --list-formats | sed -n "s/.*\]: '\(....\)'.*/\1/p" | sort | xargs)
+	what="the multi-planar node lists NV12 and NV12M, NV16M, YUV420M next to YUYV, RGB3, GREY"
+	if [ "$want" = "$have" ]; then
+		echo "ok 1 $what ($have)"
+	else
+		echo "not ok 1 $what: lists $have, want $want"
+	fi
+	i=2
+	frames=10
+	for f in $formats; do
+		gst=${f%%:*} rest=${f#*:}
+		fourcc=${rest%%:*} rest=${rest#*:}
+		planes=${rest%%:*}
+		bytes=$((320 * 240 * ${rest#*:} / 2))
+		what="gst-launch-1.0 v4l2src io-mode=mmap $gst 320x240 (V4L2 $fourcc, $planes plane(s)) on the multi-planar node: $frames frames into filesink, every byte checked"
+		rm -f /tmp/gst.raw /tmp/gst-debug.log
+		if GST_DEBUG=v4l2:5,v4l2allocator:6 GST_DEBUG_NO_COLOR=1 GST_DEBUG_FILE=/tmp/gst-debug.log \
+			timeout 120 gst-launch-1.0 -q v4l2src device="$dev" io-mode=mmap \
+			num-buffers="$frames" extra-controls="c,test_pattern=2" \
+			! "video/x-raw,format=$gst,width=320,height=240,framerate=15/1" \
+			! filesink location=/tmp/gst.raw >/tmp/gst.log 2>&1 &&
+			rvcap-framecheck "$bytes" "$frames" /tmp/gst.raw >>/tmp/gst.log 2>&1; then
+			echo "ok $i $what"
+		else
+			echo "not ok $i $what"
+		fi
+		sed 's/^/# /' /tmp/gst.log
+		i=$((i + 1))
+		# v4l2src's last format reply, e.g. "Got format of 320x240,
+		# format NM12, nb planes 2, ..." (its S_FMT), then G_FMT.
+		got=$(grep -o 'Got format of [0-9x]*, format ...., nb planes [0-9]*' /tmp/gst-debug.log | tail -n 1)
+		mapped=$(sed -n 's/.*mmap buffer length .*, plane \([0-9]*\)$/\1/p' /tmp/gst-debug.log | sort -un | xargs)
+		fmt=$(v4l2-ctl -d "$dev" --get-fmt-video)
+		g_fourcc=$(echo "$fmt" | sed -n "s/.*Pixel Format *: '\(....\)'.*/\1/p")
+		g_planes=$(echo "$fmt" | sed -n 's/.*Number of planes *: *\([0-9]*\).*/\1/p')
+		what="v4l2src set V4L2 $fourcc with $planes plane(s) for $gst and mapped each plane as its own memory (its GST_DEBUG log, VIDIOC_G_FMT afterwards)"
+		if [ "$got" = "Got format of 320x240, format $fourcc, nb planes $planes" ] &&
+			[ "$mapped" = "$(seq -s ' ' 0 $((planes - 1)))" ] &&
+			[ "$g_fourcc" = "$fourcc" ] && [ "$g_planes" = "$planes" ]; then
+			echo "ok $i $what"
+		else
+			echo "not ok $i $what: log '${got:-nothing}', planes mapped '$mapped', G_FMT '$g_fourcc' with '$g_planes' plane(s)"
+		fi
+		echo "# GST_DEBUG: ${got:-no \"Got format\" line}"
+		echo "# planes mmapped by v4l2allocator: $mapped"
+		echo "# G_FMT: $g_fourcc, $g_planes plane(s)"
+		i=$((i + 1))
+	done
+	rm -f /tmp/gst.raw /tmp/gst-debug.log
 }
 
 # In the IOMMU boot QEMU's edu device is rvcap's DMA master, and with the
