@@ -634,6 +634,30 @@ impl<D: Dma> Slot<D> {
         &mut self.planes[..self.num_planes]
     }
 
+    /// Gives a buffer the device held back to the CPU: a sync for the CPU
+    /// of all the device may have written (not every exporter's unmap
+    /// syncs, and none of videobuf2's does), unless a hint on a
+    /// `non_coherent` queue says the CPU will not read it. Returns the
+    /// plane syncs that hint skipped.
+    fn give_back(&mut self, dma: &mut D, non_coherent: bool) -> u64 {
+        let mut skipped = 0;
+        if !self.state.is_cpu_owned() {
+            let skip = non_coherent && self.hints.skip_for_cpu;
+            for plane in self.planes() {
+                if let Some(mapping) = &plane.mapping {
+                    if skip {
+                        skipped += 1;
+                    } else {
+                        let bytes = plane.device_bytes(dma, mapping);
+                        dma.sync_for_cpu(mapping, bytes, FRAME_DIRECTION);
+                    }
+                }
+            }
+        }
+        self.state = State::Dequeued;
+        skipped
+    }
+
     /// Drops every plane's mapping (see [`Plane::drop_mapping`]).
     fn drop_mappings(&mut self, dma: &mut D) {
         let cpu_owned = self.state.is_cpu_owned();
@@ -1033,8 +1057,12 @@ impl<D: Dma> Queue<D> {
                 return Err(Error::new(Errno::EBUSY, "a buffer in the range is queued"));
             }
         }
+        let non_coherent = self.is_non_coherent();
         for i in index..index + count {
             if let Some(mut slot) = self.all_slots_mut().get_mut(i).and_then(Option::take) {
+                // A prepared buffer comes back to the CPU first, as at
+                // REQBUFS(0).
+                self.skips.for_cpu += slot.give_back(dma, non_coherent);
                 slot.release_memory(dma);
                 self.count -= 1;
             }
@@ -1097,7 +1125,12 @@ impl<D: Dma> Queue<D> {
         self.check_memory(req.memory)?;
         match self.slot(req.index)?.state {
             State::Dequeued => self.prepare_slot(dma, req)?,
-            State::Prepared => {}
+            State::Prepared => {
+                // As videobuf2, QBUF's hints are the buffer's from now on
+                // (PREPARE_BUF's sync for the device is made or skipped).
+                let hints = self.kept_hints(req.hints);
+                self.slot_mut(req.index)?.hints = hints;
+            }
             _ => return Err(Error::inval("buffer already queued")),
         }
         let slot = self.slot_mut(req.index)?;
@@ -1370,23 +1403,7 @@ impl<D: Dma> Queue<D> {
             .iter_mut()
             .flatten()
         {
-            // A buffer the device held comes back through a sync for the
-            // CPU of all the device may have written: not every exporter's
-            // unmap syncs, and none of videobuf2's does.
-            if !slot.state.is_cpu_owned() {
-                let skip = non_coherent && slot.hints.skip_for_cpu;
-                for plane in slot.planes() {
-                    if let Some(mapping) = &plane.mapping {
-                        if skip {
-                            skipped += 1;
-                        } else {
-                            let bytes = plane.device_bytes(dma, mapping);
-                            dma.sync_for_cpu(mapping, bytes, FRAME_DIRECTION);
-                        }
-                    }
-                }
-            }
-            slot.state = State::Dequeued;
+            skipped += slot.give_back(dma, non_coherent);
             if dmabuf {
                 // The application's now: handed over, then unmapped.
                 slot.drop_mappings(dma);

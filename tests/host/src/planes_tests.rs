@@ -463,7 +463,7 @@ impl Rig {
     fn dqbuf(&mut self, who: OwnerId, memory: Memory) -> Result<BufferInfo, Errno> {
         let info = self.dqbuf_unread(who, memory)?;
         assert!(
-            !info.hints.skip_for_cpu,
+            !(info.hints.skip_for_cpu && self.q.is_non_coherent()),
             "the rig reads only frames synced for the CPU"
         );
         let written = self
@@ -586,7 +586,7 @@ impl Rig {
             );
             assert!((1..=MAX_PLANES).contains(&info.num_planes), "{context}");
             assert_eq!(Some(info.memory), self.q.memory(), "{context}: memory");
-            if !self.q.takes_hints() {
+            if self.q.memory() != Some(Memory::Mmap) {
                 assert_eq!(info.hints, CacheHints::default(), "{context}: hints");
             }
             for (p, plane) in info.planes.iter().enumerate() {
@@ -1091,14 +1091,12 @@ fn remove_bufs_errnos_follow_the_rules() {
     assert_eq!(taken(&r), [0, 1, 3, 4, 5]);
     refused(&mut r, 1, 3, Errno::EINVAL); // 2 is a hole now
     refused(&mut r, 2, 1, Errno::EINVAL);
-    // Device-owned buffers in every state: EBUSY, nothing removed.
-    r.prepare(A, &mmap_request(0, CacheHints::default()))
-        .unwrap();
-    refused(&mut r, 0, 2, Errno::EBUSY); // prepared
+    // Queued buffers in every state: EBUSY, nothing removed.
     r.qbuf(A, &mmap_request(1, CacheHints::default())).unwrap();
     r.qbuf(A, &mmap_request(3, CacheHints::default())).unwrap();
     r.qbuf(A, &mmap_request(4, CacheHints::default())).unwrap();
     refused(&mut r, 1, 1, Errno::EBUSY); // queued
+    refused(&mut r, 0, 2, Errno::EBUSY); // a dequeued one and a queued one
     r.streamon(A).unwrap();
     r.qbuf(A, &mmap_request(0, CacheHints::default())).unwrap();
     assert_eq!(r.engine_tick(), Some(1));
@@ -1113,6 +1111,9 @@ fn remove_bufs_errnos_follow_the_rules() {
     assert_eq!(r.remove_bufs(A, 3, 3), Ok(()));
     assert_eq!(taken(&r), [0, 1]);
     assert_eq!((r.q.count(), r.q.memory()), (2, Some(Memory::Mmap)));
+    // A prepared buffer is not queued yet: it goes too, as in videobuf2.
+    r.prepare(A, &mmap_request(0, CacheHints::default()))
+        .unwrap();
     assert_eq!(r.remove_bufs(A, 0, 2), Ok(()));
     // None left: the memory type is free, the owner stays.
     assert_eq!((r.q.count(), r.q.memory(), r.q.owner()), (0, None, Some(A)));
@@ -1414,19 +1415,22 @@ fn mmap_stream(r: &mut Rig, count: usize, num_planes: usize, non_coherent: bool)
     a
 }
 
+/// A coherent MMAP queue keeps the hints, as videobuf2 does (and
+/// v4l2-compliance wants them back in QBUF's reply), but makes every sync:
+/// its memory must stay coherent.
 #[test]
-fn hints_are_ignored_on_a_coherent_mmap_queue() {
+fn hints_are_kept_but_every_sync_made_on_a_coherent_mmap_queue() {
     on_every_platform(|r| {
         let a = mmap_stream(r, 2, 3, false);
-        assert!(!a.non_coherent && !r.q.takes_hints());
+        assert!(!a.non_coherent && !r.q.is_non_coherent());
         for hints in [SKIP_FOR_DEVICE, SKIP_FOR_CPU, SKIP_BOTH] {
             let before = r.counters();
             let info = r.qbuf(A, &mmap_request(0, hints)).unwrap();
-            assert_eq!(info.hints, CacheHints::default(), "not reported");
+            assert_eq!(info.hints, hints, "reported back");
             r.engine_tick().unwrap();
             // The rig reads every plane: synced whatever the hints said.
             let info = r.dqbuf(A, Memory::Mmap).unwrap();
-            assert_eq!(info.hints, CacheHints::default());
+            assert_eq!(info.hints, hints);
             let c = r.counters();
             assert_eq!(
                 (
@@ -1438,7 +1442,7 @@ fn hints_are_ignored_on_a_coherent_mmap_queue() {
             );
         }
         let prepared = r.prepare(A, &mmap_request(1, SKIP_BOTH)).unwrap();
-        assert_eq!(prepared.hints, CacheHints::default());
+        assert_eq!(prepared.hints, SKIP_BOTH);
         assert_eq!(r.q.hint_skips(), HintSkips::default());
         r.check_invariants("after hints on a coherent queue");
     });
@@ -1450,7 +1454,7 @@ fn hints_and_the_non_coherent_flag_are_ignored_for_dmabuf() {
         r.export_planes(&[10, 11]);
         let a = r.reqbufs(A, &buffers(Memory::DmaBuf, 2, 2, true)).unwrap();
         assert!(
-            !a.non_coherent && !r.q.takes_hints(),
+            !a.non_coherent && !r.q.is_non_coherent(),
             "no such thing for imports"
         );
         // CREATE_BUFS says it either way: both are the same to imports.
@@ -1486,7 +1490,7 @@ fn hints_and_the_non_coherent_flag_are_ignored_for_dmabuf() {
 fn skip_for_device_is_honoured_on_a_non_coherent_mmap_queue() {
     on_every_platform(|r| {
         let a = mmap_stream(r, 2, 3, true);
-        assert!(a.non_coherent && r.q.takes_hints());
+        assert!(a.non_coherent && r.q.is_non_coherent());
         let before = r.counters();
         let info = r.qbuf(A, &mmap_request(0, SKIP_FOR_DEVICE)).unwrap();
         assert_eq!(info.hints, SKIP_FOR_DEVICE, "reported");
@@ -1505,11 +1509,12 @@ fn skip_for_device_is_honoured_on_a_non_coherent_mmap_queue() {
             .unwrap();
         r.dqbuf(A, Memory::Mmap).unwrap();
         assert_eq!(r.counters().syncs_for_cpu, before.syncs_for_cpu + 3);
-        // PREPARE_BUF with the hint, QBUF without: skipped once; the hint
-        // holds only until the buffer is queued again.
+        // PREPARE_BUF with the hint, QBUF without: skipped once (at
+        // PREPARE_BUF); QBUF's hints are the buffer's from then on, as in
+        // videobuf2.
         r.prepare(A, &mmap_request(1, SKIP_FOR_DEVICE)).unwrap();
         let info = r.qbuf(A, &mmap_request(1, CacheHints::default())).unwrap();
-        assert_eq!(info.hints, SKIP_FOR_DEVICE);
+        assert_eq!(info.hints, CacheHints::default());
         assert_eq!(r.q.hint_skips().for_device, 6);
         r.engine_tick().unwrap();
         r.dqbuf(A, Memory::Mmap).unwrap();
@@ -1628,7 +1633,7 @@ fn create_bufs_with_another_coherency_or_plane_count_is_einval() {
     assert_eq!((a.first, a.count, a.non_coherent), (2, 1, true));
     // A coherent queue refuses non-coherent buffers likewise.
     r.reqbufs(A, &buffers(Memory::Mmap, 1, 1, false)).unwrap();
-    assert!(!r.q.takes_hints());
+    assert!(!r.q.is_non_coherent());
     assert_eq!(
         errno(r.create_bufs(A, &buffers(Memory::Mmap, 1, 1, true))),
         Errno::EINVAL
@@ -1638,7 +1643,7 @@ fn create_bufs_with_another_coherency_or_plane_count_is_einval() {
     let a = r
         .create_bufs(A, &buffers(Memory::Mmap, 1, 2, true))
         .unwrap();
-    assert!(a.non_coherent && r.q.takes_hints());
+    assert!(a.non_coherent && r.q.is_non_coherent());
 }
 
 // ---- Randomized sequences
@@ -1691,9 +1696,9 @@ fn random_sequence(platform: Platform, seed: u64) {
             _ => 1 + rng.below(MAX_PLANES),
         };
         let non_coherent = if rng.one_in(8) {
-            !r.q.takes_hints()
+            !r.q.is_non_coherent()
         } else {
-            r.q.takes_hints()
+            r.q.is_non_coherent()
         };
         // Past the last buffer: holes make indices reach beyond the count.
         let span = r
@@ -1727,7 +1732,7 @@ fn random_sequence(platform: Platform, seed: u64) {
                     request.plane_sizes[0] += 64;
                 }
                 let before = snapshot(&r);
-                let takes_hints = r.q.takes_hints();
+                let takes_hints = r.q.is_non_coherent();
                 let result = r.create_bufs(who, &request);
                 let mismatch = before.1 > 0
                     && (Some(memory) != before.2
@@ -1769,7 +1774,12 @@ fn random_sequence(platform: Platform, seed: u64) {
                     Ok(()) => {
                         for i in index..index + count {
                             let was = before.0[i].expect("removed a hole");
-                            assert!(was.state.is_cpu_owned(), "{context}: removed {i}");
+                            // Dequeued, or prepared (not queued yet, as in
+                            // videobuf2).
+                            assert!(
+                                matches!(was.state, State::Dequeued | State::Prepared),
+                                "{context}: removed {i}"
+                            );
                             assert!(r.q.query(&r.dma, i).is_err(), "{context}: {i} stays");
                         }
                         assert_eq!(r.q.count(), before.1 - count, "{context}");
@@ -1823,7 +1833,7 @@ fn random_sequence(platform: Platform, seed: u64) {
                 }
                 // Hints only where the queue must ignore them: a queue that
                 // takes them would leave frames unsynced.
-                if !r.q.takes_hints() {
+                if !r.q.is_non_coherent() {
                     req.hints = rng.pick(&[CacheHints::default(), SKIP_FOR_DEVICE, SKIP_BOTH]);
                 }
                 let before = snapshot(&r);
@@ -1835,7 +1845,14 @@ fn random_sequence(platform: Platform, seed: u64) {
                 match result {
                     Ok(info) => {
                         assert!(!info.state.is_cpu_owned(), "{context}");
-                        assert_eq!(info.hints, CacheHints::default(), "{context}: hints");
+                        // Kept on an MMAP queue (which syncs all the same,
+                        // being coherent), dropped for imports.
+                        let kept = if memory == Memory::Mmap {
+                            req.hints
+                        } else {
+                            CacheHints::default()
+                        };
+                        assert_eq!(info.hints, kept, "{context}: hints");
                     }
                     Err(_) => {
                         // Whatever a refusal took it gave back.
