@@ -335,12 +335,12 @@ impl Capture {
             .map_err(|e| self.refuse(ratelimit!(), "REMOVE_BUFS", e))
     }
 
-    /// VIDIOC_QUERYBUF.
-    pub(crate) fn querybuf(&self, index: usize) -> Result<BufferInfo> {
+    /// VIDIOC_QUERYBUF into a planes array of `room` entries.
+    pub(crate) fn querybuf(&self, index: usize, room: usize) -> Result<BufferInfo> {
         let st = self.shared.state.lock();
         self.check_connected(&st)?;
         st.queue
-            .query(&st.dma, index)
+            .query_into(&st.dma, index, room)
             .map_err(|e| self.refuse(ratelimit!(), "QUERYBUF", e))
     }
 
@@ -369,15 +369,21 @@ impl Capture {
         Ok(info)
     }
 
-    /// VIDIOC_DQBUF: waits (interruptibly) for a done buffer unless
-    /// `nonblock`; STREAMOFF ends the wait with `EINVAL`, a disconnect with
-    /// `ENODEV`.
-    pub(crate) fn dqbuf(&self, who: OwnerId, memory: Memory, nonblock: bool) -> Result<BufferInfo> {
+    /// VIDIOC_DQBUF into a planes array of `room` entries: waits
+    /// (interruptibly) for a done buffer unless `nonblock`; STREAMOFF ends
+    /// the wait with `EINVAL`, a disconnect with `ENODEV`.
+    pub(crate) fn dqbuf(
+        &self,
+        who: OwnerId,
+        memory: Memory,
+        room: usize,
+        nonblock: bool,
+    ) -> Result<BufferInfo> {
         let mut st = self.shared.state.lock();
         loop {
             self.check_connected(&st)?;
             let State { queue, dma, .. } = &mut *st;
-            match queue.dqbuf(dma, who, memory) {
+            match queue.dqbuf(dma, who, memory, room) {
                 Err(e) if e.errno == Errno::EAGAIN && !nonblock => {
                     if self.shared.done.wait_interruptible(&mut st) {
                         return Err(ERESTARTSYS);

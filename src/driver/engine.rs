@@ -184,7 +184,9 @@ fn run(
             stamp.prepare(format, pattern, template);
         }
         let Some(renderer) = Renderer::new(format, pattern, this, template) else {
-            // Cannot happen: the template was sized for this format.
+            // Cannot happen: the template was sized for this format. The
+            // engine lets go of the buffer before it is done.
+            drop(planes);
             shared.finish_frame(index, frame([0; MAX_PLANES], this, true));
             continue;
         };

@@ -169,10 +169,11 @@ fn fill_buffer(b: &mut BufferArg<'_>, info: &BufferInfo) {
     buf.reserved2 = 0;
     buf.__bindgen_anon_1.request_fd = 0;
     if multiplanar {
-        // The planes array is as long as the buffer's planes at least
-        // (checked before the call reached the queue).
+        // The queue checked that the planes array holds the buffer's
+        // planes; never say more than it holds (a 32-bit application's
+        // array is copied back by `length`).
         buf.bytesused = 0;
-        buf.length = info.num_planes as u32;
+        buf.length = info.num_planes.min(b.planes().len()) as u32;
         for (p, (out, plane)) in b.planes().iter_mut().zip(info.planes()).enumerate() {
             out.bytesused = plane.bytesused as u32;
             out.length = plane.length as u32;
@@ -230,25 +231,23 @@ impl Capture {
         self.check_buf_type("format", CAPTURE_MPLANE)
     }
 
-    /// The checks of a buffer ioctl: the device's type and, multi-planar,
-    /// a planes array long enough for the buffers' planes (as videobuf2:
-    /// `EINVAL`).
-    fn check_buffer_arg(&self, what: &str, b: &mut BufferArg<'_>) -> Result {
+    /// The checks of a buffer ioctl: the device's type. Returns how many
+    /// planes the argument can describe: its planes array's length (the
+    /// queue refuses a buffer with more, under its lock, as videobuf2:
+    /// `EINVAL`), or one.
+    fn check_buffer_arg(&self, what: &str, b: &mut BufferArg<'_>) -> Result<usize> {
         self.check_buf_type(what, b.buf.type_)?;
-        if self.is_multiplanar() && b.planes().len() < self.format().num_planes {
-            self.log().dbg(
-                ratelimit!(),
-                format_args!("{what}: the planes array is shorter than the buffers' planes"),
-            );
-            return Err(EINVAL);
-        }
-        Ok(())
+        Ok(if self.is_multiplanar() {
+            b.planes().len()
+        } else {
+            1
+        })
     }
 
     /// A QBUF or PREPARE_BUF request: the dma-buf of each plane (DMABUF)
     /// and the cache hints.
     fn queue_request(&self, what: &str, b: &mut BufferArg<'_>) -> Result<QueueRequest> {
-        self.check_buffer_arg(what, b)?;
+        let room = self.check_buffer_arg(what, b)?;
         let flags = b.buf.flags;
         if flags & bindings::V4L2_BUF_FLAG_REQUEST_FD != 0 {
             // As videobuf2 for a queue without request support.
@@ -274,6 +273,7 @@ impl Capture {
             index: b.buf.index as usize,
             memory,
             planes,
+            room,
             hints: CacheHints {
                 skip_for_device: flags & bindings::V4L2_BUF_FLAG_NO_CACHE_CLEAN != 0,
                 skip_for_cpu: flags & bindings::V4L2_BUF_FLAG_NO_CACHE_INVALIDATE != 0,
@@ -492,8 +492,8 @@ impl VideoOps for Capture {
     }
 
     fn querybuf(&self, _fh: FileId, b: &mut BufferArg<'_>) -> Result {
-        self.check_buffer_arg("QUERYBUF", b)?;
-        fill_buffer(b, &self.querybuf(b.buf.index as usize)?);
+        let room = self.check_buffer_arg("QUERYBUF", b)?;
+        fill_buffer(b, &self.querybuf(b.buf.index as usize, room)?);
         Ok(())
     }
 
@@ -510,9 +510,9 @@ impl VideoOps for Capture {
     }
 
     fn dqbuf(&self, fh: FileId, b: &mut BufferArg<'_>, nonblock: bool) -> Result {
-        self.check_buffer_arg("DQBUF", b)?;
+        let room = self.check_buffer_arg("DQBUF", b)?;
         let memory = memory_from_uapi(b.buf.memory)?;
-        fill_buffer(b, &self.dqbuf(owner(fh), memory, nonblock)?);
+        fill_buffer(b, &self.dqbuf(owner(fh), memory, room, nonblock)?);
         Ok(())
     }
 

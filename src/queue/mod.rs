@@ -365,6 +365,9 @@ pub(crate) struct QueueRequest {
     /// DMABUF: the dma-buf of each plane; the buffer's number of planes
     /// are used.
     pub(crate) planes: [PlaneRequest; MAX_PLANES],
+    /// How many planes the application's request can describe (its planes
+    /// array): a buffer with more is refused with `EINVAL`, as videobuf2.
+    pub(crate) room: usize,
     /// The cache hints asked for.
     pub(crate) hints: CacheHints,
 }
@@ -380,6 +383,7 @@ impl QueueRequest {
             index,
             memory,
             planes,
+            room: MAX_PLANES,
             hints: CacheHints::default(),
         }
     }
@@ -675,8 +679,9 @@ impl<D: Dma> Slot<D> {
     }
 }
 
-/// What a plane's memory is: an attachment (imports) and a mapping.
-type PlaneMemory<D> = (Option<<D as Dma>::Attachment>, Option<<D as Dma>::Mapping>);
+/// What a plane's memory is: a mapping and (imports) an attachment, in
+/// drop order.
+type PlaneMemory<D> = (Option<<D as Dma>::Mapping>, Option<<D as Dma>::Attachment>);
 
 /// The slot table: [`MAX_BUFFERS`] entries, `None` where no buffer is.
 type Slots<D> = <D as Dma>::Table<Option<Slot<D>>>;
@@ -715,6 +720,8 @@ pub(crate) struct Queue<D: Dma> {
     /// `V4L2_MEMORY_FLAG_NON_COHERENT` (MMAP only).
     non_coherent: bool,
     owner: Option<OwnerId>,
+    /// See [`Queue::is_busy`].
+    busy: bool,
     streaming: bool,
     queued: IndexFifo,
     done: IndexFifo,
@@ -737,6 +744,7 @@ impl<D: Dma> Queue<D> {
             memory: None,
             non_coherent: false,
             owner: None,
+            busy: false,
             streaming: false,
             queued: IndexFifo::new(),
             done: IndexFifo::new(),
@@ -804,9 +812,12 @@ impl<D: Dma> Queue<D> {
         self.streaming
     }
 
-    /// Whether buffers exist, so that the format cannot change (S_FMT: EBUSY).
+    /// Whether buffers were allocated since the last REQBUFS(0) or close,
+    /// so that the format cannot change (S_FMT: `EBUSY`). As videobuf2's
+    /// `vb2_is_busy`, REMOVE_BUFS of every buffer does not end it: a
+    /// stream keeps the format its engine started with.
     pub(crate) fn is_busy(&self) -> bool {
-        self.count > 0
+        self.busy
     }
 
     /// The file handle that owns the queue, if any.
@@ -1001,7 +1012,16 @@ impl<D: Dma> Queue<D> {
     /// if the run is shorter or MMAP memory ran out after the first.
     fn add_slots(&mut self, dma: &mut D, request: &BufferRequest) -> QResult<usize> {
         if self.slots.is_none() {
-            self.slots = Some(dma.new_table(MAX_BUFFERS, || None)?);
+            match dma.new_table(MAX_BUFFERS, || None) {
+                Ok(table) => self.slots = Some(table),
+                Err(e) => {
+                    if self.count == 0 {
+                        self.memory = None;
+                        self.non_coherent = false;
+                    }
+                    return Err(e);
+                }
+            }
         }
         let (first, want) = self.free_run(request.count.min(MAX_BUFFERS - self.count));
         let mut added = 0;
@@ -1029,6 +1049,7 @@ impl<D: Dma> Queue<D> {
             added += 1;
         }
         self.count += added;
+        self.busy = true;
         Ok(added)
     }
 
@@ -1074,7 +1095,24 @@ impl<D: Dma> Queue<D> {
         Ok(())
     }
 
-    /// VIDIOC_QUERYBUF.
+    /// `EINVAL` unless buffer `index` exists and has at most `room` planes
+    /// (what the application's planes array holds).
+    fn check_room(&self, index: usize, room: usize) -> QResult {
+        if self.slot(index)?.num_planes > room {
+            return Err(Error::inval(
+                "the planes array is shorter than the buffer's planes",
+            ));
+        }
+        Ok(())
+    }
+
+    /// VIDIOC_QUERYBUF into a planes array of `room` entries.
+    pub(crate) fn query_into(&self, dma: &D, index: usize, room: usize) -> QResult<BufferInfo> {
+        self.check_room(index, room)?;
+        self.query(dma, index)
+    }
+
+    /// What QUERYBUF reports of buffer `index`.
     pub(crate) fn query(&self, dma: &D, index: usize) -> QResult<BufferInfo> {
         let slot = self.slot(index)?;
         let mut planes = [PlaneInfo::default(); MAX_PLANES];
@@ -1123,6 +1161,7 @@ impl<D: Dma> Queue<D> {
     ) -> QResult<BufferInfo> {
         self.check_owner(who)?;
         self.check_memory(req.memory)?;
+        self.check_room(req.index, req.room)?;
         match self.slot(req.index)?.state {
             State::Dequeued => self.prepare_slot(dma, req)?,
             State::Prepared => {
@@ -1148,7 +1187,7 @@ impl<D: Dma> Queue<D> {
     /// step that can fail comes before the slot (or another slot) is
     /// touched.
     fn prepare_slot(&mut self, dma: &mut D, req: &QueueRequest) -> QResult {
-        self.slot(req.index)?;
+        self.check_room(req.index, req.room)?;
         if self.memory == Some(Memory::DmaBuf) {
             self.import(dma, req)?;
         }
@@ -1200,18 +1239,17 @@ impl<D: Dma> Queue<D> {
         Ok(None)
     }
 
-    /// Checks plane `p` of an import of `buf` and takes what it needs that
-    /// can fail: a new attachment and mapping, or a new mapping of the
-    /// attachment the queue already has.
-    fn prepare_import(
+    /// Checks plane `p` of an import of `buf`, changing nothing: its
+    /// length, and where the queue holds `buf` already.
+    fn check_import(
         &self,
-        dma: &mut D,
+        dma: &D,
         req: &QueueRequest,
         p: usize,
-        buf: D::DmaBuf,
-    ) -> QResult<Import<D>> {
+        buf: &D::DmaBuf,
+    ) -> QResult<(usize, usize, Option<Holder>)> {
         let plane_req = req.planes[p];
-        let size = dma.dmabuf_size(&buf);
+        let size = dma.dmabuf_size(buf);
         // V4L2's `length` is 32 bits: of a larger dma-buf the plane is the
         // first 4 GiB - 1 bytes, and says so, rather than a truncated size.
         let length = if plane_req.length == 0 {
@@ -1230,7 +1268,28 @@ impl<D: Dma> Queue<D> {
         // device would overlap. A queued buffer keeps it; a CPU-owned one
         // gives its attachment and mapping to this plane (nothing is
         // unmapped).
-        let holder = self.holder_of(dma, &buf, req.index)?;
+        let holder = self.holder_of(dma, buf, req.index)?;
+        if let Some(h) = holder {
+            let held = &self.slot(h.index)?.planes[h.plane];
+            if held.mapping.is_none() && held.attachment.is_none() {
+                return Err(Error::new(Errno::EIO, "attachment lost"));
+            }
+        }
+        Ok((size, length, holder))
+    }
+
+    /// Takes what plane `p` of an import of `buf` needs that can fail
+    /// (checked by [`Queue::check_import`]): a new attachment and mapping,
+    /// or a new mapping of the attachment the queue holds already.
+    fn prepare_import(
+        &self,
+        dma: &mut D,
+        req: &QueueRequest,
+        p: usize,
+        buf: D::DmaBuf,
+        (size, length, holder): (usize, usize, Option<Holder>),
+    ) -> QResult<Import<D>> {
+        let plane_req = req.planes[p];
         let (attachment, mapping) = match holder {
             Some(h) => {
                 // Map once: the extra reference goes, the attachment stays.
@@ -1279,10 +1338,17 @@ impl<D: Dma> Queue<D> {
             }
             bufs[p] = Some(buf);
         }
-        let mut imports: [Option<Import<D>>; MAX_PLANES] = Default::default();
-        for (p, buf) in bufs.into_iter().enumerate() {
+        // Every check of every plane before anything is attached or mapped.
+        let mut checked = [None; MAX_PLANES];
+        for (p, buf) in bufs.iter().enumerate() {
             if let Some(buf) = buf {
-                imports[p] = Some(self.prepare_import(dma, req, p, buf)?);
+                checked[p] = Some(self.check_import(dma, req, p, buf)?);
+            }
+        }
+        let mut imports: [Option<Import<D>>; MAX_PLANES] = Default::default();
+        for (p, (buf, checked)) in bufs.into_iter().zip(checked).enumerate() {
+            if let (Some(buf), Some(checked)) = (buf, checked) {
+                imports[p] = Some(self.prepare_import(dma, req, p, buf, checked)?);
             }
         }
         // Nothing below fails. First every plane's memory moves out of its holder...
@@ -1295,17 +1361,19 @@ impl<D: Dma> Queue<D> {
                 Some(h) => {
                     let held = &mut self.slot_mut(h.index)?.planes[h.plane];
                     held.dmabuf_size = 0;
+                    held.fd = -1;
+                    held.length = held.min_length;
                     let mapping = held.mapping.take().or(import.mapping.take());
-                    (held.attachment.take(), mapping)
+                    (mapping, held.attachment.take())
                 }
-                None => (import.attachment.take(), import.mapping.take()),
+                None => (import.mapping.take(), import.attachment.take()),
             };
         }
         // ...then what the slot held and no plane takes is released (its
         // CPU-written bytes kept), and the planes get their memory.
         let slot = self.slot_mut(req.index)?;
         let cpu_owned = slot.state.is_cpu_owned();
-        for ((plane, import), (attachment, mapping)) in
+        for ((plane, import), (mapping, attachment)) in
             slot.planes.iter_mut().zip(imports).zip(moved)
         {
             let Some(import) = import else {
@@ -1321,7 +1389,8 @@ impl<D: Dma> Queue<D> {
         Ok(())
     }
 
-    /// VIDIOC_DQBUF without waiting: the oldest done buffer, each plane
+    /// VIDIOC_DQBUF without waiting, into a planes array of `room`
+    /// entries: the oldest done buffer, each plane
     /// synced for the CPU over the bytes the frame occupies (all of it
     /// with [`Policy::full_sync`]; none with the `skip_for_cpu` hint; then
     /// unmapped with [`Policy::map_per_qbuf`]). `EAGAIN` if none is done;
@@ -1331,6 +1400,7 @@ impl<D: Dma> Queue<D> {
         dma: &mut D,
         who: OwnerId,
         memory: Memory,
+        room: usize,
     ) -> QResult<BufferInfo> {
         self.check_owner(who)?;
         self.check_memory(memory)?;
@@ -1339,8 +1409,11 @@ impl<D: Dma> Queue<D> {
         }
         let index = self
             .done
-            .pop()
+            .peek()
             .ok_or(Error::new(Errno::EAGAIN, "no buffer done yet"))?;
+        // Checked before the buffer leaves the done list: a refusal keeps it.
+        self.check_room(index, room)?;
+        self.done.pop();
         let policy = self.policy;
         let dmabuf = self.memory == Some(Memory::DmaBuf);
         let mut skipped = 0;
@@ -1426,6 +1499,7 @@ impl<D: Dma> Queue<D> {
         self.memory = None;
         self.non_coherent = false;
         self.owner = None;
+        self.busy = false;
     }
 
     /// Close of file handle `who`: if it owns the queue, as REQBUFS(0).

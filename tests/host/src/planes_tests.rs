@@ -106,6 +106,7 @@ fn planes_request(index: usize, memory: Memory, fds: &[i32]) -> QueueRequest {
         index,
         memory,
         planes,
+        room: MAX_PLANES,
         hints: CacheHints::default(),
     }
 }
@@ -446,7 +447,7 @@ impl Rig {
         self.world.disturb();
         let info = self
             .q
-            .dqbuf(&mut self.dma, who, memory)
+            .dqbuf(&mut self.dma, who, memory, MAX_PLANES)
             .map_err(|e| e.errno)?;
         if info.hints.skip_for_cpu {
             for p in 0..info.num_planes {
@@ -650,7 +651,14 @@ impl Rig {
             c.mmap_freed_device_owned, 0,
             "{context}: MMAP buffer freed while the device owned it"
         );
-        assert_eq!(self.q.is_busy(), self.q.count() > 0, "{context}: busy");
+        // Busy from the first buffer until REQBUFS(0) or close, which
+        // leave no owner; REMOVE_BUFS of every buffer does not end it.
+        if self.q.count() > 0 {
+            assert!(self.q.is_busy(), "{context}: busy");
+        }
+        if self.q.owner().is_none() {
+            assert!(!self.q.is_busy(), "{context}: busy without an owner");
+        }
         self.check_claims(context);
     }
 }
@@ -894,18 +902,18 @@ fn a_refused_multi_plane_qbuf_changes_no_plane_and_leaks_nothing() {
             let buffer = r.world.buffer(fd).unwrap();
             r.user_fill(&buffer, fd as u8);
         }
-        // Plane 2's fd no dma-buf: refused before anything is attached.
-        // Plane 2's dma-buf too small, or too short a length: planes 0 and
-        // 1 freshly attached and mapped, then released. Plane 2's map
-        // failing: likewise.
+        // Plane 2's fd no dma-buf, its dma-buf too small, or too short a
+        // length: refused by the checks of every plane, before anything is
+        // attached. Plane 2's map failing: planes 0 and 1 freshly attached
+        // and mapped, then released.
         let mut too_short = planes_request(0, Memory::DmaBuf, &[20, 21, 32]);
         too_short.planes[2].length = SIZES[2] - 1;
         r.export(23, SIZES[2]);
         // (request, attachments made, mappings made, maps before one fails)
         let cases = [
             (planes_request(0, Memory::DmaBuf, &[20, 21, 99]), 0, 0, 0),
-            (planes_request(0, Memory::DmaBuf, &[20, 21, 22]), 2, 2, 0),
-            (too_short, 2, 2, 0),
+            (planes_request(0, Memory::DmaBuf, &[20, 21, 22]), 0, 0, 0),
+            (too_short, 0, 0, 0),
             (planes_request(0, Memory::DmaBuf, &[20, 21, 23]), 3, 2, 2),
         ];
         for (n, (req, attached, mapped, maps_before_failure)) in cases.into_iter().enumerate() {
@@ -1953,4 +1961,60 @@ fn random_multi_plane_sequences_keep_every_invariant() {
             random_sequence(platform, seed);
         }
     }
+}
+
+/// A planes array too short for the buffer's planes: `EINVAL` from the
+/// queue itself (under its lock), for QUERYBUF, QBUF and DQBUF, and a
+/// refused DQBUF leaves the buffer done for the next one.
+#[test]
+fn a_planes_array_shorter_than_the_buffers_planes_is_einval_and_changes_nothing() {
+    let mut r = Rig::new(Setup {
+        platform: Platform::NonCoherentBounced,
+        exporter: Exporter::SyncsAtUnmap,
+    });
+    r.reqbufs(A, &buffers(Memory::Mmap, 2, 3, false)).unwrap();
+    assert_eq!(
+        r.q.query_into(&r.dma, 0, 2).map_err(|e| e.errno),
+        Err(Errno::EINVAL)
+    );
+    assert!(r.q.query_into(&r.dma, 0, 3).is_ok());
+    let short = QueueRequest {
+        room: 2,
+        ..mmap_request(0, CacheHints::default())
+    };
+    let before = r.counters();
+    assert_eq!(errno(r.qbuf(A, &short)), Errno::EINVAL);
+    assert_eq!(errno(r.prepare(A, &short)), Errno::EINVAL);
+    assert_eq!(r.counters().syncs_for_device, before.syncs_for_device);
+    assert!(r.info(0).state.is_cpu_owned());
+    r.qbuf(A, &mmap_request(0, CacheHints::default())).unwrap();
+    r.streamon(A).unwrap();
+    r.engine_tick().unwrap();
+    assert_eq!(
+        r.q.dqbuf(&mut r.dma, A, Memory::Mmap, 1)
+            .map_err(|e| e.errno),
+        Err(Errno::EINVAL)
+    );
+    assert!(r.q.has_done(), "the refused DQBUF kept the buffer");
+    let info = r.dqbuf(A, Memory::Mmap).unwrap();
+    assert_eq!(info.index, 0);
+}
+
+/// As videobuf2's `vb2_is_busy`: removing every buffer does not free the
+/// format (a stream keeps the one its engine started with); REQBUFS(0)
+/// does.
+#[test]
+fn the_queue_stays_busy_after_remove_bufs_of_every_buffer() {
+    let mut r = Rig::new(Setup {
+        platform: Platform::NonCoherentBounced,
+        exporter: Exporter::SyncsAtUnmap,
+    });
+    assert!(!r.q.is_busy());
+    r.reqbufs(A, &buffers(Memory::Mmap, 2, 1, false)).unwrap();
+    assert!(r.q.is_busy());
+    assert_eq!(r.remove_bufs(A, 0, 2), Ok(()));
+    assert_eq!(r.q.count(), 0);
+    assert!(r.q.is_busy(), "still busy");
+    r.reqbufs(A, &buffers(Memory::Mmap, 0, 1, false)).unwrap();
+    assert!(!r.q.is_busy());
 }

@@ -355,7 +355,7 @@ impl Rig {
         self.world.disturb();
         let info = self
             .q
-            .dqbuf(&mut self.dma, who, memory)
+            .dqbuf(&mut self.dma, who, memory, MAX_PLANES)
             .map_err(|e| e.errno)?;
         let written = self
             .frames_written
