@@ -157,6 +157,7 @@ fn fill_buffer(b: &mut BufferArg<'_>, info: &BufferInfo) {
         flags |= bindings::V4L2_BUF_FLAG_NO_CACHE_CLEAN;
     }
     let multiplanar = b.buf.type_ == CAPTURE_MPLANE;
+    let room = b.planes().len();
     let buf = &mut *b.buf;
     buf.index = info.index as u32;
     buf.memory = memory_to_uapi(info.memory);
@@ -173,7 +174,7 @@ fn fill_buffer(b: &mut BufferArg<'_>, info: &BufferInfo) {
         // planes; never say more than it holds (a 32-bit application's
         // array is copied back by `length`).
         buf.bytesused = 0;
-        buf.length = info.num_planes.min(b.planes().len()) as u32;
+        buf.length = info.num_planes.min(room) as u32;
         for (p, (out, plane)) in b.planes().iter_mut().zip(info.planes()).enumerate() {
             out.bytesused = plane.bytesused as u32;
             out.length = plane.length as u32;
