@@ -12,6 +12,13 @@
  *   allocs        kernel allocation events of both tasks over -a further
  *                 requeues (trace events, rvcap_trace.h)
  *   c_*           per-frame deltas of rvcap's debugfs counters (-c)
+ *   hints         the MMAP cache-hint mode (-h): "none" (coherent buffers,
+ *                 synced at QBUF and DQBUF), "noncoherent" (buffers asked
+ *                 for with V4L2_MEMORY_FLAG_NON_COHERENT, no hints) or
+ *                 "hints" (those, and every QBUF with
+ *                 V4L2_BUF_FLAG_NO_CACHE_CLEAN | V4L2_BUF_FLAG_NO_CACHE_INVALIDATE);
+ *                 the driver must keep NON_COHERENT in its CREATE_BUFS
+ *                 reply, or rvcap-bench fails rather than mislabel the row
  * With -R (rvcap, with -c) a second line "kind=release" times STREAMOFF
  * with every buffer queued and with every buffer dequeued, and the
  * REQBUFS(0) after the latter (median of RELEASE_ROUNDS each): rvcap syncs
@@ -24,7 +31,7 @@
  * usage: rvcap-bench -d DEV -m mmap|udmabuf|heap [-W width] [-H height]
  *                    [-B buffer bytes] [-b buffers] [-n frames] [-t seconds]
  *                    [-a requeues] [-T thread] [-c counters] [-I ms] [-R]
- *                    [-l label]
+ *                    [-h none|noncoherent|hints] [-l label]
  *        rvcap-bench -M BYTES [-n times] [-l label]
  *   -I  set the shortest frame interval the device enumerates that is at
  *       least this many milliseconds (0: its fastest; vivid paces itself)
@@ -151,13 +158,28 @@ static void bench_memset(size_t bytes, unsigned int times, const char *label)
 struct stream {
 	int fd;
 	uint32_t memory;
+	uint32_t qbuf_flags; /* cache hints of every QBUF (MMAP) */
 	unsigned int nbufs;
 	struct rvcap_dmabuf bufs[RVCAP_MAX_BUFS];
 };
 
 static int qbuf(struct stream *s, uint32_t index)
 {
-	return rvcap_qbuf(s->fd, s->memory, index, s->bufs[index].fd);
+	struct v4l2_buffer buf = {
+		.index = index,
+		.type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+		.memory = V4L2_MEMORY_MMAP,
+		.flags = s->qbuf_flags,
+	};
+	int ret;
+
+	if (s->memory != V4L2_MEMORY_MMAP || !s->qbuf_flags)
+		return rvcap_qbuf(s->fd, s->memory, index, s->bufs[index].fd);
+	ret = xioctl(s->fd, VIDIOC_QBUF, &buf);
+	/* The reply clears the hints a queue does not take. */
+	if (!ret && (buf.flags & s->qbuf_flags) != s->qbuf_flags)
+		die("the QBUF reply drops the cache hints", EINVAL);
+	return ret;
 }
 
 /* Waits for a done buffer, then times its DQBUF and QBUF. */
@@ -300,7 +322,7 @@ static void set_interval(int fd, const struct v4l2_format *fmt, unsigned int min
 int main(int argc, char **argv)
 {
 	const char *dev = NULL, *memory = "mmap", *label = "-", *thread = NULL;
-	const char *counters_path = NULL;
+	const char *counters_path = NULL, *hints = "none";
 	unsigned int width = 640, height = 480, nbufs = 4, frames = 300;
 	unsigned int alloc_requeues = 100, i, done;
 	double seconds = 5;
@@ -317,7 +339,7 @@ int main(int argc, char **argv)
 	long allocs = -1;
 	int opt, ret;
 
-	while ((opt = getopt(argc, argv, "d:m:W:H:B:b:n:t:a:T:c:I:Rl:M:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:m:W:H:B:b:n:t:a:T:c:I:Rh:l:M:")) != -1) {
 		switch (opt) {
 		case 'd':
 			dev = optarg;
@@ -359,6 +381,9 @@ int main(int argc, char **argv)
 		case 'R':
 			release = true;
 			break;
+		case 'h':
+			hints = optarg;
+			break;
 		case 'l':
 			label = optarg;
 			break;
@@ -384,6 +409,12 @@ int main(int argc, char **argv)
 		s.memory = V4L2_MEMORY_DMABUF;
 	else
 		die("-m must be mmap, udmabuf or heap", EINVAL);
+	if (strcmp(hints, "none") && strcmp(hints, "noncoherent") && strcmp(hints, "hints"))
+		die("-h must be none, noncoherent or hints", EINVAL);
+	if (strcmp(hints, "none") && s.memory != V4L2_MEMORY_MMAP)
+		die("-h noncoherent and -h hints are for -m mmap", EINVAL);
+	if (!strcmp(hints, "hints"))
+		s.qbuf_flags = V4L2_BUF_FLAG_NO_CACHE_CLEAN | V4L2_BUF_FLAG_NO_CACHE_INVALIDATE;
 
 	s.fd = open(dev, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (s.fd < 0)
@@ -402,10 +433,12 @@ int main(int argc, char **argv)
 
 	/* Buffers: MMAP ones of bufsize bytes, or dma-bufs of that size. */
 	{
+		uint32_t create_flags = strcmp(hints, "none") ? V4L2_MEMORY_FLAG_NON_COHERENT : 0;
 		struct v4l2_create_buffers create = {
 			.count = nbufs,
 			.memory = s.memory,
 			.format = fmt,
+			.flags = create_flags,
 		};
 
 		create.format.fmt.pix.sizeimage = bufsize;
@@ -414,6 +447,14 @@ int main(int argc, char **argv)
 			die("VIDIOC_CREATE_BUFS", ret);
 		if (create.count != nbufs)
 			die("fewer buffers than asked", ENOMEM);
+		/* A coherent queue would make this row a mislabelled synced one. */
+		if ((create.flags ^ create_flags) & V4L2_MEMORY_FLAG_NON_COHERENT)
+			die("the CREATE_BUFS reply does not keep V4L2_MEMORY_FLAG_NON_COHERENT as asked",
+			    EINVAL);
+		if (s.qbuf_flags &&
+		    !(create.capabilities & V4L2_BUF_CAP_SUPPORTS_MMAP_CACHE_HINTS))
+			die("no V4L2_BUF_CAP_SUPPORTS_MMAP_CACHE_HINTS in the CREATE_BUFS reply",
+			    EINVAL);
 		s.nbufs = nbufs;
 	}
 	for (i = 0; i < s.nbufs && s.memory == V4L2_MEMORY_DMABUF; i++) {
@@ -476,8 +517,8 @@ int main(int argc, char **argv)
 			die("reading the trace buffer", (int)allocs);
 	}
 
-	printf("rvcap-bench: label=%s kind=stream memory=%s width=%u height=%u frame_bytes=%u buffer_bytes=%zu buffers=%u interval=%u/%u frames=%u seconds=%.3f fps=%.1f pair_ns_mean=%llu pair_ns_median=%llu dqbuf_ns_median=%llu qbuf_ns_median=%llu cpu_ns_per_frame=%llu process_cpu_ns_per_frame=%llu thread_cpu_ns_per_frame=%llu allocs=%ld alloc_requeues=%u",
-	       label, memory, width, height, fmt.fmt.pix.sizeimage, bufsize, s.nbufs,
+	printf("rvcap-bench: label=%s kind=stream memory=%s width=%u height=%u frame_bytes=%u buffer_bytes=%zu buffers=%u hints=%s interval=%u/%u frames=%u seconds=%.3f fps=%.1f pair_ns_mean=%llu pair_ns_median=%llu dqbuf_ns_median=%llu qbuf_ns_median=%llu cpu_ns_per_frame=%llu process_cpu_ns_per_frame=%llu thread_cpu_ns_per_frame=%llu allocs=%ld alloc_requeues=%u",
+	       label, memory, width, height, fmt.fmt.pix.sizeimage, bufsize, s.nbufs, hints,
 	       parm.parm.capture.timeperframe.numerator,
 	       parm.parm.capture.timeperframe.denominator, done, elapsed / 1e9,
 	       done / (elapsed / 1e9), (unsigned long long)mean(pair, done),

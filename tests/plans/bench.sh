@@ -20,9 +20,16 @@
 # labelled driver/memory/size/policy for scripts/bench-report.py.
 #   coherent  rvcap (unpaced, map once and map per QBUF) and vivid (its
 #             fastest frame interval) side by side, MMAP, udmabuf and
-#             dma-heap, 640x480 and 1920x1080 YUYV; memset of each frame size
+#             dma-heap, 640x480 and 1920x1080 YUYV; memset of each frame size;
+#             MMAP cache hints (below), rvcap and vivid (cache_hints=1)
 #   swiotlb   rvcap's payload-range against full-buffer CPU syncs, and map
-#             once against map per QBUF, where every sync and map copies
+#             once against map per QBUF, where every sync and map copies;
+#             MMAP cache hints (below), rvcap only
+# MMAP cache hints (rvcap-bench -h): coherent buffers, synced at QBUF and
+# DQBUF ("cache-coherent"), against buffers asked for with
+# V4L2_MEMORY_FLAG_NON_COHERENT, without hints ("cache-noncoherent") and
+# with V4L2_BUF_FLAG_NO_CACHE_CLEAN | V4L2_BUF_FLAG_NO_CACHE_INVALIDATE on
+# every QBUF ("cache-hints"), 640x480 and 1920x1080.
 #   iommu     map once against map per QBUF at 1920x1080, udmabuf and heap,
 #             where each map allocates IOVAs and writes IOMMU page tables and
 #             each unmap invalidates the IOTLB; and the DQBUF sync, payload
@@ -43,6 +50,8 @@ node() {
 	done
 	return 1
 }
+
+hint_modes='coherent:none noncoherent:noncoherent hints:hints'
 
 modprobe rvcap
 rvcap=$(node rvcap-0)
@@ -66,7 +75,9 @@ if [ "$boot" = iommu ]; then
 		echo 0 >$params/full_sync
 	done
 elif [ "$boot" = coherent ]; then
-	modprobe vivid n_devs=1 node_types=0x1
+	# cache_hints=1: vivid's queue takes NON_COHERENT and the hints (its
+	# default vmalloc allocator has no syncs for them to skip).
+	modprobe vivid n_devs=1 node_types=0x1 cache_hints=1
 	vivid=$(node vivid-000-vid-cap)
 	for size in 640x480 1920x1080; do
 		w=${size%x*} h=${size#*x}
@@ -86,6 +97,12 @@ elif [ "$boot" = coherent ]; then
 			bench_rvcap "rvcap/$mem/$size/map-per-qbuf" "$w" "$h" "$mem"
 		done
 		echo 0 >$params/map_per_qbuf
+		for mode in $hint_modes; do
+			bench_rvcap "rvcap/mmap/$size/cache-${mode%%:*}" "$w" "$h" mmap -h "${mode#*:}"
+			rvcap-bench -d "$vivid" -m mmap -W "$w" -H "$h" -n "$frames" -t "$secs" \
+				-a "$((allocs < 30 ? allocs : 30))" -I "$vivid_min_ms" -T vivid-000-vid-cap \
+				-l "vivid/mmap/$size/cache-${mode%%:*}" -h "${mode#*:}"
+		done
 	done
 	rmmod vivid
 else
@@ -113,6 +130,14 @@ else
 	bench_rvcap "rvcap/udmabuf/1920x1080/map-per-qbuf" 1920 1080 udmabuf
 	bench_rvcap "rvcap/heap/640x480/map-per-qbuf" 640 480 heap
 	echo 0 >$params/map_per_qbuf
+	# The MMAP cache hints, where DQBUF's sync for the CPU copies the frame
+	# out of the bounce buffer and QBUF's for the device copies it in.
+	for size in 640x480 1920x1080; do
+		w=${size%x*} h=${size#*x}
+		for mode in $hint_modes; do
+			bench_rvcap "rvcap/mmap/$size/cache-${mode%%:*}" "$w" "$h" mmap -h "${mode#*:}"
+		done
+	done
 fi
 rmmod rvcap
 echo "bench: $boot boot done"
