@@ -695,8 +695,11 @@ FIXTURE_TEARDOWN(mplane)
 			else if (self->cpu[i][p] && self->cpu[i][p] != MAP_FAILED)
 				munmap(self->cpu[i][p], self->size[i][p]);
 		}
-	if (self->dev >= 0)
+	if (self->dev >= 0) {
 		set_knob_of(self->dev, "unpaced", 0);
+		/* Off again if the test stopped early. */
+		rvcap_trace_write("options/stacktrace", "0");
+	}
 }
 
 static int mplane_qbuf(struct _test_data_mplane *self, uint32_t memory, uint32_t index)
