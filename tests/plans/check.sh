@@ -315,6 +315,9 @@ if rmmod rvcap && modprobe rvcap num_devices=2 multiplanar=1,2 &&
 	compliance "v4l2-compliance -s mplane" -s -d "$mplane"
 	suite rvcap_bufs_test-mplane env RVCAP_BUFS_DEVICE="$mplane" /tests/rvcap/rvcap_bufs_test
 	suite rvcap_mplane_test env RVCAP_MPLANE_DEVICE="$mplane" /tests/rvcap/rvcap_mplane_test
+	# Its multi-planar requeues (skipped in the kselftest run above, which
+	# has no multi-planar device); the rest runs again on rvcap.0.
+	suite rvcap_hotpath_test-mplane env RVCAP_MPLANE_DEVICE="$mplane" /tests/rvcap/rvcap_hotpath_test
 	suite gstreamer-mplane gstreamer_v4l2src_mplane "$mplane"
 	# vivid's multi-planar capture node exports, rvcap's imports.
 	if modprobe vivid n_devs=1 node_types=0x1 multiplanar=2 &&

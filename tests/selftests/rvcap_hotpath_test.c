@@ -8,21 +8,118 @@
  * - map_per_qbuf=1 maps each import at QBUF and unmaps it at DQBUF (and
  *   then the same tracing does see allocations: the counting works);
  * - full_sync=1 syncs whole buffers for the CPU instead of the frame;
- * - unpaced=1 fills buffers as they come instead of dropping frame periods.
+ * - unpaced=1 fills buffers as they come instead of dropping frame periods;
+ * - at the queue's limits, requeues allocate nothing either: 64 MMAP
+ *   buffers (the maximum), a V4L2_MEMORY_FLAG_NON_COHERENT queue whose
+ *   QBUFs carry both cache hints (the hint-skip counters show the hinted
+ *   path ran), and three-plane YUV420M buffers of MMAP, system dma-heap
+ *   and udmabuf memory on a multi-planar node. There the V4L2 core itself
+ *   allocates: video_usercopy() copies each QBUF's and DQBUF's planes
+ *   array through kvmalloc(). Those events are told apart by their stack
+ *   trace, counted (one per ioctl) and allowed; any other is rvcap's.
  *
  * Frames are 320x240 YUYV in buffers of twice their size, so that frame
  * and buffer syncs differ and each exporter segment stays within what a
- * swiotlb=force boot can bounce.
+ * swiotlb=force boot can bounce (320x240 YUV420M planes are smaller).
  * Sets the device's debugfs knobs and puts them back to 0.
- * Expects rvcap loaded, with device rvcap.0 at $RVCAP_DEV.
+ * Expects rvcap loaded, with device rvcap.0 at $RVCAP_DEV. The multi-planar
+ * node is $RVCAP_MPLANE_DEVICE, else the first /dev/videoN whose QUERYCAP
+ * says driver "rvcap" with V4L2_CAP_VIDEO_CAPTURE_MPLANE; with none (rvcap
+ * loaded without multiplanar=2) its tests are skipped. The guest plan runs
+ *
+ *   modprobe rvcap num_devices=2 multiplanar=1,2
+ *   RVCAP_MPLANE_DEVICE=/dev/videoN ./rvcap_hotpath_test
  */
 #define _GNU_SOURCE
 #include "kselftest_harness.h"
 #include "rvcap_v4l2.h"
 #include "rvcap_trace.h"
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #define NBUFS 4
 #define REQUEUES 200
+/* rvcap's queue holds at most this many buffers. */
+#define QUEUE_MAX 64
+#define MPLANE V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE
+#define NPLANES 3	/* YUV420M's */
+#define PAGE 4096UL
+#define HINTS (V4L2_BUF_FLAG_NO_CACHE_CLEAN | V4L2_BUF_FLAG_NO_CACHE_INVALIDATE)
+
+/*
+ * The N of device rvcap.N behind video node @path, from its sysfs name
+ * ("rvcap-N"); -1 if it is not one of rvcap's.
+ */
+static int rvcap_instance(const char *path)
+{
+	char sysfs[64], name[32] = "";
+	struct stat st;
+	unsigned int n;
+	FILE *f;
+
+	if (stat(path, &st) || !S_ISCHR(st.st_mode))
+		return -1;
+	snprintf(sysfs, sizeof(sysfs), "/sys/dev/char/%u:%u/name",
+		 major(st.st_rdev), minor(st.st_rdev));
+	f = fopen(sysfs, "r");
+	if (!f)
+		return -1;
+	if (!fgets(name, sizeof(name), f))
+		name[0] = '\0';
+	fclose(f);
+	return sscanf(name, "rvcap-%u", &n) == 1 ? (int)n : -1;
+}
+
+/* rvcap_counter() of device rvcap.@dev. */
+static long long counter_of(int dev, const char *name)
+{
+	char path[96], key[64];
+	long long value;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/rvcap/rvcap.%d/counters", dev);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %lld", key, &value) == 2) {
+		if (!strcmp(key, name)) {
+			fclose(f);
+			return value;
+		}
+	}
+	fclose(f);
+	return -1;
+}
+
+/* rvcap_set_knob() of device rvcap.@dev. */
+static int set_knob_of(int dev, const char *name, unsigned int value)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/rvcap/rvcap.%d/%s", dev, name);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "%u\n", value);
+	return fclose(f) ? -errno : 0;
+}
+
+/*
+ * Starts counting the allocations of this task and of rvcap.@dev's engine
+ * thread (rvcap_alloc_trace_start()); rvcap_alloc_trace_stop() ends it.
+ */
+static void trace_begin(struct __test_metadata *_metadata, int dev)
+{
+	char comm[16];
+	pid_t pids[2];
+
+	snprintf(comm, sizeof(comm), "rvcap%d-engine", dev);
+	pids[0] = getpid();
+	pids[1] = rvcap_find_task(comm);
+	EXPECT_LT(0, pids[1]) TH_LOG("no %s thread while streaming", comm);
+	EXPECT_EQ(0, rvcap_alloc_trace_start(pids, 2)) TH_LOG("cannot set up trace events");
+}
 
 FIXTURE(requeue) {
 	int fd;
@@ -61,6 +158,8 @@ FIXTURE_SETUP(requeue)
 
 	rvcap_reset_knobs();
 	ASSERT_EQ(0, rvcap_set_knob("unpaced", 1));
+	/* Its counters and knobs are rvcap.0's (with two devices too). */
+	ASSERT_EQ(0, rvcap_instance(rvcap_dev())) TH_LOG("%s is not rvcap.0", rvcap_dev());
 	self->fd = open(rvcap_dev(), O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->fd);
 	ASSERT_EQ(0, rvcap_set_format(self->fd, V4L2_PIX_FMT_YUYV, 320, 240, &self->fmt));
@@ -138,11 +237,9 @@ static void requeue(struct __test_metadata *_metadata, struct _test_data_requeue
 static long traced_requeues(struct __test_metadata *_metadata,
 			    struct _test_data_requeue *self, uint32_t memory, int n)
 {
-	pid_t pids[2] = { getpid(), rvcap_find_task("rvcap0-engine") };
 	long allocs;
 
-	EXPECT_LT(0, pids[1]) TH_LOG("no rvcap0-engine thread while streaming");
-	EXPECT_EQ(0, rvcap_alloc_trace_start(pids, 2)) TH_LOG("cannot set up trace events");
+	trace_begin(_metadata, 0);
 	requeue(_metadata, self, memory, n);
 	allocs = rvcap_alloc_trace_stop();
 	EXPECT_LE(0, allocs);
@@ -250,6 +347,499 @@ TEST(unpaced_engine_waits_for_buffers_instead_of_dropping)
 		close(fd);
 	}
 	rvcap_reset_knobs();
+}
+
+/* ---- At the queue's limits: 64 buffers, cache hints */
+
+FIXTURE(limits) {
+	int fd;
+	struct v4l2_format fmt;
+	size_t size;	/* of each buffer: one frame, whole pages */
+	uint8_t *mmap[QUEUE_MAX];
+};
+
+FIXTURE_VARIANT(limits) {
+	unsigned int count;
+	/*
+	 * V4L2_MEMORY_FLAG_NON_COHERENT at CREATE_BUFS, and both cache hints
+	 * at every QBUF: no sync for the device at QBUF, none for the CPU
+	 * at DQBUF (so the frames are not read either).
+	 */
+	bool hinted;
+};
+
+FIXTURE_VARIANT_ADD(limits, mmap_64_buffers) {
+	.count = QUEUE_MAX,
+};
+
+FIXTURE_VARIANT_ADD(limits, mmap_non_coherent_with_both_hints) {
+	.count = NBUFS,
+	.hinted = true,
+};
+
+FIXTURE_SETUP(limits)
+{
+	struct v4l2_create_buffers create = {
+		.count = variant->count,
+		.memory = V4L2_MEMORY_MMAP,
+		.flags = variant->hinted ? V4L2_MEMORY_FLAG_NON_COHERENT : 0,
+	};
+	size_t length;
+	unsigned int i;
+
+	rvcap_reset_knobs();
+	ASSERT_EQ(0, rvcap_set_knob("unpaced", 1));
+	ASSERT_EQ(0, rvcap_instance(rvcap_dev())) TH_LOG("%s is not rvcap.0", rvcap_dev());
+	self->fd = open(rvcap_dev(), O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, rvcap_set_format(self->fd, V4L2_PIX_FMT_YUYV, 320, 240, &self->fmt));
+	ASSERT_EQ(0, rvcap_set_pattern(self->fd, 2));
+	self->size = (self->fmt.fmt.pix.sizeimage + PAGE - 1) & ~(PAGE - 1);
+	create.format = self->fmt;
+	create.format.fmt.pix.sizeimage = self->size;
+	ASSERT_EQ(0, xioctl(self->fd, VIDIOC_CREATE_BUFS, &create));
+	ASSERT_EQ(0U, create.index);
+	ASSERT_EQ(variant->count, create.count);
+	EXPECT_EQ((uint32_t)QUEUE_MAX, create.max_num_buffers);
+	ASSERT_EQ(create.flags & V4L2_MEMORY_FLAG_NON_COHERENT,
+		  variant->hinted ? V4L2_MEMORY_FLAG_NON_COHERENT : 0U);
+	for (i = 0; i < variant->count; i++) {
+		self->mmap[i] = rvcap_mmap_buffer(self->fd, i, PROT_READ, &length);
+		ASSERT_NE(MAP_FAILED, self->mmap[i]) TH_LOG("buffer %u", i);
+		ASSERT_EQ(self->size, length);
+	}
+}
+
+FIXTURE_TEARDOWN(limits)
+{
+	unsigned int i;
+
+	for (i = 0; i < QUEUE_MAX; i++)
+		if (self->mmap[i] && self->mmap[i] != MAP_FAILED)
+			munmap(self->mmap[i], self->size);
+	rvcap_restore_defaults(self->fd);
+	close(self->fd);
+	rvcap_reset_knobs();
+}
+
+static int qbuf_flags(int fd, uint32_t index, uint32_t flags)
+{
+	struct v4l2_buffer buf = {
+		.index = index,
+		.type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+		.memory = V4L2_MEMORY_MMAP,
+		.flags = flags,
+	};
+
+	return xioctl(fd, VIDIOC_QBUF, &buf);
+}
+
+/*
+ * @n times: a blocking DQBUF, every byte of the frame checked (unless the
+ * queue was told the CPU does not read it), QBUF again with the hints.
+ */
+static void limits_requeue(struct __test_metadata *_metadata,
+			   struct _test_data_limits *self,
+			   const struct _fixture_variant_limits *variant, int n)
+{
+	uint32_t hints = variant->hinted ? HINTS : 0;
+	struct v4l2_buffer buf;
+	long bad;
+
+	while (n--) {
+		ASSERT_EQ(0, rvcap_dqbuf(self->fd, V4L2_MEMORY_MMAP, &buf));
+		ASSERT_GT(variant->count, buf.index);
+		ASSERT_EQ(self->fmt.fmt.pix.sizeimage, buf.bytesused);
+		/* The hints stay with the buffer, and are reported back. */
+		ASSERT_EQ(hints, buf.flags & HINTS);
+		if (!variant->hinted) {
+			bad = rvcap_check_frame(self->mmap[buf.index], buf.bytesused,
+						buf.sequence);
+			ASSERT_EQ(-1, bad) TH_LOG("sequence %u: byte %ld is wrong",
+						  buf.sequence, bad);
+		}
+		ASSERT_EQ(0, qbuf_flags(self->fd, buf.index, hints));
+	}
+}
+
+TEST_F_TIMEOUT(limits, qbuf_and_dqbuf_allocate_nothing, 120)
+{
+	long long maps, to_cpu, skips_dev, skips_cpu;
+	uint32_t hints = variant->hinted ? HINTS : 0;
+	unsigned int i;
+	long allocs;
+
+	for (i = 0; i < variant->count; i++)
+		ASSERT_EQ(0, qbuf_flags(self->fd, i, hints));
+	ASSERT_EQ(0, rvcap_stream(self->fd, true));
+	/* Warm-up: every buffer through the engine twice. */
+	limits_requeue(_metadata, self, variant, 2 * variant->count);
+	maps = rvcap_counter("map");
+	to_cpu = rvcap_counter("sync_for_cpu");
+	skips_dev = rvcap_counter("cache_hint_skips_for_device");
+	skips_cpu = rvcap_counter("cache_hint_skips_for_cpu");
+	ASSERT_LE(0, skips_dev) TH_LOG("no cache_hint_skips_for_device counter");
+	ASSERT_LE(0, skips_cpu) TH_LOG("no cache_hint_skips_for_cpu counter");
+
+	trace_begin(_metadata, 0);
+	limits_requeue(_metadata, self, variant, REQUEUES);
+	allocs = rvcap_alloc_trace_stop();
+	EXPECT_LE(0, allocs);
+	EXPECT_EQ(0, allocs) {
+		TH_LOG("%ld allocations in %d requeues of %u buffers; the first:", allocs,
+		       REQUEUES, variant->count);
+		rvcap_alloc_trace_dump(stderr, 20);
+	}
+	EXPECT_EQ(0, rvcap_counter("map") - maps);
+	if (variant->hinted) {
+		/* Each QBUF skipped its sync for the device, each DQBUF its sync for the CPU. */
+		EXPECT_EQ(REQUEUES, rvcap_counter("cache_hint_skips_for_device") - skips_dev);
+		EXPECT_EQ(REQUEUES, rvcap_counter("cache_hint_skips_for_cpu") - skips_cpu);
+		EXPECT_EQ(0, rvcap_counter("sync_for_cpu") - to_cpu);
+	} else {
+		EXPECT_EQ(0, rvcap_counter("cache_hint_skips_for_device") - skips_dev);
+		EXPECT_EQ(0, rvcap_counter("cache_hint_skips_for_cpu") - skips_cpu);
+		EXPECT_EQ(REQUEUES, rvcap_counter("sync_for_cpu") - to_cpu);
+	}
+}
+
+/* ---- Multi-planar: YUV420M, three planes */
+
+static uint32_t caps_of(const struct v4l2_capability *cap)
+{
+	return cap->capabilities & V4L2_CAP_DEVICE_CAPS ? cap->device_caps : cap->capabilities;
+}
+
+/* The multi-planar node: $RVCAP_MPLANE_DEVICE, else found by QUERYCAP. */
+static int mplane_node(char *path, size_t len)
+{
+	const char *env = getenv("RVCAP_MPLANE_DEVICE");
+	int i;
+
+	if (env && *env) {
+		snprintf(path, len, "%s", env);
+		return 0;
+	}
+	for (i = 0; i < 64; i++) {
+		struct v4l2_capability cap;
+		int fd, ret;
+
+		snprintf(path, len, "/dev/video%d", i);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		memset(&cap, 0, sizeof(cap));
+		ret = xioctl(fd, VIDIOC_QUERYCAP, &cap);
+		close(fd);
+		if (!ret && !strcmp((const char *)cap.driver, "rvcap") &&
+		    caps_of(&cap) & V4L2_CAP_VIDEO_CAPTURE_MPLANE)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+#define NO_MPLANE_NODE "no multi-planar rvcap node (load rvcap with multiplanar=2 for a device, or set RVCAP_MPLANE_DEVICE)"
+
+/*
+ * Checks plane bytes @p[0..len) as frame bytes @off.. of the frame with
+ * sequence @seq (the verification pattern runs over the planes laid end
+ * to end); the offset in the plane of the first wrong one, or -1.
+ */
+static long check_plane(const uint8_t *p, size_t len, size_t off, uint32_t seq)
+{
+	uint8_t add = (uint8_t)(17u * seq);
+	unsigned int m = off % 251;
+	size_t j;
+
+	for (j = 0; j < len; j++) {
+		if (p[j] != (uint8_t)(m + add))
+			return (long)j;
+		m = m == 250 ? 0 : m + 1;
+	}
+	return -1;
+}
+
+/*
+ * QUERYBUF, QBUF or DQBUF (@req) of multi-planar buffer @index with the
+ * planes array @planes of NPLANES entries, filled by the caller.
+ */
+static int mplane_buf(int fd, unsigned long req, uint32_t memory, uint32_t index,
+		      struct v4l2_plane *planes, struct v4l2_buffer *buf)
+{
+	memset(buf, 0, sizeof(*buf));
+	buf->type = MPLANE;
+	buf->memory = memory;
+	buf->index = index;
+	buf->length = NPLANES;
+	buf->m.planes = planes;
+	return xioctl(fd, req, buf);
+}
+
+FIXTURE(mplane) {
+	int fd;
+	int dev;	/* rvcap.N */
+	struct v4l2_format fmt;
+	/* Per buffer and plane: the CPU's view and its size. */
+	uint8_t *cpu[NBUFS][NPLANES];
+	size_t size[NBUFS][NPLANES];
+	struct rvcap_dmabuf bufs[NBUFS][NPLANES];
+};
+
+FIXTURE_VARIANT(mplane) {
+	uint32_t memory;
+	enum rvcap_exporter exporter;
+};
+
+FIXTURE_VARIANT_ADD(mplane, yuv420m_mmap) {
+	.memory = V4L2_MEMORY_MMAP,
+};
+
+FIXTURE_VARIANT_ADD(mplane, yuv420m_system_heap) {
+	.memory = V4L2_MEMORY_DMABUF,
+	.exporter = RVCAP_DMA_HEAP,
+};
+
+FIXTURE_VARIANT_ADD(mplane, yuv420m_udmabuf) {
+	.memory = V4L2_MEMORY_DMABUF,
+	.exporter = RVCAP_UDMABUF,
+};
+
+FIXTURE_SETUP(mplane)
+{
+	struct v4l2_requestbuffers req = {
+		.count = NBUFS,
+		.type = MPLANE,
+		.memory = variant->memory,
+	};
+	struct v4l2_capability cap = { 0 };
+	struct v4l2_plane planes[NPLANES];
+	struct v4l2_buffer buf;
+	char path[64];
+	unsigned int i, p;
+
+	self->fd = -1;
+	self->dev = -1;
+	for (i = 0; i < NBUFS; i++)
+		for (p = 0; p < NPLANES; p++)
+			rvcap_dmabuf_init(&self->bufs[i][p]);
+	if (mplane_node(path, sizeof(path)))
+		SKIP(return, NO_MPLANE_NODE);
+	self->dev = rvcap_instance(path);
+	ASSERT_LE(0, self->dev) TH_LOG("%s is not an rvcap node", path);
+	self->fd = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd) TH_LOG("cannot open %s: %s", path, strerror(errno));
+	ASSERT_EQ(0, xioctl(self->fd, VIDIOC_QUERYCAP, &cap));
+	ASSERT_NE(0U, caps_of(&cap) & V4L2_CAP_VIDEO_CAPTURE_MPLANE)
+		TH_LOG("%s is not a multi-planar capture node", path);
+	ASSERT_EQ(0, set_knob_of(self->dev, "unpaced", 1));
+	ASSERT_EQ(0, rvcap_set_pattern(self->fd, 2));
+	self->fmt.type = MPLANE;
+	self->fmt.fmt.pix_mp.pixelformat = V4L2_PIX_FMT_YUV420M;
+	self->fmt.fmt.pix_mp.width = 320;
+	self->fmt.fmt.pix_mp.height = 240;
+	ASSERT_EQ(0, xioctl(self->fd, VIDIOC_S_FMT, &self->fmt));
+	ASSERT_EQ(V4L2_PIX_FMT_YUV420M, self->fmt.fmt.pix_mp.pixelformat);
+	ASSERT_EQ(NPLANES, self->fmt.fmt.pix_mp.num_planes);
+	ASSERT_EQ(0, xioctl(self->fd, VIDIOC_REQBUFS, &req));
+	ASSERT_EQ(NBUFS, (int)req.count);
+	for (i = 0; i < NBUFS; i++) {
+		if (variant->memory == V4L2_MEMORY_MMAP) {
+			ASSERT_EQ(0, mplane_buf(self->fd, VIDIOC_QUERYBUF, V4L2_MEMORY_MMAP, i,
+						planes, &buf));
+			ASSERT_EQ((uint32_t)NPLANES, buf.length);
+		}
+		for (p = 0; p < NPLANES; p++) {
+			size_t size = self->fmt.fmt.pix_mp.plane_fmt[p].sizeimage;
+
+			if (variant->memory == V4L2_MEMORY_MMAP) {
+				ASSERT_LE(size, planes[p].length);
+				self->size[i][p] = planes[p].length;
+				self->cpu[i][p] = mmap(NULL, planes[p].length, PROT_READ,
+						       MAP_SHARED, self->fd,
+						       planes[p].m.mem_offset);
+				ASSERT_NE(MAP_FAILED, self->cpu[i][p])
+					TH_LOG("buffer %u plane %u", i, p);
+			} else {
+				/* One dma-buf per plane, whole pages. */
+				size = (size + PAGE - 1) & ~(PAGE - 1);
+				ASSERT_EQ(0, rvcap_export(variant->exporter, size,
+							  &self->bufs[i][p]));
+				self->size[i][p] = size;
+				self->cpu[i][p] = self->bufs[i][p].cpu;
+			}
+		}
+	}
+}
+
+FIXTURE_TEARDOWN(mplane)
+{
+	struct v4l2_requestbuffers req = { .type = MPLANE, .memory = V4L2_MEMORY_MMAP };
+	struct v4l2_format fmt = { .type = MPLANE };
+	int type = MPLANE;
+	unsigned int i, p;
+
+	if (self->fd >= 0) {
+		xioctl(self->fd, VIDIOC_STREAMOFF, &type);
+		xioctl(self->fd, VIDIOC_REQBUFS, &req);
+		fmt.fmt.pix_mp.pixelformat = V4L2_PIX_FMT_YUYV;
+		fmt.fmt.pix_mp.width = 640;
+		fmt.fmt.pix_mp.height = 480;
+		xioctl(self->fd, VIDIOC_S_FMT, &fmt);
+		rvcap_set_pattern(self->fd, 0);
+		close(self->fd);
+	}
+	for (i = 0; i < NBUFS; i++)
+		for (p = 0; p < NPLANES; p++) {
+			if (self->bufs[i][p].fd >= 0)
+				rvcap_unexport(&self->bufs[i][p]);
+			else if (self->cpu[i][p] && self->cpu[i][p] != MAP_FAILED)
+				munmap(self->cpu[i][p], self->size[i][p]);
+		}
+	if (self->dev >= 0) {
+		set_knob_of(self->dev, "unpaced", 0);
+		/* Off again if the test stopped early. */
+		rvcap_trace_write("options/stacktrace", "0");
+	}
+}
+
+static int mplane_qbuf(struct _test_data_mplane *self, uint32_t memory, uint32_t index)
+{
+	struct v4l2_plane planes[NPLANES];
+	struct v4l2_buffer buf;
+	unsigned int p;
+
+	memset(planes, 0, sizeof(planes));
+	for (p = 0; memory == V4L2_MEMORY_DMABUF && p < NPLANES; p++) {
+		planes[p].m.fd = self->bufs[index][p].fd;
+		planes[p].length = self->size[index][p];
+	}
+	return mplane_buf(self->fd, VIDIOC_QBUF, memory, index, planes, &buf);
+}
+
+/* @n times: a blocking DQBUF, every byte of every plane checked, QBUF again. */
+static void mplane_requeue(struct __test_metadata *_metadata,
+			   struct _test_data_mplane *self, uint32_t memory, int n)
+{
+	struct v4l2_plane planes[NPLANES];
+	struct v4l2_buffer buf;
+	unsigned int p;
+	size_t off, len;
+	long bad;
+
+	while (n--) {
+		memset(planes, 0, sizeof(planes));
+		ASSERT_EQ(0, mplane_buf(self->fd, VIDIOC_DQBUF, memory, 0, planes, &buf));
+		ASSERT_GT((uint32_t)NBUFS, buf.index);
+		ASSERT_EQ((uint32_t)NPLANES, buf.length);
+		for (p = 0, off = 0; p < NPLANES; p++, off += len) {
+			len = self->fmt.fmt.pix_mp.plane_fmt[p].sizeimage;
+			ASSERT_EQ(len, planes[p].bytesused) TH_LOG("plane %u", p);
+			bad = check_plane(self->cpu[buf.index][p], len, off, buf.sequence);
+			ASSERT_EQ(-1, bad) TH_LOG("sequence %u plane %u: byte %ld is wrong",
+						  buf.sequence, p, bad);
+		}
+		ASSERT_EQ(0, mplane_qbuf(self, memory, buf.index));
+	}
+}
+
+/*
+ * The recorded allocation events, with their stack traces: *@core gets the
+ * V4L2 core's copies of a planes array of @bytes (a kmalloc event whose
+ * stack goes from __kvmalloc_node_noprof straight to video_usercopy, or
+ * video_ioctl2 if inlined), *@inside those of the allocator's own work
+ * under such a copy (kmemleak's object, KASAN's stack depot), *@other
+ * every other event: one made for rvcap. The first @max of those are
+ * copied to @out.
+ */
+static int sort_trace(size_t bytes, long *core, long *inside, long *other,
+		      FILE *out, int max)
+{
+	char line[1024], event[1024] = "";
+	bool in_event = false, by_core = false, prev_kvmalloc = false;
+	FILE *f = fopen(RVCAP_TRACEFS "/trace", "r");
+
+	*core = *inside = *other = 0;
+	if (!f)
+		return -errno;
+	for (;;) {
+		bool eof = !fgets(line, sizeof(line), f);
+		bool stack = !eof && !strncmp(line, " => ", 4);
+
+		if (!eof && (line[0] == '#' || strstr(line, "<stack trace>")))
+			continue;
+		if (stack) {
+			char *name = line + 4;
+
+			name[strcspn(name, "+\n ")] = '\0';
+			if (prev_kvmalloc && (!strcmp(name, "video_usercopy") ||
+					      !strcmp(name, "video_ioctl2")))
+				by_core = true;
+			prev_kvmalloc = !strcmp(name, "__kvmalloc_node_noprof");
+			continue;
+		}
+		if (in_event) {
+			const char *req = strstr(event, "bytes_req=");
+			bool copy = strstr(event, " kmalloc: ") && req &&
+				strtoul(req + 10, NULL, 10) == bytes;
+
+			if (by_core && copy)
+				(*core)++;
+			else if (by_core)
+				(*inside)++;
+			else if ((*other)++ < max)
+				fputs(event, out);
+		}
+		if (eof)
+			break;
+		snprintf(event, sizeof(event), "%s", line);
+		in_event = true;
+		by_core = false;
+		prev_kvmalloc = false;
+	}
+	fclose(f);
+	return 0;
+}
+
+TEST_F_TIMEOUT(mplane, qbuf_and_dqbuf_allocate_nothing_in_rvcap, 120)
+{
+	long total, core, inside, other;
+	int type = MPLANE;
+	long long maps;
+	unsigned int i;
+
+	for (i = 0; i < NBUFS; i++)
+		ASSERT_EQ(0, mplane_qbuf(self, variant->memory, i));
+	ASSERT_EQ(0, xioctl(self->fd, VIDIOC_STREAMON, &type));
+	/* Warm-up: every buffer's planes mapped for the device and faulted in. */
+	mplane_requeue(_metadata, self, variant->memory, 2 * NBUFS);
+	maps = counter_of(self->dev, "map");
+
+	/* With a stack trace for each event, to tell the core's from rvcap's. */
+	ASSERT_EQ(0, rvcap_trace_write("options/stacktrace", "1"));
+	trace_begin(_metadata, self->dev);
+	mplane_requeue(_metadata, self, variant->memory, REQUEUES);
+	total = rvcap_alloc_trace_stop();
+	EXPECT_EQ(0, rvcap_trace_write("options/stacktrace", "0"));
+	ASSERT_LE(0, total);
+
+	ASSERT_EQ(0, sort_trace(NPLANES * sizeof(struct v4l2_plane), &core, &inside, &other,
+				stderr, 10));
+	/*
+	 * Nothing was lost from the trace buffer: every event was sorted
+	 * (each is two entries, the event and its stack trace).
+	 */
+	EXPECT_EQ(total, 2 * (core + inside + other));
+	TH_LOG("%ld planes array copies by the V4L2 core, %ld allocations under them, %ld other",
+	       core, inside, other);
+	EXPECT_EQ(0, other) {
+		TH_LOG("%ld allocations for rvcap in %d requeues (above); the trace:",
+		       other, REQUEUES);
+		rvcap_alloc_trace_dump(stderr, 60);
+	}
+	/* One planes array copy per QBUF and per DQBUF, no more. */
+	EXPECT_EQ(2 * REQUEUES, core) TH_LOG("%ld copies of a planes array, %ld under them",
+					     core, inside);
+	EXPECT_EQ(0, counter_of(self->dev, "map") - maps);
 }
 
 TEST_HARNESS_MAIN
