@@ -35,3 +35,7 @@ mod queue_tests;
 mod ratelimit_tests;
 #[cfg(test)]
 mod rng;
+#[cfg(test)]
+mod setup;
+#[cfg(test)]
+mod userspace;

@@ -124,17 +124,7 @@ fn color_bars_in_rgb24_are_75_percent_bars() {
     let f = FrameFormat::negotiate(fourcc(b"RGB3"), 80, 2, false);
     let frame = render_whole(f, Pattern::ColorBars, 0);
     let px = |x: usize, y: usize| &frame[y * 240 + 3 * x..y * 240 + 3 * x + 3];
-    let bars: [[u8; 3]; 8] = [
-        [191, 191, 191],
-        [191, 191, 0],
-        [0, 191, 191],
-        [0, 191, 0],
-        [191, 0, 191],
-        [191, 0, 0],
-        [0, 0, 191],
-        [0, 0, 0],
-    ];
-    for (i, bar) in bars.iter().enumerate() {
+    for (i, bar) in REF_BARS.iter().enumerate() {
         for x in i * 10..i * 10 + 10 {
             assert_eq!(px(x, 0), bar, "x {x}");
             assert_eq!(px(x, 1), bar, "x {x}, second line");

@@ -18,13 +18,11 @@ use crate::model::{Buffer, Counters, Exporter, MappingInner, Model, World};
 use crate::pattern_tests::verification_byte;
 use crate::queue::*;
 use crate::rng::Rng;
-use core::cell::Cell;
-use core::ops::Range;
+use crate::setup::{self, Setup};
+use crate::userspace::{Claims, Userspace};
 use std::collections::BTreeMap;
 use std::format;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::rc::Rc;
-use std::vec;
 use std::vec::Vec;
 
 const A: OwnerId = OwnerId(1);
@@ -35,40 +33,14 @@ const B: OwnerId = OwnerId(2);
 /// one's memory shows.
 const SIZES: [usize; MAX_PLANES] = [4096, 2048, 1000];
 
-/// Where a test runs: the platform, and the exporter of its dma-bufs.
-#[derive(Clone, Copy, Debug)]
-struct Setup {
-    platform: Platform,
-    exporter: Exporter,
-}
-
-/// Runs `test` on a fresh rig in each of `setups`, naming the one that fails.
-fn run_in(setups: impl Iterator<Item = Setup>, test: impl Fn(&mut Rig)) {
-    for setup in setups {
-        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| test(&mut Rig::new(setup)))) {
-            std::eprintln!("failed in {setup:?}");
-            resume_unwind(panic);
-        }
-    }
-}
-
-/// Every platform with every exporter: for tests of imported buffers.
+/// [`setup::in_every_setup`] (every platform, every exporter) on this rig.
 fn in_every_setup(test: impl Fn(&mut Rig)) {
-    let setups = Platform::ALL.into_iter().flat_map(|platform| {
-        Exporter::ALL
-            .into_iter()
-            .map(move |exporter| Setup { platform, exporter })
-    });
-    run_in(setups, test);
+    setup::in_every_setup(Rig::new, test);
 }
 
-/// Every platform: for tests of MMAP buffers, which no exporter touches.
+/// [`setup::on_every_platform`] (MMAP buffers) on this rig.
 fn on_every_platform(test: impl Fn(&mut Rig)) {
-    let setups = Platform::ALL.into_iter().map(|platform| Setup {
-        platform,
-        exporter: Exporter::SyncsAtUnmap,
-    });
-    run_in(setups, test);
+    setup::on_every_platform(Rig::new, test);
 }
 
 /// What the device writes into plane `plane` of frame `sequence`: a
@@ -135,17 +107,6 @@ fn errno<T: core::fmt::Debug>(e: Result<T, Errno>) -> Errno {
     e.unwrap_err()
 }
 
-/// Bytes userspace wrote into memory it owns (a plane's).
-struct Claim {
-    buffer: Rc<Buffer>,
-    /// What the buffer holds where userspace wrote, by offset.
-    bytes: Vec<u8>,
-    /// Where it wrote: sorted, disjoint, not adjacent.
-    written: Vec<Range<usize>>,
-    /// The buffer's view version when the bytes were last found intact.
-    intact_at: Cell<Option<u64>>,
-}
-
 struct Rig {
     q: Queue<Model>,
     dma: Model,
@@ -156,10 +117,20 @@ struct Rig {
     /// yet, by sequence.
     frames_written: BTreeMap<u32, [Vec<u8>; MAX_PLANES]>,
     /// What userspace wrote and has not queued since.
-    claims: Vec<Claim>,
+    claims: Claims,
     /// MMAP planes userspace keeps mmapped: their memory outlives the
     /// queue's.
     user_mmaps: Vec<Rc<MappingInner>>,
+}
+
+impl Userspace for Rig {
+    fn world(&self) -> &World {
+        &self.world
+    }
+
+    fn claims_mut(&mut self) -> &mut Claims {
+        &mut self.claims
+    }
 }
 
 impl Rig {
@@ -178,7 +149,7 @@ impl Rig {
             setup,
             sequence: 0,
             frames_written: BTreeMap::new(),
-            claims: Vec::new(),
+            claims: Claims::default(),
             user_mmaps: Vec::new(),
         }
     }
@@ -329,85 +300,13 @@ impl Rig {
         owned
     }
 
-    /// Userspace writes `data` at `offset` of `buffer`, which it owns.
-    fn user_write(&mut self, buffer: &Rc<Buffer>, offset: usize, data: &[u8]) {
-        self.world.disturb();
-        buffer.cpu_write(offset, data);
-        let claim = match self.claims.iter().position(|c| c.buffer.id == buffer.id) {
-            Some(at) => &mut self.claims[at],
-            None => {
-                self.claims.push(Claim {
-                    buffer: buffer.clone(),
-                    bytes: vec![0; buffer.len()],
-                    written: Vec::new(),
-                    intact_at: Cell::new(None),
-                });
-                self.claims.last_mut().unwrap()
-            }
-        };
-        claim.intact_at.set(None);
-        let range = offset..offset + data.len();
-        claim.bytes[range.clone()].copy_from_slice(data);
-        claim.written.push(range);
-        claim.written.sort_by_key(|r| r.start);
-        let mut merged: Vec<Range<usize>> = Vec::new();
-        for range in claim.written.drain(..) {
-            match merged.last_mut() {
-                Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
-                _ => merged.push(range),
-            }
-        }
-        claim.written = merged;
-    }
-
-    fn user_fill(&mut self, buffer: &Rc<Buffer>, byte: u8) {
-        self.user_write(buffer, 0, &vec![byte; buffer.len()]);
-    }
-
-    /// Userspace writes `byte` over all of `buffer` or a random part of it.
-    fn user_scribble(&mut self, buffer: &Rc<Buffer>, rng: &mut Rng, byte: u8) {
-        let len = buffer.len();
-        if rng.one_in(2) {
-            self.user_fill(buffer, byte);
-        } else {
-            let start = rng.below(len);
-            let end = start + 1 + rng.below(len - start);
-            self.user_write(buffer, start, &vec![byte; end - start]);
-        }
-    }
-
     /// Panics unless every byte userspace wrote into memory it still owns
     /// and reaches reads back as it wrote it.
     fn check_claims(&self, context: &str) {
         let held = self.queue_mmaps();
-        for claim in &self.claims {
-            let mmap_freed = claim.buffer.exporter().is_none()
-                && !self
-                    .user_mmaps
-                    .iter()
-                    .any(|m| m.buffer.id == claim.buffer.id)
-                && !held.contains(&claim.buffer.id);
-            let version = claim.buffer.view_version();
-            if mmap_freed || claim.intact_at.get() == Some(version) {
-                continue;
-            }
-            let seen = claim.buffer.cpu_peek(0..claim.buffer.len());
-            for range in &claim.written {
-                if seen[range.clone()] == claim.bytes[range.clone()] {
-                    continue;
-                }
-                let offset = range.clone().find(|&i| seen[i] != claim.bytes[i]).unwrap();
-                panic!(
-                    "{context}: byte {offset} that userspace wrote into buffer {} ({:?}) \
-                     changed from {:#x} to {:#x}",
-                    claim.buffer.id,
-                    claim.buffer.exporter(),
-                    claim.bytes[offset],
-                    seen[offset]
-                );
-            }
-            claim.intact_at.set(Some(version));
-        }
+        self.claims.check(context, |buffer| {
+            self.user_mmaps.iter().any(|m| m.buffer.id == buffer.id) || held.contains(&buffer.id)
+        });
     }
 
     /// Buffer `info.index` went to the device: userspace gives up what it
@@ -416,7 +315,7 @@ impl Rig {
     fn gone_to_device(&mut self, info: &BufferInfo) {
         for p in 0..info.num_planes {
             if let Some(buffer) = self.plane_memory(info, p) {
-                self.claims.retain(|c| c.buffer.id != buffer.id);
+                self.claims.forget(&buffer);
                 if info.hints.skip_for_device {
                     buffer.hand_over_unsynced(true);
                 }
@@ -1688,10 +1587,7 @@ fn random_sequence(platform: Platform, seed: u64) {
     for step in 0..STEPS {
         let context = format!("{platform:?} seed {seed} step {step}");
         let who = if rng.one_in(20) { B } else { A };
-        let memory = match r.q.memory() {
-            Some(memory) if !rng.one_in(10) => memory,
-            _ => rng.pick(&[Memory::Mmap, Memory::DmaBuf]),
-        };
+        let memory = setup::random_memory(r.q.memory(), &mut rng);
         // Mostly the buffers' plane count; now and then another.
         let existing_planes = r
             .all_infos()

@@ -16,64 +16,25 @@ use crate::model::{Buffer, Exporter, MappingInner, Model, World};
 use crate::pattern_tests::verification_byte;
 use crate::queue::*;
 use crate::rng::Rng;
-use core::cell::Cell;
-use core::ops::Range;
+use crate::setup::{self, Setup};
+use crate::userspace::{Claims, Userspace};
 use std::collections::BTreeMap;
 use std::format;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::rc::Rc;
-use std::vec;
 use std::vec::Vec;
 
 const A: OwnerId = OwnerId(1);
 const B: OwnerId = OwnerId(2);
 const SIZE: usize = 4096;
 
-/// Where a test runs: the platform, and the exporter of its dma-bufs.
-#[derive(Clone, Copy, Debug)]
-struct Setup {
-    platform: Platform,
-    exporter: Exporter,
-}
-
-impl Default for Setup {
-    /// The strictest: bounced and not coherent, with a dma-heap exporter,
-    /// which syncs for the CPU at every unmap.
-    fn default() -> Self {
-        Self {
-            platform: Platform::NonCoherentBounced,
-            exporter: Exporter::SyncsAtUnmap,
-        }
-    }
-}
-
-/// Runs `test` on a fresh rig in each of `setups`, naming the one that fails.
-fn run_in(setups: impl Iterator<Item = Setup>, test: impl Fn(&mut Rig)) {
-    for setup in setups {
-        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| test(&mut Rig::new(setup)))) {
-            std::eprintln!("failed in {setup:?}");
-            resume_unwind(panic);
-        }
-    }
-}
-
-/// Every platform with every exporter: for tests of imported buffers.
+/// [`setup::in_every_setup`] (every platform, every exporter) on this rig.
 fn in_every_setup(test: impl Fn(&mut Rig)) {
-    let setups = Platform::ALL.into_iter().flat_map(|platform| {
-        Exporter::ALL
-            .into_iter()
-            .map(move |exporter| Setup { platform, exporter })
-    });
-    run_in(setups, test);
+    setup::in_every_setup(Rig::new, test);
 }
 
-/// Every platform: for tests of MMAP buffers, which no exporter touches.
+/// [`setup::on_every_platform`] (MMAP buffers) on this rig.
 fn on_every_platform(test: impl Fn(&mut Rig)) {
-    let setups = Platform::ALL.into_iter().map(|platform| Setup {
-        platform,
-        ..Setup::default()
-    });
-    run_in(setups, test);
+    setup::on_every_platform(Rig::new, test);
 }
 
 /// Frame `sequence` of the verification pattern, `bytesused` bytes long.
@@ -94,18 +55,6 @@ fn shows_frame(buffer: &Buffer, sequence: u32, bytesused: usize) -> bool {
     buffer.cpu_read(0..bytesused) == frame(sequence, bytesused)
 }
 
-/// Bytes userspace wrote into a buffer it owns.
-struct Claim {
-    buffer: Rc<Buffer>,
-    /// What the buffer holds where userspace wrote, by offset.
-    bytes: Vec<u8>,
-    /// Where it wrote: sorted, disjoint, not adjacent.
-    written: Vec<Range<usize>>,
-    /// The buffer's view version when the bytes were last found intact:
-    /// checking again before it changes would find what it found then.
-    intact_at: Cell<Option<u64>>,
-}
-
 struct Rig {
     q: Queue<Model>,
     dma: Model,
@@ -117,9 +66,19 @@ struct Rig {
     /// What the device wrote for each frame not dequeued yet, by sequence.
     frames_written: BTreeMap<u32, Vec<u8>>,
     /// What userspace wrote and has not queued since.
-    claims: Vec<Claim>,
+    claims: Claims,
     /// MMAP buffers userspace keeps mapped: their memory outlives the queue's.
     user_mmaps: Vec<Rc<MappingInner>>,
+}
+
+impl Userspace for Rig {
+    fn world(&self) -> &World {
+        &self.world
+    }
+
+    fn claims_mut(&mut self) -> &mut Claims {
+        &mut self.claims
+    }
 }
 
 impl Rig {
@@ -139,7 +98,7 @@ impl Rig {
             format_size: SIZE,
             sequence: 0,
             frames_written: BTreeMap::new(),
-            claims: Vec::new(),
+            claims: Claims::default(),
             user_mmaps: Vec::new(),
         }
     }
@@ -191,95 +150,23 @@ impl Rig {
         }
     }
 
-    /// Userspace writes `data` at `offset` of `buffer`, which it owns.
-    fn user_write(&mut self, buffer: &Rc<Buffer>, offset: usize, data: &[u8]) {
-        self.world.disturb();
-        buffer.cpu_write(offset, data);
-        let claim = match self.claims.iter().position(|c| c.buffer.id == buffer.id) {
-            Some(at) => &mut self.claims[at],
-            None => {
-                self.claims.push(Claim {
-                    buffer: buffer.clone(),
-                    bytes: vec![0; buffer.len()],
-                    written: Vec::new(),
-                    intact_at: Cell::new(None),
-                });
-                self.claims.last_mut().unwrap()
-            }
-        };
-        claim.intact_at.set(None);
-        let range = offset..offset + data.len();
-        claim.bytes[range.clone()].copy_from_slice(data);
-        claim.written.push(range);
-        claim.written.sort_by_key(|r| r.start);
-        let mut merged: Vec<Range<usize>> = Vec::new();
-        for range in claim.written.drain(..) {
-            match merged.last_mut() {
-                Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
-                _ => merged.push(range),
-            }
-        }
-        claim.written = merged;
-    }
-
-    /// Userspace fills all of `buffer` with `byte`.
-    fn user_fill(&mut self, buffer: &Rc<Buffer>, byte: u8) {
-        self.user_write(buffer, 0, &vec![byte; buffer.len()]);
-    }
-
-    /// Userspace writes `byte` over all of `buffer` or a random part of it.
-    fn user_scribble(&mut self, buffer: &Rc<Buffer>, rng: &mut Rng, byte: u8) {
-        let len = buffer.len();
-        if rng.one_in(2) {
-            self.user_fill(buffer, byte);
-        } else {
-            let start = rng.below(len);
-            let end = start + 1 + rng.below(len - start);
-            self.user_write(buffer, start, &vec![byte; end - start]);
-        }
-    }
-
     /// Panics unless every byte userspace wrote into memory it still owns
     /// and reaches reads back as it wrote it.
     fn check_claims(&self, context: &str) {
-        for claim in &self.claims {
-            let mmap_freed = claim.buffer.exporter().is_none()
-                && !self
-                    .user_mmaps
-                    .iter()
-                    .any(|m| m.buffer.id == claim.buffer.id)
-                && !(0..self.q.count()).any(|i| {
+        self.claims.check(context, |buffer| {
+            self.user_mmaps.iter().any(|m| m.buffer.id == buffer.id)
+                || (0..self.q.count()).any(|i| {
                     self.q
                         .mmap_buffer(i, 0)
-                        .is_ok_and(|m| m.buffer.id == claim.buffer.id)
-                });
-            let version = claim.buffer.view_version();
-            if mmap_freed || claim.intact_at.get() == Some(version) {
-                continue;
-            }
-            let seen = claim.buffer.cpu_peek(0..claim.buffer.len());
-            for range in &claim.written {
-                if seen[range.clone()] == claim.bytes[range.clone()] {
-                    continue;
-                }
-                let offset = range.clone().find(|&i| seen[i] != claim.bytes[i]).unwrap();
-                panic!(
-                    "{context}: byte {offset} that userspace wrote into buffer {} ({:?}) \
-                     changed from {:#x} to {:#x}",
-                    claim.buffer.id,
-                    claim.buffer.exporter(),
-                    claim.bytes[offset],
-                    seen[offset]
-                );
-            }
-            claim.intact_at.set(Some(version));
-        }
+                        .is_ok_and(|m| m.buffer.id == buffer.id)
+                })
+        });
     }
 
     /// Buffer `index` goes to the device: userspace gives up what it wrote.
     fn forget_claims(&mut self, info: &BufferInfo) {
         if let Some(buffer) = self.user_buffer(info.index, info.planes[0].fd) {
-            self.claims.retain(|c| c.buffer.id != buffer.id);
+            self.claims.forget(&buffer);
         }
     }
 
@@ -1162,7 +1049,7 @@ fn user_data_survives_the_dmabuf_moving_to_another_slot() {
         // Queueing it takes back what userspace wrote into it; only what it
         // wrote into slot 1's own dma-buf must stay.
         r.qbuf(A, 1, Memory::DmaBuf, 10).unwrap();
-        assert!(r.claims.iter().all(|c| c.buffer.id != moving.id));
+        assert!(!r.claims.holds(&moving));
         r.check_claims("after the move");
         let c = r.world.counters();
         assert_eq!(
@@ -1361,11 +1248,7 @@ fn random_sequence(platform: Platform, seed: u64) {
     for step in 0..STEPS {
         let context = format!("{platform:?} seed {seed} step {step}");
         let who = if rng.one_in(20) { B } else { A };
-        // Mostly the memory type of the buffers; now and then the other.
-        let memory = match r.q.memory() {
-            Some(memory) if !rng.one_in(10) => memory,
-            _ => rng.pick(&[Memory::Mmap, Memory::DmaBuf]),
-        };
+        let memory = setup::random_memory(r.q.memory(), &mut rng);
         let byte = step as u8 ^ 0x5a;
         match rng.below(20) {
             0 => {
