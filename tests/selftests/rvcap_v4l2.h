@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include <drm/drm.h>
 #include <linux/dma-buf.h>
@@ -54,13 +56,15 @@ static inline uint8_t rvcap_verification_byte(size_t i, uint32_t seq)
 }
 
 /*
- * Checks every byte of a frame; returns the offset of the first wrong one,
- * or -1 if all are right.
+ * Checks plane bytes @p[0..len) as bytes @off.. of the frame with sequence
+ * @seq (a multi-planar frame is its planes laid end to end: plane p starts
+ * at the sum of the sizes of the planes before it); returns the offset in
+ * @p of the first wrong one, or -1 if all are right.
  */
-static inline long rvcap_check_frame(const uint8_t *p, size_t len, uint32_t seq)
+static inline long rvcap_check_plane(const uint8_t *p, size_t len, size_t off, uint32_t seq)
 {
 	uint8_t add = (uint8_t)(17u * seq);
-	uint8_t m = 0;
+	uint8_t m = (uint8_t)(off % 251);
 	size_t i;
 
 	for (i = 0; i < len; i++) {
@@ -69,6 +73,15 @@ static inline long rvcap_check_frame(const uint8_t *p, size_t len, uint32_t seq)
 		m = m == 250 ? 0 : m + 1;
 	}
 	return -1;
+}
+
+/*
+ * Checks every byte of a frame; returns the offset of the first wrong one,
+ * or -1 if all are right.
+ */
+static inline long rvcap_check_frame(const uint8_t *p, size_t len, uint32_t seq)
+{
+	return rvcap_check_plane(p, len, 0, seq);
 }
 
 /* Selects the test pattern (menu index: 2 is the verification pattern). */
@@ -173,15 +186,42 @@ static inline int rvcap_wait_frame(int fd, int ms)
 /* ---- debugfs */
 
 /*
- * Reads counter @name of device rvcap.0 from debugfs; -1 if it cannot.
+ * N of the rvcap device rvcap.N behind the open V4L2 node @fd, from the
+ * node's sysfs name "rvcap-N" (/sys/class/video4linux/videoX/name, reached
+ * through /sys/dev/char); -1 if the node is not rvcap's.
+ */
+static inline int rvcap_fd_instance(int fd)
+{
+	char sysfs[64], name[64];
+	struct stat st;
+	unsigned int n;
+	FILE *f;
+
+	if (fstat(fd, &st) || !S_ISCHR(st.st_mode))
+		return -1;
+	snprintf(sysfs, sizeof(sysfs), "/sys/dev/char/%u:%u/name",
+		 major(st.st_rdev), minor(st.st_rdev));
+	f = fopen(sysfs, "r");
+	if (!f)
+		return -1;
+	if (!fgets(name, sizeof(name), f))
+		name[0] = '\0';
+	fclose(f);
+	return sscanf(name, "rvcap-%u", &n) == 1 ? (int)n : -1;
+}
+
+/*
+ * Reads counter @name of device rvcap.@dev from debugfs; -1 if it cannot.
  * The file has one "name value" line per counter.
  */
-static inline long long rvcap_counter(const char *name)
+static inline long long rvcap_counter_of(int dev, const char *name)
 {
-	char key[64];
+	char path[96], key[64];
 	long long value;
-	FILE *f = fopen("/sys/kernel/debug/rvcap/rvcap.0/counters", "r");
+	FILE *f;
 
+	snprintf(path, sizeof(path), "/sys/kernel/debug/rvcap/rvcap.%d/counters", dev);
+	f = fopen(path, "r");
 	if (!f)
 		return -1;
 	while (fscanf(f, "%63s %lld", key, &value) == 2) {
@@ -194,16 +234,22 @@ static inline long long rvcap_counter(const char *name)
 	return -1;
 }
 
+/* Counter @name of device rvcap.0. */
+static inline long long rvcap_counter(const char *name)
+{
+	return rvcap_counter_of(0, name);
+}
+
 /*
- * Sets debugfs knob @name of device rvcap.0 (error injection, benchmark
+ * Sets debugfs knob @name of device rvcap.@dev (error injection, benchmark
  * modes); 0 or -errno.
  */
-static inline int rvcap_set_knob(const char *name, unsigned int value)
+static inline int rvcap_set_knob_of(int dev, const char *name, unsigned int value)
 {
 	char path[128];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/rvcap/rvcap.0/%s", name);
+	snprintf(path, sizeof(path), "/sys/kernel/debug/rvcap/rvcap.%d/%s", dev, name);
 	f = fopen(path, "w");
 	if (!f)
 		return -errno;
@@ -211,18 +257,30 @@ static inline int rvcap_set_knob(const char *name, unsigned int value)
 	return fclose(f) ? -errno : 0;
 }
 
+/* Knob @name of device rvcap.0. */
+static inline int rvcap_set_knob(const char *name, unsigned int value)
+{
+	return rvcap_set_knob_of(0, name, value);
+}
+
+/* Every knob of device rvcap.@dev back to 0. */
+static inline void rvcap_reset_knobs_of(int dev)
+{
+	rvcap_set_knob_of(dev, "inject_error_every", 0);
+	rvcap_set_knob_of(dev, "inject_drop_every", 0);
+	rvcap_set_knob_of(dev, "inject_stall_ms", 0);
+	rvcap_set_knob_of(dev, "inject_map_failures", 0);
+	rvcap_set_knob_of(dev, "unpaced", 0);
+	rvcap_set_knob_of(dev, "map_per_qbuf", 0);
+	rvcap_set_knob_of(dev, "full_sync", 0);
+	/* Only with the edu DMA master (rvcap_dma_master_test.c). */
+	rvcap_set_knob_of(dev, "device_stamp", 0);
+	rvcap_set_knob_of(dev, "inject_dma_after_unmap", 0);
+}
+
 static inline void rvcap_reset_knobs(void)
 {
-	rvcap_set_knob("inject_error_every", 0);
-	rvcap_set_knob("inject_drop_every", 0);
-	rvcap_set_knob("inject_stall_ms", 0);
-	rvcap_set_knob("inject_map_failures", 0);
-	rvcap_set_knob("unpaced", 0);
-	rvcap_set_knob("map_per_qbuf", 0);
-	rvcap_set_knob("full_sync", 0);
-	/* Only with the edu DMA master (rvcap_dma_master_test.c). */
-	rvcap_set_knob("device_stamp", 0);
-	rvcap_set_knob("inject_dma_after_unmap", 0);
+	rvcap_reset_knobs_of(0);
 }
 
 /* Counts lines of /sys/kernel/debug/rvcap/rvcap.0/buffers containing @s. */
