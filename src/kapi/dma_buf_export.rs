@@ -23,8 +23,14 @@
 //!
 //! # Syncs
 //!
-//! Importers map their own tables (`map_dma_buf`, which syncs for their
-//! device: that hands the CPU's bytes over). `unmap_dma_buf` unmaps with
+//! Importers map their own tables (`map_dma_buf`, which syncs them for
+//! their device: that hands the CPU's bytes over). The map itself is made
+//! with `DMA_ATTR_SKIP_CPU_SYNC` and followed by that sync, which is what
+//! the map would do (swiotlb fills its bounce slots at map time either
+//! way): the pages are also mapped for rvcap's own device, an overlap
+//! that sharing a buffer means and that DMA-API debugging, which cannot
+//! see who owns the buffer, reports for a map that syncs ("cacheline
+//! tracking EEXIST"; videobuf2's exports draw it too). `unmap_dma_buf` unmaps with
 //! `DMA_ATTR_SKIP_CPU_SYNC`: an unmap sync would copy the device's view
 //! (a bounce buffer) over whatever the CPU wrote since, losing it; handing
 //! the device's bytes to the CPU is `begin_cpu_access`'s job, which syncs
@@ -304,8 +310,8 @@ fn err_ptr<T>(e: Error) -> *mut T {
     e.to_errno() as isize as *mut T
 }
 
-/// `map_dma_buf`: maps the attachment's table for its device, which syncs
-/// it for the device (handing it the CPU's bytes).
+/// `map_dma_buf`: maps the attachment's table for its device and syncs it
+/// for the device (handing it the CPU's bytes; see "Syncs").
 ///
 /// # Safety
 ///
@@ -330,12 +336,19 @@ unsafe extern "C" fn map_dma_buf(
             return Err(EBUSY);
         }
         // SAFETY: the table is initialised and not mapped (type invariant);
-        // `dev` is live. Mapping syncs for the device.
+        // `dev` is live.
         to_result(unsafe {
-            bindings::rvcap_dma_map_sgtable(a.dev.as_raw(), a.table.as_ptr(), dir.as_raw(), 0)
+            bindings::rvcap_dma_map_sgtable(
+                a.dev.as_raw(),
+                a.table.as_ptr(),
+                dir.as_raw(),
+                bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
+            )
         })?;
         // INVARIANT: mapped above, in `dir`.
         a.mapped = Some(dir);
+        // The map's own sync, made explicit.
+        a.sync(false);
         Ok(a.table.as_ptr())
     };
     map().unwrap_or_else(err_ptr)
