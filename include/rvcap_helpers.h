@@ -111,11 +111,6 @@ size_t rvcap_dma_iommu_page(struct device *dev);
 size_t rvcap_dma_max_segment(struct device *dev);
 
 /* Exporting dma-bufs */
-void rvcap_dma_sync_sgtable_for_cpu(struct device *dev, struct sg_table *sgt,
-				    enum dma_data_direction dir);
-void rvcap_dma_sync_sgtable_for_device(struct device *dev,
-				       struct sg_table *sgt,
-				       enum dma_data_direction dir);
 struct dma_buf *rvcap_dma_buf_export(const struct dma_buf_ops *ops,
 				     size_t size, int flags, void *priv);
 void *rvcap_vmap(struct page **pages, unsigned int count);

@@ -35,7 +35,12 @@
 //! (a bounce buffer) over whatever the CPU wrote since, losing it; handing
 //! the device's bytes to the CPU is `begin_cpu_access`'s job, which syncs
 //! every mapped table for the CPU (`end_cpu_access`: for the devices), in
-//! the direction it was mapped with (the DMA API wants the mapping's). The
+//! the direction it was mapped with (the DMA API wants the mapping's).
+//! Those syncs go through the table's DMA addresses, in runs as
+//! [`DeviceMemory`]'s do, not through its scatterlist: once an importer has
+//! the table, `CONFIG_DMABUF_DEBUG` scrambles its page links, which
+//! iommu-dma's scatterlist syncs for a non-coherent device would follow
+//! (`sg_phys`). The
 //! queue's buffer itself is synced by QBUF and DQBUF as for any MMAP
 //! buffer, not here: a CPU sync of rvcap's own mapping outside DQBUF could
 //! only discard (invalidate, or copy a stale bounce buffer over) bytes the
@@ -66,11 +71,13 @@ pub(crate) const CLOSE_ON_EXEC: u32 = bindings::O_CLOEXEC;
 ///
 /// If `mapped` is `Some(dir)`, `table` is mapped for `dev` in `dir` (by
 /// `rvcap_dma_map_sgtable`) and not unmapped yet; if `None`, it is not
-/// mapped. `dev` is the attachment's device.
+/// mapped. `dev` is the attachment's device; `iommu_page` is
+/// `rvcap_dma_iommu_page(dev)`.
 struct AttachState {
     dev: DeviceRef,
     table: SgTable,
     mapped: Option<DataDirection>,
+    iommu_page: usize,
 }
 
 // SAFETY: the table is plain memory of ours and the DMA API may map, sync
@@ -96,22 +103,59 @@ impl AttachState {
     }
 
     /// Syncs the table for the CPU (`for_cpu`) or for the device, if it is
-    /// mapped; returns whether it synced.
+    /// mapped, in the direction it was mapped with; returns whether it
+    /// synced. Through the DMA addresses only (see "Syncs").
     fn sync(&self, for_cpu: bool) -> bool {
         let Some(dir) = self.mapped else {
             return false;
         };
         let (dev, sgt) = (self.dev.as_raw(), self.table.as_ptr());
-        // SAFETY: the table is mapped for `dev` in `dir` (type invariant) and
-        // stays so while we hold the export's mutex; synced in the mapping's
-        // direction, as the DMA API requires.
-        unsafe {
-            if for_cpu {
-                bindings::rvcap_dma_sync_sgtable_for_cpu(dev, sgt, dir.as_raw())
-            } else {
-                bindings::rvcap_dma_sync_sgtable_for_device(dev, sgt, dir.as_raw())
+        // SAFETY: the table is mapped (type invariant): `nents` DMA
+        // segments from `sgl`.
+        let (mut sg, nents) = unsafe { ((*sgt).sgl, (*sgt).nents) };
+        for _ in 0..nents {
+            if sg.is_null() {
+                break;
             }
-        };
+            // SAFETY: `sg` is one of the mapped table's first `nents`
+            // entries; only its DMA address and length are read.
+            let (addr, len) = unsafe {
+                (
+                    bindings::rvcap_sg_dma_address(sg),
+                    bindings::rvcap_sg_dma_len(sg) as usize,
+                )
+            };
+            let mut done = 0;
+            while done < len {
+                let at = addr + done as u64;
+                // SAFETY: `dev` is live (we hold a reference) and
+                // `[at, addr + len)` lies within one segment mapped for it;
+                // the helper only reads the device's DMA set-up and the
+                // IOMMU's translation.
+                let run =
+                    unsafe { bindings::rvcap_dma_sync_run(dev, self.iommu_page, at, len - done) };
+                if run == 0 {
+                    break;
+                }
+                // SAFETY: `[at, at + run)` lies within a segment mapped for
+                // `dev` in `dir` (type invariant; mapped while the export's
+                // lock is held or the state is ours alone) and is a run one
+                // sync may cover, so the sync touches only the exported
+                // pages (or their bounce slots); synced in the mapping's
+                // direction, as the DMA API requires.
+                unsafe {
+                    if for_cpu {
+                        bindings::rvcap_dma_sync_single_for_cpu(dev, at, run, dir.as_raw())
+                    } else {
+                        bindings::rvcap_dma_sync_single_for_device(dev, at, run, dir.as_raw())
+                    }
+                };
+                done += run;
+            }
+            // SAFETY: `sg` is a valid entry; `sg_next` follows chains (whose
+            // links the dma-buf core leaves alone).
+            sg = unsafe { bindings::sg_next(sg) };
+        }
         true
     }
 }
@@ -258,12 +302,15 @@ unsafe extern "C" fn attach(
         // SAFETY: `dev` is live (we hold a reference).
         let max_segment = unsafe { bindings::rvcap_dma_max_segment(dev.as_raw()) };
         let table = exported.pages.0.table(exported.size, max_segment)?;
-        // INVARIANT: not mapped.
+        // SAFETY: `dev` is live (we hold a reference).
+        let iommu_page = unsafe { bindings::rvcap_dma_iommu_page(dev.as_raw()) };
+        // INVARIANT: not mapped; the device's IOMMU page.
         let state = KBox::new(
             AttachState {
                 dev,
                 table,
                 mapped: None,
+                iommu_page,
             },
             GFP_KERNEL,
         )?;

@@ -523,19 +523,6 @@ void rvcap_dma_sync_single_for_device(struct device *dev, dma_addr_t addr,
 	dma_sync_single_for_device(dev, addr, size, dir);
 }
 
-void rvcap_dma_sync_sgtable_for_cpu(struct device *dev, struct sg_table *sgt,
-				    enum dma_data_direction dir)
-{
-	dma_sync_sgtable_for_cpu(dev, sgt, dir);
-}
-
-void rvcap_dma_sync_sgtable_for_device(struct device *dev,
-				       struct sg_table *sgt,
-				       enum dma_data_direction dir)
-{
-	dma_sync_sgtable_for_device(dev, sgt, dir);
-}
-
 /*
  * Exports @priv as a dma-buf of @size bytes with @ops (src/kapi/dma_buf_export.rs):
  * DEFINE_DMA_BUF_EXPORT_INFO names the exporter and makes the dma-buf pin
