@@ -13,6 +13,9 @@
 #include <linux/wait.h>
 
 struct dentry;
+struct dma_buf;
+struct dma_buf_ops;
+struct iosys_map;
 struct device;
 struct file;
 struct inode;
@@ -106,6 +109,15 @@ size_t rvcap_dma_sync_run(struct device *dev, size_t iommu_page,
 			  dma_addr_t addr, size_t len);
 size_t rvcap_dma_iommu_page(struct device *dev);
 size_t rvcap_dma_max_segment(struct device *dev);
+
+/* Exporting dma-bufs */
+struct dma_buf *rvcap_dma_buf_export(const struct dma_buf_ops *ops,
+				     size_t size, int flags, void *priv);
+void *rvcap_vmap(struct page **pages, unsigned int count);
+void rvcap_vunmap(void *addr);
+void rvcap_iosys_map_set_vaddr(struct iosys_map *map, void *vaddr);
+void rvcap_flush_kernel_vmap_range(void *addr, int size);
+void rvcap_invalidate_kernel_vmap_range(void *addr, int size);
 
 /* Waiting and the engine thread */
 void rvcap_init_waitqueue_head(struct wait_queue_head *wq);

@@ -34,6 +34,7 @@ use crate::kapi::bindings;
 use crate::kapi::debugfs::{self, SeqWriter, Show};
 use crate::kapi::device::DeviceRef;
 use crate::kapi::dma::Mapping;
+use crate::kapi::dma_buf_export;
 use crate::kapi::log::DevLog;
 use crate::kapi::param;
 use crate::kapi::ratelimit::{ratelimit, RateLimit};
@@ -627,6 +628,22 @@ impl Capture {
             .map_err(|e| self.refuse(ratelimit!(), "mmap", e))?;
         f(memory)
     }
+
+    /// VIDIOC_EXPBUF: a new dma-buf of the memory of plane `plane` of MMAP
+    /// buffer `index` (`EINVAL` for a DMABUF queue, no buffers, or an index
+    /// or plane out of range) and a file descriptor for it; `flags`:
+    /// `O_ACCMODE` and `O_CLOEXEC`. Anyone may export, as with videobuf2
+    /// (no owner check); the dma-buf keeps the pages alive, not the
+    /// buffer.
+    pub(crate) fn expbuf(&self, index: usize, plane: usize, flags: u32) -> Result<i32> {
+        let st = self.shared.state.lock();
+        self.check_connected(&st)?;
+        let memory = st
+            .queue
+            .mmap_buffer(index, plane)
+            .map_err(|e| self.refuse(ratelimit!(), "EXPBUF", e))?;
+        dma_buf_export::export(memory, flags)
+    }
 }
 
 /// The device's debugfs files, under `/sys/kernel/debug/rvcap/<device>/`:
@@ -675,6 +692,12 @@ impl Show<Shared> for CountersFile {
             ("bytes_synced_before_unmap", &c.bytes_before_unmap),
             ("dmabuf_get", &c.get),
             ("dmabuf_put", &c.put),
+            ("export", &c.export),
+            ("export_release", &c.export_release),
+            ("export_begin_cpu_access", &c.export_begin_cpu_access),
+            ("export_end_cpu_access", &c.export_end_cpu_access),
+            ("export_syncs", &c.export_syncs),
+            ("export_bytes_synced", &c.export_bytes_synced),
         ];
         let frames = &shared.counters;
         let engine = [
@@ -724,16 +747,17 @@ impl Show<Shared> for BuffersFile {
         let st = shared.state.lock();
         writeln!(
             w,
-            "index plane memory state    owner  attached mapped dmabuf_size length   queued"
+            "index plane memory state    owner  attached mapped dmabuf_size length   queued   exports"
         )?;
         for index in st.queue.indices() {
             let Ok(b) = st.queue.query(&st.dma, index) else {
                 continue;
             };
             for (p, plane) in b.planes().iter().enumerate() {
+                let exports = st.queue.mapping(index, p).map_or(0, |m| m.exports());
                 writeln!(
                     w,
-                    "{:<5} {:<5} {:<6} {:<8} {:<6} {:<8} {:<6} {:<11} {:<8} {}",
+                    "{:<5} {:<5} {:<6} {:<8} {:<6} {:<8} {:<6} {:<11} {:<8} {:<8} {}",
                     index,
                     p,
                     match b.memory {
@@ -757,6 +781,7 @@ impl Show<Shared> for BuffersFile {
                     plane.dmabuf_size,
                     plane.length,
                     b.times_queued,
+                    exports,
                 )?;
             }
         }

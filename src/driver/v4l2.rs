@@ -7,6 +7,7 @@
 use super::capture::Capture;
 use crate::format::{self, FrameFormat, INTERVALS};
 use crate::kapi::bindings;
+use crate::kapi::dma_buf_export;
 use crate::kapi::ioctl::{buffer_dmabuf_fd, plane_dmabuf_fd, BufferArg, CreateFormat};
 use crate::kapi::mm::Vma;
 use crate::kapi::poll::{self, PollTable};
@@ -490,6 +491,19 @@ impl VideoOps for Capture {
     fn remove_bufs(&self, fh: FileId, r: &mut bindings::v4l2_remove_buffers) -> Result {
         self.check_buf_type("REMOVE_BUFS", r.type_)?;
         self.remove_bufs(owner(fh), r.index as usize, r.count as usize)
+    }
+
+    fn expbuf(&self, _fh: FileId, e: &mut bindings::v4l2_exportbuffer) -> Result {
+        self.check_buf_type("EXPBUF", e.type_)?;
+        if e.flags & !(dma_buf_export::ACCESS_MODE | dma_buf_export::CLOSE_ON_EXEC) != 0 {
+            self.log().dbg(
+                ratelimit!(),
+                format_args!("EXPBUF: flags {:#x} beyond O_ACCMODE | O_CLOEXEC", e.flags),
+            );
+            return Err(EINVAL);
+        }
+        e.fd = self.expbuf(e.index as usize, e.plane as usize, e.flags)?;
+        Ok(())
     }
 
     fn querybuf(&self, _fh: FileId, b: &mut BufferArg<'_>) -> Result {

@@ -61,6 +61,14 @@ impl DataDirection {
     pub(super) fn as_raw(self) -> bindings::dma_data_direction {
         self as bindings::dma_data_direction
     }
+
+    /// The direction of a raw `enum dma_data_direction`; `None` for
+    /// `DMA_NONE` or anything else.
+    pub(super) fn from_raw(raw: bindings::dma_data_direction) -> Option<Self> {
+        [Self::Bidirectional, Self::ToDevice, Self::FromDevice]
+            .into_iter()
+            .find(|d| d.as_raw() == raw)
+    }
 }
 
 /// What the DMA side did, for debugfs and the tests.
@@ -95,6 +103,18 @@ pub(crate) struct DmaStats {
     pub(crate) get: AtomicU64,
     /// Dma-buf references dropped (`dma_buf_put`).
     pub(crate) put: AtomicU64,
+    /// Dma-bufs exported (VIDIOC_EXPBUF; `dma_buf_export`).
+    pub(crate) export: AtomicU64,
+    /// Exported dma-bufs released (their last reference went).
+    pub(crate) export_release: AtomicU64,
+    /// `begin_cpu_access` calls on exported dma-bufs.
+    pub(crate) export_begin_cpu_access: AtomicU64,
+    /// `end_cpu_access` calls on exported dma-bufs.
+    pub(crate) export_end_cpu_access: AtomicU64,
+    /// Syncs those calls made: one per importer's mapped table.
+    pub(crate) export_syncs: AtomicU64,
+    /// Bytes those syncs covered.
+    pub(crate) export_bytes_synced: AtomicU64,
 }
 
 pub(super) fn bump(counter: &AtomicU64, by: u64) {
@@ -161,7 +181,7 @@ impl Drop for Pages {
 ///
 /// The table was initialised by a successful
 /// `sg_alloc_table_from_pages_segment` and is freed once, in `drop`.
-struct SgTable(KBox<Opaque<bindings::sg_table>>);
+pub(super) struct SgTable(KBox<Opaque<bindings::sg_table>>);
 
 impl SgTable {
     fn new(pages: &Pages, size: usize, max_segment: usize) -> Result<Self> {
@@ -187,7 +207,7 @@ impl SgTable {
         Ok(SgTable(storage))
     }
 
-    fn as_ptr(&self) -> *mut bindings::sg_table {
+    pub(super) fn as_ptr(&self) -> *mut bindings::sg_table {
         self.0.get()
     }
 }
@@ -239,12 +259,29 @@ pub(crate) struct UserPages {
     pages: Pages,
     /// Userspace mappings (VMAs) of these pages.
     user_maps: AtomicU32,
+    /// Live dma-bufs exporting these pages (see `dma_buf_export`).
+    exports: AtomicU32,
 }
 
 impl UserPages {
     /// The pages, for `vm_map_pages`.
     pub(super) fn pages(&self) -> &[NonNull<bindings::page>] {
         &self.pages.0
+    }
+
+    /// A scatter table over all of the pages (`size` bytes, at most
+    /// `max_segment` per segment), not mapped: an importer's own.
+    pub(super) fn table(&self, size: usize, max_segment: usize) -> Result<SgTable> {
+        SgTable::new(&self.pages, size, max_segment)
+    }
+
+    /// Counts an exported dma-buf made (`true`) or released (`false`).
+    pub(super) fn exported(&self, made: bool) {
+        if made {
+            self.exports.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.exports.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     /// Counts a userspace mapping made (`true`) or gone (`false`).
@@ -288,6 +325,7 @@ impl MmapMemory {
             UserPages {
                 pages,
                 user_maps: AtomicU32::new(0),
+                exports: AtomicU32::new(0),
             },
             GFP_KERNEL,
         )?;
@@ -570,6 +608,18 @@ impl DeviceMemory {
     pub(crate) fn is_mapped_to_user(&self) -> bool {
         self.mmap()
             .is_some_and(|m| m.pages.user_maps.load(Ordering::Relaxed) > 0)
+    }
+
+    /// How many dma-bufs exporting MMAP memory are alive (0 for an
+    /// import).
+    pub(crate) fn exports(&self) -> u32 {
+        self.mmap()
+            .map_or(0, |m| m.pages.exports.load(Ordering::Relaxed))
+    }
+
+    /// What the DMA side counts in.
+    pub(super) fn stats(&self) -> &Arc<DmaStats> {
+        &self.stats
     }
 
     /// Whether the DMA addresses form one contiguous range.

@@ -6,6 +6,7 @@
  * include/rvcap_helpers.h). Each wrapper only forwards.
  */
 
+#include <linux/highmem.h>
 #include <linux/debugfs.h>
 #include <linux/device.h>
 #include <linux/dma-direct.h>
@@ -14,10 +15,12 @@
 #include <linux/iommu.h>
 #include <linux/iommu-dma.h>
 #include <linux/pci.h>
+#include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
 #include <linux/gfp.h>
 #include <linux/hrtimer.h>
 #include <linux/io-64-nonatomic-lo-hi.h>
+#include <linux/iosys-map.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -518,6 +521,49 @@ void rvcap_dma_sync_single_for_device(struct device *dev, dma_addr_t addr,
 				      size_t size, enum dma_data_direction dir)
 {
 	dma_sync_single_for_device(dev, addr, size, dir);
+}
+
+/*
+ * Exports @priv as a dma-buf of @size bytes with @ops (src/kapi/dma_buf_export.rs):
+ * DEFINE_DMA_BUF_EXPORT_INFO names the exporter and makes the dma-buf pin
+ * this module. @flags: the file's O_ACCMODE bits.
+ */
+struct dma_buf *rvcap_dma_buf_export(const struct dma_buf_ops *ops,
+				     size_t size, int flags, void *priv)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
+
+	exp_info.ops = ops;
+	exp_info.size = size;
+	exp_info.flags = flags;
+	exp_info.priv = priv;
+	return dma_buf_export(&exp_info);
+}
+
+/* A cached kernel mapping of @count pages, as dma-buf vmap() gives. */
+void *rvcap_vmap(struct page **pages, unsigned int count)
+{
+	return vmap(pages, count, VM_MAP, PAGE_KERNEL);
+}
+
+void rvcap_vunmap(void *addr)
+{
+	vunmap(addr);
+}
+
+void rvcap_iosys_map_set_vaddr(struct iosys_map *map, void *vaddr)
+{
+	iosys_map_set_vaddr(map, vaddr);
+}
+
+void rvcap_flush_kernel_vmap_range(void *addr, int size)
+{
+	flush_kernel_vmap_range(addr, size);
+}
+
+void rvcap_invalidate_kernel_vmap_range(void *addr, int size)
+{
+	invalidate_kernel_vmap_range(addr, size);
 }
 
 /*

@@ -266,6 +266,8 @@ impl<T: VideoOps> Adapter<T> {
     ioctl_op!(remove_bufs, bindings::v4l2_remove_buffers, |data, fh, r| {
         data.remove_bufs(fh, r)
     });
+    ioctl_op!(expbuf, bindings::v4l2_exportbuffer, |data, fh, e| data
+        .expbuf(fh, e));
     buffer_op!(querybuf);
     buffer_op!(prepare_buf);
     buffer_op!(qbuf);
@@ -465,6 +467,11 @@ impl<T: VideoOps> Adapter<T> {
         },
         vidioc_remove_bufs: if T::HAS_REMOVE_BUFS {
             Some(Self::remove_bufs)
+        } else {
+            None
+        },
+        vidioc_expbuf: if T::HAS_EXPBUF {
+            Some(Self::expbuf)
         } else {
             None
         },

@@ -17,7 +17,8 @@ use kernel::types::ForeignOwnable;
 /// # Invariants
 ///
 /// `vma` is the VMA of an `mmap()` of one of our files that the mm core is
-/// setting up, exclusively ours for the lifetime `'a`.
+/// setting up (or of an exported dma-buf of ours), exclusively ours for the
+/// lifetime `'a`.
 pub(crate) struct Vma<'a> {
     vma: &'a mut bindings::vm_area_struct,
 }
@@ -26,7 +27,8 @@ impl<'a> Vma<'a> {
     /// # Safety
     ///
     /// `vma` must be a VMA being set up by an `mmap()` file operation of
-    /// ours, exclusively ours for `'a`.
+    /// ours (a video device's, or an exported dma-buf's `mmap` callback),
+    /// exclusively ours for `'a`.
     pub(crate) unsafe fn from_raw(vma: *mut bindings::vm_area_struct) -> Self {
         // INVARIANT: the caller's guarantee.
         Self {
@@ -65,12 +67,25 @@ impl<'a> Vma<'a> {
     /// an import or a VMA larger than the memory.
     pub(crate) fn map_buffer(&mut self, memory: &Mapping) -> Result {
         let user_pages = memory.mmap().ok_or(EINVAL)?.user_pages();
-        let pages = user_pages.pages();
-        if self.page_count() > pages.len() {
+        if self.page_count() > user_pages.pages().len() {
             return Err(EINVAL);
         }
         // The offset was a cookie naming the buffer; the pages start at 0.
         self.vma.vm_pgoff = 0;
+        self.map_pages(user_pages)
+    }
+
+    /// Maps `pages` from the VMA's page offset on, as the `mmap` of an
+    /// exported dma-buf (the dma-buf core checked the range against its
+    /// size; `vm_map_pages` checks it again).
+    pub(super) fn map_exported(&mut self, pages: &Arc<UserPages>) -> Result {
+        self.map_pages(pages)
+    }
+
+    /// Maps `user_pages` from the page offset `vm_pgoff` on, keeping them
+    /// alive and counted as mapped while the VMA (or a copy) exists.
+    fn map_pages(&mut self, user_pages: &Arc<UserPages>) -> Result {
+        let pages = user_pages.pages();
         // SAFETY: the VMA is being set up (type invariant); the page array
         // holds valid pages, which `vm_map_pages` takes references to.
         kernel::error::to_result(unsafe {

@@ -21,7 +21,8 @@
 //!   ioctl, file and control callbacks to its methods; [`ctrl`]: menus.
 //! - [`mm`]: the VMA of an `mmap()` of a buffer.
 //! - [`poll`]: a wait queue for `poll()`.
-//! - [`dma_buf`]: a dma-buf reference and attachment.
+//! - [`dma_buf`]: a dma-buf reference and attachment (importing);
+//!   [`dma_buf_export`]: MMAP memory exported as dma-bufs (VIDIOC_EXPBUF).
 //! - [`dma`]: pages, scatter-gather tables, DMA mappings and syncs, and the
 //!   device's view of a mapped buffer.
 //! - [`kthread`]: a kernel thread that is stopped and joined on drop;
@@ -37,6 +38,7 @@ pub(crate) mod delay;
 pub(crate) mod device;
 pub(crate) mod dma;
 pub(crate) mod dma_buf;
+pub(crate) mod dma_buf_export;
 pub(crate) mod driver;
 pub(crate) mod ioctl;
 pub(crate) mod kthread;

@@ -117,6 +117,10 @@ pub(crate) trait VideoOps: Send + Sync + Sized + 'static {
     fn remove_bufs(&self, _fh: FileId, _r: &mut bindings::v4l2_remove_buffers) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
+    /// VIDIOC_EXPBUF: `e.fd` set to a new dma-buf of a plane's memory.
+    fn expbuf(&self, _fh: FileId, _e: &mut bindings::v4l2_exportbuffer) -> Result {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
     /// VIDIOC_QUERYBUF.
     fn querybuf(&self, _fh: FileId, _b: &mut BufferArg<'_>) -> Result {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)

@@ -1,0 +1,666 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Exporting MMAP memory as dma-bufs (VIDIOC_EXPBUF), with `dma_buf_ops`
+//! in Rust:
+//!
+//! - [`ExportedBuf`]: a reference to a dma-buf this module exported; drop
+//!   puts it, [`ExportedBuf::into_fd`] hands it to a file descriptor.
+//! - `Exported` (the dma-buf's `priv`): the pages exported, every
+//!   importer's attachment (`AttachState`: a table of its own over the
+//!   pages, mapped for its device while the importer has it mapped) and the
+//!   kernel mapping (`Vmap`), under one mutex, as the system heap keeps
+//!   them.
+//!
+//! # What an export holds
+//!
+//! The pages ([`UserPages`]), as a VMA of the V4L2 `mmap` does, not the
+//! buffer's DMA mapping for rvcap's own device: that goes with the queue's
+//! buffer (REQBUFS(0), REMOVE_BUFS, unbind), never with the last export, so
+//! an orphan holds no swiotlb slots or IOVAs of a device that may be gone.
+//! The pages live until the last of the queue's buffer, its VMAs and its
+//! exported dma-bufs goes. Each EXPBUF exports a new dma-buf (as
+//! videobuf2's `get_dmabuf`), all sharing the pages.
+//!
+//! # Syncs
+//!
+//! Importers map their own tables (`map_dma_buf`, which syncs them for
+//! their device: that hands the CPU's bytes over). The map itself is made
+//! with `DMA_ATTR_SKIP_CPU_SYNC` and followed by that sync, which is what
+//! the map would do (swiotlb fills its bounce slots at map time either
+//! way): the pages are also mapped for rvcap's own device, an overlap
+//! that sharing a buffer means and that DMA-API debugging, which cannot
+//! see who owns the buffer, reports for a map that syncs ("cacheline
+//! tracking EEXIST"; videobuf2's exports draw it too). `unmap_dma_buf` unmaps with
+//! `DMA_ATTR_SKIP_CPU_SYNC`: an unmap sync would copy the device's view
+//! (a bounce buffer) over whatever the CPU wrote since, losing it; handing
+//! the device's bytes to the CPU is `begin_cpu_access`'s job, which syncs
+//! every mapped table for the CPU (`end_cpu_access`: for the devices), in
+//! the direction it was mapped with (the DMA API wants the mapping's).
+//! Those syncs go through the table's DMA addresses, in runs as
+//! [`DeviceMemory`]'s do, not through its scatterlist: once an importer has
+//! the table, `CONFIG_DMABUF_DEBUG` scrambles its page links, which
+//! iommu-dma's scatterlist syncs for a non-coherent device would follow
+//! (`sg_phys`). The
+//! queue's buffer itself is synced by QBUF and DQBUF as for any MMAP
+//! buffer, not here: a CPU sync of rvcap's own mapping outside DQBUF could
+//! only discard (invalidate, or copy a stale bounce buffer over) bytes the
+//! CPU wrote since DQBUF.
+
+use super::bindings;
+use super::device::{Device, DeviceRef};
+use super::dma::{bump, DataDirection, DeviceMemory, DmaStats, SgTable, UserPages};
+use super::mm::Vma;
+use core::ptr::NonNull;
+use kernel::error::{from_err_ptr, from_result, to_result};
+use kernel::ffi::{c_int, c_void};
+use kernel::new_mutex;
+use kernel::page::PAGE_SIZE;
+use kernel::prelude::*;
+use kernel::sync::{Arc, Mutex};
+use kernel::types::ForeignOwnable;
+
+/// The `O_ACCMODE` bits of EXPBUF's flags (the dma-buf file's mode).
+pub(crate) const ACCESS_MODE: u32 = bindings::O_ACCMODE;
+/// EXPBUF's `O_CLOEXEC` (the file descriptor's).
+pub(crate) const CLOSE_ON_EXEC: u32 = bindings::O_CLOEXEC;
+
+/// An importer's attachment: a table of its own over the exported pages,
+/// mapped for its device between `map_dma_buf` and `unmap_dma_buf`.
+///
+/// # Invariants
+///
+/// If `mapped` is `Some(dir)`, `table` is mapped for `dev` in `dir` (by
+/// `rvcap_dma_map_sgtable`) and not unmapped yet; if `None`, it is not
+/// mapped. `dev` is the attachment's device; `iommu_page` is
+/// `rvcap_dma_iommu_page(dev)`.
+struct AttachState {
+    dev: DeviceRef,
+    table: SgTable,
+    mapped: Option<DataDirection>,
+    iommu_page: usize,
+}
+
+// SAFETY: the table is plain memory of ours and the DMA API may map, sync
+// and unmap it from any thread; only used under the export's mutex.
+unsafe impl Send for AttachState {}
+
+impl AttachState {
+    /// Unmaps the table if it is mapped, with no CPU sync (see "Syncs").
+    fn unmap(&mut self) {
+        if let Some(dir) = self.mapped.take() {
+            // SAFETY: mapped for `dev` in `dir` and not unmapped yet (type
+            // invariant); `dev` is live (we hold a reference).
+            // INVARIANT: `mapped` is `None` from here on.
+            unsafe {
+                bindings::rvcap_dma_unmap_sgtable(
+                    self.dev.as_raw(),
+                    self.table.as_ptr(),
+                    dir.as_raw(),
+                    bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
+                )
+            };
+        }
+    }
+
+    /// Syncs the table for the CPU (`for_cpu`) or for the device, if it is
+    /// mapped, in the direction it was mapped with; returns whether it
+    /// synced. Through the DMA addresses only (see "Syncs").
+    fn sync(&self, for_cpu: bool) -> bool {
+        let Some(dir) = self.mapped else {
+            return false;
+        };
+        let (dev, sgt) = (self.dev.as_raw(), self.table.as_ptr());
+        // SAFETY: the table is mapped (type invariant): `nents` DMA
+        // segments from `sgl`.
+        let (mut sg, nents) = unsafe { ((*sgt).sgl, (*sgt).nents) };
+        for _ in 0..nents {
+            if sg.is_null() {
+                break;
+            }
+            // SAFETY: `sg` is one of the mapped table's first `nents`
+            // entries; only its DMA address and length are read.
+            let (addr, len) = unsafe {
+                (
+                    bindings::rvcap_sg_dma_address(sg),
+                    bindings::rvcap_sg_dma_len(sg) as usize,
+                )
+            };
+            let mut done = 0;
+            while done < len {
+                let at = addr + done as u64;
+                // SAFETY: `dev` is live (we hold a reference) and
+                // `[at, addr + len)` lies within one segment mapped for it;
+                // the helper only reads the device's DMA set-up and the
+                // IOMMU's translation.
+                let run =
+                    unsafe { bindings::rvcap_dma_sync_run(dev, self.iommu_page, at, len - done) };
+                if run == 0 {
+                    break;
+                }
+                // SAFETY: `[at, at + run)` lies within a segment mapped for
+                // `dev` in `dir` (type invariant; mapped while the export's
+                // lock is held or the state is ours alone) and is a run one
+                // sync may cover, so the sync touches only the exported
+                // pages (or their bounce slots); synced in the mapping's
+                // direction, as the DMA API requires.
+                unsafe {
+                    if for_cpu {
+                        bindings::rvcap_dma_sync_single_for_cpu(dev, at, run, dir.as_raw())
+                    } else {
+                        bindings::rvcap_dma_sync_single_for_device(dev, at, run, dir.as_raw())
+                    }
+                };
+                done += run;
+            }
+            // SAFETY: `sg` is a valid entry; `sg_next` follows chains (whose
+            // links the dma-buf core leaves alone).
+            sg = unsafe { bindings::sg_next(sg) };
+        }
+        true
+    }
+}
+
+impl Drop for AttachState {
+    fn drop(&mut self) {
+        // The core has the importer unmap before it detaches; in case not.
+        self.unmap();
+    }
+}
+
+/// A kernel mapping of the exported pages (dma-buf `vmap`); dropping unmaps
+/// it.
+///
+/// # Invariants
+///
+/// `addr` was returned by `rvcap_vmap` for `len` bytes of pages that stay
+/// allocated while it exists, and is unmapped once, in `drop`.
+struct Vmap {
+    addr: NonNull<c_void>,
+    len: usize,
+}
+
+// SAFETY: a vmap address may be used and unmapped from any thread (in
+// process context, where every dma-buf callback runs).
+unsafe impl Send for Vmap {}
+
+impl Vmap {
+    /// Maps all of `pages`.
+    ///
+    /// # Safety
+    ///
+    /// The pages stay allocated while the mapping exists.
+    unsafe fn new(pages: &UserPages) -> Result<Self> {
+        let pages = pages.pages();
+        let count = u32::try_from(pages.len()).map_err(|_| ENOMEM)?;
+        // SAFETY: the array holds `count` valid page pointers (`NonNull<page>`
+        // has the layout of `*mut page`), which `vmap` reads and does not
+        // keep; by the caller's contract they stay allocated while mapped.
+        let addr = unsafe { bindings::rvcap_vmap(pages.as_ptr().cast_mut().cast(), count) };
+        // INVARIANT: a vmap of the pages, or nothing.
+        Ok(Self {
+            addr: NonNull::new(addr).ok_or(ENOMEM)?,
+            len: pages.len() * PAGE_SIZE,
+        })
+    }
+
+    /// The length as the cache helpers take it.
+    fn c_len(&self) -> c_int {
+        c_int::try_from(self.len).unwrap_or(c_int::MAX)
+    }
+}
+
+impl Drop for Vmap {
+    fn drop(&mut self) {
+        // SAFETY: made by `rvcap_vmap`, undone once (type invariant).
+        unsafe { bindings::rvcap_vunmap(self.addr.as_ptr()) };
+    }
+}
+
+/// What the mutex of an export guards.
+#[derive(Default)]
+struct ExportState {
+    /// One entry per attachment between `attach` and `detach` (a `None` is
+    /// a free slot: 6.12's `KVec` cannot remove).
+    attachments: KVec<Option<KBox<AttachState>>>,
+    /// The kernel mapping, between `vmap` and `vunmap`.
+    vmap: Option<Vmap>,
+}
+
+impl ExportState {
+    /// The state of the attachment whose `priv` is `id`.
+    fn attachment(&mut self, id: *const c_void) -> Option<&mut AttachState> {
+        self.attachments
+            .iter_mut()
+            .flatten()
+            .find(|a| core::ptr::eq(&***a, id.cast()))
+            .map(|a| &mut **a)
+    }
+}
+
+/// The exported pages, counted in their `exports` while held.
+struct ExportedPages(Arc<UserPages>);
+
+impl ExportedPages {
+    fn new(pages: &Arc<UserPages>) -> Self {
+        pages.exported(true);
+        Self(pages.clone())
+    }
+}
+
+impl Drop for ExportedPages {
+    fn drop(&mut self) {
+        self.0.exported(false);
+    }
+}
+
+/// A dma-buf's `priv`: what it exports and who uses it.
+///
+/// # Invariants
+///
+/// Between a successful `dma_buf_export` with it as `priv` and `release`,
+/// `state.attachments` holds exactly one entry for each attachment of the
+/// dma-buf between its `attach` and `detach` callbacks, at the address in
+/// the attachment's `priv`; `size` is the dma-buf's size, all of the
+/// pages.
+#[pin_data]
+struct Exported {
+    // First: dropped (its tables unmapped, its vmap undone) before the pages.
+    #[pin]
+    state: Mutex<ExportState>,
+    pages: ExportedPages,
+    size: usize,
+    stats: Arc<DmaStats>,
+}
+
+/// The `Exported` of a dma-buf of ours.
+///
+/// # Safety
+///
+/// `buf` is a dma-buf exported by [`ExportedBuf::new`] that has not been
+/// released, and stays so for `'a` (as in any callback but `release`).
+unsafe fn exported<'a>(buf: *mut bindings::dma_buf) -> Pin<&'a Exported> {
+    // SAFETY: `priv` holds the `into_foreign` of a `Pin<KBox<Exported>>`
+    // (`ExportedBuf::new`), taken back only by `release`.
+    unsafe { <Pin<KBox<Exported>> as ForeignOwnable>::borrow((*buf).priv_.cast_const()) }
+}
+
+/// `attach`: a table of the attachment's own over the pages.
+///
+/// # Safety
+///
+/// Called by the dma-buf core with a live dma-buf of ours and an attachment
+/// being set up for a live device.
+unsafe extern "C" fn attach(
+    buf: *mut bindings::dma_buf,
+    attachment: *mut bindings::dma_buf_attachment,
+) -> c_int {
+    // SAFETY: the function's contract; the attachment's device stays
+    // allocated while attached.
+    let (exported, dev) = unsafe { (exported(buf), Device::from_raw((*attachment).dev)) };
+    from_result(|| {
+        let dev = DeviceRef::from(dev);
+        // SAFETY: `dev` is live (we hold a reference).
+        let max_segment = unsafe { bindings::rvcap_dma_max_segment(dev.as_raw()) };
+        let table = exported.pages.0.table(exported.size, max_segment)?;
+        // SAFETY: `dev` is live (we hold a reference).
+        let iommu_page = unsafe { bindings::rvcap_dma_iommu_page(dev.as_raw()) };
+        // INVARIANT: not mapped; the device's IOMMU page.
+        let state = KBox::new(
+            AttachState {
+                dev,
+                table,
+                mapped: None,
+                iommu_page,
+            },
+            GFP_KERNEL,
+        )?;
+        let id: *const AttachState = &*state;
+        let mut st = exported.state.lock();
+        if let Some(slot) = st.attachments.iter_mut().find(|s| s.is_none()) {
+            *slot = Some(state);
+        } else {
+            st.attachments.push(Some(state), GFP_KERNEL)?;
+        }
+        // SAFETY: the attachment is ours to set up during this call.
+        // INVARIANT: recorded above, under the lock; removed by `detach`.
+        unsafe { (*attachment).priv_ = id.cast_mut().cast() };
+        Ok(0)
+    })
+}
+
+/// `detach`: frees the attachment's table (unmapped first, if the
+/// importer did not).
+///
+/// # Safety
+///
+/// Called by the dma-buf core with a live dma-buf of ours and one of its
+/// attachments, once, after `attach` succeeded.
+unsafe extern "C" fn detach(
+    buf: *mut bindings::dma_buf,
+    attachment: *mut bindings::dma_buf_attachment,
+) {
+    // SAFETY: the function's contract.
+    let (exported, id) = unsafe { (exported(buf), (*attachment).priv_.cast_const()) };
+    let mut st = exported.state.lock();
+    let slot = st
+        .attachments
+        .iter_mut()
+        .find(|s| s.as_deref().is_some_and(|a| core::ptr::eq(a, id.cast())));
+    // INVARIANT: the attachment's entry goes with it.
+    let state = slot.and_then(Option::take);
+    drop(st);
+    drop(state);
+}
+
+/// Encodes an error as `ERR_PTR` does.
+fn err_ptr<T>(e: Error) -> *mut T {
+    e.to_errno() as isize as *mut T
+}
+
+/// `map_dma_buf`: maps the attachment's table for its device and syncs it
+/// for the device (handing it the CPU's bytes; see "Syncs").
+///
+/// # Safety
+///
+/// Called by the dma-buf core with an attachment of a live dma-buf of ours.
+unsafe extern "C" fn map_dma_buf(
+    attachment: *mut bindings::dma_buf_attachment,
+    dir: bindings::dma_data_direction,
+) -> *mut bindings::sg_table {
+    // SAFETY: the function's contract.
+    let (exported, id) = unsafe {
+        (
+            exported((*attachment).dmabuf),
+            (*attachment).priv_.cast_const(),
+        )
+    };
+    let map = || -> Result<*mut bindings::sg_table> {
+        let dir = DataDirection::from_raw(dir).ok_or(EINVAL)?;
+        let mut st = exported.state.lock();
+        let a = st.attachment(id).ok_or(EINVAL)?;
+        if a.mapped.is_some() {
+            // The core maps an attachment once at a time.
+            return Err(EBUSY);
+        }
+        // SAFETY: the table is initialised and not mapped (type invariant);
+        // `dev` is live.
+        to_result(unsafe {
+            bindings::rvcap_dma_map_sgtable(
+                a.dev.as_raw(),
+                a.table.as_ptr(),
+                dir.as_raw(),
+                bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
+            )
+        })?;
+        // INVARIANT: mapped above, in `dir`.
+        a.mapped = Some(dir);
+        // The map's own sync, made explicit.
+        a.sync(false);
+        Ok(a.table.as_ptr())
+    };
+    map().unwrap_or_else(err_ptr)
+}
+
+/// `unmap_dma_buf`: unmaps with no CPU sync (see "Syncs").
+///
+/// # Safety
+///
+/// Called by the dma-buf core with an attachment of a live dma-buf of ours
+/// and the table `map_dma_buf` returned for it.
+unsafe extern "C" fn unmap_dma_buf(
+    attachment: *mut bindings::dma_buf_attachment,
+    sgt: *mut bindings::sg_table,
+    dir: bindings::dma_data_direction,
+) {
+    // SAFETY: the function's contract.
+    let (exported, id) = unsafe {
+        (
+            exported((*attachment).dmabuf),
+            (*attachment).priv_.cast_const(),
+        )
+    };
+    let mut st = exported.state.lock();
+    match st.attachment(id) {
+        Some(a) if a.mapped.map(DataDirection::as_raw) == Some(dir) && a.table.as_ptr() == sgt => {
+            a.unmap()
+        }
+        _ => pr_warn!("rvcap: unmap of an exported dma-buf that is not mapped so\n"),
+    }
+}
+
+/// `release`: the dma-buf's last reference went; drops what it held.
+///
+/// # Safety
+///
+/// Called by the dma-buf core once, for a dma-buf of ours, after every
+/// other callback.
+unsafe extern "C" fn release(buf: *mut bindings::dma_buf) {
+    // SAFETY: `priv` is the `into_foreign` of `ExportedBuf::new`, taken back
+    // once, here; nothing uses it any more.
+    let exported = unsafe { <Pin<KBox<Exported>> as ForeignOwnable>::from_foreign((*buf).priv_) };
+    bump(&exported.stats.export_release, 1);
+}
+
+/// Syncs every mapped table of an importer for the CPU (`for_cpu`) or for
+/// the devices, and the kernel mapping's caches, under the export's lock.
+fn cpu_access(exported: &Exported, for_cpu: bool) {
+    let st = exported.state.lock();
+    let stats = &exported.stats;
+    bump(
+        if for_cpu {
+            &stats.export_begin_cpu_access
+        } else {
+            &stats.export_end_cpu_access
+        },
+        1,
+    );
+    if let Some(vmap) = &st.vmap {
+        // SAFETY: a live vmap of `len` bytes (type invariant); no-ops where
+        // the caches do not alias (x86, arm64).
+        unsafe {
+            if for_cpu {
+                bindings::rvcap_invalidate_kernel_vmap_range(vmap.addr.as_ptr(), vmap.c_len())
+            } else {
+                bindings::rvcap_flush_kernel_vmap_range(vmap.addr.as_ptr(), vmap.c_len())
+            }
+        };
+    }
+    let synced = st
+        .attachments
+        .iter()
+        .flatten()
+        .filter(|a| a.sync(for_cpu))
+        .count() as u64;
+    bump(&stats.export_syncs, synced);
+    bump(&stats.export_bytes_synced, synced * exported.size as u64);
+}
+
+/// `begin_cpu_access`: every importer's mapped table synced for the CPU,
+/// in the direction it was mapped with (whatever the CPU means to do).
+///
+/// # Safety
+///
+/// Called by the dma-buf core with a live dma-buf of ours.
+unsafe extern "C" fn begin_cpu_access(
+    buf: *mut bindings::dma_buf,
+    _dir: bindings::dma_data_direction,
+) -> c_int {
+    // SAFETY: the function's contract.
+    let exported = unsafe { exported(buf) };
+    cpu_access(&exported, true);
+    0
+}
+
+/// `end_cpu_access`: every importer's mapped table synced for its device.
+///
+/// # Safety
+///
+/// Called by the dma-buf core with a live dma-buf of ours.
+unsafe extern "C" fn end_cpu_access(
+    buf: *mut bindings::dma_buf,
+    _dir: bindings::dma_data_direction,
+) -> c_int {
+    // SAFETY: the function's contract.
+    let exported = unsafe { exported(buf) };
+    cpu_access(&exported, false);
+    0
+}
+
+/// `mmap`: the pages into the VMA, from its page offset, as the V4L2
+/// `mmap` maps them (the VMA holds them).
+///
+/// # Safety
+///
+/// Called by the dma-buf core with a live dma-buf of ours and a VMA being
+/// set up for it.
+unsafe extern "C" fn mmap(
+    buf: *mut bindings::dma_buf,
+    vma: *mut bindings::vm_area_struct,
+) -> c_int {
+    // SAFETY: the function's contract; the VMA is ours to set up during the
+    // call.
+    let (exported, mut vma) = unsafe { (exported(buf), Vma::from_raw(vma)) };
+    from_result(|| {
+        vma.map_exported(&exported.pages.0)?;
+        Ok(0)
+    })
+}
+
+/// `vmap`: a kernel mapping of the pages (the core counts `vmap` calls and
+/// calls this once until `vunmap`).
+///
+/// # Safety
+///
+/// Called by the dma-buf core with a live dma-buf of ours and a map to fill.
+unsafe extern "C" fn vmap(buf: *mut bindings::dma_buf, map: *mut bindings::iosys_map) -> c_int {
+    // SAFETY: the function's contract.
+    let exported = unsafe { exported(buf) };
+    from_result(|| {
+        let mut st = exported.state.lock();
+        if st.vmap.is_some() {
+            return Err(EBUSY);
+        }
+        // SAFETY: the pages are held by `exported`, which drops the mapping
+        // (in `state`) first.
+        let vmap = unsafe { Vmap::new(&exported.pages.0)? };
+        // SAFETY: `map` is the core's to fill during the call.
+        unsafe { bindings::rvcap_iosys_map_set_vaddr(map, vmap.addr.as_ptr()) };
+        st.vmap = Some(vmap);
+        Ok(0)
+    })
+}
+
+/// `vunmap`: undoes `vmap`.
+///
+/// # Safety
+///
+/// Called by the dma-buf core with a live dma-buf of ours.
+unsafe extern "C" fn vunmap(buf: *mut bindings::dma_buf, _map: *mut bindings::iosys_map) {
+    // SAFETY: the function's contract.
+    let exported = unsafe { exported(buf) };
+    let vmap = exported.state.lock().vmap.take();
+    drop(vmap);
+}
+
+// SAFETY: all-zero `dma_buf_ops` is valid: optional callbacks and `false`.
+const NO_DMA_BUF_OPS: bindings::dma_buf_ops = unsafe { core::mem::zeroed() };
+
+/// The exporter's callbacks; no `pin`/`unpin`: the pages never move.
+static OPS: bindings::dma_buf_ops = bindings::dma_buf_ops {
+    attach: Some(attach),
+    detach: Some(detach),
+    map_dma_buf: Some(map_dma_buf),
+    unmap_dma_buf: Some(unmap_dma_buf),
+    release: Some(release),
+    begin_cpu_access: Some(begin_cpu_access),
+    end_cpu_access: Some(end_cpu_access),
+    mmap: Some(mmap),
+    vmap: Some(vmap),
+    vunmap: Some(vunmap),
+    ..NO_DMA_BUF_OPS
+};
+
+/// A reference to a dma-buf this module exported.
+///
+/// # Invariants
+///
+/// `buf` came from a successful `dma_buf_export` with [`OPS`] and an
+/// `Exported` as `priv`; this value owns the reference that made, put once
+/// in `drop` unless [`ExportedBuf::into_fd`] handed it to a file descriptor.
+pub(crate) struct ExportedBuf {
+    buf: NonNull<bindings::dma_buf>,
+}
+
+impl ExportedBuf {
+    /// Exports the pages of MMAP memory `memory` as a new dma-buf whose file
+    /// has the `O_ACCMODE` bits `mode`; `EINVAL` for an import.
+    pub(crate) fn new(memory: &DeviceMemory, mode: u32) -> Result<Self> {
+        let pages = memory.mmap().ok_or(EINVAL)?.user_pages();
+        let size = pages.pages().len() * PAGE_SIZE;
+        let exported = KBox::pin_init(
+            try_pin_init!(Exported {
+                state <- new_mutex!(ExportState::default()),
+                pages: ExportedPages::new(pages),
+                size,
+                stats: memory.stats().clone(),
+            }? Error),
+            GFP_KERNEL,
+        )?;
+        let stats = exported.stats.clone();
+        let priv_ = exported.into_foreign();
+        // SAFETY: `OPS` has every callback the core requires and lives
+        // forever; `priv_` is ours. On success the dma-buf owns it (`release`
+        // takes it back); on failure nothing took it.
+        let buf = unsafe {
+            bindings::rvcap_dma_buf_export(
+                &OPS,
+                size,
+                (mode & ACCESS_MODE) as c_int,
+                priv_.cast_mut(),
+            )
+        };
+        let buf = match from_err_ptr(buf).map(NonNull::new) {
+            Ok(Some(buf)) => buf,
+            failed => {
+                // SAFETY: the export failed, so `priv_` is still only ours:
+                // taken back once.
+                drop(unsafe { <Pin<KBox<Exported>> as ForeignOwnable>::from_foreign(priv_) });
+                return Err(failed.err().unwrap_or(ENOMEM));
+            }
+        };
+        bump(&stats.export, 1);
+        // INVARIANT: exported above; the reference is ours.
+        Ok(Self { buf })
+    }
+
+    /// A file descriptor of the calling process for the dma-buf, with
+    /// `flags` (`O_CLOEXEC`), which takes over the reference; on failure
+    /// the reference is put.
+    pub(crate) fn into_fd(self, flags: u32) -> Result<i32> {
+        // SAFETY: a live dma-buf (type invariant); `dma_buf_fd` installs an
+        // fd that owns our reference only if it succeeds.
+        let fd =
+            unsafe { bindings::dma_buf_fd(self.buf.as_ptr(), (flags & CLOSE_ON_EXEC) as c_int) };
+        if fd < 0 {
+            // Dropping `self` puts the reference.
+            return Err(Error::from_errno(fd));
+        }
+        // The file descriptor owns the reference now.
+        core::mem::forget(self);
+        Ok(fd)
+    }
+}
+
+/// VIDIOC_EXPBUF of MMAP memory: a new dma-buf of its pages and a file
+/// descriptor for it; `flags`: `O_ACCMODE` bits for the file, `O_CLOEXEC`
+/// for the descriptor.
+pub(crate) fn export(memory: &DeviceMemory, flags: u32) -> Result<i32> {
+    ExportedBuf::new(memory, flags & ACCESS_MODE)?.into_fd(flags & CLOSE_ON_EXEC)
+}
+
+impl Drop for ExportedBuf {
+    fn drop(&mut self) {
+        // SAFETY: the reference this value owns, put once (type invariant).
+        unsafe { bindings::dma_buf_put(self.buf.as_ptr()) };
+    }
+}
