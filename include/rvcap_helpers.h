@@ -109,6 +109,8 @@ size_t rvcap_dma_sync_run(struct device *dev, size_t iommu_page,
 			  dma_addr_t addr, size_t len);
 size_t rvcap_dma_iommu_page(struct device *dev);
 size_t rvcap_dma_max_segment(struct device *dev);
+int rvcap_sg_table_for_device(struct sg_table *sgt, struct page **pages,
+			      unsigned int n, size_t size, struct device *dev);
 
 /* Exporting dma-bufs */
 struct dma_buf *rvcap_dma_buf_export(const struct dma_buf_ops *ops,

@@ -207,6 +207,29 @@ impl SgTable {
         Ok(SgTable(storage))
     }
 
+    /// A table over `pages` (`size` bytes) for `dev`, an importer's: its
+    /// segments within the device's maximum segment size and boundary.
+    fn for_device(pages: &Pages, size: usize, dev: &DeviceRef) -> Result<Self> {
+        let storage: KBox<Opaque<bindings::sg_table>> = KBox::new(Opaque::uninit(), GFP_KERNEL)?;
+        let count = u32::try_from(pages.0.len()).map_err(|_| EINVAL)?;
+        if size > pages.0.len() * PAGE_SIZE {
+            return Err(EINVAL);
+        }
+        // SAFETY: as in `new`; `dev` is live (we hold a reference) and only
+        // its DMA parameters are read.
+        to_result(unsafe {
+            bindings::rvcap_sg_table_for_device(
+                storage.get(),
+                pages.0.as_ptr() as *mut *mut bindings::page,
+                count,
+                size,
+                dev.as_raw(),
+            )
+        })?;
+        // INVARIANT: initialised above.
+        Ok(SgTable(storage))
+    }
+
     pub(super) fn as_ptr(&self) -> *mut bindings::sg_table {
         self.0.get()
     }
@@ -269,10 +292,10 @@ impl UserPages {
         &self.pages.0
     }
 
-    /// A scatter table over all of the pages (`size` bytes, at most
-    /// `max_segment` per segment), not mapped: an importer's own.
-    pub(super) fn table(&self, size: usize, max_segment: usize) -> Result<SgTable> {
-        SgTable::new(&self.pages, size, max_segment)
+    /// A scatter table over all of the pages (`size` bytes), not mapped:
+    /// importer `dev`'s own, within its segment limits.
+    pub(super) fn table_for(&self, size: usize, dev: &DeviceRef) -> Result<SgTable> {
+        SgTable::for_device(&self.pages, size, dev)
     }
 
     /// Counts an exported dma-buf made (`true`) or released (`false`).

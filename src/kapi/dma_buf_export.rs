@@ -299,9 +299,7 @@ unsafe extern "C" fn attach(
     let (exported, dev) = unsafe { (exported(buf), Device::from_raw((*attachment).dev)) };
     from_result(|| {
         let dev = DeviceRef::from(dev);
-        // SAFETY: `dev` is live (we hold a reference).
-        let max_segment = unsafe { bindings::rvcap_dma_max_segment(dev.as_raw()) };
-        let table = exported.pages.0.table(exported.size, max_segment)?;
+        let table = exported.pages.0.table_for(exported.size, &dev)?;
         // SAFETY: `dev` is live (we hold a reference).
         let iommu_page = unsafe { bindings::rvcap_dma_iommu_page(dev.as_raw()) };
         // INVARIANT: not mapped; the device's IOMMU page.
