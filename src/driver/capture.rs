@@ -697,6 +697,8 @@ impl Show<Shared> for CountersFile {
             ("export_begin_cpu_access", &c.export_begin_cpu_access),
             ("export_end_cpu_access", &c.export_end_cpu_access),
             ("export_syncs", &c.export_syncs),
+            ("export_unmap_syncs", &c.export_unmap_syncs),
+            ("export_pushes", &c.export_pushes),
             ("export_bytes_synced", &c.export_bytes_synced),
         ];
         let frames = &shared.counters;

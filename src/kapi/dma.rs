@@ -34,6 +34,7 @@
 use super::bindings;
 use super::device::DeviceRef;
 use super::dma_buf::ImportedTable;
+use super::dma_buf_export::ExportRegistry;
 use crate::pattern::FrameSink;
 use core::ops::Range;
 use core::ptr::NonNull;
@@ -113,7 +114,14 @@ pub(crate) struct DmaStats {
     pub(crate) export_end_cpu_access: AtomicU64,
     /// Syncs those calls made: one per importer's mapped table.
     pub(crate) export_syncs: AtomicU64,
-    /// Bytes those syncs covered.
+    /// Syncs for the device of an importer's mapped table of an exported
+    /// MMAP buffer when the queue hands the CPU a frame rvcap's device
+    /// wrote into it (DQBUF, STREAMOFF): the importers' views get it too.
+    pub(crate) export_pushes: AtomicU64,
+    /// Syncs for the CPU of an importer's table at its unmap (the
+    /// importer's device may have written it).
+    pub(crate) export_unmap_syncs: AtomicU64,
+    /// Bytes those syncs and `export_syncs` covered.
     pub(crate) export_bytes_synced: AtomicU64,
 }
 
@@ -284,6 +292,8 @@ pub(crate) struct UserPages {
     user_maps: AtomicU32,
     /// Live dma-bufs exporting these pages (see `dma_buf_export`).
     exports: AtomicU32,
+    /// Those dma-bufs, for handing their importers a new frame.
+    registry: Pin<KBox<ExportRegistry>>,
 }
 
 impl UserPages {
@@ -296,6 +306,11 @@ impl UserPages {
     /// importer `dev`'s own, within its segment limits.
     pub(super) fn table_for(&self, size: usize, dev: &DeviceRef) -> Result<SgTable> {
         SgTable::for_device(&self.pages, size, dev)
+    }
+
+    /// The live exports of these pages.
+    pub(super) fn registry(&self) -> &ExportRegistry {
+        &self.registry
     }
 
     /// Counts an exported dma-buf made (`true`) or released (`false`).
@@ -349,6 +364,7 @@ impl MmapMemory {
                 pages,
                 user_maps: AtomicU32::new(0),
                 exports: AtomicU32::new(0),
+                registry: KBox::pin_init(ExportRegistry::new(), GFP_KERNEL)?,
             },
             GFP_KERNEL,
         )?;
@@ -824,6 +840,12 @@ impl DeviceMemory {
         });
         bump(&self.stats.sync_for_cpu, 1);
         bump(&self.stats.bytes_for_cpu, synced as u64);
+        if let Some(m) = self.mmap() {
+            if m.pages.exports.load(Ordering::Relaxed) > 0 {
+                // The frame is the CPU's now: the importers' views too.
+                m.pages.registry.push(&self.stats);
+            }
+        }
         synced
     }
 

@@ -30,21 +30,44 @@
 //! way): the pages are also mapped for rvcap's own device, an overlap
 //! that sharing a buffer means and that DMA-API debugging, which cannot
 //! see who owns the buffer, reports for a map that syncs ("cacheline
-//! tracking EEXIST"; videobuf2's exports draw it too). `unmap_dma_buf` unmaps with
-//! `DMA_ATTR_SKIP_CPU_SYNC`: an unmap sync would copy the device's view
-//! (a bounce buffer) over whatever the CPU wrote since, losing it; handing
-//! the device's bytes to the CPU is `begin_cpu_access`'s job, which syncs
-//! every mapped table for the CPU (`end_cpu_access`: for the devices), in
-//! the direction it was mapped with (the DMA API wants the mapping's).
+//! tracking EEXIST"; videobuf2's exports draw it too).
+//!
+//! `unmap_dma_buf` (and `detach` of a table still mapped) first syncs a
+//! table mapped `DMA_FROM_DEVICE` or `DMA_BIDIRECTIONAL` for the CPU, so
+//! that what the importer's device wrote reaches the pages (swiotlb copies
+//! the bounce slots back; a non-coherent device's lines are invalidated),
+//! then unmaps with `DMA_ATTR_SKIP_CPU_SYNC`. That copy-back loses
+//! nothing the CPU wrote: the CPU's writes to an export are bracketed by
+//! `DMA_BUF_IOCTL_SYNC`, whose end (`end_cpu_access`) pushes them into
+//! every mapped table; rvcap, as an importer, hands its CPU's bytes to the
+//! device side before it unmaps (the queue's `Plane::drop_mapping`); and a
+//! frame rvcap's own device wrote is pushed to the importers when the
+//! queue hands it to the CPU (below). So the importer's view holds the
+//! CPU's bytes unless its device wrote newer ones.
+//!
+//! `begin_cpu_access` syncs every mapped table for the CPU
+//! (`end_cpu_access`: for the devices), in the direction it was mapped
+//! with (the DMA API wants the mapping's), except for a write-only bracket
+//! (`DMA_TO_DEVICE`), which wants nothing of the importers'. When the
+//! queue hands a frame of an exported MMAP buffer to the CPU (DQBUF,
+//! STREAMOFF's give-back: `DeviceMemory::sync_for_cpu`), every mapped
+//! table of the buffer's exports is synced for its device
+//! ([`ExportRegistry::push`]): otherwise a later `begin_cpu_access` or
+//! unmap would copy an importer's older view back over the new frame.
+//!
 //! Those syncs go through the table's DMA addresses, in runs as
-//! [`DeviceMemory`]'s do, not through its scatterlist: once an importer has
-//! the table, `CONFIG_DMABUF_DEBUG` scrambles its page links, which
-//! iommu-dma's scatterlist syncs for a non-coherent device would follow
-//! (`sg_phys`). The
-//! queue's buffer itself is synced by QBUF and DQBUF as for any MMAP
+//! [`DeviceMemory`]'s do, copied when the table is mapped, not through its
+//! scatterlist: once an importer has the table, `CONFIG_DMABUF_DEBUG`
+//! scrambles its page links (under the reservation lock, which these
+//! callbacks do not all hold), which `sg_next`, and iommu-dma's
+//! scatterlist syncs for a non-coherent device (`sg_phys`), would follow.
+//! The queue's buffer itself is synced by QBUF and DQBUF as for any MMAP
 //! buffer, not here: a CPU sync of rvcap's own mapping outside DQBUF could
 //! only discard (invalidate, or copy a stale bounce buffer over) bytes the
 //! CPU wrote since DQBUF.
+//!
+//! An importer's table keeps to its device's limits: segments no longer
+//! than its maximum segment size, none crossing its segment boundary.
 
 use super::bindings;
 use super::device::{Device, DeviceRef};
@@ -70,13 +93,15 @@ pub(crate) const CLOSE_ON_EXEC: u32 = bindings::O_CLOEXEC;
 /// # Invariants
 ///
 /// If `mapped` is `Some(dir)`, `table` is mapped for `dev` in `dir` (by
-/// `rvcap_dma_map_sgtable`) and not unmapped yet; if `None`, it is not
-/// mapped. `dev` is the attachment's device; `iommu_page` is
-/// `rvcap_dma_iommu_page(dev)`.
+/// `rvcap_dma_map_sgtable`) and not unmapped yet, and `segments` holds the
+/// mapped table's DMA segments (address, length), as the map left them;
+/// if `None`, it is not mapped and `segments` is empty. `dev` is the
+/// attachment's device; `iommu_page` is `rvcap_dma_iommu_page(dev)`.
 struct AttachState {
     dev: DeviceRef,
     table: SgTable,
     mapped: Option<DataDirection>,
+    segments: KVec<(bindings::dma_addr_t, usize)>,
     iommu_page: usize,
 }
 
@@ -85,12 +110,21 @@ struct AttachState {
 unsafe impl Send for AttachState {}
 
 impl AttachState {
-    /// Unmaps the table if it is mapped, with no CPU sync (see "Syncs").
-    fn unmap(&mut self) {
+    /// Unmaps the table if it is mapped: first, if the importer's device
+    /// may have written it (`DMA_FROM_DEVICE`, `DMA_BIDIRECTIONAL`), synced
+    /// for the CPU through the DMA addresses, then unmapped with no CPU sync
+    /// of the DMA API's own (see "Syncs"). Returns whether it synced.
+    fn unmap(&mut self) -> bool {
+        let synced = matches!(
+            self.mapped,
+            Some(DataDirection::FromDevice | DataDirection::Bidirectional)
+        ) && self.sync(true);
         if let Some(dir) = self.mapped.take() {
+            self.segments = KVec::new();
             // SAFETY: mapped for `dev` in `dir` and not unmapped yet (type
             // invariant); `dev` is live (we hold a reference).
-            // INVARIANT: `mapped` is `None` from here on.
+            // INVARIANT: `mapped` is `None` and `segments` empty from here
+            // on.
             unsafe {
                 bindings::rvcap_dma_unmap_sgtable(
                     self.dev.as_raw(),
@@ -100,31 +134,82 @@ impl AttachState {
                 )
             };
         }
+        synced
+    }
+
+    /// Maps the table for `dev` in `dir` with no CPU sync and records its
+    /// DMA segments; the caller syncs it.
+    fn map(&mut self, dir: DataDirection) -> Result {
+        if self.mapped.is_some() {
+            // The core maps an attachment once at a time.
+            return Err(EBUSY);
+        }
+        let sgt = self.table.as_ptr();
+        // SAFETY: the table is initialised and not mapped (type invariant);
+        // `dev` is live.
+        to_result(unsafe {
+            bindings::rvcap_dma_map_sgtable(
+                self.dev.as_raw(),
+                sgt,
+                dir.as_raw(),
+                bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
+            )
+        })?;
+        // SAFETY: just mapped: `nents` DMA segments from `sgl`, whose links
+        // are intact (the importer has not got the table yet).
+        let (mut sg, nents) = unsafe { ((*sgt).sgl, (*sgt).nents) };
+        let mut segments = KVec::with_capacity(nents as usize, GFP_KERNEL);
+        if let Ok(segments) = &mut segments {
+            for _ in 0..nents {
+                if sg.is_null() {
+                    break;
+                }
+                // SAFETY: `sg` is one of the mapped table's first `nents`
+                // entries.
+                let segment = unsafe {
+                    (
+                        bindings::rvcap_sg_dma_address(sg),
+                        bindings::rvcap_sg_dma_len(sg) as usize,
+                    )
+                };
+                // Within the capacity: cannot fail.
+                let _ = segments.push(segment, GFP_KERNEL);
+                // SAFETY: `sg` is a valid entry of the table.
+                sg = unsafe { bindings::sg_next(sg) };
+            }
+        }
+        match segments {
+            Ok(segments) => {
+                // INVARIANT: mapped above, in `dir`, with these segments.
+                self.segments = segments;
+                self.mapped = Some(dir);
+                Ok(())
+            }
+            Err(_) => {
+                // SAFETY: mapped above, unmapped once; nothing touched it.
+                unsafe {
+                    bindings::rvcap_dma_unmap_sgtable(
+                        self.dev.as_raw(),
+                        sgt,
+                        dir.as_raw(),
+                        bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
+                    )
+                };
+                Err(ENOMEM)
+            }
+        }
     }
 
     /// Syncs the table for the CPU (`for_cpu`) or for the device, if it is
     /// mapped, in the direction it was mapped with; returns whether it
-    /// synced. Through the DMA addresses only (see "Syncs").
+    /// synced. Through the DMA addresses recorded at map time only, never
+    /// the table the importer holds (see "Syncs").
     fn sync(&self, for_cpu: bool) -> bool {
         let Some(dir) = self.mapped else {
             return false;
         };
-        let (dev, sgt) = (self.dev.as_raw(), self.table.as_ptr());
-        // SAFETY: the table is mapped (type invariant): `nents` DMA
-        // segments from `sgl`.
-        let (mut sg, nents) = unsafe { ((*sgt).sgl, (*sgt).nents) };
-        for _ in 0..nents {
-            if sg.is_null() {
-                break;
-            }
-            // SAFETY: `sg` is one of the mapped table's first `nents`
-            // entries; only its DMA address and length are read.
-            let (addr, len) = unsafe {
-                (
-                    bindings::rvcap_sg_dma_address(sg),
-                    bindings::rvcap_sg_dma_len(sg) as usize,
-                )
-            };
+        let dev = self.dev.as_raw();
+        for &(addr, len) in self.segments.iter() {
             let mut done = 0;
             while done < len {
                 let at = addr + done as u64;
@@ -152,9 +237,6 @@ impl AttachState {
                 };
                 done += run;
             }
-            // SAFETY: `sg` is a valid entry; `sg_next` follows chains (whose
-            // links the dma-buf core leaves alone).
-            sg = unsafe { bindings::sg_next(sg) };
         }
         true
     }
@@ -162,7 +244,8 @@ impl AttachState {
 
 impl Drop for AttachState {
     fn drop(&mut self) {
-        // The core has the importer unmap before it detaches; in case not.
+        // The core has the importer unmap before it detaches; in case not
+        // (synced for the CPU first, as `unmap_dma_buf` does).
         self.unmap();
     }
 }
@@ -237,6 +320,94 @@ impl ExportState {
     }
 }
 
+/// An `Exported` in its pages' [`ExportRegistry`].
+///
+/// # Invariants
+///
+/// Points to a pinned `Exported` that stays alive while this value is in
+/// a registry (see [`ExportRegistry`]'s).
+struct ExportPtr(NonNull<Exported>);
+
+// SAFETY: only dereferenced under the registry's mutex, while registered,
+// as a shared reference to an `Exported`, which is `Sync`.
+unsafe impl Send for ExportPtr {}
+
+/// The live exports of one MMAP buffer's pages, for handing the importers
+/// a frame rvcap's own device wrote ([`ExportRegistry::push`]). Held by the
+/// pages ([`UserPages`]).
+///
+/// Lock order: the queue's state lock (DQBUF, STREAMOFF), then this mutex,
+/// then an export's state mutex; no export callback takes this mutex or a
+/// queue's lock while holding its state mutex.
+///
+/// # Invariants
+///
+/// Every entry is an `Exported` whose `pages` are the pages holding this
+/// registry, registered by [`ExportedBuf::new`] once pinned and removed by
+/// its drop, before any of it is freed.
+#[pin_data]
+pub(crate) struct ExportRegistry {
+    #[pin]
+    exports: Mutex<KVec<Option<ExportPtr>>>,
+}
+
+impl ExportRegistry {
+    /// An empty registry.
+    pub(super) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            exports <- new_mutex!(KVec::new()),
+        })
+    }
+
+    fn register(&self, exported: &Exported) -> Result {
+        let entry = ExportPtr(NonNull::from(exported));
+        let mut exports = self.exports.lock();
+        if let Some(slot) = exports.iter_mut().find(|s| s.is_none()) {
+            *slot = Some(entry);
+        } else {
+            exports.push(Some(entry), GFP_KERNEL)?;
+        }
+        Ok(())
+    }
+
+    fn unregister(&self, exported: &Exported) {
+        let mut exports = self.exports.lock();
+        if let Some(slot) = exports.iter_mut().find(|s| {
+            s.as_ref()
+                .is_some_and(|e| core::ptr::eq(e.0.as_ptr(), exported))
+        }) {
+            *slot = None;
+        }
+    }
+
+    /// Hands the pages' bytes, a frame rvcap's own device wrote and the
+    /// queue just synced for the CPU, to every importer's mapped table of
+    /// every export (a sync for its device, in the table's direction), so
+    /// that no importer's view (a bounce buffer) still holds an older
+    /// frame, which `begin_cpu_access` or the unmap would copy back over
+    /// this one. Counts the tables in `export_pushes`.
+    pub(super) fn push(&self, stats: &DmaStats) {
+        let exports = self.exports.lock();
+        let mut pushed = 0u64;
+        let mut bytes = 0u64;
+        for entry in exports.iter().flatten() {
+            // SAFETY: registered, so alive until its drop unregisters it,
+            // which waits for this mutex (type invariant).
+            let exported = unsafe { entry.0.as_ref() };
+            let st = exported.state.lock();
+            for a in st.attachments.iter().flatten() {
+                if a.sync(false) {
+                    pushed += 1;
+                    bytes += exported.size as u64;
+                }
+            }
+        }
+        drop(exports);
+        bump(&stats.export_pushes, pushed);
+        bump(&stats.export_bytes_synced, bytes);
+    }
+}
+
 /// The exported pages, counted in their `exports` while held.
 struct ExportedPages(Arc<UserPages>);
 
@@ -261,8 +432,9 @@ impl Drop for ExportedPages {
 /// `state.attachments` holds exactly one entry for each attachment of the
 /// dma-buf between its `attach` and `detach` callbacks, at the address in
 /// the attachment's `priv`; `size` is the dma-buf's size, all of the
-/// pages.
-#[pin_data]
+/// pages. It is in its pages' [`ExportRegistry`] from [`ExportedBuf::new`]
+/// on, until dropped.
+#[pin_data(PinnedDrop)]
 struct Exported {
     // First: dropped (its tables unmapped, its vmap undone) before the pages.
     #[pin]
@@ -270,6 +442,14 @@ struct Exported {
     pages: ExportedPages,
     size: usize,
     stats: Arc<DmaStats>,
+}
+
+#[pinned_drop]
+impl PinnedDrop for Exported {
+    fn drop(self: Pin<&mut Self>) {
+        // INVARIANT: out of the registry before any field goes.
+        self.pages.0.registry().unregister(&self);
+    }
 }
 
 /// The `Exported` of a dma-buf of ours.
@@ -308,6 +488,7 @@ unsafe extern "C" fn attach(
                 dev,
                 table,
                 mapped: None,
+                segments: KVec::new(),
                 iommu_page,
             },
             GFP_KERNEL,
@@ -376,22 +557,7 @@ unsafe extern "C" fn map_dma_buf(
         let dir = DataDirection::from_raw(dir).ok_or(EINVAL)?;
         let mut st = exported.state.lock();
         let a = st.attachment(id).ok_or(EINVAL)?;
-        if a.mapped.is_some() {
-            // The core maps an attachment once at a time.
-            return Err(EBUSY);
-        }
-        // SAFETY: the table is initialised and not mapped (type invariant);
-        // `dev` is live.
-        to_result(unsafe {
-            bindings::rvcap_dma_map_sgtable(
-                a.dev.as_raw(),
-                a.table.as_ptr(),
-                dir.as_raw(),
-                bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
-            )
-        })?;
-        // INVARIANT: mapped above, in `dir`.
-        a.mapped = Some(dir);
+        a.map(dir)?;
         // The map's own sync, made explicit.
         a.sync(false);
         Ok(a.table.as_ptr())
@@ -399,7 +565,8 @@ unsafe extern "C" fn map_dma_buf(
     map().unwrap_or_else(err_ptr)
 }
 
-/// `unmap_dma_buf`: unmaps with no CPU sync (see "Syncs").
+/// `unmap_dma_buf`: syncs what the importer's device may have written for
+/// the CPU, then unmaps (see "Syncs").
 ///
 /// # Safety
 ///
@@ -420,7 +587,10 @@ unsafe extern "C" fn unmap_dma_buf(
     let mut st = exported.state.lock();
     match st.attachment(id) {
         Some(a) if a.mapped.map(DataDirection::as_raw) == Some(dir) && a.table.as_ptr() == sgt => {
-            a.unmap()
+            if a.unmap() {
+                bump(&exported.stats.export_unmap_syncs, 1);
+                bump(&exported.stats.export_bytes_synced, exported.size as u64);
+            }
         }
         _ => pr_warn!("rvcap: unmap of an exported dma-buf that is not mapped so\n"),
     }
@@ -440,8 +610,10 @@ unsafe extern "C" fn release(buf: *mut bindings::dma_buf) {
 }
 
 /// Syncs every mapped table of an importer for the CPU (`for_cpu`) or for
-/// the devices, and the kernel mapping's caches, under the export's lock.
-fn cpu_access(exported: &Exported, for_cpu: bool) {
+/// the devices, and the kernel mapping's caches, under the export's lock;
+/// `write_only`: a bracket in which the CPU only writes (`DMA_TO_DEVICE`),
+/// for which no importer's bytes are synced for the CPU.
+fn cpu_access(exported: &Exported, for_cpu: bool, write_only: bool) {
     let st = exported.state.lock();
     let stats = &exported.stats;
     bump(
@@ -463,6 +635,9 @@ fn cpu_access(exported: &Exported, for_cpu: bool) {
             }
         };
     }
+    if for_cpu && write_only {
+        return;
+    }
     let synced = st
         .attachments
         .iter()
@@ -474,18 +649,21 @@ fn cpu_access(exported: &Exported, for_cpu: bool) {
 }
 
 /// `begin_cpu_access`: every importer's mapped table synced for the CPU,
-/// in the direction it was mapped with (whatever the CPU means to do).
+/// in the direction it was mapped with, unless the CPU only means to write
+/// (`DMA_TO_DEVICE`): then nothing of the importers' is wanted, and a copy
+/// back could only be stale.
 ///
 /// # Safety
 ///
 /// Called by the dma-buf core with a live dma-buf of ours.
 unsafe extern "C" fn begin_cpu_access(
     buf: *mut bindings::dma_buf,
-    _dir: bindings::dma_data_direction,
+    dir: bindings::dma_data_direction,
 ) -> c_int {
     // SAFETY: the function's contract.
     let exported = unsafe { exported(buf) };
-    cpu_access(&exported, true);
+    let write_only = DataDirection::from_raw(dir) == Some(DataDirection::ToDevice);
+    cpu_access(&exported, true, write_only);
     0
 }
 
@@ -500,7 +678,7 @@ unsafe extern "C" fn end_cpu_access(
 ) -> c_int {
     // SAFETY: the function's contract.
     let exported = unsafe { exported(buf) };
-    cpu_access(&exported, false);
+    cpu_access(&exported, false, false);
     0
 }
 
@@ -604,6 +782,8 @@ impl ExportedBuf {
             }? Error),
             GFP_KERNEL,
         )?;
+        // INVARIANT: pinned from here on; its drop unregisters it.
+        exported.pages.0.registry().register(&exported)?;
         let stats = exported.stats.clone();
         let priv_ = exported.into_foreign();
         // SAFETY: `OPS` has every callback the core requires and lives
