@@ -7,7 +7,9 @@
  * the dma-buf and DMA_BUF_IOCTL_SYNC), libcamera's allocation flow
  * (export every plane of MMAP buffers, REQBUFS(0), import the exports
  * back as DMABUF buffers), exports outliving REQBUFS(0) and the close of
- * the V4L2 fd, and the exports of one node imported into another.
+ * the V4L2 fd, the exports of one node imported into another, an
+ * importer's frames surviving its unmap, and the exporter's frames reaching
+ * an importer that has the buffer mapped.
  *
  * The node is $RVCAP_EXPBUF_DEVICE, else the first /dev/videoN whose
  * QUERYCAP says driver "rvcap", else $RVCAP_DEV or /dev/video0. A
@@ -1040,6 +1042,201 @@ TEST_F(expbuf, exports_of_one_node_capture_the_verification_frames_of_another)
 	if (!self->a.rvcap)
 		SKIP(return, NOT_RVCAP);
 	cross_device(_metadata, self, variant, true);
+}
+
+/* DMA_BUF_IOCTL_SYNC with @flags on @fd; 0 or -errno. */
+static int dma_buf_sync(int fd, uint64_t flags)
+{
+	struct dma_buf_sync s = { .flags = flags };
+
+	return xioctl(fd, DMA_BUF_IOCTL_SYNC, &s);
+}
+
+/*
+ * Node B captures into A's exports (DMABUF), every buffer's last frame
+ * dequeued and not queued again, then stops and frees its buffers
+ * (REQBUFS(0): unmapped and detached) before anyone reads: each of A's
+ * exports, read through its mmap between DMA_BUF_IOCTL_SYNC START and END,
+ * must hold B's last frame in it (what A's V4L2 mmap showed at B's DQBUF
+ * and, with @verify, every byte B's verification frame). An importer's
+ * device writes must reach the pages when it unmaps.
+ */
+static void importer_unmaps_first(struct __test_metadata *_metadata,
+				  struct _test_data_expbuf *self,
+				  const struct _fixture_variant_expbuf *variant, bool verify)
+{
+	struct node *a = &self->a, *b = &self->b;
+	struct v4l2_plane planes[NPLANES];
+	uint8_t *seen[MAXBUFS][NPLANES] = { { NULL } };
+	uint32_t seq[MAXBUFS], used[MAXBUFS][NPLANES];
+	struct v4l2_buffer buf;
+	unsigned int f, i, p, total;
+	int ret;
+
+	ASSERT_EQ(0, node_open(_metadata, b, self->path_b, variant->fourcc, variant->multi));
+	ASSERT_EQ(a->type, b->type);
+	ASSERT_EQ(a->nplanes, b->nplanes);
+	alloc_mmap(_metadata, a);
+	export_all(_metadata, a, O_RDWR | O_CLOEXEC, PROT_READ);
+	ret = reqbufs(b, V4L2_MEMORY_DMABUF, a->nbufs, NULL);
+	ASSERT_EQ((int)a->nbufs, ret) TH_LOG("REQBUFS(DMABUF) on B: %s", strerror(-ret));
+	b->nbufs = a->nbufs;
+	for (i = 0; i < a->nbufs; i++) {
+		seq[i] = UINT32_MAX;
+		for (p = 0; p < a->nplanes; p++) {
+			fill_garbage(a->vmap[i][p], a->len[i][p]);
+			b->len[i][p] = a->len[i][p];
+		}
+		ret = buf_ioctl(b, VIDIOC_QBUF, V4L2_MEMORY_DMABUF, i, a->exp[i], &buf, planes);
+		ASSERT_EQ(0, ret) TH_LOG("QBUF on B of A's export %u: %s", i, strerror(-ret));
+	}
+	ASSERT_EQ(0, stream(b, true));
+	/* Every buffer dequeued at the end: the last a->nbufs not requeued. */
+	total = FRAMES + a->nbufs;
+	for (f = 0; f < total; f++) {
+		dequeue(_metadata, b, V4L2_MEMORY_DMABUF, &buf, planes);
+		i = buf.index;
+		seq[i] = buf.sequence;
+		for (p = 0; p < a->nplanes; p++) {
+			used[i][p] = bytesused(b, &buf, p);
+			free(seen[i][p]);
+			seen[i][p] = malloc(used[i][p] ? used[i][p] : 1);
+			ASSERT_NE(NULL, seen[i][p]);
+			memcpy(seen[i][p], a->vmap[i][p], used[i][p]);
+		}
+		if (f + a->nbufs < total) {
+			ret = buf_ioctl(b, VIDIOC_QBUF, V4L2_MEMORY_DMABUF, i, a->exp[i], &buf,
+					planes);
+			ASSERT_EQ(0, ret) TH_LOG("QBUF on B of A's export %u: %s", i,
+						 strerror(-ret));
+		}
+	}
+	ASSERT_EQ(0, stream(b, false));
+	ASSERT_EQ(0, reqbufs(b, V4L2_MEMORY_DMABUF, 0, NULL));
+	for (i = 0; i < a->nbufs; i++) {
+		ASSERT_NE(UINT32_MAX, seq[i]) TH_LOG("buffer %u never dequeued", i);
+		for (p = 0; p < a->nplanes; p++) {
+			uint32_t n = used[i][p];
+
+			ASSERT_EQ(0, dma_buf_sync(a->exp[i][p], DMA_BUF_SYNC_START |
+						  DMA_BUF_SYNC_READ));
+			EXPECT_FALSE(n >= 64 && is_garbage(a->emap[i][p], 64))
+				TH_LOG("buffer %u plane %u: B's frame lost", i, p);
+			EXPECT_EQ(0, memcmp(seen[i][p], a->emap[i][p], n))
+				TH_LOG("buffer %u plane %u, sequence %u", i, p, seq[i]);
+			if (verify)
+				ASSERT_PLANE_IS_FRAME(b, p, a->emap[i][p], n, seq[i],
+						      "A's export after B unmapped");
+			ASSERT_EQ(0, dma_buf_sync(a->exp[i][p], DMA_BUF_SYNC_END |
+						  DMA_BUF_SYNC_READ));
+		}
+	}
+	for (i = 0; i < MAXBUFS; i++)
+		for (p = 0; p < NPLANES; p++)
+			free(seen[i][p]);
+}
+
+TEST_F(expbuf, an_importers_frames_survive_its_unmap)
+{
+	self->path_b = find_b(self);
+	if (!self->path_b)
+		SKIP(return, NO_SECOND_NODE);
+	importer_unmaps_first(_metadata, self, variant, false);
+}
+
+TEST_F(expbuf, an_importers_verification_frames_survive_its_unmap)
+{
+	self->path_b = find_b(self);
+	if (!self->path_b)
+		SKIP(return, NO_SECOND_NODE);
+	if (!self->a.rvcap)
+		SKIP(return, NOT_RVCAP);
+	importer_unmaps_first(_metadata, self, variant, true);
+}
+
+/*
+ * Node B imports every one of A's exports and maps it (QBUF, never
+ * streaming), over garbage; then A captures into its MMAP buffers. After
+ * each of A's DQBUFs, the export read through its mmap between
+ * DMA_BUF_IOCTL_SYNC START|READ and END must be A's new frame (what A's
+ * V4L2 mmap showed at DQBUF and, with @verify, every byte A's
+ * verification frame), not B's older view of the buffer.
+ */
+static void exporter_frame_beats_importer_view(struct __test_metadata *_metadata,
+					       struct _test_data_expbuf *self,
+					       const struct _fixture_variant_expbuf *variant,
+					       bool verify)
+{
+	struct node *a = &self->a, *b = &self->b;
+	struct v4l2_plane planes[NPLANES];
+	struct v4l2_buffer buf;
+	unsigned int f, i, p;
+	uint8_t *seen;
+	int ret;
+
+	ASSERT_EQ(0, node_open(_metadata, b, self->path_b, variant->fourcc, variant->multi));
+	ASSERT_EQ(a->type, b->type);
+	ASSERT_EQ(a->nplanes, b->nplanes);
+	alloc_mmap(_metadata, a);
+	export_all(_metadata, a, O_RDWR | O_CLOEXEC, PROT_READ);
+	ret = reqbufs(b, V4L2_MEMORY_DMABUF, a->nbufs, NULL);
+	ASSERT_EQ((int)a->nbufs, ret) TH_LOG("REQBUFS(DMABUF) on B: %s", strerror(-ret));
+	b->nbufs = a->nbufs;
+	for (i = 0; i < a->nbufs; i++) {
+		for (p = 0; p < a->nplanes; p++) {
+			fill_garbage(a->vmap[i][p], a->len[i][p]);
+			b->len[i][p] = a->len[i][p];
+		}
+		ret = buf_ioctl(b, VIDIOC_QBUF, V4L2_MEMORY_DMABUF, i, a->exp[i], &buf, planes);
+		ASSERT_EQ(0, ret) TH_LOG("QBUF on B of A's export %u: %s", i, strerror(-ret));
+	}
+	for (i = 0; i < a->nbufs; i++)
+		ASSERT_EQ(0, buf_ioctl(a, VIDIOC_QBUF, V4L2_MEMORY_MMAP, i, NULL, &buf, planes));
+	ASSERT_EQ(0, stream(a, true));
+	for (f = 0; f < FRAMES; f++) {
+		dequeue(_metadata, a, V4L2_MEMORY_MMAP, &buf, planes);
+		i = buf.index;
+		for (p = 0; p < a->nplanes; p++) {
+			uint32_t n = bytesused(a, &buf, p);
+
+			seen = malloc(n ? n : 1);
+			ASSERT_NE(NULL, seen);
+			memcpy(seen, a->vmap[i][p], n);
+			ASSERT_EQ(0, dma_buf_sync(a->exp[i][p], DMA_BUF_SYNC_START |
+						  DMA_BUF_SYNC_READ));
+			EXPECT_FALSE(n >= 64 && is_garbage(a->emap[i][p], 64))
+				TH_LOG("buffer %u plane %u: B's old view came back", i, p);
+			EXPECT_EQ(0, memcmp(seen, a->emap[i][p], n))
+				TH_LOG("buffer %u plane %u, sequence %u", i, p, buf.sequence);
+			free(seen);
+			if (verify)
+				ASSERT_PLANE_IS_FRAME(a, p, a->emap[i][p], n, buf.sequence,
+						      "A's export");
+			ASSERT_EQ(0, dma_buf_sync(a->exp[i][p], DMA_BUF_SYNC_END |
+						  DMA_BUF_SYNC_READ));
+		}
+		ASSERT_EQ(0, buf_ioctl(a, VIDIOC_QBUF, V4L2_MEMORY_MMAP, i, NULL, &buf, planes));
+	}
+	ASSERT_EQ(0, stream(a, false));
+	ASSERT_EQ(0, reqbufs(b, V4L2_MEMORY_DMABUF, 0, NULL));
+}
+
+TEST_F(expbuf, the_exporters_frames_reach_a_mapped_importer)
+{
+	self->path_b = find_b(self);
+	if (!self->path_b)
+		SKIP(return, NO_SECOND_NODE);
+	exporter_frame_beats_importer_view(_metadata, self, variant, false);
+}
+
+TEST_F(expbuf, the_exporters_verification_frames_reach_a_mapped_importer)
+{
+	self->path_b = find_b(self);
+	if (!self->path_b)
+		SKIP(return, NO_SECOND_NODE);
+	if (!self->a.rvcap)
+		SKIP(return, NOT_RVCAP);
+	exporter_frame_beats_importer_view(_metadata, self, variant, true);
 }
 
 TEST_HARNESS_MAIN
