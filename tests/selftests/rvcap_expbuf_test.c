@@ -1059,7 +1059,12 @@ static int dma_buf_sync(int fd, uint64_t flags)
  * exports, read through its mmap between DMA_BUF_IOCTL_SYNC START and END,
  * must hold B's last frame in it (what A's V4L2 mmap showed at B's DQBUF
  * and, with @verify, every byte B's verification frame). An importer's
- * device writes must reach the pages when it unmaps.
+ * device writes must reach the pages when it unmaps. With rvcap as B this
+ * holds even without the exporter's sync at unmap (B syncs its mapping for
+ * the CPU itself at DQBUF and STREAMOFF, before it unmaps): it checks the
+ * whole path end to end, and that the unmap's copy-back brings no stale
+ * bytes; an importer that leaves the copy-back to the unmap (videobuf2's)
+ * is what that sync is for.
  */
 static void importer_unmaps_first(struct __test_metadata *_metadata,
 				  struct _test_data_expbuf *self,
