@@ -297,6 +297,9 @@ if modprobe vivid n_devs=1 node_types=0x1 cache_hints=1 && rvcap=$(node rvcap-0)
 	# videobuf2's reference driver, as the kselftest run above checks
 	# rvcap against them. Last, as it leaves vivid at another format.
 	suite rvcap_bufs_test-vivid env RVCAP_BUFS_DEVICE="$vivid" /tests/rvcap/rvcap_bufs_test
+	# Likewise rvcap_expbuf_test's: videobuf2's EXPBUF (its rvcap-only
+	# checks skip there).
+	suite rvcap_expbuf_test-vivid env RVCAP_EXPBUF_DEVICE="$vivid" /tests/rvcap/rvcap_expbuf_test
 	rmmod vivid || status=1
 else
 	echo "vivid did not load or has no capture node"
@@ -304,13 +307,14 @@ else
 fi
 [ -e "$stamp_knob" ] && suite device-stamp stamp_verdict
 
-# The multi-planar API: rvcap again with a second device, multi-planar
-# (multiplanar=1,2, as vivid's parameter), next to the single-planar one.
+# The multi-planar API: rvcap again with four devices, two single-planar
+# and two multi-planar (multiplanar=1,1,2,2, as vivid's parameter), so
+# that each kind can export to one of its own kind.
 mplane_ok=false
-if rmmod rvcap && modprobe rvcap num_devices=2 multiplanar=1,2 &&
-	mplane=$(node rvcap-1); then
+if rmmod rvcap && modprobe rvcap num_devices=4 multiplanar=1,1,2,2 &&
+	mplane=$(node rvcap-2); then
 	mplane_ok=true
-	drops_dev=rvcap.1
+	drops_dev=rvcap.2
 	compliance "v4l2-compliance mplane" -d "$mplane"
 	compliance "v4l2-compliance -s mplane" -s -d "$mplane"
 	suite rvcap_bufs_test-mplane env RVCAP_BUFS_DEVICE="$mplane" /tests/rvcap/rvcap_bufs_test
@@ -319,6 +323,12 @@ if rmmod rvcap && modprobe rvcap num_devices=2 multiplanar=1,2 &&
 	# has no multi-planar device); the rest runs again on rvcap.0.
 	suite rvcap_hotpath_test-mplane env RVCAP_MPLANE_DEVICE="$mplane" /tests/rvcap/rvcap_hotpath_test
 	suite gstreamer-mplane gstreamer_v4l2src_mplane "$mplane"
+	# rvcap as exporter and importer at once: rvcap-1 captures into
+	# rvcap-0's exports, rvcap-3 into the multi-planar rvcap-2's.
+	suite rvcap_expbuf_test-pair env RVCAP_EXPBUF_DEVICE="$(node rvcap-0)" \
+		RVCAP_EXPBUF_DEVICE_B="$(node rvcap-1)" /tests/rvcap/rvcap_expbuf_test
+	suite rvcap_expbuf_test-mplane env RVCAP_EXPBUF_DEVICE="$mplane" \
+		RVCAP_EXPBUF_DEVICE_B="$(node rvcap-3)" /tests/rvcap/rvcap_expbuf_test
 	# vivid's multi-planar capture node exports, rvcap's imports.
 	if modprobe vivid n_devs=1 node_types=0x1 multiplanar=2 &&
 		vivid=$(node vivid-000-vid-cap); then
