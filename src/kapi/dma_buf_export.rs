@@ -32,17 +32,32 @@
 //! see who owns the buffer, reports for a map that syncs ("cacheline
 //! tracking EEXIST"; videobuf2's exports draw it too).
 //!
+//! A table the importer's device may write (it asks for `DMA_FROM_DEVICE`
+//! or `DMA_BIDIRECTIONAL`) is mapped `DMA_BIDIRECTIONAL`, and every sync
+//! and the unmap of it use that direction; the importer's own direction is
+//! kept for the check in `unmap_dma_buf`. A sync for the device of a
+//! `DMA_FROM_DEVICE` mapping copies nothing into a swiotlb bounce slot, so
+//! none of the pushes below would reach such an importer's view, and its
+//! copy-back would bring the map-time bytes back over newer ones.
+//! `DMA_TO_DEVICE` tables stay `DMA_TO_DEVICE`.
+//!
 //! `unmap_dma_buf` (and `detach` of a table still mapped) first syncs a
-//! table mapped `DMA_FROM_DEVICE` or `DMA_BIDIRECTIONAL` for the CPU, so
-//! that what the importer's device wrote reaches the pages (swiotlb copies
-//! the bounce slots back; a non-coherent device's lines are invalidated),
-//! then unmaps with `DMA_ATTR_SKIP_CPU_SYNC`. That copy-back loses
-//! nothing the CPU wrote: the CPU's writes to an export are bracketed by
+//! table mapped `DMA_BIDIRECTIONAL` for the CPU, so that what the
+//! importer's device wrote reaches the pages (swiotlb copies the bounce
+//! slots back; a non-coherent device's lines are invalidated), then
+//! unmaps with `DMA_ATTR_SKIP_CPU_SYNC`. That copy-back loses nothing the
+//! CPU wrote: the CPU's writes to an export are bracketed by
 //! `DMA_BUF_IOCTL_SYNC`, whose end (`end_cpu_access`) pushes them into
-//! every mapped table; rvcap, as an importer, hands its CPU's bytes to the
-//! device side before it unmaps (the queue's `Plane::drop_mapping`); and a
-//! frame rvcap's own device wrote is pushed to the importers when the
-//! queue hands it to the CPU (below). So the importer's view holds the
+//! every mapped table, and so does `vunmap` (an implicit
+//! `end_cpu_access`, for importers that write through the vmap without
+//! the brackets: videobuf2 drops its kernel mapping before it unmaps);
+//! rvcap, as an importer, hands its CPU's bytes to the device side before
+//! it unmaps (the queue's `Plane::drop_mapping`); and a frame rvcap's own
+//! device wrote is pushed to the importers when the queue hands it to the
+//! CPU (below). Not covered: an importer that keeps a vmap and writes
+//! through it without the brackets while streaming, and CPU writes through
+//! the V4L2 `mmap` of an exported buffer without `DMA_BUF_IOCTL_SYNC`
+//! while an importer holds a long-lived mapping (README). So the importer's view holds the
 //! CPU's bytes unless its device wrote newer ones.
 //!
 //! `begin_cpu_access` syncs every mapped table for the CPU
@@ -93,14 +108,17 @@ pub(crate) const CLOSE_ON_EXEC: u32 = bindings::O_CLOEXEC;
 /// # Invariants
 ///
 /// If `mapped` is `Some(dir)`, `table` is mapped for `dev` in `dir` (by
-/// `rvcap_dma_map_sgtable`) and not unmapped yet, and `segments` holds the
-/// mapped table's DMA segments (address, length), as the map left them;
-/// if `None`, it is not mapped and `segments` is empty. `dev` is the
+/// `rvcap_dma_map_sgtable`; rvcap's direction, see [`AttachState::map`])
+/// and not unmapped yet, `requested` is `Some` of the direction the
+/// importer asked for, and `segments` holds the mapped table's DMA
+/// segments (address, length), as the map left them; if `None`, it is not
+/// mapped, `requested` is `None` and `segments` is empty. `dev` is the
 /// attachment's device; `iommu_page` is `rvcap_dma_iommu_page(dev)`.
 struct AttachState {
     dev: DeviceRef,
     table: SgTable,
     mapped: Option<DataDirection>,
+    requested: Option<DataDirection>,
     segments: KVec<(bindings::dma_addr_t, usize)>,
     iommu_page: usize,
 }
@@ -120,11 +138,12 @@ impl AttachState {
             Some(DataDirection::FromDevice | DataDirection::Bidirectional)
         ) && self.sync(true);
         if let Some(dir) = self.mapped.take() {
+            self.requested = None;
             self.segments = KVec::new();
             // SAFETY: mapped for `dev` in `dir` and not unmapped yet (type
             // invariant); `dev` is live (we hold a reference).
-            // INVARIANT: `mapped` is `None` and `segments` empty from here
-            // on.
+            // INVARIANT: `mapped` and `requested` are `None` and `segments`
+            // empty from here on.
             unsafe {
                 bindings::rvcap_dma_unmap_sgtable(
                     self.dev.as_raw(),
@@ -137,9 +156,24 @@ impl AttachState {
         synced
     }
 
-    /// Maps the table for `dev` in `dir` with no CPU sync and records its
-    /// DMA segments; the caller syncs it.
-    fn map(&mut self, dir: DataDirection) -> Result {
+    /// Maps the table for `dev`, for an importer that asked for `requested`,
+    /// with no CPU sync, and records its DMA segments; the caller syncs it.
+    ///
+    /// A table the importer's device may write (`DMA_FROM_DEVICE`,
+    /// `DMA_BIDIRECTIONAL`) is mapped `DMA_BIDIRECTIONAL`, and synced and
+    /// unmapped so: a sync for the device of a `DMA_FROM_DEVICE` mapping
+    /// copies nothing into a swiotlb bounce slot, so neither the map's sync,
+    /// nor `end_cpu_access`, nor a push of a new frame would reach the
+    /// importer's view, and the copy-back at unmap or `begin_cpu_access`
+    /// would bring the map-time bytes back over newer ones. A
+    /// `DMA_TO_DEVICE` table stays `DMA_TO_DEVICE`.
+    fn map(&mut self, requested: DataDirection) -> Result {
+        let dir = match requested {
+            DataDirection::ToDevice => DataDirection::ToDevice,
+            DataDirection::FromDevice | DataDirection::Bidirectional => {
+                DataDirection::Bidirectional
+            }
+        };
         if self.mapped.is_some() {
             // The core maps an attachment once at a time.
             return Err(EBUSY);
@@ -180,9 +214,11 @@ impl AttachState {
         }
         match segments {
             Ok(segments) => {
-                // INVARIANT: mapped above, in `dir`, with these segments.
+                // INVARIANT: mapped above, in `dir`, for `requested`, with
+                // these segments.
                 self.segments = segments;
                 self.mapped = Some(dir);
+                self.requested = Some(requested);
                 Ok(())
             }
             Err(_) => {
@@ -488,6 +524,7 @@ unsafe extern "C" fn attach(
                 dev,
                 table,
                 mapped: None,
+                requested: None,
                 segments: KVec::new(),
                 iommu_page,
             },
@@ -586,7 +623,11 @@ unsafe extern "C" fn unmap_dma_buf(
     };
     let mut st = exported.state.lock();
     match st.attachment(id) {
-        Some(a) if a.mapped.map(DataDirection::as_raw) == Some(dir) && a.table.as_ptr() == sgt => {
+        // The importer unmaps in the direction it asked for, whatever rvcap
+        // mapped with.
+        Some(a)
+            if a.requested.map(DataDirection::as_raw) == Some(dir) && a.table.as_ptr() == sgt =>
+        {
             if a.unmap() {
                 bump(&exported.stats.export_unmap_syncs, 1);
                 bump(&exported.stats.export_bytes_synced, exported.size as u64);
@@ -726,7 +767,16 @@ unsafe extern "C" fn vmap(buf: *mut bindings::dma_buf, map: *mut bindings::iosys
     })
 }
 
-/// `vunmap`: undoes `vmap`.
+/// `vunmap`: an implicit `end_cpu_access`, then undoes `vmap`.
+///
+/// An importer that writes through the kernel mapping without a
+/// `begin_cpu_access`/`end_cpu_access` bracket (a vb2-dma-contig importer
+/// writing a frame through `vb2_plane_vaddr`) would otherwise lose those
+/// writes to the copy-back when it unmaps its table; videobuf2 drops the
+/// kernel mapping before it unmaps the attachment. So every mapped
+/// importer table is synced for its device (in its mapping's direction)
+/// before the mapping goes, the vmap's caches flushed first where they
+/// alias.
 ///
 /// # Safety
 ///
@@ -734,7 +784,25 @@ unsafe extern "C" fn vmap(buf: *mut bindings::dma_buf, map: *mut bindings::iosys
 unsafe extern "C" fn vunmap(buf: *mut bindings::dma_buf, _map: *mut bindings::iosys_map) {
     // SAFETY: the function's contract.
     let exported = unsafe { exported(buf) };
-    let vmap = exported.state.lock().vmap.take();
+    let mut st = exported.state.lock();
+    if let Some(vmap) = &st.vmap {
+        // SAFETY: a live vmap of `len` bytes (type invariant); a no-op where
+        // the caches do not alias (x86, arm64).
+        unsafe { bindings::rvcap_flush_kernel_vmap_range(vmap.addr.as_ptr(), vmap.c_len()) };
+        let synced = st
+            .attachments
+            .iter()
+            .flatten()
+            .filter(|a| a.sync(false))
+            .count() as u64;
+        bump(&exported.stats.export_syncs, synced);
+        bump(
+            &exported.stats.export_bytes_synced,
+            synced * exported.size as u64,
+        );
+    }
+    let vmap = st.vmap.take();
+    drop(st);
     drop(vmap);
 }
 
