@@ -355,6 +355,18 @@ pub(crate) struct CacheHints {
     pub(crate) skip_for_cpu: bool,
 }
 
+impl CacheHints {
+    /// The syncs these kept hints skip: all of them on a non-coherent
+    /// queue, none on a coherent one.
+    fn skipped_on(self, non_coherent: bool) -> CacheHints {
+        if non_coherent {
+            self
+        } else {
+            CacheHints::default()
+        }
+    }
+}
+
 /// A QBUF or PREPARE_BUF request.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct QueueRequest {
@@ -646,7 +658,7 @@ impl<D: Dma> Slot<D> {
     fn give_back(&mut self, dma: &mut D, non_coherent: bool) -> u64 {
         let mut skipped = 0;
         if !self.state.is_cpu_owned() {
-            let skip = non_coherent && self.hints.skip_for_cpu;
+            let skip = self.hints.skipped_on(non_coherent).skip_for_cpu;
             for plane in self.planes() {
                 if let Some(mapping) = &plane.mapping {
                     if skip {
@@ -795,11 +807,7 @@ impl<D: Dma> Queue<D> {
 
     /// The syncs a buffer's kept `hints` skip on this queue.
     fn skips(&self, hints: CacheHints) -> CacheHints {
-        if self.is_non_coherent() {
-            hints
-        } else {
-            CacheHints::default()
-        }
+        hints.skipped_on(self.is_non_coherent())
     }
 
     /// The syncs the cache hints skipped so far.
@@ -1015,10 +1023,7 @@ impl<D: Dma> Queue<D> {
             match dma.new_table(MAX_BUFFERS, || None) {
                 Ok(table) => self.slots = Some(table),
                 Err(e) => {
-                    if self.count == 0 {
-                        self.memory = None;
-                        self.non_coherent = false;
-                    }
+                    self.forget_memory_if_empty();
                     return Err(e);
                 }
             }
@@ -1033,10 +1038,7 @@ impl<D: Dma> Queue<D> {
                         Ok(mapping) => plane.mapping = Some(mapping),
                         // Dropping `slot` frees the planes allocated so far.
                         Err(e) if added == 0 => {
-                            if self.count == 0 {
-                                self.memory = None;
-                                self.non_coherent = false;
-                            }
+                            self.forget_memory_if_empty();
                             return Err(e);
                         }
                         Err(_) => break 'slots,
@@ -1088,11 +1090,17 @@ impl<D: Dma> Queue<D> {
                 self.count -= 1;
             }
         }
+        self.forget_memory_if_empty();
+        Ok(())
+    }
+
+    /// With no buffer left, the memory type and coherency are free to
+    /// change (as videobuf2 sets `VB2_MEMORY_UNKNOWN`).
+    fn forget_memory_if_empty(&mut self) {
         if self.count == 0 {
             self.memory = None;
             self.non_coherent = false;
         }
-        Ok(())
     }
 
     /// `EINVAL` unless buffer `index` exists and has at most `room` planes

@@ -76,6 +76,22 @@ v4l2_ctl_stream() {
 	rm -f /tmp/capture.raw
 }
 
+# gst-launch-1.0 v4l2src on device $1, io-mode=mmap with the verification
+# pattern, $2 frames of caps format $3 at 320x240 and 15 fps into filesink
+# (/tmp/gst.raw), then rvcap-framecheck of those frames at $4 bytes each;
+# its output and the checker's in /tmp/gst.log. Further arguments
+# (VAR=value) go into gst-launch-1.0's environment. Succeeds if both do.
+gst_capture_checked() {
+	gst_dev=$1 gst_frames=$2 gst_caps=$3 gst_bytes=$4
+	shift 4
+	rm -f /tmp/gst.raw
+	env "$@" timeout 120 gst-launch-1.0 -q v4l2src device="$gst_dev" io-mode=mmap \
+		num-buffers="$gst_frames" extra-controls="c,test_pattern=2" \
+		! "video/x-raw,format=$gst_caps,width=320,height=240,framerate=15/1" \
+		! filesink location=/tmp/gst.raw >/tmp/gst.log 2>&1 &&
+		rvcap-framecheck "$gst_bytes" "$gst_frames" /tmp/gst.raw >>/tmp/gst.log 2>&1
+}
+
 # GStreamer's v4l2src, io-mode=mmap, at every format rvcap offers: the
 # verification pattern selected through extra-controls, 320x240 at 15 fps,
 # frames written by filesink; rvcap-framecheck checks every byte of every
@@ -101,12 +117,7 @@ gstreamer_v4l2src() {
 		bytes=$((320 * 240 * ${gst#*:} / 2))
 		gst=${gst%%:*}
 		what="gst-launch-1.0 v4l2src io-mode=mmap $gst 320x240: $frames frames into filesink, every byte checked"
-		rm -f /tmp/gst.raw
-		if timeout 120 gst-launch-1.0 -q v4l2src device="$dev" io-mode=mmap \
-			num-buffers="$frames" extra-controls="c,test_pattern=2" \
-			! "video/x-raw,format=$gst,width=320,height=240,framerate=15/1" \
-			! filesink location=/tmp/gst.raw >/tmp/gst.log 2>&1 &&
-			rvcap-framecheck "$bytes" "$frames" /tmp/gst.raw >>/tmp/gst.log 2>&1; then
+		if gst_capture_checked "$dev" "$frames" "$gst" "$bytes"; then
 			echo "ok $i $what"
 		else
 			echo "not ok $i $what"
@@ -167,13 +178,9 @@ gstreamer_v4l2src_mplane() {
 		planes=${rest%%:*}
 		bytes=$((320 * 240 * ${rest#*:} / 2))
 		what="gst-launch-1.0 v4l2src io-mode=mmap $gst 320x240 (V4L2 $fourcc, $planes plane(s)) on the multi-planar node: $frames frames into filesink, every byte checked"
-		rm -f /tmp/gst.raw /tmp/gst-debug.log
-		if GST_DEBUG=v4l2:5,v4l2allocator:6 GST_DEBUG_NO_COLOR=1 GST_DEBUG_FILE=/tmp/gst-debug.log \
-			timeout 120 gst-launch-1.0 -q v4l2src device="$dev" io-mode=mmap \
-			num-buffers="$frames" extra-controls="c,test_pattern=2" \
-			! "video/x-raw,format=$gst,width=320,height=240,framerate=15/1" \
-			! filesink location=/tmp/gst.raw >/tmp/gst.log 2>&1 &&
-			rvcap-framecheck "$bytes" "$frames" /tmp/gst.raw >>/tmp/gst.log 2>&1; then
+		rm -f /tmp/gst-debug.log
+		if gst_capture_checked "$dev" "$frames" "$gst" "$bytes" GST_DEBUG=v4l2:5,v4l2allocator:6 \
+			GST_DEBUG_NO_COLOR=1 GST_DEBUG_FILE=/tmp/gst-debug.log; then
 			echo "ok $i $what"
 		else
 			echo "not ok $i $what"

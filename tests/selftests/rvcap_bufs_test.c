@@ -43,7 +43,7 @@
 #define HINTS (V4L2_BUF_FLAG_NO_CACHE_INVALIDATE | V4L2_BUF_FLAG_NO_CACHE_CLEAN)
 
 /* Whether the node QUERYCAP describes is rvcap's device 0. */
-static bool is_rvcap0(const struct v4l2_capability *cap)
+static bool is_rvcap0(const struct v4l2_capability *cap, const void *unused)
 {
 	return !strcmp((const char *)cap->driver, "rvcap") &&
 	       !strcmp((const char *)cap->card, "rvcap virtual capture 0");
@@ -57,24 +57,11 @@ static const char *bufs_device(void)
 {
 	static char path[32];
 	const char *env = getenv("RVCAP_BUFS_DEVICE");
-	int i;
 
 	if (env && *env)
 		return env;
-	for (i = 0; i < 64; i++) {
-		struct v4l2_capability cap;
-		int fd, ret;
-
-		snprintf(path, sizeof(path), "/dev/video%d", i);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		memset(&cap, 0, sizeof(cap));
-		ret = xioctl(fd, VIDIOC_QUERYCAP, &cap);
-		close(fd);
-		if (!ret && is_rvcap0(&cap))
-			return path;
-	}
+	if (!rvcap_find_node_by_cap(is_rvcap0, NULL, path, sizeof(path)))
+		return path;
 	return rvcap_dev();
 }
 
@@ -120,24 +107,6 @@ static int stream_on(int fd, bool on)
 	int type = capture;
 
 	return xioctl(fd, on ? VIDIOC_STREAMON : VIDIOC_STREAMOFF, &type);
-}
-
-/* S_FMT (or another format ioctl) of @fourcc at @width x @height. */
-static int set_format(int fd, uint32_t fourcc, uint32_t width, uint32_t height,
-		      struct v4l2_format *fmt)
-{
-	memset(fmt, 0, sizeof(*fmt));
-	fmt->type = capture;
-	if (mplane) {
-		fmt->fmt.pix_mp.pixelformat = fourcc;
-		fmt->fmt.pix_mp.width = width;
-		fmt->fmt.pix_mp.height = height;
-	} else {
-		fmt->fmt.pix.pixelformat = fourcc;
-		fmt->fmt.pix.width = width;
-		fmt->fmt.pix.height = height;
-	}
-	return xioctl(fd, VIDIOC_S_FMT, fmt);
 }
 
 static uint32_t fmt_fourcc(const struct v4l2_format *fmt)
@@ -271,24 +240,6 @@ static int prepare_buf(int fd, uint32_t index)
 	return xioctl(fd, VIDIOC_PREPARE_BUF, &buf);
 }
 
-/*
- * Leaves an rvcap node as the other tests expect it: no buffers, YUYV
- * 640x480, the default pattern and frame interval (1/30 s).
- */
-static void restore_defaults(int fd)
-{
-	struct v4l2_streamparm parm = { .type = capture };
-	struct v4l2_format fmt;
-
-	stream_on(fd, false);
-	reqbufs_n(fd, V4L2_MEMORY_MMAP, 0);
-	set_format(fd, V4L2_PIX_FMT_YUYV, 640, 480, &fmt);
-	rvcap_set_pattern(fd, 0);
-	parm.parm.capture.timeperframe.numerator = 1;
-	parm.parm.capture.timeperframe.denominator = 30;
-	xioctl(fd, VIDIOC_S_PARM, &parm);
-}
-
 FIXTURE(bufs) {
 	int fd;
 	bool rvcap;
@@ -305,7 +256,8 @@ FIXTURE(bufs) {
 static void use_format(struct __test_metadata *_metadata, struct _test_data_bufs *self,
 		       uint32_t fourcc)
 {
-	ASSERT_EQ(0, set_format(self->fd, fourcc, WIDTH, HEIGHT, &self->fmt));
+	ASSERT_EQ(0, rvcap_fmt_ioctl(self->fd, VIDIOC_S_FMT, capture, fourcc, WIDTH, HEIGHT,
+				     &self->fmt));
 	ASSERT_EQ(0, xioctl(self->fd, VIDIOC_G_FMT, &self->fmt));
 	ASSERT_EQ(fourcc, fmt_fourcc(&self->fmt));
 	ASSERT_LE(1U, fmt_planes(&self->fmt));
@@ -321,7 +273,7 @@ FIXTURE_SETUP(bufs)
 	self->fd = open(dev, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", dev, strerror(errno));
 	ASSERT_EQ(0, xioctl(self->fd, VIDIOC_QUERYCAP, &cap));
-	caps = cap.capabilities & V4L2_CAP_DEVICE_CAPS ? cap.device_caps : cap.capabilities;
+	caps = rvcap_device_caps(&cap);
 	mplane = caps & V4L2_CAP_VIDEO_CAPTURE_MPLANE;
 	capture = mplane ? V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE : V4L2_BUF_TYPE_VIDEO_CAPTURE;
 	ASSERT_TRUE(mplane || (caps & V4L2_CAP_VIDEO_CAPTURE))
@@ -354,7 +306,7 @@ FIXTURE_TEARDOWN(bufs)
 			if (self->map[i][p] && self->map[i][p] != MAP_FAILED)
 				munmap(self->map[i][p], self->len[i][p]);
 	if (self->rvcap) {
-		restore_defaults(self->fd);
+		rvcap_restore_defaults_type(self->fd, capture);
 	} else {
 		stream_on(self->fd, false);
 		reqbufs_n(self->fd, V4L2_MEMORY_MMAP, 0);
@@ -370,24 +322,16 @@ static void map_buffer(struct __test_metadata *_metadata, struct _test_data_bufs
 		       uint32_t index)
 {
 	struct v4l2_plane planes[VIDEO_MAX_PLANES];
-	struct v4l2_buffer buf;
-	unsigned int p, n;
+	unsigned int p;
+	int n;
 
 	ASSERT_GT(MAX_NUM_BUFFERS, index);
-	ASSERT_EQ(0, querybuf(self->fd, V4L2_MEMORY_MMAP, index, &buf, planes))
-		TH_LOG("QUERYBUF of buffer %u", index);
-	n = mplane ? buf.length : 1;
-	ASSERT_EQ(fmt_planes(&self->fmt), n) TH_LOG("buffer %u", index);
-	for (p = 0; p < n; p++) {
-		size_t len = mplane ? planes[p].length : buf.length;
-		off_t off = mplane ? planes[p].m.mem_offset : buf.m.offset;
-
-		self->len[index][p] = len;
-		self->map[index][p] = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
-					   self->fd, off);
-		ASSERT_NE(MAP_FAILED, self->map[index][p])
-			TH_LOG("mmap of buffer %u plane %u: %s", index, p, strerror(errno));
-	}
+	n = rvcap_mmap_planes(self->fd, capture, index, PROT_READ | PROT_WRITE, planes,
+			      VIDEO_MAX_PLANES, self->map[index]);
+	for (p = 0; p < VIDEO_MAX_PLANES; p++)
+		self->len[index][p] = planes[p].length;
+	ASSERT_LE(0, n) TH_LOG("QUERYBUF or mmap of buffer %u: %s", index, strerror(-n));
+	ASSERT_EQ(fmt_planes(&self->fmt), (unsigned int)n) TH_LOG("buffer %u", index);
 }
 
 static void unmap_buffer(struct _test_data_bufs *self, uint32_t index)

@@ -34,8 +34,6 @@
 #include "kselftest_harness.h"
 #include "rvcap_v4l2.h"
 #include "rvcap_trace.h"
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #define NBUFS 4
 #define REQUEUES 200
@@ -45,65 +43,6 @@
 #define NPLANES 3	/* YUV420M's */
 #define PAGE 4096UL
 #define HINTS (V4L2_BUF_FLAG_NO_CACHE_CLEAN | V4L2_BUF_FLAG_NO_CACHE_INVALIDATE)
-
-/*
- * The N of device rvcap.N behind video node @path, from its sysfs name
- * ("rvcap-N"); -1 if it is not one of rvcap's.
- */
-static int rvcap_instance(const char *path)
-{
-	char sysfs[64], name[32] = "";
-	struct stat st;
-	unsigned int n;
-	FILE *f;
-
-	if (stat(path, &st) || !S_ISCHR(st.st_mode))
-		return -1;
-	snprintf(sysfs, sizeof(sysfs), "/sys/dev/char/%u:%u/name",
-		 major(st.st_rdev), minor(st.st_rdev));
-	f = fopen(sysfs, "r");
-	if (!f)
-		return -1;
-	if (!fgets(name, sizeof(name), f))
-		name[0] = '\0';
-	fclose(f);
-	return sscanf(name, "rvcap-%u", &n) == 1 ? (int)n : -1;
-}
-
-/* rvcap_counter() of device rvcap.@dev. */
-static long long counter_of(int dev, const char *name)
-{
-	char path[96], key[64];
-	long long value;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/kernel/debug/rvcap/rvcap.%d/counters", dev);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %lld", key, &value) == 2) {
-		if (!strcmp(key, name)) {
-			fclose(f);
-			return value;
-		}
-	}
-	fclose(f);
-	return -1;
-}
-
-/* rvcap_set_knob() of device rvcap.@dev. */
-static int set_knob_of(int dev, const char *name, unsigned int value)
-{
-	char path[128];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/kernel/debug/rvcap/rvcap.%d/%s", dev, name);
-	f = fopen(path, "w");
-	if (!f)
-		return -errno;
-	fprintf(f, "%u\n", value);
-	return fclose(f) ? -errno : 0;
-}
 
 /*
  * Starts counting the allocations of this task and of rvcap.@dev's engine
@@ -159,7 +98,7 @@ FIXTURE_SETUP(requeue)
 	rvcap_reset_knobs();
 	ASSERT_EQ(0, rvcap_set_knob("unpaced", 1));
 	/* Its counters and knobs are rvcap.0's (with two devices too). */
-	ASSERT_EQ(0, rvcap_instance(rvcap_dev())) TH_LOG("%s is not rvcap.0", rvcap_dev());
+	ASSERT_EQ(0, rvcap_path_instance(rvcap_dev())) TH_LOG("%s is not rvcap.0", rvcap_dev());
 	self->fd = open(rvcap_dev(), O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->fd);
 	ASSERT_EQ(0, rvcap_set_format(self->fd, V4L2_PIX_FMT_YUYV, 320, 240, &self->fmt));
@@ -389,7 +328,7 @@ FIXTURE_SETUP(limits)
 
 	rvcap_reset_knobs();
 	ASSERT_EQ(0, rvcap_set_knob("unpaced", 1));
-	ASSERT_EQ(0, rvcap_instance(rvcap_dev())) TH_LOG("%s is not rvcap.0", rvcap_dev());
+	ASSERT_EQ(0, rvcap_path_instance(rvcap_dev())) TH_LOG("%s is not rvcap.0", rvcap_dev());
 	self->fd = open(rvcap_dev(), O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->fd);
 	ASSERT_EQ(0, rvcap_set_format(self->fd, V4L2_PIX_FMT_YUYV, 320, 240, &self->fmt));
@@ -505,76 +444,6 @@ TEST_F_TIMEOUT(limits, qbuf_and_dqbuf_allocate_nothing, 120)
 
 /* ---- Multi-planar: YUV420M, three planes */
 
-static uint32_t caps_of(const struct v4l2_capability *cap)
-{
-	return cap->capabilities & V4L2_CAP_DEVICE_CAPS ? cap->device_caps : cap->capabilities;
-}
-
-/* The multi-planar node: $RVCAP_MPLANE_DEVICE, else found by QUERYCAP. */
-static int mplane_node(char *path, size_t len)
-{
-	const char *env = getenv("RVCAP_MPLANE_DEVICE");
-	int i;
-
-	if (env && *env) {
-		snprintf(path, len, "%s", env);
-		return 0;
-	}
-	for (i = 0; i < 64; i++) {
-		struct v4l2_capability cap;
-		int fd, ret;
-
-		snprintf(path, len, "/dev/video%d", i);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		memset(&cap, 0, sizeof(cap));
-		ret = xioctl(fd, VIDIOC_QUERYCAP, &cap);
-		close(fd);
-		if (!ret && !strcmp((const char *)cap.driver, "rvcap") &&
-		    caps_of(&cap) & V4L2_CAP_VIDEO_CAPTURE_MPLANE)
-			return 0;
-	}
-	return -ENOENT;
-}
-
-#define NO_MPLANE_NODE "no multi-planar rvcap node (load rvcap with multiplanar=2 for a device, or set RVCAP_MPLANE_DEVICE)"
-
-/*
- * Checks plane bytes @p[0..len) as frame bytes @off.. of the frame with
- * sequence @seq (the verification pattern runs over the planes laid end
- * to end); the offset in the plane of the first wrong one, or -1.
- */
-static long check_plane(const uint8_t *p, size_t len, size_t off, uint32_t seq)
-{
-	uint8_t add = (uint8_t)(17u * seq);
-	unsigned int m = off % 251;
-	size_t j;
-
-	for (j = 0; j < len; j++) {
-		if (p[j] != (uint8_t)(m + add))
-			return (long)j;
-		m = m == 250 ? 0 : m + 1;
-	}
-	return -1;
-}
-
-/*
- * QUERYBUF, QBUF or DQBUF (@req) of multi-planar buffer @index with the
- * planes array @planes of NPLANES entries, filled by the caller.
- */
-static int mplane_buf(int fd, unsigned long req, uint32_t memory, uint32_t index,
-		      struct v4l2_plane *planes, struct v4l2_buffer *buf)
-{
-	memset(buf, 0, sizeof(*buf));
-	buf->type = MPLANE;
-	buf->memory = memory;
-	buf->index = index;
-	buf->length = NPLANES;
-	buf->m.planes = planes;
-	return xioctl(fd, req, buf);
-}
-
 FIXTURE(mplane) {
 	int fd;
 	int dev;	/* rvcap.N */
@@ -613,25 +482,25 @@ FIXTURE_SETUP(mplane)
 	};
 	struct v4l2_capability cap = { 0 };
 	struct v4l2_plane planes[NPLANES];
-	struct v4l2_buffer buf;
 	char path[64];
 	unsigned int i, p;
+	int ret;
 
 	self->fd = -1;
 	self->dev = -1;
 	for (i = 0; i < NBUFS; i++)
 		for (p = 0; p < NPLANES; p++)
 			rvcap_dmabuf_init(&self->bufs[i][p]);
-	if (mplane_node(path, sizeof(path)))
-		SKIP(return, NO_MPLANE_NODE);
-	self->dev = rvcap_instance(path);
+	if (rvcap_mplane_node(path, sizeof(path)))
+		SKIP(return, RVCAP_NO_MPLANE_NODE);
+	self->dev = rvcap_path_instance(path);
 	ASSERT_LE(0, self->dev) TH_LOG("%s is not an rvcap node", path);
 	self->fd = open(path, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->fd) TH_LOG("cannot open %s: %s", path, strerror(errno));
 	ASSERT_EQ(0, xioctl(self->fd, VIDIOC_QUERYCAP, &cap));
-	ASSERT_NE(0U, caps_of(&cap) & V4L2_CAP_VIDEO_CAPTURE_MPLANE)
+	ASSERT_NE(0U, rvcap_device_caps(&cap) & V4L2_CAP_VIDEO_CAPTURE_MPLANE)
 		TH_LOG("%s is not a multi-planar capture node", path);
-	ASSERT_EQ(0, set_knob_of(self->dev, "unpaced", 1));
+	ASSERT_EQ(0, rvcap_set_knob_of(self->dev, "unpaced", 1));
 	ASSERT_EQ(0, rvcap_set_pattern(self->fd, 2));
 	self->fmt.type = MPLANE;
 	self->fmt.fmt.pix_mp.pixelformat = V4L2_PIX_FMT_YUV420M;
@@ -644,28 +513,23 @@ FIXTURE_SETUP(mplane)
 	ASSERT_EQ(NBUFS, (int)req.count);
 	for (i = 0; i < NBUFS; i++) {
 		if (variant->memory == V4L2_MEMORY_MMAP) {
-			ASSERT_EQ(0, mplane_buf(self->fd, VIDIOC_QUERYBUF, V4L2_MEMORY_MMAP, i,
-						planes, &buf));
-			ASSERT_EQ((uint32_t)NPLANES, buf.length);
+			ret = rvcap_mmap_planes(self->fd, MPLANE, i, PROT_READ, planes, NPLANES,
+						self->cpu[i]);
+			for (p = 0; p < NPLANES; p++)
+				self->size[i][p] = planes[p].length;
+			ASSERT_EQ(NPLANES, ret) TH_LOG("buffer %u: %s", i, strerror(-ret));
 		}
 		for (p = 0; p < NPLANES; p++) {
 			size_t size = self->fmt.fmt.pix_mp.plane_fmt[p].sizeimage;
 
 			if (variant->memory == V4L2_MEMORY_MMAP) {
 				ASSERT_LE(size, planes[p].length);
-				self->size[i][p] = planes[p].length;
-				self->cpu[i][p] = mmap(NULL, planes[p].length, PROT_READ,
-						       MAP_SHARED, self->fd,
-						       planes[p].m.mem_offset);
-				ASSERT_NE(MAP_FAILED, self->cpu[i][p])
-					TH_LOG("buffer %u plane %u", i, p);
 			} else {
 				/* One dma-buf per plane, whole pages. */
-				size = (size + PAGE - 1) & ~(PAGE - 1);
-				ASSERT_EQ(0, rvcap_export(variant->exporter, size,
-							  &self->bufs[i][p]));
-				self->size[i][p] = size;
-				self->cpu[i][p] = self->bufs[i][p].cpu;
+				ASSERT_EQ(0, rvcap_export_plane(variant->exporter, size,
+								&self->bufs[i][p],
+								&self->cpu[i][p],
+								&self->size[i][p]));
 			}
 		}
 	}
@@ -673,30 +537,17 @@ FIXTURE_SETUP(mplane)
 
 FIXTURE_TEARDOWN(mplane)
 {
-	struct v4l2_requestbuffers req = { .type = MPLANE, .memory = V4L2_MEMORY_MMAP };
-	struct v4l2_format fmt = { .type = MPLANE };
-	int type = MPLANE;
 	unsigned int i, p;
 
 	if (self->fd >= 0) {
-		xioctl(self->fd, VIDIOC_STREAMOFF, &type);
-		xioctl(self->fd, VIDIOC_REQBUFS, &req);
-		fmt.fmt.pix_mp.pixelformat = V4L2_PIX_FMT_YUYV;
-		fmt.fmt.pix_mp.width = 640;
-		fmt.fmt.pix_mp.height = 480;
-		xioctl(self->fd, VIDIOC_S_FMT, &fmt);
-		rvcap_set_pattern(self->fd, 0);
+		rvcap_restore_defaults_type(self->fd, MPLANE);
 		close(self->fd);
 	}
 	for (i = 0; i < NBUFS; i++)
-		for (p = 0; p < NPLANES; p++) {
-			if (self->bufs[i][p].fd >= 0)
-				rvcap_unexport(&self->bufs[i][p]);
-			else if (self->cpu[i][p] && self->cpu[i][p] != MAP_FAILED)
-				munmap(self->cpu[i][p], self->size[i][p]);
-		}
+		for (p = 0; p < NPLANES; p++)
+			rvcap_release_plane(self->cpu[i][p], self->size[i][p], &self->bufs[i][p]);
 	if (self->dev >= 0) {
-		set_knob_of(self->dev, "unpaced", 0);
+		rvcap_set_knob_of(self->dev, "unpaced", 0);
 		/* Off again if the test stopped early. */
 		rvcap_trace_write("options/stacktrace", "0");
 	}
@@ -713,7 +564,8 @@ static int mplane_qbuf(struct _test_data_mplane *self, uint32_t memory, uint32_t
 		planes[p].m.fd = self->bufs[index][p].fd;
 		planes[p].length = self->size[index][p];
 	}
-	return mplane_buf(self->fd, VIDIOC_QBUF, memory, index, planes, &buf);
+	return rvcap_planes_ioctl(self->fd, VIDIOC_QBUF, MPLANE, memory, index, planes, NPLANES,
+				  &buf);
 }
 
 /* @n times: a blocking DQBUF, every byte of every plane checked, QBUF again. */
@@ -728,13 +580,14 @@ static void mplane_requeue(struct __test_metadata *_metadata,
 
 	while (n--) {
 		memset(planes, 0, sizeof(planes));
-		ASSERT_EQ(0, mplane_buf(self->fd, VIDIOC_DQBUF, memory, 0, planes, &buf));
+		ASSERT_EQ(0, rvcap_planes_ioctl(self->fd, VIDIOC_DQBUF, MPLANE, memory, 0, planes,
+						NPLANES, &buf));
 		ASSERT_GT((uint32_t)NBUFS, buf.index);
 		ASSERT_EQ((uint32_t)NPLANES, buf.length);
 		for (p = 0, off = 0; p < NPLANES; p++, off += len) {
 			len = self->fmt.fmt.pix_mp.plane_fmt[p].sizeimage;
 			ASSERT_EQ(len, planes[p].bytesused) TH_LOG("plane %u", p);
-			bad = check_plane(self->cpu[buf.index][p], len, off, buf.sequence);
+			bad = rvcap_check_plane(self->cpu[buf.index][p], len, off, buf.sequence);
 			ASSERT_EQ(-1, bad) TH_LOG("sequence %u plane %u: byte %ld is wrong",
 						  buf.sequence, p, bad);
 		}
@@ -812,7 +665,7 @@ TEST_F_TIMEOUT(mplane, qbuf_and_dqbuf_allocate_nothing_in_rvcap, 120)
 	ASSERT_EQ(0, xioctl(self->fd, VIDIOC_STREAMON, &type));
 	/* Warm-up: every buffer's planes mapped for the device and faulted in. */
 	mplane_requeue(_metadata, self, variant->memory, 2 * NBUFS);
-	maps = counter_of(self->dev, "map");
+	maps = rvcap_counter_of(self->dev, "map");
 
 	/* With a stack trace for each event, to tell the core's from rvcap's. */
 	ASSERT_EQ(0, rvcap_trace_write("options/stacktrace", "1"));
@@ -839,7 +692,7 @@ TEST_F_TIMEOUT(mplane, qbuf_and_dqbuf_allocate_nothing_in_rvcap, 120)
 	/* One planes array copy per QBUF and per DQBUF, no more. */
 	EXPECT_EQ(2 * REQUEUES, core) TH_LOG("%ld copies of a planes array, %ld under them",
 					     core, inside);
-	EXPECT_EQ(0, counter_of(self->dev, "map") - maps);
+	EXPECT_EQ(0, rvcap_counter_of(self->dev, "map") - maps);
 }
 
 TEST_HARNESS_MAIN

@@ -102,24 +102,6 @@ static size_t plane_offset(const struct layout *l, unsigned int p)
 	return off;
 }
 
-/*
- * Checks plane bytes @p[0..len) as frame bytes @off.. of the frame with
- * sequence @seq; the offset in the plane of the first wrong one, or -1.
- */
-static long check_plane(const uint8_t *p, size_t len, size_t off, uint32_t seq)
-{
-	uint8_t add = (uint8_t)(17u * seq);
-	unsigned int m = off % 251;
-	size_t j;
-
-	for (j = 0; j < len; j++) {
-		if (p[j] != (uint8_t)(m + add))
-			return (long)j;
-		m = m == 250 ? 0 : m + 1;
-	}
-	return -1;
-}
-
 /* Garbage no frame has: stale bytes fail the check at once. */
 static void fill_garbage(uint8_t *p, size_t len)
 {
@@ -127,53 +109,6 @@ static void fill_garbage(uint8_t *p, size_t len)
 
 	for (j = 0; j < len; j++)
 		p[j] = (uint8_t)(j * 13 + 0x5b);
-}
-
-static uint32_t caps_of(const struct v4l2_capability *cap)
-{
-	return cap->capabilities & V4L2_CAP_DEVICE_CAPS ? cap->device_caps : cap->capabilities;
-}
-
-/*
- * The first /dev/videoN of rvcap that is multi-planar (@mplane) or
- * single-planar, into @path; 0 or -ENOENT.
- */
-static int find_rvcap_node(bool mplane, char *path, size_t len)
-{
-	int i;
-
-	for (i = 0; i < 64; i++) {
-		struct v4l2_capability cap;
-		uint32_t caps;
-		int fd, ret;
-
-		snprintf(path, len, "/dev/video%d", i);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		memset(&cap, 0, sizeof(cap));
-		ret = xioctl(fd, VIDIOC_QUERYCAP, &cap);
-		close(fd);
-		if (ret || strcmp((const char *)cap.driver, "rvcap"))
-			continue;
-		caps = caps_of(&cap);
-		if (mplane ? caps & V4L2_CAP_VIDEO_CAPTURE_MPLANE :
-		    caps & V4L2_CAP_VIDEO_CAPTURE)
-			return 0;
-	}
-	return -ENOENT;
-}
-
-/* The multi-planar node: $RVCAP_MPLANE_DEVICE, else found by QUERYCAP. */
-static int mplane_node(char *path, size_t len)
-{
-	const char *env = getenv("RVCAP_MPLANE_DEVICE");
-
-	if (env && *env) {
-		snprintf(path, len, "%s", env);
-		return 0;
-	}
-	return find_rvcap_node(true, path, len);
 }
 
 static int set_interval(int fd, uint32_t type, uint32_t denominator)
@@ -185,72 +120,13 @@ static int set_interval(int fd, uint32_t type, uint32_t denominator)
 	return xioctl(fd, VIDIOC_S_PARM, &parm);
 }
 
-static int fmt_ioctl(int fd, unsigned long req, uint32_t fourcc, uint32_t w, uint32_t h,
-		     struct v4l2_format *f)
-{
-	memset(f, 0, sizeof(*f));
-	f->type = MPLANE;
-	f->fmt.pix_mp.pixelformat = fourcc;
-	f->fmt.pix_mp.width = w;
-	f->fmt.pix_mp.height = h;
-	return xioctl(fd, req, f);
-}
-
-static int reqbufs_type(int fd, uint32_t type, uint32_t memory, uint32_t count)
-{
-	struct v4l2_requestbuffers req = {
-		.count = count,
-		.type = type,
-		.memory = memory,
-	};
-	int ret = xioctl(fd, VIDIOC_REQBUFS, &req);
-
-	return ret ? ret : (int)req.count;
-}
-
-static int stream_type(int fd, uint32_t type, bool on)
-{
-	int t = type;
-
-	return xioctl(fd, on ? VIDIOC_STREAMON : VIDIOC_STREAMOFF, &t);
-}
-
-/*
- * QUERYBUF, QBUF or DQBUF (@req) of buffer @index with a planes array of
- * @nplanes (the array itself has NPLANES entries, filled by the caller).
- */
-static int buf_ioctl(int fd, unsigned long req, uint32_t type, uint32_t memory,
-		     uint32_t index, struct v4l2_plane *planes, uint32_t nplanes,
-		     struct v4l2_buffer *buf)
-{
-	memset(buf, 0, sizeof(*buf));
-	buf->type = type;
-	buf->memory = memory;
-	buf->index = index;
-	buf->length = nplanes;
-	buf->m.planes = planes;
-	return xioctl(fd, req, buf);
-}
-
-/* Back to what the tests found: no buffers, YUYV 640x480, 1/30 s. */
-static void restore_mplane(int fd)
-{
-	struct v4l2_format f;
-
-	stream_type(fd, MPLANE, false);
-	reqbufs_type(fd, MPLANE, V4L2_MEMORY_MMAP, 0);
-	fmt_ioctl(fd, VIDIOC_S_FMT, V4L2_PIX_FMT_YUYV, 640, 480, &f);
-	rvcap_set_pattern(fd, 0);
-	set_interval(fd, MPLANE, 30);
-}
-
 /* Opens the multi-planar node for the verification pattern at 60 fps. */
 static int open_mplane(struct __test_metadata *_metadata, int *fd)
 {
 	struct v4l2_capability cap = { 0 };
 	char path[64];
 
-	if (mplane_node(path, sizeof(path)))
+	if (rvcap_mplane_node(path, sizeof(path)))
 		return -ENOENT;
 	*fd = open(path, O_RDWR | O_CLOEXEC);
 	if (*fd < 0) {
@@ -258,7 +134,7 @@ static int open_mplane(struct __test_metadata *_metadata, int *fd)
 		return -errno;
 	}
 	if (xioctl(*fd, VIDIOC_QUERYCAP, &cap) ||
-	    !(caps_of(&cap) & V4L2_CAP_VIDEO_CAPTURE_MPLANE)) {
+	    !(rvcap_device_caps(&cap) & V4L2_CAP_VIDEO_CAPTURE_MPLANE)) {
 		TH_LOG("%s is not a multi-planar capture node", path);
 		return -EINVAL;
 	}
@@ -266,8 +142,6 @@ static int open_mplane(struct __test_metadata *_metadata, int *fd)
 		return -EIO;
 	return 0;
 }
-
-#define NO_MPLANE_NODE "no multi-planar rvcap node (load rvcap with multiplanar=2 for a device, or set RVCAP_MPLANE_DEVICE)"
 
 /* ---- Format ioctls and refused arguments */
 
@@ -282,13 +156,13 @@ FIXTURE_SETUP(mplane)
 	self->fd = -1;
 	ret = open_mplane(_metadata, &self->fd);
 	if (ret == -ENOENT)
-		SKIP(return, NO_MPLANE_NODE);
+		SKIP(return, RVCAP_NO_MPLANE_NODE);
 	ASSERT_EQ(0, ret);
 }
 
 FIXTURE_TEARDOWN(mplane)
 {
-	restore_mplane(self->fd);
+	rvcap_restore_defaults_type(self->fd, MPLANE);
 	close(self->fd);
 }
 
@@ -363,7 +237,8 @@ TEST_F(mplane, try_s_g_fmt_give_per_plane_sizes_at_640x480_and_98x34)
 			}
 			ASSERT_EQ(0, xioctl(self->fd, VIDIOC_TRY_FMT, &f));
 			check_format(_metadata, &f, fourcc, w, h, "TRY_FMT");
-			ASSERT_EQ(0, fmt_ioctl(self->fd, VIDIOC_S_FMT, fourcc, w, h, &f));
+			ASSERT_EQ(0, rvcap_fmt_ioctl(self->fd, VIDIOC_S_FMT, MPLANE, fourcc, w, h,
+						     &f));
 			check_format(_metadata, &f, fourcc, w, h, "S_FMT");
 			memset(&f, 0, sizeof(f));
 			f.type = MPLANE;
@@ -372,7 +247,8 @@ TEST_F(mplane, try_s_g_fmt_give_per_plane_sizes_at_640x480_and_98x34)
 		}
 	}
 	/* TRY_FMT leaves the format alone. */
-	ASSERT_EQ(0, fmt_ioctl(self->fd, VIDIOC_TRY_FMT, V4L2_PIX_FMT_NV12M, 320, 240, &f));
+	ASSERT_EQ(0, rvcap_fmt_ioctl(self->fd, VIDIOC_TRY_FMT, MPLANE, V4L2_PIX_FMT_NV12M, 320, 240,
+				     &f));
 	memset(&f, 0, sizeof(f));
 	f.type = MPLANE;
 	ASSERT_EQ(0, xioctl(self->fd, VIDIOC_G_FMT, &f));
@@ -385,7 +261,8 @@ TEST_F(mplane, single_planar_type_format_ioctls_give_einval)
 	unsigned long reqs[] = { VIDIOC_G_FMT, VIDIOC_S_FMT, VIDIOC_TRY_FMT };
 	unsigned int i;
 
-	ASSERT_EQ(0, fmt_ioctl(self->fd, VIDIOC_S_FMT, V4L2_PIX_FMT_NV12M, 320, 240, &g));
+	ASSERT_EQ(0, rvcap_fmt_ioctl(self->fd, VIDIOC_S_FMT, MPLANE, V4L2_PIX_FMT_NV12M, 320, 240,
+				     &g));
 	for (i = 0; i < 3; i++) {
 		memset(&f, 0, sizeof(f));
 		f.type = CAPTURE;
@@ -406,8 +283,8 @@ TEST_F(mplane, single_planar_type_reqbufs_create_bufs_streamon_give_einval)
 	struct v4l2_plane planes[NPLANES] = { 0 };
 	struct v4l2_buffer buf;
 
-	EXPECT_EQ(-EINVAL, reqbufs_type(self->fd, CAPTURE, V4L2_MEMORY_MMAP, 2));
-	EXPECT_EQ(-EINVAL, reqbufs_type(self->fd, CAPTURE, V4L2_MEMORY_DMABUF, 2));
+	EXPECT_EQ(-EINVAL, rvcap_reqbufs_type(self->fd, CAPTURE, V4L2_MEMORY_MMAP, 2));
+	EXPECT_EQ(-EINVAL, rvcap_reqbufs_type(self->fd, CAPTURE, V4L2_MEMORY_DMABUF, 2));
 	c.format.type = CAPTURE;
 	c.format.fmt.pix.pixelformat = V4L2_PIX_FMT_YUYV;
 	c.format.fmt.pix.width = 640;
@@ -415,11 +292,11 @@ TEST_F(mplane, single_planar_type_reqbufs_create_bufs_streamon_give_einval)
 	c.format.fmt.pix.sizeimage = 640 * 480 * 2;
 	EXPECT_EQ(-EINVAL, xioctl(self->fd, VIDIOC_CREATE_BUFS, &c));
 	/* Nothing was allocated. */
-	EXPECT_EQ(-EINVAL, buf_ioctl(self->fd, VIDIOC_QUERYBUF, MPLANE, V4L2_MEMORY_MMAP,
-				     0, planes, NPLANES, &buf));
-	ASSERT_EQ(2, reqbufs_type(self->fd, MPLANE, V4L2_MEMORY_MMAP, 2));
-	EXPECT_EQ(-EINVAL, stream_type(self->fd, CAPTURE, true));
-	EXPECT_EQ(-EINVAL, stream_type(self->fd, CAPTURE, false));
+	EXPECT_EQ(-EINVAL, rvcap_planes_ioctl(self->fd, VIDIOC_QUERYBUF, MPLANE, V4L2_MEMORY_MMAP,
+					      0, planes, NPLANES, &buf));
+	ASSERT_EQ(2, rvcap_reqbufs_type(self->fd, MPLANE, V4L2_MEMORY_MMAP, 2));
+	EXPECT_EQ(-EINVAL, rvcap_stream_type(self->fd, CAPTURE, true));
+	EXPECT_EQ(-EINVAL, rvcap_stream_type(self->fd, CAPTURE, false));
 }
 
 /*
@@ -437,55 +314,54 @@ TEST_F(mplane, wrong_type_and_short_planes_arrays_give_einval)
 	unsigned int i, p, n;
 	uint32_t lens[] = { 0, 1, 2 };
 
-	ASSERT_EQ(0, fmt_ioctl(self->fd, VIDIOC_S_FMT, V4L2_PIX_FMT_YUV420M, WIDTH, HEIGHT,
-			       &f));
+	ASSERT_EQ(0, rvcap_fmt_ioctl(self->fd, VIDIOC_S_FMT, MPLANE, V4L2_PIX_FMT_YUV420M, WIDTH,
+				     HEIGHT, &f));
 	expected_layout(V4L2_PIX_FMT_YUV420M, WIDTH, HEIGHT, &l);
-	ASSERT_EQ(1, reqbufs_type(self->fd, MPLANE, V4L2_MEMORY_MMAP, 1));
+	ASSERT_EQ(1, rvcap_reqbufs_type(self->fd, MPLANE, V4L2_MEMORY_MMAP, 1));
 
 	memset(planes, 0, sizeof(planes));
-	EXPECT_EQ(-EINVAL, buf_ioctl(self->fd, VIDIOC_QUERYBUF, CAPTURE, V4L2_MEMORY_MMAP,
-				     0, planes, NPLANES, &buf));
-	EXPECT_EQ(-EINVAL, buf_ioctl(self->fd, VIDIOC_QBUF, CAPTURE, V4L2_MEMORY_MMAP,
-				     0, planes, NPLANES, &buf));
+	EXPECT_EQ(-EINVAL, rvcap_planes_ioctl(self->fd, VIDIOC_QUERYBUF, CAPTURE, V4L2_MEMORY_MMAP,
+					      0, planes, NPLANES, &buf));
+	EXPECT_EQ(-EINVAL, rvcap_planes_ioctl(self->fd, VIDIOC_QBUF, CAPTURE, V4L2_MEMORY_MMAP, 0,
+					      planes, NPLANES, &buf));
 	for (i = 0; i < 3; i++) {
 		n = lens[i];
-		EXPECT_EQ(-EINVAL, buf_ioctl(self->fd, VIDIOC_QUERYBUF, MPLANE,
-					     V4L2_MEMORY_MMAP, 0, planes, n, &buf))
+		EXPECT_EQ(-EINVAL, rvcap_planes_ioctl(self->fd, VIDIOC_QUERYBUF, MPLANE,
+						      V4L2_MEMORY_MMAP, 0, planes, n, &buf))
 			TH_LOG("QUERYBUF with %u planes", n);
-		EXPECT_EQ(-EINVAL, buf_ioctl(self->fd, VIDIOC_QBUF, MPLANE,
-					     V4L2_MEMORY_MMAP, 0, planes, n, &buf))
+		EXPECT_EQ(-EINVAL, rvcap_planes_ioctl(self->fd, VIDIOC_QBUF, MPLANE,
+						      V4L2_MEMORY_MMAP, 0, planes, n, &buf))
 			TH_LOG("QBUF with %u planes", n);
 	}
 	/* Not queued by any of them. */
-	ASSERT_EQ(0, buf_ioctl(self->fd, VIDIOC_QUERYBUF, MPLANE, V4L2_MEMORY_MMAP, 0,
-			       planes, NPLANES, &buf));
+	ASSERT_EQ(0, rvcap_planes_ioctl(self->fd, VIDIOC_QUERYBUF, MPLANE, V4L2_MEMORY_MMAP, 0,
+					planes, NPLANES, &buf));
 	EXPECT_EQ(0U, buf.flags & (V4L2_BUF_FLAG_QUEUED | V4L2_BUF_FLAG_DONE));
 	ASSERT_EQ(3U, buf.length);
+	ASSERT_EQ(NPLANES, rvcap_mmap_planes(self->fd, MPLANE, 0, PROT_READ | PROT_WRITE, planes,
+					     NPLANES, cpu));
 	for (p = 0; p < NPLANES; p++) {
 		EXPECT_EQ(l.size[p], planes[p].length);
-		cpu[p] = mmap(NULL, planes[p].length, PROT_READ | PROT_WRITE, MAP_SHARED,
-			      self->fd, planes[p].m.mem_offset);
-		ASSERT_NE(MAP_FAILED, cpu[p]);
 		fill_garbage(cpu[p], l.size[p]);
 	}
 
-	ASSERT_EQ(0, buf_ioctl(self->fd, VIDIOC_QBUF, MPLANE, V4L2_MEMORY_MMAP, 0, planes,
-			       NPLANES, &buf));
-	ASSERT_EQ(0, stream_type(self->fd, MPLANE, true));
+	ASSERT_EQ(0, rvcap_planes_ioctl(self->fd, VIDIOC_QBUF, MPLANE, V4L2_MEMORY_MMAP, 0, planes,
+					NPLANES, &buf));
+	ASSERT_EQ(0, rvcap_stream_type(self->fd, MPLANE, true));
 	ASSERT_EQ(1, rvcap_wait_frame(self->fd, FRAME_MS));
-	EXPECT_EQ(-EINVAL, buf_ioctl(self->fd, VIDIOC_DQBUF, CAPTURE, V4L2_MEMORY_MMAP, 0,
-				     planes, NPLANES, &buf));
+	EXPECT_EQ(-EINVAL, rvcap_planes_ioctl(self->fd, VIDIOC_DQBUF, CAPTURE, V4L2_MEMORY_MMAP, 0,
+					      planes, NPLANES, &buf));
 	for (i = 0; i < 3; i++) {
-		EXPECT_EQ(-EINVAL, buf_ioctl(self->fd, VIDIOC_DQBUF, MPLANE,
-					     V4L2_MEMORY_MMAP, 0, planes, lens[i], &buf))
+		EXPECT_EQ(-EINVAL, rvcap_planes_ioctl(self->fd, VIDIOC_DQBUF, MPLANE,
+						      V4L2_MEMORY_MMAP, 0, planes, lens[i], &buf))
 			TH_LOG("DQBUF with %u planes", lens[i]);
 	}
 	/* The frame is still there for a right DQBUF. */
-	ASSERT_EQ(0, buf_ioctl(self->fd, VIDIOC_DQBUF, MPLANE, V4L2_MEMORY_MMAP, 0, planes,
-			       NPLANES, &buf));
+	ASSERT_EQ(0, rvcap_planes_ioctl(self->fd, VIDIOC_DQBUF, MPLANE, V4L2_MEMORY_MMAP, 0, planes,
+					NPLANES, &buf));
 	EXPECT_EQ(0U, buf.index);
 	for (p = 0; p < NPLANES; p++) {
-		long bad = check_plane(cpu[p], l.size[p], plane_offset(&l, p), buf.sequence);
+		long bad = rvcap_check_plane(cpu[p], l.size[p], plane_offset(&l, p), buf.sequence);
 
 		EXPECT_EQ(l.size[p], planes[p].bytesused);
 		EXPECT_EQ(-1, bad) TH_LOG("plane %u byte %ld", p, bad);
@@ -509,7 +385,7 @@ static void same_dmabuf_twice(struct __test_metadata *_metadata, int fd, uint32_
 	unsigned int p, round;
 	int same;
 
-	ASSERT_EQ(0, fmt_ioctl(fd, VIDIOC_S_FMT, fourcc, WIDTH, HEIGHT, &f));
+	ASSERT_EQ(0, rvcap_fmt_ioctl(fd, VIDIOC_S_FMT, MPLANE, fourcc, WIDTH, HEIGHT, &f));
 	expected_layout(fourcc, WIDTH, HEIGHT, &l);
 	/* Each dma-buf large enough for any plane. */
 	for (p = 0; p < l.num_planes; p++)
@@ -517,18 +393,18 @@ static void same_dmabuf_twice(struct __test_metadata *_metadata, int fd, uint32_
 					  (l.size[0] + PAGE - 1) & ~(PAGE - 1), &bufs[p]));
 	same = dup_fd ? dup(bufs[a].fd) : bufs[a].fd;
 	ASSERT_LE(0, same);
-	ASSERT_EQ(1, reqbufs_type(fd, MPLANE, V4L2_MEMORY_DMABUF, 1));
+	ASSERT_EQ(1, rvcap_reqbufs_type(fd, MPLANE, V4L2_MEMORY_DMABUF, 1));
 	for (round = 0; round < 2; round++) {
 		memset(planes, 0, sizeof(planes));
 		for (p = 0; p < l.num_planes; p++)
 			planes[p].m.fd = bufs[p].fd;
 		planes[b].m.fd = same;
-		EXPECT_EQ(-EINVAL, buf_ioctl(fd, VIDIOC_QBUF, MPLANE, V4L2_MEMORY_DMABUF, 0,
-					     planes, l.num_planes, &buf))
+		EXPECT_EQ(-EINVAL, rvcap_planes_ioctl(fd, VIDIOC_QBUF, MPLANE, V4L2_MEMORY_DMABUF,
+						      0, planes, l.num_planes, &buf))
 			TH_LOG("%.4s planes %u and %u, round %u", (const char *)&fourcc, a, b,
 			       round);
-		ASSERT_EQ(0, buf_ioctl(fd, VIDIOC_QUERYBUF, MPLANE, V4L2_MEMORY_DMABUF, 0,
-				       planes, NPLANES, &buf));
+		ASSERT_EQ(0, rvcap_planes_ioctl(fd, VIDIOC_QUERYBUF, MPLANE, V4L2_MEMORY_DMABUF, 0,
+						planes, NPLANES, &buf));
 		EXPECT_EQ(0U, buf.flags & (V4L2_BUF_FLAG_QUEUED | V4L2_BUF_FLAG_DONE));
 
 		for (p = 0; p < l.num_planes; p++) {
@@ -536,25 +412,25 @@ static void same_dmabuf_twice(struct __test_metadata *_metadata, int fd, uint32_
 			planes[p].m.fd = bufs[p].fd;
 			planes[p].length = 0;
 		}
-		ASSERT_EQ(0, buf_ioctl(fd, VIDIOC_QBUF, MPLANE, V4L2_MEMORY_DMABUF, 0, planes,
-				       l.num_planes, &buf));
+		ASSERT_EQ(0, rvcap_planes_ioctl(fd, VIDIOC_QBUF, MPLANE, V4L2_MEMORY_DMABUF, 0,
+						planes, l.num_planes, &buf));
 		if (round == 0)
-			ASSERT_EQ(0, stream_type(fd, MPLANE, true));
+			ASSERT_EQ(0, rvcap_stream_type(fd, MPLANE, true));
 		ASSERT_EQ(1, rvcap_wait_frame(fd, FRAME_MS));
-		ASSERT_EQ(0, buf_ioctl(fd, VIDIOC_DQBUF, MPLANE, V4L2_MEMORY_DMABUF, 0, planes,
-				       NPLANES, &buf));
+		ASSERT_EQ(0, rvcap_planes_ioctl(fd, VIDIOC_DQBUF, MPLANE, V4L2_MEMORY_DMABUF, 0,
+						planes, NPLANES, &buf));
 		EXPECT_EQ(0U, buf.flags & V4L2_BUF_FLAG_ERROR);
 		for (p = 0; p < l.num_planes; p++) {
-			long bad = check_plane(bufs[p].cpu, l.size[p], plane_offset(&l, p),
-					       buf.sequence);
+			long bad = rvcap_check_plane(bufs[p].cpu, l.size[p], plane_offset(&l, p),
+						     buf.sequence);
 
 			EXPECT_EQ(bufs[p].fd, planes[p].m.fd);
 			EXPECT_EQ(l.size[p], planes[p].bytesused);
 			EXPECT_EQ(-1, bad) TH_LOG("round %u plane %u byte %ld", round, p, bad);
 		}
 	}
-	ASSERT_EQ(0, stream_type(fd, MPLANE, false));
-	ASSERT_EQ(0, reqbufs_type(fd, MPLANE, V4L2_MEMORY_DMABUF, 0));
+	ASSERT_EQ(0, rvcap_stream_type(fd, MPLANE, false));
+	ASSERT_EQ(0, rvcap_reqbufs_type(fd, MPLANE, V4L2_MEMORY_DMABUF, 0));
 	if (dup_fd)
 		close(same);
 	for (p = 0; p < l.num_planes; p++)
@@ -607,8 +483,8 @@ TEST_F(mplane, remove_bufs_frees_a_yuv420m_buffer_and_create_bufs_refills_it)
 	uint8_t *cpu[3][NPLANES];
 	unsigned int i, p, frame;
 
-	ASSERT_EQ(0, fmt_ioctl(self->fd, VIDIOC_S_FMT, V4L2_PIX_FMT_YUV420M, WIDTH, HEIGHT,
-			       &f));
+	ASSERT_EQ(0, rvcap_fmt_ioctl(self->fd, VIDIOC_S_FMT, MPLANE, V4L2_PIX_FMT_YUV420M, WIDTH,
+				     HEIGHT, &f));
 	expected_layout(V4L2_PIX_FMT_YUV420M, WIDTH, HEIGHT, &l);
 	ASSERT_EQ(0, create_bufs(self->fd, &f, 3, &c));
 	ASSERT_EQ(0U, c.index);
@@ -618,52 +494,48 @@ TEST_F(mplane, remove_bufs_frees_a_yuv420m_buffer_and_create_bufs_refills_it)
 	r.type = CAPTURE;
 	EXPECT_EQ(-EINVAL, xioctl(self->fd, VIDIOC_REMOVE_BUFS, &r));
 	r.type = MPLANE;
-	ASSERT_EQ(0, buf_ioctl(self->fd, VIDIOC_QUERYBUF, MPLANE, V4L2_MEMORY_MMAP, 1,
-			       planes, NPLANES, &buf));
+	ASSERT_EQ(0, rvcap_planes_ioctl(self->fd, VIDIOC_QUERYBUF, MPLANE, V4L2_MEMORY_MMAP, 1,
+					planes, NPLANES, &buf));
 	ASSERT_EQ(0, xioctl(self->fd, VIDIOC_REMOVE_BUFS, &r));
-	EXPECT_EQ(-EINVAL, buf_ioctl(self->fd, VIDIOC_QUERYBUF, MPLANE, V4L2_MEMORY_MMAP, 1,
-				     planes, NPLANES, &buf));
-	EXPECT_EQ(0, buf_ioctl(self->fd, VIDIOC_QUERYBUF, MPLANE, V4L2_MEMORY_MMAP, 0,
-			       planes, NPLANES, &buf));
-	EXPECT_EQ(0, buf_ioctl(self->fd, VIDIOC_QUERYBUF, MPLANE, V4L2_MEMORY_MMAP, 2,
-			       planes, NPLANES, &buf));
+	EXPECT_EQ(-EINVAL, rvcap_planes_ioctl(self->fd, VIDIOC_QUERYBUF, MPLANE, V4L2_MEMORY_MMAP,
+					      1, planes, NPLANES, &buf));
+	EXPECT_EQ(0, rvcap_planes_ioctl(self->fd, VIDIOC_QUERYBUF, MPLANE, V4L2_MEMORY_MMAP, 0,
+					planes, NPLANES, &buf));
+	EXPECT_EQ(0, rvcap_planes_ioctl(self->fd, VIDIOC_QUERYBUF, MPLANE, V4L2_MEMORY_MMAP, 2,
+					planes, NPLANES, &buf));
 
 	ASSERT_EQ(0, create_bufs(self->fd, &f, 1, &c));
 	EXPECT_EQ(1U, c.index);
 	EXPECT_EQ(1U, c.count);
 
 	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(0, buf_ioctl(self->fd, VIDIOC_QUERYBUF, MPLANE, V4L2_MEMORY_MMAP, i,
-				       planes, NPLANES, &buf));
-		ASSERT_EQ(3U, buf.length);
+		ASSERT_EQ(3, rvcap_mmap_planes(self->fd, MPLANE, i, PROT_READ | PROT_WRITE, planes,
+					       NPLANES, cpu[i])) TH_LOG("buffer %u", i);
 		for (p = 0; p < NPLANES; p++) {
 			EXPECT_EQ(l.size[p], planes[p].length);
-			cpu[i][p] = mmap(NULL, planes[p].length, PROT_READ | PROT_WRITE,
-					 MAP_SHARED, self->fd, planes[p].m.mem_offset);
-			ASSERT_NE(MAP_FAILED, cpu[i][p]);
 			fill_garbage(cpu[i][p], l.size[p]);
 		}
-		ASSERT_EQ(0, buf_ioctl(self->fd, VIDIOC_QBUF, MPLANE, V4L2_MEMORY_MMAP, i,
-				       planes, NPLANES, &buf));
+		ASSERT_EQ(0, rvcap_planes_ioctl(self->fd, VIDIOC_QBUF, MPLANE, V4L2_MEMORY_MMAP, i,
+						planes, NPLANES, &buf));
 	}
-	ASSERT_EQ(0, stream_type(self->fd, MPLANE, true));
+	ASSERT_EQ(0, rvcap_stream_type(self->fd, MPLANE, true));
 	for (frame = 0; frame < 6; frame++) {
 		ASSERT_EQ(1, rvcap_wait_frame(self->fd, FRAME_MS));
-		ASSERT_EQ(0, buf_ioctl(self->fd, VIDIOC_DQBUF, MPLANE, V4L2_MEMORY_MMAP, 0,
-				       planes, NPLANES, &buf));
+		ASSERT_EQ(0, rvcap_planes_ioctl(self->fd, VIDIOC_DQBUF, MPLANE, V4L2_MEMORY_MMAP, 0,
+						planes, NPLANES, &buf));
 		ASSERT_GT(3U, buf.index);
 		for (p = 0; p < NPLANES; p++) {
-			long bad = check_plane(cpu[buf.index][p], l.size[p],
-					       plane_offset(&l, p), buf.sequence);
+			long bad = rvcap_check_plane(cpu[buf.index][p], l.size[p],
+						     plane_offset(&l, p), buf.sequence);
 
 			EXPECT_EQ(-1, bad) TH_LOG("buffer %u plane %u byte %ld", buf.index, p,
 						  bad);
 			fill_garbage(cpu[buf.index][p], l.size[p]);
 		}
-		ASSERT_EQ(0, buf_ioctl(self->fd, VIDIOC_QBUF, MPLANE, V4L2_MEMORY_MMAP,
-				       buf.index, planes, NPLANES, &buf));
+		ASSERT_EQ(0, rvcap_planes_ioctl(self->fd, VIDIOC_QBUF, MPLANE, V4L2_MEMORY_MMAP,
+						buf.index, planes, NPLANES, &buf));
 	}
-	ASSERT_EQ(0, stream_type(self->fd, MPLANE, false));
+	ASSERT_EQ(0, rvcap_stream_type(self->fd, MPLANE, false));
 	for (i = 0; i < 3; i++)
 		for (p = 0; p < NPLANES; p++)
 			munmap(cpu[i][p], l.size[p]);
@@ -683,8 +555,8 @@ TEST_F(mplane, create_bufs_with_wrong_plane_count_or_small_plane_gives_einval)
 	struct v4l2_format f, g;
 	unsigned int i, p;
 
-	ASSERT_EQ(0, fmt_ioctl(self->fd, VIDIOC_S_FMT, V4L2_PIX_FMT_YUV420M, WIDTH, HEIGHT,
-			       &f));
+	ASSERT_EQ(0, rvcap_fmt_ioctl(self->fd, VIDIOC_S_FMT, MPLANE, V4L2_PIX_FMT_YUV420M, WIDTH,
+				     HEIGHT, &f));
 	ASSERT_EQ(3, f.fmt.pix_mp.num_planes);
 	for (i = 0; i < sizeof(counts); i++) {
 		g = f;
@@ -700,11 +572,12 @@ TEST_F(mplane, create_bufs_with_wrong_plane_count_or_small_plane_gives_einval)
 		EXPECT_EQ(-EINVAL, create_bufs(self->fd, &g, 1, &c)) TH_LOG("plane %u", p);
 	}
 	/* Nothing allocated by any of them. */
-	EXPECT_EQ(-EINVAL, buf_ioctl(self->fd, VIDIOC_QUERYBUF, MPLANE, V4L2_MEMORY_MMAP, 0,
-				     planes, NPLANES, &buf));
+	EXPECT_EQ(-EINVAL, rvcap_planes_ioctl(self->fd, VIDIOC_QUERYBUF, MPLANE, V4L2_MEMORY_MMAP,
+					      0, planes, NPLANES, &buf));
 
 	/* NV12M: two planes; three or one are wrong. */
-	ASSERT_EQ(0, fmt_ioctl(self->fd, VIDIOC_S_FMT, V4L2_PIX_FMT_NV12M, WIDTH, HEIGHT, &f));
+	ASSERT_EQ(0, rvcap_fmt_ioctl(self->fd, VIDIOC_S_FMT, MPLANE, V4L2_PIX_FMT_NV12M, WIDTH,
+				     HEIGHT, &f));
 	g = f;
 	g.fmt.pix_mp.num_planes = 3;
 	g.fmt.pix_mp.plane_fmt[2].sizeimage = f.fmt.pix_mp.plane_fmt[1].sizeimage;
@@ -719,8 +592,8 @@ TEST_F(mplane, create_bufs_with_wrong_plane_count_or_small_plane_gives_einval)
 	g.fmt.pix_mp.plane_fmt[1].sizeimage += 2 * PAGE;
 	ASSERT_EQ(0, create_bufs(self->fd, &g, 1, &c));
 	EXPECT_EQ(1U, c.index);
-	ASSERT_EQ(0, buf_ioctl(self->fd, VIDIOC_QUERYBUF, MPLANE, V4L2_MEMORY_MMAP, 1,
-			       planes, NPLANES, &buf));
+	ASSERT_EQ(0, rvcap_planes_ioctl(self->fd, VIDIOC_QUERYBUF, MPLANE, V4L2_MEMORY_MMAP, 1,
+					planes, NPLANES, &buf));
 	EXPECT_EQ(2U, buf.length);
 	EXPECT_EQ(f.fmt.pix_mp.plane_fmt[0].sizeimage, planes[0].length);
 	EXPECT_EQ(g.fmt.pix_mp.plane_fmt[1].sizeimage, planes[1].length);
@@ -738,15 +611,17 @@ TEST(mplane_type_on_the_single_planar_node_gives_einval)
 	char path[32];
 	int fd;
 
-	if (find_rvcap_node(false, path, sizeof(path)))
+	if (rvcap_find_node(false, path, sizeof(path)))
 		SKIP(return, "no single-planar rvcap node");
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-EINVAL, xioctl(fd, VIDIOC_ENUM_FMT, &d));
-	EXPECT_EQ(-EINVAL, fmt_ioctl(fd, VIDIOC_G_FMT, 0, 0, 0, &f));
-	EXPECT_EQ(-EINVAL, fmt_ioctl(fd, VIDIOC_TRY_FMT, V4L2_PIX_FMT_NV12M, 320, 240, &f));
-	EXPECT_EQ(-EINVAL, fmt_ioctl(fd, VIDIOC_S_FMT, V4L2_PIX_FMT_NV12M, 320, 240, &f));
-	EXPECT_EQ(-EINVAL, reqbufs_type(fd, MPLANE, V4L2_MEMORY_MMAP, 1));
+	EXPECT_EQ(-EINVAL, rvcap_fmt_ioctl(fd, VIDIOC_G_FMT, MPLANE, 0, 0, 0, &f));
+	EXPECT_EQ(-EINVAL, rvcap_fmt_ioctl(fd, VIDIOC_TRY_FMT, MPLANE, V4L2_PIX_FMT_NV12M, 320, 240,
+					   &f));
+	EXPECT_EQ(-EINVAL, rvcap_fmt_ioctl(fd, VIDIOC_S_FMT, MPLANE, V4L2_PIX_FMT_NV12M, 320, 240,
+					   &f));
+	EXPECT_EQ(-EINVAL, rvcap_reqbufs_type(fd, MPLANE, V4L2_MEMORY_MMAP, 1));
 	c.format.type = MPLANE;
 	c.format.fmt.pix_mp.pixelformat = V4L2_PIX_FMT_YUYV;
 	c.format.fmt.pix_mp.width = 640;
@@ -755,13 +630,13 @@ TEST(mplane_type_on_the_single_planar_node_gives_einval)
 	c.format.fmt.pix_mp.plane_fmt[0].sizeimage = 640 * 480 * 2;
 	EXPECT_EQ(-EINVAL, xioctl(fd, VIDIOC_CREATE_BUFS, &c));
 	ASSERT_EQ(1, rvcap_reqbufs(fd, V4L2_MEMORY_MMAP, 1));
-	EXPECT_EQ(-EINVAL, buf_ioctl(fd, VIDIOC_QUERYBUF, MPLANE, V4L2_MEMORY_MMAP, 0,
-				     planes, 1, &buf));
-	EXPECT_EQ(-EINVAL, buf_ioctl(fd, VIDIOC_QBUF, MPLANE, V4L2_MEMORY_MMAP, 0,
-				     planes, 1, &buf));
-	EXPECT_EQ(-EINVAL, buf_ioctl(fd, VIDIOC_DQBUF, MPLANE, V4L2_MEMORY_MMAP, 0,
-				     planes, 1, &buf));
-	EXPECT_EQ(-EINVAL, stream_type(fd, MPLANE, true));
+	EXPECT_EQ(-EINVAL, rvcap_planes_ioctl(fd, VIDIOC_QUERYBUF, MPLANE, V4L2_MEMORY_MMAP, 0,
+					      planes, 1, &buf));
+	EXPECT_EQ(-EINVAL, rvcap_planes_ioctl(fd, VIDIOC_QBUF, MPLANE, V4L2_MEMORY_MMAP, 0, planes,
+					      1, &buf));
+	EXPECT_EQ(-EINVAL, rvcap_planes_ioctl(fd, VIDIOC_DQBUF, MPLANE, V4L2_MEMORY_MMAP, 0, planes,
+					      1, &buf));
+	EXPECT_EQ(-EINVAL, rvcap_stream_type(fd, MPLANE, true));
 	EXPECT_EQ(0, rvcap_reqbufs(fd, V4L2_MEMORY_MMAP, 0));
 	close(fd);
 }
@@ -872,7 +747,6 @@ FIXTURE_VARIANT_ADD(stream, yuv420m_udmabuf) {
 FIXTURE_SETUP(stream)
 {
 	struct v4l2_plane planes[NPLANES];
-	struct v4l2_buffer buf;
 	struct v4l2_format f;
 	unsigned int i, p;
 	int ret;
@@ -883,39 +757,33 @@ FIXTURE_SETUP(stream)
 			rvcap_dmabuf_init(&self->bufs[i][p]);
 	ret = open_mplane(_metadata, &self->fd);
 	if (ret == -ENOENT)
-		SKIP(return, NO_MPLANE_NODE);
+		SKIP(return, RVCAP_NO_MPLANE_NODE);
 	ASSERT_EQ(0, ret);
-	ASSERT_EQ(0, fmt_ioctl(self->fd, VIDIOC_S_FMT, variant->fourcc, WIDTH, HEIGHT, &f));
+	ASSERT_EQ(0, rvcap_fmt_ioctl(self->fd, VIDIOC_S_FMT, MPLANE, variant->fourcc, WIDTH, HEIGHT,
+				     &f));
 	check_format(_metadata, &f, variant->fourcc, WIDTH, HEIGHT, "S_FMT");
 	expected_layout(variant->fourcc, WIDTH, HEIGHT, &self->l);
 	self->memory = variant->mem == MEM_MMAP ? V4L2_MEMORY_MMAP : V4L2_MEMORY_DMABUF;
-	ASSERT_EQ(NBUFS, reqbufs_type(self->fd, MPLANE, self->memory, NBUFS));
+	ASSERT_EQ(NBUFS, rvcap_reqbufs_type(self->fd, MPLANE, self->memory, NBUFS));
 	for (i = 0; i < NBUFS; i++) {
 		if (variant->mem != MEM_MMAP)
 			break;
-		ASSERT_EQ(0, buf_ioctl(self->fd, VIDIOC_QUERYBUF, MPLANE, V4L2_MEMORY_MMAP,
-				       i, planes, NPLANES, &buf));
-		ASSERT_EQ(self->l.num_planes, buf.length);
-		for (p = 0; p < self->l.num_planes; p++) {
-			ASSERT_EQ(self->l.size[p], planes[p].length);
+		ret = rvcap_mmap_planes(self->fd, MPLANE, i, PROT_READ | PROT_WRITE, planes,
+					NPLANES, self->cpu[i]);
+		for (p = 0; p < NPLANES; p++)
 			self->size[i][p] = planes[p].length;
-			self->cpu[i][p] = mmap(NULL, planes[p].length, PROT_READ | PROT_WRITE,
-					       MAP_SHARED, self->fd, planes[p].m.mem_offset);
-			ASSERT_NE(MAP_FAILED, self->cpu[i][p]) TH_LOG("buffer %u plane %u", i, p);
-		}
+		ASSERT_EQ((int)self->l.num_planes, ret) TH_LOG("buffer %u: %s", i, strerror(-ret));
+		for (p = 0; p < self->l.num_planes; p++)
+			ASSERT_EQ(self->l.size[p], planes[p].length);
 	}
 	for (i = 0; i < NBUFS; i++) {
 		if (variant->mem == MEM_MMAP)
 			break;
-		for (p = 0; p < self->l.num_planes; p++) {
-			size_t size = (self->l.size[p] + PAGE - 1) & ~(PAGE - 1);
-
-			ASSERT_EQ(0, rvcap_export(variant->mem == MEM_UDMABUF ?
-						  RVCAP_UDMABUF : RVCAP_DMA_HEAP, size,
-						  &self->bufs[i][p]));
-			self->size[i][p] = size;
-			self->cpu[i][p] = self->bufs[i][p].cpu;
-		}
+		for (p = 0; p < self->l.num_planes; p++)
+			ASSERT_EQ(0, rvcap_export_plane(variant->mem == MEM_UDMABUF ?
+							RVCAP_UDMABUF : RVCAP_DMA_HEAP,
+							self->l.size[p], &self->bufs[i][p],
+							&self->cpu[i][p], &self->size[i][p]));
 	}
 }
 
@@ -923,15 +791,11 @@ FIXTURE_TEARDOWN(stream)
 {
 	unsigned int i, p;
 
-	restore_mplane(self->fd);
+	rvcap_restore_defaults_type(self->fd, MPLANE);
 	close(self->fd);
 	for (i = 0; i < NBUFS; i++)
-		for (p = 0; p < NPLANES; p++) {
-			if (self->bufs[i][p].fd >= 0)
-				rvcap_unexport(&self->bufs[i][p]);
-			else if (self->cpu[i][p] && self->cpu[i][p] != MAP_FAILED)
-				munmap(self->cpu[i][p], self->size[i][p]);
-		}
+		for (p = 0; p < NPLANES; p++)
+			rvcap_release_plane(self->cpu[i][p], self->size[i][p], &self->bufs[i][p]);
 }
 
 /* Fills buffer @i with garbage and queues it. */
@@ -950,8 +814,8 @@ static void refill_and_queue(struct __test_metadata *_metadata,
 			planes[p].length = self->size[i][p];
 		}
 	}
-	ASSERT_EQ(0, buf_ioctl(self->fd, VIDIOC_QBUF, MPLANE, self->memory, i, planes,
-			       self->l.num_planes, &buf)) TH_LOG("buffer %u", i);
+	ASSERT_EQ(0, rvcap_planes_ioctl(self->fd, VIDIOC_QBUF, MPLANE, self->memory, i, planes,
+					self->l.num_planes, &buf)) TH_LOG("buffer %u", i);
 }
 
 TEST_F(stream, every_byte_of_every_plane_is_the_verification_pattern)
@@ -963,12 +827,12 @@ TEST_F(stream, every_byte_of_every_plane_is_the_verification_pattern)
 
 	for (i = 0; i < NBUFS; i++)
 		refill_and_queue(_metadata, self, i);
-	ASSERT_EQ(0, stream_type(self->fd, MPLANE, true));
+	ASSERT_EQ(0, rvcap_stream_type(self->fd, MPLANE, true));
 	for (frame = 0; frame < FRAMES; frame++) {
 		ASSERT_EQ(1, rvcap_wait_frame(self->fd, FRAME_MS)) TH_LOG("frame %u", frame);
 		memset(planes, 0xee, sizeof(planes));
-		ASSERT_EQ(0, buf_ioctl(self->fd, VIDIOC_DQBUF, MPLANE, self->memory, 0, planes,
-				       NPLANES, &buf));
+		ASSERT_EQ(0, rvcap_planes_ioctl(self->fd, VIDIOC_DQBUF, MPLANE, self->memory, 0,
+						planes, NPLANES, &buf));
 		ASSERT_GT((uint32_t)NBUFS, buf.index);
 		EXPECT_EQ(0U, buf.flags & V4L2_BUF_FLAG_ERROR);
 		EXPECT_EQ(self->memory, buf.memory);
@@ -985,8 +849,8 @@ TEST_F(stream, every_byte_of_every_plane_is_the_verification_pattern)
 			EXPECT_EQ(self->size[buf.index][p], planes[p].length) TH_LOG("plane %u", p);
 			if (self->memory == V4L2_MEMORY_DMABUF)
 				EXPECT_EQ(self->bufs[buf.index][p].fd, planes[p].m.fd);
-			bad = check_plane(self->cpu[buf.index][p], self->l.size[p],
-					  plane_offset(&self->l, p), buf.sequence);
+			bad = rvcap_check_plane(self->cpu[buf.index][p], self->l.size[p],
+						plane_offset(&self->l, p), buf.sequence);
 			ASSERT_EQ(-1, bad) {
 				TH_LOG("sequence %u buffer %u plane %u: byte %ld is 0x%02x, want 0x%02x",
 				       buf.sequence, buf.index, p, bad,
@@ -997,7 +861,7 @@ TEST_F(stream, every_byte_of_every_plane_is_the_verification_pattern)
 		}
 		refill_and_queue(_metadata, self, buf.index);
 	}
-	ASSERT_EQ(0, stream_type(self->fd, MPLANE, false));
+	ASSERT_EQ(0, rvcap_stream_type(self->fd, MPLANE, false));
 }
 
 TEST_HARNESS_MAIN

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by rvcap's kselftests: ioctl wrappers returning -errno,
- * the verification pattern, and an MMAP stream set-up.
+ * Helpers shared by rvcap's kselftests: ioctl wrappers returning -errno
+ * (single- and multi-planar), the verification pattern, an MMAP stream
+ * set-up, finding rvcap's nodes by QUERYCAP, the memory of multi-planar
+ * buffers, debugfs counters and knobs per device, and dma-buf exporters.
  */
 #ifndef RVCAP_V4L2_H
 #define RVCAP_V4L2_H
@@ -95,27 +97,51 @@ static inline int rvcap_set_pattern(int fd, int index)
 	return xioctl(fd, VIDIOC_S_CTRL, &ctrl);
 }
 
+/*
+ * Format ioctl @req (S_FMT, TRY_FMT, G_FMT) of buffer type @type (fmt.pix,
+ * or fmt.pix_mp for the multi-planar type) with @fourcc at @width x
+ * @height; the reply in *@fmt.
+ */
+static inline int rvcap_fmt_ioctl(int fd, unsigned long req, uint32_t type, uint32_t fourcc,
+				  uint32_t width, uint32_t height, struct v4l2_format *fmt)
+{
+	memset(fmt, 0, sizeof(*fmt));
+	fmt->type = type;
+	if (type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE) {
+		fmt->fmt.pix_mp.pixelformat = fourcc;
+		fmt->fmt.pix_mp.width = width;
+		fmt->fmt.pix_mp.height = height;
+	} else {
+		fmt->fmt.pix.pixelformat = fourcc;
+		fmt->fmt.pix.width = width;
+		fmt->fmt.pix.height = height;
+	}
+	return xioctl(fd, req, fmt);
+}
+
 static inline int rvcap_set_format(int fd, uint32_t fourcc, uint32_t width,
 				   uint32_t height, struct v4l2_format *fmt)
 {
-	memset(fmt, 0, sizeof(*fmt));
-	fmt->type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-	fmt->fmt.pix.pixelformat = fourcc;
-	fmt->fmt.pix.width = width;
-	fmt->fmt.pix.height = height;
-	return xioctl(fd, VIDIOC_S_FMT, fmt);
+	return rvcap_fmt_ioctl(fd, VIDIOC_S_FMT, V4L2_BUF_TYPE_VIDEO_CAPTURE, fourcc, width,
+			       height, fmt);
 }
 
-static inline int rvcap_reqbufs(int fd, uint32_t memory, uint32_t count)
+/* REQBUFS of @count buffers of @type: how many it made, or -errno. */
+static inline int rvcap_reqbufs_type(int fd, uint32_t type, uint32_t memory, uint32_t count)
 {
 	struct v4l2_requestbuffers req = {
 		.count = count,
-		.type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+		.type = type,
 		.memory = memory,
 	};
 	int ret = xioctl(fd, VIDIOC_REQBUFS, &req);
 
 	return ret ? ret : (int)req.count;
+}
+
+static inline int rvcap_reqbufs(int fd, uint32_t memory, uint32_t count)
+{
+	return rvcap_reqbufs_type(fd, V4L2_BUF_TYPE_VIDEO_CAPTURE, memory, count);
 }
 
 /*
@@ -147,29 +173,42 @@ static inline int rvcap_qbuf_mmap(int fd, uint32_t index)
 	return xioctl(fd, VIDIOC_QBUF, &buf);
 }
 
+/* STREAMON (@on) or STREAMOFF of buffer type @type. */
+static inline int rvcap_stream_type(int fd, uint32_t type, bool on)
+{
+	int t = type;
+
+	return xioctl(fd, on ? VIDIOC_STREAMON : VIDIOC_STREAMOFF, &t);
+}
+
 static inline int rvcap_stream(int fd, bool on)
 {
-	int type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-
-	return xioctl(fd, on ? VIDIOC_STREAMON : VIDIOC_STREAMOFF, &type);
+	return rvcap_stream_type(fd, V4L2_BUF_TYPE_VIDEO_CAPTURE, on);
 }
 
 /*
- * Leaves the device as a test found it: no buffers, the default format
- * (640x480 YUYV), pattern and frame interval (1/30 s).
+ * Leaves the device as a test found it, through buffer type @type (the
+ * node's capture type, single- or multi-planar): no buffers, the default
+ * format (640x480 YUYV), pattern and frame interval (1/30 s).
  */
-static inline void rvcap_restore_defaults(int fd)
+static inline void rvcap_restore_defaults_type(int fd, uint32_t type)
 {
-	struct v4l2_streamparm parm = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
+	struct v4l2_streamparm parm = { .type = type };
 	struct v4l2_format fmt;
 
-	rvcap_stream(fd, false);
-	rvcap_reqbufs(fd, V4L2_MEMORY_MMAP, 0);
-	rvcap_set_format(fd, V4L2_PIX_FMT_YUYV, 640, 480, &fmt);
+	rvcap_stream_type(fd, type, false);
+	rvcap_reqbufs_type(fd, type, V4L2_MEMORY_MMAP, 0);
+	rvcap_fmt_ioctl(fd, VIDIOC_S_FMT, type, V4L2_PIX_FMT_YUYV, 640, 480, &fmt);
 	rvcap_set_pattern(fd, 0);
 	parm.parm.capture.timeperframe.numerator = 1;
 	parm.parm.capture.timeperframe.denominator = 30;
 	xioctl(fd, VIDIOC_S_PARM, &parm);
+}
+
+/* rvcap_restore_defaults_type() of a single-planar node. */
+static inline void rvcap_restore_defaults(int fd)
+{
+	rvcap_restore_defaults_type(fd, V4L2_BUF_TYPE_VIDEO_CAPTURE);
 }
 
 /* Waits up to @ms for a buffer to be done; 1 if one is, 0 on time-out. */
@@ -183,24 +222,159 @@ static inline int rvcap_wait_frame(int fd, int ms)
 	return ret > 0 && (p.revents & POLLIN);
 }
 
+/* ---- Finding nodes, multi-planar buffers */
+
+/* The capabilities of the node QUERYCAP describes (device_caps if given). */
+static inline uint32_t rvcap_device_caps(const struct v4l2_capability *cap)
+{
+	return cap->capabilities & V4L2_CAP_DEVICE_CAPS ? cap->device_caps : cap->capabilities;
+}
+
+/*
+ * The first /dev/videoN (N < 64) whose QUERYCAP reply @match accepts (given
+ * @arg), into @path; 0 or -ENOENT.
+ */
+static inline int rvcap_find_node_by_cap(bool (*match)(const struct v4l2_capability *cap,
+						       const void *arg),
+					 const void *arg, char *path, size_t len)
+{
+	int i;
+
+	for (i = 0; i < 64; i++) {
+		struct v4l2_capability cap;
+		int fd, ret;
+
+		snprintf(path, len, "/dev/video%d", i);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		memset(&cap, 0, sizeof(cap));
+		ret = xioctl(fd, VIDIOC_QUERYCAP, &cap);
+		close(fd);
+		if (!ret && match(&cap, arg))
+			return 0;
+	}
+	return -ENOENT;
+}
+
+/* Whether @cap is an rvcap node, multi-planar if *(bool *)@mplane, else single. */
+static inline bool rvcap_node_is(const struct v4l2_capability *cap, const void *mplane)
+{
+	uint32_t caps = rvcap_device_caps(cap);
+
+	if (strcmp((const char *)cap->driver, "rvcap"))
+		return false;
+	return *(const bool *)mplane ? caps & V4L2_CAP_VIDEO_CAPTURE_MPLANE :
+	       caps & V4L2_CAP_VIDEO_CAPTURE;
+}
+
+/*
+ * The first /dev/videoN of rvcap that is multi-planar (@mplane) or
+ * single-planar, by QUERYCAP, into @path; 0 or -ENOENT.
+ */
+static inline int rvcap_find_node(bool mplane, char *path, size_t len)
+{
+	return rvcap_find_node_by_cap(rvcap_node_is, &mplane, path, len);
+}
+
+/*
+ * rvcap's multi-planar node: $RVCAP_MPLANE_DEVICE, else the first one
+ * QUERYCAP finds (rvcap_find_node()); 0 or -ENOENT.
+ */
+static inline int rvcap_mplane_node(char *path, size_t len)
+{
+	const char *env = getenv("RVCAP_MPLANE_DEVICE");
+
+	if (env && *env) {
+		snprintf(path, len, "%s", env);
+		return 0;
+	}
+	return rvcap_find_node(true, path, len);
+}
+
+#define RVCAP_NO_MPLANE_NODE \
+	"no multi-planar rvcap node (load rvcap with multiplanar=2 for a device, or set RVCAP_MPLANE_DEVICE)"
+
+/*
+ * Buffer ioctl @req (QUERYBUF, QBUF, DQBUF, ...) of buffer @index of a
+ * multi-planar queue of @type, with the planes array @planes of @nplanes
+ * entries (buf->length), filled by the caller.
+ */
+static inline int rvcap_planes_ioctl(int fd, unsigned long req, uint32_t type,
+				     uint32_t memory, uint32_t index,
+				     struct v4l2_plane *planes, uint32_t nplanes,
+				     struct v4l2_buffer *buf)
+{
+	memset(buf, 0, sizeof(*buf));
+	buf->type = type;
+	buf->memory = memory;
+	buf->index = index;
+	buf->length = nplanes;
+	buf->m.planes = planes;
+	return xioctl(fd, req, buf);
+}
+
+/*
+ * QUERYBUF of MMAP buffer @index of a queue of @type and mmap() of each of
+ * its planes with @prot (MAP_SHARED) into @cpu[p]. The planes as QUERYBUF
+ * gave them go into @planes (room for @max; of a single-planar queue, one
+ * with the buffer's length and offset), so their lengths are in
+ * planes[p].length. Returns the number of planes, or -errno (the plane
+ * that failed is MAP_FAILED, those before it stay mapped).
+ */
+static inline int rvcap_mmap_planes(int fd, uint32_t type, uint32_t index, int prot,
+				    struct v4l2_plane *planes, unsigned int max,
+				    uint8_t **cpu)
+{
+	bool mplane = type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
+	struct v4l2_buffer buf;
+	unsigned int p, n;
+	int ret;
+
+	memset(planes, 0, max * sizeof(*planes));
+	if (mplane) {
+		ret = rvcap_planes_ioctl(fd, VIDIOC_QUERYBUF, type, V4L2_MEMORY_MMAP, index,
+					 planes, max, &buf);
+	} else {
+		memset(&buf, 0, sizeof(buf));
+		buf.type = type;
+		buf.memory = V4L2_MEMORY_MMAP;
+		buf.index = index;
+		ret = xioctl(fd, VIDIOC_QUERYBUF, &buf);
+		planes[0].length = buf.length;
+		planes[0].m.mem_offset = buf.m.offset;
+	}
+	if (ret)
+		return ret;
+	n = mplane ? buf.length : 1;
+	if (n > max)
+		return -E2BIG;
+	for (p = 0; p < n; p++) {
+		cpu[p] = mmap(NULL, planes[p].length, prot, MAP_SHARED, fd,
+			      planes[p].m.mem_offset);
+		if (cpu[p] == MAP_FAILED)
+			return -errno;
+	}
+	return (int)n;
+}
+
 /* ---- debugfs */
 
 /*
- * N of the rvcap device rvcap.N behind the open V4L2 node @fd, from the
+ * N of the rvcap device rvcap.N behind the V4L2 node @st describes, from the
  * node's sysfs name "rvcap-N" (/sys/class/video4linux/videoX/name, reached
  * through /sys/dev/char); -1 if the node is not rvcap's.
  */
-static inline int rvcap_fd_instance(int fd)
+static inline int rvcap_stat_instance(const struct stat *st)
 {
 	char sysfs[64], name[64];
-	struct stat st;
 	unsigned int n;
 	FILE *f;
 
-	if (fstat(fd, &st) || !S_ISCHR(st.st_mode))
+	if (!S_ISCHR(st->st_mode))
 		return -1;
 	snprintf(sysfs, sizeof(sysfs), "/sys/dev/char/%u:%u/name",
-		 major(st.st_rdev), minor(st.st_rdev));
+		 major(st->st_rdev), minor(st->st_rdev));
 	f = fopen(sysfs, "r");
 	if (!f)
 		return -1;
@@ -208,6 +382,22 @@ static inline int rvcap_fd_instance(int fd)
 		name[0] = '\0';
 	fclose(f);
 	return sscanf(name, "rvcap-%u", &n) == 1 ? (int)n : -1;
+}
+
+/* rvcap_stat_instance() of the open V4L2 node @fd. */
+static inline int rvcap_fd_instance(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? -1 : rvcap_stat_instance(&st);
+}
+
+/* rvcap_stat_instance() of the V4L2 node at @path. */
+static inline int rvcap_path_instance(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? -1 : rvcap_stat_instance(&st);
 }
 
 /*
@@ -719,6 +909,39 @@ static inline void rvcap_unexport(struct rvcap_dmabuf *buf)
 	if (buf->keep_fd >= 0)
 		close(buf->keep_fd);
 	rvcap_dmabuf_init(buf);
+}
+
+/*
+ * The memory of one plane of a multi-planar DMABUF buffer: a dma-buf of
+ * @len bytes rounded up to whole 4 KiB pages from exporter @exp, into @buf,
+ * with its CPU view in *@cpu and its size in *@size (both set only if it
+ * worked). 0 or -errno; rvcap_release_plane() undoes it, also after a
+ * failure.
+ */
+static inline int rvcap_export_plane(enum rvcap_exporter exp, size_t len,
+				     struct rvcap_dmabuf *buf, uint8_t **cpu, size_t *size)
+{
+	size_t pages = (len + 4095) & ~4095UL;
+	int ret = rvcap_export(exp, pages, buf);
+
+	if (!ret) {
+		*size = pages;
+		*cpu = buf->cpu;
+	}
+	return ret;
+}
+
+/*
+ * Frees one plane of a multi-planar buffer: the dma-buf @buf of a DMABUF
+ * plane (rvcap_export_plane()), or the mapping @cpu of @size bytes of an
+ * MMAP plane (rvcap_mmap_planes(); @buf as rvcap_dmabuf_init() left it).
+ * NULL and MAP_FAILED are no mapping.
+ */
+static inline void rvcap_release_plane(uint8_t *cpu, size_t size, struct rvcap_dmabuf *buf)
+{
+	if (cpu && cpu != MAP_FAILED && cpu != buf->cpu)
+		munmap(cpu, size);
+	rvcap_unexport(buf);
 }
 
 /*
