@@ -659,6 +659,9 @@ fn add_debugfs_files(dir: &debugfs::Dir<Shared>, edu: bool) {
     dir.u32_file(c_str!("inject_drop_every"), |s| &s.inject.drop_every);
     dir.u32_file(c_str!("inject_stall_ms"), |s| &s.inject.stall_ms);
     dir.u32_file(c_str!("inject_map_failures"), |s| &s.inject.map_failures);
+    dir.u32_file(c_str!("inject_import_skips_cpu_sync"), |s| {
+        &s.inject.import_skips_cpu_sync
+    });
     dir.bool_file(c_str!("unpaced"), |s| &s.knobs.unpaced);
     dir.bool_file(c_str!("map_per_qbuf"), |s| &s.knobs.map_per_qbuf);
     dir.bool_file(c_str!("full_sync"), |s| &s.knobs.full_sync);

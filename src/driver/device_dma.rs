@@ -196,6 +196,9 @@ impl Dma for KernelDma {
     }
 
     fn sync_for_cpu(&mut self, mapping: &Mapping, bytes: Range<usize>, direction: Direction) {
+        if !mapping.is_mmap() && self.inject.import_skips_cpu_sync() {
+            return;
+        }
         let wanted = bytes.len();
         let synced = mapping.sync_for_cpu(bytes, data_direction(direction));
         self.short_sync(ratelimit!(), "the CPU", synced, wanted);

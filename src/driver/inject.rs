@@ -23,6 +23,11 @@ pub(crate) struct Inject {
     /// as a device holding a stale address would (only with the `edu`
     /// device: behind an IOMMU the write must fault).
     pub(crate) dma_after_unmap: AtomicU32,
+    /// Non-zero: imported dma-bufs are never synced for the CPU (DQBUF,
+    /// STREAMOFF), as videobuf2's importers never sync them: a stand-in
+    /// for an importer that leaves the CPU's view to the exporter's
+    /// `begin_cpu_access` (the EXPBUF tests).
+    pub(crate) import_skips_cpu_sync: AtomicU32,
 }
 
 impl Inject {
@@ -42,6 +47,11 @@ impl Inject {
     /// Consumes one injected DMA after unmap, if any is pending.
     pub(crate) fn take_dma_after_unmap(&self) -> bool {
         Self::take(&self.dma_after_unmap)
+    }
+
+    /// Whether imports skip their syncs for the CPU.
+    pub(crate) fn import_skips_cpu_sync(&self) -> bool {
+        self.import_skips_cpu_sync.load(Ordering::Relaxed) != 0
     }
 
     fn take(knob: &AtomicU32) -> bool {

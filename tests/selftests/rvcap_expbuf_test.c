@@ -9,7 +9,10 @@
  * back as DMABUF buffers), exports outliving REQBUFS(0) and the close of
  * the V4L2 fd, the exports of one node imported into another, an
  * importer's frames surviving its unmap, and the exporter's frames reaching
- * an importer that has the buffer mapped.
+ * an importer that has the buffer mapped, and an importer that never syncs
+ * for the CPU (rvcap with inject_import_skips_cpu_sync, as videobuf2's
+ * importers) whose frames reach a CPU bracketing its reads with
+ * DMA_BUF_IOCTL_SYNC on the export.
  *
  * The node is $RVCAP_EXPBUF_DEVICE, else the first /dev/videoN whose
  * QUERYCAP says driver "rvcap", else $RVCAP_DEV or /dev/video0. A
@@ -46,6 +49,8 @@
 #define MAXBUFS 8
 #define NPLANES 3
 #define FRAMES 8
+/* rvcap's knob: its imports are never synced for the CPU. */
+#define SKIP_SYNC_KNOB "inject_import_skips_cpu_sync"
 #define FRAME_MS 5000
 
 #define NOT_RVCAP "the verification pattern is rvcap's (this node's driver is not rvcap)"
@@ -543,6 +548,8 @@ FIXTURE_SETUP(expbuf)
 
 FIXTURE_TEARDOWN(expbuf)
 {
+	if (self->path_b && rvcap_path_instance(self->path_b) >= 0)
+		rvcap_set_knob_of(rvcap_path_instance(self->path_b), SKIP_SYNC_KNOB, 0);
 	node_release(&self->b, self->path_b);
 	node_release(&self->a, self->path);
 }
@@ -1242,6 +1249,112 @@ TEST_F(expbuf, the_exporters_verification_frames_reach_a_mapped_importer)
 	if (!self->a.rvcap)
 		SKIP(return, NOT_RVCAP);
 	exporter_frame_beats_importer_view(_metadata, self, variant, true);
+}
+
+/* Whether this boot bounces every DMA mapping (swiotlb=force). */
+static bool swiotlb_forced(void)
+{
+	char line[1024] = "";
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (!f)
+		return false;
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	fclose(f);
+	return strstr(line, "swiotlb=") && strstr(line, "force");
+}
+
+
+/*
+ * An importer that never syncs for the CPU, as videobuf2's importers
+ * never do (node B with inject_import_skips_cpu_sync stands in), captures
+ * into A's exports and keeps them mapped (streaming). After each of B's
+ * DQBUFs, a CPU that brackets its reads of the export with
+ * DMA_BUF_IOCTL_SYNC START|READ and END must see B's frame, every byte:
+ * where B's device sees a copy of the buffer (swiotlb's bounce slots) only
+ * A's begin_cpu_access, syncing B's table for the CPU, brings the frame to
+ * the pages. B's sync_for_cpu counter proves that B did not sync. In a
+ * swiotlb=force boot every frame must still be missing from the pages
+ * before the bracket: there the test passes through begin_cpu_access alone
+ * (with a no-op begin_cpu_access it fails).
+ */
+static void unsyncing_importer(struct __test_metadata *_metadata,
+			       struct _test_data_expbuf *self,
+			       const struct _fixture_variant_expbuf *variant)
+{
+	struct node *a = &self->a, *b = &self->b;
+	struct v4l2_plane planes[NPLANES];
+	long long b_syncs, a_begins;
+	unsigned int f, i, p, stale = 0, checked = 0;
+	int dev_a, dev_b, ret;
+	struct v4l2_buffer buf;
+
+	dev_a = rvcap_path_instance(self->path);
+	dev_b = rvcap_path_instance(self->path_b);
+	ASSERT_LE(0, dev_a);
+	ASSERT_LE(0, dev_b);
+	ASSERT_EQ(0, node_open(_metadata, b, self->path_b, variant->fourcc, variant->multi));
+	ASSERT_EQ(a->type, b->type);
+	ASSERT_EQ(a->nplanes, b->nplanes);
+	ASSERT_EQ(0, rvcap_set_knob_of(dev_b, SKIP_SYNC_KNOB, 1));
+	alloc_mmap(_metadata, a);
+	export_all(_metadata, a, O_RDWR | O_CLOEXEC, PROT_READ);
+	ret = reqbufs(b, V4L2_MEMORY_DMABUF, a->nbufs, NULL);
+	ASSERT_EQ((int)a->nbufs, ret) TH_LOG("REQBUFS(DMABUF) on B: %s", strerror(-ret));
+	b->nbufs = a->nbufs;
+	for (i = 0; i < a->nbufs; i++) {
+		for (p = 0; p < a->nplanes; p++) {
+			fill_garbage(a->vmap[i][p], a->len[i][p]);
+			b->len[i][p] = a->len[i][p];
+		}
+		ret = buf_ioctl(b, VIDIOC_QBUF, V4L2_MEMORY_DMABUF, i, a->exp[i], &buf, planes);
+		ASSERT_EQ(0, ret) TH_LOG("QBUF on B of A's export %u: %s", i, strerror(-ret));
+	}
+	b_syncs = rvcap_counter_of(dev_b, "sync_for_cpu");
+	a_begins = rvcap_counter_of(dev_a, "export_begin_cpu_access");
+	ASSERT_LE(0, b_syncs);
+	ASSERT_LE(0, a_begins);
+	ASSERT_EQ(0, stream(b, true));
+	for (f = 0; f < FRAMES; f++) {
+		dequeue(_metadata, b, V4L2_MEMORY_DMABUF, &buf, planes);
+		i = buf.index;
+		for (p = 0; p < a->nplanes; p++) {
+			uint32_t n = bytesused(b, &buf, p);
+
+			if (check_plane(b, p, a->emap[i][p], n, buf.sequence) != -1)
+				stale++;
+			checked++;
+			ASSERT_EQ(0, dma_buf_sync(a->exp[i][p], DMA_BUF_SYNC_START |
+						  DMA_BUF_SYNC_READ));
+			ASSERT_PLANE_IS_FRAME(b, p, a->emap[i][p], n, buf.sequence,
+					      "A's export read between DMA_BUF_IOCTL_SYNC");
+			ASSERT_EQ(0, dma_buf_sync(a->exp[i][p], DMA_BUF_SYNC_END |
+						  DMA_BUF_SYNC_READ));
+		}
+		ret = buf_ioctl(b, VIDIOC_QBUF, V4L2_MEMORY_DMABUF, i, a->exp[i], &buf, planes);
+		ASSERT_EQ(0, ret) TH_LOG("QBUF on B of A's export %u: %s", i, strerror(-ret));
+	}
+	EXPECT_EQ(b_syncs, rvcap_counter_of(dev_b, "sync_for_cpu"))
+		TH_LOG("B synced for the CPU: the knob did not hold");
+	EXPECT_LE(a_begins + checked, rvcap_counter_of(dev_a, "export_begin_cpu_access"));
+	TH_LOG("%u of %u planes were not in the pages before the bracket", stale, checked);
+	if (swiotlb_forced())
+		EXPECT_EQ(checked, stale)
+			TH_LOG("swiotlb=force: the frame reached the pages before begin_cpu_access");
+	ASSERT_EQ(0, stream(b, false));
+	ASSERT_EQ(0, reqbufs(b, V4L2_MEMORY_DMABUF, 0, NULL));
+	ASSERT_EQ(0, rvcap_set_knob_of(dev_b, SKIP_SYNC_KNOB, 0));
+}
+
+TEST_F(expbuf, an_unsyncing_importers_frames_reach_a_cpu_that_brackets)
+{
+	self->path_b = find_b(self);
+	if (!self->path_b)
+		SKIP(return, NO_SECOND_NODE);
+	if (!self->a.rvcap)
+		SKIP(return, NOT_RVCAP);
+	unsyncing_importer(_metadata, self, variant);
 }
 
 TEST_HARNESS_MAIN

@@ -460,6 +460,7 @@ static inline void rvcap_reset_knobs_of(int dev)
 	rvcap_set_knob_of(dev, "inject_drop_every", 0);
 	rvcap_set_knob_of(dev, "inject_stall_ms", 0);
 	rvcap_set_knob_of(dev, "inject_map_failures", 0);
+	rvcap_set_knob_of(dev, "inject_import_skips_cpu_sync", 0);
 	rvcap_set_knob_of(dev, "unpaced", 0);
 	rvcap_set_knob_of(dev, "map_per_qbuf", 0);
 	rvcap_set_knob_of(dev, "full_sync", 0);
