@@ -15,10 +15,14 @@
  * DMA_BUF_IOCTL_SYNC on the export.
  *
  * The node is $RVCAP_EXPBUF_DEVICE, else the first /dev/videoN whose
- * QUERYCAP says driver "rvcap", else $RVCAP_DEV or /dev/video0. A
- * multi-planar node (only V4L2_CAP_VIDEO_CAPTURE_MPLANE) is tested with
- * the multi-planar API, as YUYV (one plane), NV12M and YUV420M; a
- * single-planar one as YUYV, the NV12M and YUV420M variants skipped. The
+ * QUERYCAP says driver "rvcap" (for the NV12M and YUV420M variants, the
+ * first such multi-planar node if there is one), else $RVCAP_DEV or
+ * /dev/video0. A multi-planar node (only V4L2_CAP_VIDEO_CAPTURE_MPLANE) is
+ * tested with the multi-planar API, as YUYV (one plane), NV12M and
+ * YUV420M; a single-planar one as YUYV, the NV12M and YUV420M variants
+ * skipped. So with rvcap loaded as num_devices=4 multiplanar=1,1,2,2 every
+ * test runs: YUYV on rvcap-0 and rvcap-1, the others on rvcap-2 and
+ * rvcap-3. The
  * second node of the cross-device tests is $RVCAP_EXPBUF_DEVICE_B, else
  * the next node of the same driver and buffer type; with none they skip.
  *
@@ -85,22 +89,33 @@ static int query_node(const char *path, struct v4l2_capability *cap, dev_t *rdev
 	return ret;
 }
 
-/* The node under test: $RVCAP_EXPBUF_DEVICE, rvcap's first, rvcap_dev(). */
-static const char *expbuf_device(void)
+/*
+ * The node under test: $RVCAP_EXPBUF_DEVICE; else rvcap's first node, or
+ * for a multi-planar format (@multi) rvcap's first multi-planar node if it
+ * has one; else rvcap_dev().
+ */
+static const char *expbuf_device(bool multi)
 {
 	static char path[32];
 	const char *env = getenv("RVCAP_EXPBUF_DEVICE");
 	struct v4l2_capability cap;
-	int i;
+	int i, first = -1;
 
 	if (env && *env)
 		return env;
 	for (i = 0; i < 64; i++) {
 		snprintf(path, sizeof(path), "/dev/video%d", i);
-		if (!query_node(path, &cap, NULL) && !strcmp((const char *)cap.driver, "rvcap"))
+		if (query_node(path, &cap, NULL) || strcmp((const char *)cap.driver, "rvcap"))
+			continue;
+		if (first < 0)
+			first = i;
+		if (!multi || node_type(&cap) == MPLANE)
 			return path;
 	}
-	return rvcap_dev();
+	if (first < 0)
+		return rvcap_dev();
+	snprintf(path, sizeof(path), "/dev/video%d", first);
+	return path;
 }
 
 /*
@@ -539,7 +554,7 @@ FIXTURE_SETUP(expbuf)
 
 	node_init(&self->a);
 	node_init(&self->b);
-	self->path = expbuf_device();
+	self->path = expbuf_device(variant->multi);
 	ret = node_open(_metadata, &self->a, self->path, variant->fourcc, variant->multi);
 	if (ret == -ENOTSUP)
 		SKIP(return, "a multi-planar format: the node is single-planar");
