@@ -81,33 +81,111 @@ v4l2_ctl_stream() {
 	rm -f /tmp/capture.raw
 }
 
-# gst-launch-1.0 v4l2src on device $1, io-mode=mmap with the verification
-# pattern, $2 frames of caps format $3 at 320x240 and 15 fps into filesink
-# (/tmp/gst.raw), then rvcap-framecheck of those frames at $4 bytes each;
-# its output and the checker's in /tmp/gst.log. Further arguments
-# (VAR=value) go into gst-launch-1.0's environment. Succeeds if both do.
+# gst-launch-1.0 v4l2src on device $1 with io-mode=$2 (mmap, dmabuf or
+# auto), the verification pattern, $3 frames of caps format $4 at 320x240
+# and 15 fps into filesink (/tmp/gst.raw), then rvcap-framecheck of those
+# frames at $5 bytes each, and a check, from v4l2src's debug log
+# (/tmp/gst-debug.log) and the device's rvcap counters, that the frames
+# came the way the io-mode says. gst-launch-1.0's output, the checker's and
+# what the log and counters showed (and the time taken) in /tmp/gst.log.
+# Succeeds if all three do.
+#
+# The log lines, from gst-plugins-good 1.26's sys/v4l2 (the function that
+# prints each is in the line itself, file:line:function):
+# - "accessing buffers via mode N" (GST_INFO, category v4l2,
+#   gst_v4l2_object_setup_pool): the io-mode in use, GstV4l2IOMode 2 for
+#   mmap, 4 for dmabuf; for io-mode=auto the same function picks 4 if the
+#   driver answers an EXPBUF probe with anything but ENOTTY
+#   (gst_v4l2_object_is_dmabuf_supported), else 2.
+# - "Got format of WxH, format XXXX, nb planes N" (GST_DEBUG, v4l2,
+#   gst_v4l2_object_set_format_full): the last is the format it streams.
+# - "Got mmap buffer" (GST_LOG, v4l2allocator, gst_v4l2_memory_group_new):
+#   one per V4L2 buffer v4l2src has (REQBUFS or CREATE_BUFS, then
+#   QUERYBUF); V4L2_MEMORY_MMAP in both modes.
+# - "mmap buffer length L, data offset O, plane P" (GST_LOG, v4l2allocator,
+#   gst_v4l2_allocator_alloc_mmap): plane P of a buffer mapped through the
+#   video node, the one place v4l2src calls mmap on it.
+# - "exported DMABUF as fd F plane P" (GST_LOG, v4l2allocator,
+#   gst_v4l2_allocator_alloc_dmabuf): VIDIOC_EXPBUF of plane P of a buffer,
+#   whose GstMemory is then a dma-buf one over fd F, so that every read of
+#   the frame (filesink's, or v4l2src's copy into a buffer of its own)
+#   maps the dma-buf between DMA_BUF_IOCTL_SYNC start and end
+#   (gst_dmabuf_mem_map/unmap in gst-plugins-base's gstdmabuf.c, whose only
+#   messages are warnings that a sync failed: category dmabuf at level 2,
+#   and none may show).
+# (v4l2bufferpool's lines do not tell the modes apart: it requests MMAP
+# buffers in both, gst_v4l2_buffer_pool_start.) So with mmap each plane of
+# each buffer is mmapped once and nothing exported; with dmabuf and auto
+# each plane of each buffer is exported once and nothing mmapped, and
+# rvcap's counters agree: as many dma-bufs exported as the log says, all
+# released when gst-launch-1.0 is gone, and a begin_cpu_access (each ended)
+# per plane of each frame at least.
 gst_capture_checked() {
-	gst_dev=$1 gst_frames=$2 gst_caps=$3 gst_bytes=$4
-	shift 4
+	gst_dev=$1 gst_io=$2 gst_frames=$3 gst_caps=$4 gst_bytes=$5
+	gst_counters=/sys/kernel/debug/rvcap/$(basename "$(readlink "/sys/class/video4linux/${gst_dev##*/}/device")")/counters
+	cat "$gst_counters" >/tmp/gst-counters 2>/dev/null
 	rm -f /tmp/gst.raw
-	env "$@" timeout 120 gst-launch-1.0 -q v4l2src device="$gst_dev" io-mode=mmap \
+	: >/tmp/gst-debug.log
+	gst_t0=$(cut -d ' ' -f 1 /proc/uptime)
+	gst_ok=true
+	GST_DEBUG=v4l2:5,v4l2allocator:6,dmabuf:2 GST_DEBUG_NO_COLOR=1 GST_DEBUG_FILE=/tmp/gst-debug.log \
+		timeout 120 gst-launch-1.0 -q v4l2src device="$gst_dev" io-mode="$gst_io" \
 		num-buffers="$gst_frames" extra-controls="c,test_pattern=2" \
 		! "video/x-raw,format=$gst_caps,width=320,height=240,framerate=15/1" \
 		! filesink location=/tmp/gst.raw >/tmp/gst.log 2>&1 &&
-		rvcap-framecheck "$gst_bytes" "$gst_frames" /tmp/gst.raw >>/tmp/gst.log 2>&1
+		rvcap-framecheck "$gst_bytes" "$gst_frames" /tmp/gst.raw >>/tmp/gst.log 2>&1 || gst_ok=false
+	gst_t1=$(cut -d ' ' -f 1 /proc/uptime)
+	# The counters' change (the positional parameters are free by now).
+	set -- $(awk 'NR == FNR { before[$1] = $2; next } { d[$1] = $2 - before[$1] }
+		END { print d["export"] + 0, d["export_release"] + 0,
+			d["export_begin_cpu_access"] + 0, d["export_end_cpu_access"] + 0 }' \
+		/tmp/gst-counters "$gst_counters" 2>/dev/null)
+	gst_exported=${1:-0} gst_released=${2:-0} gst_begun=${3:-0} gst_ended=${4:-0}
+	gst_log=/tmp/gst-debug.log
+	gst_mode=$(sed -n 's/.*:gst_v4l2_object_setup_pool:.* accessing buffers via mode \([0-9]*\)$/\1/p' "$gst_log" | sort -u | xargs)
+	gst_planes=$(sed -n 's/.*:gst_v4l2_object_set_format_full:.* Got format of [0-9x]*, format ...., nb planes \([0-9]*\),.*/\1/p' "$gst_log" | tail -n 1)
+	gst_planes=${gst_planes:-0}
+	gst_buffers=$(grep -c ':gst_v4l2_memory_group_new:.* Got mmap buffer$' "$gst_log")
+	# plane:times for each plane mmapped or exported, e.g. "0:4 1:4".
+	gst_mmapped=$(sed -n 's/.*:gst_v4l2_allocator_alloc_mmap:.* mmap buffer length [0-9]*, data offset [0-9]*, plane \([0-9]*\)$/\1/p' "$gst_log" |
+		sort -n | uniq -c | awk '{ printf "%s%s:%s", sep, $2, $1; sep = " " }')
+	gst_exports=$(sed -n 's/.*:gst_v4l2_allocator_alloc_dmabuf:.* exported DMABUF as fd [0-9]* plane \([0-9]*\)$/\1/p' "$gst_log" |
+		sort -n | uniq -c | awk '{ printf "%s%s:%s", sep, $2, $1; sep = " " }')
+	gst_sync_warnings=$(grep -c 'gstdmabuf\.c:' "$gst_log")
+	gst_each=$(for gst_p in $(seq 0 $((gst_planes - 1))); do echo "$gst_p:$gst_buffers"; done | xargs)
+	echo "io-mode=$gst_io: GstV4l2IOMode ${gst_mode:-none}, $gst_buffers buffers of $gst_planes plane(s); plane:times mmapped '$gst_mmapped', exported '$gst_exports'; rvcap: $gst_exported dma-bufs exported, $gst_released released, $gst_begun begin_cpu_access, $gst_ended end; $gst_sync_warnings DMA_BUF_IOCTL_SYNC warnings; $(awk -v a="$gst_t0" -v b="$gst_t1" 'BEGIN { printf "%.1f", b - a }') s" >>/tmp/gst.log
+	[ "$gst_buffers" -gt 0 ] && [ -n "$gst_each" ] || gst_ok=false
+	case $gst_io in
+	mmap)
+		[ "$gst_mode" = 2 ] && [ "$gst_mmapped" = "$gst_each" ] && [ -z "$gst_exports" ] &&
+			[ "$gst_exported" -eq 0 ] || gst_ok=false
+		;;
+	dmabuf | auto)
+		[ "$gst_mode" = 4 ] && [ "$gst_exports" = "$gst_each" ] && [ -z "$gst_mmapped" ] &&
+			[ "$gst_exported" -eq $((gst_buffers * gst_planes)) ] &&
+			[ "$gst_released" -eq "$gst_exported" ] &&
+			[ "$gst_begun" -ge $((gst_frames * gst_planes)) ] && [ "$gst_ended" -eq "$gst_begun" ] &&
+			[ "$gst_sync_warnings" -eq 0 ] || gst_ok=false
+		;;
+	*) gst_ok=false ;;
+	esac
+	$gst_ok
 }
 
-# GStreamer's v4l2src, io-mode=mmap, at every format rvcap offers: the
-# verification pattern selected through extra-controls, 320x240 at 15 fps,
-# frames written by filesink; rvcap-framecheck checks every byte of every
-# frame (each a verification frame, sequence numbers increasing).
-# io-mode=dmabuf too: v4l2src exports rvcap's MMAP buffers (VIDIOC_EXPBUF)
-# and reads the frames through the dma-bufs' mmap, with DMA_BUF_IOCTL_SYNC.
+# GStreamer's v4l2src at every format rvcap offers, each with io-mode=mmap,
+# dmabuf (v4l2src exports rvcap's MMAP buffers, VIDIOC_EXPBUF, and reads
+# the frames through the dma-bufs' mmap, with DMA_BUF_IOCTL_SYNC) and auto
+# (which must choose dmabuf): the verification pattern selected through
+# extra-controls, 320x240 at 15 fps, frames written by filesink;
+# rvcap-framecheck checks every byte of every frame (each a verification
+# frame, sequence numbers increasing), gst_capture_checked the way the
+# frames came.
 gstreamer_v4l2src() {
 	dev=$1
 	# fourcc, GStreamer's name, bytes per 2 pixels
 	formats="YUYV:YUY2:4 NV12:NV12:3 RGB3:RGB:6 GREY:GRAY8:2"
-	echo "1..6"
+	# 1 + 4 formats x 3 io-modes
+	echo "1..13"
 	want=$(for f in $formats; do echo "${f%%:*}"; done | sort | xargs)
 	have=$(v4l2-ctl -d "$dev" --list-formats | sed -n "s/.*\]: '\(....\)'.*/\1/p" | sort | xargs)
 	if [ "$want" = "$have" ]; then
@@ -121,52 +199,52 @@ gstreamer_v4l2src() {
 		gst=${f#*:}
 		bytes=$((320 * 240 * ${gst#*:} / 2))
 		gst=${gst%%:*}
-		what="gst-launch-1.0 v4l2src io-mode=mmap $gst 320x240: $frames frames into filesink, every byte checked"
-		if gst_capture_checked "$dev" "$frames" "$gst" "$bytes"; then
-			echo "ok $i $what"
-		else
-			echo "not ok $i $what"
-		fi
-		sed 's/^/# /' /tmp/gst.log
-		i=$((i + 1))
+		for io in mmap dmabuf auto; do
+			case $io in
+			mmap) how="each plane mmapped" ;;
+			dmabuf) how="each plane exported with VIDIOC_EXPBUF, read through the dma-bufs" ;;
+			auto) how="auto chose dmabuf: each plane exported with VIDIOC_EXPBUF, read through the dma-bufs" ;;
+			esac
+			what="gst-launch-1.0 v4l2src io-mode=$io $gst 320x240: $frames frames into filesink, $how, every byte checked"
+			if gst_capture_checked "$dev" "$io" "$frames" "$gst" "$bytes"; then
+				echo "ok $i $what"
+			else
+				echo "not ok $i $what"
+			fi
+			sed 's/^/# /' /tmp/gst.log
+			i=$((i + 1))
+		done
 	done
-	what="gst-launch-1.0 v4l2src io-mode=dmabuf YUY2 320x240: $frames frames into filesink through rvcap's exported dma-bufs, every byte checked"
-	rm -f /tmp/gst.raw
-	if timeout 120 gst-launch-1.0 -q v4l2src device="$dev" io-mode=dmabuf \
-		num-buffers="$frames" extra-controls="c,test_pattern=2" \
-		! "video/x-raw,format=YUY2,width=320,height=240,framerate=15/1" \
-		! filesink location=/tmp/gst.raw >/tmp/gst.log 2>&1 &&
-		rvcap-framecheck $((320 * 240 * 2)) "$frames" /tmp/gst.raw >>/tmp/gst.log 2>&1; then
-		echo "ok $i $what"
-	else
-		echo "not ok $i $what"
-	fi
-	sed 's/^/# /' /tmp/gst.log
-	rm -f /tmp/gst.raw
+	rm -f /tmp/gst.raw /tmp/gst-debug.log /tmp/gst-counters
 }
 
 # GStreamer's v4l2src on rvcap's multi-planar device, as gstreamer_v4l2src:
-# io-mode=mmap, 320x240 at 15 fps, 10 frames into filesink, every byte
-# checked by rvcap-framecheck. v4l2src maps both V4L2 NV12 and NV12M to
-# caps format=NV12 (and YUV420/YUV420M to I420, NV16/NV16M to NV16), and
-# when the device lists both it takes the non-contiguous one
-# (gst_v4l2_object_get_caps_info in gst-plugins-good's sys/v4l2: "Prefer
-# the non-contiguous if supported"), handing out one GstMemory per plane;
-# filesink writes a buffer's memories one after the other, which is the
-# plane-after-plane layout rvcap's verification pattern is defined over.
-# So caps NV12 captures NV12M here and rvcap's contiguous NV12 on this node
-# is out of v4l2src's reach. Each capture is followed by a check that the
-# V4L2 format really was the multi-planar one: the last S_FMT/TRY_FMT
-# reply v4l2src logs (GST_DEBUG=v4l2:5, "Got format of ...") and
-# VIDIOC_G_FMT afterwards must both name it and its number of planes, and
-# v4l2src's allocator must have mapped each plane on its own, the memory
-# of each GstMemory (GST_DEBUG=v4l2allocator:6, "mmap buffer ... plane N":
-# planes 0 to N-1 and no other).
+# io-mode=mmap, dmabuf and auto, 320x240 at 15 fps, 10 frames into
+# filesink, every byte checked by rvcap-framecheck, the way the frames came
+# by gst_capture_checked (each plane mmapped, or exported with EXPBUF).
+# v4l2src maps both V4L2 NV12 and NV12M to caps format=NV12 (and
+# YUV420/YUV420M to I420, NV16/NV16M to NV16), and when the device lists
+# both it takes the non-contiguous one (gst_v4l2_object_get_caps_info in
+# gst-plugins-good's sys/v4l2: "Prefer the non-contiguous if supported"),
+# one GstMemory per plane. Its planes apart, such a buffer needs
+# GstVideoMeta (gst_v4l2_object_save_format), which filesink does not take,
+# so v4l2src copies each frame into a buffer of the caps' own layout,
+# planes one after the other ("streaming mode: no usable pool, copying to
+# generic pool", gst_v4l2_object_decide_allocation; then
+# gst_v4l2_buffer_pool_copy_buffer), the layout rvcap's verification
+# pattern is defined over; the copy reads each plane through its mmap or
+# its dma-buf. So caps NV12 captures NV12M here and rvcap's contiguous
+# NV12 on this node is out of v4l2src's reach. Each capture is followed by
+# a check that the V4L2 format really was the multi-planar one: the last
+# S_FMT/TRY_FMT reply v4l2src logs (GST_DEBUG=v4l2:5, "Got format of
+# ...") and VIDIOC_G_FMT afterwards must both name it and its number of
+# planes.
 gstreamer_v4l2src_mplane() {
 	dev=$1
 	# GStreamer's name, the V4L2 fourcc it must set, planes, bytes per 2 pixels
 	formats="YUY2:YUYV:1:4 NV12:NM12:2:3 NV16:NM16:2:4 I420:YM12:3:3"
-	echo "1..9"
+	# 1 + 4 formats x 3 io-modes x 2
+	echo "1..25"
 	want="GREY NM12 NM16 NV12 RGB3 YM12 YUYV"
 	have=$(v4l2-ctl -d "$dev" --list-formats | sed -n "s/.*\]: '\(....\)'.*/\1/p" | sort | xargs)
 	what="the multi-planar node lists NV12 and NV12M, NV16M, YUV420M next to YUYV, RGB3, GREY"
@@ -182,37 +260,39 @@ gstreamer_v4l2src_mplane() {
 		fourcc=${rest%%:*} rest=${rest#*:}
 		planes=${rest%%:*}
 		bytes=$((320 * 240 * ${rest#*:} / 2))
-		what="gst-launch-1.0 v4l2src io-mode=mmap $gst 320x240 (V4L2 $fourcc, $planes plane(s)) on the multi-planar node: $frames frames into filesink, every byte checked"
-		rm -f /tmp/gst-debug.log
-		if gst_capture_checked "$dev" "$frames" "$gst" "$bytes" GST_DEBUG=v4l2:5,v4l2allocator:6 \
-			GST_DEBUG_NO_COLOR=1 GST_DEBUG_FILE=/tmp/gst-debug.log; then
-			echo "ok $i $what"
-		else
-			echo "not ok $i $what"
-		fi
-		sed 's/^/# /' /tmp/gst.log
-		i=$((i + 1))
-		# v4l2src's last format reply, e.g. "Got format of 320x240,
-		# format NM12, nb planes 2, ..." (its S_FMT), then G_FMT.
-		got=$(grep -o 'Got format of [0-9x]*, format ...., nb planes [0-9]*' /tmp/gst-debug.log | tail -n 1)
-		mapped=$(sed -n 's/.*mmap buffer length .*, plane \([0-9]*\)$/\1/p' /tmp/gst-debug.log | sort -un | xargs)
-		fmt=$(v4l2-ctl -d "$dev" --get-fmt-video)
-		g_fourcc=$(echo "$fmt" | sed -n "s/.*Pixel Format *: '\(....\)'.*/\1/p")
-		g_planes=$(echo "$fmt" | sed -n 's/.*Number of planes *: *\([0-9]*\).*/\1/p')
-		what="v4l2src set V4L2 $fourcc with $planes plane(s) for $gst and mapped each plane as its own memory (its GST_DEBUG log, VIDIOC_G_FMT afterwards)"
-		if [ "$got" = "Got format of 320x240, format $fourcc, nb planes $planes" ] &&
-			[ "$mapped" = "$(seq -s ' ' 0 $((planes - 1)))" ] &&
-			[ "$g_fourcc" = "$fourcc" ] && [ "$g_planes" = "$planes" ]; then
-			echo "ok $i $what"
-		else
-			echo "not ok $i $what: log '${got:-nothing}', planes mapped '$mapped', G_FMT '$g_fourcc' with '$g_planes' plane(s)"
-		fi
-		echo "# GST_DEBUG: ${got:-no \"Got format\" line}"
-		echo "# planes mmapped by v4l2allocator: $mapped"
-		echo "# G_FMT: $g_fourcc, $g_planes plane(s)"
-		i=$((i + 1))
+		for io in mmap dmabuf auto; do
+			case $io in
+			mmap) how="each plane mmapped" ;;
+			dmabuf) how="each plane exported with VIDIOC_EXPBUF, read through the dma-bufs" ;;
+			auto) how="auto chose dmabuf: each plane exported with VIDIOC_EXPBUF, read through the dma-bufs" ;;
+			esac
+			what="gst-launch-1.0 v4l2src io-mode=$io $gst 320x240 (V4L2 $fourcc, $planes plane(s)) on the multi-planar node: $frames frames into filesink, $how, every byte checked"
+			if gst_capture_checked "$dev" "$io" "$frames" "$gst" "$bytes"; then
+				echo "ok $i $what"
+			else
+				echo "not ok $i $what"
+			fi
+			sed 's/^/# /' /tmp/gst.log
+			i=$((i + 1))
+			# v4l2src's last format reply, e.g. "Got format of 320x240,
+			# format NM12, nb planes 2, ..." (its S_FMT), then G_FMT.
+			got=$(grep -o 'Got format of [0-9x]*, format ...., nb planes [0-9]*' /tmp/gst-debug.log | tail -n 1)
+			fmt=$(v4l2-ctl -d "$dev" --get-fmt-video)
+			g_fourcc=$(echo "$fmt" | sed -n "s/.*Pixel Format *: '\(....\)'.*/\1/p")
+			g_planes=$(echo "$fmt" | sed -n 's/.*Number of planes *: *\([0-9]*\).*/\1/p')
+			what="v4l2src (io-mode=$io) set V4L2 $fourcc with $planes plane(s) for $gst (its GST_DEBUG log, VIDIOC_G_FMT afterwards)"
+			if [ "$got" = "Got format of 320x240, format $fourcc, nb planes $planes" ] &&
+				[ "$g_fourcc" = "$fourcc" ] && [ "$g_planes" = "$planes" ]; then
+				echo "ok $i $what"
+			else
+				echo "not ok $i $what: log '${got:-nothing}', G_FMT '$g_fourcc' with '$g_planes' plane(s)"
+			fi
+			echo "# GST_DEBUG: ${got:-no \"Got format\" line}"
+			echo "# G_FMT: $g_fourcc, $g_planes plane(s)"
+			i=$((i + 1))
+		done
 	done
-	rm -f /tmp/gst.raw /tmp/gst-debug.log
+	rm -f /tmp/gst.raw /tmp/gst-debug.log /tmp/gst-counters
 }
 
 # In the IOMMU boot QEMU's edu device is rvcap's DMA master, and with the
