@@ -634,15 +634,15 @@ impl Capture {
     /// or plane out of range) and a file descriptor for it; `flags`:
     /// `O_ACCMODE` and `O_CLOEXEC`. Anyone may export, as with videobuf2
     /// (no owner check); the dma-buf keeps the pages alive, not the
-    /// buffer.
+    /// buffer (the queue's rules: `queue::Queue::export`).
     pub(crate) fn expbuf(&self, index: usize, plane: usize, flags: u32) -> Result<i32> {
         let st = self.shared.state.lock();
         self.check_connected(&st)?;
-        let memory = st
+        let pages = st
             .queue
-            .mmap_buffer(index, plane)
+            .export(&st.dma, index, plane)
             .map_err(|e| self.refuse(ratelimit!(), "EXPBUF", e))?;
-        dma_buf_export::export(memory, flags)
+        dma_buf_export::export(pages, flags)
     }
 }
 

@@ -7,7 +7,7 @@
 
 use super::inject::Inject;
 use crate::kapi::device::DeviceRef;
-use crate::kapi::dma::{self, DataDirection, DeviceMemory, DmaStats, Mapping};
+use crate::kapi::dma::{self, DataDirection, DeviceMemory, DmaStats, HeldPages, Mapping};
 use crate::kapi::dma_buf::{Attachment as KAttachment, DmaBuf, ImportedTable};
 use crate::kapi::log::DevLog;
 use crate::kapi::ratelimit::{ratelimit, RateLimit};
@@ -109,6 +109,7 @@ impl Dma for KernelDma {
     type DmaBuf = DmaBuf;
     type Attachment = Attachment;
     type Mapping = Mapping;
+    type Pages = HeldPages;
 
     fn new_table<T>(&mut self, len: usize, mut make: impl FnMut() -> T) -> QResult<KVec<T>> {
         let mut table = KVec::with_capacity(len, GFP_KERNEL).map_err(|_| out_of_memory())?;
@@ -229,5 +230,9 @@ impl Dma for KernelDma {
 
     fn is_mapped_to_user(&self, mapping: &Mapping) -> bool {
         mapping.is_mapped_to_user()
+    }
+
+    fn hold_pages(&self, mapping: &Mapping) -> Option<HeldPages> {
+        mapping.hold_pages()
     }
 }

@@ -332,6 +332,14 @@ impl UserPages {
     }
 }
 
+/// A hold on the pages of MMAP memory without its DMA mapping, which goes
+/// with the queue's buffer: what an exported dma-buf keeps (see
+/// `dma_buf_export`), with the stats its export counts in.
+pub(crate) struct HeldPages {
+    pub(super) pages: Arc<UserPages>,
+    pub(super) stats: Arc<DmaStats>,
+}
+
 /// Driver-allocated (MMAP) memory, mapped for the device.
 pub(crate) struct MmapMemory {
     // Field order is drop order: unmap, free the table, then the pages
@@ -656,9 +664,13 @@ impl DeviceMemory {
             .map_or(0, |m| m.pages.exports.load(Ordering::Relaxed))
     }
 
-    /// What the DMA side counts in.
-    pub(super) fn stats(&self) -> &Arc<DmaStats> {
-        &self.stats
+    /// A hold on the pages of MMAP memory (`None` for an import), for an
+    /// export to keep: the pages, not this mapping of them.
+    pub(crate) fn hold_pages(&self) -> Option<HeldPages> {
+        Some(HeldPages {
+            pages: self.mmap()?.pages.clone(),
+            stats: self.stats.clone(),
+        })
     }
 
     /// Whether the DMA addresses form one contiguous range.

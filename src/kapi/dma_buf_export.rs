@@ -71,11 +71,12 @@
 //! unmap would copy an importer's older view back over the new frame.
 //!
 //! Those syncs go through the table's DMA addresses, in runs as
-//! [`DeviceMemory`]'s do, copied when the table is mapped, not through its
-//! scatterlist: once an importer has the table, `CONFIG_DMABUF_DEBUG`
-//! scrambles its page links (under the reservation lock, which these
-//! callbacks do not all hold), which `sg_next`, and iommu-dma's
-//! scatterlist syncs for a non-coherent device (`sg_phys`), would follow.
+//! [`DeviceMemory`](super::dma::DeviceMemory)'s do, copied when the table
+//! is mapped, not through its scatterlist: once an importer has the table,
+//! `CONFIG_DMABUF_DEBUG` scrambles its page links (under the reservation
+//! lock, which these callbacks do not all hold), which `sg_next`, and
+//! iommu-dma's scatterlist syncs for a non-coherent device (`sg_phys`),
+//! would follow.
 //! The queue's buffer itself is synced by QBUF and DQBUF as for any MMAP
 //! buffer, not here: a CPU sync of rvcap's own mapping outside DQBUF could
 //! only discard (invalidate, or copy a stale bounce buffer over) bytes the
@@ -86,7 +87,7 @@
 
 use super::bindings;
 use super::device::{Device, DeviceRef};
-use super::dma::{bump, DataDirection, DeviceMemory, DmaStats, SgTable, UserPages};
+use super::dma::{bump, DataDirection, DmaStats, HeldPages, SgTable, UserPages};
 use super::mm::Vma;
 use core::ptr::NonNull;
 use kernel::error::{from_err_ptr, from_result, to_result};
@@ -448,9 +449,9 @@ impl ExportRegistry {
 struct ExportedPages(Arc<UserPages>);
 
 impl ExportedPages {
-    fn new(pages: &Arc<UserPages>) -> Self {
+    fn new(pages: Arc<UserPages>) -> Self {
         pages.exported(true);
-        Self(pages.clone())
+        Self(pages)
     }
 }
 
@@ -836,17 +837,17 @@ pub(crate) struct ExportedBuf {
 }
 
 impl ExportedBuf {
-    /// Exports the pages of MMAP memory `memory` as a new dma-buf whose file
-    /// has the `O_ACCMODE` bits `mode`; `EINVAL` for an import.
-    pub(crate) fn new(memory: &DeviceMemory, mode: u32) -> Result<Self> {
-        let pages = memory.mmap().ok_or(EINVAL)?.user_pages();
+    /// Exports the MMAP pages `held` as a new dma-buf whose file has the
+    /// `O_ACCMODE` bits `mode`.
+    pub(crate) fn new(held: HeldPages, mode: u32) -> Result<Self> {
+        let HeldPages { pages, stats } = held;
         let size = pages.pages().len() * PAGE_SIZE;
         let exported = KBox::pin_init(
             try_pin_init!(Exported {
                 state <- new_mutex!(ExportState::default()),
                 pages: ExportedPages::new(pages),
                 size,
-                stats: memory.stats().clone(),
+                stats,
             }? Error),
             GFP_KERNEL,
         )?;
@@ -897,11 +898,11 @@ impl ExportedBuf {
     }
 }
 
-/// VIDIOC_EXPBUF of MMAP memory: a new dma-buf of its pages and a file
-/// descriptor for it; `flags`: `O_ACCMODE` bits for the file, `O_CLOEXEC`
-/// for the descriptor.
-pub(crate) fn export(memory: &DeviceMemory, flags: u32) -> Result<i32> {
-    ExportedBuf::new(memory, flags & ACCESS_MODE)?.into_fd(flags & CLOSE_ON_EXEC)
+/// VIDIOC_EXPBUF of MMAP memory: a new dma-buf of the pages `held` (from
+/// the queue's `export`) and a file descriptor for it; `flags`: `O_ACCMODE`
+/// bits for the file, `O_CLOEXEC` for the descriptor.
+pub(crate) fn export(held: HeldPages, flags: u32) -> Result<i32> {
+    ExportedBuf::new(held, flags & ACCESS_MODE)?.into_fd(flags & CLOSE_ON_EXEC)
 }
 
 impl Drop for ExportedBuf {

@@ -73,6 +73,20 @@
 //! the first REQBUFS or CREATE_BUFS (through [`Dma::new_table`]), so that
 //! no ioctl after it allocates for the queue's own bookkeeping.
 //!
+//! # Exports (EXPBUF)
+//!
+//! Only a plane of an MMAP buffer may be exported ([`Queue::export`]):
+//! rvcap owns no import's memory to give away (`EINVAL` for a DMABUF
+//! queue, an index without a buffer, a plane the buffer lacks). An export
+//! holds the plane's pages ([`Dma::Pages`]), as a userspace mmap() does,
+//! never the queue's mapping of them for the device: exporting changes
+//! nothing in the queue (the buffer streams as before, its syncs made on
+//! the queue's mapping at QBUF and DQBUF), and REQBUFS(0), REMOVE_BUFS and
+//! close with exports alive orphan the memory as they do a mmapped buffer:
+//! the queue forgets the buffer and drops its mapping at once, the pages
+//! live until the last of the exports and user mappings goes, and the
+//! queue may be given new buffers meanwhile.
+//!
 //! # Cache hints
 //!
 //! MMAP buffers requested with `V4L2_MEMORY_FLAG_NON_COHERENT` make a
@@ -235,7 +249,8 @@ pub(crate) struct OwnerId(pub(crate) usize);
 /// a [`Dma::DmaBuf`] puts its dma-buf reference, an [`Dma::Attachment`]
 /// detaches (and puts; the exporter may sync for the CPU then), the last
 /// clone of a [`Dma::Mapping`] unmaps (which may sync for the CPU: the
-/// exporter decides) and, for MMAP memory, frees (without a CPU sync).
+/// exporter decides) and, for MMAP memory, frees the pages (without a CPU
+/// sync) unless a [`Dma::Pages`] or a userspace mapping still holds them.
 /// Byte ranges are offsets into the mapping.
 pub(crate) trait Dma {
     /// A table of `T`s allocated once: the queue's slots.
@@ -247,6 +262,9 @@ pub(crate) trait Dma {
     /// Memory the device can write: an MMAP buffer (allocated and mapped
     /// together) or a mapped attachment. Cloning shares it.
     type Mapping: Clone;
+    /// A hold on the pages of MMAP memory without its mapping for the
+    /// device: what an exported dma-buf keeps (see "Exports").
+    type Pages;
 
     /// Allocates a table of `len` entries made by `make`.
     fn new_table<T>(&mut self, len: usize, make: impl FnMut() -> T) -> QResult<Self::Table<T>>;
@@ -294,6 +312,9 @@ pub(crate) trait Dma {
     fn mapping_size(&self, mapping: &Self::Mapping) -> usize;
     /// Whether userspace has the (MMAP) memory mapped.
     fn is_mapped_to_user(&self, mapping: &Self::Mapping) -> bool;
+    /// A hold on the pages of MMAP memory `mapping`, which keeps them
+    /// alive, not the mapping; `None` for an import (not ours to give).
+    fn hold_pages(&self, mapping: &Self::Mapping) -> Option<Self::Pages>;
 }
 
 /// How imports are mapped and how much DQBUF syncs. The default is the
@@ -1562,6 +1583,17 @@ impl<D: Dma> Queue<D> {
     /// The mapping of plane `plane` of buffer `index`, if it has one.
     pub(crate) fn mapping(&self, index: usize, plane: usize) -> Option<&D::Mapping> {
         self.slot(index).ok()?.planes().get(plane)?.mapping.as_ref()
+    }
+
+    /// VIDIOC_EXPBUF: a hold on the pages of plane `plane` of MMAP buffer
+    /// `index`, for a dma-buf to keep (`EINVAL` for a queue without MMAP
+    /// buffers, an index without a buffer, a plane the buffer lacks). The
+    /// queue is not changed, nor its owner checked: anyone may export, as
+    /// with videobuf2. See "Exports".
+    pub(crate) fn export(&self, dma: &D, index: usize, plane: usize) -> QResult<D::Pages> {
+        let mapping = self.mmap_buffer(index, plane)?;
+        dma.hold_pages(mapping)
+            .ok_or(Error::inval("memory without pages to export"))
     }
 
     /// The memory of plane `plane` of MMAP buffer `index`, for mmap().

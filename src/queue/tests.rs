@@ -22,6 +22,7 @@ impl Dma for NoDma {
     type DmaBuf = ();
     type Attachment = ();
     type Mapping = ();
+    type Pages = ();
 
     fn new_table<T>(&mut self, len: usize, make: impl FnMut() -> T) -> QResult<Self::Table<T>> {
         Ok(core::iter::repeat_with(make).take(len).collect())
@@ -58,6 +59,9 @@ impl Dma for NoDma {
     }
     fn is_mapped_to_user(&self, _mapping: &()) -> bool {
         false
+    }
+    fn hold_pages(&self, _mapping: &()) -> Option<()> {
+        Some(())
     }
 }
 

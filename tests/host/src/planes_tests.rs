@@ -11,10 +11,15 @@
 //! plane, and writes into planes it owns (MMAP planes through its own
 //! mmap(), which outlives the buffer's removal), which nothing the driver
 //! does may change until userspace queues them again.
+//!
+//! It also exports MMAP planes (EXPBUF) and keeps the dma-bufs, mmaps
+//! them and closes them: an exported plane streams as before, and memory
+//! the queue let go of lives exactly as long as an export or a user
+//! mapping holds it, mapped for the device no more.
 
 use crate::model::dma_api::Platform;
 use crate::model::memory::LINE;
-use crate::model::{Buffer, Counters, Exporter, MappingInner, Model, World};
+use crate::model::{Buffer, Counters, Exporter, HeldPages, Model, UserMapping, World};
 use crate::pattern_tests::verification_byte;
 use crate::queue::*;
 use crate::rng::Rng;
@@ -23,6 +28,7 @@ use crate::userspace::{Claims, Userspace};
 use std::collections::BTreeMap;
 use std::format;
 use std::rc::Rc;
+use std::vec;
 use std::vec::Vec;
 
 const A: OwnerId = OwnerId(1);
@@ -118,9 +124,12 @@ struct Rig {
     frames_written: BTreeMap<u32, [Vec<u8>; MAX_PLANES]>,
     /// What userspace wrote and has not queued since.
     claims: Claims,
-    /// MMAP planes userspace keeps mmapped: their memory outlives the
-    /// queue's.
-    user_mmaps: Vec<Rc<MappingInner>>,
+    /// Userspace's mappings of MMAP planes (through the video node, once a
+    /// plane, or of an export): their memory outlives the queue's.
+    user_mmaps: Vec<UserMapping>,
+    /// Dma-bufs userspace exported (EXPBUF) and keeps open: each holds its
+    /// plane's memory.
+    exports: Vec<HeldPages>,
 }
 
 impl Userspace for Rig {
@@ -151,6 +160,7 @@ impl Rig {
             frames_written: BTreeMap::new(),
             claims: Claims::default(),
             user_mmaps: Vec::new(),
+            exports: Vec::new(),
         }
     }
 
@@ -220,25 +230,56 @@ impl Rig {
     /// Userspace mmaps plane `plane` of MMAP buffer `index` (once) and
     /// keeps the mapping.
     fn user_mmap(&mut self, index: usize, plane: usize) -> Rc<Buffer> {
-        let mapping = self.q.mmap_buffer(index, plane).unwrap().clone();
-        if !self.user_mmaps.iter().any(|m| Rc::ptr_eq(m, &mapping)) {
-            mapping.user_mapped.set(true);
-            self.user_mmaps.push(mapping.clone());
+        let mapping = self.q.mmap_buffer(index, plane).unwrap();
+        if !self
+            .user_mmaps
+            .iter()
+            .any(|m| m.buffer().id == mapping.buffer.id)
+        {
+            self.user_mmaps.push(mapping.user_map());
         }
         mapping.buffer.clone()
     }
 
-    /// Userspace munmaps `buffer`: freed if the queue no longer has it.
+    /// Userspace munmaps (one mapping of) `buffer`: freed if nothing else
+    /// holds it.
     fn user_munmap(&mut self, buffer: &Rc<Buffer>) {
         self.world.disturb();
         if let Some(at) = self
             .user_mmaps
             .iter()
-            .position(|m| m.buffer.id == buffer.id)
+            .position(|m| m.buffer().id == buffer.id)
         {
-            let mapping = self.user_mmaps.remove(at);
-            mapping.user_mapped.set(false);
+            self.user_mmaps.remove(at);
         }
+    }
+
+    /// VIDIOC_EXPBUF of plane `plane` of buffer `index` (by anyone: no
+    /// owner); userspace keeps the dma-buf. Returns the memory exported.
+    fn expbuf(&mut self, index: usize, plane: usize) -> Result<Rc<Buffer>, Errno> {
+        self.world.disturb();
+        let held = self
+            .q
+            .export(&self.dma, index, plane)
+            .map_err(|e| e.errno)?;
+        let buffer = held.buffer().clone();
+        self.exports.push(held);
+        Ok(buffer)
+    }
+
+    /// Userspace closes the dma-buf of its export `n` (the last reference:
+    /// the dma-buf is released).
+    fn release_export(&mut self, n: usize) {
+        self.world.disturb();
+        self.exports.remove(n);
+    }
+
+    /// Userspace mmaps the dma-buf of its export `n` and keeps the mapping.
+    fn mmap_export(&mut self, n: usize) -> Rc<Buffer> {
+        let mapping = self.exports[n].user_map();
+        let buffer = mapping.buffer().clone();
+        self.user_mmaps.push(mapping);
+        buffer
     }
 
     /// The MMAP planes the queue holds.
@@ -254,14 +295,23 @@ impl Rig {
         ids
     }
 
-    /// MMAP planes userspace still has mmapped that the queue let go of.
-    fn orphans(&self) -> Vec<Rc<MappingInner>> {
+    /// The MMAP memory userspace holds: mapped, or exported.
+    fn user_held(&self) -> impl Iterator<Item = &Rc<Buffer>> {
+        let mapped = self.user_mmaps.iter().map(UserMapping::buffer);
+        mapped.chain(self.exports.iter().map(HeldPages::buffer))
+    }
+
+    /// MMAP planes the queue let go of that userspace still holds (mapped
+    /// or exported), each once.
+    fn orphans(&self) -> Vec<Rc<Buffer>> {
         let held = self.queue_mmaps();
-        self.user_mmaps
-            .iter()
-            .filter(|m| !held.contains(&m.buffer.id))
-            .cloned()
-            .collect()
+        let mut orphans: Vec<Rc<Buffer>> = Vec::new();
+        for buffer in self.user_held() {
+            if !held.contains(&buffer.id) && !orphans.iter().any(|o| o.id == buffer.id) {
+                orphans.push(buffer.clone());
+            }
+        }
+        orphans
     }
 
     /// What userspace reaches of each plane of a buffer: MMAP planes
@@ -280,7 +330,7 @@ impl Rig {
     /// mmapped, and the dma-bufs at `fds` no device-owned buffer holds.
     fn user_owned_buffers(&mut self, fds: &[i32]) -> Vec<Rc<Buffer>> {
         let infos: Vec<BufferInfo> = self.all_infos().into_iter().flatten().collect();
-        let mut owned: Vec<Rc<Buffer>> = self.orphans().iter().map(|m| m.buffer.clone()).collect();
+        let mut owned = self.orphans();
         match self.q.memory() {
             Some(Memory::Mmap) => {
                 for info in infos.iter().filter(|info| info.state.is_cpu_owned()) {
@@ -305,7 +355,7 @@ impl Rig {
     fn check_claims(&self, context: &str) {
         let held = self.queue_mmaps();
         self.claims.check(context, |buffer| {
-            self.user_mmaps.iter().any(|m| m.buffer.id == buffer.id) || held.contains(&buffer.id)
+            self.user_held().any(|b| b.id == buffer.id) || held.contains(&buffer.id)
         });
     }
 
@@ -531,21 +581,40 @@ impl Rig {
             }
         }
         assert_eq!(existing, self.q.count(), "{context}: count");
-        // Removed MMAP planes userspace still has mmapped: memory and DMA
-        // mapping alive, the CPU's.
+        // MMAP planes the queue let go of that userspace still mmaps or
+        // exports: their memory alive and the CPU's, their mapping for the
+        // device gone with the queue's buffer.
         let orphans = self.orphans();
         for orphan in &orphans {
-            assert!(!orphan.buffer.is_device_owned(), "{context}: orphan owned");
+            let id = orphan.id;
+            assert!(!orphan.is_freed(), "{context}: orphan {id} freed");
+            assert!(!orphan.is_device_owned(), "{context}: orphan {id} owned");
+            assert!(
+                !orphan.is_mapped_for_device(),
+                "{context}: orphan {id} still mapped for the device"
+            );
         }
-        let orphans = orphans.len() as u64;
+        // Memory is freed exactly when the last of the queue's buffer, the
+        // user mappings and the exports goes: alive, all those held...
+        let queue_held = self.queue_mmaps();
+        for buffer in self.user_held() {
+            assert!(!buffer.is_freed(), "{context}: {} freed", buffer.id);
+        }
+        // ...and nothing else.
+        assert_eq!(
+            c.pages(),
+            (queue_held.len() + orphans.len()) as u64,
+            "{context}: MMAP memory alive"
+        );
+        assert_eq!(
+            c.exports_alive(),
+            self.exports.len() as u64,
+            "{context}: exports"
+        );
         assert_eq!(c.attachments(), attached, "{context}: attachments");
         assert_eq!(c.refs_held(), attached, "{context}: dma-buf references");
-        assert_eq!(c.mappings(), mapped + orphans, "{context}: mappings");
-        assert_eq!(
-            c.dma_mappings(),
-            dma_mapped + orphans,
-            "{context}: DMA mappings"
-        );
+        assert_eq!(c.mappings(), mapped, "{context}: mappings");
+        assert_eq!(c.dma_mappings(), dma_mapped, "{context}: DMA mappings");
         assert_eq!(
             c.mmap_freed_device_owned, 0,
             "{context}: MMAP buffer freed while the device owned it"
@@ -1553,6 +1622,375 @@ fn create_bufs_with_another_coherency_or_plane_count_is_einval() {
     assert!(a.non_coherent && r.q.is_non_coherent());
 }
 
+// ---- EXPBUF
+
+/// Single- and multi-planar buffers.
+const PLANE_COUNTS: [usize; 2] = [1, MAX_PLANES];
+
+/// [`snapshot`] but for what exports count: what EXPBUF must not change.
+fn snapshot_but_exports(r: &Rig) -> (Vec<Option<BufferInfo>>, usize, Option<Memory>, Counters) {
+    let mut s = snapshot(r);
+    (s.3.exports, s.3.exports_released) = (0, 0);
+    s
+}
+
+/// EXPBUF of every plane of buffer `index` (plane 0 twice: each EXPBUF
+/// makes a dma-buf of its own), which must change nothing but the exports
+/// and export the plane's memory itself, not a copy.
+fn export_every_plane(r: &mut Rig, index: usize) -> Vec<Rc<Buffer>> {
+    let before = snapshot_but_exports(r);
+    let num_planes = r.info(index).num_planes;
+    let mut exported = Vec::new();
+    for plane in (0..num_planes).chain([0]) {
+        let buffer = r.expbuf(index, plane).unwrap();
+        let mapping = r.q.mmap_buffer(index, plane).unwrap();
+        assert_eq!(buffer.id, mapping.buffer.id, "export of {index}/{plane}");
+        exported.push(buffer);
+    }
+    assert_eq!(snapshot_but_exports(r), before, "EXPBUF of {index} changed");
+    exported.pop();
+    exported
+}
+
+#[test]
+fn expbuf_is_einval_but_for_a_plane_of_an_mmap_buffer() {
+    for num_planes in PLANE_COUNTS {
+        on_every_platform(|r| {
+            let context = format!("{num_planes} planes");
+            assert_eq!(
+                r.expbuf(0, 0).map(|b| b.id),
+                Err(Errno::EINVAL),
+                "{context}: no buffers"
+            );
+            r.reqbufs(A, &buffers(Memory::Mmap, 3, num_planes, false))
+                .unwrap();
+            r.remove_bufs(A, 1, 1).unwrap();
+            let before = snapshot(r);
+            for (index, plane) in [
+                (1, 0),
+                (3, 0),
+                (MAX_BUFFERS, 0),
+                (usize::MAX, 0),
+                (0, num_planes),
+                (2, MAX_PLANES),
+                (0, usize::MAX),
+            ] {
+                assert_eq!(
+                    r.expbuf(index, plane).map(|b| b.id),
+                    Err(Errno::EINVAL),
+                    "{context}: buffer {index} plane {plane}"
+                );
+            }
+            assert_eq!(snapshot(r), before, "{context}: a refused EXPBUF changed");
+            // Every plane of the buffers there are, each time a new export.
+            for index in [0, 2] {
+                export_every_plane(r, index);
+            }
+            let exports = 2 * (num_planes as u64 + 1);
+            assert_eq!(r.counters().exports_alive(), exports, "{context}");
+            r.check_invariants(&context);
+            // No plane of a DMABUF queue, mapped for the device or not:
+            // those pages are the exporter's.
+            let fds: Vec<i32> = (10..10 + num_planes as i32).collect();
+            r.export_planes(&fds);
+            import_buffers(r, 2, num_planes);
+            r.qbuf(A, &planes_request(0, Memory::DmaBuf, &fds)).unwrap();
+            assert!(r.info(0).planes().iter().all(|p| p.mapped_for_device));
+            let before = snapshot(r);
+            for index in 0..3 {
+                for plane in 0..=MAX_PLANES {
+                    assert_eq!(
+                        r.expbuf(index, plane).map(|b| b.id),
+                        Err(Errno::EINVAL),
+                        "{context}: DMABUF buffer {index} plane {plane}"
+                    );
+                }
+            }
+            assert_eq!(snapshot(r), before, "{context}: EXPBUF of an import");
+            r.check_invariants(&format!("{context}: DMABUF"));
+        });
+    }
+}
+
+/// One round of streaming through buffer `round % 2`: QBUF (then, if
+/// `export`, EXPBUF of every plane while the device owns it), a frame, DQBUF
+/// (the rig checks every byte) and userspace writing into every plane.
+fn stream_round(r: &mut Rig, round: usize, export: bool) -> Vec<BufferInfo> {
+    let index = round % 2;
+    let mut infos = vec![r
+        .qbuf(A, &mmap_request(index, CacheHints::default()))
+        .unwrap()];
+    if export {
+        export_every_plane(r, index);
+    }
+    r.streamon(A).unwrap();
+    let bytesused = [Some(100 * (round + 1)), None, Some(1000 - round)];
+    assert_eq!(r.engine_tick_with(bytesused), Some(index));
+    let info = r.dqbuf(A, Memory::Mmap).unwrap();
+    for (p, plane) in r.user_planes(&info).iter().enumerate() {
+        r.user_write(plane, 10 * round, &[(round + p) as u8; 70]);
+    }
+    infos.push(info);
+    infos
+}
+
+/// Exporting changes nothing: a buffer exported while the CPU owns it and
+/// one exported while the device does stream exactly as on a queue that
+/// exports nothing, sync for sync, every frame byte-exact.
+#[test]
+fn an_exported_buffer_streams_as_it_would_unexported() {
+    for num_planes in PLANE_COUNTS {
+        for platform in Platform::ALL {
+            let setup = Setup {
+                platform,
+                ..Setup::default()
+            };
+            let (mut exported, mut plain) = (Rig::new(setup), Rig::new(setup));
+            for r in [&mut exported, &mut plain] {
+                r.reqbufs(A, &buffers(Memory::Mmap, 2, num_planes, false))
+                    .unwrap();
+            }
+            export_every_plane(&mut exported, 0);
+            for round in 0..6 {
+                let context = format!("{platform:?}, {num_planes} planes, round {round}");
+                let infos = stream_round(&mut exported, round, round == 1);
+                assert_eq!(infos, stream_round(&mut plain, round, false), "{context}");
+                let mut c = exported.counters();
+                (c.exports, c.exports_released) = (0, 0);
+                assert_eq!(c, plain.counters(), "{context}: the DMA side did otherwise");
+                exported.check_invariants(&context);
+            }
+            assert_eq!(
+                exported.counters().exports_alive(),
+                2 * (num_planes as u64 + 1)
+            );
+        }
+    }
+}
+
+/// How the queue lets its buffers go.
+#[derive(Clone, Copy, Debug)]
+enum LetGo {
+    Reqbufs0,
+    RemoveBufs,
+    Close,
+}
+
+/// REQBUFS(0), REMOVE_BUFS and close (while streaming) with exports alive:
+/// the queue forgets the buffer and unmaps it for the device at once; its
+/// memory, with the frame and what userspace wrote through an export,
+/// lives on while the queue streams new buffers, until its last export
+/// goes.
+#[test]
+fn letting_go_of_an_exported_buffer_orphans_its_memory_until_the_last_export_goes() {
+    for num_planes in PLANE_COUNTS {
+        for let_go in [LetGo::Reqbufs0, LetGo::RemoveBufs, LetGo::Close] {
+            on_every_platform(|r| {
+                let context = format!("{num_planes} planes, {let_go:?}");
+                let request = buffers(Memory::Mmap, 2, num_planes, false);
+                r.reqbufs(A, &request).unwrap();
+                r.qbuf(A, &mmap_request(0, CacheHints::default())).unwrap();
+                r.streamon(A).unwrap();
+                r.engine_tick_with([Some(3000), None, Some(10)]).unwrap();
+                let info = r.dqbuf(A, Memory::Mmap).unwrap();
+                // Buffer 1 queued: the device owns it when close lets it go.
+                r.qbuf(A, &mmap_request(1, CacheHints::default())).unwrap();
+                let exported = export_every_plane(r, 0);
+                r.user_write(&exported[0], 3000, &[0x77; 1096]);
+                let before = r.counters();
+                match let_go {
+                    LetGo::Reqbufs0 => {
+                        r.streamoff(A).unwrap();
+                        let none = buffers(Memory::Mmap, 0, num_planes, false);
+                        r.reqbufs(A, &none).unwrap();
+                    }
+                    LetGo::RemoveBufs => {
+                        r.streamoff(A).unwrap();
+                        r.remove_bufs(A, 0, 1).unwrap();
+                    }
+                    LetGo::Close => r.close(A),
+                }
+                assert!(r.q.query(&r.dma, 0).is_err(), "{context}: buffer 0 stays");
+                assert!(r.q.mmap_buffer(0, 0).is_err(), "{context}: buffer 0 stays");
+                // Every plane let go of is unmapped for the device at once;
+                // only the exported ones' memory lives on.
+                let gone = match let_go {
+                    LetGo::RemoveBufs => 1,
+                    _ => 2,
+                };
+                let c = r.counters();
+                assert_eq!(
+                    (c.mmap_unmaps - before.mmap_unmaps, c.frees - before.frees),
+                    ((gone * num_planes) as u64, ((gone - 1) * num_planes) as u64),
+                    "{context}: unmapped, freed"
+                );
+                assert_eq!(c.mmap_freed_device_owned, 0, "{context}");
+                assert_eq!(r.orphans().len(), num_planes, "{context}");
+                for buffer in &exported {
+                    assert!(!buffer.is_freed(), "{context}");
+                    assert!(!buffer.is_mapped_for_device(), "{context}");
+                }
+                r.check_invariants(&context);
+                // The frame is there, where userspace did not write.
+                assert_eq!(
+                    exported[0].cpu_peek(0..3000),
+                    plane_frame(info.sequence, 0, 3000),
+                    "{context}"
+                );
+                for p in 1..num_planes {
+                    let used = info.planes[p].bytesused;
+                    let frame = plane_frame(info.sequence, p, used);
+                    assert_eq!(exported[p].cpu_peek(0..used), frame, "{context}: {p}");
+                }
+                // The queue gets new buffers meanwhile, of memory of their
+                // own, and streams.
+                r.reqbufs(A, &request).unwrap();
+                for id in r.queue_mmaps() {
+                    assert!(exported.iter().all(|b| b.id != id), "{context}");
+                }
+                for i in 0..2 {
+                    r.qbuf(A, &mmap_request(i, CacheHints::default())).unwrap();
+                }
+                r.streamon(A).unwrap();
+                for _ in 0..2 {
+                    r.engine_tick().unwrap();
+                    r.dqbuf(A, Memory::Mmap).unwrap();
+                }
+                r.check_invariants(&format!("{context}: new buffers"));
+                // Each plane's memory goes with its last export (plane 0 has
+                // two), not before.
+                while !r.exports.is_empty() {
+                    let buffer = r.exports[0].buffer().clone();
+                    r.release_export(0);
+                    let last = r.exports.iter().all(|e| e.buffer().id != buffer.id);
+                    assert_eq!(buffer.is_freed(), last, "{context}: {}", buffer.id);
+                    r.check_invariants(&format!("{context}: an export gone"));
+                }
+                r.close(A);
+                let c = r.counters();
+                assert_eq!(
+                    (c.held(), c.pages(), c.exports_alive()),
+                    ((0, 0, 0, 0), 0, 0),
+                    "{context}: leak"
+                );
+            });
+        }
+    }
+}
+
+/// What userspace holds of an orphan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Hold {
+    Export,
+    NodeMmap,
+    ExportMmap,
+}
+
+/// An MMAP plane exported, mmapped through the video node and through the
+/// dma-buf, then let go of by the queue: its memory lives until the last
+/// of the three goes, whichever it is; the planes nothing holds go at once.
+#[test]
+fn an_orphan_lives_until_the_last_of_its_export_and_mappings_in_any_order() {
+    use Hold::*;
+    let orders = [
+        [Export, NodeMmap, ExportMmap],
+        [Export, ExportMmap, NodeMmap],
+        [NodeMmap, Export, ExportMmap],
+        [NodeMmap, ExportMmap, Export],
+        [ExportMmap, Export, NodeMmap],
+        [ExportMmap, NodeMmap, Export],
+    ];
+    for order in orders {
+        on_every_platform(|r| {
+            let context = format!("{order:?}");
+            r.reqbufs(A, &buffers(Memory::Mmap, 1, 3, false)).unwrap();
+            let orphan = r.expbuf(0, 1).unwrap();
+            // A mapping of the export counts as one of the buffer's, while
+            // it lives.
+            let mapped = |r: &Rig| -> Vec<bool> {
+                r.info(0)
+                    .planes()
+                    .iter()
+                    .map(|p| p.mapped_to_user)
+                    .collect()
+            };
+            r.mmap_export(0);
+            assert_eq!(mapped(r), [false, true, false], "{context}");
+            r.user_mmaps.clear();
+            assert_eq!(mapped(r), [false; 3], "{context}");
+            r.user_mmap(0, 1);
+            r.mmap_export(0);
+            // In `r.user_mmaps`' order.
+            let mut mappings = vec![NodeMmap, ExportMmap];
+            r.user_fill(&orphan, 0x3c);
+            let before = r.counters();
+            r.reqbufs(A, &buffers(Memory::Mmap, 0, 3, false)).unwrap();
+            let c = r.counters();
+            assert_eq!(
+                (c.mmap_unmaps - before.mmap_unmaps, c.frees - before.frees),
+                (3, 2),
+                "{context}: every plane unmapped, the two not held freed"
+            );
+            assert_eq!((c.mappings(), c.dma_mappings(), c.pages()), (0, 0, 1));
+            r.check_invariants(&context);
+            for (k, hold) in order.into_iter().enumerate() {
+                assert!(!orphan.is_freed(), "{context}: freed before {hold:?} went");
+                if hold == Export {
+                    r.release_export(0);
+                } else {
+                    let at = mappings.iter().position(|&m| m == hold).unwrap();
+                    mappings.remove(at);
+                    r.world.disturb();
+                    r.user_mmaps.remove(at);
+                }
+                assert_eq!(orphan.is_freed(), k == 2, "{context}: {hold:?} went");
+                r.check_invariants(&format!("{context}: {hold:?} went"));
+            }
+            let c = r.counters();
+            assert_eq!((c.held(), c.pages()), ((0, 0, 0, 0), 0), "{context}");
+        });
+    }
+}
+
+/// Exports of buffers the device holds (one done, one queued) when the
+/// queue is closed while streaming: the queue gives them back to the CPU
+/// before it unmaps them, so the orphans hold the device's last frame and
+/// are the CPU's to write.
+#[test]
+fn exports_of_buffers_the_device_holds_at_close_keep_its_frame() {
+    for num_planes in PLANE_COUNTS {
+        on_every_platform(|r| {
+            let context = format!("{num_planes} planes");
+            r.reqbufs(A, &buffers(Memory::Mmap, 2, num_planes, false))
+                .unwrap();
+            for i in 0..2 {
+                r.qbuf(A, &mmap_request(i, CacheHints::default())).unwrap();
+            }
+            r.streamon(A).unwrap();
+            assert_eq!(r.engine_tick(), Some(0));
+            let sequence = r.sequence - 1;
+            let done = export_every_plane(r, 0);
+            let queued = export_every_plane(r, 1);
+            assert_eq!(r.info(0).state, State::Done, "{context}");
+            r.close(A);
+            assert_eq!(r.counters().mmap_freed_device_owned, 0, "{context}");
+            for (p, buffer) in done.iter().enumerate() {
+                let frame = plane_frame(sequence, p, SIZES[p]);
+                assert_eq!(buffer.cpu_peek(0..SIZES[p]), frame, "{context}: {p}");
+            }
+            r.check_invariants(&context);
+            for buffer in done.iter().chain(&queued) {
+                assert!(!buffer.is_device_owned(), "{context}");
+                r.user_fill(buffer, 0xa5);
+            }
+            r.check_invariants(&format!("{context}: written"));
+            r.exports.clear();
+            let c = r.counters();
+            assert_eq!((c.held(), c.pages()), ((0, 0, 0, 0), 0), "{context}");
+        });
+    }
+}
+
 // ---- Randomized sequences
 
 /// Sequences per platform, and operations per sequence.
@@ -1566,7 +2004,8 @@ fn snapshot(r: &Rig) -> (Vec<Option<BufferInfo>>, usize, Option<Memory>, Counter
 }
 
 /// One random sequence of ioctls (REMOVE_BUFS and CREATE_BUFS into holes
-/// among them), engine frames, userspace writes, mmaps and munmaps on
+/// among them, EXPBUF), engine frames, userspace writes, mmaps and munmaps
+/// (of the video node's buffers and of exports) and closes of exports on
 /// `platform`, with buffers of 1 to 3 planes, each dma-buf from an
 /// exporter of its own.
 fn random_sequence(platform: Platform, seed: u64) {
@@ -1611,7 +2050,7 @@ fn random_sequence(platform: Platform, seed: u64) {
             .rposition(Option::is_some)
             .map_or(0, |i| i + 1);
         let byte = step as u8 ^ 0x5a;
-        match rng.below(26) {
+        match rng.below(29) {
             0 => {
                 // Now and then close to the most buffers a queue holds.
                 let n = if rng.one_in(12) {
@@ -1814,8 +2253,9 @@ fn random_sequence(platform: Platform, seed: u64) {
             }
             21 => {
                 if !r.user_mmaps.is_empty() {
-                    let buffer = r.user_mmaps[rng.below(r.user_mmaps.len())].buffer.clone();
-                    r.user_munmap(&buffer);
+                    let at = rng.below(r.user_mmaps.len());
+                    r.world.disturb();
+                    r.user_mmaps.remove(at);
                 }
             }
             22 => {
@@ -1827,6 +2267,50 @@ fn random_sequence(platform: Platform, seed: u64) {
                 }
             }
             25 => r.close(who),
+            26 => {
+                // Any index and plane, valid or not, whatever the state.
+                let index = rng.below(span + 2);
+                let plane = rng.below(MAX_PLANES + 1);
+                let before = snapshot(&r);
+                let exportable = before.2 == Some(Memory::Mmap)
+                    && before
+                        .0
+                        .get(index)
+                        .copied()
+                        .flatten()
+                        .is_some_and(|info| plane < info.num_planes);
+                let exports = r.exports.len();
+                match r.expbuf(index, plane) {
+                    Ok(buffer) => {
+                        assert!(exportable, "{context}: exported {index}/{plane}");
+                        let mapping = r.q.mmap_buffer(index, plane).unwrap();
+                        assert_eq!(buffer.id, mapping.buffer.id, "{context}: memory");
+                    }
+                    Err(e) => {
+                        assert!(!exportable, "{context}: EXPBUF of {index}/{plane}: {e:?}");
+                        assert_eq!(e, Errno::EINVAL, "{context}");
+                        assert_eq!(r.exports.len(), exports, "{context}");
+                    }
+                }
+                // Exporting changes nothing in the queue, nor what the DMA
+                // side holds: only the export counts.
+                let mut after = snapshot(&r);
+                (after.3.exports, after.3.exports_released) =
+                    (before.3.exports, before.3.exports_released);
+                assert_eq!(after, before, "{context}: EXPBUF changed");
+            }
+            27 => {
+                if !r.exports.is_empty() {
+                    let n = rng.below(r.exports.len());
+                    r.release_export(n);
+                }
+            }
+            28 => {
+                if !r.exports.is_empty() {
+                    let n = rng.below(r.exports.len());
+                    r.mmap_export(n);
+                }
+            }
             _ => unreachable!(),
         }
         assert_eq!(r.q.hint_skips(), HintSkips::default(), "{context}: skips");
@@ -1834,19 +2318,19 @@ fn random_sequence(platform: Platform, seed: u64) {
     }
     r.close(A);
     r.close(B);
-    r.check_claims(&format!("{platform:?} seed {seed}: at close"));
-    let orphans = r.user_mmaps.len() as u64;
+    let context = format!("{platform:?} seed {seed}: at close");
+    r.check_invariants(&context);
+    // Orphans hold their memory, no mapping.
+    let c = r.counters();
+    assert_eq!(c.held(), (0, 0, 0, 0), "{context}: leak");
+    assert_eq!(c.pages(), r.orphans().len() as u64, "{context}");
+    r.user_mmaps.clear();
+    r.exports.clear();
     let c = r.counters();
     assert_eq!(
-        c.held(),
-        (0, 0, orphans, orphans),
-        "{platform:?} seed {seed}: leak at close"
-    );
-    r.user_mmaps.clear();
-    assert_eq!(
-        r.counters().held(),
-        (0, 0, 0, 0),
-        "{platform:?} seed {seed}"
+        (c.held(), c.pages(), c.exports_alive()),
+        ((0, 0, 0, 0), 0, 0),
+        "{context}: leak after the last munmap and export"
     );
 }
 

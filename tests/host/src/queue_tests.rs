@@ -12,7 +12,7 @@
 
 use crate::model::dma_api::Platform;
 use crate::model::memory::LINE;
-use crate::model::{Buffer, Exporter, MappingInner, Model, World};
+use crate::model::{Buffer, Exporter, Model, UserMapping, World};
 use crate::pattern_tests::verification_byte;
 use crate::queue::*;
 use crate::rng::Rng;
@@ -68,7 +68,7 @@ struct Rig {
     /// What userspace wrote and has not queued since.
     claims: Claims,
     /// MMAP buffers userspace keeps mapped: their memory outlives the queue's.
-    user_mmaps: Vec<Rc<MappingInner>>,
+    user_mmaps: Vec<UserMapping>,
 }
 
 impl Userspace for Rig {
@@ -119,9 +119,8 @@ impl Rig {
 
     /// Userspace mmaps MMAP buffer `index` and keeps the mapping.
     fn user_mmap(&mut self, index: usize) -> Rc<Buffer> {
-        let mapping = self.q.mmap_buffer(index, 0).unwrap().clone();
-        mapping.user_mapped.set(true);
-        let buffer = mapping.buffer.clone();
+        let mapping = self.q.mmap_buffer(index, 0).unwrap().user_map();
+        let buffer = mapping.buffer().clone();
         self.user_mmaps.push(mapping);
         buffer
     }
@@ -154,7 +153,7 @@ impl Rig {
     /// and reaches reads back as it wrote it.
     fn check_claims(&self, context: &str) {
         self.claims.check(context, |buffer| {
-            self.user_mmaps.iter().any(|m| m.buffer.id == buffer.id)
+            self.user_mmaps.iter().any(|m| m.buffer().id == buffer.id)
                 || (0..self.q.count()).any(|i| {
                     self.q
                         .mmap_buffer(i, 0)

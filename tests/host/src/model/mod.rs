@@ -21,6 +21,13 @@
 //! Counters record every call, on both sides of the exporters, so that
 //! leaks show: dma-buf references, attachments, the importer's mappings and
 //! the DMA API's mappings (an exporter's cached one included).
+//!
+//! MMAP memory is two things, as in the kernel (`UserPages` and its DMA
+//! mapping): its pages ([`PagesInner`]), which the queue's mapping,
+//! userspace's mmaps ([`UserMapping`]) and exported dma-bufs ([`HeldPages`])
+//! hold, freed when the last of them goes; and the mapping for the device,
+//! which only the queue (and the engine, while it fills the buffer) holds.
+//! Freed pages are marked, so that a later use of them fails.
 
 pub mod dma_api;
 pub mod memory;
@@ -74,15 +81,24 @@ pub struct Counters {
     /// The importer's map and unmap calls (what rvcap's debugfs counts).
     pub maps: u64,
     pub unmaps: u64,
+    /// MMAP memory allocated (pages and mapping together).
     pub allocs: u64,
+    /// MMAP mappings for the device dropped (unmapped, no CPU sync).
+    pub mmap_unmaps: u64,
+    /// MMAP pages freed: when the last of the mapping, the user mappings
+    /// and the exports goes.
     pub frees: u64,
+    /// Holds on MMAP pages the queue gave for exports ([`Dma::hold_pages`]),
+    /// and those dropped (the dma-buf's release).
+    pub exports: u64,
+    pub exports_released: u64,
     pub syncs_for_device: u64,
     /// Syncs for the device that push the CPU's bytes towards the device
     /// (`ToDevice` or `Bidirectional`): hand-overs before an unmap.
     pub hand_overs: u64,
     pub syncs_for_cpu: u64,
     pub bytes_synced_for_cpu: u64,
-    /// MMAP buffers freed while the device owned them: the device's last
+    /// MMAP buffers unmapped while the device owned them: the device's last
     /// frame lost, since MMAP memory is unmapped without a CPU sync.
     /// Counted, not a violation: a test may drop a queue mid-stream.
     pub mmap_freed_device_owned: u64,
@@ -102,7 +118,15 @@ impl Counters {
     }
     /// The importer's mappings alive (imports and MMAP).
     pub fn mappings(&self) -> u64 {
-        self.maps + self.allocs - self.unmaps - self.frees
+        self.maps + self.allocs - self.unmaps - self.mmap_unmaps
+    }
+    /// MMAP pages alive (held by a mapping, a user mapping or an export).
+    pub fn pages(&self) -> u64 {
+        self.allocs - self.frees
+    }
+    /// Exports alive: holds on MMAP pages given and not dropped.
+    pub fn exports_alive(&self) -> u64 {
+        self.exports - self.exports_released
     }
     /// DMA-API mappings alive, exporters' cached ones included.
     pub fn dma_mappings(&self) -> u64 {
@@ -130,6 +154,8 @@ pub struct Buffer {
     device_owned: Cell<bool>,
     /// Whether the importer holds a mapping of it.
     importer_mapped: Cell<bool>,
+    /// MMAP: whether its pages were freed.
+    freed: Cell<bool>,
 }
 
 impl Buffer {
@@ -144,6 +170,17 @@ impl Buffer {
     /// Whether the device owns the buffer now (see the module's doc).
     pub fn is_device_owned(&self) -> bool {
         self.device_owned.get()
+    }
+
+    /// Whether the driver has mapped it for the device (the queue's
+    /// mapping, or an import's).
+    pub fn is_mapped_for_device(&self) -> bool {
+        self.importer_mapped.get()
+    }
+
+    /// MMAP: whether its pages were freed.
+    pub fn is_freed(&self) -> bool {
+        self.freed.get()
     }
 
     /// What a CPU read returns (loading cache lines, as a real read does).
@@ -173,6 +210,12 @@ impl Buffer {
         if self.device_owned.get() {
             violation(format_args!(
                 "userspace wrote buffer {} the device owns",
+                self.id
+            ));
+        }
+        if self.freed.get() {
+            violation(format_args!(
+                "userspace wrote buffer {} after its pages were freed",
                 self.id
             ));
         }
@@ -240,6 +283,7 @@ impl World {
             exporter,
             device_owned: Cell::new(false),
             importer_mapped: Cell::new(false),
+            freed: Cell::new(false),
         })
     }
 
@@ -372,6 +416,76 @@ impl Drop for AttachmentInner {
     }
 }
 
+/// The pages of an MMAP buffer (the kernel's `UserPages`): held by the
+/// queue's mapping, userspace's mappings and exports; freed (and marked so)
+/// when the last of them goes.
+pub struct PagesInner {
+    world: Rc<World>,
+    pub buffer: Rc<Buffer>,
+    /// Userspace mappings of the pages ([`UserMapping`]).
+    user_maps: Cell<u32>,
+}
+
+impl Drop for PagesInner {
+    fn drop(&mut self) {
+        self.buffer.freed.set(true);
+        self.world.count(|c| c.frees += 1);
+    }
+}
+
+/// A userspace mapping of MMAP pages (a VMA of the V4L2 mmap, or of an
+/// exported dma-buf's): holds the pages, not the mapping for the device,
+/// and counts as mapped while it lives.
+pub struct UserMapping {
+    pages: Rc<PagesInner>,
+}
+
+impl UserMapping {
+    fn new(pages: &Rc<PagesInner>) -> Self {
+        pages.user_maps.set(pages.user_maps.get() + 1);
+        Self {
+            pages: pages.clone(),
+        }
+    }
+
+    /// The memory userspace reaches through the mapping.
+    pub fn buffer(&self) -> &Rc<Buffer> {
+        &self.pages.buffer
+    }
+}
+
+impl Drop for UserMapping {
+    fn drop(&mut self) {
+        self.pages.user_maps.set(self.pages.user_maps.get() - 1);
+    }
+}
+
+/// An export's hold on MMAP pages ([`Dma::Pages`]): what the kernel's
+/// exported dma-buf keeps (an `Arc<UserPages>`). Dropping it is the
+/// dma-buf's release.
+pub struct HeldPages {
+    world: Rc<World>,
+    pages: Rc<PagesInner>,
+}
+
+impl HeldPages {
+    /// The exported memory, as the dma-buf's importers and its mmap reach it.
+    pub fn buffer(&self) -> &Rc<Buffer> {
+        &self.pages.buffer
+    }
+
+    /// Userspace mmaps the dma-buf.
+    pub fn user_map(&self) -> UserMapping {
+        UserMapping::new(&self.pages)
+    }
+}
+
+impl Drop for HeldPages {
+    fn drop(&mut self) {
+        self.world.count(|c| c.exports_released += 1);
+    }
+}
+
 /// The importer's mapping of a buffer (what the queue holds and the engine
 /// writes through); dropping the last clone unmaps it.
 pub struct MappingInner {
@@ -380,7 +494,9 @@ pub struct MappingInner {
     dma: Rc<DmaMapping>,
     /// Keeps the attachment alive while mapped (`None` for MMAP).
     attachment: Option<Rc<AttachmentInner>>,
-    pub user_mapped: Cell<bool>,
+    /// MMAP: the pages, which outlive the mapping while another holds them
+    /// (`None` for an import). After `dma` in drop order: unmapped first.
+    pages: Option<Rc<PagesInner>>,
 }
 
 impl MappingInner {
@@ -389,6 +505,7 @@ impl MappingInner {
         buffer: Rc<Buffer>,
         dma: Rc<DmaMapping>,
         attachment: Option<Rc<AttachmentInner>>,
+        pages: Option<Rc<PagesInner>>,
     ) -> Rc<Self> {
         if buffer.importer_mapped.replace(true) {
             violation(format_args!(
@@ -404,8 +521,17 @@ impl MappingInner {
             buffer,
             dma,
             attachment,
-            user_mapped: Cell::new(false),
+            pages,
         })
+    }
+
+    /// Userspace mmaps MMAP memory (V4L2 `mmap`); the model's own check
+    /// fails for an import, as the kernel's `EINVAL` would.
+    pub fn user_map(&self) -> UserMapping {
+        match &self.pages {
+            Some(pages) => UserMapping::new(pages),
+            None => panic!("model: mmap of an import through the V4L2 node"),
+        }
     }
 
     /// The device writes `data` at `offset` through its DMA addresses.
@@ -428,10 +554,11 @@ impl Drop for MappingInner {
             attachment.unmap(&self.dma);
             self.world.count(|c| c.unmaps += 1);
         } else {
+            // The pages go after this, once nothing else holds them.
             self.dma.unmap(CpuSync::Skip);
             let lost = u64::from(self.buffer.device_owned.get());
             self.world.count(|c| {
-                c.frees += 1;
+                c.mmap_unmaps += 1;
                 c.mmap_freed_device_owned += lost;
             });
         }
@@ -467,6 +594,7 @@ impl Dma for Model {
     type DmaBuf = DmaBufRef;
     type Attachment = Rc<AttachmentInner>;
     type Mapping = Rc<MappingInner>;
+    type Pages = HeldPages;
 
     fn new_table<T>(&mut self, len: usize, make: impl FnMut() -> T) -> QResult<Vec<T>> {
         Ok(core::iter::repeat_with(make).take(len).collect())
@@ -480,7 +608,18 @@ impl Dma for Model {
         self.world.count(|c| c.allocs += 1);
         let buffer = self.world.new_buffer(size, None);
         let dma = DmaMapping::map(&self.world, &buffer.region, size, direction, CpuSync::Skip);
-        Ok(MappingInner::new(&self.world, buffer, dma, None))
+        let pages = Rc::new(PagesInner {
+            world: self.world.clone(),
+            buffer: buffer.clone(),
+            user_maps: Cell::new(0),
+        });
+        Ok(MappingInner::new(
+            &self.world,
+            buffer,
+            dma,
+            None,
+            Some(pages),
+        ))
     }
 
     fn get_dmabuf(&mut self, fd: i32) -> QResult<Self::DmaBuf> {
@@ -532,6 +671,7 @@ impl Dma for Model {
             attachment.buf.buffer.clone(),
             dma,
             Some(attachment.clone()),
+            None,
         ))
     }
 
@@ -580,6 +720,7 @@ impl Dma for Model {
             attachment.buf.buffer.clone(),
             dma,
             Some(attachment.clone()),
+            None,
         ));
     }
 
@@ -592,6 +733,26 @@ impl Dma for Model {
     }
 
     fn is_mapped_to_user(&self, mapping: &Self::Mapping) -> bool {
-        mapping.user_mapped.get()
+        mapping
+            .pages
+            .as_ref()
+            .is_some_and(|p| p.user_maps.get() > 0)
+    }
+
+    /// The pages, not the mapping. Asking for an import's is the queue's
+    /// error: those pages are the exporter's, not rvcap's to give.
+    fn hold_pages(&self, mapping: &Self::Mapping) -> Option<HeldPages> {
+        let Some(pages) = &mapping.pages else {
+            violation(format_args!(
+                "the pages of import {} held for an export",
+                mapping.buffer.id
+            ));
+            return None;
+        };
+        self.world.count(|c| c.exports += 1);
+        Some(HeldPages {
+            world: self.world.clone(),
+            pages: pages.clone(),
+        })
     }
 }
