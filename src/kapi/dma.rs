@@ -34,7 +34,7 @@
 use super::bindings;
 use super::device::DeviceRef;
 use super::dma_buf::ImportedTable;
-use super::dma_buf_export::ExportRegistry;
+use super::dma_buf_export::{self, ExportRegistry};
 use crate::pattern::FrameSink;
 use core::ops::Range;
 use core::ptr::NonNull;
@@ -136,6 +136,14 @@ pub(super) fn bump(counter: &AtomicU64, by: u64) {
 /// Every entry is a page this value allocated (one by one, or split from
 /// one contiguous allocation) and frees once, in `drop`.
 struct Pages(KVec<NonNull<bindings::page>>);
+
+// SAFETY: the pointers name pages this value owns; a `struct page` may be
+// mapped, synced and freed from any thread, and they are freed once, in
+// `drop`, by whichever thread drops the last owner.
+unsafe impl Send for Pages {}
+// SAFETY: a shared reference only reads the pointers (to map the pages or
+// build tables over them), never changes or frees them.
+unsafe impl Sync for Pages {}
 
 impl Pages {
     /// `count` pages, wherever they are.
@@ -852,11 +860,13 @@ impl DeviceMemory {
         });
         bump(&self.stats.sync_for_cpu, 1);
         bump(&self.stats.bytes_for_cpu, synced as u64);
-        if let Some(m) = self.mmap() {
-            if m.pages.exports.load(Ordering::Relaxed) > 0 {
+        match &self.backing {
+            Backing::Mmap(m) if m.pages.exports.load(Ordering::Relaxed) > 0 => {
                 // The frame is the CPU's now: the importers' views too.
-                m.pages.registry.push(&self.stats);
+                m.pages.registry.push(&self.stats, core::ptr::null());
             }
+            Backing::Import(table) => dma_buf_export::imported_synced_for_cpu(table.attachment()),
+            Backing::Mmap(_) => {}
         }
         synced
     }

@@ -114,6 +114,11 @@ impl Attachment {
     pub(crate) fn device(&self) -> &DeviceRef {
         &self.dev
     }
+
+    /// The C attachment, live while `self` is.
+    pub(super) fn as_raw(&self) -> *mut bindings::dma_buf_attachment {
+        self.attach.as_ptr()
+    }
 }
 
 impl Drop for Attachment {

@@ -45,30 +45,41 @@
 //! table mapped `DMA_BIDIRECTIONAL` for the CPU, so that what the
 //! importer's device wrote reaches the pages (swiotlb copies the bounce
 //! slots back; a non-coherent device's lines are invalidated), then
-//! unmaps with `DMA_ATTR_SKIP_CPU_SYNC`. That copy-back loses nothing the
-//! CPU wrote: the CPU's writes to an export are bracketed by
-//! `DMA_BUF_IOCTL_SYNC`, whose end (`end_cpu_access`) pushes them into
-//! every mapped table, and so does `vunmap` (an implicit
-//! `end_cpu_access`, for importers that write through the vmap without
-//! the brackets: videobuf2 drops its kernel mapping before it unmaps);
-//! rvcap, as an importer, hands its CPU's bytes to the device side before
-//! it unmaps (the queue's `Plane::drop_mapping`); and a frame rvcap's own
-//! device wrote is pushed to the importers when the queue hands it to the
-//! CPU (below). Not covered: an importer that keeps a vmap and writes
-//! through it without the brackets while streaming, and CPU writes through
-//! the V4L2 `mmap` of an exported buffer without `DMA_BUF_IOCTL_SYNC`
-//! while an importer holds a long-lived mapping (README). So the importer's view holds the
-//! CPU's bytes unless its device wrote newer ones.
+//! unmaps with `DMA_ATTR_SKIP_CPU_SYNC`, and hands the pages to every
+//! other mapped table ([`ExportRegistry::push`]).
 //!
-//! `begin_cpu_access` syncs every mapped table for the CPU
-//! (`end_cpu_access`: for the devices), in the direction it was mapped
-//! with (the DMA API wants the mapping's), except for a write-only bracket
-//! (`DMA_TO_DEVICE`), which wants nothing of the importers'. When the
-//! queue hands a frame of an exported MMAP buffer to the CPU (DQBUF,
-//! STREAMOFF's give-back: `DeviceMemory::sync_for_cpu`), every mapped
-//! table of the buffer's exports is synced for its device
-//! ([`ExportRegistry::push`]): otherwise a later `begin_cpu_access` or
-//! unmap would copy an importer's older view back over the new frame.
+//! The pages are the one truth, and every mapped importer table (a view:
+//! a swiotlb bounce buffer, or lines a non-coherent device sees) is kept
+//! equal to them wherever something newer reaches them: a frame rvcap's
+//! own device wrote, when the queue hands it to the CPU (DQBUF,
+//! STREAMOFF's give-back: `DeviceMemory::sync_for_cpu`); what an
+//! importer's device wrote, when its unmap copies it back, or when rvcap's
+//! queue as that importer syncs its table for the CPU (DQBUF of an import
+//! of an rvcap export); what the CPU wrote, at the end of its
+//! `DMA_BUF_IOCTL_SYNC` bracket (`end_cpu_access`) and at `vunmap` (an
+//! implicit `end_cpu_access`, for importers that write through the vmap
+//! without the brackets: videobuf2 drops its kernel mapping before it
+//! unmaps). Each of those pushes the pages to every mapped table of every
+//! export of the pages, not only the dma-buf's own: each EXPBUF makes a
+//! dma-buf of its own over the same pages. A copy-back then brings back
+//! either bytes the importer's device wrote or the bytes the pages hold.
+//!
+//! `begin_cpu_access` syncs every mapped table of every export of the
+//! pages for the CPU (`end_cpu_access`: for the devices), each in the
+//! direction it was mapped with (the DMA API wants the mapping's), in a
+//! write-only bracket too (its end hands the pages to every view, which
+//! would undo device writes nobody had copied back). That is how an
+//! importer that never syncs for the CPU itself (videobuf2's) delivers its
+//! frames to a CPU that brackets its reads.
+//!
+//! Not covered, as with the system dma-heap, whose `begin_cpu_access`
+//! syncs the same way: which device wrote last is not known to the
+//! exporter. If the devices of two importers that leave the copy-back to
+//! the exporter both write a buffer before the CPU's bracket or an unmap,
+//! the later table copied back wins; ordering devices is what reservation
+//! fences are for. And CPU writes without `DMA_BUF_IOCTL_SYNC` (through
+//! the V4L2 `mmap` or the dma-buf's) while an importer keeps a mapping
+//! reach no view, so a copy-back can overwrite them (README).
 //!
 //! Those syncs go through the table's DMA addresses, in runs as
 //! [`DeviceMemory`](super::dma::DeviceMemory)'s do, copied when the table
@@ -88,7 +99,10 @@
 use super::bindings;
 use super::device::{Device, DeviceRef};
 use super::dma::{bump, DataDirection, DmaStats, HeldPages, SgTable, UserPages};
+use super::dma_buf::Attachment;
+use super::log;
 use super::mm::Vma;
+use super::ratelimit::ratelimit;
 use core::ptr::NonNull;
 use kernel::error::{from_err_ptr, from_result, to_result};
 use kernel::ffi::{c_int, c_void};
@@ -369,13 +383,17 @@ struct ExportPtr(NonNull<Exported>);
 // as a shared reference to an `Exported`, which is `Sync`.
 unsafe impl Send for ExportPtr {}
 
-/// The live exports of one MMAP buffer's pages, for handing the importers
-/// a frame rvcap's own device wrote ([`ExportRegistry::push`]). Held by the
-/// pages ([`UserPages`]).
+/// The live exports of one MMAP buffer's pages, for keeping every
+/// importer's view of them equal to the pages ([`ExportRegistry::push`])
+/// and for the CPU's brackets on any of them. Held by the pages
+/// ([`UserPages`]).
 ///
-/// Lock order: the queue's state lock (DQBUF, STREAMOFF), then this mutex,
-/// then an export's state mutex; no export callback takes this mutex or a
-/// queue's lock while holding its state mutex.
+/// Lock order: a queue's state lock (DQBUF and STREAMOFF of the exporting
+/// queue, or of a queue importing an export) or a dma-buf's reservation
+/// lock (held around `unmap_dma_buf`), then this mutex, then an export's
+/// state mutex. Nothing takes this mutex while holding an export's state
+/// mutex, and nothing holding either takes a queue's or a reservation
+/// lock.
 ///
 /// # Invariants
 ///
@@ -417,30 +435,41 @@ impl ExportRegistry {
         }
     }
 
-    /// Hands the pages' bytes, a frame rvcap's own device wrote and the
-    /// queue just synced for the CPU, to every importer's mapped table of
-    /// every export (a sync for its device, in the table's direction), so
-    /// that no importer's view (a bounce buffer) still holds an older
-    /// frame, which `begin_cpu_access` or the unmap would copy back over
-    /// this one. Counts the tables in `export_pushes`.
-    pub(super) fn push(&self, stats: &DmaStats) {
+    /// Syncs every mapped importer table of every export of these pages
+    /// for the CPU (`for_cpu`) or for its device, in the direction it was
+    /// mapped with, except the table of the attachment whose `priv` is
+    /// `except`; returns the tables and bytes synced.
+    fn sync_all(&self, for_cpu: bool, except: *const c_void) -> (u64, u64) {
         let exports = self.exports.lock();
-        let mut pushed = 0u64;
-        let mut bytes = 0u64;
+        let (mut tables, mut bytes) = (0u64, 0u64);
         for entry in exports.iter().flatten() {
             // SAFETY: registered, so alive until its drop unregisters it,
             // which waits for this mutex (type invariant).
             let exported = unsafe { entry.0.as_ref() };
             let st = exported.state.lock();
             for a in st.attachments.iter().flatten() {
-                if a.sync(false) {
-                    pushed += 1;
+                let id: *const AttachState = &**a;
+                if !core::ptr::eq(id.cast(), except) && a.sync(for_cpu) {
+                    tables += 1;
                     bytes += exported.size as u64;
                 }
             }
         }
-        drop(exports);
-        bump(&stats.export_pushes, pushed);
+        (tables, bytes)
+    }
+
+    /// Hands the pages' bytes to every importer's mapped table of every
+    /// export but `except`'s (a sync for its device, in the table's
+    /// direction), once they hold something newer than those views: a
+    /// frame rvcap's own device wrote that the queue just synced for the
+    /// CPU, or what an importer's device wrote that its unmap, or its own
+    /// sync for the CPU (rvcap as the importer), just brought back. So no
+    /// importer's view (a bounce buffer) keeps older bytes, which a later
+    /// `begin_cpu_access` or unmap would copy back over the new ones.
+    /// Counts the tables in `export_pushes`.
+    pub(super) fn push(&self, stats: &DmaStats, except: *const c_void) {
+        let (tables, bytes) = self.sync_all(false, except);
+        bump(&stats.export_pushes, tables);
         bump(&stats.export_bytes_synced, bytes);
     }
 }
@@ -487,6 +516,43 @@ impl PinnedDrop for Exported {
         // INVARIANT: out of the registry before any field goes.
         self.pages.0.registry().unregister(&self);
     }
+}
+
+/// `Exported` is shared by every callback of its dma-buf, from any thread
+/// (its `priv` is a `ForeignOwnable`, which does not ask for it).
+const _: fn() = assert_send_sync::<Exported>;
+fn assert_send_sync<T: Send + Sync>() {}
+
+impl Exported {
+    /// An importer's table was synced for the CPU at its unmap: counts it,
+    /// and hands what its device wrote, now in the pages, to every other
+    /// importer's view. Called without the state lock (the registry's
+    /// comes first).
+    fn copied_back(&self) {
+        bump(&self.stats.export_unmap_syncs, 1);
+        bump(&self.stats.export_bytes_synced, self.size as u64);
+        self.pages.0.registry().push(&self.stats, core::ptr::null());
+    }
+}
+
+/// After rvcap's queue, as an importer, synced its table of an imported
+/// dma-buf for the CPU (DQBUF, STREAMOFF) through `attachment`: if the
+/// dma-buf is one of rvcap's exports, what the importer's device wrote is
+/// in the pages now, and goes to every other importer's view
+/// ([`ExportRegistry::push`]); otherwise nothing.
+pub(super) fn imported_synced_for_cpu(attachment: &Attachment) {
+    let attach = attachment.as_raw();
+    // SAFETY: a live attachment (the caller holds it), whose dma-buf is
+    // live too (the attachment holds a reference); only read.
+    let (buf, id) = unsafe { ((*attach).dmabuf, (*attach).priv_.cast_const()) };
+    // SAFETY: as above.
+    if !core::ptr::eq(unsafe { (*buf).ops }, &OPS) {
+        return;
+    }
+    // SAFETY: exported by rvcap (its ops are ours) and not released: the
+    // attachment holds a reference.
+    let exported = unsafe { exported(buf) };
+    exported.pages.0.registry().push(&exported.stats, id);
 }
 
 /// The `Exported` of a dma-buf of ours.
@@ -566,7 +632,12 @@ unsafe extern "C" fn detach(
     // INVARIANT: the attachment's entry goes with it.
     let state = slot.and_then(Option::take);
     drop(st);
-    drop(state);
+    // The core has the importer unmap before it detaches; in case not.
+    if let Some(mut state) = state {
+        if state.unmap() {
+            exported.copied_back();
+        }
+    }
 }
 
 /// Encodes an error as `ERR_PTR` does.
@@ -623,18 +694,25 @@ unsafe extern "C" fn unmap_dma_buf(
         )
     };
     let mut st = exported.state.lock();
-    match st.attachment(id) {
+    let copied_back = match st.attachment(id) {
         // The importer unmaps in the direction it asked for, whatever rvcap
         // mapped with.
         Some(a)
             if a.requested.map(DataDirection::as_raw) == Some(dir) && a.table.as_ptr() == sgt =>
         {
-            if a.unmap() {
-                bump(&exported.stats.export_unmap_syncs, 1);
-                bump(&exported.stats.export_bytes_synced, exported.size as u64);
-            }
+            a.unmap()
         }
-        _ => pr_warn!("rvcap: unmap of an exported dma-buf that is not mapped so\n"),
+        _ => {
+            log::warn_ratelimited(
+                ratelimit!(),
+                format_args!("an importer unmapped an exported dma-buf that it had not mapped so"),
+            );
+            false
+        }
+    };
+    drop(st);
+    if copied_back {
+        exported.copied_back();
     }
 }
 
@@ -651,12 +729,11 @@ unsafe extern "C" fn release(buf: *mut bindings::dma_buf) {
     bump(&exported.stats.export_release, 1);
 }
 
-/// Syncs every mapped table of an importer for the CPU (`for_cpu`) or for
-/// the devices, and the kernel mapping's caches, under the export's lock;
-/// `write_only`: a bracket in which the CPU only writes (`DMA_TO_DEVICE`),
-/// for which no importer's bytes are synced for the CPU.
-fn cpu_access(exported: &Exported, for_cpu: bool, write_only: bool) {
-    let st = exported.state.lock();
+/// Syncs the kernel mapping's caches and every importer's mapped table of
+/// every export of the pages (not only this dma-buf's: a bracket on one
+/// export must also cover what another one's importers see) for the CPU
+/// (`for_cpu`) or for the devices.
+fn cpu_access(exported: &Exported, for_cpu: bool) {
     let stats = &exported.stats;
     bump(
         if for_cpu {
@@ -666,46 +743,53 @@ fn cpu_access(exported: &Exported, for_cpu: bool, write_only: bool) {
         },
         1,
     );
-    if let Some(vmap) = &st.vmap {
-        // SAFETY: a live vmap of `len` bytes (type invariant); no-ops where
-        // the caches do not alias (x86, arm64).
-        unsafe {
-            if for_cpu {
-                bindings::rvcap_invalidate_kernel_vmap_range(vmap.addr.as_ptr(), vmap.c_len())
-            } else {
-                bindings::rvcap_flush_kernel_vmap_range(vmap.addr.as_ptr(), vmap.c_len())
-            }
-        };
+    let vmap_caches = |for_cpu: bool| {
+        let st = exported.state.lock();
+        if let Some(vmap) = &st.vmap {
+            // SAFETY: a live vmap of `len` bytes (type invariant); no-ops
+            // where the caches do not alias (x86, arm64).
+            unsafe {
+                if for_cpu {
+                    bindings::rvcap_invalidate_kernel_vmap_range(vmap.addr.as_ptr(), vmap.c_len())
+                } else {
+                    bindings::rvcap_flush_kernel_vmap_range(vmap.addr.as_ptr(), vmap.c_len())
+                }
+            };
+        }
+    };
+    // The registry's lock comes before any export's (its lock order), so
+    // this export's is not held across the walk.
+    if !for_cpu {
+        vmap_caches(false);
     }
-    if for_cpu && write_only {
-        return;
+    let (tables, bytes) = exported
+        .pages
+        .0
+        .registry()
+        .sync_all(for_cpu, core::ptr::null());
+    if for_cpu {
+        vmap_caches(true);
     }
-    let synced = st
-        .attachments
-        .iter()
-        .flatten()
-        .filter(|a| a.sync(for_cpu))
-        .count() as u64;
-    bump(&stats.export_syncs, synced);
-    bump(&stats.export_bytes_synced, synced * exported.size as u64);
+    bump(&stats.export_syncs, tables);
+    bump(&stats.export_bytes_synced, bytes);
 }
 
 /// `begin_cpu_access`: every importer's mapped table synced for the CPU,
-/// in the direction it was mapped with, unless the CPU only means to write
-/// (`DMA_TO_DEVICE`): then nothing of the importers' is wanted, and a copy
-/// back could only be stale.
+/// in the direction it was mapped with, whatever the CPU means to do: in
+/// a write-only bracket (`DMA_TO_DEVICE`) too, since the bracket's end
+/// hands the pages back to every importer, which would otherwise undo
+/// what an importer's device wrote and nobody had copied back yet.
 ///
 /// # Safety
 ///
 /// Called by the dma-buf core with a live dma-buf of ours.
 unsafe extern "C" fn begin_cpu_access(
     buf: *mut bindings::dma_buf,
-    dir: bindings::dma_data_direction,
+    _dir: bindings::dma_data_direction,
 ) -> c_int {
     // SAFETY: the function's contract.
     let exported = unsafe { exported(buf) };
-    let write_only = DataDirection::from_raw(dir) == Some(DataDirection::ToDevice);
-    cpu_access(&exported, true, write_only);
+    cpu_access(&exported, true);
     0
 }
 
@@ -720,7 +804,7 @@ unsafe extern "C" fn end_cpu_access(
 ) -> c_int {
     // SAFETY: the function's contract.
     let exported = unsafe { exported(buf) };
-    cpu_access(&exported, false, false);
+    cpu_access(&exported, false);
     0
 }
 

@@ -117,6 +117,15 @@ impl DevLog {
     }
 }
 
+/// `pr_warn`, at most as often as `limit` lets it: for code that has no
+/// device to name (a dma-buf callback of an export whose device may be
+/// gone).
+pub(crate) fn warn_ratelimited(limit: &RateLimit, args: fmt::Arguments<'_>) {
+    if let Some(missed) = DevLog::allowed(limit) {
+        kernel::pr_warn!("rvcap: {args}{}\n", Suppressed(missed));
+    }
+}
+
 /// " (N like it suppressed)" after a message, when some were held back.
 struct Suppressed(u32);
 

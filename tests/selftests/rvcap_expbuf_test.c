@@ -12,7 +12,9 @@
  * an importer that has the buffer mapped, and an importer that never syncs
  * for the CPU (rvcap with inject_import_skips_cpu_sync, as videobuf2's
  * importers) whose frames reach a CPU bracketing its reads with
- * DMA_BUF_IOCTL_SYNC on the export.
+ * DMA_BUF_IOCTL_SYNC on the export, a bracket on one export covering the
+ * importers of another export of the same plane, and (with three nodes)
+ * one importer's frames not undone by another importer's older view.
  *
  * The node is $RVCAP_EXPBUF_DEVICE, else the first /dev/videoN whose
  * QUERYCAP says driver "rvcap" (for the NV12M and YUV420M variants, the
@@ -1370,6 +1372,204 @@ TEST_F(expbuf, an_unsyncing_importers_frames_reach_a_cpu_that_brackets)
 	if (!self->a.rvcap)
 		SKIP(return, NOT_RVCAP);
 	unsyncing_importer(_metadata, self, variant);
+}
+
+/*
+ * Two exports X and Y of every plane (two EXPBUFs: two dma-bufs over the
+ * same pages); node B imports every Y and keeps it mapped (QBUF, never
+ * streaming), over garbage. The CPU writes a pattern through X's mmap
+ * between DMA_BUF_IOCTL_SYNC START|WRITE and END|WRITE on X, then reads
+ * through Y's mmap between START|READ and END|READ on Y: it must read the
+ * pattern. A bracket concerns every importer of the pages, whichever
+ * dma-buf it came through: otherwise X's END hands the pattern to no one
+ * (X has no importer) and Y's START copies B's older view (the garbage,
+ * in a bounce buffer under swiotlb) back over it.
+ */
+static void bracket_covers_every_export(struct __test_metadata *_metadata,
+					struct _test_data_expbuf *self,
+					const struct _fixture_variant_expbuf *variant)
+{
+	struct node *a = &self->a, *b = &self->b;
+	int y[MAXBUFS][NPLANES];
+	uint8_t *ymap[MAXBUFS][NPLANES] = { { NULL } };
+	struct v4l2_plane planes[NPLANES];
+	struct v4l2_buffer buf;
+	unsigned int i, p;
+	size_t j;
+	int ret;
+
+	memset(y, -1, sizeof(y));
+	ASSERT_EQ(0, node_open(_metadata, b, self->path_b, variant->fourcc, variant->multi));
+	ASSERT_EQ(a->nplanes, b->nplanes);
+	alloc_mmap(_metadata, a);
+	export_all(_metadata, a, O_RDWR | O_CLOEXEC, PROT_READ | PROT_WRITE);
+	for (i = 0; i < a->nbufs; i++) {
+		for (p = 0; p < a->nplanes; p++) {
+			ASSERT_EQ(0, expbuf(a, a->type, i, p, O_RDWR | O_CLOEXEC, &y[i][p]));
+			ymap[i][p] = mmap(NULL, a->len[i][p], PROT_READ, MAP_SHARED, y[i][p], 0);
+			ASSERT_NE(MAP_FAILED, ymap[i][p]);
+			fill_garbage(a->vmap[i][p], a->len[i][p]);
+		}
+	}
+	ret = reqbufs(b, V4L2_MEMORY_DMABUF, a->nbufs, NULL);
+	ASSERT_EQ((int)a->nbufs, ret) TH_LOG("REQBUFS(DMABUF) on B: %s", strerror(-ret));
+	b->nbufs = a->nbufs;
+	for (i = 0; i < a->nbufs; i++) {
+		for (p = 0; p < a->nplanes; p++)
+			b->len[i][p] = a->len[i][p];
+		ret = buf_ioctl(b, VIDIOC_QBUF, V4L2_MEMORY_DMABUF, i, y[i], &buf, planes);
+		ASSERT_EQ(0, ret) TH_LOG("QBUF on B of export Y %u: %s", i, strerror(-ret));
+	}
+	for (i = 0; i < a->nbufs; i++) {
+		for (p = 0; p < a->nplanes; p++) {
+			size_t len = a->len[i][p];
+
+			ASSERT_EQ(0, dma_buf_sync(a->exp[i][p], DMA_BUF_SYNC_START |
+						  DMA_BUF_SYNC_WRITE));
+			for (j = 0; j < len; j++)
+				a->emap[i][p][j] = (uint8_t)(j * 7 + i * 13 + p * 5 + 1);
+			ASSERT_EQ(0, dma_buf_sync(a->exp[i][p], DMA_BUF_SYNC_END |
+						  DMA_BUF_SYNC_WRITE));
+			ASSERT_EQ(0, dma_buf_sync(y[i][p], DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ));
+			for (j = 0; j < len; j++)
+				if (ymap[i][p][j] != (uint8_t)(j * 7 + i * 13 + p * 5 + 1))
+					break;
+			EXPECT_EQ(len, j) TH_LOG("buffer %u plane %u: byte %zu of %zu lost", i, p,
+						 j, len);
+			ASSERT_EQ(0, dma_buf_sync(y[i][p], DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ));
+		}
+	}
+	ASSERT_EQ(0, reqbufs(b, V4L2_MEMORY_DMABUF, 0, NULL));
+	for (i = 0; i < a->nbufs; i++) {
+		for (p = 0; p < a->nplanes; p++) {
+			munmap(ymap[i][p], a->len[i][p]);
+			close(y[i][p]);
+		}
+	}
+}
+
+TEST_F(expbuf, a_bracket_on_one_export_covers_the_importers_of_another)
+{
+	self->path_b = find_b(self);
+	if (!self->path_b)
+		SKIP(return, NO_SECOND_NODE);
+	bracket_covers_every_export(_metadata, self, variant);
+}
+
+/* ---- Three nodes: one exports, two import the same dma-bufs */
+
+/*
+ * A third rvcap node other than @a and @b, of any buffer type:
+ * $RVCAP_EXPBUF_DEVICE_C, else the first by device number; NULL if none.
+ */
+static const char *third_device(const char *a, const char *b)
+{
+	static char path[32];
+	const char *env = getenv("RVCAP_EXPBUF_DEVICE_C");
+	struct v4l2_capability cap;
+	dev_t rdev_a, rdev_b, rdev;
+	int i;
+
+	if (env && *env)
+		return env;
+	if (query_node(a, &cap, &rdev_a) || query_node(b, &cap, &rdev_b))
+		return NULL;
+	for (i = 0; i < 64; i++) {
+		snprintf(path, sizeof(path), "/dev/video%d", i);
+		if (query_node(path, &cap, &rdev) || rdev == rdev_a || rdev == rdev_b)
+			continue;
+		if (!strcmp((const char *)cap.driver, "rvcap"))
+			return path;
+	}
+	return NULL;
+}
+
+FIXTURE(expbuf3) {
+	struct node a, b, c;
+	const char *path_a, *path_b, *path_c;
+};
+
+FIXTURE_SETUP(expbuf3)
+{
+	int ret;
+
+	node_init(&self->a);
+	node_init(&self->b);
+	node_init(&self->c);
+	self->path_a = expbuf_device(false);
+	ret = node_open(_metadata, &self->a, self->path_a, V4L2_PIX_FMT_YUYV, false);
+	ASSERT_EQ(0, ret) TH_LOG("setting up %s: %s", self->path_a, strerror(-ret));
+	if (!self->a.rvcap)
+		SKIP(return, NOT_RVCAP);
+	self->path_b = second_device(self->path_a, "rvcap", self->a.type);
+	self->path_c = self->path_b ? third_device(self->path_a, self->path_b) : NULL;
+	if (!self->path_c)
+		SKIP(return, "three rvcap nodes are needed (num_devices=3 or more)");
+	ASSERT_EQ(0, node_open(_metadata, &self->b, self->path_b, V4L2_PIX_FMT_YUYV, false));
+	ASSERT_EQ(0, node_open(_metadata, &self->c, self->path_c, V4L2_PIX_FMT_YUYV, false));
+}
+
+FIXTURE_TEARDOWN(expbuf3)
+{
+	node_release(&self->c, self->path_c);
+	node_release(&self->b, self->path_b);
+	node_release(&self->a, self->path_a);
+}
+
+/*
+ * A exports its buffers; B imports them (first, so its table is the
+ * export's first) and captures into them; C imports them too and keeps
+ * them mapped (QBUF, never streaming), its view of them the garbage they
+ * held. After each of B's DQBUFs (rvcap as an importer syncs its own table
+ * for the CPU), the export read between DMA_BUF_IOCTL_SYNC START|READ and
+ * END must be B's frame, every byte: what B's device wrote must reach C's
+ * view too, or the START, which copies every importer's view back, would
+ * end with C's older one over the frame (under swiotlb).
+ */
+TEST_F(expbuf3, one_importers_frames_are_not_undone_by_another_importers_view)
+{
+	struct node *a = &self->a, *b = &self->b, *c = &self->c;
+	struct v4l2_plane planes[NPLANES];
+	struct v4l2_buffer buf;
+	unsigned int f, i;
+	int ret;
+
+	alloc_mmap(_metadata, a);
+	export_all(_metadata, a, O_RDWR | O_CLOEXEC, PROT_READ);
+	for (i = 0; i < a->nbufs; i++) {
+		fill_garbage(a->vmap[i][0], a->len[i][0]);
+		b->len[i][0] = a->len[i][0];
+		c->len[i][0] = a->len[i][0];
+	}
+	ASSERT_EQ((int)a->nbufs, reqbufs(b, V4L2_MEMORY_DMABUF, a->nbufs, NULL));
+	ASSERT_EQ((int)a->nbufs, reqbufs(c, V4L2_MEMORY_DMABUF, a->nbufs, NULL));
+	b->nbufs = a->nbufs;
+	c->nbufs = a->nbufs;
+	for (i = 0; i < a->nbufs; i++) {
+		ret = buf_ioctl(b, VIDIOC_QBUF, V4L2_MEMORY_DMABUF, i, a->exp[i], &buf, planes);
+		ASSERT_EQ(0, ret) TH_LOG("QBUF on B of A's export %u: %s", i, strerror(-ret));
+	}
+	for (i = 0; i < a->nbufs; i++) {
+		ret = buf_ioctl(c, VIDIOC_QBUF, V4L2_MEMORY_DMABUF, i, a->exp[i], &buf, planes);
+		ASSERT_EQ(0, ret) TH_LOG("QBUF on C of A's export %u: %s", i, strerror(-ret));
+	}
+	ASSERT_EQ(0, stream(b, true));
+	for (f = 0; f < FRAMES; f++) {
+		uint32_t n;
+
+		dequeue(_metadata, b, V4L2_MEMORY_DMABUF, &buf, planes);
+		i = buf.index;
+		n = bytesused(b, &buf, 0);
+		ASSERT_EQ(0, dma_buf_sync(a->exp[i][0], DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ));
+		ASSERT_PLANE_IS_FRAME(b, 0, a->emap[i][0], n, buf.sequence,
+				      "A's export, B's frame, C mapping it too");
+		ASSERT_EQ(0, dma_buf_sync(a->exp[i][0], DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ));
+		ret = buf_ioctl(b, VIDIOC_QBUF, V4L2_MEMORY_DMABUF, i, a->exp[i], &buf, planes);
+		ASSERT_EQ(0, ret) TH_LOG("QBUF on B of A's export %u: %s", i, strerror(-ret));
+	}
+	ASSERT_EQ(0, stream(b, false));
+	ASSERT_EQ(0, reqbufs(b, V4L2_MEMORY_DMABUF, 0, NULL));
+	ASSERT_EQ(0, reqbufs(c, V4L2_MEMORY_DMABUF, 0, NULL));
 }
 
 TEST_HARNESS_MAIN
