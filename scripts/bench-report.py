@@ -265,6 +265,90 @@ def main():
                 )
     md.append("")
 
+    # 3c. Exported MMAP buffers with a mapped importer.
+    md += [
+        "## Exported buffers (VIDIOC_EXPBUF, one mapped importer)",
+        "",
+        "Every MMAP buffer exported with `VIDIOC_EXPBUF` and its export "
+        "imported by a second rvcap device (`num_devices=2`: REQBUFS(DMABUF) "
+        "and one QBUF of each export, never streaming, so each export has one "
+        "importer table mapped for the whole stream), against the same "
+        "stream without exports, in one loading of the modules. At each DQBUF "
+        "rvcap pushes the frame to the importer's table (a sync for the "
+        "importer's device over the whole export: under swiotlb=force a copy "
+        "into its bounce buffer); pushes and bytes per frame from rvcap's "
+        "debugfs counters. videobuf2 (vivid) does nothing for importers at "
+        "DQBUF, so its two rows differ by noise only; it is streamed in the "
+        "coherent boot only.",
+        "",
+        "| boot | driver | size | pair, not exported | pair, exported | difference | DQBUF (not, exported) | pushes/frame | bytes pushed/frame | CPU/frame (not, exported) | allocs/requeue (not, exported) |",
+        "|---|---|---|---:|---:|---:|---|---:|---:|---|---|",
+    ]
+    for boot, driver in (("coherent", "rvcap"), ("coherent", "vivid"), ("swiotlb", "rvcap")):
+        for size in sizes:
+            n = get(boot, f"{driver}/mmap/{size}/not-exported")
+            e = get(boot, f"{driver}/mmap/{size}/exported")
+            if n.get("exports") != "0" or e.get("exports") != e.get("buffers"):
+                sys.exit(f"bench-report: {boot} {driver} {size}: exports={n.get('exports')}, {e.get('exports')}")
+            if driver == "rvcap":
+                pushes = num(e, "c_export_pushes")
+                # Every DQBUF must push to the one importer table.
+                if pushes != 1 or num(n, "c_export_pushes") != 0:
+                    sys.exit(f"bench-report: {boot} {size}: {pushes:g} pushes per frame, not 1")
+                pushed = f"{pushes:g} | {num(e, 'c_export_bytes_synced'):.0f}"
+            else:
+                pushed = "– | –"
+            np_, ep = num(n, "pair_ns_median"), num(e, "pair_ns_median")
+            md.append(
+                f"| {boot} | {driver} | {size} | {us(np_)} | {us(ep)} | {us(ep - np_)} "
+                f"| {us(num(n, 'dqbuf_ns_median'))}, {us(num(e, 'dqbuf_ns_median'))} | {pushed} "
+                f"| {us(num(n, 'cpu_ns_per_frame'))}, {us(num(e, 'cpu_ns_per_frame'))} "
+                f"| {allocs_per_requeue(n)}, {allocs_per_requeue(e)} |"
+            )
+    md += [
+        "",
+        "One `DMA_BUF_IOCTL_SYNC` START|READ + END|READ bracket on an export "
+        "with one mapped importer (the second rvcap device, as above), median, "
+        "with START and END apart. rvcap's `begin_cpu_access` syncs every "
+        "mapped importer table for the CPU and `end_cpu_access` for its device "
+        "(each over the whole export, `DMA_BIDIRECTIONAL`: under swiotlb=force "
+        "a copy out of the bounce buffer and one back in); tables synced and "
+        "bytes per bracket from its counters. vivid's exports have no such "
+        "syncs: videobuf2's vmalloc allocator (vivid's default) has no "
+        "`begin_cpu_access`/`end_cpu_access` at all, and its dma-contig one "
+        "(vivid `allocators=1`) has both returning 0 (dma-sg, which vivid "
+        "does not use, syncs the exporter's own mapping, never an "
+        "importer's), so the bracket is the dma-buf core's ioctl and "
+        "reservation wait only, and an importer's bounced view is never "
+        "brought up to date. dma-contig runs in the coherent boot only: its "
+        "buffer is one contiguous segment, more than swiotlb bounces at once "
+        "(256 KiB), so under swiotlb=force the importer cannot map it.",
+        "",
+        "| boot | exporter | size | export bytes | START | END | bracket | tables synced/bracket | bytes synced/bracket |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for boot in ("coherent", "swiotlb"):
+        for size in sizes:
+            exporters = [("rvcap", "rvcap/mmap/{}/sync-bracket"),
+                         ("vivid (vmalloc)", "vivid/mmap/{}/sync-bracket-vmalloc")]
+            if boot == "coherent":
+                exporters.append(("vivid (dma-contig)", "vivid/mmap/{}/sync-bracket-dma-contig"))
+            for exporter, label in exporters:
+                r = get(boot, label.format(size))
+                if exporter == "rvcap" and num(r, "c_export_syncs") != 2:
+                    # One importer table, synced at START and at END.
+                    sys.exit(f"bench-report: {boot} {size}: {r['c_export_syncs']} importer syncs per bracket, not 2")
+                if "c_export_syncs" in r:
+                    synced = f"{num(r, 'c_export_syncs'):g} | {num(r, 'c_export_bytes_synced'):.0f}"
+                else:
+                    synced = "– | –"
+                md.append(
+                    f"| {boot} | {exporter} | {size} | {r['export_bytes']} "
+                    f"| {us(num(r, 'start_ns_median'))} | {us(num(r, 'end_ns_median'))} "
+                    f"| {us(num(r, 'sync_ns_median'))} | {synced} |"
+                )
+    md.append("")
+
     # 4. What keeping userspace's bytes costs when mappings go.
     md += [
         "## Releasing buffers the application owns",

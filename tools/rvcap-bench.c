@@ -25,13 +25,24 @@
  * each import the application owns for the device before its unmap, and at
  * REQBUFS(0) maps each again to do so before its detach (nothing lost
  * after DQBUF), next to the maps and bytes those hand-overs took.
+ * With -E IMPORTER (MMAP) every buffer is exported (VIDIOC_EXPBUF) and the
+ * capture node IMPORTER imports the exports: REQBUFS(DMABUF) and one QBUF
+ * of each, never streaming, so that each export has one importer whose
+ * table stays mapped (rvcap maps an import at its first QBUF; with -i, its
+ * debugfs counters must show one map per export, or rvcap-bench fails
+ * rather than mislabel the row). The stream line then says exports=N.
+ * With -S as well it streams nothing and instead times DMA_BUF_IOCTL_SYNC
+ * START|READ and END|READ on the export of buffer 0 (-n brackets, at most
+ * -t seconds): one line "kind=sync" with the medians and, with -c, the
+ * exporter's counters per bracket.
  * With -M BYTES it instead times memset() of BYTES, the bandwidth limit
  * for filling a frame of that size.
  *
  * usage: rvcap-bench -d DEV -m mmap|udmabuf|heap [-W width] [-H height]
  *                    [-B buffer bytes] [-b buffers] [-n frames] [-t seconds]
  *                    [-a requeues] [-T thread] [-c counters] [-I ms] [-R]
- *                    [-h none|noncoherent|hints] [-l label]
+ *                    [-h none|noncoherent|hints] [-E importer [-i counters] [-S]]
+ *                    [-l label]
  *        rvcap-bench -M BYTES [-n times] [-l label]
  *   -I  set the shortest frame interval the device enumerates that is at
  *       least this many milliseconds (0: its fastest; vivid paces itself)
@@ -45,7 +56,7 @@
 #include "../tests/selftests/rvcap_trace.h"
 
 #define MAX_FRAMES 100000
-#define MAX_COUNTERS 32
+#define MAX_COUNTERS 64
 #define RELEASE_ROUNDS 5
 
 static void die(const char *what, int err)
@@ -161,6 +172,9 @@ struct stream {
 	uint32_t qbuf_flags; /* cache hints of every QBUF (MMAP) */
 	unsigned int nbufs;
 	struct rvcap_dmabuf bufs[RVCAP_MAX_BUFS];
+	/* -E: the importing node, and each buffer's export (else -1) */
+	int importer;
+	int exports[RVCAP_MAX_BUFS];
 };
 
 static int qbuf(struct stream *s, uint32_t index)
@@ -288,6 +302,146 @@ static void bench_release(struct stream *s, const char *counters_path, const cha
 }
 
 /*
+ * Exports every buffer of @s (VIDIOC_EXPBUF, O_RDWR) and has the capture
+ * node @path import them: YUYV at @fmt's size, REQBUFS(DMABUF) and one
+ * QBUF of each export, never streaming, so that each export has one
+ * importer whose table stays mapped while @s streams. With
+ * @importer_counters (rvcap as the importer), its map counter must have
+ * gone up by one per export.
+ */
+static void import_exports(struct stream *s, const char *path, const struct v4l2_format *fmt,
+			   const char *importer_counters)
+{
+	struct counters c0, c1;
+	struct v4l2_format ifmt;
+	unsigned int i;
+	int ret;
+
+	s->importer = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (s->importer < 0)
+		die(path, errno);
+	ret = rvcap_set_format(s->importer, V4L2_PIX_FMT_YUYV, fmt->fmt.pix.width,
+			       fmt->fmt.pix.height, &ifmt);
+	if (ret)
+		die("VIDIOC_S_FMT on the importer", ret);
+	if (ifmt.fmt.pix.width != fmt->fmt.pix.width ||
+	    ifmt.fmt.pix.height != fmt->fmt.pix.height ||
+	    ifmt.fmt.pix.sizeimage > fmt->fmt.pix.sizeimage)
+		die("the importer's frame does not fit the exports", EINVAL);
+	ret = rvcap_reqbufs(s->importer, V4L2_MEMORY_DMABUF, s->nbufs);
+	if (ret < (int)s->nbufs)
+		die("VIDIOC_REQBUFS(DMABUF) on the importer", ret < 0 ? ret : ENOMEM);
+	if (importer_counters)
+		read_counters(importer_counters, &c0);
+	for (i = 0; i < s->nbufs; i++) {
+		struct v4l2_exportbuffer exp = {
+			.type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+			.index = i,
+			.flags = O_RDWR | O_CLOEXEC,
+		};
+
+		ret = xioctl(s->fd, VIDIOC_EXPBUF, &exp);
+		if (ret)
+			die("VIDIOC_EXPBUF", ret);
+		s->exports[i] = exp.fd;
+		ret = rvcap_qbuf(s->importer, V4L2_MEMORY_DMABUF, i, exp.fd);
+		if (ret)
+			die("VIDIOC_QBUF of an export on the importer", ret);
+	}
+	if (importer_counters) {
+		read_counters(importer_counters, &c1);
+		if (counter(&c1, "map") - counter(&c0, "map") != (long long)s->nbufs)
+			die("the importer did not map every export at its QBUF", EINVAL);
+	}
+}
+
+/* Undoes import_exports(): the importer's buffers, then the exports. */
+static void release_exports(struct stream *s)
+{
+	unsigned int i;
+
+	if (s->importer < 0)
+		return;
+	rvcap_reqbufs(s->importer, V4L2_MEMORY_DMABUF, 0);
+	close(s->importer);
+	s->importer = -1;
+	for (i = 0; i < s->nbufs; i++) {
+		if (s->exports[i] >= 0)
+			close(s->exports[i]);
+		s->exports[i] = -1;
+	}
+}
+
+/* DMA_BUF_IOCTL_SYNC with @flags on @fd, or rvcap-bench fails. */
+static void dma_buf_sync(int fd, uint64_t flags)
+{
+	struct dma_buf_sync sync = { .flags = flags };
+	int ret = xioctl(fd, DMA_BUF_IOCTL_SYNC, &sync);
+
+	if (ret)
+		die("DMA_BUF_IOCTL_SYNC", ret);
+}
+
+/*
+ * Times up to @brackets DMA_BUF_IOCTL_SYNC START|READ + END|READ brackets
+ * on the export of buffer 0 (at most @seconds, after a few untimed ones);
+ * prints the medians and, with @counters_path, the exporter's counters per
+ * bracket.
+ */
+static void bench_sync(struct stream *s, unsigned int brackets, double seconds,
+		       const char *counters_path, const char *label)
+{
+	uint64_t *start_ns = calloc(brackets, sizeof(*start_ns));
+	uint64_t *end_ns = calloc(brackets, sizeof(*end_ns));
+	uint64_t *both = calloc(brackets, sizeof(*both));
+	int fd = s->exports[0];
+	off_t size = lseek(fd, 0, SEEK_END);
+	struct counters c0, c1;
+	uint64_t begin, t0, t1, t2;
+	unsigned int i, done;
+
+	if (!start_ns || !end_ns || !both)
+		die("memory", ENOMEM);
+	if (size < 0)
+		die("the export's size", errno);
+	for (i = 0; i < 3; i++) {
+		dma_buf_sync(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
+		dma_buf_sync(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
+	}
+	if (counters_path)
+		read_counters(counters_path, &c0);
+	begin = now_ns();
+	for (done = 0; done < brackets;) {
+		t0 = now_ns();
+		dma_buf_sync(fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ);
+		t1 = now_ns();
+		dma_buf_sync(fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ);
+		t2 = now_ns();
+		start_ns[done] = t1 - t0;
+		end_ns[done] = t2 - t1;
+		both[done] = t2 - t0;
+		done++;
+		if (t2 - begin > (uint64_t)(seconds * 1e9))
+			break;
+	}
+	if (counters_path)
+		read_counters(counters_path, &c1);
+	printf("rvcap-bench: label=%s kind=sync export_bytes=%lld brackets=%u sync_ns_mean=%llu sync_ns_median=%llu start_ns_median=%llu end_ns_median=%llu",
+	       label, (long long)size, done, (unsigned long long)mean(both, done),
+	       (unsigned long long)median(both, done), (unsigned long long)median(start_ns, done),
+	       (unsigned long long)median(end_ns, done));
+	if (counters_path) {
+		for (i = 0; i < (unsigned int)c1.n; i++)
+			printf(" c_%s=%.1f", c1.name[i],
+			       (double)(c1.value[i] - c0.value[i]) / done);
+	}
+	printf("\n");
+	free(start_ns);
+	free(end_ns);
+	free(both);
+}
+
+/*
  * Sets the shortest frame interval the device lists for the format that is
  * at least @min_ms milliseconds.
  */
@@ -323,14 +477,15 @@ int main(int argc, char **argv)
 {
 	const char *dev = NULL, *memory = "mmap", *label = "-", *thread = NULL;
 	const char *counters_path = NULL, *hints = "none";
+	const char *importer_path = NULL, *importer_counters = NULL;
 	unsigned int width = 640, height = 480, nbufs = 4, frames = 300;
 	unsigned int alloc_requeues = 100, i, done;
 	double seconds = 5;
 	size_t bufsize = 0, memset_bytes = 0;
-	bool paced = false, release = false;
+	bool paced = false, release = false, sync_only = false;
 	unsigned int min_interval_ms = 0;
 	struct counters c0, c1;
-	struct stream s = { .fd = -1 };
+	struct stream s = { .fd = -1, .importer = -1 };
 	struct v4l2_streamparm parm = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
 	struct v4l2_format fmt;
 	uint64_t *dq, *q, *pair, start, elapsed, cpu0, cpu1, th0 = 0, th1 = 0;
@@ -339,7 +494,7 @@ int main(int argc, char **argv)
 	long allocs = -1;
 	int opt, ret;
 
-	while ((opt = getopt(argc, argv, "d:m:W:H:B:b:n:t:a:T:c:I:Rh:l:M:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:m:W:H:B:b:n:t:a:T:c:I:Rh:E:i:Sl:M:")) != -1) {
 		switch (opt) {
 		case 'd':
 			dev = optarg;
@@ -384,6 +539,15 @@ int main(int argc, char **argv)
 		case 'h':
 			hints = optarg;
 			break;
+		case 'E':
+			importer_path = optarg;
+			break;
+		case 'i':
+			importer_counters = optarg;
+			break;
+		case 'S':
+			sync_only = true;
+			break;
 		case 'l':
 			label = optarg;
 			break;
@@ -413,6 +577,12 @@ int main(int argc, char **argv)
 		die("-h must be none, noncoherent or hints", EINVAL);
 	if (strcmp(hints, "none") && s.memory != V4L2_MEMORY_MMAP)
 		die("-h noncoherent and -h hints are for -m mmap", EINVAL);
+	if (importer_path && (s.memory != V4L2_MEMORY_MMAP || release))
+		die("-E is for -m mmap, without -R", EINVAL);
+	if ((sync_only || importer_counters) && !importer_path)
+		die("-S and -i need -E", EINVAL);
+	for (i = 0; i < RVCAP_MAX_BUFS; i++)
+		s.exports[i] = -1;
 	if (!strcmp(hints, "hints"))
 		s.qbuf_flags = V4L2_BUF_FLAG_NO_CACHE_CLEAN | V4L2_BUF_FLAG_NO_CACHE_INVALIDATE;
 
@@ -462,6 +632,15 @@ int main(int argc, char **argv)
 				   bufsize, &s.bufs[i]);
 		if (ret)
 			die("exporting a dma-buf", ret);
+	}
+	if (importer_path)
+		import_exports(&s, importer_path, &fmt, importer_counters);
+	if (sync_only) {
+		bench_sync(&s, frames, seconds, counters_path, label);
+		release_exports(&s);
+		rvcap_reqbufs(s.fd, s.memory, 0);
+		close(s.fd);
+		return 0;
 	}
 	start_stream(&s);
 	if (thread) {
@@ -517,8 +696,9 @@ int main(int argc, char **argv)
 			die("reading the trace buffer", (int)allocs);
 	}
 
-	printf("rvcap-bench: label=%s kind=stream memory=%s width=%u height=%u frame_bytes=%u buffer_bytes=%zu buffers=%u hints=%s interval=%u/%u frames=%u seconds=%.3f fps=%.1f pair_ns_mean=%llu pair_ns_median=%llu dqbuf_ns_median=%llu qbuf_ns_median=%llu cpu_ns_per_frame=%llu process_cpu_ns_per_frame=%llu thread_cpu_ns_per_frame=%llu allocs=%ld alloc_requeues=%u",
-	       label, memory, width, height, fmt.fmt.pix.sizeimage, bufsize, s.nbufs, hints,
+	printf("rvcap-bench: label=%s kind=stream memory=%s width=%u height=%u frame_bytes=%u buffer_bytes=%zu buffers=%u exports=%u hints=%s interval=%u/%u frames=%u seconds=%.3f fps=%.1f pair_ns_mean=%llu pair_ns_median=%llu dqbuf_ns_median=%llu qbuf_ns_median=%llu cpu_ns_per_frame=%llu process_cpu_ns_per_frame=%llu thread_cpu_ns_per_frame=%llu allocs=%ld alloc_requeues=%u",
+	       label, memory, width, height, fmt.fmt.pix.sizeimage, bufsize, s.nbufs,
+	       importer_path ? s.nbufs : 0, hints,
 	       parm.parm.capture.timeperframe.numerator,
 	       parm.parm.capture.timeperframe.denominator, done, elapsed / 1e9,
 	       done / (elapsed / 1e9), (unsigned long long)mean(pair, done),
@@ -544,6 +724,7 @@ int main(int argc, char **argv)
 		bench_release(&s, counters_path, label);
 	}
 	rvcap_stream(s.fd, false);
+	release_exports(&s);
 	rvcap_reqbufs(s.fd, s.memory, 0);
 	for (i = 0; i < s.nbufs && s.memory == V4L2_MEMORY_DMABUF; i++)
 		rvcap_unexport(&s.bufs[i]);

@@ -30,10 +30,22 @@
 # V4L2_MEMORY_FLAG_NON_COHERENT, without hints ("cache-noncoherent") and
 # with V4L2_BUF_FLAG_NO_CACHE_CLEAN | V4L2_BUF_FLAG_NO_CACHE_INVALIDATE on
 # every QBUF ("cache-hints"), 640x480 and 1920x1080.
+# Both also measure exported MMAP buffers (below, after a reload of rvcap
+# with num_devices=2).
 #   iommu     map once against map per QBUF at 1920x1080, udmabuf and heap,
 #             where each map allocates IOVAs and writes IOMMU page tables and
 #             each unmap invalidates the IOTLB; and the DQBUF sync, payload
 #             against full buffer
+# Exported MMAP buffers (rvcap-bench -E): every buffer exported with
+# VIDIOC_EXPBUF and imported by rvcap-1 (DMABUF, queued once, never
+# streaming, so each export has one mapped importer table, which rvcap
+# pushes each frame to at DQBUF): the requeue pair against the same stream
+# without exports, rvcap and (coherent boot) vivid; and one
+# DMA_BUF_IOCTL_SYNC START|READ + END|READ bracket on such an export
+# (-S), rvcap's and vivid's (vmalloc allocator; in the coherent boot also
+# dma-contig, whose one contiguous segment is more than swiotlb bounces at
+# once, so that the importer cannot map it under swiotlb=force),
+# 640x480 and 1920x1080.
 set -e
 boot=${1:?coherent, swiotlb or iommu}
 frames=${2:-300}
@@ -52,6 +64,46 @@ node() {
 }
 
 hint_modes='coherent:none noncoherent:noncoherent hints:hints'
+
+# The exported-buffer rows (see the top), at the end of the coherent and
+# swiotlb boots.
+exported_rows() {
+	started=$(date +%s)
+	rmmod rvcap
+	modprobe rvcap num_devices=2
+	rvcap=$(node rvcap-0)
+	importer=$(node rvcap-1)
+	icounters=/sys/kernel/debug/rvcap/rvcap.1/counters
+	echo 1 >$params/unpaced
+	modprobe vivid n_devs=2 node_types=0x1,0x1 allocators=0,1
+	vivid=$(node vivid-000-vid-cap)
+	vivid_contig=$(node vivid-001-vid-cap)
+	for size in 640x480 1920x1080; do
+		w=${size%x*} h=${size#*x}
+		bench_rvcap "rvcap/mmap/$size/not-exported" "$w" "$h" mmap
+		bench_rvcap "rvcap/mmap/$size/exported" "$w" "$h" mmap -E "$importer" -i "$icounters"
+		rvcap-bench -d "$rvcap" -W "$w" -H "$h" -b 1 -n "$frames" -t "$secs" \
+			-E "$importer" -i "$icounters" -S -c "$counters" -l "rvcap/mmap/$size/sync-bracket"
+		vivid_exporters=vmalloc:$vivid
+		if [ "$boot" = coherent ]; then
+			vivid_exporters="$vivid_exporters dma-contig:$vivid_contig"
+			for exp in not-exported exported; do
+				imp=
+				[ $exp = exported ] && imp="-E $importer -i $icounters"
+				# $imp unquoted: two options or none
+				rvcap-bench -d "$vivid" -m mmap -W "$w" -H "$h" -n "$frames" -t "$secs" \
+					-a "$((allocs < 30 ? allocs : 30))" -I "$vivid_min_ms" \
+					-T vivid-000-vid-cap -l "vivid/mmap/$size/$exp" $imp
+			done
+		fi
+		for alloc in $vivid_exporters; do
+			rvcap-bench -d "${alloc#*:}" -W "$w" -H "$h" -b 1 -n "$frames" -t "$secs" \
+				-E "$importer" -i "$icounters" -S -l "vivid/mmap/$size/sync-bracket-${alloc%%:*}"
+		done
+	done
+	rmmod vivid
+	echo "bench: the exported-buffer rows took $(($(date +%s) - started)) s"
+}
 
 modprobe rvcap
 rvcap=$(node rvcap-0)
@@ -105,6 +157,7 @@ elif [ "$boot" = coherent ]; then
 		done
 	done
 	rmmod vivid
+	exported_rows
 else
 	# The system heap hands out 1 MiB segments, more than swiotlb bounces
 	# at once (256 KiB): with swiotlb=force only MMAP and udmabuf (pages).
@@ -138,6 +191,7 @@ else
 			bench_rvcap "rvcap/mmap/$size/cache-${mode%%:*}" "$w" "$h" mmap -h "${mode#*:}"
 		done
 	done
+	exported_rows
 fi
 rmmod rvcap
 echo "bench: $boot boot done"
