@@ -81,6 +81,29 @@ v4l2_ctl_stream() {
 	rm -f /tmp/capture.raw
 }
 
+# TAP line $i (then i + 1) named $1 for gst_capture_checked with the other
+# arguments, its log as comments.
+gst_tap() {
+	what=$1
+	shift
+	if gst_capture_checked "$@"; then
+		echo "ok $i $what"
+	else
+		echo "not ok $i $what"
+	fi
+	sed 's/^/# /' /tmp/gst.log
+	i=$((i + 1))
+}
+
+# What a v4l2src capture with io-mode $1 is checked to have done.
+gst_how() {
+	case $1 in
+	mmap) echo "each plane mmapped" ;;
+	dmabuf) echo "each plane exported with VIDIOC_EXPBUF, read through the dma-bufs" ;;
+	auto) echo "auto chose dmabuf: each plane exported with VIDIOC_EXPBUF, read through the dma-bufs" ;;
+	esac
+}
+
 # gst-launch-1.0 v4l2src on device $1 with io-mode=$2 (mmap, dmabuf or
 # auto), the verification pattern, $3 frames of caps format $4 at 320x240
 # and 15 fps into filesink (/tmp/gst.raw), then rvcap-framecheck of those
@@ -200,19 +223,9 @@ gstreamer_v4l2src() {
 		bytes=$((320 * 240 * ${gst#*:} / 2))
 		gst=${gst%%:*}
 		for io in mmap dmabuf auto; do
-			case $io in
-			mmap) how="each plane mmapped" ;;
-			dmabuf) how="each plane exported with VIDIOC_EXPBUF, read through the dma-bufs" ;;
-			auto) how="auto chose dmabuf: each plane exported with VIDIOC_EXPBUF, read through the dma-bufs" ;;
-			esac
+			how=$(gst_how "$io")
 			what="gst-launch-1.0 v4l2src io-mode=$io $gst 320x240: $frames frames into filesink, $how, every byte checked"
-			if gst_capture_checked "$dev" "$io" "$frames" "$gst" "$bytes"; then
-				echo "ok $i $what"
-			else
-				echo "not ok $i $what"
-			fi
-			sed 's/^/# /' /tmp/gst.log
-			i=$((i + 1))
+			gst_tap "$what" "$dev" "$io" "$frames" "$gst" "$bytes"
 		done
 	done
 	rm -f /tmp/gst.raw /tmp/gst-debug.log /tmp/gst-counters
@@ -261,19 +274,9 @@ gstreamer_v4l2src_mplane() {
 		planes=${rest%%:*}
 		bytes=$((320 * 240 * ${rest#*:} / 2))
 		for io in mmap dmabuf auto; do
-			case $io in
-			mmap) how="each plane mmapped" ;;
-			dmabuf) how="each plane exported with VIDIOC_EXPBUF, read through the dma-bufs" ;;
-			auto) how="auto chose dmabuf: each plane exported with VIDIOC_EXPBUF, read through the dma-bufs" ;;
-			esac
+			how=$(gst_how "$io")
 			what="gst-launch-1.0 v4l2src io-mode=$io $gst 320x240 (V4L2 $fourcc, $planes plane(s)) on the multi-planar node: $frames frames into filesink, $how, every byte checked"
-			if gst_capture_checked "$dev" "$io" "$frames" "$gst" "$bytes"; then
-				echo "ok $i $what"
-			else
-				echo "not ok $i $what"
-			fi
-			sed 's/^/# /' /tmp/gst.log
-			i=$((i + 1))
+			gst_tap "$what" "$dev" "$io" "$frames" "$gst" "$bytes"
 			# v4l2src's last format reply, e.g. "Got format of 320x240,
 			# format NM12, nb planes 2, ..." (its S_FMT), then G_FMT.
 			got=$(grep -o 'Got format of [0-9x]*, format ...., nb planes [0-9]*' /tmp/gst-debug.log | tail -n 1)

@@ -980,19 +980,19 @@ TEST_F(expbuf, exports_keep_the_last_verification_frame_after_reqbufs_0_and_clos
 /* ---- Another node capturing into the exports */
 
 /*
- * Node B (the fixture's second node, at A's format) captures FRAMES frames
- * into DMABUF buffers that are node A's exports; each frame must be seen
- * through A's V4L2 mmap and through the export's mmap, written over the
- * garbage put there before and, with @verify, every byte B's verification
- * frame.
+ * Node B (opened at A's format) imports every plane of every one of A's
+ * MMAP buffers, exported (O_RDWR, mapped PROT_READ), and queues them
+ * (QBUF maps them for B's device; B not streaming), A's buffers holding
+ * garbage.
  */
-static void cross_device(struct __test_metadata *_metadata, struct _test_data_expbuf *self,
-			 const struct _fixture_variant_expbuf *variant, bool verify)
+static void b_queues_a_exports(struct __test_metadata *_metadata,
+			       struct _test_data_expbuf *self,
+			       const struct _fixture_variant_expbuf *variant)
 {
 	struct node *a = &self->a, *b = &self->b;
 	struct v4l2_plane planes[NPLANES];
 	struct v4l2_buffer buf;
-	unsigned int f, i, p;
+	unsigned int i, p;
 	int ret;
 
 	ASSERT_EQ(0, node_open(_metadata, b, self->path_b, variant->fourcc, variant->multi));
@@ -1013,6 +1013,25 @@ static void cross_device(struct __test_metadata *_metadata, struct _test_data_ex
 		ret = buf_ioctl(b, VIDIOC_QBUF, V4L2_MEMORY_DMABUF, i, a->exp[i], &buf, planes);
 		ASSERT_EQ(0, ret) TH_LOG("QBUF on B of A's export %u: %s", i, strerror(-ret));
 	}
+}
+
+/*
+ * Node B (the fixture's second node, at A's format) captures FRAMES frames
+ * into DMABUF buffers that are node A's exports; each frame must be seen
+ * through A's V4L2 mmap and through the export's mmap, written over the
+ * garbage put there before and, with @verify, every byte B's verification
+ * frame.
+ */
+static void cross_device(struct __test_metadata *_metadata, struct _test_data_expbuf *self,
+			 const struct _fixture_variant_expbuf *variant, bool verify)
+{
+	struct node *a = &self->a, *b = &self->b;
+	struct v4l2_plane planes[NPLANES];
+	struct v4l2_buffer buf;
+	unsigned int f, i, p;
+	int ret;
+
+	b_queues_a_exports(_metadata, self, variant);
 	ASSERT_EQ(0, stream(b, true));
 	for (f = 0; f < FRAMES; f++) {
 		dequeue(_metadata, b, V4L2_MEMORY_DMABUF, &buf, planes);
@@ -1050,21 +1069,35 @@ static const char *find_b(struct _test_data_expbuf *self)
 	return second_device(self->path, (const char *)cap.driver, self->a.type);
 }
 
-TEST_F(expbuf, exports_of_one_node_capture_the_frames_of_another)
+/*
+ * Finds node B for a cross-device test; why the test must skip instead: no
+ * node B, or a "verification" test (@verify) on a driver other than rvcap.
+ */
+static const char *need_b(struct _test_data_expbuf *self, bool verify)
 {
 	self->path_b = find_b(self);
 	if (!self->path_b)
-		SKIP(return, NO_SECOND_NODE);
+		return NO_SECOND_NODE;
+	if (verify && !self->a.rvcap)
+		return NOT_RVCAP;
+	return NULL;
+}
+
+TEST_F(expbuf, exports_of_one_node_capture_the_frames_of_another)
+{
+	const char *why = need_b(self, false);
+
+	if (why)
+		SKIP(return, "%s", why);
 	cross_device(_metadata, self, variant, false);
 }
 
 TEST_F(expbuf, exports_of_one_node_capture_the_verification_frames_of_another)
 {
-	self->path_b = find_b(self);
-	if (!self->path_b)
-		SKIP(return, NO_SECOND_NODE);
-	if (!self->a.rvcap)
-		SKIP(return, NOT_RVCAP);
+	const char *why = need_b(self, true);
+
+	if (why)
+		SKIP(return, "%s", why);
 	cross_device(_metadata, self, variant, true);
 }
 
@@ -1102,23 +1135,9 @@ static void importer_unmaps_first(struct __test_metadata *_metadata,
 	unsigned int f, i, p, total;
 	int ret;
 
-	ASSERT_EQ(0, node_open(_metadata, b, self->path_b, variant->fourcc, variant->multi));
-	ASSERT_EQ(a->type, b->type);
-	ASSERT_EQ(a->nplanes, b->nplanes);
-	alloc_mmap(_metadata, a);
-	export_all(_metadata, a, O_RDWR | O_CLOEXEC, PROT_READ);
-	ret = reqbufs(b, V4L2_MEMORY_DMABUF, a->nbufs, NULL);
-	ASSERT_EQ((int)a->nbufs, ret) TH_LOG("REQBUFS(DMABUF) on B: %s", strerror(-ret));
-	b->nbufs = a->nbufs;
-	for (i = 0; i < a->nbufs; i++) {
+	b_queues_a_exports(_metadata, self, variant);
+	for (i = 0; i < a->nbufs; i++)
 		seq[i] = UINT32_MAX;
-		for (p = 0; p < a->nplanes; p++) {
-			fill_garbage(a->vmap[i][p], a->len[i][p]);
-			b->len[i][p] = a->len[i][p];
-		}
-		ret = buf_ioctl(b, VIDIOC_QBUF, V4L2_MEMORY_DMABUF, i, a->exp[i], &buf, planes);
-		ASSERT_EQ(0, ret) TH_LOG("QBUF on B of A's export %u: %s", i, strerror(-ret));
-	}
 	ASSERT_EQ(0, stream(b, true));
 	/* Every buffer dequeued at the end: the last a->nbufs not requeued. */
 	total = FRAMES + a->nbufs;
@@ -1167,19 +1186,19 @@ static void importer_unmaps_first(struct __test_metadata *_metadata,
 
 TEST_F(expbuf, an_importers_frames_survive_its_unmap)
 {
-	self->path_b = find_b(self);
-	if (!self->path_b)
-		SKIP(return, NO_SECOND_NODE);
+	const char *why = need_b(self, false);
+
+	if (why)
+		SKIP(return, "%s", why);
 	importer_unmaps_first(_metadata, self, variant, false);
 }
 
 TEST_F(expbuf, an_importers_verification_frames_survive_its_unmap)
 {
-	self->path_b = find_b(self);
-	if (!self->path_b)
-		SKIP(return, NO_SECOND_NODE);
-	if (!self->a.rvcap)
-		SKIP(return, NOT_RVCAP);
+	const char *why = need_b(self, true);
+
+	if (why)
+		SKIP(return, "%s", why);
 	importer_unmaps_first(_metadata, self, variant, true);
 }
 
@@ -1201,24 +1220,8 @@ static void exporter_frame_beats_importer_view(struct __test_metadata *_metadata
 	struct v4l2_buffer buf;
 	unsigned int f, i, p;
 	uint8_t *seen;
-	int ret;
 
-	ASSERT_EQ(0, node_open(_metadata, b, self->path_b, variant->fourcc, variant->multi));
-	ASSERT_EQ(a->type, b->type);
-	ASSERT_EQ(a->nplanes, b->nplanes);
-	alloc_mmap(_metadata, a);
-	export_all(_metadata, a, O_RDWR | O_CLOEXEC, PROT_READ);
-	ret = reqbufs(b, V4L2_MEMORY_DMABUF, a->nbufs, NULL);
-	ASSERT_EQ((int)a->nbufs, ret) TH_LOG("REQBUFS(DMABUF) on B: %s", strerror(-ret));
-	b->nbufs = a->nbufs;
-	for (i = 0; i < a->nbufs; i++) {
-		for (p = 0; p < a->nplanes; p++) {
-			fill_garbage(a->vmap[i][p], a->len[i][p]);
-			b->len[i][p] = a->len[i][p];
-		}
-		ret = buf_ioctl(b, VIDIOC_QBUF, V4L2_MEMORY_DMABUF, i, a->exp[i], &buf, planes);
-		ASSERT_EQ(0, ret) TH_LOG("QBUF on B of A's export %u: %s", i, strerror(-ret));
-	}
+	b_queues_a_exports(_metadata, self, variant);
 	for (i = 0; i < a->nbufs; i++)
 		ASSERT_EQ(0, buf_ioctl(a, VIDIOC_QBUF, V4L2_MEMORY_MMAP, i, NULL, &buf, planes));
 	ASSERT_EQ(0, stream(a, true));
@@ -1252,19 +1255,19 @@ static void exporter_frame_beats_importer_view(struct __test_metadata *_metadata
 
 TEST_F(expbuf, the_exporters_frames_reach_a_mapped_importer)
 {
-	self->path_b = find_b(self);
-	if (!self->path_b)
-		SKIP(return, NO_SECOND_NODE);
+	const char *why = need_b(self, false);
+
+	if (why)
+		SKIP(return, "%s", why);
 	exporter_frame_beats_importer_view(_metadata, self, variant, false);
 }
 
 TEST_F(expbuf, the_exporters_verification_frames_reach_a_mapped_importer)
 {
-	self->path_b = find_b(self);
-	if (!self->path_b)
-		SKIP(return, NO_SECOND_NODE);
-	if (!self->a.rvcap)
-		SKIP(return, NOT_RVCAP);
+	const char *why = need_b(self, true);
+
+	if (why)
+		SKIP(return, "%s", why);
 	exporter_frame_beats_importer_view(_metadata, self, variant, true);
 }
 
@@ -1311,23 +1314,8 @@ static void unsyncing_importer(struct __test_metadata *_metadata,
 	dev_b = rvcap_path_instance(self->path_b);
 	ASSERT_LE(0, dev_a);
 	ASSERT_LE(0, dev_b);
-	ASSERT_EQ(0, node_open(_metadata, b, self->path_b, variant->fourcc, variant->multi));
-	ASSERT_EQ(a->type, b->type);
-	ASSERT_EQ(a->nplanes, b->nplanes);
+	b_queues_a_exports(_metadata, self, variant);
 	ASSERT_EQ(0, rvcap_set_knob_of(dev_b, SKIP_SYNC_KNOB, 1));
-	alloc_mmap(_metadata, a);
-	export_all(_metadata, a, O_RDWR | O_CLOEXEC, PROT_READ);
-	ret = reqbufs(b, V4L2_MEMORY_DMABUF, a->nbufs, NULL);
-	ASSERT_EQ((int)a->nbufs, ret) TH_LOG("REQBUFS(DMABUF) on B: %s", strerror(-ret));
-	b->nbufs = a->nbufs;
-	for (i = 0; i < a->nbufs; i++) {
-		for (p = 0; p < a->nplanes; p++) {
-			fill_garbage(a->vmap[i][p], a->len[i][p]);
-			b->len[i][p] = a->len[i][p];
-		}
-		ret = buf_ioctl(b, VIDIOC_QBUF, V4L2_MEMORY_DMABUF, i, a->exp[i], &buf, planes);
-		ASSERT_EQ(0, ret) TH_LOG("QBUF on B of A's export %u: %s", i, strerror(-ret));
-	}
 	b_syncs = rvcap_counter_of(dev_b, "sync_for_cpu");
 	a_begins = rvcap_counter_of(dev_a, "export_begin_cpu_access");
 	ASSERT_LE(0, b_syncs);
@@ -1366,11 +1354,10 @@ static void unsyncing_importer(struct __test_metadata *_metadata,
 
 TEST_F(expbuf, an_unsyncing_importers_frames_reach_a_cpu_that_brackets)
 {
-	self->path_b = find_b(self);
-	if (!self->path_b)
-		SKIP(return, NO_SECOND_NODE);
-	if (!self->a.rvcap)
-		SKIP(return, NOT_RVCAP);
+	const char *why = need_b(self, true);
+
+	if (why)
+		SKIP(return, "%s", why);
 	unsyncing_importer(_metadata, self, variant);
 }
 
@@ -1450,9 +1437,10 @@ static void bracket_covers_every_export(struct __test_metadata *_metadata,
 
 TEST_F(expbuf, a_bracket_on_one_export_covers_the_importers_of_another)
 {
-	self->path_b = find_b(self);
-	if (!self->path_b)
-		SKIP(return, NO_SECOND_NODE);
+	const char *why = need_b(self, false);
+
+	if (why)
+		SKIP(return, "%s", why);
 	bracket_covers_every_export(_metadata, self, variant);
 }
 
