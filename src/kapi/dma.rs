@@ -112,14 +112,17 @@ pub(crate) struct DmaStats {
     pub(crate) export_begin_cpu_access: AtomicU64,
     /// `end_cpu_access` calls on exported dma-bufs.
     pub(crate) export_end_cpu_access: AtomicU64,
-    /// Syncs those calls made: one per importer's mapped table.
+    /// Syncs those calls and `vunmap` made: one per importer's mapped
+    /// table (of every export of the pages).
     pub(crate) export_syncs: AtomicU64,
     /// Syncs for the device of an importer's mapped table of an exported
-    /// MMAP buffer when the queue hands the CPU a frame rvcap's device
-    /// wrote into it (DQBUF, STREAMOFF): the importers' views get it too.
+    /// MMAP buffer when a frame reached the pages: rvcap's device wrote it
+    /// and the queue handed it to the CPU (DQBUF, STREAMOFF), or an rvcap
+    /// queue importing the export synced its own table for the CPU (then
+    /// counted on the exporting device): the other views get it too.
     pub(crate) export_pushes: AtomicU64,
-    /// Syncs for the CPU of an importer's table at its unmap (the
-    /// importer's device may have written it).
+    /// Syncs for the CPU of an importer's table at its unmap or detach
+    /// (the importer's device may have written it).
     pub(crate) export_unmap_syncs: AtomicU64,
     /// Bytes those syncs and `export_syncs` covered.
     pub(crate) export_bytes_synced: AtomicU64,
@@ -300,7 +303,8 @@ pub(crate) struct UserPages {
     user_maps: AtomicU32,
     /// Live dma-bufs exporting these pages (see `dma_buf_export`).
     exports: AtomicU32,
-    /// Those dma-bufs, for handing their importers a new frame.
+    /// Those dma-bufs, for keeping their importers' views of the pages
+    /// up to date and for the CPU's brackets on any of them.
     registry: Pin<KBox<ExportRegistry>>,
 }
 

@@ -45,24 +45,25 @@
 //! table mapped `DMA_BIDIRECTIONAL` for the CPU, so that what the
 //! importer's device wrote reaches the pages (swiotlb copies the bounce
 //! slots back; a non-coherent device's lines are invalidated), then
-//! unmaps with `DMA_ATTR_SKIP_CPU_SYNC`, and hands the pages to every
-//! other mapped table ([`ExportRegistry::push`]).
+//! unmaps with `DMA_ATTR_SKIP_CPU_SYNC`.
 //!
-//! The pages are the one truth, and every mapped importer table (a view:
-//! a swiotlb bounce buffer, or lines a non-coherent device sees) is kept
-//! equal to them wherever something newer reaches them: a frame rvcap's
-//! own device wrote, when the queue hands it to the CPU (DQBUF,
-//! STREAMOFF's give-back: `DeviceMemory::sync_for_cpu`); what an
-//! importer's device wrote, when its unmap copies it back, or when rvcap's
-//! queue as that importer syncs its table for the CPU (DQBUF of an import
-//! of an rvcap export); what the CPU wrote, at the end of its
-//! `DMA_BUF_IOCTL_SYNC` bracket (`end_cpu_access`) and at `vunmap` (an
-//! implicit `end_cpu_access`, for importers that write through the vmap
-//! without the brackets: videobuf2 drops its kernel mapping before it
-//! unmaps). Each of those pushes the pages to every mapped table of every
-//! export of the pages, not only the dma-buf's own: each EXPBUF makes a
-//! dma-buf of its own over the same pages. A copy-back then brings back
-//! either bytes the importer's device wrote or the bytes the pages hold.
+//! The pages are the one truth, and a mapped importer table (a view: a
+//! swiotlb bounce buffer, or lines a non-coherent device sees) is made
+//! equal to them again ([`ExportRegistry::push`]) wherever the exporter
+//! knows that something newer reached them: a frame rvcap's own device
+//! wrote, when the queue hands it to the CPU (DQBUF, STREAMOFF's give-back:
+//! `DeviceMemory::sync_for_cpu`); a frame the device of an rvcap queue
+//! importing the export wrote, when that queue syncs its table for the CPU
+//! (its DQBUF or STREAMOFF); what the CPU wrote, at the end of its
+//! `DMA_BUF_IOCTL_SYNC` bracket (`end_cpu_access`). Those push to every
+//! mapped table of every export of the pages, not only the dma-buf's own:
+//! each EXPBUF makes a dma-buf of its own over the same pages. `vunmap` is
+//! an implicit `end_cpu_access` for the vmapping dma-buf's own tables (for
+//! importers that write through the vmap without the brackets: videobuf2
+//! drops its kernel mapping before it unmaps). An unmap's copy-back is not
+//! pushed: whether the importer's device wrote is not known, and a push of
+//! unchanged pages would undo what another importer's device wrote and
+//! nobody has copied back yet.
 //!
 //! `begin_cpu_access` syncs every mapped table of every export of the
 //! pages for the CPU (`end_cpu_access`: for the devices), each in the
@@ -73,10 +74,14 @@
 //! frames to a CPU that brackets its reads.
 //!
 //! Not covered, as with the system dma-heap, whose `begin_cpu_access`
-//! syncs the same way: which device wrote last is not known to the
-//! exporter. If the devices of two importers that leave the copy-back to
-//! the exporter both write a buffer before the CPU's bracket or an unmap,
-//! the later table copied back wins; ordering devices is what reservation
+//! syncs every attachment the same way: the exporter does not know which
+//! device wrote last. With more than one writable mapping, the tables are
+//! copied back one after the other, so a table whose device did not write
+//! (still the older bytes) can land over the frame another importer's
+//! device wrote without syncing for the CPU itself (videobuf2's
+//! importers): one importer that leaves the copy-back to the exporter is
+//! safe, or several that sync for themselves (rvcap's queue, whose sync is
+//! pushed to the others), not a mix. Ordering devices is what reservation
 //! fences are for. And CPU writes without `DMA_BUF_IOCTL_SYNC` (through
 //! the V4L2 `mmap` or the dma-buf's) while an importer keeps a mapping
 //! reach no view, so a copy-back can overwrite them (README).
@@ -524,14 +529,15 @@ const _: fn() = assert_send_sync::<Exported>;
 fn assert_send_sync<T: Send + Sync>() {}
 
 impl Exported {
-    /// An importer's table was synced for the CPU at its unmap: counts it,
-    /// and hands what its device wrote, now in the pages, to every other
-    /// importer's view. Called without the state lock (the registry's
-    /// comes first).
+    /// An importer's table was synced for the CPU at its unmap or detach.
+    ///
+    /// Not pushed to the other views: the exporter cannot tell whether the
+    /// importer's device wrote anything, and a push of unchanged pages
+    /// would overwrite what another importer's device wrote and nobody has
+    /// copied back yet (a videobuf2 importer never syncs for the CPU).
     fn copied_back(&self) {
         bump(&self.stats.export_unmap_syncs, 1);
         bump(&self.stats.export_bytes_synced, self.size as u64);
-        self.pages.0.registry().push(&self.stats, core::ptr::null());
     }
 }
 

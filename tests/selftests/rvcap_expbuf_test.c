@@ -1499,27 +1499,24 @@ FIXTURE_SETUP(expbuf3)
 
 FIXTURE_TEARDOWN(expbuf3)
 {
+	if (self->path_b && rvcap_path_instance(self->path_b) >= 0)
+		rvcap_set_knob_of(rvcap_path_instance(self->path_b), SKIP_SYNC_KNOB, 0);
 	node_release(&self->c, self->path_c);
 	node_release(&self->b, self->path_b);
 	node_release(&self->a, self->path_a);
 }
 
 /*
- * A exports its buffers; B imports them (first, so its table is the
- * export's first) and captures into them; C imports them too and keeps
- * them mapped (QBUF, never streaming), its view of them the garbage they
- * held. After each of B's DQBUFs (rvcap as an importer syncs its own table
- * for the CPU), the export read between DMA_BUF_IOCTL_SYNC START|READ and
- * END must be B's frame, every byte: what B's device wrote must reach C's
- * view too, or the START, which copies every importer's view back, would
- * end with C's older one over the frame (under swiotlb).
+ * A's buffers, holding garbage, exported (O_RDWR, mapped PROT_READ); B
+ * queues every export first (so its tables come first in each export),
+ * then C (QBUF maps them for each device; neither streaming).
  */
-TEST_F(expbuf3, one_importers_frames_are_not_undone_by_another_importers_view)
+static void bc_queue_a_exports(struct __test_metadata *_metadata, struct _test_data_expbuf3 *self)
 {
 	struct node *a = &self->a, *b = &self->b, *c = &self->c;
 	struct v4l2_plane planes[NPLANES];
 	struct v4l2_buffer buf;
-	unsigned int f, i;
+	unsigned int i;
 	int ret;
 
 	alloc_mmap(_metadata, a);
@@ -1541,6 +1538,27 @@ TEST_F(expbuf3, one_importers_frames_are_not_undone_by_another_importers_view)
 		ret = buf_ioctl(c, VIDIOC_QBUF, V4L2_MEMORY_DMABUF, i, a->exp[i], &buf, planes);
 		ASSERT_EQ(0, ret) TH_LOG("QBUF on C of A's export %u: %s", i, strerror(-ret));
 	}
+}
+
+/*
+ * A exports its buffers; B imports them (first, so its table is the
+ * export's first) and captures into them; C imports them too and keeps
+ * them mapped (QBUF, never streaming), its view of them the garbage they
+ * held. After each of B's DQBUFs (rvcap as an importer syncs its own table
+ * for the CPU), the export read between DMA_BUF_IOCTL_SYNC START|READ and
+ * END must be B's frame, every byte: what B's device wrote must reach C's
+ * view too, or the START, which copies every importer's view back, would
+ * end with C's older one over the frame (under swiotlb).
+ */
+TEST_F(expbuf3, one_importers_frames_are_not_undone_by_another_importers_view)
+{
+	struct node *a = &self->a, *b = &self->b, *c = &self->c;
+	struct v4l2_plane planes[NPLANES];
+	struct v4l2_buffer buf;
+	unsigned int f, i;
+	int ret;
+
+	bc_queue_a_exports(_metadata, self);
 	ASSERT_EQ(0, stream(b, true));
 	for (f = 0; f < FRAMES; f++) {
 		uint32_t n;
@@ -1558,6 +1576,41 @@ TEST_F(expbuf3, one_importers_frames_are_not_undone_by_another_importers_view)
 	ASSERT_EQ(0, stream(b, false));
 	ASSERT_EQ(0, reqbufs(b, V4L2_MEMORY_DMABUF, 0, NULL));
 	ASSERT_EQ(0, reqbufs(c, V4L2_MEMORY_DMABUF, 0, NULL));
+}
+
+/*
+ * B never syncs for the CPU (inject_import_skips_cpu_sync, as videobuf2's
+ * importers) and captures into A's exports; C imports them too and keeps
+ * them mapped, then frees its buffers (REQBUFS(0): its unmap copies its
+ * view, the older bytes, back) after B's DQBUF and before the CPU reads.
+ * The export read between DMA_BUF_IOCTL_SYNC START|READ and END must be
+ * B's frame: an unmap, whose device may have written nothing, must not
+ * hand its bytes to the other views and so undo the frame that only B's
+ * view holds (under swiotlb).
+ */
+TEST_F(expbuf3, another_importers_unmap_does_not_undo_an_unsyncing_importers_frame)
+{
+	struct node *a = &self->a, *b = &self->b, *c = &self->c;
+	struct v4l2_plane planes[NPLANES];
+	struct v4l2_buffer buf;
+	int dev_b;
+	uint32_t n;
+
+	dev_b = rvcap_path_instance(self->path_b);
+	ASSERT_LE(0, dev_b);
+	bc_queue_a_exports(_metadata, self);
+	ASSERT_EQ(0, rvcap_set_knob_of(dev_b, SKIP_SYNC_KNOB, 1));
+	ASSERT_EQ(0, stream(b, true));
+	dequeue(_metadata, b, V4L2_MEMORY_DMABUF, &buf, planes);
+	n = bytesused(b, &buf, 0);
+	ASSERT_EQ(0, reqbufs(c, V4L2_MEMORY_DMABUF, 0, NULL));
+	ASSERT_EQ(0, dma_buf_sync(a->exp[buf.index][0], DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ));
+	ASSERT_PLANE_IS_FRAME(b, 0, a->emap[buf.index][0], n, buf.sequence,
+			      "A's export, B's frame, after C unmapped");
+	ASSERT_EQ(0, dma_buf_sync(a->exp[buf.index][0], DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ));
+	ASSERT_EQ(0, stream(b, false));
+	ASSERT_EQ(0, reqbufs(b, V4L2_MEMORY_DMABUF, 0, NULL));
+	ASSERT_EQ(0, rvcap_set_knob_of(dev_b, SKIP_SYNC_KNOB, 0));
 }
 
 TEST_HARNESS_MAIN
