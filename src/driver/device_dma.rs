@@ -205,6 +205,13 @@ impl Dma for KernelDma {
         self.short_sync(ratelimit!(), "the CPU", synced, wanted);
     }
 
+    fn frame_written(&mut self, mapping: &Mapping) {
+        if !mapping.is_mmap() && self.inject.import_skips_cpu_sync() {
+            return;
+        }
+        mapping.hand_frame_to_other_views();
+    }
+
     fn sync_attachment_for_device(&mut self, attachment: &Attachment, direction: Direction) {
         match ImportedTable::map(attachment, data_direction(MAP_DIRECTION)) {
             Ok(table) => {

@@ -864,15 +864,22 @@ impl DeviceMemory {
         });
         bump(&self.stats.sync_for_cpu, 1);
         bump(&self.stats.bytes_for_cpu, synced as u64);
+        synced
+    }
+
+    /// After [`Self::sync_for_cpu`] of a frame the device wrote: the other
+    /// views of the memory take it. For exported MMAP memory, every mapped
+    /// importer table of its exports; for an import of one of rvcap's
+    /// exports, every other importer's ([`ExportRegistry::push`]); else
+    /// nothing.
+    pub(crate) fn hand_frame_to_other_views(&self) {
         match &self.backing {
             Backing::Mmap(m) if m.pages.exports.load(Ordering::Relaxed) > 0 => {
-                // The frame is the CPU's now: the importers' views too.
                 m.pages.registry.push(&self.stats, core::ptr::null());
             }
             Backing::Import(table) => dma_buf_export::imported_synced_for_cpu(table.attachment()),
             Backing::Mmap(_) => {}
         }
-        synced
     }
 
     /// Writes as the device does: through the DMA addresses of each segment

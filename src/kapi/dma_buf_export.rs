@@ -51,10 +51,12 @@
 //! swiotlb bounce buffer, or lines a non-coherent device sees) is made
 //! equal to them again ([`ExportRegistry::push`]) wherever the exporter
 //! knows that something newer reached them: a frame rvcap's own device
-//! wrote, when the queue hands it to the CPU (DQBUF, STREAMOFF's give-back:
-//! `DeviceMemory::sync_for_cpu`); a frame the device of an rvcap queue
-//! importing the export wrote, when that queue syncs its table for the CPU
-//! (its DQBUF or STREAMOFF); what the CPU wrote, at the end of its
+//! wrote, when the queue hands it to the CPU (DQBUF, and STREAMOFF's
+//! give-back of a buffer the engine had filled or was filling:
+//! `DeviceMemory::hand_frame_to_other_views`, the queue's
+//! `Dma::frame_written`); a frame the device of an rvcap queue importing
+//! the export wrote, at the same points of that queue; what the CPU wrote,
+//! at the end of its
 //! `DMA_BUF_IOCTL_SYNC` bracket (`end_cpu_access`). Those push to every
 //! mapped table of every export of the pages, not only the dma-buf's own:
 //! each EXPBUF makes a dma-buf of its own over the same pages. `vunmap` is

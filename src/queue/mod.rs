@@ -305,6 +305,14 @@ pub(crate) trait Dma {
     );
     /// Hands `bytes` of the mapping back to the CPU.
     fn sync_for_cpu(&mut self, mapping: &Self::Mapping, bytes: Range<usize>, direction: Direction);
+    /// After [`Dma::sync_for_cpu`] of a plane the device wrote (DQBUF, or a
+    /// buffer the engine had started or finished at STREAMOFF): other
+    /// views of the same memory may take the frame (the importers of an
+    /// exported MMAP buffer; the exporter's other importers, for an
+    /// import). Not called for buffers the device never wrote: handing
+    /// unchanged bytes to the other views could undo what another device
+    /// wrote there. Nothing by default.
+    fn frame_written(&mut self, _mapping: &Self::Mapping) {}
     /// Whether a sync for this device can change memory at all: `false` for
     /// a coherent device whose DMA nothing bounces (`dma_dev_need_sync`).
     fn needs_sync(&self) -> bool;
@@ -680,6 +688,7 @@ impl<D: Dma> Slot<D> {
         let mut skipped = 0;
         if !self.state.is_cpu_owned() {
             let skip = self.hints.skipped_on(non_coherent).skip_for_cpu;
+            let written = matches!(self.state, State::Active | State::Done);
             for plane in self.planes() {
                 if let Some(mapping) = &plane.mapping {
                     if skip {
@@ -687,6 +696,9 @@ impl<D: Dma> Slot<D> {
                     } else {
                         let bytes = plane.device_bytes(dma, mapping);
                         dma.sync_for_cpu(mapping, bytes, FRAME_DIRECTION);
+                        if written {
+                            dma.frame_written(mapping);
+                        }
                     }
                 }
             }
@@ -1459,6 +1471,7 @@ impl<D: Dma> Queue<D> {
                     skipped += 1;
                 } else {
                     dma.sync_for_cpu(mapping, bytes, FRAME_DIRECTION);
+                    dma.frame_written(mapping);
                 }
             }
         }

@@ -446,6 +446,34 @@ fn mmap_frame_reaches_the_cpu_only_through_the_dqbuf_sync() {
     });
 }
 
+/// A frame goes to the other views of its memory (`Dma::frame_written`:
+/// an exported buffer's importers) only when the device wrote it: at
+/// DQBUF, and at STREAMOFF for a buffer the engine had filled; never for a
+/// buffer still waiting at STREAMOFF, whose unchanged bytes would undo what
+/// another device wrote into those views.
+#[test]
+fn only_frames_the_device_wrote_go_to_the_other_views() {
+    on_every_platform(|r| {
+        r.reqbufs(A, Memory::Mmap, 3).unwrap();
+        for index in 0..3 {
+            r.qbuf(A, index, Memory::Mmap, -1).unwrap();
+        }
+        r.streamon(A).unwrap();
+        assert_eq!(r.engine_tick(), Some(0));
+        assert_eq!(r.world.counters().frames_written, 0, "not before DQBUF");
+        r.dqbuf(A, Memory::Mmap).unwrap();
+        assert_eq!(r.world.counters().frames_written, 1);
+        assert_eq!(r.engine_tick(), Some(1));
+        let syncs = r.world.counters().syncs_for_cpu;
+        r.streamoff(A).unwrap();
+        let c = r.world.counters();
+        // Buffers 1 (done) and 2 (waiting) are synced for the CPU; only
+        // buffer 1's frame goes on.
+        assert_eq!(c.syncs_for_cpu, syncs + 2);
+        assert_eq!(c.frames_written, 2);
+    });
+}
+
 /// Streams one MMAP buffer under `policy`, has the engine fill a frame of
 /// `bytesused` bytes and DQBUFs it; returns the bytes DQBUF synced for the
 /// CPU.

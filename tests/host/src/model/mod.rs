@@ -98,6 +98,9 @@ pub struct Counters {
     pub hand_overs: u64,
     pub syncs_for_cpu: u64,
     pub bytes_synced_for_cpu: u64,
+    /// Planes whose device-written frame the queue handed to the other
+    /// views of their memory (`Dma::frame_written`).
+    pub frames_written: u64,
     /// MMAP buffers unmapped while the device owned them: the device's last
     /// frame lost, since MMAP memory is unmapped without a CPU sync.
     /// Counted, not a violation: a test may drop a queue mid-stream.
@@ -701,6 +704,10 @@ impl Dma for Model {
         });
         mapping.dma.sync_for_cpu(bytes, direction);
         mapping.buffer.device_owned.set(false);
+    }
+
+    fn frame_written(&mut self, _mapping: &Self::Mapping) {
+        self.world.count(|c| c.frames_written += 1);
     }
 
     fn sync_attachment_for_device(&mut self, attachment: &Self::Attachment, direction: Direction) {
