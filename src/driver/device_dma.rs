@@ -212,6 +212,10 @@ impl Dma for KernelDma {
         mapping.hand_frame_to_other_views();
     }
 
+    fn has_other_views(&self, mapping: &Mapping) -> bool {
+        mapping.exports() > 0
+    }
+
     fn sync_attachment_for_device(&mut self, attachment: &Attachment, direction: Direction) {
         match ImportedTable::map(attachment, data_direction(MAP_DIRECTION)) {
             Ok(table) => {

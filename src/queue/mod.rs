@@ -97,7 +97,11 @@
 //! always cached and kept coherent by those syncs, which is what the flag
 //! lets the application skip. A coherent MMAP queue keeps the hints (as
 //! videobuf2 does, and reports them back) but still syncs: its memory must
-//! stay coherent, as uncached memory would be. Imports drop them.
+//! stay coherent, as uncached memory would be. Imports drop them. A
+//! plane whose memory other devices see through views of their own (an
+//! exported buffer's importers, [`Dma::has_other_views`]) is synced for
+//! the CPU at DQBUF and STREAMOFF whatever the hint: the frame must reach
+//! the pages and those views ([`Dma::frame_written`]).
 //!
 //! # Comparison policies
 //!
@@ -313,6 +317,13 @@ pub(crate) trait Dma {
     /// unchanged bytes to the other views could undo what another device
     /// wrote there. Nothing by default.
     fn frame_written(&mut self, _mapping: &Self::Mapping) {}
+    /// Whether other devices see the mapping's memory through views of
+    /// their own (an exported MMAP buffer's importers): a hint that the CPU
+    /// will not read a frame then saves no sync, since the frame must still
+    /// reach the pages and those views. `false` by default.
+    fn has_other_views(&self, _mapping: &Self::Mapping) -> bool {
+        false
+    }
     /// Whether a sync for this device can change memory at all: `false` for
     /// a coherent device whose DMA nothing bounces (`dma_dev_need_sync`).
     fn needs_sync(&self) -> bool;
@@ -691,7 +702,7 @@ impl<D: Dma> Slot<D> {
             let written = matches!(self.state, State::Active | State::Done);
             for plane in self.planes() {
                 if let Some(mapping) = &plane.mapping {
-                    if skip {
+                    if skip && !dma.has_other_views(mapping) {
                         skipped += 1;
                     } else {
                         let bytes = plane.device_bytes(dma, mapping);
@@ -1467,7 +1478,7 @@ impl<D: Dma> Queue<D> {
                 0..plane.bytesused
             };
             if let Some(mapping) = &plane.mapping {
-                if skip {
+                if skip && !dma.has_other_views(mapping) {
                     skipped += 1;
                 } else {
                     dma.sync_for_cpu(mapping, bytes, FRAME_DIRECTION);

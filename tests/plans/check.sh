@@ -63,8 +63,18 @@ compliance() {
 		echo "$known_fail" | tr ';' '\n' | sed 's/^/rvcap-compliance-known-fail: /'
 	fi
 	before=$(drops)
-	v4l2-compliance "$@"
+	v4l2-compliance "$@" >/tmp/compliance.log 2>&1
 	rc=$?
+	cat /tmp/compliance.log
+	# Failed only in the device's own known tests: not a failure here.
+	if [ "$rc" -ne 0 ] && [ -n "$known_fail" ] &&
+		[ -z "$(tr -d '\033' </tmp/compliance.log | sed 's/\[[0-9;]*m//g' |
+			sed -n 's/^[[:space:]]*test \(.*\): FAIL.*/\1/p' |
+			while read -r t; do
+				case ";$known_fail;" in *";$t;"*) ;; *) echo "$t" ;; esac
+			done)" ]; then
+		rc=0
+	fi
 	echo "rvcap-compliance-drops: $(($(drops) - before))"
 	echo "rvcap-compliance-end: $name exit $rc"
 	[ "$rc" -eq 0 ] || status=1

@@ -160,6 +160,8 @@ struct node {
 	size_t len[MAXBUFS][NPLANES];		/* each plane's length */
 	int exp[MAXBUFS][NPLANES];		/* its export, or -1 */
 	uint8_t *emap[MAXBUFS][NPLANES];	/* mmap of the export */
+	uint32_t mem_flags;	/* REQBUFS(MMAP) flags: V4L2_MEMORY_FLAG_* */
+	uint32_t qbuf_flags;	/* MMAP QBUF flags: the cache hints */
 };
 
 static void node_init(struct node *n)
@@ -179,6 +181,7 @@ static int reqbufs(struct node *n, uint32_t memory, uint32_t count, uint32_t *ca
 		.count = count,
 		.type = n->type,
 		.memory = memory,
+		.flags = memory == V4L2_MEMORY_MMAP ? n->mem_flags : 0,
 	};
 	int ret = xioctl(n->fd, VIDIOC_REQBUFS, &req);
 
@@ -224,6 +227,8 @@ static int buf_ioctl(struct node *n, unsigned long req, uint32_t memory, uint32_
 	buf->type = n->type;
 	buf->memory = memory;
 	buf->index = index;
+	if (req == VIDIOC_QBUF && memory == V4L2_MEMORY_MMAP)
+		buf->flags = n->qbuf_flags;
 	if (n->type == MPLANE) {
 		buf->m.planes = planes;
 		buf->length = NPLANES;
@@ -1271,6 +1276,40 @@ TEST_F(expbuf, the_exporters_verification_frames_reach_a_mapped_importer)
 	exporter_frame_beats_importer_view(_metadata, self, variant, true);
 }
 
+/*
+ * The cache hints on a non-coherent MMAP queue (V4L2_MEMORY_FLAG_NON_COHERENT;
+ * every QBUF with V4L2_BUF_FLAG_NO_CACHE_CLEAN and NO_CACHE_INVALIDATE)
+ * promise that the CPU will not read the frame, another device will; for
+ * an exported plane that is its importers, so DQBUF still syncs it for the
+ * CPU and hands the frame to them: with node B mapping A's exports, the
+ * exporter's frames must still reach B's view (the test above, hinted),
+ * the QBUF hint taken (a skipped sync for the device counted), the DQBUF
+ * one not. Under swiotlb=force the pages would otherwise never hold the
+ * frame.
+ */
+TEST_F(expbuf, a_dqbuf_hint_does_not_keep_the_frame_from_the_importers)
+{
+	const char *why = need_b(self, true);
+	long long for_device, for_cpu;
+	int dev;
+
+	if (why)
+		SKIP(return, "%s", why);
+	dev = rvcap_path_instance(self->path);
+	ASSERT_LE(0, dev);
+	self->a.mem_flags = V4L2_MEMORY_FLAG_NON_COHERENT;
+	self->a.qbuf_flags = V4L2_BUF_FLAG_NO_CACHE_CLEAN | V4L2_BUF_FLAG_NO_CACHE_INVALIDATE;
+	for_device = rvcap_counter_of(dev, "cache_hint_skips_for_device");
+	for_cpu = rvcap_counter_of(dev, "cache_hint_skips_for_cpu");
+	ASSERT_LE(0, for_device);
+	ASSERT_LE(0, for_cpu);
+	exporter_frame_beats_importer_view(_metadata, self, variant, true);
+	EXPECT_LT(for_device, rvcap_counter_of(dev, "cache_hint_skips_for_device"))
+		TH_LOG("the QBUF hint was not taken: not a non-coherent queue?");
+	EXPECT_EQ(for_cpu, rvcap_counter_of(dev, "cache_hint_skips_for_cpu"))
+		TH_LOG("a DQBUF of an exported plane skipped its sync for the CPU");
+}
+
 /* Whether this boot bounces every DMA mapping (swiotlb=force). */
 static bool swiotlb_forced(void)
 {
@@ -1593,6 +1632,7 @@ TEST_F(expbuf3, another_importers_unmap_does_not_undo_an_unsyncing_importers_fra
 	struct node *a = &self->a, *b = &self->b, *c = &self->c;
 	struct v4l2_plane planes[NPLANES];
 	struct v4l2_buffer buf;
+	long long b_syncs;
 	int dev_b;
 	uint32_t n;
 
@@ -1600,9 +1640,16 @@ TEST_F(expbuf3, another_importers_unmap_does_not_undo_an_unsyncing_importers_fra
 	ASSERT_LE(0, dev_b);
 	bc_queue_a_exports(_metadata, self);
 	ASSERT_EQ(0, rvcap_set_knob_of(dev_b, SKIP_SYNC_KNOB, 1));
+	b_syncs = rvcap_counter_of(dev_b, "sync_for_cpu");
+	ASSERT_LE(0, b_syncs);
 	ASSERT_EQ(0, stream(b, true));
 	dequeue(_metadata, b, V4L2_MEMORY_DMABUF, &buf, planes);
 	n = bytesused(b, &buf, 0);
+	EXPECT_EQ(b_syncs, rvcap_counter_of(dev_b, "sync_for_cpu"))
+		TH_LOG("B synced for the CPU: the knob did not hold");
+	if (swiotlb_forced())
+		EXPECT_NE(-1, check_plane(b, 0, a->emap[buf.index][0], n, buf.sequence))
+			TH_LOG("swiotlb=force: B's frame reached the pages without a sync");
 	ASSERT_EQ(0, reqbufs(c, V4L2_MEMORY_DMABUF, 0, NULL));
 	ASSERT_EQ(0, dma_buf_sync(a->exp[buf.index][0], DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ));
 	ASSERT_PLANE_IS_FRAME(b, 0, a->emap[buf.index][0], n, buf.sequence,
