@@ -117,8 +117,9 @@ pub(crate) struct DmaStats {
     pub(crate) export_syncs: AtomicU64,
     /// Syncs for the device of an importer's mapped table of an exported
     /// MMAP buffer when a frame reached the pages: rvcap's device wrote it
-    /// and the queue handed it to the CPU (DQBUF, STREAMOFF), or an rvcap
-    /// queue importing the export synced its own table for the CPU (then
+    /// and the queue handed it to the CPU (DQBUF, STREAMOFF's give-back of
+    /// a buffer the device wrote), or the device of an rvcap queue
+    /// importing the export did, at the same points of that queue (then
     /// counted on the exporting device): the other views get it too.
     pub(crate) export_pushes: AtomicU64,
     /// Syncs for the CPU of an importer's table at its unmap or detach

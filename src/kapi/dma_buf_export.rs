@@ -396,11 +396,13 @@ unsafe impl Send for ExportPtr {}
 /// ([`UserPages`]).
 ///
 /// Lock order: a queue's state lock (DQBUF and STREAMOFF of the exporting
-/// queue, or of a queue importing an export) or a dma-buf's reservation
-/// lock (held around `unmap_dma_buf`), then this mutex, then an export's
-/// state mutex. Nothing takes this mutex while holding an export's state
-/// mutex, and nothing holding either takes a queue's or a reservation
-/// lock.
+/// queue, or of a queue importing an export; EXPBUF), or none
+/// (`begin_cpu_access`, `end_cpu_access`), then this mutex, then an
+/// export's state mutex. Nothing takes this mutex while holding an
+/// export's state mutex, and nothing holding either takes a queue's or a
+/// reservation lock (the core holds a dma-buf's reservation lock around
+/// map, unmap, vmap and vunmap, which take the export's state mutex
+/// only).
 ///
 /// # Invariants
 ///
@@ -467,12 +469,11 @@ impl ExportRegistry {
 
     /// Hands the pages' bytes to every importer's mapped table of every
     /// export but `except`'s (a sync for its device, in the table's
-    /// direction), once they hold something newer than those views: a
-    /// frame rvcap's own device wrote that the queue just synced for the
-    /// CPU, or what an importer's device wrote that its unmap, or its own
-    /// sync for the CPU (rvcap as the importer), just brought back. So no
-    /// importer's view (a bounce buffer) keeps older bytes, which a later
-    /// `begin_cpu_access` or unmap would copy back over the new ones.
+    /// direction), once they hold a frame newer than those views: one
+    /// rvcap's own device wrote, or the device of an rvcap queue importing
+    /// an export, that the queue just synced for the CPU (`frame_written`).
+    /// So no importer's view (a bounce buffer) keeps older bytes, which a
+    /// later `begin_cpu_access` or unmap would copy back over the frame.
     /// Counts the tables in `export_pushes`.
     pub(super) fn push(&self, stats: &DmaStats, except: *const c_void) {
         let (tables, bytes) = self.sync_all(false, except);
@@ -544,10 +545,11 @@ impl Exported {
 }
 
 /// After rvcap's queue, as an importer, synced its table of an imported
-/// dma-buf for the CPU (DQBUF, STREAMOFF) through `attachment`: if the
-/// dma-buf is one of rvcap's exports, what the importer's device wrote is
-/// in the pages now, and goes to every other importer's view
-/// ([`ExportRegistry::push`]); otherwise nothing.
+/// dma-buf for the CPU through `attachment` for a frame its device wrote
+/// (the queue's `Dma::frame_written`: DQBUF, and STREAMOFF's give-back of
+/// a buffer the engine had filled or was filling): if the dma-buf is one
+/// of rvcap's exports, the frame is in the pages now, and goes to every
+/// other importer's view ([`ExportRegistry::push`]); otherwise nothing.
 pub(super) fn imported_synced_for_cpu(attachment: &Attachment) {
     let attach = attachment.as_raw();
     // SAFETY: a live attachment (the caller holds it), whose dma-buf is
