@@ -52,7 +52,7 @@
 //! equal to them again ([`ExportRegistry::push`]) wherever the exporter
 //! knows that something newer reached them: a frame rvcap's own device
 //! wrote, when the queue hands it to the CPU (DQBUF, and STREAMOFF's
-//! give-back of a buffer the engine had filled or was filling:
+//! give-back of a buffer the engine had filled:
 //! `DeviceMemory::hand_frame_to_other_views`, the queue's
 //! `Dma::frame_written`); a frame the device of an rvcap queue importing
 //! the export wrote, at the same points of that queue; what the CPU wrote,
@@ -547,7 +547,7 @@ impl Exported {
 /// After rvcap's queue, as an importer, synced its table of an imported
 /// dma-buf for the CPU through `attachment` for a frame its device wrote
 /// (the queue's `Dma::frame_written`: DQBUF, and STREAMOFF's give-back of
-/// a buffer the engine had filled or was filling): if the dma-buf is one
+/// a buffer the engine had filled): if the dma-buf is one
 /// of rvcap's exports, the frame is in the pages now, and goes to every
 /// other importer's view ([`ExportRegistry::push`]); otherwise nothing.
 pub(super) fn imported_synced_for_cpu(attachment: &Attachment) {

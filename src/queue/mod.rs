@@ -310,7 +310,7 @@ pub(crate) trait Dma {
     /// Hands `bytes` of the mapping back to the CPU.
     fn sync_for_cpu(&mut self, mapping: &Self::Mapping, bytes: Range<usize>, direction: Direction);
     /// After [`Dma::sync_for_cpu`] of a plane the device wrote (DQBUF, or a
-    /// buffer the engine had started or finished at STREAMOFF): other
+    /// buffer the engine had finished at STREAMOFF): other
     /// views of the same memory may take the frame (the importers of an
     /// exported MMAP buffer; the exporter's other importers, for an
     /// import). Not called for buffers the device never wrote: handing
@@ -699,7 +699,10 @@ impl<D: Dma> Slot<D> {
         let mut skipped = 0;
         if !self.state.is_cpu_owned() {
             let skip = self.hints.skipped_on(non_coherent).skip_for_cpu;
-            let written = matches!(self.state, State::Active | State::Done);
+            // A frame the engine finished; one it had only started (the
+            // engine finishes or drops it before STREAMOFF returns, so
+            // none is left but where a test stops it) may hold nothing.
+            let written = self.state == State::Done;
             for plane in self.planes() {
                 if let Some(mapping) = &plane.mapping {
                     if skip && !dma.has_other_views(mapping) {
@@ -1481,8 +1484,12 @@ impl<D: Dma> Queue<D> {
                 if skip && !dma.has_other_views(mapping) {
                     skipped += 1;
                 } else {
+                    // An empty frame (a failed render) changed nothing.
+                    let written = !bytes.is_empty();
                     dma.sync_for_cpu(mapping, bytes, FRAME_DIRECTION);
-                    dma.frame_written(mapping);
+                    if written {
+                        dma.frame_written(mapping);
+                    }
                 }
             }
         }

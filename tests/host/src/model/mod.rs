@@ -155,6 +155,8 @@ pub struct Buffer {
     /// Who exported it; `None` for the driver's own MMAP memory.
     exporter: Option<Exporter>,
     device_owned: Cell<bool>,
+    /// Whether the device wrote it since it was last handed to the device.
+    device_wrote: Cell<bool>,
     /// Whether the importer holds a mapping of it.
     importer_mapped: Cell<bool>,
     /// MMAP: whether its pages were freed.
@@ -206,6 +208,9 @@ impl Buffer {
     /// sync that would have said so. To the device if `to_device`.
     pub fn hand_over_unsynced(&self, to_device: bool) {
         self.device_owned.set(to_device);
+        if to_device {
+            self.device_wrote.set(false);
+        }
     }
 
     /// Userspace writes `data` at `offset`: only while the CPU owns it.
@@ -285,6 +290,7 @@ impl World {
             region: self.new_region(size, 0),
             exporter,
             device_owned: Cell::new(false),
+            device_wrote: Cell::new(false),
             importer_mapped: Cell::new(false),
             freed: Cell::new(false),
         })
@@ -547,6 +553,7 @@ impl MappingInner {
             ));
         }
         self.dma.device_write(offset, data);
+        self.buffer.device_wrote.set(true);
     }
 }
 
@@ -693,6 +700,7 @@ impl Dma for Model {
         if direction == Direction::FromDevice {
             // A frame's hand-off: the device may write it now.
             mapping.buffer.device_owned.set(true);
+            mapping.buffer.device_wrote.set(false);
         }
     }
 
@@ -706,7 +714,21 @@ impl Dma for Model {
         mapping.buffer.device_owned.set(false);
     }
 
-    fn frame_written(&mut self, _mapping: &Self::Mapping) {
+    fn frame_written(&mut self, mapping: &Self::Mapping) {
+        // Only a frame the device wrote, once the CPU has it: handing other
+        // views unchanged bytes, or bytes not synced yet, could undo what
+        // another device wrote there.
+        if mapping.buffer.device_owned.get() || !mapping.buffer.device_wrote.get() {
+            violation(format_args!(
+                "buffer {}'s frame handed to other views: {}",
+                mapping.buffer.id,
+                if mapping.buffer.device_owned.get() {
+                    "not synced for the CPU first"
+                } else {
+                    "the device did not write it"
+                }
+            ));
+        }
         self.world.count(|c| c.frames_written += 1);
     }
 
