@@ -743,6 +743,26 @@ TEST_F(expbuf, expbuf_refuses_an_empty_queue_and_a_dmabuf_queue)
 /* ---- Exported memory while streaming */
 
 /*
+ * @n's MMAP buffers, holding garbage, exported (O_RDWR, mapped PROT_READ),
+ * all queued, and streaming.
+ */
+static void export_and_stream(struct __test_metadata *_metadata, struct node *n)
+{
+	struct v4l2_plane planes[NPLANES];
+	struct v4l2_buffer buf;
+	unsigned int i, p;
+
+	alloc_mmap(_metadata, n);
+	export_all(_metadata, n, O_RDWR | O_CLOEXEC, PROT_READ);
+	for (i = 0; i < n->nbufs; i++) {
+		for (p = 0; p < n->nplanes; p++)
+			fill_garbage(n->vmap[i][p], n->len[i][p]);
+		ASSERT_EQ(0, buf_ioctl(n, VIDIOC_QBUF, V4L2_MEMORY_MMAP, i, NULL, &buf, planes));
+	}
+	ASSERT_EQ(0, stream(n, true));
+}
+
+/*
  * Streams FRAMES frames into MMAP buffers whose planes are all exported and
  * mapped; after each DQBUF, every plane read through the export (between
  * DMA_BUF_IOCTL_SYNC START and END if @sync) must be what the V4L2 mmap
@@ -756,14 +776,7 @@ static void stream_exported(struct __test_metadata *_metadata, struct node *n, b
 	struct v4l2_buffer buf;
 	unsigned int f, i, p;
 
-	alloc_mmap(_metadata, n);
-	export_all(_metadata, n, O_RDWR | O_CLOEXEC, PROT_READ);
-	for (i = 0; i < n->nbufs; i++) {
-		for (p = 0; p < n->nplanes; p++)
-			fill_garbage(n->vmap[i][p], n->len[i][p]);
-		ASSERT_EQ(0, buf_ioctl(n, VIDIOC_QBUF, V4L2_MEMORY_MMAP, i, NULL, &buf, planes));
-	}
-	ASSERT_EQ(0, stream(n, true));
+	export_and_stream(_metadata, n);
 	for (f = 0; f < FRAMES; f++) {
 		dequeue(_metadata, n, V4L2_MEMORY_MMAP, &buf, planes);
 		i = buf.index;
@@ -909,14 +922,7 @@ static void exports_outlive(struct __test_metadata *_metadata, struct node *n, b
 	int before = rvcap_bufinfo("", NULL), after;
 	uint32_t seq = 0;
 
-	alloc_mmap(_metadata, n);
-	export_all(_metadata, n, O_RDWR | O_CLOEXEC, PROT_READ);
-	for (i = 0; i < n->nbufs; i++) {
-		for (p = 0; p < n->nplanes; p++)
-			fill_garbage(n->vmap[i][p], n->len[i][p]);
-		ASSERT_EQ(0, buf_ioctl(n, VIDIOC_QBUF, V4L2_MEMORY_MMAP, i, NULL, &buf, planes));
-	}
-	ASSERT_EQ(0, stream(n, true));
+	export_and_stream(_metadata, n);
 	for (f = 0; f < FRAMES; f++) {
 		dequeue(_metadata, n, V4L2_MEMORY_MMAP, &buf, planes);
 		if (f == FRAMES - 1)
@@ -1088,22 +1094,29 @@ static const char *need_b(struct _test_data_expbuf *self, bool verify)
 	return NULL;
 }
 
-TEST_F(expbuf, exports_of_one_node_capture_the_frames_of_another)
+/* A cross-device test: B's set-up and the check of every byte (@verify). */
+typedef void (*cross_test)(struct __test_metadata *_metadata, struct _test_data_expbuf *self,
+			   const struct _fixture_variant_expbuf *variant, bool verify);
+
+/* Runs @test with node B, @verify passed on; skips as need_b() says. */
+static void with_b(struct __test_metadata *_metadata, struct _test_data_expbuf *self,
+		   const struct _fixture_variant_expbuf *variant, bool verify, cross_test test)
 {
-	const char *why = need_b(self, false);
+	const char *why = need_b(self, verify);
 
 	if (why)
 		SKIP(return, "%s", why);
-	cross_device(_metadata, self, variant, false);
+	test(_metadata, self, variant, verify);
+}
+
+TEST_F(expbuf, exports_of_one_node_capture_the_frames_of_another)
+{
+	with_b(_metadata, self, variant, false, cross_device);
 }
 
 TEST_F(expbuf, exports_of_one_node_capture_the_verification_frames_of_another)
 {
-	const char *why = need_b(self, true);
-
-	if (why)
-		SKIP(return, "%s", why);
-	cross_device(_metadata, self, variant, true);
+	with_b(_metadata, self, variant, true, cross_device);
 }
 
 /* DMA_BUF_IOCTL_SYNC with @flags on @fd; 0 or -errno. */
@@ -1191,20 +1204,12 @@ static void importer_unmaps_first(struct __test_metadata *_metadata,
 
 TEST_F(expbuf, an_importers_frames_survive_its_unmap)
 {
-	const char *why = need_b(self, false);
-
-	if (why)
-		SKIP(return, "%s", why);
-	importer_unmaps_first(_metadata, self, variant, false);
+	with_b(_metadata, self, variant, false, importer_unmaps_first);
 }
 
 TEST_F(expbuf, an_importers_verification_frames_survive_its_unmap)
 {
-	const char *why = need_b(self, true);
-
-	if (why)
-		SKIP(return, "%s", why);
-	importer_unmaps_first(_metadata, self, variant, true);
+	with_b(_metadata, self, variant, true, importer_unmaps_first);
 }
 
 /*
@@ -1260,20 +1265,12 @@ static void exporter_frame_beats_importer_view(struct __test_metadata *_metadata
 
 TEST_F(expbuf, the_exporters_frames_reach_a_mapped_importer)
 {
-	const char *why = need_b(self, false);
-
-	if (why)
-		SKIP(return, "%s", why);
-	exporter_frame_beats_importer_view(_metadata, self, variant, false);
+	with_b(_metadata, self, variant, false, exporter_frame_beats_importer_view);
 }
 
 TEST_F(expbuf, the_exporters_verification_frames_reach_a_mapped_importer)
 {
-	const char *why = need_b(self, true);
-
-	if (why)
-		SKIP(return, "%s", why);
-	exporter_frame_beats_importer_view(_metadata, self, variant, true);
+	with_b(_metadata, self, variant, true, exporter_frame_beats_importer_view);
 }
 
 /*
