@@ -372,8 +372,13 @@ boot_lane() { # spec...
 		vm=(scripts/vm-run.sh --quiet --name "check-$name" --out "$out" --timeout 900)
 		[[ -n $args ]] && vm+=(--append "$args")
 		[[ -n $flags ]] && vm+=("$flags")
-		# arm64: the module the build level cross-built, and its guest programs.
-		[[ $arch == arm64 ]] && vm=(env RVCAP_ARCH=arm64 RVCAP_KO="$RVCAP_CACHE/arm64/module/rvcap.ko" "${vm[@]}")
+		# The module the build level built (for arm64: cross-built) and
+		# the guest programs, as snapshotted before the lanes started.
+		if [[ $arch == arm64 ]]; then
+			vm=(env RVCAP_ARCH=arm64 "${arm64_snapshot[@]}" "${vm[@]}")
+		else
+			vm=(env "${x86_snapshot[@]}" "${vm[@]}")
+		fi
 		if ! logged "vm-$name" "${vm[@]}" tests/plans/check.sh $plan_arg; then
 			grep -E '^(# )?(not ok|#  *FAIL|# .*:[0-9]+:|\s*(fail|warn):)' "$out/output.log" | head -n 30
 		fi
@@ -393,7 +398,7 @@ bench_smoke() {
 		boot=${boot%%:*}
 		args=${rest%%:*}
 		local opts=${rest#*:}
-		local vm=(scripts/vm-run.sh --quiet --name "bench-smoke-$boot" --timeout 900)
+		local vm=(env "${x86_snapshot[@]}" scripts/vm-run.sh --quiet --name "bench-smoke-$boot" --timeout 900)
 		[[ -n $args ]] && vm+=(--append "$args")
 		[[ -n $opts ]] && vm+=("$opts")
 		"${vm[@]}" tests/plans/bench.sh "$boot" 5 2 5 640x480 100 || return 1
@@ -403,17 +408,74 @@ bench_smoke() {
 		grep -q '^## Targets' "$out/results.md" &&
 		[[ $(head -c 8 "$out/chart.png" | od -An -tx1 | tr -d ' ') == 89504e470d0a1a0a ]]
 }
+# --- run level: `make run` as users run it; its PNGs must show the patterns.
+check_run_pngs() {
+	"$RVCAP_PYTHON" - <<'PY'
+import sys
+from PIL import Image
+
+def px(name, x, y):
+    return Image.open(f"out/{name}.png").convert("RGB").getpixel((x, y))
+
+bars = [(191, 191, 191), (191, 191, 0), (0, 191, 191), (0, 191, 0),
+        (191, 0, 191), (191, 0, 0), (0, 0, 191), (0, 0, 0)]
+for name in ("mmap-colorbar", "dmabuf-heap-colorbar"):
+    for i, bar in enumerate(bars):
+        got = px(name, 80 * i + 40, 240)
+        if got != bar:
+            sys.exit(f"{name}: bar {i} is {got}, want {bar}")
+if (px("mmap-ramp", 0, 100), px("mmap-ramp", 639, 100)) != ((0, 0, 0), (255, 255, 255)):
+    sys.exit("mmap-ramp: not a black to white ramp")
+Image.open("out/mmap-verification.png").verify()
+PY
+}
+
+# x86, then arm64 (`make run ARCH=arm64`, which leaves the tree's rvcap.ko
+# built for arm64; the next plain `make` rebuilds it for x86). Results go
+# to $logs/run.results ("status name" lines), counted after the lanes.
+make_run_checks() {
+	local arch run what
+	for arch in x86 arm64; do
+		rm -rf out
+		run=(make run)
+		[[ $arch == x86 ]] || run+=(ARCH="$arch")
+		what="make run ($arch): PNG frames of every pattern, through MMAP and a dma-heap import"
+		if logged "run-$arch" "${run[@]}" && logged "run-pngs-$arch" check_run_pngs; then
+			echo "ok $what" >>"$logs/run.results"
+		else
+			echo "FAIL $what" >>"$logs/run.results"
+		fi
+	done
+}
+
+# What the VMs boot: the x86 module and every guest program as built above,
+# copied, so that `make run` (in the first lane, below) may rebuild the
+# tree's while the other lane boots.
+snapshot=$logs/snapshot
+rm -rf "$snapshot"
+mkdir -p "$snapshot"
+cp rvcap.ko "$snapshot/rvcap.ko"
+cp "$RVCAP_CACHE/arm64/module/rvcap.ko" "$snapshot/rvcap-arm64.ko"
+for d in tests/selftests/out tools/out tests/selftests/out-arm64 tools/out-arm64; do
+	cp -r "$d" "$snapshot/${d//\//_}"
+done
+x86_snapshot=(RVCAP_KO="$snapshot/rvcap.ko" RVCAP_SELFTESTS_OUT="$snapshot/tests_selftests_out"
+	RVCAP_TOOLS_OUT="$snapshot/tools_out")
+arm64_snapshot=(RVCAP_KO="$snapshot/rvcap-arm64.ko"
+	RVCAP_SELFTESTS_OUT="$snapshot/tests_selftests_out-arm64" RVCAP_TOOLS_OUT="$snapshot/tools_out-arm64")
+
 # Two lanes side by side: a TCG guest keeps about one of the host's two
 # cores busy (it waits for frame periods, timeouts and the engine), so two
 # guests take little longer than one. Their results are counted
 # afterwards, in boot order.
-# The first lane, the shorter, then runs the bench smoke (above), which
-# needs only the x86 module and the test kernel.
-rm -f "$logs/bench-smoke.status"
+# The first lane, the shorter, then runs the bench smoke and `make run`
+# (above).
+rm -f "$logs/bench-smoke.status" "$logs/run.results"
 {
 	boot_lane "${lane1[@]}"
 	logged bench-smoke bench_smoke
 	echo $? >"$logs/bench-smoke.status"
+	make_run_checks
 } &
 lane1_pid=$!
 boot_lane "${lane2[@]}"
@@ -444,38 +506,12 @@ else
 	record bench FAIL "make bench pipeline: every measurement runs, results.md and chart.png come out (few frames, test kernel)"
 fi
 
-# --- run level: `make run` as users run it; its PNGs must show the patterns.
-check_run_pngs() {
-	"$RVCAP_PYTHON" - <<'PY'
-import sys
-from PIL import Image
-
-def px(name, x, y):
-    return Image.open(f"out/{name}.png").convert("RGB").getpixel((x, y))
-
-bars = [(191, 191, 191), (191, 191, 0), (0, 191, 191), (0, 191, 0),
-        (191, 0, 191), (191, 0, 0), (0, 0, 191), (0, 0, 0)]
-for name in ("mmap-colorbar", "dmabuf-heap-colorbar"):
-    for i, bar in enumerate(bars):
-        got = px(name, 80 * i + 40, 240)
-        if got != bar:
-            sys.exit(f"{name}: bar {i} is {got}, want {bar}")
-if (px("mmap-ramp", 0, 100), px("mmap-ramp", 639, 100)) != ((0, 0, 0), (255, 255, 255)):
-    sys.exit("mmap-ramp: not a black to white ramp")
-Image.open("out/mmap-verification.png").verify()
-PY
-}
-# x86, then arm64 (`make run ARCH=arm64`, which leaves the tree's rvcap.ko
-# built for arm64; the next plain `make` rebuilds it for x86).
-for arch in x86 arm64; do
-	rm -rf out
-	run=(make run)
-	[[ $arch == x86 ]] || run+=(ARCH="$arch")
-	if logged "run-$arch" "${run[@]}" && logged "run-pngs-$arch" check_run_pngs; then
-		record run ok "make run ($arch): PNG frames of every pattern, through MMAP and a dma-heap import"
-	else
-		record run FAIL "make run ($arch): PNG frames of every pattern, through MMAP and a dma-heap import"
-	fi
-done
+if [[ -s $logs/run.results ]]; then
+	while read -r status what; do
+		record run "$status" "$what"
+	done <"$logs/run.results"
+else
+	record run FAIL "make run (x86, arm64) ran"
+fi
 
 summary

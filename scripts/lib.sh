@@ -220,10 +220,12 @@ rvcap_kernel_key() {
 
 # Where the guest's test programs go: tests/selftests/out and tools/out for
 # x86, with an -arm64 suffix for arm64 (the VM has them as /tests, /usr/bin).
+# scripts/check.sh points its VMs at a snapshot of them instead, so that
+# `make run` may rebuild the tree's while VMs boot.
 RVCAP_GUEST_SUFFIX=${RVCAP_ARCH/#x86/}
 RVCAP_GUEST_SUFFIX=${RVCAP_GUEST_SUFFIX:+-$RVCAP_GUEST_SUFFIX}
-RVCAP_SELFTESTS_OUT=$RVCAP_ROOT/tests/selftests/out$RVCAP_GUEST_SUFFIX
-RVCAP_TOOLS_OUT=$RVCAP_ROOT/tools/out$RVCAP_GUEST_SUFFIX
+RVCAP_SELFTESTS_OUT=${RVCAP_SELFTESTS_OUT:-$RVCAP_ROOT/tests/selftests/out$RVCAP_GUEST_SUFFIX}
+RVCAP_TOOLS_OUT=${RVCAP_TOOLS_OUT:-$RVCAP_ROOT/tools/out$RVCAP_GUEST_SUFFIX}
 
 # The guest's Debian architecture, its library directory and its dynamic
 # loader (PT_INTERP is /lib64/... on x86, /lib/... on arm64; the initramfs
