@@ -604,6 +604,29 @@ impl<D: Dma> Plane<D> {
         }
     }
 
+    /// Hands the plane, which the device held, back to the CPU: a sync for
+    /// the CPU of the first `frame` bytes (`None`: all the device may have
+    /// written), and if the device `wrote` them, on to the other views of
+    /// its memory ([`Dma::frame_written`]); an empty frame (a failed
+    /// render) changed nothing. A `skip` hint (the CPU will not read)
+    /// saves the sync, unless other devices see the memory
+    /// ([`Dma::has_other_views`]). Returns whether it skipped.
+    fn hand_to_cpu(&self, dma: &mut D, frame: Option<usize>, skip: bool, wrote: bool) -> bool {
+        let Some(mapping) = &self.mapping else {
+            return false;
+        };
+        if skip && !dma.has_other_views(mapping) {
+            return true;
+        }
+        let bytes = frame.map_or_else(|| self.device_bytes(dma, mapping), |end| 0..end);
+        let wrote = wrote && !bytes.is_empty();
+        dma.sync_for_cpu(mapping, bytes, FRAME_DIRECTION);
+        if wrote {
+            dma.frame_written(mapping);
+        }
+        false
+    }
+
     /// The bytes the device may write: at most `length`; the rest of a
     /// dma-buf stays the CPU's.
     fn device_bytes(&self, dma: &D, mapping: &D::Mapping) -> Range<usize> {
@@ -704,17 +727,7 @@ impl<D: Dma> Slot<D> {
             // none is left but where a test stops it) may hold nothing.
             let written = self.state == State::Done;
             for plane in self.planes() {
-                if let Some(mapping) = &plane.mapping {
-                    if skip && !dma.has_other_views(mapping) {
-                        skipped += 1;
-                    } else {
-                        let bytes = plane.device_bytes(dma, mapping);
-                        dma.sync_for_cpu(mapping, bytes, FRAME_DIRECTION);
-                        if written {
-                            dma.frame_written(mapping);
-                        }
-                    }
-                }
+                skipped += u64::from(plane.hand_to_cpu(dma, None, skip, written));
             }
         }
         self.state = State::Dequeued;
@@ -1474,24 +1487,13 @@ impl<D: Dma> Queue<D> {
         let mut skipped = 0;
         let skip = self.skips(self.slot(index)?.hints).skip_for_cpu;
         let slot = self.slot_mut(index)?;
-        for plane in slot.planes_mut() {
-            let bytes = if policy.full_sync {
-                0..plane.length
+        for plane in slot.planes() {
+            let frame = if policy.full_sync {
+                plane.length
             } else {
-                0..plane.bytesused
+                plane.bytesused
             };
-            if let Some(mapping) = &plane.mapping {
-                if skip && !dma.has_other_views(mapping) {
-                    skipped += 1;
-                } else {
-                    // An empty frame (a failed render) changed nothing.
-                    let written = !bytes.is_empty();
-                    dma.sync_for_cpu(mapping, bytes, FRAME_DIRECTION);
-                    if written {
-                        dma.frame_written(mapping);
-                    }
-                }
-            }
+            skipped += u64::from(plane.hand_to_cpu(dma, Some(frame), skip, true));
         }
         if dmabuf && policy.map_per_qbuf {
             // Unmapped now, mapped again by the next QBUF. Still device-owned
