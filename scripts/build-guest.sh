@@ -22,7 +22,9 @@ ln -sfn "$ksrc/scripts/subarch.include" "$tree/scripts/subarch.include"
 for f in Makefile lib.mk kselftest kselftest.h kselftest_harness.h run_kselftest.sh; do
 	ln -sfn "$ksrc/tools/testing/selftests/$f" "$sel/$f"
 done
-rsync -a --delete --exclude /out "$RVCAP_ROOT/tests/selftests/" "$sel/rvcap/"
+# By content, not time: the build tree is shared by every checkout, and a
+# file copied with an older time than its object would not be rebuilt.
+rsync -rl --checksum --delete --exclude /out "$RVCAP_ROOT/tests/selftests/" "$sel/rvcap/"
 rm -rf "$RVCAP_SELFTESTS_OUT"
 # arm64: cross-compiled with Debian's aarch64-linux-gnu-gcc (static).
 cross=()

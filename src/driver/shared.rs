@@ -17,7 +17,7 @@ use crate::kapi::dma_fence::FenceSource;
 use crate::kapi::log::DevLog;
 use crate::kapi::poll::PollQueue;
 use crate::pattern::Pattern;
-use crate::queue::device::{DeviceQueue, Next};
+use crate::queue::device::{DeviceQueue, Entry, Next};
 use crate::queue::{FrameDone, Queue, MAX_BUFFERS};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
@@ -111,7 +111,7 @@ pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
     /// The buffers handed to the device and the frames it finished.
     #[pin]
-    device: SpinLock<KBox<DeviceQueue<Work>>>,
+    device: SpinLock<DeviceQueue<Work, KVec<Entry<Work>>>>,
     /// Where the device's write fences come from.
     pub(crate) fences: Arc<FenceSource>,
     /// Wakes DQBUF and `poll()` when a frame is finished, the stream stops
@@ -155,7 +155,11 @@ impl Shared {
         inject: Arc<Inject>,
         log: DevLog,
     ) -> Result<impl PinInit<Self>> {
-        let device = KBox::new(DeviceQueue::new(), GFP_KERNEL)?;
+        let mut entries = KVec::with_capacity(MAX_BUFFERS, GFP_KERNEL)?;
+        for _ in 0..MAX_BUFFERS {
+            entries.push(Entry::default(), GFP_KERNEL)?;
+        }
+        let device = DeviceQueue::new(entries);
         Ok(pin_init!(Self {
             state <- new_mutex!(
                 State {

@@ -24,6 +24,7 @@
 
 use super::fifo::IndexFifo;
 use super::{FrameDone, MAX_BUFFERS};
+use core::ops::DerefMut;
 
 /// What the device holds of a buffer handed to it.
 pub(crate) trait DeviceWork {
@@ -42,50 +43,76 @@ pub(crate) enum Next<W> {
     Empty,
 }
 
-/// The buffers handed to the device, and the frames it finished.
-///
-/// # Invariants
-///
-/// `handed` holds each index at most once, exactly those whose `work`
-/// entry is `Some`; `finished` holds each index at most once, exactly
-/// those whose `frames` entry is `Some`.
-pub(crate) struct DeviceQueue<W> {
-    handed: IndexFifo,
-    work: [Option<W>; MAX_BUFFERS],
-    finished: IndexFifo,
-    frames: [Option<FrameDone>; MAX_BUFFERS],
+/// What the device's queue holds of buffer slot: the buffer's work while
+/// handed, its frame once finished.
+pub(crate) struct Entry<W> {
+    work: Option<W>,
+    frame: Option<FrameDone>,
 }
 
-impl<W> Default for DeviceQueue<W> {
+impl<W> Default for Entry<W> {
     fn default() -> Self {
-        Self::new()
+        Self {
+            work: None,
+            frame: None,
+        }
     }
 }
 
-impl<W> DeviceQueue<W> {
-    /// An empty queue.
-    pub(crate) fn new() -> Self {
+/// The buffers handed to the device, and the frames it finished, in a
+/// table `T` of [`MAX_BUFFERS`] entries allocated by the caller (the
+/// entries are too large for a kernel stack).
+///
+/// # Invariants
+///
+/// `handed` holds each index at most once, exactly those whose entry has
+/// `work`; `finished` holds each index at most once, exactly those whose
+/// entry has a `frame`.
+pub(crate) struct DeviceQueue<W, T> {
+    handed: IndexFifo,
+    finished: IndexFifo,
+    entries: T,
+    _work: core::marker::PhantomData<W>,
+}
+
+impl<W, T: DerefMut<Target = [Entry<W>]>> DeviceQueue<W, T> {
+    /// An empty queue in `entries`, of which it uses the first
+    /// [`MAX_BUFFERS`] (all are emptied).
+    pub(crate) fn new(mut entries: T) -> Self {
+        for entry in entries.iter_mut() {
+            *entry = Entry::default();
+        }
         Self {
             handed: IndexFifo::new(),
-            work: core::array::from_fn(|_| None),
             finished: IndexFifo::new(),
-            frames: [None; MAX_BUFFERS],
+            entries,
+            _work: core::marker::PhantomData,
         }
+    }
+
+    fn work(&mut self, index: usize) -> Option<&mut Option<W>> {
+        (index < MAX_BUFFERS)
+            .then(|| self.entries.get_mut(index).map(|e| &mut e.work))
+            .flatten()
+    }
+
+    fn frame(&mut self, index: usize) -> Option<&mut Option<FrameDone>> {
+        (index < MAX_BUFFERS)
+            .then(|| self.entries.get_mut(index).map(|e| &mut e.frame))
+            .flatten()
     }
 
     /// Hands buffer `index` to the device; gives `work` back if `index` is
     /// out of range or already handed (the queue never does either).
     pub(crate) fn hand(&mut self, index: usize, work: W) -> Result<(), W> {
-        match self.work.get_mut(index) {
-            Some(entry @ None) => {
-                if !self.handed.push(index) {
-                    return Err(work);
-                }
-                *entry = Some(work);
-                Ok(())
-            }
-            _ => Err(work),
+        let free = matches!(self.work(index), Some(None));
+        if !free || !self.handed.push(index) {
+            return Err(work);
         }
+        if let Some(entry) = self.work(index) {
+            *entry = Some(work);
+        }
+        Ok(())
     }
 
     /// Whether any buffer is handed and not taken yet.
@@ -98,10 +125,13 @@ impl<W> DeviceQueue<W> {
     where
         W: DeviceWork,
     {
-        let Self { handed, work, .. } = self;
+        let Self {
+            handed, entries, ..
+        } = self;
         handed.any(|index| {
-            work.get_mut(index)
-                .and_then(Option::as_mut)
+            entries
+                .get_mut(index)
+                .and_then(|e| e.work.as_mut())
                 .is_some_and(DeviceWork::is_ready)
         })
     }
@@ -115,13 +145,16 @@ impl<W> DeviceQueue<W> {
         if self.handed.is_empty() {
             return Next::Empty;
         }
-        let work = &mut self.work;
-        let ready = self.handed.remove_first(|index| {
-            work.get_mut(index)
-                .and_then(Option::as_mut)
+        let Self {
+            handed, entries, ..
+        } = self;
+        let ready = handed.remove_first(|index| {
+            entries
+                .get_mut(index)
+                .and_then(|e| e.work.as_mut())
                 .is_some_and(DeviceWork::is_ready)
         });
-        match ready.and_then(|index| Some((index, self.work.get_mut(index)?.take()?))) {
+        match ready.and_then(|index| Some((index, self.work(index)?.take()?))) {
             Some((index, work)) => Next::Ready(index, work),
             None => Next::Blocked,
         }
@@ -132,7 +165,7 @@ impl<W> DeviceQueue<W> {
     pub(crate) fn take_handed(&mut self) -> Option<(usize, W)> {
         loop {
             let index = self.handed.pop()?;
-            if let Some(work) = self.work.get_mut(index).and_then(Option::take) {
+            if let Some(work) = self.work(index).and_then(Option::take) {
                 return Some((index, work));
             }
         }
@@ -142,16 +175,14 @@ impl<W> DeviceQueue<W> {
     /// [`DeviceQueue::take_ready`]); `false` if `index` is out of range or
     /// already finished (the engine never does either).
     pub(crate) fn finish(&mut self, index: usize, frame: FrameDone) -> bool {
-        match self.frames.get_mut(index) {
-            Some(entry @ None) => {
-                if !self.finished.push(index) {
-                    return false;
-                }
-                *entry = Some(frame);
-                true
-            }
-            _ => false,
+        let free = matches!(self.frame(index), Some(None));
+        if !free || !self.finished.push(index) {
+            return false;
         }
+        if let Some(entry) = self.frame(index) {
+            *entry = Some(frame);
+        }
+        true
     }
 
     /// Whether a finished frame waits for the queue.
@@ -163,7 +194,7 @@ impl<W> DeviceQueue<W> {
     pub(crate) fn take_finished(&mut self) -> Option<(usize, FrameDone)> {
         loop {
             let index = self.finished.pop()?;
-            if let Some(frame) = self.frames.get_mut(index).and_then(Option::take) {
+            if let Some(frame) = self.frame(index).and_then(Option::take) {
                 return Some((index, frame));
             }
         }

@@ -34,6 +34,15 @@ static const char *const rvcap_alloc_events[] = {
 	"percpu:percpu_alloc_percpu",
 };
 
+/* Mounts tracefs at RVCAP_TRACEFS unless it is there; 0 or -errno. */
+static inline int rvcap_trace_mount(void)
+{
+	if (access(RVCAP_TRACEFS "/trace", F_OK) &&
+	    mount("nodev", RVCAP_TRACEFS, "tracefs", 0, NULL) && errno != EBUSY)
+		return -errno;
+	return 0;
+}
+
 /* Writes @text to tracefs file @name (truncating it); 0 or -errno. */
 static inline int rvcap_trace_write(const char *name, const char *text)
 {
@@ -126,9 +135,9 @@ static inline int rvcap_alloc_trace_start(const pid_t *pids, int npids)
 	size_t i;
 	int fd, ret;
 
-	if (access(RVCAP_TRACEFS "/trace", F_OK) &&
-	    mount("nodev", RVCAP_TRACEFS, "tracefs", 0, NULL) && errno != EBUSY)
-		return -errno;
+	ret = rvcap_trace_mount();
+	if (ret)
+		return ret;
 	for (i = 0; i < (size_t)npids; i++)
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%d ", pids[i]);
 	ret = rvcap_trace_write("tracing_on", "0");

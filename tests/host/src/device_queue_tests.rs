@@ -4,11 +4,16 @@
 //! takes the buffers handed to it when fences hold some off, what
 //! STREAMOFF takes back, and the bookkeeping of finished frames.
 
-use crate::queue::device::{DeviceQueue, DeviceWork, Next};
+use crate::queue::device::{DeviceQueue, DeviceWork, Entry, Next};
 use crate::queue::{FrameDone, MAX_BUFFERS};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::vec::Vec;
+
+/// A table for a device's queue, as the kernel allocates it.
+fn entries<W>() -> Vec<Entry<W>> {
+    (0..MAX_BUFFERS).map(|_| Entry::default()).collect()
+}
 
 /// A buffer whose fences signal when the test says so.
 struct Held {
@@ -24,7 +29,11 @@ impl DeviceWork for Held {
 
 /// Hands buffers `0..n` in order, each with its own fence state; returns
 /// the fence states.
-fn hand(q: &mut DeviceQueue<Held>, n: usize, signalled: bool) -> Vec<Rc<Cell<bool>>> {
+fn hand(
+    q: &mut DeviceQueue<Held, Vec<Entry<Held>>>,
+    n: usize,
+    signalled: bool,
+) -> Vec<Rc<Cell<bool>>> {
     (0..n)
         .map(|id| {
             let fence = Rc::new(Cell::new(signalled));
@@ -60,7 +69,7 @@ fn frame(sequence: u32) -> FrameDone {
 
 #[test]
 fn buffers_whose_fences_signalled_are_taken_in_the_order_they_were_handed() {
-    let mut q = DeviceQueue::new();
+    let mut q = DeviceQueue::new(entries());
     hand(&mut q, 4, true);
     let order: Vec<_> = (0..4).map(|_| taken(q.take_ready()).unwrap()).collect();
     assert_eq!(order, [0, 1, 2, 3]);
@@ -69,7 +78,7 @@ fn buffers_whose_fences_signalled_are_taken_in_the_order_they_were_handed() {
 
 #[test]
 fn a_buffer_held_off_keeps_its_place_while_younger_ones_are_taken() {
-    let mut q = DeviceQueue::new();
+    let mut q = DeviceQueue::new(entries());
     let fences = hand(&mut q, 4, true);
     fences[0].set(false);
     fences[2].set(false);
@@ -90,7 +99,7 @@ fn a_buffer_held_off_keeps_its_place_while_younger_ones_are_taken() {
 
 #[test]
 fn a_buffer_handed_later_is_taken_after_the_older_ready_ones() {
-    let mut q = DeviceQueue::new();
+    let mut q = DeviceQueue::new(entries());
     let fences = hand(&mut q, 3, true);
     fences[1].set(false);
     assert_eq!(taken(q.take_ready()), Some(0));
@@ -112,7 +121,7 @@ fn a_buffer_handed_later_is_taken_after_the_older_ready_ones() {
 
 #[test]
 fn streamoff_takes_back_every_buffer_still_held_off_in_order() {
-    let mut q = DeviceQueue::new();
+    let mut q = DeviceQueue::new(entries());
     let fences = hand(&mut q, 5, false);
     fences[3].set(true);
     assert_eq!(taken(q.take_ready()), Some(3));
@@ -126,7 +135,7 @@ fn streamoff_takes_back_every_buffer_still_held_off_in_order() {
 
 #[test]
 fn a_buffer_is_handed_at_most_once_and_only_within_the_queue() {
-    let mut q = DeviceQueue::new();
+    let mut q = DeviceQueue::new(entries());
     hand(&mut q, 1, true);
     let again = Held {
         id: 0,
@@ -144,7 +153,7 @@ fn a_buffer_is_handed_at_most_once_and_only_within_the_queue() {
 
 #[test]
 fn finished_frames_come_back_in_the_order_the_device_finished_them() {
-    let mut q: DeviceQueue<Held> = DeviceQueue::new();
+    let mut q: DeviceQueue<Held, Vec<Entry<Held>>> = DeviceQueue::new(entries());
     assert!(!q.has_finished());
     assert!(q.finish(2, frame(7)));
     assert!(q.finish(0, frame(8)));
@@ -160,7 +169,7 @@ fn finished_frames_come_back_in_the_order_the_device_finished_them() {
 
 #[test]
 fn every_index_can_be_handed_and_held_off_at_once() {
-    let mut q = DeviceQueue::new();
+    let mut q = DeviceQueue::new(entries());
     let fences = hand(&mut q, MAX_BUFFERS, false);
     for (i, fence) in fences.iter().enumerate().rev() {
         fence.set(true);

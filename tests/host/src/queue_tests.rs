@@ -1389,12 +1389,17 @@ impl device::DeviceWork for Handed {
     }
 }
 
+/// A table for a device's queue, as the kernel allocates it.
+fn device_entries() -> Vec<device::Entry<Handed>> {
+    (0..MAX_BUFFERS).map(|_| device::Entry::default()).collect()
+}
+
 impl Rig {
     /// Hands every queued buffer to the device's queue `dq`, each with a
     /// fence that has `signalled`; returns the fences by index.
     fn hand_all(
         &mut self,
-        dq: &mut device::DeviceQueue<Handed>,
+        dq: &mut device::DeviceQueue<Handed, Vec<device::Entry<Handed>>>,
         signalled: bool,
     ) -> BTreeMap<usize, Rc<core::cell::Cell<bool>>> {
         let mut fences = BTreeMap::new();
@@ -1414,7 +1419,11 @@ impl Rig {
     /// `dq`, syncs it for the CPU itself if `synced` (as before a write
     /// fence signals), and the queue takes the frame back. Returns the
     /// buffer's index, `None` if no buffer was ready.
-    fn device_fill(&mut self, dq: &mut device::DeviceQueue<Handed>, synced: bool) -> Option<usize> {
+    fn device_fill(
+        &mut self,
+        dq: &mut device::DeviceQueue<Handed, Vec<device::Entry<Handed>>>,
+        synced: bool,
+    ) -> Option<usize> {
         let device::Next::Ready(index, work) = dq.take_ready() else {
             return None;
         };
@@ -1473,7 +1482,7 @@ fn a_buffer_held_off_by_a_fence_lets_younger_ones_through_and_comes_when_it_sign
         r.queue_some(n, mmap);
         let memory = r.q.memory().unwrap();
         r.streamon(A).unwrap();
-        let mut dq = device::DeviceQueue::new();
+        let mut dq = device::DeviceQueue::new(device_entries());
         let fences = r.hand_all(&mut dq, true);
         fences[&0].set(false);
         assert_eq!(r.device_fill(&mut dq, true), Some(1));
@@ -1497,7 +1506,7 @@ fn streamoff_gives_back_buffers_still_held_off_without_handing_on_a_frame() {
         let fds: Vec<i32> = (0..n).map(|i| 10 + i as i32).collect();
         r.queue_some(n, mmap);
         r.streamon(A).unwrap();
-        let mut dq = device::DeviceQueue::new();
+        let mut dq = device::DeviceQueue::new(device_entries());
         let fences = r.hand_all(&mut dq, false);
         assert_eq!(fences.len(), n);
         assert_eq!(r.device_fill(&mut dq, true), None);
@@ -1535,7 +1544,7 @@ fn dqbuf_does_not_sync_again_a_frame_the_device_side_synced_and_still_hands_it_o
                 r.qbuf(A, 0, memory, fd).unwrap();
             }
             r.streamon(A).unwrap();
-            let mut dq = device::DeviceQueue::new();
+            let mut dq = device::DeviceQueue::new(device_entries());
             r.hand_all(&mut dq, true);
             let before = r.world.counters();
             assert_eq!(r.device_fill(&mut dq, true), Some(0));
