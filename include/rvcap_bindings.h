@@ -7,6 +7,8 @@
 #include <linux/delay.h>
 #include <linux/device.h>
 #include <linux/dma-buf.h>
+#include <linux/dma-fence.h>
+#include <linux/dma-resv.h>
 #include <linux/dma-mapping.h>
 #include <linux/eventpoll.h>
 #include <linux/kthread.h>
@@ -43,3 +45,4 @@ const vm_flags_t RVCAP_CONST_VM_DONTDUMP = VM_DONTDUMP;
 const unsigned long RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC = DMA_ATTR_SKIP_CPU_SYNC;
 const u32 RVCAP_CONST_V4L2_CID_TEST_PATTERN = V4L2_CID_TEST_PATTERN;
 const u32 RVCAP_CONST_VIDEO_MAX_PLANES = VIDEO_MAX_PLANES;
+const long RVCAP_CONST_MAX_SCHEDULE_TIMEOUT = MAX_SCHEDULE_TIMEOUT;

@@ -121,7 +121,31 @@ void rvcap_iosys_map_set_vaddr(struct iosys_map *map, void *vaddr);
 void rvcap_flush_kernel_vmap_range(void *addr, int size);
 void rvcap_invalidate_kernel_vmap_range(void *addr, int size);
 
+/* Fences and reservation objects */
+struct dma_fence;
+struct dma_resv;
+struct dma_resv_iter;
+enum dma_resv_usage;
+void rvcap_dma_fence_get(struct dma_fence *fence);
+void rvcap_dma_fence_put(struct dma_fence *fence);
+bool rvcap_dma_fence_is_signaled(struct dma_fence *fence);
+void rvcap_dma_fence_set_error(struct dma_fence *fence, int error);
+bool rvcap_dma_fence_begin_signalling(void);
+void rvcap_dma_fence_end_signalling(bool cookie);
+void rvcap_dma_fence_call_rcu(struct dma_fence *fence,
+			      void (*func)(struct rcu_head *head));
+struct dma_fence *rvcap_dma_fence_of_rcu(struct rcu_head *head);
+int rvcap_dma_resv_lock(struct dma_resv *obj);
+void rvcap_dma_resv_unlock(struct dma_resv *obj);
+void rvcap_dma_resv_iter_begin(struct dma_resv_iter *cursor,
+			       struct dma_resv *obj,
+			       enum dma_resv_usage usage);
+void rvcap_spin_lock_init(spinlock_t *lock);
+
 /* Waiting and the engine thread */
+long rvcap_wait_event_interruptible_timeout(struct wait_queue_head *wq,
+					    bool (*cond)(void *data),
+					    void *data, long timeout);
 void rvcap_init_waitqueue_head(struct wait_queue_head *wq);
 void rvcap_wake_up_interruptible(struct wait_queue_head *wq);
 void rvcap_wake_up_pollfree(struct wait_queue_head *wq);

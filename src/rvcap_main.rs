@@ -129,6 +129,15 @@ impl kernel::Module for Rvcap {
     }
 }
 
+impl Drop for Rvcap {
+    fn drop(&mut self) {
+        // Every fence of ours was released before the module could be
+        // unloaded (each holds a module reference), but the RCU callback
+        // that put the last one may still be returning into this module.
+        kapi::dma_fence::wait_for_released_fences();
+    }
+}
+
 /// What every capture device's probe needs.
 struct Context {
     debugfs: debugfs::Root,

@@ -11,8 +11,11 @@
 //!   (REQBUFS, CREATE_BUFS, STREAMON, STREAMOFF, close). It is held while the
 //!   engine thread is stopped, so nobody sees a half-stopped stream.
 //! - `state` (in [`Shared`]) protects the queue and the format. QBUF, DQBUF,
-//!   poll, mmap and the engine take only this one, briefly; a blocking DQBUF
-//!   waits on `done` with it released.
+//!   poll and mmap take only this one, briefly; a blocking DQBUF waits
+//!   with it released.
+//!
+//! The engine takes neither: it shares only the device's queue with the
+//! ioctls, under a spinlock taken after `state` ([`Shared`]).
 //!
 //! # Disconnect
 //!
@@ -28,13 +31,14 @@ use super::device_dma::KernelDma;
 use super::edu::EduDma;
 use super::engine::Engine;
 use super::inject::Inject;
-use super::shared::{Shared, State};
+use super::shared::{Shared, State, POOLED_FENCES};
 use crate::format::{self, FrameFormat, Interval};
 use crate::kapi::bindings;
 use crate::kapi::debugfs::{self, SeqWriter, Show};
 use crate::kapi::device::DeviceRef;
 use crate::kapi::dma::Mapping;
 use crate::kapi::dma_buf_export;
+use crate::kapi::dma_fence::FenceSource;
 use crate::kapi::log::DevLog;
 use crate::kapi::param;
 use crate::kapi::ratelimit::{ratelimit, RateLimit};
@@ -135,8 +139,9 @@ impl Capture {
         let has_edu = edu.is_some();
         let inject = Arc::new(Inject::default(), GFP_KERNEL)?;
         let dma = KernelDma::new(dma_dev, log.clone(), param::contig(), inject.clone())?;
+        let fences = FenceSource::new(dev.name(), queue::MAX_BUFFERS, POOLED_FENCES)?;
         let shared = Arc::pin_init(
-            Shared::new(index, multiplanar, dma, edu, inject, log.clone()),
+            Shared::new(index, multiplanar, dma, fences, edu, inject, log.clone())?,
             GFP_KERNEL,
         )?;
         // debugfs failures only lose the files.
@@ -236,7 +241,8 @@ impl Capture {
     /// while streaming.
     pub(crate) fn set_interval(&self, numerator: u32, denominator: u32) -> Interval {
         let mut st = self.shared.state.lock();
-        st.interval = Interval::nearest(numerator, denominator);
+        self.shared
+            .set_interval(&mut st, Interval::nearest(numerator, denominator));
         st.interval
     }
 
@@ -361,12 +367,13 @@ impl Capture {
             let mut st = self.shared.state.lock();
             self.check_connected(&st)?;
             let State { queue, dma, .. } = &mut *st;
-            queue
+            let info = queue
                 .qbuf(dma, who, req)
-                .map_err(|e| self.refuse(ratelimit!(), "QBUF", e))?
+                .map_err(|e| self.refuse(ratelimit!(), "QBUF", e))?;
+            // While streaming, the buffer goes to the device at once.
+            self.shared.hand_queued(&mut st);
+            info
         };
-        // An unpaced engine may be waiting for this buffer.
-        self.shared.work.notify_one();
         Ok(info)
     }
 
@@ -380,19 +387,22 @@ impl Capture {
         room: usize,
         nonblock: bool,
     ) -> Result<BufferInfo> {
-        let mut st = self.shared.state.lock();
         loop {
-            self.check_connected(&st)?;
-            let State { queue, dma, .. } = &mut *st;
-            match queue.dqbuf(dma, who, memory, room) {
-                Err(e) if e.errno == Errno::EAGAIN && !nonblock => {
-                    if self.shared.done.wait_interruptible(&mut st) {
-                        return Err(ERESTARTSYS);
-                    }
+            let seen = {
+                let mut st = self.shared.state.lock();
+                self.check_connected(&st)?;
+                self.shared.take_finished(&mut st);
+                let seen = self.shared.wakeups();
+                let State { queue, dma, .. } = &mut *st;
+                match queue.dqbuf(dma, who, memory, room) {
+                    Err(e) if e.errno == Errno::EAGAIN && !nonblock => seen,
+                    Err(e) if e.errno == Errno::EAGAIN => return Err(EAGAIN),
+                    other => return other.map_err(|e| self.refuse(ratelimit!(), "DQBUF", e)),
                 }
-                Err(e) if e.errno == Errno::EAGAIN => return Err(EAGAIN),
-                other => return other.map_err(|e| self.refuse(ratelimit!(), "DQBUF", e)),
-            }
+            };
+            // Without the state lock: a frame, STREAMOFF or a disconnect
+            // wakes it, and it looks again.
+            self.shared.wait_for_done(seen)?;
         }
     }
 
@@ -432,8 +442,13 @@ impl Capture {
                     crate::pattern::STAMP_LEN
                 ));
             }
+            st.fences_on = knobs.fences.load(Ordering::Relaxed);
+            if !st.fences_on {
+                self.log().info(format_args!(
+                    "streaming without fences (the fences knob): no write fences published, none waited for"
+                ));
+            }
             st.queue.set_policy(policy);
-            st.engine_stop = false;
             match Engine::start(&self.shared, st.format, unpaced, stamp) {
                 Ok(engine) => control.engine = Some(engine),
                 Err(e) => {
@@ -443,6 +458,8 @@ impl Capture {
                 }
             }
         }
+        // The buffers queued before STREAMON go to the device.
+        self.shared.hand_queued(&mut st);
         Ok(())
     }
 
@@ -548,9 +565,13 @@ impl Capture {
     /// Stops the engine and waits for it, then runs `op` on the queue and
     /// wakes whoever waits for a buffer or polls.
     fn stop_then<R>(&self, control: &mut Control, op: impl FnOnce(&mut State) -> R) -> R {
-        // Stopped without the state lock: the engine may be waiting for it.
         drop(control.engine.take());
-        let result = op(&mut self.shared.state.lock());
+        let mut st = self.shared.state.lock();
+        // The device stopped: what it finished goes to the queue, what it
+        // still held comes back unwritten, its fences cancelled.
+        self.shared.take_back(&mut st);
+        let result = op(&mut st);
+        drop(st);
         self.shared.wake_waiters();
         result
     }
@@ -599,7 +620,8 @@ impl Capture {
     /// Buffer readiness for poll(): `None` while not streaming (EPOLLERR),
     /// else whether a buffer is done.
     pub(crate) fn poll_ready(&self) -> Option<bool> {
-        let st = self.shared.state.lock();
+        let mut st = self.shared.state.lock();
+        self.shared.take_finished(&mut st);
         (st.queue.is_streaming() && !st.disconnected).then(|| st.queue.has_done())
     }
 
@@ -648,8 +670,9 @@ impl Capture {
 
 /// The device's debugfs files, under `/sys/kernel/debug/rvcap/<device>/`:
 /// `counters`, `buffers` and `dma_device` (read-only), the error injection knobs
-/// `inject_*` and the benchmark knobs `unpaced`, `map_per_qbuf` and
-/// `full_sync` (see [`super::shared::Knobs`]); with the `edu` DMA master,
+/// `inject_*`, the benchmark knobs `unpaced`, `map_per_qbuf` and
+/// `full_sync` and the comparison knob `fences` (see
+/// [`super::shared::Knobs`]); with the `edu` DMA master,
 /// also `device_stamp` and `inject_dma_after_unmap`.
 fn add_debugfs_files(dir: &debugfs::Dir<Shared>, edu: bool) {
     dir.show_file::<CountersFile>(c_str!("counters"));
@@ -665,6 +688,7 @@ fn add_debugfs_files(dir: &debugfs::Dir<Shared>, edu: bool) {
     dir.bool_file(c_str!("unpaced"), |s| &s.knobs.unpaced);
     dir.bool_file(c_str!("map_per_qbuf"), |s| &s.knobs.map_per_qbuf);
     dir.bool_file(c_str!("full_sync"), |s| &s.knobs.full_sync);
+    dir.bool_file(c_str!("fences"), |s| &s.knobs.fences);
     if edu {
         dir.bool_file(c_str!("device_stamp"), |s| &s.knobs.device_stamp);
         dir.u32_file(c_str!("inject_dma_after_unmap"), |s| {
@@ -711,6 +735,16 @@ impl Show<Shared> for CountersFile {
             ("errors", &frames.errors),
             ("fill_ns", &frames.fill_ns),
             ("device_stamps", &frames.device_stamps),
+            ("fences_waited", &frames.fences_waited),
+            ("fence_wait_ns_total", &frames.fence_wait_ns_total),
+            ("fence_wait_ns_max", &frames.fence_wait_ns_max),
+            ("fences_published", &shared.fences.stats.published),
+            ("fences_signalled", &shared.fences.stats.signalled),
+            (
+                "fences_signalled_error",
+                &shared.fences.stats.signalled_error,
+            ),
+            ("fence_pool_allocs", &shared.fences.stats.pool_allocs),
         ];
         for (name, value) in Iterator::chain(dma.iter(), engine.iter()) {
             writeln!(w, "{name} {}", value.load(Ordering::Relaxed))?;

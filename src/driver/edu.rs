@@ -96,46 +96,53 @@ impl EduDma {
         self.transfers.load(Ordering::Relaxed)
     }
 
-    /// A key for new buffer content, for [`EduDma::copy_out`].
+    /// A key for new buffer content, for [`EduDma::load`].
     pub(crate) fn new_content(&self) -> u64 {
         self.next_content.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Writes `len` bytes of `source` from `offset` on into memory at device
-    /// address `destination`. `source` is loaded into the device's buffer
-    /// first (a transfer of its own) unless it holds content `key` already.
-    pub(crate) fn copy_out(
-        &self,
-        key: u64,
-        source: &[u8],
-        offset: usize,
-        destination: u64,
-        len: usize,
-    ) -> Result {
-        if source.len() > BUFFER_LEN
-            || offset
-                .checked_add(len)
-                .map_or(true, |end| end > source.len())
-        {
+    /// Loads `source` into the device's buffer as content `key`, unless it
+    /// holds that already. The copy for the device is made before the
+    /// engine's lock is taken, so that the lock is never held around an
+    /// allocation: the frame engine takes it while it may not wait for
+    /// one (a fence signalling section).
+    pub(crate) fn load(&self, key: u64, source: &[u8]) -> Result {
+        if source.len() > BUFFER_LEN {
+            return Err(EINVAL);
+        }
+        if self.engine.lock().loaded == key {
+            return Ok(());
+        }
+        let mut bytes = KVec::with_capacity(source.len(), GFP_KERNEL)?;
+        bytes.extend_from_slice(source, GFP_KERNEL)?;
+        let mapped = ToDevice::map(&self.dev, bytes)?;
+        let mut engine = self.engine.lock();
+        engine.loaded = 0;
+        let loaded = self.transfer(
+            &mut engine,
+            0,
+            mapped.dma_address(),
+            BUFFER_BASE,
+            source.len(),
+        );
+        // Unmapped here: a transfer that did not end had its DMA stopped.
+        drop(mapped);
+        loaded?;
+        engine.loaded = key;
+        Ok(())
+    }
+
+    /// Writes `len` bytes of the device's buffer, which holds content
+    /// `key` ([`EduDma::load`]), from `offset` on into memory at device
+    /// address `destination`; `EAGAIN` if the buffer holds other content
+    /// now (another user loaded its own).
+    pub(crate) fn copy_out(&self, key: u64, offset: usize, destination: u64, len: usize) -> Result {
+        if offset.checked_add(len).map_or(true, |end| end > BUFFER_LEN) {
             return Err(EINVAL);
         }
         let mut engine = self.engine.lock();
         if engine.loaded != key {
-            engine.loaded = 0;
-            let mut bytes = KVec::with_capacity(source.len(), GFP_KERNEL)?;
-            bytes.extend_from_slice(source, GFP_KERNEL)?;
-            let mapped = ToDevice::map(&self.dev, bytes)?;
-            let loaded = self.transfer(
-                &mut engine,
-                0,
-                mapped.dma_address(),
-                BUFFER_BASE,
-                source.len(),
-            );
-            // Unmapped here: a transfer that did not end had its DMA stopped.
-            drop(mapped);
-            loaded?;
-            engine.loaded = key;
+            return Err(EAGAIN);
         }
         self.transfer(
             &mut engine,

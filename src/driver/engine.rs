@@ -1,33 +1,37 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The frame engine: rvcap's "hardware". A kernel thread per stream that,
-//! once per frame interval, takes the oldest queued buffer, writes a frame
-//! into it through its DMA addresses only, and marks it done. Unpaced (the
-//! `unpaced` knob, for benchmarks) it fills each buffer as soon as it is
-//! queued instead, so that the queue's own cost shows. Stopping the engine
-//! (dropping [`Engine`]) waits until the thread no longer touches any
-//! buffer. The thread holds an [`Arc`] of the [`Shared`] state, nothing
-//! else of the device (and, with `device_stamp`, of the DMA master's DMA
-//! engine, which then writes the first bytes of every frame itself).
+//! once per frame interval, takes the oldest buffer handed to the device
+//! that it may write (its fences signalled: see
+//! [`super::device_work`]), writes a frame into it through its DMA
+//! addresses only, signals its write fence, and reports the frame done.
+//! Unpaced (the `unpaced` knob, for benchmarks) it fills each buffer as
+//! soon as it may instead, so that the queue's own cost shows. Stopping
+//! the engine (dropping [`Engine`]) waits until the thread no longer
+//! touches any buffer. The thread holds an [`Arc`] of the [`Shared`]
+//! state, nothing else of the device (and, with `device_stamp`, of the DMA
+//! master's DMA engine, which then writes the first bytes of every frame
+//! itself). It never takes the state lock: from taking a buffer to
+//! signalling its fence it takes only the device queue's spinlock and,
+//! with `device_stamp`, the DMA engine's lock, which nothing holds around
+//! an allocation (a fence signalling section, checked by lockdep).
 
+use super::device_work::Work;
 use super::edu::EduDma;
 use super::inject::Inject;
-use super::shared::Shared;
+use super::shared::{now_ns, Shared};
 use crate::format::FrameFormat;
-use crate::kapi::dma::DeviceMemory;
+use crate::kapi::dma::{DataDirection, DeviceMemory};
+use crate::kapi::dma_fence::SignallingSection;
 use crate::kapi::kthread::{Current, Thread};
 use crate::kapi::ratelimit::ratelimit;
 use crate::pattern::{self, FrameSink, Pattern, Renderer, STAMP_LEN, STAMP_SOURCE_LEN};
+use crate::queue::device::Next;
 use crate::queue::{FrameDone, MAX_PLANES};
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 use kernel::time::Ktime;
-
-/// Monotonic time in nanoseconds.
-fn now_ns() -> u64 {
-    u64::try_from(Ktime::ktime_get().to_ns()).unwrap_or(0)
-}
 
 fn ktime(ns: u64) -> Ktime {
     Ktime::from_raw(i64::try_from(ns).unwrap_or(i64::MAX))
@@ -44,7 +48,7 @@ impl Engine {
     /// Starts filling the queued buffers of `shared` with frames in
     /// `format`, once per frame interval or, `unpaced`, as soon as they are
     /// queued; with `stamp`, that DMA engine writes the first bytes of each
-    /// frame. The caller clears `engine_stop` first.
+    /// frame.
     pub(crate) fn start(
         shared: &Arc<Shared>,
         format: FrameFormat,
@@ -61,6 +65,7 @@ impl Engine {
             }),
             None => None,
         };
+        shared.engine_starts();
         let thread_shared = shared.clone();
         let thread = Thread::spawn(shared.index, move |current| {
             run(
@@ -81,10 +86,9 @@ impl Engine {
 
 impl Drop for Engine {
     fn drop(&mut self) {
-        // An unpaced engine may wait for work: tell it under the lock it
-        // waits with, so that the request cannot slip past its check.
-        self.shared.state.lock().engine_stop = true;
-        self.shared.work.notify_all();
+        // An unpaced engine may wait for work: the flag is in its wait's
+        // condition.
+        self.shared.stop_engine();
         // Stops a paced engine's sleep, then waits for the thread to return.
         drop(self.thread.take());
     }
@@ -103,13 +107,19 @@ struct DeviceStamp {
 
 impl DeviceStamp {
     /// Prepares the source for frames of `pattern` (a new one only when the
-    /// pattern changed, so that the device loads it once).
-    fn prepare(&mut self, format: FrameFormat, pattern: Pattern, template: &mut [u8]) {
+    /// pattern changed) and has the device load it (only when it holds
+    /// other content): before the frame's signalling section, since loading
+    /// allocates.
+    fn prepare(&mut self, format: FrameFormat, pattern: Pattern, template: &mut [u8]) -> Result {
         if self.pattern != Some(pattern) {
             let ok = pattern::stamp_source(format, pattern, template, &mut self.source);
             self.pattern = ok.then_some(pattern);
             self.content = self.edu.new_content();
         }
+        if self.pattern.is_some() {
+            self.edu.load(self.content, &self.source[..])?;
+        }
+        Ok(())
     }
 
     /// Where the device writes frame `sequence`'s first bytes in `memory`,
@@ -125,8 +135,7 @@ impl DeviceStamp {
     fn write(&self, sequence: u32, addr: u64, len: usize) -> Result {
         let pattern = self.pattern.ok_or(EINVAL)?;
         let offset = pattern::stamp_offset(pattern, sequence);
-        self.edu
-            .copy_out(self.content, &self.source[..], offset, addr, len)
+        self.edu.copy_out(self.content, offset, addr, len)
     }
 }
 
@@ -145,7 +154,7 @@ fn run(
     let mut next = now_ns();
     while !current.should_stop() {
         if unpaced {
-            if !shared.wait_for_queued() {
+            if !shared.wait_for_work() {
                 break;
             }
         } else {
@@ -175,19 +184,43 @@ fn run(
             shared.frame_dropped();
             continue;
         }
-        let Some((index, planes)) = shared.start_frame() else {
-            shared.frame_dropped();
-            continue;
-        };
         let pattern = shared.pattern();
         if let Some(stamp) = stamp.as_deref_mut() {
-            stamp.prepare(format, pattern, template);
+            if let Err(e) = stamp.prepare(format, pattern, template) {
+                // The stamp's write then fails too, and says which frame.
+                shared.log.dbg(
+                    ratelimit!(),
+                    format_args!("the DMA engine did not load the stamp ({e:?})"),
+                );
+            }
         }
+        // From taking a buffer to signalling its write fence.
+        let section = SignallingSection::begin();
+        let (index, work) = match shared.take_work() {
+            Next::Ready(index, work) => (index, work),
+            Next::Blocked | Next::Empty => {
+                drop(section);
+                shared.frame_dropped();
+                continue;
+            }
+        };
+        if work.waited_for > 0 {
+            shared.fences_waited(work.waited_for, now_ns().saturating_sub(work.handed_ns));
+        }
+        let Work {
+            planes,
+            write,
+            cpu_sync,
+            ..
+        } = work;
         let Some(renderer) = Renderer::new(format, pattern, this, template) else {
             // Cannot happen: the template was sized for this format. The
             // engine lets go of the buffer before it is done.
             drop(planes);
-            shared.finish_frame(index, frame([0; MAX_PLANES], this, true));
+            if let Some(fence) = write {
+                fence.signal(Some(EIO));
+            }
+            shared.finish_frame(index, frame([0; MAX_PLANES], this, true, false));
             continue;
         };
         // An injected error frame is cut off halfway, as by a bus error.
@@ -208,9 +241,9 @@ fn run(
         };
         let stamp_len = stamped.map_or(0, |(_, len)| len);
         let started = now_ns();
-        // The buffer is `Active`: `start_frame` handed it to this thread
-        // synced for the device, and nothing takes it back before
-        // `finish_frame` (STREAMOFF and close stop this thread first).
+        // The buffer is `Active`: the queue handed it to the device synced
+        // for the device, and nothing takes it back before the frame is
+        // finished (STREAMOFF and close stop this thread first).
         let mut reached = true;
         for (p, memory) in planes.iter().enumerate().take(format.num_planes) {
             let Some(memory) = memory else {
@@ -252,7 +285,6 @@ fn run(
                 }
             }
         }
-        drop(planes);
         if !reached {
             // An address the engine cannot reach is a device fault.
             shared.log.dbg(
@@ -262,18 +294,54 @@ fn run(
                 ),
             );
         }
-        shared.finish_frame(
-            index,
-            frame(bytesused, this, error || !reached || stamp_failed),
-        );
+        let failed = error || !reached || stamp_failed;
+        let mut synced = false;
+        if let Some(fence) = write {
+            synced = frame_to_memory(shared, &planes, &bytesused, &cpu_sync);
+            fence.signal(failed.then_some(EIO));
+        }
+        drop(planes);
+        shared.finish_frame(index, frame(bytesused, this, failed, synced));
+        drop(section);
     }
 }
 
-fn frame(bytesused: [usize; MAX_PLANES], sequence: u32, error: bool) -> FrameDone {
+/// Before a buffer's write fence signals: whoever waits for it may read
+/// the frame at once, with a device or the CPU, before any DQBUF; so the
+/// frame must be in memory, not in a bounce buffer (swiotlb) or behind
+/// stale cache lines. This is DQBUF's sync for the CPU (`cpu_sync`: of
+/// the whole plane, or `None`: of the frame's bytes), made early, so DQBUF
+/// does not make it again. Returns whether it was made: not for imports
+/// under the `inject_import_skips_cpu_sync` knob, which DQBUF then leaves
+/// unsynced too.
+fn frame_to_memory(
+    shared: &Shared,
+    planes: &[Option<crate::kapi::dma::Mapping>; MAX_PLANES],
+    bytesused: &[usize; MAX_PLANES],
+    cpu_sync: &[Option<usize>; MAX_PLANES],
+) -> bool {
+    let mut synced = false;
+    for ((memory, &used), length) in planes.iter().flatten().zip(bytesused).zip(cpu_sync) {
+        if !memory.is_mmap() && shared.inject.import_skips_cpu_sync() {
+            return false;
+        }
+        memory.sync_for_cpu(0..length.unwrap_or(used), DataDirection::FromDevice);
+        synced = true;
+    }
+    synced
+}
+
+fn frame(
+    bytesused: [usize; MAX_PLANES],
+    sequence: u32,
+    error: bool,
+    synced_for_cpu: bool,
+) -> FrameDone {
     FrameDone {
         bytesused,
         sequence,
         timestamp_ns: now_ns(),
         error,
+        synced_for_cpu,
     }
 }

@@ -9,7 +9,8 @@
 //! - [`v4l2`]: what each V4L2 ioctl answers (the [`crate::kapi::video::VideoOps`]
 //!   of a capture device) and the UAPI conversions.
 //! - [`engine`]: the frame-producing thread.
-//! - [`shared`]: what the device and its engine share.
+//! - [`shared`]: what the device and its engine share; [`device_work`]:
+//!   what the device holds of each buffer handed to it, with its fences.
 //! - [`device_dma`]: the queue's DMA side, with contiguous mode and error
 //!   injection.
 //! - [`inject`]: the error injection knobs.
@@ -20,6 +21,7 @@
 
 pub(crate) mod capture;
 pub(crate) mod device_dma;
+pub(crate) mod device_work;
 pub(crate) mod edu;
 pub(crate) mod engine;
 pub(crate) mod inject;

@@ -2,21 +2,38 @@
 
 //! What the ioctl side ([`super::capture`]) and the frame engine
 //! ([`super::engine`]) share, in one [`Arc`]: the queue and the format under
-//! the state lock, the condition variables both sides wait on, the counters
-//! and the knobs. Neither side points at the other.
+//! the state lock; the device's queue under a spinlock of its own (the
+//! engine never takes the state lock while streaming, so that the path
+//! from a buffer handed to the device to its write fence signalled waits
+//! for nothing an ioctl holds while it allocates); the wait queues; the
+//! counters and the knobs. Neither side points at the other.
 
 use super::device_dma::KernelDma;
+use super::device_work::Work;
 use super::edu::EduDma;
 use super::inject::Inject;
 use crate::format::{FrameFormat, Interval, DEFAULT_INTERVAL};
+use crate::kapi::dma_fence::FenceSource;
 use crate::kapi::log::DevLog;
 use crate::kapi::poll::PollQueue;
 use crate::pattern::Pattern;
-use crate::queue::{FrameDone, Queue};
+use crate::queue::device::{DeviceQueue, Next};
+use crate::queue::{FrameDone, Queue, MAX_BUFFERS};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
-use kernel::sync::{Arc, CondVar, Mutex};
-use kernel::{new_condvar, new_mutex};
+use kernel::sync::{Arc, Mutex, SpinLock};
+use kernel::time::Ktime;
+use kernel::{new_mutex, new_spinlock};
+
+/// Fences kept in each device's pool: enough for every buffer's fence to
+/// be waited on while the next is published, and for those released
+/// within an RCU grace period at a benchmark's requeue rate.
+pub(crate) const POOLED_FENCES: usize = 4 * MAX_BUFFERS;
+
+/// Monotonic time in nanoseconds.
+pub(crate) fn now_ns() -> u64 {
+    u64::try_from(Ktime::ktime_get().to_ns()).unwrap_or(0)
+}
 
 /// What the state lock protects.
 pub(crate) struct State {
@@ -24,9 +41,9 @@ pub(crate) struct State {
     pub(crate) dma: KernelDma,
     pub(crate) format: FrameFormat,
     pub(crate) interval: Interval,
-    /// The running engine must return (set by [`super::engine::Engine`]'s
-    /// drop, under this lock, so that its wait cannot miss it).
-    pub(crate) engine_stop: bool,
+    /// Whether this stream publishes and waits for fences (the `fences`
+    /// knob, read at STREAMON).
+    pub(crate) fences_on: bool,
     /// The DMA master's DMA engine, if it is QEMU's `edu`; `None` once the
     /// device is disconnected.
     pub(crate) edu: Option<Arc<EduDma>>,
@@ -49,6 +66,13 @@ pub(crate) struct FrameCounters {
     /// Frames whose first bytes the DMA master's own engine wrote
     /// (`device_stamp`).
     pub(crate) device_stamps: AtomicU64,
+    /// Foreign fences that had not signalled when a buffer was handed to
+    /// the device, so that it waited for them.
+    pub(crate) fences_waited: AtomicU64,
+    /// Time buffers held off by fences waited, from being handed until the
+    /// engine found them ready, in nanoseconds: the sum and the longest.
+    pub(crate) fence_wait_ns_total: AtomicU64,
+    pub(crate) fence_wait_ns_max: AtomicU64,
 }
 
 /// Benchmark and comparison modes: debugfs files of each device, read at
@@ -66,6 +90,18 @@ pub(crate) struct Knobs {
     /// The DMA master's own DMA engine (`edu`) writes the first bytes of
     /// every frame through the IOMMU; only offered with that device.
     pub(crate) device_stamp: AtomicBool,
+    /// Publish write fences and wait for others' (the default); off only
+    /// for comparison.
+    pub(crate) fences: AtomicBool,
+}
+
+impl Knobs {
+    fn new() -> Self {
+        Self {
+            fences: AtomicBool::new(true),
+            ..Self::default()
+        }
+    }
 }
 
 /// The state of one capture device that the engine needs too.
@@ -73,16 +109,29 @@ pub(crate) struct Knobs {
 pub(crate) struct Shared {
     #[pin]
     pub(crate) state: Mutex<State>,
-    /// A buffer is done, or the stream stopped: wakes blocking DQBUFs.
+    /// The buffers handed to the device and the frames it finished.
     #[pin]
-    pub(crate) done: CondVar,
-    /// A buffer was queued, or the engine must stop: wakes an unpaced
-    /// engine waiting for work.
-    #[pin]
-    pub(crate) work: CondVar,
-    /// Wakes `poll()` when a buffer is done or the stream stops.
+    device: SpinLock<KBox<DeviceQueue<Work>>>,
+    /// Where the device's write fences come from.
+    pub(crate) fences: Arc<FenceSource>,
+    /// Wakes DQBUF and `poll()` when a frame is finished, the stream stops
+    /// or the device goes away.
     #[pin]
     pub(crate) poll: PollQueue,
+    /// Wakes an unpaced engine waiting for work, and any engine that must
+    /// stop.
+    #[pin]
+    work: PollQueue,
+    /// Counts the wake-ups of `poll` that were not finished frames
+    /// (STREAMOFF, disconnect, a frame taken into the queue), so that a
+    /// DQBUF waiting without the state lock sees them.
+    wakeups: AtomicU64,
+    /// The running engine must return (set by [`super::engine::Engine`]'s
+    /// drop).
+    engine_stop: AtomicBool,
+    /// The frame interval, for the engine, which does not take the state
+    /// lock.
+    interval_ns: AtomicU64,
     pub(crate) pattern: AtomicU32,
     pub(crate) counters: FrameCounters,
     pub(crate) knobs: Knobs,
@@ -95,39 +144,46 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// The shared state of device `index`, whose DMA side is `dma`.
+    /// The shared state of device `index`, whose DMA side is `dma` and whose
+    /// fences come from `fences`.
     pub(crate) fn new(
         index: u32,
         multiplanar: bool,
         dma: KernelDma,
+        fences: Arc<FenceSource>,
         edu: Option<Arc<EduDma>>,
         inject: Arc<Inject>,
         log: DevLog,
-    ) -> impl PinInit<Self> {
-        pin_init!(Self {
+    ) -> Result<impl PinInit<Self>> {
+        let device = KBox::new(DeviceQueue::new(), GFP_KERNEL)?;
+        Ok(pin_init!(Self {
             state <- new_mutex!(
                 State {
                     queue: Queue::new(),
                     dma,
                     format: FrameFormat::default_format(),
                     interval: DEFAULT_INTERVAL,
-                    engine_stop: false,
+                    fences_on: true,
                     edu,
                     disconnected: false,
                 },
                 "rvcap::state"
             ),
-            done <- new_condvar!("rvcap::done"),
-            work <- new_condvar!("rvcap::work"),
+            device <- new_spinlock!(device, "rvcap::device"),
+            fences,
             poll <- PollQueue::new(),
+            work <- PollQueue::new(),
+            wakeups: AtomicU64::new(0),
+            engine_stop: AtomicBool::new(false),
+            interval_ns: AtomicU64::new(DEFAULT_INTERVAL.as_nanos()),
             pattern: AtomicU32::new(Pattern::ColorBars as u32),
             counters: FrameCounters::default(),
-            knobs: Knobs::default(),
+            knobs: Knobs::new(),
             inject,
             log,
             index,
             multiplanar,
-        })
+        }))
     }
 
     /// The test pattern the engine draws.
@@ -135,43 +191,141 @@ impl Shared {
         Pattern::from_index(self.pattern.load(Ordering::Relaxed)).unwrap_or(Pattern::ColorBars)
     }
 
-    /// Wakes whoever waits for a buffer or polls.
+    /// Wakes whoever waits for a buffer or polls, for a change they must
+    /// see under the state lock.
     pub(crate) fn wake_waiters(&self) {
-        self.done.notify_all();
+        self.wakeups.fetch_add(1, Ordering::Release);
         self.poll.wake_up();
     }
 
-    // ---- engine side
+    /// Sets the frame interval (under the state lock, which holds it too).
+    pub(crate) fn set_interval(&self, st: &mut State, interval: Interval) {
+        st.interval = interval;
+        self.interval_ns
+            .store(interval.as_nanos(), Ordering::Relaxed);
+    }
+
+    // ---- ioctl side (under the state lock)
+
+    /// Hands every queued buffer to the device, if streaming: each with its
+    /// mappings and, with fences on, its write fence published and the
+    /// fences it must wait for; then wakes an unpaced engine.
+    pub(crate) fn hand_queued(&self, st: &mut State) {
+        let mut handed = false;
+        while let Some((index, planes)) = st.queue.hand_to_device() {
+            let fences = st.fences_on.then_some(&self.fences);
+            let cpu_sync = st.queue.cpu_sync_lengths(index);
+            let work = Work::new(index, planes, cpu_sync, fences, &self.log, now_ns());
+            // Outside the spinlock: publishing takes reservation locks.
+            if let Err(work) = self.device.lock().hand(index, work) {
+                // Cannot happen: the queue hands a buffer once.
+                self.log
+                    .warn(format_args!("buffer {index} handed to the device twice"));
+                drop(work);
+            }
+            handed = true;
+        }
+        if handed {
+            self.work.wake_up();
+        }
+    }
+
+    /// Moves the frames the device finished into the queue.
+    pub(crate) fn take_finished(&self, st: &mut State) {
+        let mut moved = false;
+        loop {
+            let Some((index, frame)) = self.device.lock().take_finished() else {
+                break;
+            };
+            moved |= st.queue.finish_frame(index, frame);
+        }
+        if moved {
+            // A DQBUF waiting without the state lock must look again.
+            self.wake_waiters();
+        }
+    }
+
+    /// After the engine stopped: takes back every buffer the device still
+    /// holds, unwritten (their write fences signal `-ECANCELED`), and the
+    /// frames it finished into the queue.
+    pub(crate) fn take_back(&self, st: &mut State) {
+        self.take_finished(st);
+        loop {
+            // The guard goes at the end of the statement: the work (its
+            // fence signalled, its mappings let go) is dropped unlocked.
+            let Some((_, work)) = self.device.lock().take_handed() else {
+                break;
+            };
+            drop(work);
+        }
+    }
+
+    /// Waits (interruptibly) until a frame is finished or another wake-up
+    /// comes after `seen` ([`Shared::wakeups`]); `ERESTARTSYS` on a signal.
+    pub(crate) fn wait_for_done(&self, seen: u64) -> Result {
+        self.poll.wait_until(
+            || self.device.lock().has_finished() || self.wakeups.load(Ordering::Acquire) != seen,
+            None,
+        )
+    }
+
+    /// The count of wake-ups so far, taken under the state lock before
+    /// [`Shared::wait_for_done`].
+    pub(crate) fn wakeups(&self) -> u64 {
+        self.wakeups.load(Ordering::Acquire)
+    }
+
+    /// Before starting an engine (under the control lock).
+    pub(crate) fn engine_starts(&self) {
+        self.engine_stop.store(false, Ordering::Relaxed);
+    }
+
+    /// The engine must return: tells it, and wakes it if it waits.
+    pub(crate) fn stop_engine(&self) {
+        self.engine_stop.store(true, Ordering::Release);
+        self.work.wake_up();
+    }
+
+    // ---- engine side (never the state lock)
 
     /// The engine's frame period.
     pub(crate) fn frame_interval_ns(&self) -> u64 {
-        self.state.lock().interval.as_nanos()
+        self.interval_ns.load(Ordering::Relaxed)
     }
 
-    /// The engine takes the oldest queued buffer, if streaming.
-    pub(crate) fn start_frame(
-        &self,
-    ) -> Option<(
-        usize,
-        [Option<crate::kapi::dma::Mapping>; crate::queue::MAX_PLANES],
-    )> {
-        self.state.lock().queue.start_frame()
+    /// The engine takes the oldest buffer it may write.
+    pub(crate) fn take_work(&self) -> Next<Work> {
+        self.device.lock().take_ready()
     }
 
-    /// The unpaced engine waits until a buffer is queued while streaming,
-    /// or until it must stop; `false` if it must stop.
-    pub(crate) fn wait_for_queued(&self) -> bool {
-        let mut st = self.state.lock();
+    /// The unpaced engine waits until a buffer handed to it is ready, or it
+    /// must stop; `false` if it must stop. Held-off buffers are looked at
+    /// again every jiffy: a fence's signal does not wake it.
+    pub(crate) fn wait_for_work(&self) -> bool {
         loop {
-            if st.engine_stop {
+            if self.engine_stop.load(Ordering::Acquire) {
                 return false;
             }
-            if st.queue.is_streaming() && st.queue.queued_count() > 0 {
+            let (ready, handed) = {
+                let mut device = self.device.lock();
+                (device.has_ready(), device.has_handed())
+            };
+            if ready {
                 return true;
             }
+            let timeout = handed.then_some(1);
             // Interruptible, so that a long wait does not count as a hung
-            // task; a kthread gets no signals, so it only wakes when notified.
-            let _ = self.work.wait_interruptible(&mut st);
+            // task; a kthread gets no signals, so it only wakes when
+            // notified or at the timeout.
+            let _ = self.work.wait_until(
+                || {
+                    self.engine_stop.load(Ordering::Acquire) || {
+                        let mut device = self.device.lock();
+                        device.has_ready() || (!handed && device.has_handed())
+                    }
+                },
+                timeout,
+            );
         }
     }
 
@@ -180,20 +334,30 @@ impl Shared {
         self.counters.fill_ns.fetch_add(ns, Ordering::Relaxed);
     }
 
-    /// The engine found no buffer queued for a frame period.
+    /// The engine found no buffer it could write for a frame period.
     pub(crate) fn frame_dropped(&self) {
         self.counters.drops.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The engine filled buffer `index`.
+    /// The engine took a buffer that waited `ns` for `fences` fences.
+    pub(crate) fn fences_waited(&self, fences: usize, ns: u64) {
+        let c = &self.counters;
+        c.fences_waited.fetch_add(fences as u64, Ordering::Relaxed);
+        c.fence_wait_ns_total.fetch_add(ns, Ordering::Relaxed);
+        c.fence_wait_ns_max.fetch_max(ns, Ordering::Relaxed);
+    }
+
+    /// The engine finished buffer `index` (its write fence signalled).
     pub(crate) fn finish_frame(&self, index: usize, frame: FrameDone) {
-        let finished = self.state.lock().queue.finish_frame(index, frame);
-        if finished {
-            self.counters.frames.fetch_add(1, Ordering::Relaxed);
-            if frame.error {
-                self.counters.errors.fetch_add(1, Ordering::Relaxed);
-            }
-            self.wake_waiters();
+        if !self.device.lock().finish(index, frame) {
+            self.log
+                .warn(format_args!("buffer {index} finished twice by the device"));
+            return;
         }
+        self.counters.frames.fetch_add(1, Ordering::Relaxed);
+        if frame.error {
+            self.counters.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        self.poll.wake_up();
     }
 }

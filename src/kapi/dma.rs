@@ -35,6 +35,7 @@ use super::bindings;
 use super::device::DeviceRef;
 use super::dma_buf::ImportedTable;
 use super::dma_buf_export::{self, ExportRegistry};
+use super::dma_fence::{WaitList, WriteFence};
 use crate::pattern::FrameSink;
 use core::ops::Range;
 use core::ptr::NonNull;
@@ -866,6 +867,34 @@ impl DeviceMemory {
         bump(&self.stats.sync_for_cpu, 1);
         bump(&self.stats.bytes_for_cpu, synced as u64);
         synced
+    }
+
+    /// Whether the memory is seen through a dma-buf: an import, or MMAP
+    /// memory with live exports.
+    pub(crate) fn has_dma_buf(&self) -> bool {
+        match &self.backing {
+            Backing::Import(_) => true,
+            Backing::Mmap(m) => m.pages.exports.load(Ordering::Relaxed) > 0,
+        }
+    }
+
+    /// Publishes `fence`, the device's write fence for this memory, in the
+    /// reservation object of each dma-buf it is seen through, after
+    /// recording in `waits` the fences there the device must wait for
+    /// first ([`dma_fence::publish_write`]): an import's dma-buf; every
+    /// live export of MMAP memory (an export made later gets the fence of
+    /// the buffer's next queueing); none for MMAP memory never exported.
+    pub(crate) fn publish_write_fence(&self, fence: &WriteFence, waits: &mut WaitList) -> Result {
+        match &self.backing {
+            Backing::Import(table) => table
+                .attachment()
+                .dma_buf()
+                .publish_write_fence(fence, waits),
+            Backing::Mmap(m) if m.pages.exports.load(Ordering::Relaxed) > 0 => {
+                m.pages.registry.publish_write_fence(fence, waits)
+            }
+            Backing::Mmap(_) => Ok(()),
+        }
     }
 
     /// After [`Self::sync_for_cpu`] of a frame the device wrote: the other

@@ -13,6 +13,7 @@
 use super::bindings;
 use super::device::DeviceRef;
 use super::dma::{bump, DataDirection, DmaStats};
+use super::dma_fence::{self, WaitList, WriteFence};
 use core::ptr::NonNull;
 use kernel::error::from_err_ptr;
 use kernel::prelude::*;
@@ -54,6 +55,15 @@ impl DmaBuf {
         // SAFETY: alive (type invariant); `size` is set by the exporter at
         // export time and never changes.
         unsafe { (*self.buf.as_ptr()).size }
+    }
+
+    /// Publishes `fence` in the dma-buf's reservation object, after
+    /// recording in `waits` the fences there that a writer must wait for
+    /// ([`dma_fence::publish_write`]).
+    pub(crate) fn publish_write_fence(&self, fence: &WriteFence, waits: &mut WaitList) -> Result {
+        // SAFETY: the dma-buf is alive (type invariant), and so is its
+        // reservation object, which lives as long as it does.
+        unsafe { dma_fence::publish_write((*self.buf.as_ptr()).resv, fence, waits) }
     }
 
     /// Whether both are references to the same dma-buf.

@@ -107,10 +107,12 @@ use super::bindings;
 use super::device::{Device, DeviceRef};
 use super::dma::{bump, DataDirection, DmaStats, HeldPages, SgTable, UserPages};
 use super::dma_buf::Attachment;
+use super::dma_fence::{self, WaitList, WriteFence};
 use super::log;
 use super::mm::Vma;
 use super::ratelimit::ratelimit;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::error::{from_err_ptr, from_result, to_result};
 use kernel::ffi::{c_int, c_void};
 use kernel::new_mutex;
@@ -395,14 +397,15 @@ unsafe impl Send for ExportPtr {}
 /// and for the CPU's brackets on any of them. Held by the pages
 /// ([`UserPages`]).
 ///
-/// Lock order: a queue's state lock (DQBUF and STREAMOFF of the exporting
-/// queue, or of a queue importing an export; EXPBUF), or none
-/// (`begin_cpu_access`, `end_cpu_access`), then this mutex, then an
-/// export's state mutex. Nothing takes this mutex while holding an
-/// export's state mutex, and nothing holding either takes a queue's or a
+/// Lock order: a queue's state lock (QBUF, STREAMON, DQBUF and STREAMOFF
+/// of the exporting queue, or of a queue importing an export; EXPBUF), or
+/// none (`begin_cpu_access`, `end_cpu_access`), then this mutex, then an
+/// export's reservation lock (publishing a write fence,
+/// [`ExportRegistry::publish_write_fence`]), then an export's state mutex.
+/// Nothing takes this mutex while holding an export's state mutex or a
 /// reservation lock (the core holds a dma-buf's reservation lock around
 /// map, unmap, vmap and vunmap, which take the export's state mutex
-/// only).
+/// only), and nothing holding either takes a queue's lock.
 ///
 /// # Invariants
 ///
@@ -467,6 +470,28 @@ impl ExportRegistry {
         (tables, bytes)
     }
 
+    /// Publishes `fence` in the reservation object of every export of
+    /// these pages, after recording in `waits` the fences there the device
+    /// must wait for ([`dma_fence::publish_write`]).
+    pub(super) fn publish_write_fence(&self, fence: &WriteFence, waits: &mut WaitList) -> Result {
+        let exports = self.exports.lock();
+        for entry in exports.iter().flatten() {
+            // SAFETY: registered, so alive until its drop unregisters it,
+            // which waits for this mutex (type invariant).
+            let exported = unsafe { entry.0.as_ref() };
+            let Some(buf) = NonNull::new(exported.buf.load(Ordering::Acquire)) else {
+                // Not exported yet: no reservation object to publish in.
+                continue;
+            };
+            // SAFETY: the dma-buf of `exported` (set once exported) is
+            // freed only after its `release` dropped `exported`, which
+            // waits for this mutex to unregister it; so it and its
+            // reservation object are live while we hold the mutex.
+            unsafe { dma_fence::publish_write((*buf.as_ptr()).resv, fence, waits)? };
+        }
+        Ok(())
+    }
+
     /// Hands the pages' bytes to every importer's mapped table of every
     /// export but `except`'s (a sync for its device, in the table's
     /// direction), once they hold a frame newer than those views: one
@@ -516,6 +541,9 @@ struct Exported {
     pages: ExportedPages,
     size: usize,
     stats: Arc<DmaStats>,
+    /// The dma-buf, once exported (null before): for its reservation
+    /// object.
+    buf: AtomicPtr<bindings::dma_buf>,
 }
 
 #[pinned_drop]
@@ -942,6 +970,7 @@ impl ExportedBuf {
                 pages: ExportedPages::new(pages),
                 size,
                 stats,
+                buf: AtomicPtr::new(core::ptr::null_mut()),
             }? Error),
             GFP_KERNEL,
         )?;
@@ -968,6 +997,14 @@ impl ExportedBuf {
                 drop(unsafe { <Pin<KBox<Exported>> as ForeignOwnable>::from_foreign(priv_) });
                 return Err(failed.err().unwrap_or(ENOMEM));
             }
+        };
+        // SAFETY: `priv_` is the pinned `Exported` the dma-buf owns now,
+        // alive until its `release`, which cannot come before our
+        // reference goes.
+        unsafe {
+            (*priv_.cast::<Exported>())
+                .buf
+                .store(buf.as_ptr(), Ordering::Release)
         };
         bump(&stats.export, 1);
         // INVARIANT: exported above; the reference is ours.

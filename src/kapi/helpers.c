@@ -16,6 +16,8 @@
 #include <linux/iommu-dma.h>
 #include <linux/pci.h>
 #include <linux/dma-buf.h>
+#include <linux/dma-fence.h>
+#include <linux/dma-resv.h>
 #include <linux/dma-mapping.h>
 #include <linux/gfp.h>
 #include <linux/hrtimer.h>
@@ -632,6 +634,76 @@ int rvcap_sg_table_for_device(struct sg_table *sgt, struct page **pages,
 		}
 	}
 	return 0;
+}
+
+void rvcap_dma_fence_get(struct dma_fence *fence)
+{
+	dma_fence_get(fence);
+}
+
+void rvcap_dma_fence_put(struct dma_fence *fence)
+{
+	dma_fence_put(fence);
+}
+
+bool rvcap_dma_fence_is_signaled(struct dma_fence *fence)
+{
+	return dma_fence_is_signaled(fence);
+}
+
+void rvcap_dma_fence_set_error(struct dma_fence *fence, int error)
+{
+	dma_fence_set_error(fence, error);
+}
+
+bool rvcap_dma_fence_begin_signalling(void)
+{
+	return dma_fence_begin_signalling();
+}
+
+void rvcap_dma_fence_end_signalling(bool cookie)
+{
+	dma_fence_end_signalling(cookie);
+}
+
+void rvcap_dma_fence_call_rcu(struct dma_fence *fence,
+			      void (*func)(struct rcu_head *head))
+{
+	call_rcu(&fence->rcu, func);
+}
+
+struct dma_fence *rvcap_dma_fence_of_rcu(struct rcu_head *head)
+{
+	return container_of(head, struct dma_fence, rcu);
+}
+
+int rvcap_dma_resv_lock(struct dma_resv *obj)
+{
+	return dma_resv_lock(obj, NULL);
+}
+
+void rvcap_dma_resv_unlock(struct dma_resv *obj)
+{
+	dma_resv_unlock(obj);
+}
+
+void rvcap_dma_resv_iter_begin(struct dma_resv_iter *cursor,
+			       struct dma_resv *obj,
+			       enum dma_resv_usage usage)
+{
+	dma_resv_iter_begin(cursor, obj, usage);
+}
+
+void rvcap_spin_lock_init(spinlock_t *lock)
+{
+	spin_lock_init(lock);
+}
+
+long rvcap_wait_event_interruptible_timeout(struct wait_queue_head *wq,
+					    bool (*cond)(void *data),
+					    void *data, long timeout)
+{
+	return wait_event_interruptible_timeout(*wq, cond(data), timeout);
 }
 
 void rvcap_init_waitqueue_head(struct wait_queue_head *wq)

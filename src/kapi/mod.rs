@@ -39,6 +39,7 @@ pub(crate) mod device;
 pub(crate) mod dma;
 pub(crate) mod dma_buf;
 pub(crate) mod dma_buf_export;
+pub(crate) mod dma_fence;
 pub(crate) mod driver;
 pub(crate) mod ioctl;
 pub(crate) mod kthread;

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A wait queue that `poll()` registers with, and the table it registers in
-//! (the `kernel` crate gained `PollCondVar` for this after 6.12).
+//! A wait queue that `poll()` registers with and that threads can wait on
+//! for a condition, and the table `poll()` registers in (the `kernel` crate
+//! gained `PollCondVar` for this after 6.12).
 
 use super::bindings;
+use core::ffi::c_void;
+use kernel::ffi::c_long;
 use kernel::prelude::*;
 use kernel::types::Opaque;
 
@@ -40,6 +43,44 @@ impl PollQueue {
             // which is pinned from here on.
             wq <- Opaque::ffi_init(|wq| unsafe { bindings::rvcap_init_waitqueue_head(wq) }),
         })
+    }
+
+    /// Sleeps (interruptibly) on this queue until `done` returns `true`, or
+    /// for at most `timeout` jiffies; `ERESTARTSYS` if a signal comes
+    /// first. As `wait_event_interruptible_timeout()`, `done` is checked
+    /// with the task already queued, so a wake-up between a check and the
+    /// sleep is not lost; it runs while the task is not running, so it may
+    /// take a spinlock but must not sleep.
+    pub(crate) fn wait_until<F: FnMut() -> bool>(
+        &self,
+        mut done: F,
+        timeout: Option<u32>,
+    ) -> Result {
+        /// # Safety
+        ///
+        /// `data` must be a `&mut F`, live for the call.
+        unsafe extern "C" fn check<F: FnMut() -> bool>(data: *mut c_void) -> bool {
+            // SAFETY: the `&mut F` below, live for the whole wait.
+            unsafe { (*data.cast::<F>())() }
+        }
+        let timeout = timeout.map_or(bindings::RVCAP_CONST_MAX_SCHEDULE_TIMEOUT, |jiffies| {
+            c_long::try_from(jiffies).unwrap_or(bindings::RVCAP_CONST_MAX_SCHEDULE_TIMEOUT)
+        });
+        // SAFETY: the queue is initialised and pinned (type invariant);
+        // `check::<F>` is called only during the wait, with `done`, which
+        // outlives it.
+        let ret = unsafe {
+            bindings::rvcap_wait_event_interruptible_timeout(
+                self.wq.get(),
+                Some(check::<F>),
+                (&raw mut done).cast(),
+                timeout,
+            )
+        };
+        if ret < 0 {
+            return Err(Error::from_errno(ret as i32));
+        }
+        Ok(())
     }
 
     /// Wakes every `poll()` sleeping on this queue.

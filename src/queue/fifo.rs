@@ -59,6 +59,26 @@ impl IndexFifo {
         Some(index)
     }
 
+    /// Whether `pick` holds for any index, tried oldest first.
+    pub(crate) fn any(&self, mut pick: impl FnMut(usize) -> bool) -> bool {
+        (0..self.len).any(|i| pick(self.items[(self.head + i) % MAX_BUFFERS] as usize))
+    }
+
+    /// Removes and returns the oldest index for which `pick` holds, keeping
+    /// the order of the others.
+    pub(crate) fn remove_first(&mut self, mut pick: impl FnMut(usize) -> bool) -> Option<usize> {
+        let at =
+            (0..self.len).find(|&i| pick(self.items[(self.head + i) % MAX_BUFFERS] as usize))?;
+        let index = self.items[(self.head + at) % MAX_BUFFERS] as usize;
+        // The younger ones move up a place.
+        for i in at..self.len - 1 {
+            self.items[(self.head + i) % MAX_BUFFERS] =
+                self.items[(self.head + i + 1) % MAX_BUFFERS];
+        }
+        self.len -= 1;
+        Some(index)
+    }
+
     /// Forgets every index.
     pub(crate) fn clear(&mut self) {
         self.head = 0;

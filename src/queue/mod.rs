@@ -111,13 +111,24 @@
 //! the CPU at DQBUF. Either may change at any time without breaking the
 //! ownership rules; the shell changes them only at STREAMON.
 //!
+//! # The device's queue
+//!
+//! While streaming, a queued buffer goes at once to the device
+//! ([`Queue::hand_to_device`]: QBUF, or STREAMON for those queued before
+//! it), which holds clones of its mappings, and what the shell adds (its
+//! fences), in a [`device::DeviceQueue`] until it has written the frame;
+//! the frame comes back through [`Queue::finish_frame`]. See
+//! [`device`] for the order rules.
+//!
 //! # Locking
 //!
-//! None here: the shell serialises every call with one mutex. The engine
-//! holds a clone of a buffer's [`Dma::Mapping`] while it fills it, outside
-//! that mutex; the shell stops the engine before any call that could drop a
-//! mapping of a device-owned buffer (STREAMOFF, REQBUFS, close).
+//! None here: the shell serialises every call with one mutex. The device's
+//! queue has a lock of its own, which the engine takes without that mutex;
+//! the shell stops the engine and empties the device's queue before any
+//! call that could drop a mapping of a device-owned buffer (STREAMOFF,
+//! REQBUFS, close).
 
+pub(crate) mod device;
 mod fifo;
 
 use core::ops::Range;
@@ -353,9 +364,9 @@ pub(crate) enum State {
     Dequeued,
     /// Synced for the device by PREPARE_BUF, not queued yet.
     Prepared,
-    /// Waiting for the engine.
+    /// Queued, not handed to the device yet (not streaming).
     Queued,
-    /// Being filled by the engine.
+    /// Handed to the device: in its queue, or being filled.
     Active,
     /// Filled, waiting for DQBUF.
     Done,
@@ -497,6 +508,11 @@ pub(crate) struct FrameDone {
     pub(crate) timestamp_ns: u64,
     /// Whether the frame is corrupt (`V4L2_BUF_FLAG_ERROR`).
     pub(crate) error: bool,
+    /// Whether the device side already synced each plane for the CPU, as
+    /// DQBUF would ([`Queue::cpu_sync_lengths`]), because others could
+    /// read the frame before DQBUF (a write fence signalled): DQBUF then
+    /// does not sync again.
+    pub(crate) synced_for_cpu: bool,
 }
 
 /// What QUERYBUF, QBUF and DQBUF report about one plane of a buffer.
@@ -627,6 +643,15 @@ impl<D: Dma> Plane<D> {
         false
     }
 
+    /// After the device side synced a frame of this plane for the CPU
+    /// ([`FrameDone::synced_for_cpu`]): on to the other views, as
+    /// [`Plane::hand_to_cpu`] does after its sync, unless the frame is empty.
+    fn frame_to_other_views(&self, dma: &mut D) {
+        if let (Some(mapping), true) = (&self.mapping, self.bytesused > 0) {
+            dma.frame_written(mapping);
+        }
+    }
+
     /// The bytes the device may write: at most `length`; the rest of a
     /// dma-buf stays the CPU's.
     fn device_bytes(&self, dma: &D, mapping: &D::Mapping) -> Range<usize> {
@@ -685,6 +710,8 @@ pub(crate) struct Slot<D: Dma> {
     planes: [Plane<D>; MAX_PLANES],
     num_planes: usize,
     error: bool,
+    /// See [`FrameDone::synced_for_cpu`].
+    synced_for_cpu: bool,
     sequence: u32,
     timestamp_ns: u64,
     times_queued: u64,
@@ -698,6 +725,7 @@ impl<D: Dma> Slot<D> {
             planes: core::array::from_fn(|p| Plane::new(request.plane_sizes[p])),
             num_planes: request.num_planes,
             error: false,
+            synced_for_cpu: false,
             sequence: 0,
             timestamp_ns: 0,
             times_queued: 0,
@@ -727,6 +755,12 @@ impl<D: Dma> Slot<D> {
             // none is left but where a test stops it) may hold nothing.
             let written = self.state == State::Done;
             for plane in self.planes() {
+                if written && self.synced_for_cpu {
+                    // Synced when the frame ended (and the device wrote
+                    // nothing after it).
+                    plane.frame_to_other_views(dma);
+                    continue;
+                }
                 skipped += u64::from(plane.hand_to_cpu(dma, None, skip, written));
             }
         }
@@ -1278,6 +1312,7 @@ impl<D: Dma> Queue<D> {
             plane.bytesused = 0;
         }
         slot.error = false;
+        slot.synced_for_cpu = false;
         slot.hints = hints;
         self.skips.for_device += skipped;
         Ok(())
@@ -1488,6 +1523,11 @@ impl<D: Dma> Queue<D> {
         let skip = self.skips(self.slot(index)?.hints).skip_for_cpu;
         let slot = self.slot_mut(index)?;
         for plane in slot.planes() {
+            if slot.synced_for_cpu {
+                // The device side made this sync when the frame ended.
+                plane.frame_to_other_views(dma);
+                continue;
+            }
             let frame = if policy.full_sync {
                 plane.length
             } else {
@@ -1572,11 +1612,11 @@ impl<D: Dma> Queue<D> {
         }
     }
 
-    /// Engine: takes the oldest queued buffer for filling, if streaming.
+    /// Hands the oldest queued buffer to the device, if streaming.
     /// Returns its index and a clone of each plane's mapping (`None` past
-    /// its planes), which the engine may use without the queue's lock
-    /// until [`Queue::finish_frame`].
-    pub(crate) fn start_frame(&mut self) -> Option<(usize, [Option<D::Mapping>; MAX_PLANES])> {
+    /// its planes), which the device may use without the queue's lock
+    /// until [`Queue::finish_frame`] or STREAMOFF.
+    pub(crate) fn hand_to_device(&mut self) -> Option<(usize, [Option<D::Mapping>; MAX_PLANES])> {
         if !self.streaming {
             return None;
         }
@@ -1593,8 +1633,9 @@ impl<D: Dma> Queue<D> {
         Some((index, mappings))
     }
 
-    /// Engine: the buffer taken by [`Queue::start_frame`] is filled. Returns
-    /// `false` if it was no longer active (the stream was cancelled).
+    /// The device filled the buffer [`Queue::hand_to_device`] gave it.
+    /// Returns `false` if it was no longer active (the stream was
+    /// cancelled).
     pub(crate) fn finish_frame(&mut self, index: usize, frame: FrameDone) -> bool {
         let Some(Some(slot)) = self.all_slots_mut().get_mut(index) else {
             return false;
@@ -1608,9 +1649,24 @@ impl<D: Dma> Queue<D> {
         slot.sequence = frame.sequence;
         slot.timestamp_ns = frame.timestamp_ns;
         slot.error = frame.error;
+        slot.synced_for_cpu = frame.synced_for_cpu;
         slot.state = State::Done;
         self.done.push(index);
         true
+    }
+
+    /// What DQBUF syncs for the CPU of each plane of buffer `index`: the
+    /// whole `length` (with [`Policy::full_sync`]; `Some`), or the bytes the
+    /// frame occupies (`None`), for a device side that makes that sync
+    /// itself ([`FrameDone::synced_for_cpu`]).
+    pub(crate) fn cpu_sync_lengths(&self, index: usize) -> [Option<usize>; MAX_PLANES] {
+        let mut lengths = [None; MAX_PLANES];
+        if let (Ok(slot), true) = (self.slot(index), self.policy.full_sync) {
+            for (length, plane) in lengths.iter_mut().zip(slot.planes()) {
+                *length = Some(plane.length);
+            }
+        }
+        lengths
     }
 
     /// The mapping of plane `plane` of buffer `index`, if it has one.

@@ -74,7 +74,7 @@ fn start_frame_changes_nothing_for_a_queued_buffer_without_a_mapping() {
     q.slot_mut(0).expect("buffer 0").state = State::Queued;
     q.streaming = true;
     assert!(q.queued.push(0));
-    assert!(q.start_frame().is_none());
+    assert!(q.hand_to_device().is_none());
     assert_eq!(q.slot(0).map(|s| s.state), Ok(State::Queued));
     assert_eq!(q.queued_count(), 1);
 }

@@ -17,6 +17,13 @@
  *   allocates: video_usercopy() copies each QBUF's and DQBUF's planes
  *   array through kvmalloc(). Those events are told apart by their stack
  *   trace, counted (one per ioctl) and allowed; any other is rvcap's.
+ *   So are those of the dma-resv core under QBUF's publishing of a write
+ *   fence in an import's reservation object, on a debug kernel only:
+ *   with CONFIG_DEBUG_MUTEXES (lockdep's kernels; the test takes
+ *   /proc/lockdep for it) every dma_resv_unlock() shrinks the fence list
+ *   to catch missing reservations, so the next dma_resv_reserve_fences()
+ *   allocates a new one; elsewhere it allocates nothing once the list has
+ *   room (`make bench` counts allocations on the bench kernel).
  *
  * Frames are 320x240 YUYV in buffers of twice their size, so that frame
  * and buffer syncs differ and each exporter segment stays within what a
@@ -172,17 +179,39 @@ static void requeue(struct __test_metadata *_metadata, struct _test_data_requeue
 	}
 }
 
-/* Counts the allocations of this task and the engine during @n requeues. */
+static int sort_trace(size_t bytes, long *core, long *inside, long *resv, long *other,
+		      FILE *out, int max);
+
+/*
+ * Whether the kernel has CONFIG_DEBUG_MUTEXES, which makes the dma-resv
+ * core allocate at each reservation (see the top): lockdep's kernels.
+ */
+static bool debug_mutexes(void)
+{
+	return access("/proc/lockdep", F_OK) == 0;
+}
+
+/*
+ * Counts the allocations of this task and the engine during @n requeues
+ * that are rvcap's: all but the dma-resv core's on a debug kernel.
+ */
 static long traced_requeues(struct __test_metadata *_metadata,
 			    struct _test_data_requeue *self, uint32_t memory, int n)
 {
-	long allocs;
+	long total, core, inside, resv, other;
 
+	EXPECT_EQ(0, rvcap_trace_write("options/stacktrace", "1"));
 	trace_begin(_metadata, 0);
 	requeue(_metadata, self, memory, n);
-	allocs = rvcap_alloc_trace_stop();
-	EXPECT_LE(0, allocs);
-	return allocs;
+	total = rvcap_alloc_trace_stop();
+	EXPECT_EQ(0, rvcap_trace_write("options/stacktrace", "0"));
+	EXPECT_LE(0, total);
+	EXPECT_EQ(0, sort_trace(0, &core, &inside, &resv, &other, stderr, 10));
+	EXPECT_EQ(total, 2 * (core + inside + resv + other));
+	if (resv)
+		TH_LOG("%ld allocations by the dma-resv core's fence list in %d requeues%s",
+		       resv, n, debug_mutexes() ? " (a debug kernel's)" : "");
+	return other + inside + core + (debug_mutexes() ? 0 : resv);
 }
 
 TEST_F_TIMEOUT(requeue, qbuf_and_dqbuf_allocate_nothing, 120)
@@ -207,6 +236,11 @@ TEST_F_TIMEOUT(requeue, map_per_qbuf_maps_imports_at_every_qbuf, 120)
 	long long maps, unmaps, to_cpu;
 	long allocs;
 
+	/*
+	 * DQBUF's syncs are counted: with fences the engine makes them when a
+	 * frame of an import ends (rvcap_fence_test), out of step with DQBUF.
+	 */
+	ASSERT_EQ(0, rvcap_set_knob("fences", 0));
 	ASSERT_EQ(0, rvcap_set_knob("map_per_qbuf", 1));
 	start(_metadata, self, variant->memory);
 	requeue(_metadata, self, variant->memory, 2 * NBUFS);
@@ -232,6 +266,8 @@ TEST_F_TIMEOUT(requeue, full_sync_syncs_whole_buffers_for_the_cpu, 120)
 {
 	long long bytes;
 
+	/* DQBUF's syncs, without fences (see map_per_qbuf_...). */
+	ASSERT_EQ(0, rvcap_set_knob("fences", 0));
 	start(_metadata, self, variant->memory);
 	bytes = rvcap_counter("bytes_synced_for_cpu");
 	requeue(_metadata, self, variant->memory, 20);
@@ -600,18 +636,19 @@ static void mplane_requeue(struct __test_metadata *_metadata,
  * V4L2 core's copies of a planes array of @bytes (a kmalloc event whose
  * stack goes from __kvmalloc_node_noprof straight to video_usercopy, or
  * video_ioctl2 if inlined), *@inside those of the allocator's own work
- * under such a copy (kmemleak's object, KASAN's stack depot), *@other
- * every other event: one made for rvcap. The first @max of those are
- * copied to @out.
+ * under such a copy (kmemleak's object, KASAN's stack depot), *@resv every
+ * event under dma_resv_reserve_fences() (see the top), *@other every
+ * other event: one made for rvcap. The first @max of those are copied to
+ * @out.
  */
-static int sort_trace(size_t bytes, long *core, long *inside, long *other,
+static int sort_trace(size_t bytes, long *core, long *inside, long *resv, long *other,
 		      FILE *out, int max)
 {
 	char line[1024], event[1024] = "";
-	bool in_event = false, by_core = false, prev_kvmalloc = false;
+	bool in_event = false, by_core = false, by_resv = false, prev_kvmalloc = false;
 	FILE *f = fopen(RVCAP_TRACEFS "/trace", "r");
 
-	*core = *inside = *other = 0;
+	*core = *inside = *resv = *other = 0;
 	if (!f)
 		return -errno;
 	for (;;) {
@@ -627,6 +664,8 @@ static int sort_trace(size_t bytes, long *core, long *inside, long *other,
 			if (prev_kvmalloc && (!strcmp(name, "video_usercopy") ||
 					      !strcmp(name, "video_ioctl2")))
 				by_core = true;
+			if (!strcmp(name, "dma_resv_reserve_fences"))
+				by_resv = true;
 			prev_kvmalloc = !strcmp(name, "__kvmalloc_node_noprof");
 			continue;
 		}
@@ -639,6 +678,8 @@ static int sort_trace(size_t bytes, long *core, long *inside, long *other,
 				(*core)++;
 			else if (by_core)
 				(*inside)++;
+			else if (by_resv)
+				(*resv)++;
 			else if ((*other)++ < max)
 				fputs(event, out);
 		}
@@ -647,6 +688,7 @@ static int sort_trace(size_t bytes, long *core, long *inside, long *other,
 		snprintf(event, sizeof(event), "%s", line);
 		in_event = true;
 		by_core = false;
+		by_resv = false;
 		prev_kvmalloc = false;
 	}
 	fclose(f);
@@ -655,7 +697,7 @@ static int sort_trace(size_t bytes, long *core, long *inside, long *other,
 
 TEST_F_TIMEOUT(mplane, qbuf_and_dqbuf_allocate_nothing_in_rvcap, 120)
 {
-	long total, core, inside, other;
+	long total, core, inside, resv, other;
 	int type = MPLANE;
 	long long maps;
 	unsigned int i;
@@ -675,15 +717,17 @@ TEST_F_TIMEOUT(mplane, qbuf_and_dqbuf_allocate_nothing_in_rvcap, 120)
 	EXPECT_EQ(0, rvcap_trace_write("options/stacktrace", "0"));
 	ASSERT_LE(0, total);
 
-	ASSERT_EQ(0, sort_trace(NPLANES * sizeof(struct v4l2_plane), &core, &inside, &other,
-				stderr, 10));
+	ASSERT_EQ(0, sort_trace(NPLANES * sizeof(struct v4l2_plane), &core, &inside, &resv,
+				&other, stderr, 10));
 	/*
 	 * Nothing was lost from the trace buffer: every event was sorted
 	 * (each is two entries, the event and its stack trace).
 	 */
-	EXPECT_EQ(total, 2 * (core + inside + other));
-	TH_LOG("%ld planes array copies by the V4L2 core, %ld allocations under them, %ld other",
-	       core, inside, other);
+	EXPECT_EQ(total, 2 * (core + inside + resv + other));
+	TH_LOG("%ld planes array copies by the V4L2 core, %ld allocations under them, %ld by the dma-resv core, %ld other",
+	       core, inside, resv, other);
+	if (!debug_mutexes())
+		EXPECT_EQ(0, resv);
 	EXPECT_EQ(0, other) {
 		TH_LOG("%ld allocations for rvcap in %d requeues (above); the trace:",
 		       other, REQUEUES);

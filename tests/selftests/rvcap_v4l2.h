@@ -453,9 +453,10 @@ static inline int rvcap_set_knob(const char *name, unsigned int value)
 	return rvcap_set_knob_of(0, name, value);
 }
 
-/* Every knob of device rvcap.@dev back to 0. */
+/* Every knob of device rvcap.@dev back to its default: 0, fences 1. */
 static inline void rvcap_reset_knobs_of(int dev)
 {
+	rvcap_set_knob_of(dev, "fences", 1);
 	rvcap_set_knob_of(dev, "inject_error_every", 0);
 	rvcap_set_knob_of(dev, "inject_drop_every", 0);
 	rvcap_set_knob_of(dev, "inject_stall_ms", 0);

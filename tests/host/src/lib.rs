@@ -22,6 +22,8 @@ pub mod queue;
 pub mod ratelimit;
 
 #[cfg(test)]
+mod device_queue_tests;
+#[cfg(test)]
 mod format_tests;
 #[cfg(test)]
 mod model;

@@ -486,7 +486,7 @@ impl Rig {
     fn engine_tick_with(&mut self, bytesused: [Option<usize>; MAX_PLANES]) -> Option<usize> {
         let sequence = self.sequence;
         self.sequence += 1;
-        let (index, mappings) = self.q.start_frame()?;
+        let (index, mappings) = self.q.hand_to_device()?;
         let info = self.info(index);
         let mut written: [Vec<u8>; MAX_PLANES] = Default::default();
         let mut used = [0; MAX_PLANES];
@@ -507,6 +507,7 @@ impl Rig {
             sequence,
             timestamp_ns: 1_000 + u64::from(sequence),
             error: false,
+            synced_for_cpu: false,
         };
         assert!(self.q.finish_frame(index, done));
         Some(index)
@@ -946,7 +947,7 @@ fn frame_shorter_than_written(
     r.qbuf(A, &planes_request(0, memory, &[10, 11, 12]))
         .unwrap();
     r.streamon(A).unwrap();
-    let (index, mappings) = r.q.start_frame().unwrap();
+    let (index, mappings) = r.q.hand_to_device().unwrap();
     for p in 0..num_planes {
         let whole = plane_frame(0, p, SIZES[p]);
         mappings[p].as_ref().unwrap().device_write(0, &whole);
@@ -956,6 +957,7 @@ fn frame_shorter_than_written(
         sequence: 0,
         timestamp_ns: 1,
         error: false,
+        synced_for_cpu: false,
     };
     assert!(r.q.finish_frame(index, done));
     let before = r.counters();
@@ -1077,7 +1079,7 @@ fn remove_bufs_errnos_follow_the_rules() {
     r.qbuf(A, &mmap_request(0, CacheHints::default())).unwrap();
     assert_eq!(r.engine_tick(), Some(1));
     refused(&mut r, 1, 1, Errno::EBUSY); // done
-    let (active, mappings) = r.q.start_frame().unwrap();
+    let (active, mappings) = r.q.hand_to_device().unwrap();
     assert_eq!(active, 3);
     refused(&mut r, 3, 3, Errno::EBUSY); // active
     drop(mappings);

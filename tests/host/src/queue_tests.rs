@@ -282,7 +282,7 @@ impl Rig {
     fn engine_tick_with(&mut self, bytesused: Option<usize>) -> Option<usize> {
         let sequence = self.sequence;
         self.sequence += 1;
-        let (index, mappings) = self.q.start_frame()?;
+        let (index, mappings) = self.q.hand_to_device()?;
         let mapping = mappings[0].clone().unwrap();
         let length = self.q.query(&self.dma, index).unwrap().planes[0].length;
         let bytesused = bytesused.unwrap_or(length).min(length);
@@ -294,6 +294,7 @@ impl Rig {
             sequence,
             timestamp_ns: 1_000 + u64::from(sequence),
             error: false,
+            synced_for_cpu: false,
         };
         assert!(self.q.finish_frame(index, done));
         Some(index)
@@ -710,7 +711,7 @@ fn finish_frame_of_a_cancelled_buffer_is_ignored() {
     r.reqbufs(A, Memory::Mmap, 1).unwrap();
     r.qbuf(A, 0, Memory::Mmap, -1).unwrap();
     r.streamon(A).unwrap();
-    let (index, mapping) = r.q.start_frame().unwrap();
+    let (index, mapping) = r.q.hand_to_device().unwrap();
     drop(mapping);
     r.streamoff(A).unwrap();
     let done = FrameDone {
@@ -718,6 +719,7 @@ fn finish_frame_of_a_cancelled_buffer_is_ignored() {
         sequence: 0,
         timestamp_ns: 1,
         error: false,
+        synced_for_cpu: false,
     };
     assert!(!r.q.finish_frame(index, done));
     assert!(!r.q.finish_frame(99, done));
@@ -733,13 +735,14 @@ fn the_engine_writing_a_dequeued_buffer_fails_the_test() {
     r.reqbufs(A, Memory::Mmap, 1).unwrap();
     r.qbuf(A, 0, Memory::Mmap, -1).unwrap();
     r.streamon(A).unwrap();
-    let (index, mappings) = r.q.start_frame().unwrap();
+    let (index, mappings) = r.q.hand_to_device().unwrap();
     let mapping = mappings[0].clone().unwrap();
     let done = FrameDone {
         bytesused: [0; MAX_PLANES],
         sequence: 0,
         timestamp_ns: 1,
         error: false,
+        synced_for_cpu: false,
     };
     assert!(r.q.finish_frame(index, done));
     r.dqbuf(A, Memory::Mmap).unwrap();
@@ -1369,4 +1372,186 @@ fn random_operation_sequences_keep_every_invariant() {
             random_sequence(platform, seed);
         }
     }
+}
+
+// ---- The device's own queue and its fences (`queue::device`)
+
+/// A buffer handed to the device with fences that signal when the test
+/// says so: its mappings, as the engine holds them.
+struct Handed {
+    mappings: [Option<<Model as Dma>::Mapping>; MAX_PLANES],
+    signalled: Rc<core::cell::Cell<bool>>,
+}
+
+impl device::DeviceWork for Handed {
+    fn is_ready(&mut self) -> bool {
+        self.signalled.get()
+    }
+}
+
+impl Rig {
+    /// Hands every queued buffer to the device's queue `dq`, each with a
+    /// fence that has `signalled`; returns the fences by index.
+    fn hand_all(
+        &mut self,
+        dq: &mut device::DeviceQueue<Handed>,
+        signalled: bool,
+    ) -> BTreeMap<usize, Rc<core::cell::Cell<bool>>> {
+        let mut fences = BTreeMap::new();
+        while let Some((index, mappings)) = self.q.hand_to_device() {
+            let fence = Rc::new(core::cell::Cell::new(signalled));
+            let work = Handed {
+                mappings,
+                signalled: fence.clone(),
+            };
+            assert!(dq.hand(index, work).is_ok());
+            fences.insert(index, fence);
+        }
+        fences
+    }
+
+    /// The engine writes the next frame into the oldest ready buffer of
+    /// `dq`, syncs it for the CPU itself if `synced` (as before a write
+    /// fence signals), and the queue takes the frame back. Returns the
+    /// buffer's index, `None` if no buffer was ready.
+    fn device_fill(&mut self, dq: &mut device::DeviceQueue<Handed>, synced: bool) -> Option<usize> {
+        let device::Next::Ready(index, work) = dq.take_ready() else {
+            return None;
+        };
+        let sequence = self.sequence;
+        self.sequence += 1;
+        let mapping = work.mappings[0].clone().unwrap();
+        let length = self.q.query(&self.dma, index).unwrap().planes[0].length;
+        let written = frame(sequence, length);
+        mapping.device_write(0, &written);
+        if synced {
+            let to = self.q.cpu_sync_lengths(index)[0].unwrap_or(length);
+            self.dma.sync_for_cpu(&mapping, 0..to, FRAME_DIRECTION);
+        }
+        self.frames_written.insert(sequence, written);
+        let done = FrameDone {
+            bytesused: [length, 0, 0],
+            sequence,
+            timestamp_ns: 1_000 + u64::from(sequence),
+            error: false,
+            synced_for_cpu: synced,
+        };
+        assert!(dq.finish(index, done));
+        let (index, done) = dq.take_finished().unwrap();
+        assert!(self.q.finish_frame(index, done));
+        Some(index)
+    }
+}
+
+impl Rig {
+    /// `n` buffers queued by A: MMAP ones, or imports of dma-bufs at fds
+    /// 10, 11, ...
+    fn queue_some(&mut self, n: usize, mmap: bool) {
+        if mmap {
+            self.reqbufs(A, Memory::Mmap, n).unwrap();
+            for i in 0..n {
+                self.qbuf(A, i, Memory::Mmap, -1).unwrap();
+            }
+        } else {
+            self.queue_imports(n);
+        }
+    }
+}
+
+/// `test` with imports in every setup and with MMAP buffers on every
+/// platform.
+fn with_every_memory(test: impl Fn(&mut Rig, bool)) {
+    in_every_setup(|r| test(r, false));
+    on_every_platform(|r| test(r, true));
+}
+
+#[test]
+fn a_buffer_held_off_by_a_fence_lets_younger_ones_through_and_comes_when_it_signals() {
+    with_every_memory(|r, mmap| {
+        let n = 3;
+        let fds: Vec<i32> = (0..n).map(|i| 10 + i as i32).collect();
+        r.queue_some(n, mmap);
+        let memory = r.q.memory().unwrap();
+        r.streamon(A).unwrap();
+        let mut dq = device::DeviceQueue::new();
+        let fences = r.hand_all(&mut dq, true);
+        fences[&0].set(false);
+        assert_eq!(r.device_fill(&mut dq, true), Some(1));
+        assert_eq!(r.device_fill(&mut dq, true), Some(2));
+        assert_eq!(r.device_fill(&mut dq, true), None);
+        // DQBUF returns them as the device finished them, each frame intact.
+        assert_eq!(r.dqbuf(A, memory).unwrap().index, 1);
+        assert_eq!(r.dqbuf(A, memory).unwrap().index, 2);
+        assert_eq!(errno(r.dqbuf(A, memory)), Errno::EAGAIN);
+        fences[&0].set(true);
+        assert_eq!(r.device_fill(&mut dq, true), Some(0));
+        assert_eq!(r.dqbuf(A, memory).unwrap().index, 0);
+        assert_eq!(r.user_owned_buffers(&fds).len(), n);
+    });
+}
+
+#[test]
+fn streamoff_gives_back_buffers_still_held_off_without_handing_on_a_frame() {
+    with_every_memory(|r, mmap| {
+        let n = 2;
+        let fds: Vec<i32> = (0..n).map(|i| 10 + i as i32).collect();
+        r.queue_some(n, mmap);
+        r.streamon(A).unwrap();
+        let mut dq = device::DeviceQueue::new();
+        let fences = r.hand_all(&mut dq, false);
+        assert_eq!(fences.len(), n);
+        assert_eq!(r.device_fill(&mut dq, true), None);
+        // The engine stopped: the device's queue gives back what it held
+        // (the shell drops it, cancelling the fences), then STREAMOFF.
+        let mut back = Vec::new();
+        while let Some((index, work)) = dq.take_handed() {
+            back.push(index);
+            drop(work);
+        }
+        assert_eq!(back, [0, 1]);
+        let written = r.world.counters().frames_written;
+        r.streamoff(A).unwrap();
+        // Nothing the device did not write goes on to other views.
+        assert_eq!(r.world.counters().frames_written, written);
+        assert_eq!(r.user_owned_buffers(&fds).len(), n);
+        for i in 0..n {
+            assert!(r.q.query(&r.dma, i).unwrap().state.is_cpu_owned());
+        }
+    });
+}
+
+#[test]
+fn dqbuf_does_not_sync_again_a_frame_the_device_side_synced_and_still_hands_it_on() {
+    with_every_memory(|r, mmap| {
+        r.queue_some(1, mmap);
+        let memory = r.q.memory().unwrap();
+        for full_sync in [false, true] {
+            r.q.set_policy(Policy {
+                full_sync,
+                ..Policy::default()
+            });
+            if full_sync {
+                let fd = if mmap { -1 } else { 10 };
+                r.qbuf(A, 0, memory, fd).unwrap();
+            }
+            r.streamon(A).unwrap();
+            let mut dq = device::DeviceQueue::new();
+            r.hand_all(&mut dq, true);
+            let before = r.world.counters();
+            assert_eq!(r.device_fill(&mut dq, true), Some(0));
+            let filled = r.world.counters();
+            assert_eq!(filled.syncs_for_cpu, before.syncs_for_cpu + 1);
+            let length = r.q.query(&r.dma, 0).unwrap().planes[0].length as u64;
+            assert_eq!(
+                filled.bytes_synced_for_cpu - before.bytes_synced_for_cpu,
+                length
+            );
+            // DQBUF: the frame intact (the rig checks), no second sync.
+            r.dqbuf(A, memory).unwrap();
+            let after = r.world.counters();
+            assert_eq!(after.syncs_for_cpu, filled.syncs_for_cpu);
+            assert_eq!(after.frames_written, filled.frames_written + 1);
+            r.streamoff(A).unwrap();
+        }
+    });
 }

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What the device holds of each buffer handed to it ([`Work`], in the
+//! queue core's [`DeviceQueue`](crate::queue::device::DeviceQueue)): the
+//! memory of its planes and, with fences on, its write fence and the
+//! fences it must wait for (README "Implicit fences").
+//!
+//! When a buffer is handed to the device (QBUF while streaming, STREAMON
+//! for those queued before it), rvcap publishes a write fence in the
+//! reservation object of every dma-buf the buffer is seen through (the
+//! import; every export of an MMAP plane), after recording the fences
+//! already there that have not signalled. The engine fills the buffer only
+//! once those have signalled, and signals its write fence when the frame
+//! is in memory: with `-EIO` for an error frame, with `-ECANCELED` when
+//! STREAMOFF, REQBUFS(0) or close takes the buffer back unwritten (the
+//! fence's drop).
+
+use crate::kapi::dma::Mapping;
+use crate::kapi::dma_fence::{FenceSource, WaitList, WriteFence};
+use crate::kapi::log::DevLog;
+use crate::kapi::ratelimit::ratelimit;
+use crate::queue::device::DeviceWork;
+use crate::queue::MAX_PLANES;
+use kernel::sync::Arc;
+
+/// A buffer the device holds.
+pub(crate) struct Work {
+    /// Each plane's memory (`None` past the buffer's planes).
+    pub(crate) planes: [Option<Mapping>; MAX_PLANES],
+    /// The write fence published for the buffer; `None` with fences off.
+    /// Dropped unsignalled, it signals `-ECANCELED`.
+    pub(crate) write: Option<WriteFence>,
+    /// The fences the device must wait for before writing.
+    waits: WaitList,
+    /// How many fences `waits` held when the buffer was handed.
+    pub(crate) waited_for: usize,
+    /// When the buffer was handed (monotonic ns), for the wait counters.
+    pub(crate) handed_ns: u64,
+    /// What DQBUF would sync of each plane for the CPU
+    /// ([`crate::queue::Queue::cpu_sync_lengths`]), which the engine syncs
+    /// itself before the write fence signals.
+    pub(crate) cpu_sync: [Option<usize>; MAX_PLANES],
+}
+
+impl DeviceWork for Work {
+    fn is_ready(&mut self) -> bool {
+        self.waits.all_signalled()
+    }
+}
+
+impl Work {
+    /// Buffer `index` with memory `planes` (and DQBUF's `cpu_sync`), handed
+    /// at `now_ns`; with
+    /// `fences`, its write fence (on timeline `index`) published in every
+    /// reservation object of its memory, and the fences found there
+    /// recorded. A reservation object the fence cannot be published in
+    /// (no memory for one more fence) is logged and left out: the frame
+    /// still comes, and the fence still signals when it does.
+    pub(crate) fn new(
+        index: usize,
+        planes: [Option<Mapping>; MAX_PLANES],
+        cpu_sync: [Option<usize>; MAX_PLANES],
+        fences: Option<&Arc<FenceSource>>,
+        log: &DevLog,
+        now_ns: u64,
+    ) -> Self {
+        let mut waits = WaitList::default();
+        // Only memory others see through a dma-buf has a reservation object.
+        let shared = planes.iter().flatten().any(|memory| memory.has_dma_buf());
+        let write = fences
+            .filter(|_| shared)
+            .and_then(|source| match source.write_fence(index) {
+                Ok(fence) => Some(fence),
+                Err(e) => {
+                    log.dbg(
+                        ratelimit!(),
+                        format_args!("buffer {index}: no write fence ({e:?}); it streams without"),
+                    );
+                    None
+                }
+            });
+        if let Some(fence) = &write {
+            for memory in planes.iter().flatten() {
+                if let Err(e) = memory.publish_write_fence(fence, &mut waits) {
+                    log.dbg(
+                        ratelimit!(),
+                        format_args!(
+                            "buffer {index}: the write fence is missing from a reservation object ({e:?})"
+                        ),
+                    );
+                }
+            }
+        }
+        let waited_for = waits.len();
+        Self {
+            planes,
+            write,
+            waits,
+            waited_for,
+            handed_ns: now_ns,
+            cpu_sync,
+        }
+    }
+}
