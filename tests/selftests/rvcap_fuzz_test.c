@@ -335,6 +335,12 @@ static int one_op(struct worker *w, const char **name)
 		} else {
 			ret = -errno;
 		}
+		/*
+		 * Another thread's reopen closed @fd and the number went to a
+		 * sync_file (no mmap: ENODEV): as EBADF, not rvcap's answer.
+		 */
+		if (ret == -ENODEV && rvcap_fd_instance(fd) < 0)
+			ret = -EBADF;
 		break;
 	}
 	case 12: {
