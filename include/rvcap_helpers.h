@@ -140,6 +140,7 @@ void rvcap_dma_resv_unlock(struct dma_resv *obj);
 void rvcap_dma_resv_iter_begin(struct dma_resv_iter *cursor,
 			       struct dma_resv *obj,
 			       enum dma_resv_usage usage);
+long rvcap_dma_resv_wait(struct dma_resv *obj, bool write);
 void rvcap_spin_lock_init(spinlock_t *lock);
 
 /* Waiting and the engine thread */

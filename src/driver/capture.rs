@@ -664,7 +664,18 @@ impl Capture {
             .queue
             .export(&st.dma, index, plane)
             .map_err(|e| self.refuse(ratelimit!(), "EXPBUF", e))?;
-        dma_buf_export::export(pages, flags)
+        // A buffer the device holds: the new dma-buf gets its write fence
+        // (the buffer's other dma-bufs got it when it was handed over).
+        let handed = st
+            .queue
+            .query(&st.dma, index)
+            .is_ok_and(|b| b.state == queue::State::Active);
+        let fence = st
+            .last_fences
+            .get(index)
+            .and_then(Option::as_ref)
+            .filter(|_| handed);
+        dma_buf_export::export(pages, flags, fence)
     }
 }
 

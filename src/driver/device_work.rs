@@ -20,7 +20,8 @@ use crate::kapi::dma_fence::{FenceSource, WaitList, WriteFence};
 use crate::kapi::log::DevLog;
 use crate::kapi::ratelimit::ratelimit;
 use crate::queue::device::DeviceWork;
-use crate::queue::MAX_PLANES;
+use crate::queue::{CpuSync, MAX_PLANES};
+use kernel::prelude::*;
 use kernel::sync::Arc;
 
 /// A buffer the device holds.
@@ -36,10 +37,15 @@ pub(crate) struct Work {
     pub(crate) waited_for: usize,
     /// When the buffer was handed (monotonic ns), for the wait counters.
     pub(crate) handed_ns: u64,
+    /// Why the buffer must not be written: its write fence could not be
+    /// made or published everywhere, or the fences to wait for not all
+    /// recorded (no memory). The engine then finishes it as an error frame
+    /// without writing it, its fence signalled with this error.
+    pub(crate) failed: Option<Error>,
     /// What DQBUF would sync of each plane for the CPU
-    /// ([`crate::queue::Queue::cpu_sync_lengths`]), which the engine syncs
-    /// itself before the write fence signals.
-    pub(crate) cpu_sync: [Option<usize>; MAX_PLANES],
+    /// ([`crate::queue::Queue::cpu_syncs`]), which the engine syncs itself
+    /// before the write fence signals.
+    pub(crate) cpu_sync: [CpuSync; MAX_PLANES],
 }
 
 impl DeviceWork for Work {
@@ -50,46 +56,44 @@ impl DeviceWork for Work {
 
 impl Work {
     /// Buffer `index` with memory `planes` (and DQBUF's `cpu_sync`), handed
-    /// at `now_ns`; with
-    /// `fences`, its write fence (on timeline `index`) published in every
-    /// reservation object of its memory, and the fences found there
-    /// recorded. A reservation object the fence cannot be published in
-    /// (no memory for one more fence) is logged and left out: the frame
-    /// still comes, and the fence still signals when it does.
+    /// at `now_ns`; with `fences`, its write fence (on timeline `index`)
+    /// published in every reservation object of its memory, and the fences
+    /// found there recorded. If any of that fails (no memory), the buffer
+    /// is marked [`Work::failed`].
     pub(crate) fn new(
         index: usize,
         planes: [Option<Mapping>; MAX_PLANES],
-        cpu_sync: [Option<usize>; MAX_PLANES],
+        cpu_sync: [CpuSync; MAX_PLANES],
         fences: Option<&Arc<FenceSource>>,
         log: &DevLog,
         now_ns: u64,
     ) -> Self {
         let mut waits = WaitList::default();
-        // Only memory others see through a dma-buf has a reservation object.
-        let shared = planes.iter().flatten().any(|memory| memory.has_dma_buf());
-        let write = fences
-            .filter(|_| shared)
-            .and_then(|source| match source.write_fence(index) {
-                Ok(fence) => Some(fence),
-                Err(e) => {
-                    log.dbg(
-                        ratelimit!(),
-                        format_args!("buffer {index}: no write fence ({e:?}); it streams without"),
-                    );
-                    None
-                }
-            });
+        let mut failed = None;
+        // Made for every buffer, also MMAP memory not exported (yet): an
+        // EXPBUF while the device holds it gives the new dma-buf this fence.
+        let write = match fences.map(|source| source.write_fence(index)) {
+            Some(Ok(fence)) => Some(fence),
+            Some(Err(e)) => {
+                failed = Some(e);
+                None
+            }
+            None => None,
+        };
         if let Some(fence) = &write {
             for memory in planes.iter().flatten() {
                 if let Err(e) = memory.publish_write_fence(fence, &mut waits) {
-                    log.dbg(
-                        ratelimit!(),
-                        format_args!(
-                            "buffer {index}: the write fence is missing from a reservation object ({e:?})"
-                        ),
-                    );
+                    failed = Some(e);
                 }
             }
+        }
+        if let Some(e) = failed {
+            log.dbg(
+                ratelimit!(),
+                format_args!(
+                    "buffer {index}: its write fence is not in every reservation object, or what it must wait for not known ({e:?}); it comes back as an error frame, unwritten"
+                ),
+            );
         }
         let waited_for = waits.len();
         Self {
@@ -99,6 +103,7 @@ impl Work {
             waited_for,
             handed_ns: now_ns,
             cpu_sync,
+            failed,
         }
     }
 }

@@ -96,53 +96,55 @@ impl EduDma {
         self.transfers.load(Ordering::Relaxed)
     }
 
-    /// A key for new buffer content, for [`EduDma::load`].
+    /// A key for new buffer content, for [`EduDma::copy_out`].
     pub(crate) fn new_content(&self) -> u64 {
         self.next_content.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Loads `source` into the device's buffer as content `key`, unless it
-    /// holds that already. The copy for the device is made before the
-    /// engine's lock is taken, so that the lock is never held around an
-    /// allocation: the frame engine takes it while it may not wait for
-    /// one (a fence signalling section).
-    pub(crate) fn load(&self, key: u64, source: &[u8]) -> Result {
+    /// Copies `source` into memory mapped for the device, for
+    /// [`EduDma::copy_out`] to load from: made once per content (an
+    /// allocation, which the frame engine makes before its signalling
+    /// section).
+    pub(crate) fn map_source(&self, source: &[u8]) -> Result<ToDevice> {
         if source.len() > BUFFER_LEN {
             return Err(EINVAL);
         }
-        if self.engine.lock().loaded == key {
-            return Ok(());
-        }
         let mut bytes = KVec::with_capacity(source.len(), GFP_KERNEL)?;
         bytes.extend_from_slice(source, GFP_KERNEL)?;
-        let mapped = ToDevice::map(&self.dev, bytes)?;
-        let mut engine = self.engine.lock();
-        engine.loaded = 0;
-        let loaded = self.transfer(
-            &mut engine,
-            0,
-            mapped.dma_address(),
-            BUFFER_BASE,
-            source.len(),
-        );
-        // Unmapped here: a transfer that did not end had its DMA stopped.
-        drop(mapped);
-        loaded?;
-        engine.loaded = key;
-        Ok(())
+        ToDevice::map(&self.dev, bytes)
     }
 
-    /// Writes `len` bytes of the device's buffer, which holds content
-    /// `key` ([`EduDma::load`]), from `offset` on into memory at device
-    /// address `destination`; `EAGAIN` if the buffer holds other content
-    /// now (another user loaded its own).
-    pub(crate) fn copy_out(&self, key: u64, offset: usize, destination: u64, len: usize) -> Result {
-        if offset.checked_add(len).map_or(true, |end| end > BUFFER_LEN) {
+    /// Writes `len` bytes of content `key` (`source`, `source_len` bytes
+    /// mapped by [`EduDma::map_source`]) from `offset` on into memory at
+    /// device address `destination`. The device's buffer is loaded from
+    /// `source` first (a transfer of its own) unless it holds that content
+    /// already; another capture device may have loaded its own meanwhile.
+    /// Allocates nothing: the frame engine calls it before it signals a
+    /// write fence, and the engine's lock is never held around an
+    /// allocation.
+    pub(crate) fn copy_out(
+        &self,
+        key: u64,
+        source: &ToDevice,
+        source_len: usize,
+        offset: usize,
+        destination: u64,
+        len: usize,
+    ) -> Result {
+        if source_len > BUFFER_LEN || offset.checked_add(len).map_or(true, |end| end > source_len) {
             return Err(EINVAL);
         }
         let mut engine = self.engine.lock();
         if engine.loaded != key {
-            return Err(EAGAIN);
+            engine.loaded = 0;
+            self.transfer(
+                &mut engine,
+                0,
+                source.dma_address(),
+                BUFFER_BASE,
+                source_len,
+            )?;
+            engine.loaded = key;
         }
         self.transfer(
             &mut engine,

@@ -21,13 +21,13 @@ use super::edu::EduDma;
 use super::inject::Inject;
 use super::shared::{now_ns, Shared};
 use crate::format::FrameFormat;
-use crate::kapi::dma::{DataDirection, DeviceMemory};
+use crate::kapi::dma::{DataDirection, DeviceMemory, ToDevice};
 use crate::kapi::dma_fence::SignallingSection;
 use crate::kapi::kthread::{Current, Thread};
 use crate::kapi::ratelimit::ratelimit;
 use crate::pattern::{self, FrameSink, Pattern, Renderer, STAMP_LEN, STAMP_SOURCE_LEN};
 use crate::queue::device::Next;
-use crate::queue::{FrameDone, MAX_PLANES};
+use crate::queue::{CpuSync, FrameDone, MAX_PLANES};
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -60,6 +60,7 @@ impl Engine {
             Some(edu) => Some(DeviceStamp {
                 edu,
                 source: KBox::new([0; STAMP_SOURCE_LEN], GFP_KERNEL)?,
+                mapped: None,
                 pattern: None,
                 content: 0,
             }),
@@ -99,6 +100,8 @@ impl Drop for Engine {
 struct DeviceStamp {
     edu: Arc<EduDma>,
     source: KBox<[u8; STAMP_SOURCE_LEN]>,
+    /// `source`, mapped for the device to load from.
+    mapped: Option<ToDevice>,
     /// The pattern `source` is for.
     pattern: Option<Pattern>,
     /// The engine's key for `source` ([`EduDma::new_content`]).
@@ -106,18 +109,18 @@ struct DeviceStamp {
 }
 
 impl DeviceStamp {
-    /// Prepares the source for frames of `pattern` (a new one only when the
-    /// pattern changed) and has the device load it (only when it holds
-    /// other content): before the frame's signalling section, since loading
-    /// allocates.
+    /// Prepares the source for frames of `pattern`, mapped for the device
+    /// (a new one only when the pattern changed): before the frame's
+    /// signalling section, since mapping allocates.
     fn prepare(&mut self, format: FrameFormat, pattern: Pattern, template: &mut [u8]) -> Result {
         if self.pattern != Some(pattern) {
+            self.mapped = None;
             let ok = pattern::stamp_source(format, pattern, template, &mut self.source);
             self.pattern = ok.then_some(pattern);
             self.content = self.edu.new_content();
         }
-        if self.pattern.is_some() {
-            self.edu.load(self.content, &self.source[..])?;
+        if self.pattern.is_some() && self.mapped.is_none() {
+            self.mapped = Some(self.edu.map_source(&self.source[..])?);
         }
         Ok(())
     }
@@ -135,7 +138,9 @@ impl DeviceStamp {
     fn write(&self, sequence: u32, addr: u64, len: usize) -> Result {
         let pattern = self.pattern.ok_or(EINVAL)?;
         let offset = pattern::stamp_offset(pattern, sequence);
-        self.edu.copy_out(self.content, offset, addr, len)
+        let source = self.mapped.as_ref().ok_or(EINVAL)?;
+        self.edu
+            .copy_out(self.content, source, STAMP_SOURCE_LEN, offset, addr, len)
     }
 }
 
@@ -211,8 +216,21 @@ fn run(
             planes,
             write,
             cpu_sync,
+            failed,
             ..
         } = work;
+        if let Some(e) = failed {
+            // Never written: others may still use it (see `Work::failed`).
+            drop(planes);
+            if let Some(fence) = write {
+                fence.signal(Some(e));
+            }
+            shared.finish_frame(
+                index,
+                frame([0; MAX_PLANES], this, true, [false; MAX_PLANES]),
+            );
+            continue;
+        }
         let Some(renderer) = Renderer::new(format, pattern, this, template) else {
             // Cannot happen: the template was sized for this format. The
             // engine lets go of the buffer before it is done.
@@ -220,7 +238,10 @@ fn run(
             if let Some(fence) = write {
                 fence.signal(Some(EIO));
             }
-            shared.finish_frame(index, frame([0; MAX_PLANES], this, true, false));
+            shared.finish_frame(
+                index,
+                frame([0; MAX_PLANES], this, true, [false; MAX_PLANES]),
+            );
             continue;
         };
         // An injected error frame is cut off halfway, as by a bus error.
@@ -295,7 +316,7 @@ fn run(
             );
         }
         let failed = error || !reached || stamp_failed;
-        let mut synced = false;
+        let mut synced = [false; MAX_PLANES];
         if let Some(fence) = write {
             synced = frame_to_memory(shared, &planes, &bytesused, &cpu_sync);
             fence.signal(failed.then_some(EIO));
@@ -309,24 +330,42 @@ fn run(
 /// Before a buffer's write fence signals: whoever waits for it may read
 /// the frame at once, with a device or the CPU, before any DQBUF; so the
 /// frame must be in memory, not in a bounce buffer (swiotlb) or behind
-/// stale cache lines. This is DQBUF's sync for the CPU (`cpu_sync`: of
-/// the whole plane, or `None`: of the frame's bytes), made early, so DQBUF
-/// does not make it again. Returns whether it was made: not for imports
-/// under the `inject_import_skips_cpu_sync` knob, which DQBUF then leaves
-/// unsynced too.
+/// stale cache lines, and in the other views of the memory (the importers
+/// of an exported buffer, whose bounce buffers a CPU bracket would
+/// otherwise copy back over it). This is DQBUF's sync for the CPU
+/// (`cpu_sync`) and hand-on, made early for each plane, so DQBUF does not
+/// make them again; not for a plane whose hint says the CPU will not read
+/// it and that no dma-buf shows to others (DQBUF skips it then, and
+/// counts the skip), nor for imports under the
+/// `inject_import_skips_cpu_sync` knob (which DQBUF then leaves unsynced
+/// too). Returns the planes synced.
 fn frame_to_memory(
     shared: &Shared,
     planes: &[Option<crate::kapi::dma::Mapping>; MAX_PLANES],
     bytesused: &[usize; MAX_PLANES],
-    cpu_sync: &[Option<usize>; MAX_PLANES],
-) -> bool {
-    let mut synced = false;
-    for ((memory, &used), length) in planes.iter().flatten().zip(bytesused).zip(cpu_sync) {
+    cpu_sync: &[CpuSync; MAX_PLANES],
+) -> [bool; MAX_PLANES] {
+    let mut synced = [false; MAX_PLANES];
+    for (p, memory) in planes.iter().enumerate() {
+        let Some(memory) = memory else {
+            continue;
+        };
         if !memory.is_mmap() && shared.inject.import_skips_cpu_sync() {
-            return false;
+            continue;
         }
-        memory.sync_for_cpu(0..length.unwrap_or(used), DataDirection::FromDevice);
-        synced = true;
+        let end = match cpu_sync[p] {
+            CpuSync::None => continue,
+            CpuSync::Hinted if !memory.has_dma_buf() => continue,
+            CpuSync::Hinted | CpuSync::Frame => bytesused[p],
+            CpuSync::Whole(length) => length,
+        };
+        memory.sync_for_cpu(0..end, DataDirection::FromDevice);
+        if bytesused[p] > 0 {
+            // And into the other views of the memory (importers of an
+            // export): what DQBUF's `frame_written` would do.
+            memory.hand_frame_to_other_views();
+        }
+        synced[p] = true;
     }
     synced
 }
@@ -335,7 +374,7 @@ fn frame(
     bytesused: [usize; MAX_PLANES],
     sequence: u32,
     error: bool,
-    synced_for_cpu: bool,
+    synced_for_cpu: [bool; MAX_PLANES],
 ) -> FrameDone {
     FrameDone {
         bytesused,

@@ -13,7 +13,7 @@ use super::device_work::Work;
 use super::edu::EduDma;
 use super::inject::Inject;
 use crate::format::{FrameFormat, Interval, DEFAULT_INTERVAL};
-use crate::kapi::dma_fence::FenceSource;
+use crate::kapi::dma_fence::{Fence, FenceSource};
 use crate::kapi::log::DevLog;
 use crate::kapi::poll::PollQueue;
 use crate::pattern::Pattern;
@@ -44,6 +44,9 @@ pub(crate) struct State {
     /// Whether this stream publishes and waits for fences (the `fences`
     /// knob, read at STREAMON).
     pub(crate) fences_on: bool,
+    /// The write fence each buffer got when last handed to the device, for
+    /// a dma-buf exported of it while the device holds it (EXPBUF).
+    pub(crate) last_fences: KVec<Option<Fence>>,
     /// The DMA master's DMA engine, if it is QEMU's `edu`; `None` once the
     /// device is disconnected.
     pub(crate) edu: Option<Arc<EduDma>>,
@@ -160,6 +163,10 @@ impl Shared {
             entries.push(Entry::default(), GFP_KERNEL)?;
         }
         let device = DeviceQueue::new(entries);
+        let mut last_fences = KVec::with_capacity(MAX_BUFFERS, GFP_KERNEL)?;
+        for _ in 0..MAX_BUFFERS {
+            last_fences.push(None, GFP_KERNEL)?;
+        }
         Ok(pin_init!(Self {
             state <- new_mutex!(
                 State {
@@ -168,6 +175,7 @@ impl Shared {
                     format: FrameFormat::default_format(),
                     interval: DEFAULT_INTERVAL,
                     fences_on: true,
+                    last_fences,
                     edu,
                     disconnected: false,
                 },
@@ -218,10 +226,15 @@ impl Shared {
         let mut handed = false;
         while let Some((index, planes)) = st.queue.hand_to_device() {
             let fences = st.fences_on.then_some(&self.fences);
-            let cpu_sync = st.queue.cpu_sync_lengths(index);
+            let cpu_sync = st.queue.cpu_syncs(index);
             let work = Work::new(index, planes, cpu_sync, fences, &self.log, now_ns());
-            // Outside the spinlock: publishing takes reservation locks.
-            if let Err(work) = self.device.lock().hand(index, work) {
+            if let Some(last) = st.last_fences.get_mut(index) {
+                *last = work.write.as_ref().and_then(|w| w.fence().cloned());
+            }
+            // Published outside the spinlock (reservation locks), dropped
+            // outside it too if it comes back.
+            let refused = self.device.lock().hand(index, work);
+            if let Err(work) = refused {
                 // Cannot happen: the queue hands a buffer once.
                 self.log
                     .warn(format_args!("buffer {index} handed to the device twice"));

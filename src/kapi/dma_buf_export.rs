@@ -54,8 +54,11 @@
 //! wrote, when the queue hands it to the CPU (DQBUF, and STREAMOFF's
 //! give-back of a buffer the engine had filled:
 //! `DeviceMemory::hand_frame_to_other_views`, the queue's
-//! `Dma::frame_written`); a frame the device of an rvcap queue importing
-//! the export wrote, at the same points of that queue; what the CPU wrote,
+//! `Dma::frame_written`) or, with write fences, before its fence signals
+//! (the frame engine, which may take no lock held around an allocation:
+//! so the pushes walk the registry's views under a spinlock of their own);
+//! a frame the device of an rvcap queue importing the export wrote, at
+//! the same points of that queue; what the CPU wrote,
 //! at the end of its
 //! `DMA_BUF_IOCTL_SYNC` bracket (`end_cpu_access`). Those push to every
 //! mapped table of every export of the pages, not only the dma-buf's own:
@@ -67,8 +70,13 @@
 //! unchanged pages would undo what another importer's device wrote and
 //! nobody has copied back yet.
 //!
-//! `begin_cpu_access` syncs every mapped table of every export of the
-//! pages for the CPU (`end_cpu_access`: for the devices), each in the
+//! `begin_cpu_access` first waits for the dma-buf's fences, as the core
+//! does after it (a writer's bracket for every fence, a reader's for the
+//! write fences): rvcap's write fence signals only once the frame is in
+//! the pages and pushed to every view, and a sync for the CPU before that
+//! would copy the views' older bytes over the frame. Then it syncs every
+//! mapped table of every export of the pages for the CPU
+//! (`end_cpu_access`: for the devices), each in the
 //! direction it was mapped with (the DMA API wants the mapping's), in a
 //! write-only bracket too (its end hands the pages to every view, which
 //! would undo device writes nobody had copied back). That is how an
@@ -107,18 +115,20 @@ use super::bindings;
 use super::device::{Device, DeviceRef};
 use super::dma::{bump, DataDirection, DmaStats, HeldPages, SgTable, UserPages};
 use super::dma_buf::Attachment;
-use super::dma_fence::{self, WaitList, WriteFence};
+use super::dma_fence::{self, Fence, WaitList, WriteFence};
 use super::log;
 use super::mm::Vma;
 use super::ratelimit::ratelimit;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicPtr, Ordering};
+use kernel::alloc::flags::GFP_NOWAIT;
 use kernel::error::{from_err_ptr, from_result, to_result};
 use kernel::ffi::{c_int, c_void};
 use kernel::new_mutex;
+use kernel::new_spinlock;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
-use kernel::sync::{Arc, Mutex};
+use kernel::sync::{Arc, Mutex, SpinLock};
 use kernel::types::ForeignOwnable;
 
 /// The `O_ACCMODE` bits of EXPBUF's flags (the dma-buf file's mode).
@@ -126,148 +136,39 @@ pub(crate) const ACCESS_MODE: u32 = bindings::O_ACCMODE;
 /// EXPBUF's `O_CLOEXEC` (the file descriptor's).
 pub(crate) const CLOSE_ON_EXEC: u32 = bindings::O_CLOEXEC;
 
-/// An importer's attachment: a table of its own over the exported pages,
-/// mapped for its device between `map_dma_buf` and `unmap_dma_buf`.
+/// A mapped importer table, as it is synced: its device, direction and DMA
+/// segments. Shared by the attachment and its pages' registry
+/// ([`ExportRegistry`]'s `views`), where the frame engine syncs it without
+/// the export's mutex.
 ///
 /// # Invariants
 ///
-/// If `mapped` is `Some(dir)`, `table` is mapped for `dev` in `dir` (by
-/// `rvcap_dma_map_sgtable`; rvcap's direction, see [`AttachState::map`])
-/// and not unmapped yet, `requested` is `Some` of the direction the
-/// importer asked for, and `segments` holds the mapped table's DMA
-/// segments (address, length), as the map left them; if `None`, it is not
-/// mapped, `requested` is `None` and `segments` is empty. `dev` is the
-/// attachment's device; `iommu_page` is `rvcap_dma_iommu_page(dev)`.
-struct AttachState {
+/// `segments` are the DMA segments (address, length) of a table mapped for
+/// `dev` in `dir` that stays mapped while this value is in an
+/// [`AttachState`] or in a registry's views: the attachment takes it out of
+/// both before it unmaps the table. `iommu_page` is
+/// `rvcap_dma_iommu_page(dev)`.
+struct MappedView {
     dev: DeviceRef,
-    table: SgTable,
-    mapped: Option<DataDirection>,
-    requested: Option<DataDirection>,
+    dir: DataDirection,
     segments: KVec<(bindings::dma_addr_t, usize)>,
     iommu_page: usize,
+    /// The attachment (its `priv`), to leave out of a push.
+    id: *const c_void,
 }
 
-// SAFETY: the table is plain memory of ours and the DMA API may map, sync
-// and unmap it from any thread; only used under the export's mutex.
-unsafe impl Send for AttachState {}
+// SAFETY: immutable once made; the DMA API may sync a mapping from any
+// thread; `id` is only compared.
+unsafe impl Send for MappedView {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for MappedView {}
 
-impl AttachState {
-    /// Unmaps the table if it is mapped: first, if the importer's device
-    /// may have written it (`DMA_FROM_DEVICE`, `DMA_BIDIRECTIONAL`), synced
-    /// for the CPU through the DMA addresses, then unmapped with no CPU sync
-    /// of the DMA API's own (see "Syncs"). Returns whether it synced.
-    fn unmap(&mut self) -> bool {
-        let synced = matches!(
-            self.mapped,
-            Some(DataDirection::FromDevice | DataDirection::Bidirectional)
-        ) && self.sync(true);
-        if let Some(dir) = self.mapped.take() {
-            self.requested = None;
-            self.segments = KVec::new();
-            // SAFETY: mapped for `dev` in `dir` and not unmapped yet (type
-            // invariant); `dev` is live (we hold a reference).
-            // INVARIANT: `mapped` and `requested` are `None` and `segments`
-            // empty from here on.
-            unsafe {
-                bindings::rvcap_dma_unmap_sgtable(
-                    self.dev.as_raw(),
-                    self.table.as_ptr(),
-                    dir.as_raw(),
-                    bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
-                )
-            };
-        }
-        synced
-    }
-
-    /// Maps the table for `dev`, for an importer that asked for `requested`,
-    /// with no CPU sync, and records its DMA segments; the caller syncs it.
-    ///
-    /// A table the importer's device may write (`DMA_FROM_DEVICE`,
-    /// `DMA_BIDIRECTIONAL`) is mapped `DMA_BIDIRECTIONAL`, and synced and
-    /// unmapped so: a sync for the device of a `DMA_FROM_DEVICE` mapping
-    /// copies nothing into a swiotlb bounce slot, so neither the map's sync,
-    /// nor `end_cpu_access`, nor a push of a new frame would reach the
-    /// importer's view, and the copy-back at unmap or `begin_cpu_access`
-    /// would bring the map-time bytes back over newer ones. A
-    /// `DMA_TO_DEVICE` table stays `DMA_TO_DEVICE`.
-    fn map(&mut self, requested: DataDirection) -> Result {
-        let dir = match requested {
-            DataDirection::ToDevice => DataDirection::ToDevice,
-            DataDirection::FromDevice | DataDirection::Bidirectional => {
-                DataDirection::Bidirectional
-            }
-        };
-        if self.mapped.is_some() {
-            // The core maps an attachment once at a time.
-            return Err(EBUSY);
-        }
-        let sgt = self.table.as_ptr();
-        // SAFETY: the table is initialised and not mapped (type invariant);
-        // `dev` is live.
-        to_result(unsafe {
-            bindings::rvcap_dma_map_sgtable(
-                self.dev.as_raw(),
-                sgt,
-                dir.as_raw(),
-                bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
-            )
-        })?;
-        // SAFETY: just mapped: `nents` DMA segments from `sgl`, whose links
-        // are intact (the importer has not got the table yet).
-        let (mut sg, nents) = unsafe { ((*sgt).sgl, (*sgt).nents) };
-        let mut segments = KVec::with_capacity(nents as usize, GFP_KERNEL);
-        if let Ok(segments) = &mut segments {
-            for _ in 0..nents {
-                if sg.is_null() {
-                    break;
-                }
-                // SAFETY: `sg` is one of the mapped table's first `nents`
-                // entries.
-                let segment = unsafe {
-                    (
-                        bindings::rvcap_sg_dma_address(sg),
-                        bindings::rvcap_sg_dma_len(sg) as usize,
-                    )
-                };
-                // Within the capacity: cannot fail.
-                let _ = segments.push(segment, GFP_KERNEL);
-                // SAFETY: `sg` is a valid entry of the table.
-                sg = unsafe { bindings::sg_next(sg) };
-            }
-        }
-        match segments {
-            Ok(segments) => {
-                // INVARIANT: mapped above, in `dir`, for `requested`, with
-                // these segments.
-                self.segments = segments;
-                self.mapped = Some(dir);
-                self.requested = Some(requested);
-                Ok(())
-            }
-            Err(_) => {
-                // SAFETY: mapped above, unmapped once; nothing touched it.
-                unsafe {
-                    bindings::rvcap_dma_unmap_sgtable(
-                        self.dev.as_raw(),
-                        sgt,
-                        dir.as_raw(),
-                        bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
-                    )
-                };
-                Err(ENOMEM)
-            }
-        }
-    }
-
-    /// Syncs the table for the CPU (`for_cpu`) or for the device, if it is
-    /// mapped, in the direction it was mapped with; returns whether it
-    /// synced. Through the DMA addresses recorded at map time only, never
-    /// the table the importer holds (see "Syncs").
-    fn sync(&self, for_cpu: bool) -> bool {
-        let Some(dir) = self.mapped else {
-            return false;
-        };
+impl MappedView {
+    /// Syncs the table for the CPU (`for_cpu`) or for the device, in the
+    /// direction it was mapped with. Through the DMA addresses recorded at
+    /// map time only, never the table the importer holds (see "Syncs").
+    /// Takes no lock and allocates nothing.
+    fn sync(&self, for_cpu: bool) {
         let dev = self.dev.as_raw();
         for &(addr, len) in self.segments.iter() {
             let mut done = 0;
@@ -283,21 +184,193 @@ impl AttachState {
                     break;
                 }
                 // SAFETY: `[at, at + run)` lies within a segment mapped for
-                // `dev` in `dir` (type invariant; mapped while the export's
-                // lock is held or the state is ours alone) and is a run one
-                // sync may cover, so the sync touches only the exported
-                // pages (or their bounce slots); synced in the mapping's
-                // direction, as the DMA API requires.
+                // `dev` in `dir`, mapped while this view exists (type
+                // invariant), and is a run one sync may cover, so the sync
+                // touches only the exported pages (or their bounce slots);
+                // synced in the mapping's direction, as the DMA API
+                // requires.
                 unsafe {
                     if for_cpu {
-                        bindings::rvcap_dma_sync_single_for_cpu(dev, at, run, dir.as_raw())
+                        bindings::rvcap_dma_sync_single_for_cpu(dev, at, run, self.dir.as_raw())
                     } else {
-                        bindings::rvcap_dma_sync_single_for_device(dev, at, run, dir.as_raw())
+                        bindings::rvcap_dma_sync_single_for_device(dev, at, run, self.dir.as_raw())
                     }
                 };
                 done += run;
             }
         }
+    }
+}
+
+/// An importer's attachment: a table of its own over the exported pages,
+/// mapped for its device between `map_dma_buf` and `unmap_dma_buf`.
+///
+/// # Invariants
+///
+/// If `view` is `Some`, `table` is mapped for `dev` in the view's
+/// direction (by `rvcap_dma_map_sgtable`; rvcap's direction, see
+/// [`AttachState::map`]) with the view's segments and not unmapped yet,
+/// the view is in `registry`'s views, and `requested` is `Some` of the
+/// direction the importer asked for; if `None`, the table is not mapped
+/// and `requested` is `None`. `dev` is the attachment's device;
+/// `iommu_page` is `rvcap_dma_iommu_page(dev)`; `registry` is the
+/// registry of the exported pages, which the export (and so this
+/// attachment) keeps alive.
+struct AttachState {
+    dev: DeviceRef,
+    table: SgTable,
+    view: Option<Arc<MappedView>>,
+    requested: Option<DataDirection>,
+    iommu_page: usize,
+    registry: NonNull<ExportRegistry>,
+}
+
+// SAFETY: the table is plain memory of ours and the DMA API may map, sync
+// and unmap it from any thread; only used under the export's mutex; the
+// registry is `Sync`.
+unsafe impl Send for AttachState {}
+
+impl AttachState {
+    /// The registry of the exported pages.
+    fn registry(&self) -> &ExportRegistry {
+        // SAFETY: kept alive by the export that holds this attachment
+        // (type invariant).
+        unsafe { self.registry.as_ref() }
+    }
+
+    /// Unmaps the table if it is mapped: first, if the importer's device
+    /// may have written it (`DMA_FROM_DEVICE`, `DMA_BIDIRECTIONAL`), synced
+    /// for the CPU through the DMA addresses, then unmapped with no CPU sync
+    /// of the DMA API's own (see "Syncs"). Returns whether it synced.
+    fn unmap(&mut self) -> bool {
+        let Some(view) = self.view.take() else {
+            return false;
+        };
+        // Out of the registry first: the engine syncs nothing unmapped.
+        self.registry().remove_view(&view);
+        let synced = matches!(
+            view.dir,
+            DataDirection::FromDevice | DataDirection::Bidirectional
+        );
+        if synced {
+            view.sync(true);
+        }
+        self.requested = None;
+        // SAFETY: mapped for `dev` in the view's direction and not unmapped
+        // yet (type invariant); `dev` is live (we hold a reference); the
+        // view is in neither this state nor the registry any more.
+        // INVARIANT: `view` and `requested` are `None` from here on.
+        unsafe {
+            bindings::rvcap_dma_unmap_sgtable(
+                self.dev.as_raw(),
+                self.table.as_ptr(),
+                view.dir.as_raw(),
+                bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
+            )
+        };
+        synced
+    }
+
+    /// Maps the table for `dev`, for an importer that asked for `requested`,
+    /// with no CPU sync, records its DMA segments and lists it in the
+    /// registry's views; the caller syncs it. `id` is the attachment.
+    ///
+    /// A table the importer's device may write (`DMA_FROM_DEVICE`,
+    /// `DMA_BIDIRECTIONAL`) is mapped `DMA_BIDIRECTIONAL`, and synced and
+    /// unmapped so: a sync for the device of a `DMA_FROM_DEVICE` mapping
+    /// copies nothing into a swiotlb bounce slot, so neither the map's sync,
+    /// nor `end_cpu_access`, nor a push of a new frame would reach the
+    /// importer's view, and the copy-back at unmap or `begin_cpu_access`
+    /// would bring the map-time bytes back over newer ones. A
+    /// `DMA_TO_DEVICE` table stays `DMA_TO_DEVICE`.
+    fn map(&mut self, requested: DataDirection, id: *const c_void) -> Result {
+        let dir = match requested {
+            DataDirection::ToDevice => DataDirection::ToDevice,
+            DataDirection::FromDevice | DataDirection::Bidirectional => {
+                DataDirection::Bidirectional
+            }
+        };
+        if self.view.is_some() {
+            // The core maps an attachment once at a time.
+            return Err(EBUSY);
+        }
+        let sgt = self.table.as_ptr();
+        // SAFETY: the table is initialised and not mapped (type invariant);
+        // `dev` is live.
+        to_result(unsafe {
+            bindings::rvcap_dma_map_sgtable(
+                self.dev.as_raw(),
+                sgt,
+                dir.as_raw(),
+                bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
+            )
+        })?;
+        let view = (|| -> Result<Arc<MappedView>> {
+            // SAFETY: just mapped: `nents` DMA segments from `sgl`, whose
+            // links are intact (the importer has not got the table yet).
+            let (mut sg, nents) = unsafe { ((*sgt).sgl, (*sgt).nents) };
+            let mut segments = KVec::with_capacity(nents as usize, GFP_KERNEL)?;
+            for _ in 0..nents {
+                if sg.is_null() {
+                    break;
+                }
+                // SAFETY: `sg` is one of the mapped table's first `nents`
+                // entries.
+                let segment = unsafe {
+                    (
+                        bindings::rvcap_sg_dma_address(sg),
+                        bindings::rvcap_sg_dma_len(sg) as usize,
+                    )
+                };
+                segments.push(segment, GFP_KERNEL)?;
+                // SAFETY: `sg` is a valid entry of the table.
+                sg = unsafe { bindings::sg_next(sg) };
+            }
+            // INVARIANT: the segments of the table mapped above for `dev`
+            // in `dir`, which stays mapped until `unmap` takes the view out.
+            let view = Arc::new(
+                MappedView {
+                    dev: self.dev.clone(),
+                    dir,
+                    segments,
+                    iommu_page: self.iommu_page,
+                    id,
+                },
+                GFP_KERNEL,
+            )?;
+            self.registry().add_view(view.clone())?;
+            Ok(view)
+        })();
+        match view {
+            Ok(view) => {
+                // INVARIANT: mapped above, in `dir`, for `requested`, listed.
+                self.view = Some(view);
+                self.requested = Some(requested);
+                Ok(())
+            }
+            Err(e) => {
+                // SAFETY: mapped above, unmapped once; nothing touched it
+                // and no view of it is listed.
+                unsafe {
+                    bindings::rvcap_dma_unmap_sgtable(
+                        self.dev.as_raw(),
+                        sgt,
+                        dir.as_raw(),
+                        bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
+                    )
+                };
+                Err(e)
+            }
+        }
+    }
+
+    /// Syncs the table for the CPU (`for_cpu`) or for the device, if it is
+    /// mapped ([`MappedView::sync`]); returns whether it synced.
+    fn sync(&self, for_cpu: bool) -> bool {
+        let Some(view) = &self.view else {
+            return false;
+        };
+        view.sync(for_cpu);
         true
     }
 }
@@ -416,6 +489,12 @@ unsafe impl Send for ExportPtr {}
 pub(crate) struct ExportRegistry {
     #[pin]
     exports: Mutex<KVec<Option<ExportPtr>>>,
+    /// Every mapped importer table of every export, for pushing a frame
+    /// into them from the frame engine (a fence signalling section), which
+    /// may take no lock that is held around an allocation: this spinlock
+    /// never is (the list grows outside it, [`ExportRegistry::add_view`]).
+    #[pin]
+    views: SpinLock<KVec<Option<Arc<MappedView>>>>,
 }
 
 impl ExportRegistry {
@@ -423,7 +502,55 @@ impl ExportRegistry {
     pub(super) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             exports <- new_mutex!(KVec::new()),
+            views <- new_spinlock!(KVec::new()),
         })
+    }
+
+    /// Lists a newly mapped importer table; the list's memory is allocated
+    /// with the spinlock released.
+    fn add_view(&self, view: Arc<MappedView>) -> Result {
+        let mut view = Some(view);
+        loop {
+            let capacity = {
+                let mut views = self.views.lock();
+                if let Some(free) = views.iter_mut().find(|v| v.is_none()) {
+                    *free = view.take();
+                    return Ok(());
+                }
+                if views.len() < views.capacity() {
+                    // Within the capacity: allocates nothing.
+                    views.push(view.take(), GFP_NOWAIT)?;
+                    return Ok(());
+                }
+                views.capacity()
+            };
+            let mut bigger = KVec::with_capacity((capacity * 2).max(4), GFP_KERNEL)?;
+            let mut views = self.views.lock();
+            if views.capacity() >= bigger.capacity() {
+                // Another thread grew it meanwhile.
+                continue;
+            }
+            for entry in views.iter_mut() {
+                // Within the capacity: allocates nothing.
+                bigger.push(entry.take(), GFP_NOWAIT)?;
+            }
+            // The old list (its entries moved) is freed once unlocked.
+            let old = core::mem::replace(&mut *views, bigger);
+            drop(views);
+            drop(old);
+        }
+    }
+
+    /// Takes an importer table out of the list, before it is unmapped.
+    fn remove_view(&self, view: &Arc<MappedView>) {
+        let removed = {
+            let mut views = self.views.lock();
+            views
+                .iter_mut()
+                .find(|v| v.as_ref().is_some_and(|v| Arc::ptr_eq(v, view)))
+                .and_then(Option::take)
+        };
+        drop(removed);
     }
 
     fn register(&self, exported: &Exported) -> Result {
@@ -449,9 +576,8 @@ impl ExportRegistry {
 
     /// Syncs every mapped importer table of every export of these pages
     /// for the CPU (`for_cpu`) or for its device, in the direction it was
-    /// mapped with, except the table of the attachment whose `priv` is
-    /// `except`; returns the tables and bytes synced.
-    fn sync_all(&self, for_cpu: bool, except: *const c_void) -> (u64, u64) {
+    /// mapped with; returns the tables and bytes synced.
+    fn sync_all(&self, for_cpu: bool) -> (u64, u64) {
         let exports = self.exports.lock();
         let (mut tables, mut bytes) = (0u64, 0u64);
         for entry in exports.iter().flatten() {
@@ -460,8 +586,7 @@ impl ExportRegistry {
             let exported = unsafe { entry.0.as_ref() };
             let st = exported.state.lock();
             for a in st.attachments.iter().flatten() {
-                let id: *const AttachState = &**a;
-                if !core::ptr::eq(id.cast(), except) && a.sync(for_cpu) {
+                if a.sync(for_cpu) {
                     tables += 1;
                     bytes += exported.size as u64;
                 }
@@ -500,8 +625,25 @@ impl ExportRegistry {
     /// So no importer's view (a bounce buffer) keeps older bytes, which a
     /// later `begin_cpu_access` or unmap would copy back over the frame.
     /// Counts the tables in `export_pushes`.
+    ///
+    /// Takes only the views' spinlock and allocates nothing, so the frame
+    /// engine may push before it signals a write fence.
     pub(super) fn push(&self, stats: &DmaStats, except: *const c_void) {
-        let (tables, bytes) = self.sync_all(false, except);
+        let (mut tables, mut bytes) = (0u64, 0u64);
+        {
+            let views = self.views.lock();
+            for view in views.iter().flatten() {
+                if !core::ptr::eq(view.id, except) {
+                    view.sync(false);
+                    tables += 1;
+                    bytes += view
+                        .segments
+                        .iter()
+                        .map(|&(_, len)| len as u64)
+                        .sum::<u64>();
+                }
+            }
+        }
         bump(&stats.export_pushes, tables);
         bump(&stats.export_bytes_synced, bytes);
     }
@@ -623,15 +765,16 @@ unsafe extern "C" fn attach(
         let table = exported.pages.0.table_for(exported.size, &dev)?;
         // SAFETY: `dev` is live (we hold a reference).
         let iommu_page = unsafe { bindings::rvcap_dma_iommu_page(dev.as_raw()) };
-        // INVARIANT: not mapped; the device's IOMMU page.
+        // INVARIANT: not mapped; the device's IOMMU page; the registry of
+        // the export's pages, which the export keeps.
         let state = KBox::new(
             AttachState {
                 dev,
                 table,
-                mapped: None,
+                view: None,
                 requested: None,
-                segments: KVec::new(),
                 iommu_page,
+                registry: NonNull::from(exported.pages.0.registry()),
             },
             GFP_KERNEL,
         )?;
@@ -704,7 +847,7 @@ unsafe extern "C" fn map_dma_buf(
         let dir = DataDirection::from_raw(dir).ok_or(EINVAL)?;
         let mut st = exported.state.lock();
         let a = st.attachment(id).ok_or(EINVAL)?;
-        a.map(dir)?;
+        a.map(dir, id)?;
         // The map's own sync, made explicit.
         a.sync(false);
         Ok(a.table.as_ptr())
@@ -800,11 +943,7 @@ fn cpu_access(exported: &Exported, for_cpu: bool) {
     if !for_cpu {
         vmap_caches(false);
     }
-    let (tables, bytes) = exported
-        .pages
-        .0
-        .registry()
-        .sync_all(for_cpu, core::ptr::null());
+    let (tables, bytes) = exported.pages.0.registry().sync_all(for_cpu);
     if for_cpu {
         vmap_caches(true);
     }
@@ -823,10 +962,19 @@ fn cpu_access(exported: &Exported, for_cpu: bool) {
 /// Called by the dma-buf core with a live dma-buf of ours.
 unsafe extern "C" fn begin_cpu_access(
     buf: *mut bindings::dma_buf,
-    _dir: bindings::dma_data_direction,
+    dir: bindings::dma_data_direction,
 ) -> c_int {
     // SAFETY: the function's contract.
     let exported = unsafe { exported(buf) };
+    let writes = matches!(
+        DataDirection::from_raw(dir),
+        Some(DataDirection::ToDevice | DataDirection::Bidirectional) | None
+    );
+    // SAFETY: a live dma-buf (the contract), whose reservation object
+    // lives as long as it does.
+    if let Err(e) = unsafe { dma_fence::wait_for_fences((*buf).resv, writes) } {
+        return e.to_errno();
+    }
     cpu_access(&exported, true);
     0
 }
@@ -1031,9 +1179,17 @@ impl ExportedBuf {
 
 /// VIDIOC_EXPBUF of MMAP memory: a new dma-buf of the pages `held` (from
 /// the queue's `export`) and a file descriptor for it; `flags`: `O_ACCMODE`
-/// bits for the file, `O_CLOEXEC` for the descriptor.
-pub(crate) fn export(held: HeldPages, flags: u32) -> Result<i32> {
-    ExportedBuf::new(held, flags & ACCESS_MODE)?.into_fd(flags & CLOSE_ON_EXEC)
+/// bits for the file, `O_CLOEXEC` for the descriptor. `fence`: the write
+/// fence of the buffer, if the device holds it, which the new dma-buf gets
+/// before userspace sees it, as the buffer's other dma-bufs got it.
+pub(crate) fn export(held: HeldPages, flags: u32, fence: Option<&Fence>) -> Result<i32> {
+    let buf = ExportedBuf::new(held, flags & ACCESS_MODE)?;
+    if let Some(fence) = fence {
+        // SAFETY: the dma-buf is live (we hold a reference), and so is its
+        // reservation object.
+        unsafe { dma_fence::add_write((*buf.buf.as_ptr()).resv, fence)? };
+    }
+    buf.into_fd(flags & CLOSE_ON_EXEC)
 }
 
 impl Drop for ExportedBuf {

@@ -68,6 +68,13 @@ impl Fence {
     }
 }
 
+impl Clone for Fence {
+    fn clone(&self) -> Self {
+        // SAFETY: live (type invariant).
+        unsafe { Self::get(self.0) }
+    }
+}
+
 impl Drop for Fence {
     fn drop(&mut self) {
         // SAFETY: the reference this value owns (type invariant).
@@ -253,8 +260,9 @@ pub(crate) struct WriteFence {
 }
 
 impl WriteFence {
-    /// The fence, for adding to reservation objects.
-    fn fence(&self) -> Option<&Fence> {
+    /// The fence, for adding to reservation objects; `None` once
+    /// signalled.
+    pub(crate) fn fence(&self) -> Option<&Fence> {
         self.fence.as_ref()
     }
 
@@ -444,6 +452,49 @@ struct ResvGuard<'a> {
     _life: PhantomData<&'a ()>,
 }
 
+impl ResvGuard<'_> {
+    /// Locks `resv`, sleeping until it is free.
+    ///
+    /// # Safety
+    ///
+    /// `resv` must be a live reservation object while the guard exists.
+    unsafe fn lock(resv: *mut bindings::dma_resv) -> Result<Self> {
+        let resv = NonNull::new(resv).ok_or(EINVAL)?;
+        // SAFETY: live (the caller's guarantee); no acquire context, so it
+        // sleeps until the lock is free and cannot fail with -EDEADLK.
+        kernel::error::to_result(unsafe { bindings::rvcap_dma_resv_lock(resv.as_ptr()) })?;
+        // INVARIANT: locked just now, unlocked by the drop.
+        Ok(Self {
+            resv,
+            _life: PhantomData,
+        })
+    }
+
+    /// Room for one more fence.
+    fn reserve(&self) -> Result {
+        // SAFETY: locked (type invariant), as `dma_resv_reserve_fences`
+        // requires.
+        kernel::error::to_result(unsafe {
+            bindings::dma_resv_reserve_fences(self.resv.as_ptr(), 1)
+        })
+    }
+
+    /// Adds `fence` as a write fence, in the room [`ResvGuard::reserve`]
+    /// made.
+    fn add_write(&self, fence: &Fence) {
+        // SAFETY: locked, with room reserved by the caller; the fence is
+        // live (`fence` holds it) and the reservation object takes its own
+        // reference.
+        unsafe {
+            bindings::dma_resv_add_fence(
+                self.resv.as_ptr(),
+                fence.0.as_ptr(),
+                bindings::dma_resv_usage_DMA_RESV_USAGE_WRITE,
+            )
+        };
+    }
+}
+
 impl Drop for ResvGuard<'_> {
     fn drop(&mut self) {
         // SAFETY: locked by this value (type invariant).
@@ -456,7 +507,8 @@ impl Drop for ResvGuard<'_> {
 /// a writer must wait for (readers and writers) and that has not signalled.
 /// Fences added later are not waited for: a device that queued the same
 /// buffer after this one waits for this one instead, never the other way
-/// round, so no two devices can wait for each other.
+/// round. On failure (no memory for one more fence in `resv`, or for the
+/// record) the fence is not in `resv`, and the buffer must not be written.
 ///
 /// # Safety
 ///
@@ -471,19 +523,16 @@ pub(crate) unsafe fn publish_write(
     let Some(fence) = fence.fence() else {
         return Ok(());
     };
-    let resv = NonNull::new(resv).ok_or(EINVAL)?;
-    // SAFETY: live (the caller's guarantee); no acquire context, so it
-    // sleeps until the lock is free and cannot fail with -EDEADLK.
-    kernel::error::to_result(unsafe { bindings::rvcap_dma_resv_lock(resv.as_ptr()) })?;
-    // INVARIANT: locked just now, unlocked by the guard's drop.
-    let locked = ResvGuard {
-        resv,
-        _life: PhantomData,
-    };
+    // SAFETY: the caller's guarantee.
+    let locked = unsafe { ResvGuard::lock(resv)? };
+    // Room first: after it, nothing but the record can fail.
+    locked.reserve()?;
     let cursor = Opaque::<bindings::dma_resv_iter>::uninit();
-    // SAFETY: `cursor` is ours; `resv` is live and locked by `locked`,
-    // which the locked iteration requires.
-    unsafe { bindings::rvcap_dma_resv_iter_begin(cursor.get(), resv.as_ptr(), WAIT_AS_WRITER) };
+    // SAFETY: `cursor` is ours; the reservation object is live and locked
+    // by `locked`, which the locked iteration requires.
+    unsafe {
+        bindings::rvcap_dma_resv_iter_begin(cursor.get(), locked.resv.as_ptr(), WAIT_AS_WRITER)
+    };
     // SAFETY: begun above, under the lock.
     let mut next = unsafe { bindings::dma_resv_iter_first(cursor.get()) };
     while let Some(other) = NonNull::new(next) {
@@ -498,18 +547,38 @@ pub(crate) unsafe fn publish_write(
     }
     // The locked iterator takes no references, so `dma_resv_iter_end` has
     // nothing to put.
-    // SAFETY: locked (`locked`), as `dma_resv_reserve_fences` requires.
-    kernel::error::to_result(unsafe { bindings::dma_resv_reserve_fences(resv.as_ptr(), 1) })?;
-    // SAFETY: locked, with room reserved just above; the fence is live
-    // (`fence` holds it) and the reservation object takes its own reference.
-    unsafe {
-        bindings::dma_resv_add_fence(
-            resv.as_ptr(),
-            fence.0.as_ptr(),
-            bindings::dma_resv_usage_DMA_RESV_USAGE_WRITE,
-        )
-    };
-    drop(locked);
+    locked.add_write(fence);
+    Ok(())
+}
+
+/// Adds `fence` to `resv` as a write fence, waiting for nothing: for a
+/// dma-buf made (EXPBUF) of a buffer the device holds, which gets the
+/// fence the buffer's other dma-bufs got when it was handed over.
+///
+/// # Safety
+///
+/// As for [`publish_write`].
+pub(crate) unsafe fn add_write(resv: *mut bindings::dma_resv, fence: &Fence) -> Result {
+    // SAFETY: the caller's guarantee.
+    let locked = unsafe { ResvGuard::lock(resv)? };
+    locked.reserve()?;
+    locked.add_write(fence);
+    Ok(())
+}
+
+/// Waits (interruptibly) for the fences of `resv` a CPU access must wait
+/// for: every fence for a writer (`writes`), the write fences for a
+/// reader (`dma_resv_usage_rw`), as `dma_buf_begin_cpu_access` does.
+///
+/// # Safety
+///
+/// `resv` must be a live reservation object for the duration of the call.
+pub(crate) unsafe fn wait_for_fences(resv: *mut bindings::dma_resv, writes: bool) -> Result {
+    // SAFETY: live (the caller's guarantee); takes no lock of ours.
+    let ret = unsafe { bindings::rvcap_dma_resv_wait(resv, writes) };
+    if ret < 0 {
+        return Err(Error::from_errno(ret as i32));
+    }
     Ok(())
 }
 

@@ -694,6 +694,12 @@ void rvcap_dma_resv_iter_begin(struct dma_resv_iter *cursor,
 	dma_resv_iter_begin(cursor, obj, usage);
 }
 
+long rvcap_dma_resv_wait(struct dma_resv *obj, bool write)
+{
+	return dma_resv_wait_timeout(obj, dma_resv_usage_rw(write), true,
+				     MAX_SCHEDULE_TIMEOUT);
+}
+
 void rvcap_spin_lock_init(spinlock_t *lock)
 {
 	spin_lock_init(lock);

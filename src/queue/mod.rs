@@ -497,6 +497,20 @@ pub(crate) struct Allocated {
     pub(crate) non_coherent: bool,
 }
 
+/// What DQBUF syncs for the CPU of a plane ([`Queue::cpu_syncs`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CpuSync {
+    /// No plane.
+    None,
+    /// Nothing: a hint says the CPU will not read the frame, unless other
+    /// devices see the memory ([`Dma::has_other_views`]): then the frame.
+    Hinted,
+    /// The bytes the frame occupies.
+    Frame,
+    /// The first `usize` bytes: the plane's `length` ([`Policy::full_sync`]).
+    Whole(usize),
+}
+
 /// What the engine reports for a finished frame.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct FrameDone {
@@ -508,11 +522,12 @@ pub(crate) struct FrameDone {
     pub(crate) timestamp_ns: u64,
     /// Whether the frame is corrupt (`V4L2_BUF_FLAG_ERROR`).
     pub(crate) error: bool,
-    /// Whether the device side already synced each plane for the CPU, as
-    /// DQBUF would ([`Queue::cpu_sync_lengths`]), because others could
-    /// read the frame before DQBUF (a write fence signalled): DQBUF then
-    /// does not sync again.
-    pub(crate) synced_for_cpu: bool,
+    /// Which planes the device side already synced for the CPU, as DQBUF
+    /// would ([`Queue::cpu_syncs`]), and handed on to the other views
+    /// ([`Dma::frame_written`]), because others could read the frame
+    /// before DQBUF (a write fence signalled): DQBUF and STREAMOFF then do
+    /// neither again for them.
+    pub(crate) synced_for_cpu: [bool; MAX_PLANES],
 }
 
 /// What QUERYBUF, QBUF and DQBUF report about one plane of a buffer.
@@ -643,15 +658,6 @@ impl<D: Dma> Plane<D> {
         false
     }
 
-    /// After the device side synced a frame of this plane for the CPU
-    /// ([`FrameDone::synced_for_cpu`]): on to the other views, as
-    /// [`Plane::hand_to_cpu`] does after its sync, unless the frame is empty.
-    fn frame_to_other_views(&self, dma: &mut D) {
-        if let (Some(mapping), true) = (&self.mapping, self.bytesused > 0) {
-            dma.frame_written(mapping);
-        }
-    }
-
     /// The bytes the device may write: at most `length`; the rest of a
     /// dma-buf stays the CPU's.
     fn device_bytes(&self, dma: &D, mapping: &D::Mapping) -> Range<usize> {
@@ -711,7 +717,7 @@ pub(crate) struct Slot<D: Dma> {
     num_planes: usize,
     error: bool,
     /// See [`FrameDone::synced_for_cpu`].
-    synced_for_cpu: bool,
+    synced_for_cpu: [bool; MAX_PLANES],
     sequence: u32,
     timestamp_ns: u64,
     times_queued: u64,
@@ -725,7 +731,7 @@ impl<D: Dma> Slot<D> {
             planes: core::array::from_fn(|p| Plane::new(request.plane_sizes[p])),
             num_planes: request.num_planes,
             error: false,
-            synced_for_cpu: false,
+            synced_for_cpu: [false; MAX_PLANES],
             sequence: 0,
             timestamp_ns: 0,
             times_queued: 0,
@@ -754,11 +760,10 @@ impl<D: Dma> Slot<D> {
             // engine finishes or drops it before STREAMOFF returns, so
             // none is left but where a test stops it) may hold nothing.
             let written = self.state == State::Done;
-            for plane in self.planes() {
-                if written && self.synced_for_cpu {
-                    // Synced when the frame ended (and the device wrote
-                    // nothing after it).
-                    plane.frame_to_other_views(dma);
+            for (plane, &synced) in self.planes().iter().zip(&self.synced_for_cpu) {
+                if written && synced {
+                    // Synced and handed on when the frame ended (and the
+                    // device wrote nothing after it).
                     continue;
                 }
                 skipped += u64::from(plane.hand_to_cpu(dma, None, skip, written));
@@ -1312,7 +1317,7 @@ impl<D: Dma> Queue<D> {
             plane.bytesused = 0;
         }
         slot.error = false;
-        slot.synced_for_cpu = false;
+        slot.synced_for_cpu = [false; MAX_PLANES];
         slot.hints = hints;
         self.skips.for_device += skipped;
         Ok(())
@@ -1522,10 +1527,10 @@ impl<D: Dma> Queue<D> {
         let mut skipped = 0;
         let skip = self.skips(self.slot(index)?.hints).skip_for_cpu;
         let slot = self.slot_mut(index)?;
-        for plane in slot.planes() {
-            if slot.synced_for_cpu {
-                // The device side made this sync when the frame ended.
-                plane.frame_to_other_views(dma);
+        for (plane, &synced) in slot.planes().iter().zip(&slot.synced_for_cpu) {
+            if synced {
+                // The device side made this sync and hand-on when the frame
+                // ended.
                 continue;
             }
             let frame = if policy.full_sync {
@@ -1655,18 +1660,23 @@ impl<D: Dma> Queue<D> {
         true
     }
 
-    /// What DQBUF syncs for the CPU of each plane of buffer `index`: the
-    /// whole `length` (with [`Policy::full_sync`]; `Some`), or the bytes the
-    /// frame occupies (`None`), for a device side that makes that sync
-    /// itself ([`FrameDone::synced_for_cpu`]).
-    pub(crate) fn cpu_sync_lengths(&self, index: usize) -> [Option<usize>; MAX_PLANES] {
-        let mut lengths = [None; MAX_PLANES];
-        if let (Ok(slot), true) = (self.slot(index), self.policy.full_sync) {
-            for (length, plane) in lengths.iter_mut().zip(slot.planes()) {
-                *length = Some(plane.length);
-            }
+    /// What DQBUF would sync for the CPU of each plane of buffer `index`,
+    /// for a device side that makes that sync itself when the frame ends
+    /// ([`FrameDone::synced_for_cpu`]).
+    pub(crate) fn cpu_syncs(&self, index: usize) -> [CpuSync; MAX_PLANES] {
+        let mut syncs = [CpuSync::None; MAX_PLANES];
+        let Ok(slot) = self.slot(index) else {
+            return syncs;
+        };
+        let hinted = self.skips(slot.hints).skip_for_cpu;
+        for (sync, plane) in syncs.iter_mut().zip(slot.planes()) {
+            *sync = match (hinted, self.policy.full_sync) {
+                (true, _) => CpuSync::Hinted,
+                (false, true) => CpuSync::Whole(plane.length),
+                (false, false) => CpuSync::Frame,
+            };
         }
-        lengths
+        syncs
     }
 
     /// The mapping of plane `plane` of buffer `index`, if it has one.

@@ -5,7 +5,7 @@
 //! STREAMOFF takes back, and the bookkeeping of finished frames.
 
 use crate::queue::device::{DeviceQueue, DeviceWork, Entry, Next};
-use crate::queue::{FrameDone, MAX_BUFFERS};
+use crate::queue::{FrameDone, MAX_BUFFERS, MAX_PLANES};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::vec::Vec;
@@ -63,7 +63,7 @@ fn frame(sequence: u32) -> FrameDone {
         sequence,
         timestamp_ns: u64::from(sequence),
         error: false,
-        synced_for_cpu: false,
+        synced_for_cpu: [false; MAX_PLANES],
     }
 }
 

@@ -507,7 +507,7 @@ impl Rig {
             sequence,
             timestamp_ns: 1_000 + u64::from(sequence),
             error: false,
-            synced_for_cpu: false,
+            synced_for_cpu: [false; MAX_PLANES],
         };
         assert!(self.q.finish_frame(index, done));
         Some(index)
@@ -957,7 +957,7 @@ fn frame_shorter_than_written(
         sequence: 0,
         timestamp_ns: 1,
         error: false,
-        synced_for_cpu: false,
+        synced_for_cpu: [false; MAX_PLANES],
     };
     assert!(r.q.finish_frame(index, done));
     let before = r.counters();
