@@ -376,8 +376,9 @@ v4l2_ctl_stream_dmabuf() {
 # for the export/import pairs, so nothing skips for want of a node.
 # rvcap_fence_test (implicit fences) is one of them, in every boot: system
 # heap and udmabuf imports and EXPBUF on rvcap-0, EXPBUF at NV12M on
-# rvcap-2, foreign fences from sw_sync (the test kernel's CONFIG_SW_SYNC,
-# debugfs sync/sw_sync); and the fuzzer mixes fence operations in.
+# rvcap-2, their exports imported by rvcap-1 and rvcap-3, foreign fences
+# from sw_sync (the test kernel's CONFIG_SW_SYNC, debugfs sync/sw_sync);
+# and the fuzzer mixes fence operations in.
 modprobe rvcap num_devices=4 multiplanar=1,1,2,2 || { echo "modprobe rvcap failed"; exit 1; }
 echo "rvcap-kselftest-begin"
 {

@@ -18,6 +18,13 @@
  *   fence untouched.
  * - With the debugfs knob "fences" off, none of this: buffers poll ready
  *   and foreign fences hold nothing off.
+ * - A dma-buf exported (VIDIOC_EXPBUF) of an MMAP buffer while it is queued
+ *   carries the write fence of that queueing too.
+ * - When the fence of an exported buffer signals, the frame is in every
+ *   importer's view as well: another rvcap node that imported the export
+ *   and keeps it mapped must not bring its older view back when a CPU
+ *   brackets its reads with DMA_BUF_IOCTL_SYNC before the exporter's DQBUF
+ *   (under swiotlb=force, its bounce slot).
  *
  * Variants: buffers imported from the system dma-heap and from udmabuf
  * (single-planar node, YUYV), and rvcap's own MMAP buffers exported with
@@ -25,7 +32,10 @@
  * node (NV12M, two planes; the foreign fence goes into the last plane's
  * export). The node is the first rvcap node of its kind by QUERYCAP
  * ($RVCAP_DEV, $RVCAP_MPLANE_DEVICE to choose), with its debugfs directory
- * found from its sysfs name. Expects rvcap loaded.
+ * found from its sysfs name. The export tests (fixture fence_exports) run
+ * on both kinds, YUYV and NV12M, the importer being the next rvcap node of
+ * the same kind (rvcap-1 and rvcap-3 with num_devices=4
+ * multiplanar=1,1,2,2). Expects rvcap loaded.
  */
 #define _GNU_SOURCE
 #include <time.h>
@@ -417,11 +427,10 @@ static void close_exports(struct _test_data_fence *self)
 	}
 }
 
-FIXTURE_SETUP(fence)
+/* Nothing open, mapped or imported yet. */
+static void node_init(struct _test_data_fence *self)
 {
-	struct v4l2_capability cap;
 	unsigned int i, p;
-	int ret;
 
 	self->fd = -1;
 	self->dev = -1;
@@ -430,15 +439,16 @@ FIXTURE_SETUP(fence)
 	for (i = 0; i < NBUFS; i++)
 		for (p = 0; p < NPLANES; p++)
 			rvcap_dmabuf_init(&self->imported[i][p]);
-	if (variant->mplane) {
-		if (rvcap_mplane_node(self->path, sizeof(self->path)))
-			SKIP(return, RVCAP_NO_MPLANE_NODE);
-	} else if (getenv("RVCAP_DEV") || rvcap_find_node(false, self->path, sizeof(self->path))) {
-		snprintf(self->path, sizeof(self->path), "%s", rvcap_dev());
-	}
-	self->type = variant->mplane ? MPLANE : CAPTURE;
-	self->memory = variant->source == EXPBUF ? V4L2_MEMORY_MMAP : V4L2_MEMORY_DMABUF;
-	self->bracket = variant->source != UDMABUF;
+}
+
+/*
+ * Opens self->path, checks that it is rvcap's, finds its debugfs directory
+ * and leaves it stopped, without buffers, its knobs the defaults.
+ */
+static void node_open(struct __test_metadata *_metadata, struct _test_data_fence *self)
+{
+	struct v4l2_capability cap;
+
 	self->fd = open(self->path, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", self->path, strerror(errno));
 	memset(&cap, 0, sizeof(cap));
@@ -451,6 +461,46 @@ FIXTURE_SETUP(fence)
 	rvcap_set_knob_of(self->dev, KNOB, 1);
 	rvcap_stream_type(self->fd, self->type, false);
 	rvcap_reqbufs_type(self->fd, self->type, V4L2_MEMORY_MMAP, 0);
+}
+
+/* Restores and closes the node, its exports, imports and timeline. */
+static void node_release(struct _test_data_fence *self)
+{
+	unsigned int i, p;
+
+	if (self->fd >= 0) {
+		rvcap_restore_defaults_type(self->fd, self->type);
+		close(self->fd);
+		self->fd = -1;
+	}
+	if (self->dev >= 0)
+		rvcap_set_knob_of(self->dev, KNOB, 1);
+	/* Signals what is left of the foreign fences (with -ENOENT). */
+	if (self->timeline >= 0)
+		close(self->timeline);
+	self->timeline = -1;
+	close_exports(self);
+	for (i = 0; i < NBUFS; i++)
+		for (p = 0; p < NPLANES; p++)
+			rvcap_unexport(&self->imported[i][p]);
+}
+
+FIXTURE_SETUP(fence)
+{
+	unsigned int i;
+	int ret;
+
+	node_init(self);
+	if (variant->mplane) {
+		if (rvcap_mplane_node(self->path, sizeof(self->path)))
+			SKIP(return, RVCAP_NO_MPLANE_NODE);
+	} else if (getenv("RVCAP_DEV") || rvcap_find_node(false, self->path, sizeof(self->path))) {
+		snprintf(self->path, sizeof(self->path), "%s", rvcap_dev());
+	}
+	self->type = variant->mplane ? MPLANE : CAPTURE;
+	self->memory = variant->source == EXPBUF ? V4L2_MEMORY_MMAP : V4L2_MEMORY_DMABUF;
+	self->bracket = variant->source != UDMABUF;
+	node_open(_metadata, self);
 	self->timeline = open(SW_SYNC_PATH, O_RDWR | O_CLOEXEC);
 	if (variant->source != EXPBUF) {
 		struct v4l2_format fmt;
@@ -475,21 +525,7 @@ FIXTURE_SETUP(fence)
 
 FIXTURE_TEARDOWN(fence)
 {
-	unsigned int i, p;
-
-	if (self->fd >= 0) {
-		rvcap_restore_defaults_type(self->fd, self->type);
-		close(self->fd);
-	}
-	if (self->dev >= 0)
-		rvcap_set_knob_of(self->dev, KNOB, 1);
-	/* Signals what is left of the foreign fences (with -ENOENT). */
-	if (self->timeline >= 0)
-		close(self->timeline);
-	close_exports(self);
-	for (i = 0; i < NBUFS; i++)
-		for (p = 0; p < NPLANES; p++)
-			rvcap_unexport(&self->imported[i][p]);
+	node_release(self);
 }
 
 /* ---- The tests */
@@ -789,6 +825,305 @@ TEST_F(fence, with_the_knob_off_buffers_poll_ready_and_foreign_fences_hold_nothi
 	ASSERT_EQ(0, stream(self, false));
 	ASSERT_EQ(0, rvcap_set_knob_of(self->dev, KNOB, 1));
 	close(foreign);
+}
+
+/* ---- Exports of rvcap's MMAP buffers, and a second node importing them */
+
+#define NO_SECOND_NODE \
+	"no second rvcap node of this buffer type (load rvcap with num_devices=4 multiplanar=1,1,2,2)"
+
+/*
+ * Node A with MMAP buffers, every plane exported and mapped through its
+ * export (the fence fixture's EXPBUF set-up), and node B: another rvcap
+ * node of A's buffer type that may import A's exports.
+ */
+FIXTURE(fence_exports) {
+	struct _test_data_fence a;
+	struct _test_data_fence b;
+};
+
+FIXTURE_VARIANT(fence_exports) {
+	uint32_t fourcc;
+	bool mplane;
+};
+
+FIXTURE_VARIANT_ADD(fence_exports, yuyv) {
+	.fourcc = V4L2_PIX_FMT_YUYV,
+};
+
+FIXTURE_VARIANT_ADD(fence_exports, nv12m) {
+	.fourcc = V4L2_PIX_FMT_NV12M,
+	.mplane = true,
+};
+
+/*
+ * The first rvcap node (by /dev/videoN) of the buffer type @mplane says
+ * whose device is not rvcap.@not_dev, into @path; 0 or -ENOENT.
+ */
+static int other_node(int not_dev, bool mplane, char *path, size_t len)
+{
+	struct v4l2_capability cap;
+	int i, fd, ret, dev;
+
+	for (i = 0; i < 64; i++) {
+		snprintf(path, len, "/dev/video%d", i);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		memset(&cap, 0, sizeof(cap));
+		ret = xioctl(fd, VIDIOC_QUERYCAP, &cap);
+		dev = rvcap_fd_instance(fd);
+		close(fd);
+		if (!ret && dev >= 0 && dev != not_dev && rvcap_node_is(&cap, &mplane))
+			return 0;
+	}
+	path[0] = '\0';
+	return -ENOENT;
+}
+
+FIXTURE_SETUP(fence_exports)
+{
+	struct _test_data_fence *a = &self->a, *b = &self->b;
+
+	node_init(a);
+	node_init(b);
+	b->path[0] = '\0';
+	if (variant->mplane) {
+		if (rvcap_mplane_node(a->path, sizeof(a->path)))
+			SKIP(return, RVCAP_NO_MPLANE_NODE);
+	} else if (getenv("RVCAP_DEV") || rvcap_find_node(false, a->path, sizeof(a->path))) {
+		snprintf(a->path, sizeof(a->path), "%s", rvcap_dev());
+	}
+	a->type = variant->mplane ? MPLANE : CAPTURE;
+	a->memory = V4L2_MEMORY_MMAP;
+	a->bracket = true;
+	node_open(_metadata, a);
+	node_setup(_metadata, a, variant->fourcc, true);
+	other_node(a->dev, variant->mplane, b->path, sizeof(b->path));
+	b->type = a->type;
+	b->memory = V4L2_MEMORY_DMABUF;
+	b->bracket = true;
+}
+
+FIXTURE_TEARDOWN(fence_exports)
+{
+	/* B first: its buffers are A's exports. */
+	node_release(&self->b);
+	node_release(&self->a);
+}
+
+/*
+ * Node B imports every plane of A's buffers (A's exports, not closed with
+ * B: b->memory is DMABUF) as DMABUF buffers and captures one frame into
+ * each, colour bars (not the verification pattern, so that none can pass
+ * for A's frame); then keeps them all dequeued while it streams on. So B
+ * keeps its mapping of every export (rvcap maps an import once, at its
+ * first QBUF, until REQBUFS(0)), and under swiotlb=force each mapping's
+ * bounce slot holds B's old frame.
+ */
+static void b_captures_into_a_exports_and_keeps_them(struct __test_metadata *_metadata,
+						      struct _test_data_fence_exports *self,
+						      const struct _fixture_variant_fence_exports *variant)
+{
+	struct _test_data_fence *a = &self->a, *b = &self->b;
+	uint32_t index, seq;
+	unsigned int i, p, got = 0;
+
+	memcpy(b->dmabuf, a->dmabuf, sizeof(b->dmabuf));
+	memcpy(b->cpu, a->cpu, sizeof(b->cpu));
+	memcpy(b->len, a->len, sizeof(b->len));
+	node_open(_metadata, b);
+	node_setup(_metadata, b, variant->fourcc, false);
+	ASSERT_EQ(a->nplanes, b->nplanes);
+	for (p = 0; p < a->nplanes; p++)
+		ASSERT_EQ(a->size[p], b->size[p]) TH_LOG("plane %u", p);
+	ASSERT_EQ(0, rvcap_set_pattern(b->fd, 0));
+	for (i = 0; i < NBUFS; i++)
+		ASSERT_EQ(0, qbuf(b, i)) TH_LOG("QBUF on B of A's export %u", i);
+	ASSERT_EQ(0, stream(b, true));
+	for (i = 0; i < NBUFS; i++) {
+		dequeue(_metadata, b, &index, &seq);
+		got |= 1u << index;
+	}
+	ASSERT_EQ((1u << NBUFS) - 1, got);
+}
+
+/*
+ * B holds a mapping of each of A's exports, its view of them B's old frame
+ * (b_captures_into_a_exports_and_keeps_them()). Then A captures into each
+ * of its buffers in turn, one queued at a time. As soon as the buffer's
+ * export polls ready (rvcap's write fence signalled) and before A's DQBUF,
+ * the export read between DMA_BUF_IOCTL_SYNC START|READ and END must be
+ * A's frame, every byte: the START syncs every importer's view for the
+ * CPU, B's too, so rvcap must put the frame into B's view before the fence
+ * signals, or (under swiotlb=force) B's old frame is copied back over it.
+ * A's sequence is known at DQBUF: the bytes read are kept and checked
+ * against the verification frame then.
+ */
+TEST_F(fence_exports,
+	an_exported_buffers_frame_reaches_its_importers_views_before_the_fence_signals)
+{
+	struct _test_data_fence *a = &self->a, *b = &self->b;
+	struct dma_buf_sync s;
+	uint8_t *seen[NPLANES] = { NULL };
+	uint32_t index, seq;
+	unsigned int i, p;
+	size_t off;
+	long bad;
+
+	if (!b->path[0])
+		SKIP(return, NO_SECOND_NODE);
+	b_captures_into_a_exports_and_keeps_them(_metadata, self, variant);
+	for (p = 0; p < a->nplanes; p++) {
+		seen[p] = malloc(a->size[p]);
+		ASSERT_NE(NULL, seen[p]);
+	}
+	for (i = 0; i < NBUFS; i++) {
+		ASSERT_EQ(0, qbuf(a, i));
+		if (i == 0)
+			ASSERT_EQ(0, stream(a, true));
+		for (p = 0; p < a->nplanes; p++) {
+			ASSERT_EQ(1, poll_in(a->dmabuf[i][p], FRAME_MS)) {
+				TH_LOG("buffer %u plane %u: the export not ready within %d ms", i,
+				       p, FRAME_MS);
+			}
+			s.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ;
+			ASSERT_EQ(0, xioctl(a->dmabuf[i][p], DMA_BUF_IOCTL_SYNC, &s));
+			memcpy(seen[p], a->cpu[i][p], a->size[p]);
+			s.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ;
+			ASSERT_EQ(0, xioctl(a->dmabuf[i][p], DMA_BUF_IOCTL_SYNC, &s));
+		}
+		dequeue(_metadata, a, &index, &seq);
+		ASSERT_EQ(i, index);
+		for (off = 0, p = 0; p < a->nplanes; off += a->size[p], p++) {
+			bad = rvcap_check_plane(seen[p], a->size[p], off, seq);
+			ASSERT_EQ(-1, bad) {
+				TH_LOG("buffer %u plane %u, read when its fence signalled, sequence %u: byte %ld is 0x%02x, want 0x%02x",
+				       i, p, seq, bad, seen[p][bad],
+				       rvcap_verification_byte(off + bad, seq));
+			}
+		}
+	}
+	ASSERT_EQ(0, stream(a, false));
+	ASSERT_EQ(0, stream(b, false));
+	ASSERT_EQ(0, rvcap_reqbufs_type(b->fd, b->type, V4L2_MEMORY_DMABUF, 0));
+	for (p = 0; p < a->nplanes; p++)
+		free(seen[p]);
+}
+
+/*
+ * EXPBUF of every plane of A's buffer @index (O_RDWR): the new dma-bufs
+ * into @fd, mapped into @map (each plane's length).
+ */
+static void export_again(struct __test_metadata *_metadata, struct _test_data_fence *a,
+			 uint32_t index, int *fd, uint8_t **map)
+{
+	unsigned int p;
+	int ret;
+
+	for (p = 0; p < a->nplanes; p++) {
+		struct v4l2_exportbuffer e = {
+			.type = a->type,
+			.index = index,
+			.plane = p,
+			.flags = O_RDWR | O_CLOEXEC,
+		};
+
+		ret = xioctl(a->fd, VIDIOC_EXPBUF, &e);
+		ASSERT_EQ(0, ret) TH_LOG("EXPBUF %u/%u: %s", index, p, strerror(-ret));
+		fd[p] = e.fd;
+		map[p] = mmap(NULL, a->len[index][p], PROT_READ, MAP_SHARED, e.fd, 0);
+		ASSERT_NE(MAP_FAILED, map[p]);
+	}
+}
+
+/*
+ * A buffer queued while streaming, behind the others at 15 frames a second
+ * (its frame some 200 ms away), exported only now: every plane's new
+ * dma-buf must carry rvcap's write fence of that queueing, polling
+ * not-ready with its EXPORT_SYNC_FILE (READ: the write fences) pending,
+ * until the frame is written; then both signal, status 1, and DQBUF
+ * returns the buffer, the new export's every byte the verification frame.
+ * A round whose frame came before the check (QUERYBUF says done: the
+ * guest was descheduled) proves nothing and is tried again, up to three
+ * times.
+ */
+TEST_F(fence_exports, a_buffer_exported_while_queued_carries_the_write_fence)
+{
+	struct _test_data_fence *a = &self->a;
+	struct v4l2_streamparm parm = { .type = a->type };
+	const uint32_t last = NBUFS - 1;
+	bool seen_pending = false;
+	unsigned int i, p, round;
+	uint32_t index, seq;
+
+	parm.parm.capture.timeperframe.numerator = 1;
+	parm.parm.capture.timeperframe.denominator = 15;
+	ASSERT_EQ(0, xioctl(a->fd, VIDIOC_S_PARM, &parm));
+	ASSERT_EQ(15U, parm.parm.capture.timeperframe.denominator);
+	for (round = 0; round < 3 && !seen_pending; round++) {
+		int fd[NPLANES], sync[NPLANES], ready[NPLANES], status[NPLANES];
+		uint8_t *map[NPLANES];
+		struct dma_buf_sync s;
+		bool pending = true;
+		size_t off;
+		long bad;
+
+		for (i = 0; i < last; i++)
+			ASSERT_EQ(0, qbuf(a, i));
+		ASSERT_EQ(0, stream(a, true));
+		ASSERT_EQ(0, qbuf(a, last));
+		export_again(_metadata, a, last, fd, map);
+		for (p = 0; p < a->nplanes; p++) {
+			ready[p] = poll_in(fd[p], 0);
+			sync[p] = export_sync_file(fd[p], DMA_BUF_SYNC_READ);
+			ASSERT_LE(0, sync[p]) TH_LOG("EXPORT_SYNC_FILE: %s", strerror(-sync[p]));
+			ASSERT_EQ(0, sync_file_status(sync[p], &status[p]));
+			pending = pending && ready[p] == 0 && status[p] == 0;
+			TH_LOG("round %u, plane %u: the new export %s, its sync_file status %d",
+			       round, p, ready[p] ? "ready" : "busy", status[p]);
+		}
+		/*
+		 * A fence signals just before its buffer is done: a moment for
+		 * QUERYBUF to tell a frame that came early from no fence.
+		 */
+		if (!pending) {
+			usleep(20000);
+			ASSERT_NE(0U, buf_flags(a, last) & V4L2_BUF_FLAG_DONE) {
+				TH_LOG("buffer %u is queued, its frame not written, yet the dma-buf exported of it now polls ready or its write fences are signalled: no rvcap write fence",
+				       last);
+			}
+			TH_LOG("round %u: the frame was written before the check; again", round);
+		}
+		seen_pending = pending;
+		/* Then the frame: the fences signal, the buffer comes back. */
+		for (p = 0; p < a->nplanes; p++) {
+			EXPECT_EQ(1, poll_in(sync[p], FRAME_MS)) TH_LOG("plane %u", p);
+			ASSERT_EQ(0, sync_file_status(sync[p], &status[p]));
+			EXPECT_EQ(1, status[p]) TH_LOG("plane %u: the write fence's status", p);
+			EXPECT_EQ(1, poll_in(fd[p], FRAME_MS)) TH_LOG("plane %u", p);
+			close(sync[p]);
+		}
+		do {
+			dequeue(_metadata, a, &index, &seq);
+		} while (index != last);
+		for (off = 0, p = 0; p < a->nplanes; off += a->size[p], p++) {
+			s.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ;
+			ASSERT_EQ(0, xioctl(fd[p], DMA_BUF_IOCTL_SYNC, &s));
+			bad = rvcap_check_plane(map[p], a->size[p], off, seq);
+			s.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ;
+			ASSERT_EQ(0, xioctl(fd[p], DMA_BUF_IOCTL_SYNC, &s));
+			ASSERT_EQ(-1, bad) {
+				TH_LOG("the new export of buffer %u plane %u, sequence %u: byte %ld is 0x%02x, want 0x%02x",
+				       last, p, seq, bad, map[p][bad],
+				       rvcap_verification_byte(off + bad, seq));
+			}
+			munmap(map[p], a->len[last][p]);
+			close(fd[p]);
+		}
+		ASSERT_EQ(0, stream(a, false));
+	}
+	ASSERT_TRUE(seen_pending) TH_LOG("no round checked before the frame was written");
 }
 
 TEST_HARNESS_MAIN
