@@ -254,6 +254,11 @@ impl Shared {
             let Some((index, frame)) = self.device.lock().take_finished() else {
                 break;
             };
+            // Signalled: no export made from now on needs it, and a fence
+            // kept would keep the module (its fences hold it) loaded.
+            if let Some(last) = st.last_fences.get_mut(index) {
+                *last = None;
+            }
             moved |= st.queue.finish_frame(index, frame);
         }
         if moved {
@@ -267,6 +272,9 @@ impl Shared {
     /// frames it finished into the queue.
     pub(crate) fn take_back(&self, st: &mut State) {
         self.take_finished(st);
+        for last in st.last_fences.iter_mut() {
+            *last = None;
+        }
         loop {
             // The guard goes at the end of the statement: the work (its
             // fence signalled, its mappings let go) is dropped unlocked.

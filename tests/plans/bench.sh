@@ -46,6 +46,17 @@
 # dma-contig, whose one contiguous segment is more than swiotlb bounces at
 # once, so that the importer cannot map it under swiotlb=force),
 # 640x480 and 1920x1080.
+
+# rmmod rvcap, retried for up to 5 s: each fence rvcap published holds
+# the module until an RCU grace period after its last user let go of it.
+unload_rvcap() {
+	for _ in $(seq 50); do
+		rmmod rvcap 2>/dev/null && return 0
+		sleep 0.1
+	done
+	rmmod rvcap
+}
+
 set -e
 boot=${1:?coherent, swiotlb or iommu}
 frames=${2:-300}
@@ -69,7 +80,7 @@ hint_modes='coherent:none noncoherent:noncoherent hints:hints'
 # swiotlb boots.
 exported_rows() {
 	started=$(date +%s)
-	rmmod rvcap
+	unload_rvcap
 	modprobe rvcap num_devices=2
 	rvcap=$(node rvcap-0)
 	importer=$(node rvcap-1)
@@ -193,5 +204,5 @@ else
 	done
 	exported_rows
 fi
-rmmod rvcap
+unload_rvcap
 echo "bench: $boot boot done"

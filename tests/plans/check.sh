@@ -7,6 +7,17 @@
 # v4l2-compliance prints its own summary between rvcap-compliance-begin/end.
 # $1: "validate" in the one boot that also checks the test programs
 # against vivid (see below).
+
+# rmmod rvcap, retried for up to 5 s: each fence rvcap published holds
+# the module until an RCU grace period after its last user let go of it.
+unload_rvcap() {
+	for _ in $(seq 50); do
+		rmmod rvcap 2>/dev/null && return 0
+		sleep 0.1
+	done
+	rmmod rvcap
+}
+
 status=0
 plan_arg=$1
 
@@ -440,7 +451,7 @@ fi
 # and two multi-planar (multiplanar=1,1,2,2, as vivid's parameter), so
 # that each kind can export to one of its own kind.
 mplane_ok=false
-if rmmod rvcap && modprobe rvcap num_devices=4 multiplanar=1,1,2,2 &&
+if unload_rvcap && modprobe rvcap num_devices=4 multiplanar=1,1,2,2 &&
 	mplane=$(node rvcap-2); then
 	mplane_ok=true
 	drops_dev=rvcap.2
@@ -485,7 +496,7 @@ if rmmod rvcap && modprobe rvcap num_devices=4 multiplanar=1,1,2,2 &&
 fi
 drops_dev=
 $mplane_ok || { echo "rvcap did not load with a multi-planar device"; status=1; }
-rmmod rvcap || { echo "rmmod rvcap failed"; status=1; }
+unload_rvcap || { echo "rmmod rvcap failed"; status=1; }
 # Everything rvcap allocated is gone: two scans (the second, a scan's time
 # after the first, finds even what rmmod leaked older than 5 s).
 kmemleak_scan

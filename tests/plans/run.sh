@@ -4,6 +4,17 @@
 # test pattern) and through DMA-BUF import from the system dma-heap, send
 # the frames to the host on the third serial port, and show what the driver
 # did. Each file sent is announced on a line "rvcap-file: NAME BYTES".
+
+# rmmod rvcap, retried for up to 5 s: each fence rvcap published holds
+# the module until an RCU grace period after its last user let go of it.
+unload_rvcap() {
+	for _ in $(seq 50); do
+		rmmod rvcap 2>/dev/null && return 0
+		sleep 0.1
+	done
+	rmmod rvcap
+}
+
 set -e
 # The data port, raw (no newline translation), and held open on fd 3 for
 # the whole plan: a virtio console (arm64) resets its settings at its last
@@ -38,5 +49,5 @@ awk 'NR == FNR { before[$1] = $2; next } { printf "  %-24s %d\n", $1, $2 - befor
 	/tmp/before "$counters"
 echo "== engine, since load"
 grep -E '^(frames|drops|errors) ' "$counters" | sed 's/^/  /'
-rmmod rvcap
+unload_rvcap
 echo "== rmmod rvcap: done"
