@@ -18,7 +18,7 @@ FIXTURE(contig) {
 FIXTURE_SETUP(contig)
 {
 	if (rvcap_path_exists(RVCAP_MODULE_SYSFS))
-		ASSERT_EQ(0, rvcap_unload_module());
+		ASSERT_EQ(0, rvcap_unload_module_settled());
 	ASSERT_EQ(0, rvcap_load_module("contig=1"));
 	self->fd = open(rvcap_dev(), O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->fd);
@@ -28,7 +28,7 @@ FIXTURE_SETUP(contig)
 FIXTURE_TEARDOWN(contig)
 {
 	close(self->fd);
-	rvcap_unload_module();
+	rvcap_unload_module_settled();
 }
 
 /* Streams @frames frames and checks every byte of each. */

@@ -68,7 +68,7 @@ FIXTURE(module) {
 FIXTURE_SETUP(module)
 {
 	if (rvcap_path_exists(RVCAP_MODULE_SYSFS))
-		ASSERT_EQ(0, rvcap_unload_module());
+		ASSERT_EQ(0, rvcap_unload_module_settled());
 	ASSERT_FALSE(rvcap_path_exists(RVCAP_MODULE_SYSFS));
 	self->kmsg = kmsg_open_at_end();
 	ASSERT_LE(0, self->kmsg);
@@ -77,7 +77,7 @@ FIXTURE_SETUP(module)
 FIXTURE_TEARDOWN(module)
 {
 	if (rvcap_path_exists(RVCAP_MODULE_SYSFS))
-		rvcap_unload_module();
+		rvcap_unload_module_settled();
 	close(self->kmsg);
 }
 
@@ -102,7 +102,7 @@ TEST_F(module, load_registers_dma_device_and_logs_once)
 TEST_F(module, unload_leaves_nothing_behind)
 {
 	ASSERT_EQ(0, rvcap_load_module(""));
-	ASSERT_EQ(0, rvcap_unload_module());
+	ASSERT_EQ(0, rvcap_unload_module_settled());
 	EXPECT_FALSE(rvcap_path_exists(RVCAP_MODULE_SYSFS));
 	EXPECT_FALSE(rvcap_path_exists(PDEV_PATH));
 }
@@ -126,7 +126,7 @@ TEST_F_TIMEOUT(module, repeated_load_unload_cycles, 120)
 	for (i = 0; i < cycles; i++) {
 		ASSERT_EQ(0, rvcap_load_module("")) TH_LOG("load %d", i);
 		ASSERT_TRUE(rvcap_path_exists(PDEV_PATH));
-		ASSERT_EQ(0, rvcap_unload_module()) TH_LOG("unload %d", i);
+		ASSERT_EQ(0, rvcap_unload_module_settled()) TH_LOG("unload %d", i);
 		ASSERT_FALSE(rvcap_path_exists(PDEV_PATH));
 	}
 	EXPECT_EQ(cycles, kmsg_count(self->kmsg, LOAD_LINE));
@@ -154,7 +154,7 @@ TEST_F(module, rmmod_is_refused_while_a_handle_is_open_or_streaming)
 	EXPECT_TRUE(rvcap_path_exists(RVCAP_MODULE_SYSFS));
 	/* Closing the streaming handle releases everything; then it may go. */
 	close(fd);
-	EXPECT_EQ(0, rvcap_unload_module());
+	EXPECT_EQ(0, rvcap_unload_module_settled());
 }
 
 /* The video node of instance @n: the one whose sysfs name is rvcap-@n. */
@@ -205,7 +205,7 @@ TEST_F(module, num_devices_creates_that_many_capture_devices)
 		EXPECT_EQ((__u32)(V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_STREAMING |
 				  V4L2_CAP_EXT_PIX_FORMAT), cap.device_caps);
 	}
-	EXPECT_EQ(0, rvcap_unload_module());
+	EXPECT_EQ(0, rvcap_unload_module_settled());
 }
 
 TEST_HARNESS_MAIN

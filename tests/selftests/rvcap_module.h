@@ -45,6 +45,24 @@ static inline int rvcap_unload_module(void)
 	return syscall(SYS_delete_module, "rvcap", O_NONBLOCK) ? -errno : 0;
 }
 
+/*
+ * rvcap_unload_module(), retried for up to 5 s while the module is busy:
+ * after the last file handle closes, each fence rvcap published still
+ * holds the module until an RCU grace period after it was released.
+ */
+static inline int rvcap_unload_module_settled(void)
+{
+	int ret, i;
+
+	for (i = 0; i < 50; i++) {
+		ret = rvcap_unload_module();
+		if (ret != -EWOULDBLOCK)
+			break;
+		usleep(100 * 1000);
+	}
+	return ret;
+}
+
 static inline bool rvcap_path_exists(const char *path)
 {
 	return access(path, F_OK) == 0;
