@@ -363,7 +363,7 @@ impl Capture {
 
     /// VIDIOC_QBUF.
     pub(crate) fn qbuf(&self, who: OwnerId, req: &QueueRequest) -> Result<BufferInfo> {
-        let info = {
+        let (info, handed) = {
             let mut st = self.shared.state.lock();
             self.check_connected(&st)?;
             let State { queue, dma, .. } = &mut *st;
@@ -371,9 +371,11 @@ impl Capture {
                 .qbuf(dma, who, req)
                 .map_err(|e| self.refuse(ratelimit!(), "QBUF", e))?;
             // While streaming, the buffer goes to the device at once.
-            self.shared.hand_queued(&mut st);
-            info
+            (info, self.shared.hand_queued(&mut st))
         };
+        if handed {
+            self.shared.wake_engine();
+        }
         Ok(info)
     }
 
@@ -459,7 +461,10 @@ impl Capture {
             }
         }
         // The buffers queued before STREAMON go to the device.
-        self.shared.hand_queued(&mut st);
+        if self.shared.hand_queued(&mut st) {
+            drop(st);
+            self.shared.wake_engine();
+        }
         Ok(())
     }
 

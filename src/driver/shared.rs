@@ -221,8 +221,10 @@ impl Shared {
 
     /// Hands every queued buffer to the device, if streaming: each with its
     /// mappings and, with fences on, its write fence published and the
-    /// fences it must wait for; then wakes an unpaced engine.
-    pub(crate) fn hand_queued(&self, st: &mut State) {
+    /// fences it must wait for. Returns whether it handed any: then the
+    /// caller wakes an unpaced engine ([`Shared::wake_engine`]) once it has
+    /// let go of the state lock.
+    pub(crate) fn hand_queued(&self, st: &mut State) -> bool {
         let mut handed = false;
         while let Some((index, planes)) = st.queue.hand_to_device() {
             let fences = st.fences_on.then_some(&self.fences);
@@ -242,9 +244,12 @@ impl Shared {
             }
             handed = true;
         }
-        if handed {
-            self.work.wake_up();
-        }
+        handed
+    }
+
+    /// Wakes an unpaced engine waiting for work.
+    pub(crate) fn wake_engine(&self) {
+        self.work.wake_up();
     }
 
     /// Moves the frames the device finished into the queue.
