@@ -176,7 +176,8 @@ def main():
     ]
     # 1920x1080 from `make bench`; smaller from `make check`'s smoke run.
     iommu_sizes = {label.split("/")[2] for boot, label in rows if boot == "iommu"}
-    size = "1920x1080" if "1920x1080" in iommu_sizes or not iommu_sizes else min(iommu_sizes)
+    iommu_size = "1920x1080" if "1920x1080" in iommu_sizes or not iommu_sizes else min(iommu_sizes)
+    size = iommu_size
     for mem in ("udmabuf", "heap"):
         o = get("iommu", f"rvcap/{mem}/{size}/map-once")
         p = get("iommu", f"rvcap/{mem}/{size}/map-per-qbuf")
@@ -347,6 +348,54 @@ def main():
                     f"| {us(num(r, 'start_ns_median'))} | {us(num(r, 'end_ns_median'))} "
                     f"| {us(num(r, 'sync_ns_median'))} | {synced} |"
                 )
+    md.append("")
+
+    # 3d. Implicit fences on against off.
+    md += [
+        "## Fences: requeue pair with fences on and off",
+        "",
+        "The same DMABUF import stream with implicit fences on (the default: "
+        "at each QBUF rvcap reserves a slot in the import's reservation "
+        "object and publishes a write fence, the engine checks the fences "
+        "it found there, syncs the frame for the CPU and signals its fence "
+        "when the frame is written) and with the debugfs knob `fences` at 0 "
+        "(read at STREAMON), run one after the other in the same boot, "
+        "each boot's default policy. With fences on, the sync for the CPU "
+        "happens in the engine's thread instead of at DQBUF, so where it "
+        "copies (swiotlb=force) DQBUF gets cheaper and the engine's CPU time "
+        "grows, while QBUF now reserves a slot and publishes the fence: read "
+        "the pair together with CPU/frame (this process plus the engine "
+        "thread). Allocations per requeue: trace events of both "
+        "tasks over further requeues; on a kernel with "
+        "`CONFIG_DEBUG_MUTEXES` every `dma_resv_unlock()` shrinks the fence "
+        "list, so the next `dma_resv_reserve_fences()` allocates (the "
+        "bench kernel has it off). Fences published per frame from rvcap's "
+        "debugfs counters.",
+        "",
+        "| boot | memory | size | pair, fences on | pair, fences off | on/off | DQBUF (on, off) | QBUF (on, off) | CPU/frame (on, off) | allocs/requeue (on, off) | fences published/frame (on, off) |",
+        "|---|---|---|---:|---:|---:|---|---|---|---|---|",
+    ]
+    fence_cases = [("coherent", sz, m, "map-once") for sz in sizes for m in ("udmabuf", "heap")]
+    fence_cases += [("swiotlb", "640x480", "heap", "payload-sync"),
+                    ("swiotlb", "1920x1080", "udmabuf", "payload-sync")]
+    fence_cases += [("iommu", iommu_size, m, "map-once") for m in ("udmabuf", "heap")]
+    for boot, fsize, mem, policy in fence_cases:
+        on = get(boot, f"rvcap/{mem}/{fsize}/{policy}")
+        off = get(boot, f"rvcap/{mem}/{fsize}/{policy}-fences-off")
+        # A row whose knob did not take would compare a stream with itself.
+        pub_on, pub_off = num(on, "c_fences_published"), num(off, "c_fences_published")
+        if pub_on <= 0 or pub_off != 0:
+            sys.exit(f"bench-report: {boot} {mem} {fsize}: {pub_on:g} fences published per frame "
+                     f"with fences on, {pub_off:g} with them off")
+        onp, offp = num(on, "pair_ns_median"), num(off, "pair_ns_median")
+        md.append(
+            f"| {boot} | {mem} | {fsize} | {us(onp)} | {us(offp)} | {ratio(onp, offp):.2f} "
+            f"| {us(num(on, 'dqbuf_ns_median'))}, {us(num(off, 'dqbuf_ns_median'))} "
+            f"| {us(num(on, 'qbuf_ns_median'))}, {us(num(off, 'qbuf_ns_median'))} "
+            f"| {us(num(on, 'cpu_ns_per_frame'))}, {us(num(off, 'cpu_ns_per_frame'))} "
+            f"| {allocs_per_requeue(on)}, {allocs_per_requeue(off)} "
+            f"| {pub_on:g}, {pub_off:g} |"
+        )
     md.append("")
 
     # 4. What keeping userspace's bytes costs when mappings go.

@@ -36,6 +36,12 @@
 #             where each map allocates IOVAs and writes IOMMU page tables and
 #             each unmap invalidates the IOTLB; and the DQBUF sync, payload
 #             against full buffer
+# Implicit fences (issue 26): default-policy DMABUF rows run again with
+# the `fences` knob off (read at STREAMON) right after the default run
+# with fences on: coherent udmabuf and heap at 640x480 and 1920x1080;
+# swiotlb the heap at 640x480 and udmabuf at 1920x1080 (the pair its remap
+# rows take too; the heap's 1 MiB segments do not bounce at 1080p); iommu
+# udmabuf and heap at its size. Labelled policy + "-fences-off".
 # Exported MMAP buffers (rvcap-bench -E): every buffer exported with
 # VIDIOC_EXPBUF and imported by rvcap-1 (DMABUF, queued once, never
 # streaming, so each export has one mapped importer table, which rvcap
@@ -75,6 +81,23 @@ node() {
 }
 
 hint_modes='coherent:none noncoherent:noncoherent hints:hints'
+
+# Unloads rvcap. Each write fence holds a module reference until an RCU
+# grace period after its release, so an rmmod right after the last stream
+# with fences can find rvcap still in use (busybox rmmod does not wait:
+# EWOULDBLOCK); it is retried for up to 10 s.
+unload_rvcap() {
+	tries=1
+	while ! rmmod rvcap 2>/dev/null; do
+		if [ "$tries" -ge 10 ]; then
+			echo "bench: rvcap still in use after $tries rmmod attempts"
+			return 1
+		fi
+		tries=$((tries + 1))
+		sleep 1
+	done
+	[ "$tries" = 1 ] || echo "bench: rmmod rvcap took $tries attempts"
+}
 
 # The exported-buffer rows (see the top), at the end of the coherent and
 # swiotlb boots.
@@ -125,11 +148,18 @@ bench_rvcap() { # label width height memory [extra args]
 	rvcap-bench -d "$rvcap" -m "$mem" -W "$w" -H "$h" -n "$frames" -t "$secs" \
 		-a "$allocs" -T rvcap0-engine -c "$counters" -l "$label" "$@"
 }
+# The stream of bench_rvcap with implicit fences off, then on again.
+bench_rvcap_fences_off() { # label width height memory [extra args]
+	echo 0 >$params/fences
+	bench_rvcap "$@"
+	echo 1 >$params/fences
+}
 
 if [ "$boot" = iommu ]; then
 	w=${iommu_size%x*} h=${iommu_size#*x}
 	for mem in udmabuf heap; do
 		bench_rvcap "rvcap/$mem/$iommu_size/map-once" "$w" "$h" "$mem"
+		bench_rvcap_fences_off "rvcap/$mem/$iommu_size/map-once-fences-off" "$w" "$h" "$mem"
 		echo 1 >$params/map_per_qbuf
 		bench_rvcap "rvcap/$mem/$iommu_size/map-per-qbuf" "$w" "$h" "$mem"
 		echo 0 >$params/map_per_qbuf
@@ -149,6 +179,9 @@ elif [ "$boot" = coherent ]; then
 			release=
 			[ "$size" = 640x480 ] && [ "$mem" != mmap ] && release=-R
 			bench_rvcap "rvcap/$mem/$size/map-once" "$w" "$h" "$mem" $release
+			if [ "$mem" != mmap ]; then
+				bench_rvcap_fences_off "rvcap/$mem/$size/map-once-fences-off" "$w" "$h" "$mem"
+			fi
 			# vivid paces itself: its fastest interval for the size, or
 			# the fastest of at least $vivid_min_ms ms (-I).
 			rvcap-bench -d "$vivid" -m "$mem" -W "$w" -H "$h" -n "$frames" -t "$secs" \
@@ -183,6 +216,9 @@ else
 			release=
 			[ "$mem/$sync" = udmabuf/0 ] && release=-R
 			bench_rvcap "rvcap/$mem/1920x1080/$policy" 1920 1080 "$mem" $release
+			if [ "$mem/$sync" = udmabuf/0 ]; then
+				bench_rvcap_fences_off "rvcap/$mem/1920x1080/$policy-fences-off" 1920 1080 "$mem"
+			fi
 		done
 		echo 0 >$params/full_sync
 	done
@@ -190,6 +226,7 @@ else
 	# DMA_ATTR_SKIP_CPU_SYNC and does not cache its mappings (udmabuf
 	# does both); at 640x480 its segments are small enough to bounce.
 	bench_rvcap "rvcap/heap/640x480/payload-sync" 640 480 heap -R
+	bench_rvcap_fences_off "rvcap/heap/640x480/payload-sync-fences-off" 640 480 heap
 	echo 1 >$params/map_per_qbuf
 	bench_rvcap "rvcap/udmabuf/1920x1080/map-per-qbuf" 1920 1080 udmabuf
 	bench_rvcap "rvcap/heap/640x480/map-per-qbuf" 640 480 heap
