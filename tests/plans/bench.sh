@@ -82,23 +82,6 @@ node() {
 
 hint_modes='coherent:none noncoherent:noncoherent hints:hints'
 
-# Unloads rvcap. Each write fence holds a module reference until an RCU
-# grace period after its release, so an rmmod right after the last stream
-# with fences can find rvcap still in use (busybox rmmod does not wait:
-# EWOULDBLOCK); it is retried for up to 10 s.
-unload_rvcap() {
-	tries=1
-	while ! rmmod rvcap 2>/dev/null; do
-		if [ "$tries" -ge 10 ]; then
-			echo "bench: rvcap still in use after $tries rmmod attempts"
-			return 1
-		fi
-		tries=$((tries + 1))
-		sleep 1
-	done
-	[ "$tries" = 1 ] || echo "bench: rmmod rvcap took $tries attempts"
-}
-
 # The exported-buffer rows (see the top), at the end of the coherent and
 # swiotlb boots.
 exported_rows() {
