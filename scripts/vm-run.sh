@@ -96,6 +96,7 @@ if [[ -d $RVCAP_TOOLS_OUT ]]; then
 	cp -r "$RVCAP_TOOLS_OUT"/. "$stage/usr/bin/"
 fi
 cp "$plan" "$stage/plan.sh"
+cp "$RVCAP_ROOT/tests/plans/lib.sh" "$stage/plan-lib.sh"
 printf '%q ' "$@" >"$stage/plan.args"
 # V4L2 userspace (Debian trixie's, see scripts/fetch-guest-v4l-utils.sh),
 # GStreamer (gst-launch-1.0, gst-inspect-1.0, the core elements and v4l2src)

@@ -53,15 +53,8 @@
 # once, so that the importer cannot map it under swiotlb=force),
 # 640x480 and 1920x1080.
 
-# rmmod rvcap, retried for up to 5 s: each fence rvcap published holds
-# the module until an RCU grace period after its last user let go of it.
-unload_rvcap() {
-	for _ in $(seq 50); do
-		rmmod rvcap 2>/dev/null && return 0
-		sleep 0.1
-	done
-	rmmod rvcap
-}
+# What the plans share (unload_rvcap): tests/plans/lib.sh.
+. /plan-lib.sh
 
 set -e
 boot=${1:?coherent, swiotlb or iommu}

@@ -8,15 +8,8 @@
 # $1: "validate" in the one boot that also checks the test programs
 # against vivid (see below).
 
-# rmmod rvcap, retried for up to 5 s: each fence rvcap published holds
-# the module until an RCU grace period after its last user let go of it.
-unload_rvcap() {
-	for _ in $(seq 50); do
-		rmmod rvcap 2>/dev/null && return 0
-		sleep 0.1
-	done
-	rmmod rvcap
-}
+# What the plans share (unload_rvcap): tests/plans/lib.sh.
+. /plan-lib.sh
 
 status=0
 plan_arg=$1

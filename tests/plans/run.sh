@@ -5,15 +5,8 @@
 # the frames to the host on the third serial port, and show what the driver
 # did. Each file sent is announced on a line "rvcap-file: NAME BYTES".
 
-# rmmod rvcap, retried for up to 5 s: each fence rvcap published holds
-# the module until an RCU grace period after its last user let go of it.
-unload_rvcap() {
-	for _ in $(seq 50); do
-		rmmod rvcap 2>/dev/null && return 0
-		sleep 0.1
-	done
-	rmmod rvcap
-}
+# What the plans share (unload_rvcap): tests/plans/lib.sh.
+. /plan-lib.sh
 
 set -e
 # The data port, raw (no newline translation), and held open on fd 3 for

@@ -43,18 +43,7 @@
 
 #include "kselftest_harness.h"
 #include "rvcap_v4l2.h"
-
-/* sw_sync's ioctls (drivers/dma-buf/sw_sync.c; not in the UAPI headers). */
-struct sw_sync_create_fence_data {
-	__u32 value;
-	char name[32];
-	__s32 fence;
-};
-
-#define SW_SYNC_IOC_MAGIC 'W'
-#define SW_SYNC_IOC_CREATE_FENCE _IOWR(SW_SYNC_IOC_MAGIC, 0, struct sw_sync_create_fence_data)
-#define SW_SYNC_IOC_INC _IOW(SW_SYNC_IOC_MAGIC, 1, __u32)
-#define SW_SYNC_PATH "/sys/kernel/debug/sync/sw_sync"
+#include "rvcap_sw_sync.h"
 
 #define CAPTURE V4L2_BUF_TYPE_VIDEO_CAPTURE
 #define MPLANE V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE

@@ -28,6 +28,7 @@
 
 #include "kselftest_harness.h"
 #include "rvcap_v4l2.h"
+#include "rvcap_sw_sync.h"
 
 #define HANDLES 2
 #define POOL 6
@@ -36,16 +37,6 @@
 #define EXPORTS 8
 #define SYNCS 64
 
-/* sw_sync's ioctls (drivers/dma-buf/sw_sync.c; not in the UAPI headers). */
-struct sw_sync_create_fence_data {
-	__u32 value;
-	char name[32];
-	__s32 fence;
-};
-
-#define SW_SYNC_IOC_MAGIC 'W'
-#define SW_SYNC_IOC_CREATE_FENCE _IOWR(SW_SYNC_IOC_MAGIC, 0, struct sw_sync_create_fence_data)
-#define SW_SYNC_IOC_INC _IOW(SW_SYNC_IOC_MAGIC, 1, __u32)
 
 struct fuzz {
 	pthread_mutex_t lock;		/* guards fds[] across reopen, and the fence state */
@@ -489,7 +480,7 @@ TEST_F_TIMEOUT(fuzz, random_ioctl_sequences_get_allowed_errnos_and_leave_nothing
 	published = rvcap_counter("fences_published");
 	signalled = rvcap_counter("fences_signalled");
 	signalled_error = rvcap_counter("fences_signalled_error");
-	fz.timeline = open("/sys/kernel/debug/sync/sw_sync", O_RDWR | O_CLOEXEC);
+	fz.timeline = open(SW_SYNC_PATH, O_RDWR | O_CLOEXEC);
 	if (fz.timeline < 0)
 		TH_LOG("no sw_sync (CONFIG_SW_SYNC, debugfs): no foreign fences imported");
 
