@@ -50,7 +50,8 @@ pub(crate) struct Work {
 
 impl DeviceWork for Work {
     fn is_ready(&mut self) -> bool {
-        self.waits.all_signalled()
+        // A failed buffer is not written, so it waits for nothing.
+        self.failed.is_some() || self.waits.all_signalled()
     }
 }
 

@@ -881,15 +881,15 @@ impl DeviceMemory {
     /// Publishes `fence`, the device's write fence for this memory, in the
     /// reservation object of each dma-buf it is seen through, after
     /// recording in `waits` the fences there the device must wait for
-    /// first ([`dma_fence::publish_write`]): an import's dma-buf; every
-    /// live export of MMAP memory (an export made later gets the fence of
-    /// the buffer's next queueing); none for MMAP memory never exported.
+    /// first ([`dma_fence::publish_write`]): an import's dma-buf (all the
+    /// exports of its pages, if it is one of rvcap's exports); every live
+    /// export of MMAP memory (one EXPBUF makes while the device holds the
+    /// buffer gets the fence there); none for MMAP memory never exported.
     pub(crate) fn publish_write_fence(&self, fence: &WriteFence, waits: &mut WaitList) -> Result {
         match &self.backing {
-            Backing::Import(table) => table
-                .attachment()
-                .dma_buf()
-                .publish_write_fence(fence, waits),
+            Backing::Import(table) => {
+                dma_buf_export::publish_on_import(table.attachment(), fence, waits)
+            }
             Backing::Mmap(m) if m.pages.exports.load(Ordering::Relaxed) > 0 => {
                 m.pages.registry.publish_write_fence(fence, waits)
             }

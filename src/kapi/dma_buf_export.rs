@@ -56,7 +56,7 @@
 //! `DeviceMemory::hand_frame_to_other_views`, the queue's
 //! `Dma::frame_written`) or, with write fences, before its fence signals
 //! (the frame engine, which may take no lock held around an allocation:
-//! so the pushes walk the registry's views under a spinlock of their own);
+//! so the pushes walk the registry's views under a mutex of their own);
 //! a frame the device of an rvcap queue importing the export wrote, at
 //! the same points of that queue; what the CPU wrote,
 //! at the end of its
@@ -125,10 +125,9 @@ use kernel::alloc::flags::GFP_NOWAIT;
 use kernel::error::{from_err_ptr, from_result, to_result};
 use kernel::ffi::{c_int, c_void};
 use kernel::new_mutex;
-use kernel::new_spinlock;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
-use kernel::sync::{Arc, Mutex, SpinLock};
+use kernel::sync::{Arc, Mutex};
 use kernel::types::ForeignOwnable;
 
 /// The `O_ACCMODE` bits of EXPBUF's flags (the dma-buf file's mode).
@@ -491,10 +490,12 @@ pub(crate) struct ExportRegistry {
     exports: Mutex<KVec<Option<ExportPtr>>>,
     /// Every mapped importer table of every export, for pushing a frame
     /// into them from the frame engine (a fence signalling section), which
-    /// may take no lock that is held around an allocation: this spinlock
-    /// never is (the list grows outside it, [`ExportRegistry::add_view`]).
+    /// may take no lock that is held around an allocation: this mutex
+    /// never is (the list grows outside it, [`ExportRegistry::add_view`]),
+    /// nor around anything but the views' syncs. A mutex, not a spinlock:
+    /// a push syncs whole frames (swiotlb copies, cache maintenance).
     #[pin]
-    views: SpinLock<KVec<Option<Arc<MappedView>>>>,
+    views: Mutex<KVec<Option<Arc<MappedView>>>>,
 }
 
 impl ExportRegistry {
@@ -502,12 +503,12 @@ impl ExportRegistry {
     pub(super) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             exports <- new_mutex!(KVec::new()),
-            views <- new_spinlock!(KVec::new()),
+            views <- new_mutex!(KVec::new(), "rvcap::export_views"),
         })
     }
 
     /// Lists a newly mapped importer table; the list's memory is allocated
-    /// with the spinlock released.
+    /// with the mutex released.
     fn add_view(&self, view: Arc<MappedView>) -> Result {
         let mut view = Some(view);
         loop {
@@ -626,7 +627,7 @@ impl ExportRegistry {
     /// later `begin_cpu_access` or unmap would copy back over the frame.
     /// Counts the tables in `export_pushes`.
     ///
-    /// Takes only the views' spinlock and allocates nothing, so the frame
+    /// Takes only the views' mutex and allocates nothing, so the frame
     /// engine may push before it signals a write fence.
     pub(super) fn push(&self, stats: &DmaStats, except: *const c_void) {
         let (mut tables, mut bytes) = (0u64, 0u64);
@@ -733,6 +734,36 @@ pub(super) fn imported_synced_for_cpu(attachment: &Attachment) {
     // attachment holds a reference.
     let exported = unsafe { exported(buf) };
     exported.pages.0.registry().push(&exported.stats, id);
+}
+
+/// Publishes `fence`, the write fence of rvcap's device for an imported
+/// dma-buf attached as `attachment`, after recording the fences the device
+/// must wait for ([`dma_fence::publish_write`]): if the dma-buf is one of
+/// rvcap's exports, in every export of its pages (each EXPBUF makes a
+/// dma-buf of its own over the same pages, and a reader of another one
+/// must be waited for, and must see this fence, too); otherwise in the
+/// dma-buf's own reservation object.
+pub(super) fn publish_on_import(
+    attachment: &Attachment,
+    fence: &WriteFence,
+    waits: &mut WaitList,
+) -> Result {
+    let attach = attachment.as_raw();
+    // SAFETY: a live attachment (the caller holds it), whose dma-buf is
+    // live too (the attachment holds a reference); only read.
+    let buf = unsafe { (*attach).dmabuf };
+    // SAFETY: as above.
+    if !core::ptr::eq(unsafe { (*buf).ops }, &OPS) {
+        return attachment.dma_buf().publish_write_fence(fence, waits);
+    }
+    // SAFETY: exported by rvcap (its ops are ours) and not released: the
+    // attachment holds a reference.
+    let exported = unsafe { exported(buf) };
+    exported
+        .pages
+        .0
+        .registry()
+        .publish_write_fence(fence, waits)
 }
 
 /// The `Exported` of a dma-buf of ours.

@@ -61,6 +61,14 @@ impl Fence {
         Self(fence)
     }
 
+    /// Asks the fence's driver to signal it when done
+    /// (`dma_fence_enable_sw_signaling`), so that
+    /// [`Fence::is_signaled`] sees it signal.
+    fn enable_signaling(&self) {
+        // SAFETY: live (type invariant).
+        unsafe { bindings::dma_fence_enable_sw_signaling(self.0.as_ptr()) };
+    }
+
     /// Whether the fence has signalled (with or without an error).
     pub(crate) fn is_signaled(&self) -> bool {
         // SAFETY: live (type invariant).
@@ -540,6 +548,9 @@ pub(crate) unsafe fn publish_write(
         // to, so live while we look.
         let other = unsafe { Fence::get(other) };
         if !other.is_signaled() {
+            // Without it, a fence whose driver signals only on request
+            // (no `signaled` op) might never be seen to signal by polling.
+            other.enable_signaling();
             waits.push(other)?;
         }
         // SAFETY: as for `dma_resv_iter_first`.
