@@ -12,9 +12,10 @@
 //! state, nothing else of the device (and, with `device_stamp`, of the DMA
 //! master's DMA engine, which then writes the first bytes of every frame
 //! itself). It never takes the state lock: from taking a buffer to
-//! signalling its fence it takes only the device queue's spinlock and,
-//! with `device_stamp`, the DMA engine's lock, which nothing holds around
-//! an allocation (a fence signalling section, checked by lockdep).
+//! signalling its fence it takes only the device queue's spinlock, the
+//! mutex of an export's importer views (pushing the frame into them) and,
+//! with `device_stamp`, the DMA engine's lock, none of which anything holds
+//! around an allocation (a fence signalling section, checked by lockdep).
 
 use super::device_work::Work;
 use super::edu::EduDma;

@@ -7,10 +7,10 @@
 //!
 //! It stands apart from [`super::Queue`] so that the device side needs no
 //! lock the ioctls hold while they allocate, attach or map: the shell puts
-//! it under a spinlock of its own, and the engine only ever takes that one
-//! between taking a buffer and signalling its write fence (the kernel's
-//! rule for fence signalling: nothing on that path may wait for a lock
-//! that is held around a memory allocation or a fence wait).
+//! it under a spinlock of its own, the only lock of the queue's that the
+//! engine takes between taking a buffer and signalling its write fence
+//! (the kernel's rule for fence signalling: nothing on that path may wait
+//! for a lock that is held around a memory allocation or a fence wait).
 //!
 //! # Order
 //!
