@@ -23,7 +23,7 @@ use super::inject::Inject;
 use super::shared::{now_ns, Shared};
 use crate::format::FrameFormat;
 use crate::kapi::dma::{DataDirection, DeviceMemory, ToDevice};
-use crate::kapi::dma_fence::SignallingSection;
+use crate::kapi::dma_fence::{SignallingSection, WriteFence};
 use crate::kapi::kthread::{Current, Thread};
 use crate::kapi::ratelimit::ratelimit;
 use crate::pattern::{self, FrameSink, Pattern, Renderer, STAMP_LEN, STAMP_SOURCE_LEN};
@@ -223,26 +223,14 @@ fn run(
         if let Some(e) = failed {
             // Never written: others may still use it (see `Work::failed`).
             drop(planes);
-            if let Some(fence) = write {
-                fence.signal(Some(e));
-            }
-            shared.finish_frame(
-                index,
-                frame([0; MAX_PLANES], this, true, [false; MAX_PLANES]),
-            );
+            finish_unwritten(shared, index, this, write, e);
             continue;
         }
         let Some(renderer) = Renderer::new(format, pattern, this, template) else {
             // Cannot happen: the template was sized for this format. The
             // engine lets go of the buffer before it is done.
             drop(planes);
-            if let Some(fence) = write {
-                fence.signal(Some(EIO));
-            }
-            shared.finish_frame(
-                index,
-                frame([0; MAX_PLANES], this, true, [false; MAX_PLANES]),
-            );
+            finish_unwritten(shared, index, this, write, EIO);
             continue;
         };
         // An injected error frame is cut off halfway, as by a bus error.
@@ -369,6 +357,24 @@ fn frame_to_memory(
         synced[p] = true;
     }
     synced
+}
+
+/// Buffer `index`, which the engine let go of without writing it, comes
+/// back as error frame `sequence`, its write fence signalled with `error`.
+fn finish_unwritten(
+    shared: &Shared,
+    index: usize,
+    sequence: u32,
+    write: Option<WriteFence>,
+    error: Error,
+) {
+    if let Some(fence) = write {
+        fence.signal(Some(error));
+    }
+    shared.finish_frame(
+        index,
+        frame([0; MAX_PLANES], sequence, true, [false; MAX_PLANES]),
+    );
 }
 
 fn frame(
