@@ -11,9 +11,13 @@ SHELL := /bin/bash
 # installer nor the kernel build: only a missing kernel (or missing
 # packages, which leave kernel-path.sh without a key) brings in `kernel`.
 # ARCH=arm64 builds for rvcap's arm64 test kernel (cross-compiled with LLVM
-# and rustc); x86 is the default. $(shell) does not see command-line
-# variables (make 4.3), so the scripts get it explicitly.
-paths = $(if $(ARCH),RVCAP_ARCH=$(ARCH) )scripts/kernel-path.sh
+# and rustc); x86 is the default. KERNEL=7.3 builds for (and boots) the
+# Linux 7.3 test kernel instead of the 6.12 LTS one. $(shell) does not see
+# command-line variables (make 4.3), so the scripts get them explicitly.
+paths = $(if $(ARCH),RVCAP_ARCH=$(ARCH) )$(if $(KERNEL),RVCAP_KERNEL=$(KERNEL) )scripts/kernel-path.sh
+ifdef KERNEL
+export RVCAP_KERNEL := $(KERNEL)
+endif
 ifdef KDIR
 kdir := $(abspath $(KDIR))
 kernel_dep :=
@@ -22,7 +26,7 @@ kdir = $(shell $(paths) kdir)
 kernel_dep := $(if $(wildcard $(shell $(paths) kdir 2>/dev/null)/../.complete),,kernel)
 endif
 
-# LLVM=-14 RUSTC=/usr/bin/rustc BINDGEN=... (scripts/lib.sh); override the
+# LLVM=-19 RUSTC=/usr/bin/rustc BINDGEN=... (scripts/lib.sh); override the
 # RVCAP_* environment variables named there, or TOOLCHAIN as a whole.
 TOOLCHAIN ?= $(shell $(paths) kmake-args)
 kmake = $(MAKE) -C $(kdir) M=$(CURDIR) $(TOOLCHAIN)
@@ -46,6 +50,7 @@ help:
 	@echo 'make rust-analyzer  write rust-project.json for editors'
 	@echo 'make clean      remove build outputs from the tree'
 	@echo 'ARCH=arm64      with make, run, shell, kernel, kdir: for rvcap'"'"'s arm64 test kernel and guest'
+	@echo 'KERNEL=7.3      with make, run, shell, kernel, kdir, deps: Linux 7.3 instead of the 6.12 LTS'
 
 deps:
 	@scripts/install-deps.sh

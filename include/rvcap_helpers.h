@@ -80,6 +80,7 @@ unsigned long rvcap_vma_flags(const struct vm_area_struct *vma);
 unsigned long rvcap_vma_pages(struct vm_area_struct *vma);
 dma_addr_t rvcap_sg_dma_address(struct scatterlist *sg);
 unsigned int rvcap_sg_dma_len(struct scatterlist *sg);
+struct scatterlist *rvcap_sg_next(struct scatterlist *sg);
 void *rvcap_dma_addr_to_virt(struct device *dev, size_t iommu_page,
 			     dma_addr_t addr, size_t *len);
 int rvcap_dma_map_single(struct device *dev, void *ptr, size_t size,

@@ -2,22 +2,24 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # `make check`: every test level, from a fresh machine if need be.
-#   build  the module builds with zero warnings, also under CLIPPY=1; rustfmt
-#          and checkpatch are clean; modinfo carries what loading needs; DKMS
-#          builds it against the test kernel
+#   build  the module builds with zero warnings, also under CLIPPY=1, for
+#          Linux 6.12 and 7.3, x86 and arm64; rustfmt and checkpatch are
+#          clean; modinfo carries what loading needs; DKMS builds it against
+#          both test kernels
 #   host   `cargo test` of the pure-Rust sources (tests/host)
 #   guest  kselftests, v4l2-compliance and v4l2-ctl under QEMU, in a coherent
 #          boot, a swiotlb=force boot (every DMA bounced: missing syncs
 #          show) and an IOMMU boot (q35, intel-iommu, rvcap's DMA done by
 #          QEMU's edu device: every DMA address an IOVA), each boot also
-#          counting "the guest kernel log is clean"
+#          counting "the guest kernel log is clean"; the three again on
+#          Linux 7.3, and on arm64 (6.12) a direct and a bounced boot
 #   bench  `make bench`'s measurements and report, with few frames
 #   run    `make run`, and the PNG frames it writes show the patterns
 # Prints one line per result; the last line is "N passed, N failed".
 set -uo pipefail
-# Both architectures, whatever ARCH says: the host's (x86) first, arm64
-# where named.
-unset ARCH RVCAP_ARCH
+# Both architectures and both kernels, whatever ARCH and KERNEL say: the
+# host's (x86) and 6.12 first, arm64 and 7.3 where named.
+unset ARCH RVCAP_ARCH KERNEL RVCAP_KERNEL
 source "$(dirname "$0")/lib.sh"
 cd "$RVCAP_ROOT"
 
@@ -73,6 +75,10 @@ if ! logged kernel scripts/build-kernel.sh; then
 	record setup FAIL "test kernel builds with every fragment option"
 	summary
 fi
+if ! logged kernel-7.3 env RVCAP_KERNEL=7.3 scripts/build-kernel.sh; then
+	record setup FAIL "Linux 7.3 test kernel builds with every fragment option"
+	summary
+fi
 kout=$(rvcap_kernel_dir)
 ksrc=$(rvcap_ksrc_dir)
 mapfile -t kargs < <(rvcap_kmake_args)
@@ -91,40 +97,59 @@ for variant in clippy plain; do
 	if logged "module-$variant" make KDIR="$kout/build" "${extra[@]}" modules; then
 		if grep -Eiq "$diag" "$logs/module-$variant.log"; then
 			grep -Ei -A6 "$diag" "$logs/module-$variant.log" | head -n 40
-			record build FAIL "module builds with zero warnings ($variant)"
+			record build FAIL "module builds for x86, Linux 6.12, with zero warnings ($variant)"
 		else
-			record build ok "module builds with zero warnings ($variant)"
+			record build ok "module builds for x86, Linux 6.12, with zero warnings ($variant)"
 		fi
 	else
-		record build FAIL "module builds with zero warnings ($variant)"
+		record build FAIL "module builds for x86, Linux 6.12, with zero warnings ($variant)"
 	fi
 done
 [[ -e rvcap.ko ]] || summary
 
-# arm64, where non-coherent capture hardware lives: rvcap.ko cross-builds
-# for rvcap's arm64 test kernel (built and cached on first use, like the
-# x86 one) with zero warnings, plain and with clippy, in a copy of the
-# sources so that the tree's rvcap.ko stays x86's.
-arm64_module() { # variant
-	local k src=$RVCAP_CACHE/arm64/module extra=()
-	[[ $1 == clippy ]] && extra=(CLIPPY=1)
-	k=$(RVCAP_ARCH=arm64 scripts/build-kernel.sh) || return 1
+# The other kernels: rvcap.ko builds with zero warnings, plain and with
+# clippy, in a copy of the sources per kernel, so that the tree's rvcap.ko
+# stays x86 6.12's: for arm64, where non-coherent capture hardware lives
+# (cross-built for rvcap's arm64 test kernel, built and cached on first use
+# like the x86 one), for Linux 7.3 on x86 (the module its boots load), and
+# for 7.3 on arm64, which make check does not boot: there the kernel is
+# only prepared (`make modules_prepare`: its kernel crate and headers), and
+# the module's objects are compiled but not linked.
+other_module() { # kernel arch variant
+	local kernel=$1 arch=$2 k src=$RVCAP_CACHE/module-$1-$2 extra=() how=()
+	[[ $3 == clippy ]] && extra=(CLIPPY=1)
+	[[ $kernel/$arch == 7.3/arm64 ]] && how=(--prepared)
+	k=$(RVCAP_KERNEL=$kernel RVCAP_ARCH=$arch scripts/build-kernel.sh "${how[@]}") || return 1
 	mkdir -p "$src"
 	git ls-files --cached --others --exclude-standard | rsync -a --delete-after --files-from=- ./ "$src/"
 	local args
-	mapfile -t args < <(RVCAP_ARCH=arm64 rvcap_kmake_args)
+	mapfile -t args < <(RVCAP_KERNEL=$kernel RVCAP_ARCH=$arch rvcap_kmake_args)
 	make -C "$k/build" M="$src" "${args[@]}" clean >/dev/null 2>&1
-	make -C "$k/build" M="$src" "${args[@]}" "${extra[@]}" modules &&
-		[[ $(od -An -j18 -N2 -tx1 "$src/rvcap.ko" | tr -d ' ') == b700 ]]
-}
-for variant in clippy plain; do
-	if logged "module-arm64-$variant" arm64_module "$variant" &&
-		! grep -Eiq "$diag" "$logs/module-arm64-$variant.log"; then
-		record build ok "module builds for arm64 with zero warnings ($variant)"
-	else
-		grep -Ei -A6 "$diag" "$logs/module-arm64-$variant.log" | head -n 40
-		record build FAIL "module builds for arm64 with zero warnings ($variant)"
+	if ((${#how[@]})); then
+		make -C "$k/build" M="$src" "${args[@]}" "${extra[@]}" src/rvcap_main.o src/kapi/helpers.o &&
+			[[ $(od -An -j18 -N2 -tx1 "$src/src/rvcap_main.o" | tr -d ' ') == b700 ]]
+		return
 	fi
+	make -C "$k/build" M="$src" "${args[@]}" "${extra[@]}" modules || return 1
+	case "$arch" in
+	arm64) [[ $(od -An -j18 -N2 -tx1 "$src/rvcap.ko" | tr -d ' ') == b700 ]] ;;
+	x86) [[ $(modinfo -F vermagic "$src/rvcap.ko") == "$(cat "$k/build/include/config/kernel.release") "* ]] ;;
+	esac
+}
+for build in 6.12:arm64 7.3:x86 7.3:arm64; do
+	kernel=${build%:*} arch=${build#*:}
+	what="module builds for $arch, Linux $kernel, with zero warnings"
+	[[ $build == 7.3:arm64 ]] && what="module compiles for $arch, Linux $kernel, with zero warnings"
+	for variant in clippy plain; do
+		name=module-$kernel-$arch-$variant
+		if logged "$name" other_module "$kernel" "$arch" "$variant" &&
+			! grep -Eiq "$diag" "$logs/$name.log"; then
+			record build ok "$what ($variant)"
+		else
+			grep -Ei -A6 "$diag" "$logs/$name.log" | head -n 40
+			record build FAIL "$what ($variant)"
+		fi
+	done
 done
 
 mapfile -t rust_files < <(git ls-files --cached --others --exclude-standard '*.rs')
@@ -173,17 +198,22 @@ for f in $(git ls-files --cached --others --exclude-standard '*.c' '*.h'); do
 	fi
 done
 
-info=$(modinfo -F import_ns rvcap.ko):$(modinfo -F license rvcap.ko):$(modinfo -F name rvcap.ko)
-if [[ $info == DMA_BUF:GPL:rvcap ]]; then
-	record build ok "modinfo: name rvcap, license GPL, imports DMA_BUF"
-else
-	record build FAIL "modinfo: name rvcap, license GPL, imports DMA_BUF (got $info)"
-fi
+# (6.12 imports the namespace in C, 7.3 through module!.)
+for ko in 6.12:rvcap.ko 7.3:$RVCAP_CACHE/module-7.3-x86/rvcap.ko; do
+	kernel=${ko%%:*} ko=${ko#*:}
+	info=$(modinfo -F import_ns "$ko"):$(modinfo -F license "$ko"):$(modinfo -F name "$ko")
+	if [[ $info == DMA_BUF:GPL:rvcap ]]; then
+		record build ok "modinfo (Linux $kernel): name rvcap, license GPL, imports DMA_BUF"
+	else
+		record build FAIL "modinfo (Linux $kernel): name rvcap, license GPL, imports DMA_BUF (got $info)"
+	fi
+done
 
-# DKMS: dkms.conf builds rvcap against the test kernel's tree, in a private
-# dkms tree (nothing is registered with the system's DKMS).
-dkms_build() {
-	local t kver rc
+# DKMS: dkms.conf builds rvcap against each x86 test kernel's tree, in a
+# private dkms tree (nothing is registered with the system's DKMS).
+dkms_build() { # kernel
+	local t kver rc kout
+	kout=$(RVCAP_KERNEL=$1 rvcap_kernel_dir)
 	t=$(mktemp -d)
 	kver=$(cat "$kout/build/include/config/kernel.release")
 	mkdir -p "$t/src/rvcap-0.1.0" "$t/tree" "$t/install"
@@ -196,11 +226,13 @@ dkms_build() {
 	rm -rf "$t"
 	return $rc
 }
-if logged dkms dkms_build; then
-	record build ok "dkms build against the test kernel tree"
-else
-	record build FAIL "dkms build against the test kernel tree"
-fi
+for kernel in 6.12 7.3; do
+	if logged "dkms-$kernel" dkms_build "$kernel"; then
+		record build ok "dkms build against the Linux $kernel test kernel tree"
+	else
+		record build FAIL "dkms build against the Linux $kernel test kernel tree"
+	fi
+done
 
 # --- host level (what `make host-test` runs)
 say "check: host tests... (log: $logs/host.log)"
@@ -352,22 +384,24 @@ guest_results() { # output.log
 # translated (q35 with an Intel IOMMU, rvcap's DMA master QEMU's edu
 # device); and on arm64 (QEMU virt), where rvcap's platform device is not
 # DMA-coherent, so that every sync is cache maintenance, direct and bounced.
-# name:kernel arguments:vm-run.sh options:architecture:plan argument
+# Linux 7.3 (x86): the same three DMA setups again, the module built for it.
+# name:kernel arguments:vm-run.sh options:architecture:plan argument:Linux
 # The coherent boot also checks the test programs' expectations against
 # vivid, videobuf2's reference driver ("validate"): that does not depend on
 # rvcap's DMA set-up, so once is enough.
 x86_boots=(coherent::::validate swiotlb:' swiotlb=131072,force':: iommu::--iommu:)
 arm64_boots=(arm64:::arm64 arm64-swiotlb:' swiotlb=131072,force'::arm64)
+linux73_boots=(coherent-7.3:::::7.3 swiotlb-7.3:' swiotlb=131072,force':::7.3 iommu-7.3::--iommu:::7.3)
 # The two lanes: the x86 boots take longer than the arm64 ones, so the
 # IOMMU boot (the shortest) runs after the arm64 boots.
-lane1=("${x86_boots[@]:0:2}")
-lane2=("${arm64_boots[@]}" "${x86_boots[2]}")
+lane1=("${x86_boots[@]:0:2}" "${linux73_boots[@]:0:1}")
+lane2=("${arm64_boots[@]}" "${x86_boots[2]}" "${linux73_boots[@]:1:2}")
 
 # Boots one VM per spec, one after the other, and runs the guest plan.
 boot_lane() { # spec...
-	local boot name args flags arch plan_arg out vm
+	local boot name args flags arch plan_arg linux out vm
 	for boot in "$@"; do
-		IFS=: read -r name args flags arch plan_arg <<<"$boot"
+		IFS=: read -r name args flags arch plan_arg linux <<<"$boot"
 		out=$RVCAP_CACHE/runs/check-$name
 		vm=(scripts/vm-run.sh --quiet --name "check-$name" --out "$out" --timeout 900)
 		[[ -n $args ]] && vm+=(--append "$args")
@@ -376,6 +410,8 @@ boot_lane() { # spec...
 		# the guest programs, as snapshotted before the lanes started.
 		if [[ $arch == arm64 ]]; then
 			vm=(env RVCAP_ARCH=arm64 "${arm64_snapshot[@]}" "${vm[@]}")
+		elif [[ $linux == 7.3 ]]; then
+			vm=(env RVCAP_KERNEL=7.3 "${linux73_snapshot[@]}" "${vm[@]}")
 		else
 			vm=(env "${x86_snapshot[@]}" "${vm[@]}")
 		fi
@@ -431,16 +467,19 @@ PY
 }
 
 # x86, then arm64 (`make run ARCH=arm64`, which leaves the tree's rvcap.ko
-# built for arm64; the next plain `make` rebuilds it for x86). Results go
-# to $logs/run.results ("status name" lines), counted after the lanes.
+# built for arm64; the next plain `make` rebuilds it for x86), then Linux
+# 7.3 (`make run KERNEL=7.3`). Results go to $logs/run.results ("status
+# name" lines), counted after the lanes.
 make_run_checks() {
-	local arch run what
-	for arch in x86 arm64; do
+	local target arch kernel run what
+	for target in x86:6.12 arm64:6.12 x86:7.3; do
+		arch=${target%:*} kernel=${target#*:}
 		rm -rf out
 		run=(make run)
 		[[ $arch == x86 ]] || run+=(ARCH="$arch")
-		what="make run ($arch): PNG frames of every pattern, through MMAP and a dma-heap import"
-		if logged "run-$arch" "${run[@]}" && logged "run-pngs-$arch" check_run_pngs; then
+		[[ $kernel == 6.12 ]] || run+=(KERNEL="$kernel")
+		what="make run ($arch, Linux $kernel): PNG frames of every pattern, through MMAP and a dma-heap import"
+		if logged "run-$arch-$kernel" "${run[@]}" && logged "run-pngs-$arch-$kernel" check_run_pngs; then
 			echo "ok $what" >>"$logs/run.results"
 		else
 			echo "FAIL $what" >>"$logs/run.results"
@@ -455,7 +494,8 @@ snapshot=$logs/snapshot
 rm -rf "$snapshot"
 mkdir -p "$snapshot"
 cp rvcap.ko "$snapshot/rvcap.ko"
-cp "$RVCAP_CACHE/arm64/module/rvcap.ko" "$snapshot/rvcap-arm64.ko"
+cp "$RVCAP_CACHE/module-6.12-arm64/rvcap.ko" "$snapshot/rvcap-arm64.ko"
+cp "$RVCAP_CACHE/module-7.3-x86/rvcap.ko" "$snapshot/rvcap-7.3.ko"
 for d in tests/selftests/out tools/out tests/selftests/out-arm64 tools/out-arm64; do
 	cp -r "$d" "$snapshot/${d//\//_}"
 done
@@ -463,6 +503,9 @@ x86_snapshot=(RVCAP_KO="$snapshot/rvcap.ko" RVCAP_SELFTESTS_OUT="$snapshot/tests
 	RVCAP_TOOLS_OUT="$snapshot/tools_out")
 arm64_snapshot=(RVCAP_KO="$snapshot/rvcap-arm64.ko"
 	RVCAP_SELFTESTS_OUT="$snapshot/tests_selftests_out-arm64" RVCAP_TOOLS_OUT="$snapshot/tools_out-arm64")
+# (The guest programs are the same: only the kernel and the module differ.)
+linux73_snapshot=(RVCAP_KO="$snapshot/rvcap-7.3.ko" RVCAP_SELFTESTS_OUT="$snapshot/tests_selftests_out"
+	RVCAP_TOOLS_OUT="$snapshot/tools_out")
 
 # Two lanes side by side: a TCG guest keeps about one of the host's two
 # cores busy (it waits for frame periods, timeouts and the engine), so two
@@ -480,7 +523,7 @@ rm -f "$logs/bench-smoke.status" "$logs/run.results"
 lane1_pid=$!
 boot_lane "${lane2[@]}"
 wait "$lane1_pid"
-for boot in "${x86_boots[@]}" "${arm64_boots[@]}"; do
+for boot in "${x86_boots[@]}" "${arm64_boots[@]}" "${linux73_boots[@]}"; do
 	name=${boot%%:*}
 	out=$RVCAP_CACHE/runs/check-$name
 	if [[ -s $out/output.log ]] && grep -q '^rvcap-vm: kernel log' "$out/output.log"; then
@@ -511,7 +554,7 @@ if [[ -s $logs/run.results ]]; then
 		record run "$status" "$what"
 	done <"$logs/run.results"
 else
-	record run FAIL "make run (x86, arm64) ran"
+	record run FAIL "make run (x86 and arm64 on 6.12, x86 on 7.3) ran"
 fi
 
 summary

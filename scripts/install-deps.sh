@@ -10,9 +10,11 @@ source "$(dirname "$0")/lib.sh"
 
 packages=(
 	# kernel source and the Rust/LLVM toolchain that builds it; cargo-web is
-	# Debian's cargo for rustc-web (a brand-new Debian has no cargo at all)
+	# Debian's cargo for rustc-web (a brand-new Debian has no cargo at all).
+	# LLVM 19: Debian 13's, and Debian 12's since its point release 12.11;
+	# Linux 7.3 needs 17 or newer (scripts/lib.sh)
 	linux-source-6.12 rustc-web rust-web-src rust-web-clippy rustfmt-web cargo-web
-	clang-14 lld-14 llvm-14 libclang-dev
+	clang-19 lld-19 llvm-19 libclang-19-dev
 	make gcc libc6-dev flex bison bc libelf-dev libssl-dev xz-utils rsync
 	perl python3 python3-pil python3-matplotlib dkms git ca-certificates
 	# the guest: emulator, shell, initramfs tools (v4l-utils: see below;
@@ -92,3 +94,7 @@ for arch in x86 arm64; do
 	RVCAP_ARCH=$arch "$(dirname "$0")"/fetch-guest-gstreamer.sh >/dev/null
 done
 "$(dirname "$0")"/fetch-guest-arm64.sh >/dev/null
+
+# Linux 7.3's source (make check builds and boots both kernels; the 6.12
+# one is the linux-source-6.12 package above).
+RVCAP_KERNEL=7.3 "$(dirname "$0")"/fetch-kernel-source.sh

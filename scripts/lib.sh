@@ -10,7 +10,12 @@ RVCAP_CACHE=${RVCAP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rvcap}
 # Toolchain (see README "Requirements"): Debian's rustc 1.96 ships core's
 # sources; the rustup toolchain that may come first on PATH does not.
 RVCAP_RUSTC=${RVCAP_RUSTC:-/usr/bin/rustc}
-RVCAP_LLVM=${RVCAP_LLVM:--14}
+# LLVM 19 on every host and for both kernels: Debian 13's own, and in
+# Debian 12 since its 12.11 point release (7.3 needs LLVM >= 17 for bindgen's
+# libclang and for Rust with KASAN). bindgen loads the libclang of
+# LIBCLANG_PATH, not whichever other version is installed too.
+RVCAP_LLVM=${RVCAP_LLVM:--19}
+RVCAP_LIBCLANG_PATH=${RVCAP_LIBCLANG_PATH:-/usr/lib/llvm-19/lib}
 RVCAP_CLIPPY_DRIVER=${RVCAP_CLIPPY_DRIVER:-/usr/bin/clippy-driver}
 RVCAP_RUSTFMT=${RVCAP_RUSTFMT:-/usr/bin/rustfmt}
 # Debian's cargo (cargo-web, the same 1.96 as rustc-web): a brand-new Debian
@@ -22,10 +27,17 @@ RVCAP_BINDGEN_VERSION=0.73.2
 RVCAP_BINDGEN_ROOT=$RVCAP_CACHE/tools/bindgen-$RVCAP_BINDGEN_VERSION
 RVCAP_BINDGEN=${RVCAP_BINDGEN:-$RVCAP_BINDGEN_ROOT/bin/bindgen}
 
-# The kernels: Debian's linux-source-6.12, tinyconfig, our Kconfig fragments.
+# The kernels: Debian's linux-source-6.12 (the LTS, the default) or
+# linux-source-7.3 (from trixie-backports, scripts/fetch-kernel-source.sh),
+# tinyconfig, our Kconfig fragments. RVCAP_KERNEL (make KERNEL=...) picks.
 # Flavour "test" (make check, run, stress, shell) has every debugging aid;
 # "bench" (make bench) has none of them.
-RVCAP_KSRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
+RVCAP_KERNEL=${RVCAP_KERNEL:-6.12}
+case "$RVCAP_KERNEL" in
+6.12) RVCAP_KSRC_TARBALL=/usr/src/linux-source-6.12.tar.xz ;;
+7.3) RVCAP_KSRC_TARBALL=$RVCAP_CACHE/src/linux-source-7.3/linux-source-7.3.tar.xz ;;
+*) echo "[rvcap] KERNEL must be 6.12 or 7.3, not $RVCAP_KERNEL" >&2; exit 1 ;;
+esac
 RVCAP_FLAVOUR=${RVCAP_FLAVOUR:-test}
 # The kernel architecture (the kernel's ARCH: x86 or arm64), from
 # `make ARCH=...` or the environment; the host's by default.
@@ -132,28 +144,31 @@ rvcap_debian_mirror() {
 }
 
 # A private apt state in DIR/apt for Debian trixie's binary packages (the
-# guest's userspace), from the mirror this machine's apt uses for bookworm;
-# nothing is installed on the host. Sets the array trixie_apt to the options
-# apt-get and apt-cache need, creates DIR/debs, and reads the package lists
+# guest's userspace; with SUITES "trixie-backports", linux-source-7.3), from
+# the mirror this machine's apt uses for Debian (bookworm or trixie); nothing
+# is installed on the host. Sets the array trixie_apt to the options apt-get
+# and apt-cache need, creates DIR/debs, and reads the package lists
 # (log: DIR/apt.log).
-rvcap_trixie_apt() { # DIR [ARCH: amd64 (default) or arm64]
-	local dir=$1 arch=${2:-amd64} mirror
+rvcap_trixie_apt() { # DIR [ARCH: amd64 (default) or arm64] [SUITES: trixie]
+	local dir=$1 arch=${2:-amd64} suites=${3:-trixie} mirror suite
 	mkdir -p "$dir/apt/lists/partial" "$dir/apt/cache" "$dir/debs"
-	mirror=$(rvcap_debian_mirror bookworm) ||
-		die "no Debian bookworm source in /etc/apt (sources.list or sources.list.d) to take the mirror from"
-	echo "deb $mirror trixie main" >"$dir/apt/sources.list"
+	mirror=$(rvcap_debian_mirror bookworm || rvcap_debian_mirror trixie) ||
+		die "no Debian bookworm or trixie source in /etc/apt (sources.list or sources.list.d) to take the mirror from"
+	for suite in $suites; do
+		echo "deb $mirror $suite main"
+	done >"$dir/apt/sources.list"
 	trixie_apt=(-q -o Dir::Etc::sourcelist="$dir/apt/sources.list" -o Dir::Etc::sourceparts=-
 		-o Dir::State::Lists="$dir/apt/lists" -o Dir::Cache="$dir/apt/cache"
 		-o Dir::State::status=/dev/null -o APT::Architecture="$arch"
 		-o APT::Sandbox::User=root)
 	apt-get "${trixie_apt[@]}" update >"$dir/apt.log" 2>&1 || {
 		cat "$dir/apt.log" >&2
-		die "cannot read Debian trixie's package lists"
+		die "cannot read Debian $suites's package lists"
 	}
 }
 
 # An LLVM tool's name as the kernel's Makefile derives it from LLVM=: a
-# suffix (-14: clang-14), a prefix (/opt/llvm/bin/) or neither (LLVM=1).
+# suffix (-19: clang-19), a prefix (/opt/llvm/bin/) or neither (LLVM=1).
 rvcap_llvm_tool() {
 	case "$RVCAP_LLVM" in
 	*/) printf '%s%s\n' "$RVCAP_LLVM" "$1" ;;
@@ -167,8 +182,8 @@ rvcap_llvm_tool() {
 # CC and LD repeat what LLVM= implies, on purpose: DKMS appends "CC=clang
 # LD=ld.lld" to the make command for a clang-built kernel (dkms 3.0's
 # prepare_build reads vmlinux's .comment or CONFIG_CC_IS_CLANG), and those
-# unversioned names need not exist (Debian's clang-14 and lld-14 install
-# clang-14 and ld.lld-14 only) or may be another compiler than the one that
+# unversioned names need not exist (Debian's clang-19 and lld-19 install
+# clang-19 and ld.lld-19 only) or may be another compiler than the one that
 # built the kernel. Variables named on the kernel make's own command line
 # win over the ones inherited from DKMS's make.
 rvcap_kmake_args() {
@@ -178,16 +193,25 @@ rvcap_kmake_args() {
 	[[ $RVCAP_ARCH == x86 ]] || printf '%s\n' "ARCH=$RVCAP_ARCH"
 	printf '%s\n' "LLVM=$RVCAP_LLVM" "CC=$(rvcap_llvm_tool clang)" \
 		"LD=$(rvcap_llvm_tool ld.lld)" "RUSTC=$RVCAP_RUSTC" \
-		"BINDGEN=$bindgen" "CLIPPY_DRIVER=$RVCAP_CLIPPY_DRIVER" \
-		"RUSTFMT=$RVCAP_RUSTFMT"
+		"BINDGEN=$bindgen" "LIBCLANG_PATH=$RVCAP_LIBCLANG_PATH" \
+		"CLIPPY_DRIVER=$RVCAP_CLIPPY_DRIVER" "RUSTFMT=$RVCAP_RUSTFMT"
 }
 
-# Version of the installed linux-source package, e.g. 6.12.117-1_deb12u1
-# (characters that paths handled by make should not carry are replaced).
+# Version of the kernel's linux-source package, e.g. 6.12.117-1_deb12u1 or
+# 7.3.4-1_bpo13_1 (characters that paths handled by make should not carry
+# are replaced): 6.12's installed package, 7.3's fetched one.
 rvcap_ksrc_pkgver() {
 	local v
-	v=$(dpkg-query -W -f '${Version}' linux-source-6.12 2>/dev/null) ||
-		die "linux-source-6.12 is not installed (run: make deps)"
+	case "$RVCAP_KERNEL" in
+	6.12)
+		v=$(dpkg-query -W -f '${Version}' linux-source-6.12 2>/dev/null) ||
+			die "linux-source-6.12 is not installed (run: make deps)"
+		;;
+	7.3)
+		v=$(cat "$RVCAP_CACHE/src/linux-source-7.3/version" 2>/dev/null) ||
+			die "linux-source-7.3 is not fetched (run: make deps KERNEL=7.3)"
+		;;
+	esac
 	printf '%s\n' "$v" | tr '~+:' '___'
 }
 
@@ -195,7 +219,11 @@ rvcap_ksrc_pkgver() {
 rvcap_fragments() {
 	printf '%s\n' "$RVCAP_ROOT/configs/rvcap-base.config" "$RVCAP_ROOT/configs/rvcap-$RVCAP_ARCH.config"
 	case "$RVCAP_FLAVOUR/$RVCAP_ARCH" in
-	test/*) printf '%s\n' "$RVCAP_ROOT/configs/rvcap-debug.config" ;;
+	test/*)
+		printf '%s\n' "$RVCAP_ROOT/configs/rvcap-debug.config"
+		[[ ! -e $RVCAP_ROOT/configs/rvcap-debug-$RVCAP_KERNEL.config ]] ||
+			printf '%s\n' "$RVCAP_ROOT/configs/rvcap-debug-$RVCAP_KERNEL.config"
+		;;
 	bench/x86) printf '%s\n' "$RVCAP_ROOT/configs/rvcap-bench.config" ;;
 	bench/*) die "no $RVCAP_ARCH benchmark kernel: make bench runs on x86" ;;
 	*) die "RVCAP_FLAVOUR must be test or bench, not $RVCAP_FLAVOUR" ;;

@@ -17,7 +17,6 @@
 
 use kernel::c_str;
 use kernel::prelude::*;
-use kernel::str::CStr;
 
 mod driver;
 mod format;
@@ -32,16 +31,37 @@ use kapi::debugfs;
 use kapi::driver::Probing;
 use kapi::pci;
 use kapi::platform::{self, DeviceRegistration, Driver, ProbingDevice};
+use kapi::str::{CStr, Text};
 use kapi::video::Registration;
 use kernel::new_mutex;
 use kernel::sync::{Arc, Mutex};
 
+// dma_buf_* symbols are exported in the DMA_BUF namespace, which 7.3's
+// module! imports (`imports_ns`). 6.12's knows neither that nor `authors`:
+// there the import is the `.modinfo` entry C's MODULE_IMPORT_NS(DMA_BUF)
+// makes, written as its module! writes the others.
+#[cfg(all(MODULE, not(rvcap_linux_7_3)))]
+#[link_section = ".modinfo"]
+#[used(compiler)]
+static IMPORT_NS_DMA_BUF: [u8; 18] = *b"import_ns=DMA_BUF\0";
+
+#[cfg(not(rvcap_linux_7_3))]
 module! {
     type: Rvcap,
     name: "rvcap",
     author: "The rvcap developers",
     description: "V4L2 capture with correct DMA-BUF import on non-coherent DMA",
     license: "GPL",
+}
+
+#[cfg(rvcap_linux_7_3)]
+module! {
+    type: Rvcap,
+    name: "rvcap",
+    authors: ["The rvcap developers"],
+    description: "V4L2 capture with correct DMA-BUF import on non-coherent DMA",
+    license: "GPL",
+    imports_ns: ["DMA_BUF"],
 }
 
 /// DMA addressing capability of the virtual capture engine: it reaches any
@@ -191,8 +211,8 @@ impl Driver for RvcapDriver {
         )?;
         registration.log().info(format_args!(
             "/dev/{}: virtual capture, DMA by {}, DMA mask {:#x}, {}{}",
-            registration.node_name(),
-            dma_dev.name(),
+            Text(registration.node_name()),
+            Text(dma_dev.name()),
             dma_dev.dma_mask(),
             if dma_dev.is_dma_coherent() {
                 "coherent"

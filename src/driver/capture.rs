@@ -42,6 +42,7 @@ use crate::kapi::dma_fence::FenceSource;
 use crate::kapi::log::DevLog;
 use crate::kapi::param;
 use crate::kapi::ratelimit::{ratelimit, RateLimit};
+use crate::kapi::str::Text;
 use crate::pattern::Pattern;
 use crate::queue::{
     self, Allocated, BufferInfo, BufferRequest, Errno, Memory, OwnerId, Policy, QueueRequest,
@@ -440,7 +441,7 @@ impl Capture {
             if let Some(edu) = &stamp {
                 self.log().info(format_args!(
                     "streaming with device_stamp: {} writes the first {} bytes of every frame by DMA (about 100 ms a transfer)",
-                    edu.device().name(),
+                    Text(edu.device().name()),
                     crate::pattern::STAMP_LEN
                 ));
             }
@@ -533,7 +534,7 @@ impl Capture {
             if self.shared.inject.take_dma_after_unmap() {
                 self.log().warn(format_args!(
                     "inject_dma_after_unmap: {} is not behind a strict IOMMU, which alone makes a write after unmap harmless; not injected",
-                    edu.device().name()
+                    Text(edu.device().name())
                 ));
             }
             return;
@@ -544,7 +545,7 @@ impl Capture {
         let (addr, len) = (probe.addr, probe.len.min(STALE_WRITE_BYTES));
         self.log().info(format_args!(
             "inject_dma_after_unmap: {} writes {len} bytes to {addr:#x}, buffer 0's DMA address before it was unmapped",
-            edu.device().name()
+            Text(edu.device().name())
         ));
         if let Err(e) = edu.write_stale(addr, len) {
             self.log().warn(format_args!(
@@ -786,7 +787,7 @@ impl Show<Shared> for DmaDeviceFile {
     fn show(shared: &Shared, w: &mut SeqWriter<'_>) -> fmt::Result {
         let st = shared.state.lock();
         let dev = st.dma.device();
-        writeln!(w, "{}", dev.name())?;
+        writeln!(w, "{}", Text(dev.name()))?;
         let coherent = if dev.is_dma_coherent() { "yes" } else { "no" };
         writeln!(w, "coherent {coherent}")
     }

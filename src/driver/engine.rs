@@ -32,11 +32,6 @@ use crate::queue::{CpuSync, FrameDone, MAX_PLANES};
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 use kernel::sync::Arc;
-use kernel::time::Ktime;
-
-fn ktime(ns: u64) -> Ktime {
-    Ktime::from_raw(i64::try_from(ns).unwrap_or(i64::MAX))
-}
 
 /// A running engine. Dropping it stops the thread and waits for it.
 pub(crate) struct Engine {
@@ -171,14 +166,14 @@ fn run(
                 // More than a frame late (a stall): do not catch up in a burst.
                 next = now;
             }
-            current.sleep_until(ktime(next));
+            current.sleep_until(next);
         }
         if current.should_stop() {
             break;
         }
         let stall = u64::from(inject.stall_ms.load(Ordering::Relaxed));
         if stall > 0 {
-            current.sleep_until(ktime(now_ns() + stall * 1_000_000));
+            current.sleep_until(now_ns() + stall * 1_000_000);
             if current.should_stop() {
                 break;
             }

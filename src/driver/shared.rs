@@ -22,7 +22,6 @@ use crate::queue::{FrameDone, Queue, MAX_BUFFERS};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex, SpinLock};
-use kernel::time::Ktime;
 use kernel::{new_mutex, new_spinlock};
 
 /// Fences kept in each device's pool: enough for every buffer's fence to
@@ -32,7 +31,7 @@ pub(crate) const POOLED_FENCES: usize = 4 * MAX_BUFFERS;
 
 /// Monotonic time in nanoseconds.
 pub(crate) fn now_ns() -> u64 {
-    u64::try_from(Ktime::ktime_get().to_ns()).unwrap_or(0)
+    crate::kapi::time::ktime_get_ns()
 }
 
 /// What the state lock protects.

@@ -7,12 +7,12 @@
 //! Failures of debugfs only lose the files, as everywhere in the kernel.
 
 use super::bindings;
+use super::str::CStr;
 use core::fmt::{self, Write};
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicBool, AtomicU32};
 use kernel::ffi::{c_int, c_void};
 use kernel::prelude::*;
-use kernel::str::CStr;
 use kernel::sync::Arc;
 
 // debugfs reads and writes knobs as plain `u32` and `bool`.
@@ -170,7 +170,7 @@ impl<T: Send + Sync + 'static, S: Show<T>> ShowFops<T, S> {
     const FOPS: bindings::file_operations = bindings::file_operations {
         // Open files pin the module: debugfs calls `release` even after the
         // file was removed.
-        owner: crate::THIS_MODULE.as_ptr().cast(),
+        owner: super::module::this_module(),
         open: Some(Self::open),
         read: Some(bindings::seq_read),
         llseek: Some(bindings::seq_lseek),

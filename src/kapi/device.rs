@@ -4,9 +4,12 @@
 //! `kernel::device::Device` (whose raw pointer 6.12 keeps crate-private).
 
 use super::bindings;
+use super::str::CStr;
+#[cfg(rvcap_linux_7_3)]
+use super::str::CStrExt as _;
+use super::sync::aref::{ARef, AlwaysRefCounted};
+use super::types::Opaque;
 use core::ptr::NonNull;
-use kernel::str::CStr;
-use kernel::types::{ARef, AlwaysRefCounted, Opaque};
 
 /// A device of the driver core.
 ///

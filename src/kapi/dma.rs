@@ -743,7 +743,7 @@ impl DeviceMemory {
                 break;
             }
             // SAFETY: `sg` is a valid entry; `sg_next` follows chains.
-            sg = unsafe { bindings::sg_next(sg) };
+            sg = unsafe { bindings::rvcap_sg_next(sg) };
         }
     }
 

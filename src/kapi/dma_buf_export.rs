@@ -119,6 +119,7 @@ use super::dma_fence::{self, Fence, WaitList, WriteFence};
 use super::log;
 use super::mm::Vma;
 use super::ratelimit::ratelimit;
+use super::types;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::alloc::flags::GFP_NOWAIT;
@@ -128,7 +129,6 @@ use kernel::new_mutex;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
-use kernel::types::ForeignOwnable;
 
 /// The `O_ACCMODE` bits of EXPBUF's flags (the dma-buf file's mode).
 pub(crate) const ACCESS_MODE: u32 = bindings::O_ACCMODE;
@@ -323,7 +323,7 @@ impl AttachState {
                 };
                 segments.push(segment, GFP_KERNEL)?;
                 // SAFETY: `sg` is a valid entry of the table.
-                sg = unsafe { bindings::sg_next(sg) };
+                sg = unsafe { bindings::rvcap_sg_next(sg) };
             }
             // INVARIANT: the segments of the table mapped above for `dev`
             // in `dir`, which stays mapped until `unmap` takes the view out.
@@ -775,7 +775,7 @@ pub(super) fn publish_on_import(
 unsafe fn exported<'a>(buf: *mut bindings::dma_buf) -> Pin<&'a Exported> {
     // SAFETY: `priv` holds the `into_foreign` of a `Pin<KBox<Exported>>`
     // (`ExportedBuf::new`), taken back only by `release`.
-    unsafe { <Pin<KBox<Exported>> as ForeignOwnable>::borrow((*buf).priv_.cast_const()) }
+    unsafe { types::borrow::<Pin<KBox<Exported>>>((*buf).priv_) }
 }
 
 /// `attach`: a table of the attachment's own over the pages.
@@ -937,7 +937,7 @@ unsafe extern "C" fn unmap_dma_buf(
 unsafe extern "C" fn release(buf: *mut bindings::dma_buf) {
     // SAFETY: `priv` is the `into_foreign` of `ExportedBuf::new`, taken back
     // once, here; nothing uses it any more.
-    let exported = unsafe { <Pin<KBox<Exported>> as ForeignOwnable>::from_foreign((*buf).priv_) };
+    let exported = unsafe { types::from_foreign::<Pin<KBox<Exported>>>((*buf).priv_) };
     bump(&exported.stats.export_release, 1);
 }
 
@@ -1156,24 +1156,19 @@ impl ExportedBuf {
         // INVARIANT: pinned from here on; its drop unregisters it.
         exported.pages.0.registry().register(&exported)?;
         let stats = exported.stats.clone();
-        let priv_ = exported.into_foreign();
+        let priv_ = types::into_foreign(exported);
         // SAFETY: `OPS` has every callback the core requires and lives
         // forever; `priv_` is ours. On success the dma-buf owns it (`release`
         // takes it back); on failure nothing took it.
         let buf = unsafe {
-            bindings::rvcap_dma_buf_export(
-                &OPS,
-                size,
-                (mode & ACCESS_MODE) as c_int,
-                priv_.cast_mut(),
-            )
+            bindings::rvcap_dma_buf_export(&OPS, size, (mode & ACCESS_MODE) as c_int, priv_)
         };
         let buf = match from_err_ptr(buf).map(NonNull::new) {
             Ok(Some(buf)) => buf,
             failed => {
                 // SAFETY: the export failed, so `priv_` is still only ours:
                 // taken back once.
-                drop(unsafe { <Pin<KBox<Exported>> as ForeignOwnable>::from_foreign(priv_) });
+                drop(unsafe { types::from_foreign::<Pin<KBox<Exported>>>(priv_) });
                 return Err(failed.err().unwrap_or(ENOMEM));
             }
         };

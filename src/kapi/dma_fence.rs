@@ -62,11 +62,19 @@ impl Fence {
     }
 
     /// Asks the fence's driver to signal it when done
-    /// (`dma_fence_enable_sw_signaling`), so that
-    /// [`Fence::is_signaled`] sees it signal.
+    /// (`dma_fence_enable_signaling`; `dma_fence_enable_sw_signaling` on 6.12), so
+    /// that [`Fence::is_signaled`] sees it signal.
     fn enable_signaling(&self) {
         // SAFETY: live (type invariant).
-        unsafe { bindings::dma_fence_enable_sw_signaling(self.0.as_ptr()) };
+        #[cfg(rvcap_linux_7_3)]
+        unsafe {
+            bindings::dma_fence_enable_signaling(self.0.as_ptr())
+        };
+        // SAFETY: live (type invariant).
+        #[cfg(not(rvcap_linux_7_3))]
+        unsafe {
+            bindings::dma_fence_enable_sw_signaling(self.0.as_ptr())
+        };
     }
 
     /// Whether the fence has signalled (with or without an error).
@@ -172,7 +180,7 @@ impl FenceSource {
             pool.push(OwnFence::new(true), GFP_KERNEL)?;
         }
         let mut kept = [0u8; 16];
-        let bytes = name.as_bytes();
+        let bytes = super::str::to_bytes(name);
         let len = bytes.len().min(kept.len() - 1);
         kept[..len].copy_from_slice(&bytes[..len]);
         let count = u32::try_from(timelines).map_err(|_| EINVAL)?;
@@ -231,7 +239,7 @@ impl FenceSource {
             .store(Arc::into_raw(self.clone()).cast_mut(), Ordering::Relaxed);
         // SAFETY: this module is live (it runs); the reference keeps it so
         // until `recycle`, after the fence's release.
-        unsafe { bindings::__module_get(crate::THIS_MODULE.as_ptr().cast()) };
+        unsafe { bindings::__module_get(super::module::this_module()) };
         let seqno = seqno.fetch_add(1, Ordering::Relaxed) + 1;
         // SAFETY: `base` is ours and not in use by the dma-fence core (not
         // initialised, or released and past an RCU grace period); `OPS`
@@ -239,7 +247,7 @@ impl FenceSource {
         // INVARIANT: initialised with `OPS` and this source's lock, the
         // source and module held above.
         unsafe {
-            bindings::dma_fence_init(
+            dma_fence_init_64bit(
                 own.base.get(),
                 &OPS,
                 self.lock.get(),
@@ -374,8 +382,15 @@ unsafe extern "C" fn recycle(head: *mut bindings::callback_head) {
     drop(unsafe { Arc::from_raw(source) });
     // SAFETY: the reference `write_fence` took. Module exit waits for this
     // callback to return (`wait_for_released_fences`).
-    unsafe { bindings::module_put(crate::THIS_MODULE.as_ptr().cast()) };
+    unsafe { bindings::module_put(super::module::this_module()) };
 }
+
+// rvcap's fences count 64-bit sequence numbers: 6.12 reads that from
+// `OPS.use_64bit_seqno`, 7.3 from the fence's initialisation.
+#[cfg(not(rvcap_linux_7_3))]
+use bindings::dma_fence_init as dma_fence_init_64bit;
+#[cfg(rvcap_linux_7_3)]
+use bindings::dma_fence_init64 as dma_fence_init_64bit;
 
 // SAFETY: all-zero `dma_fence_ops` is valid: optional callbacks and `false`.
 const NO_DMA_FENCE_OPS: bindings::dma_fence_ops = unsafe { core::mem::zeroed() };
@@ -383,6 +398,8 @@ const NO_DMA_FENCE_OPS: bindings::dma_fence_ops = unsafe { core::mem::zeroed() }
 /// The operations of rvcap's fences: they signal only through
 /// `dma_fence_signal`, so no `enable_signaling` or `signaled`.
 static OPS: bindings::dma_fence_ops = bindings::dma_fence_ops {
+    // 7.3 marks 64-bit sequence numbers at `dma_fence_init64`.
+    #[cfg(not(rvcap_linux_7_3))]
     use_64bit_seqno: true,
     get_driver_name: Some(driver_name),
     get_timeline_name: Some(timeline_name),

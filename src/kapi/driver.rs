@@ -8,10 +8,11 @@
 
 use super::bindings;
 use super::device::{Device, DeviceRef};
+use super::sync::aref::ARef;
+use super::types::{self, ForeignOwnable, Opaque};
 use kernel::error::{from_result, to_result};
 use kernel::ffi::c_int;
 use kernel::prelude::*;
-use kernel::types::{ARef, ForeignOwnable, Opaque};
 
 /// A bus's driver structure, embedding the `struct device_driver` that the
 /// driver core registers.
@@ -86,8 +87,13 @@ impl<R: BusDriver, C> DriverInner<R, C> {
         // to the `device_driver` embedded at `DRIVER_OFFSET` (`BusDriver`)
         // in the `drv` of a live `DriverInner<R, C>`.
         unsafe {
-            let drv = (*dev).driver.cast::<u8>().sub(R::DRIVER_OFFSET).cast::<R>();
-            let inner = kernel::container_of!(drv, Self, drv);
+            let drv = (*dev)
+                .driver
+                .cast::<u8>()
+                .sub(R::DRIVER_OFFSET)
+                .cast::<Opaque<R>>();
+            // (`*mut` on 7.3, `*const` on 6.12.)
+            let inner: *const Self = kernel::container_of!(drv, Self, drv);
             &(*inner).context
         }
     }
@@ -111,7 +117,7 @@ pub(super) unsafe fn probe<R: BusDriver, C, D: ForeignOwnable>(
         let data = probe(context)?;
         // SAFETY: the device is being probed by us; `remove` takes the data
         // back with `from_foreign`, once.
-        unsafe { bindings::rvcap_dev_set_drvdata(dev, data.into_foreign().cast_mut()) };
+        unsafe { bindings::rvcap_dev_set_drvdata(dev, types::into_foreign(data)) };
         Ok(0)
     })
 }
@@ -126,7 +132,7 @@ pub(super) unsafe fn probe<R: BusDriver, C, D: ForeignOwnable>(
 pub(super) unsafe fn remove<D: ForeignOwnable>(dev: *mut bindings::device, remove: impl FnOnce(D)) {
     // SAFETY: by the caller's contract, the driver data is what `probe`
     // stored with `into_foreign`, taken back once here.
-    let data = unsafe { D::from_foreign(bindings::rvcap_dev_get_drvdata(dev)) };
+    let data = unsafe { types::from_foreign::<D>(bindings::rvcap_dev_get_drvdata(dev)) };
     remove(data);
 }
 

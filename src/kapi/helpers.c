@@ -39,9 +39,6 @@
 
 #include "../../include/rvcap_helpers.h"
 
-/* dma_buf_* symbols are exported in the DMA_BUF namespace. */
-MODULE_IMPORT_NS(DMA_BUF);
-
 #define RVCAP_MAX_DEVICES 8
 
 static unsigned int num_devices = 1;
@@ -260,7 +257,12 @@ struct page *rvcap_alloc_pages_exact(size_t size)
 
 struct page *rvcap_nth_page(struct page *page, unsigned long n)
 {
+#ifdef nth_page
 	return nth_page(page, n);
+#else
+	/* Since 6.18 the memmap of one allocation is contiguous. */
+	return page + n;
+#endif
 }
 
 void rvcap_free_page(struct page *page)
@@ -291,6 +293,12 @@ dma_addr_t rvcap_sg_dma_address(struct scatterlist *sg)
 unsigned int rvcap_sg_dma_len(struct scatterlist *sg)
 {
 	return sg_dma_len(sg);
+}
+
+/* An exported function in 6.12, an inline one since 6.13. */
+struct scatterlist *rvcap_sg_next(struct scatterlist *sg)
+{
+	return sg_next(sg);
 }
 
 /*

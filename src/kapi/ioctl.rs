@@ -10,6 +10,7 @@
 use super::bindings;
 use super::mm::Vma;
 use super::poll::{self, PollTable};
+use super::types::Opaque;
 use super::video::{FileId, Inner, VideoOps};
 use core::marker::PhantomData;
 use kernel::error::from_result;
@@ -149,24 +150,38 @@ pub(crate) fn plane_dmabuf_fd(p: &bindings::v4l2_plane) -> i32 {
     unsafe { p.m.fd }
 }
 
-/// Declares an ioctl callback: the file, its handle and a pointer to the
-/// kernel copy of `$arg`, turned into `&T`, [`FileId`] and `&mut $arg`.
+/// The handle of an open file of ours: its `v4l2_fh`, which `v4l2_fh_open`
+/// put in `private_data` (what videobuf2 calls a queue's owner). The
+/// ioctl callbacks' own `priv` argument is that handle on 6.12 and null on
+/// 7.3, so it is not used.
+///
+/// # Safety
+///
+/// `file` is an open file of ours.
+unsafe fn file_id(file: *mut bindings::file) -> FileId {
+    // SAFETY: open (the caller's contract), so readable; set at open.
+    FileId(unsafe { (*file).private_data } as usize)
+}
+
+/// Declares an ioctl callback: the file and a pointer to the kernel copy of
+/// `$arg`, turned into `&T`, [`FileId`] and `&mut $arg`.
 macro_rules! ioctl_op {
     ($name:ident, $arg:ty, |$data:ident, $fh:ident, $a:ident| $body:expr) => {
         /// # Safety
         ///
         /// Called by the V4L2 core with an open file of a device registered
-        /// by `Registration<T>`, its file handle and the kernel copy of the
-        /// ioctl argument, valid for the call.
+        /// by `Registration<T>` and the kernel copy of the ioctl argument,
+        /// valid for the call.
         unsafe extern "C" fn $name(
             file: *mut bindings::file,
-            fh: *mut c_void,
+            _priv: *mut c_void,
             arg: *mut $arg,
         ) -> c_int {
             // SAFETY: the function's contract.
             let ($data, $a) = unsafe { (data_of::<T>(file), &mut *arg) };
+            // SAFETY: as above.
             #[allow(unused_variables)]
-            let $fh = FileId(fh as usize);
+            let $fh = unsafe { file_id(file) };
             from_result(|| {
                 $body?;
                 Ok(0)
@@ -182,18 +197,19 @@ macro_rules! buffer_op {
         /// # Safety
         ///
         /// Called by the V4L2 core with an open file of a device registered
-        /// by `Registration<T>`, its file handle and the kernel copy of the
-        /// buffer ioctl's argument, valid for the call.
+        /// by `Registration<T>` and the kernel copy of the buffer ioctl's
+        /// argument, valid for the call.
         unsafe extern "C" fn $name(
             file: *mut bindings::file,
-            fh: *mut c_void,
+            _priv: *mut c_void,
             b: *mut bindings::v4l2_buffer,
         ) -> c_int {
             // SAFETY: the function's contract; `b` is a buffer ioctl's
             // argument, as `BufferArg::new` requires.
-            let (data, mut b) = unsafe { (data_of::<T>(file), BufferArg::new(&mut *b)) };
+            let (data, mut b, fh) =
+                unsafe { (data_of::<T>(file), BufferArg::new(&mut *b), file_id(file)) };
             from_result(|| {
-                data.$name(FileId(fh as usize), &mut b)?;
+                data.$name(fh, &mut b)?;
                 Ok(0)
             })
         }
@@ -277,15 +293,21 @@ impl<T: VideoOps> Adapter<T> {
     /// As for the callbacks of `ioctl_op!`.
     unsafe extern "C" fn dqbuf(
         file: *mut bindings::file,
-        fh: *mut c_void,
+        _priv: *mut c_void,
         b: *mut bindings::v4l2_buffer,
     ) -> c_int {
         // SAFETY: the function's contract; `file` is open, so its flags can
         // be read; `b` is DQBUF's argument, as `BufferArg::new` requires.
-        let (data, mut b, flags) =
-            unsafe { (data_of::<T>(file), BufferArg::new(&mut *b), (*file).f_flags) };
+        let (data, mut b, flags, fh) = unsafe {
+            (
+                data_of::<T>(file),
+                BufferArg::new(&mut *b),
+                (*file).f_flags,
+                file_id(file),
+            )
+        };
         from_result(|| {
-            data.dqbuf(FileId(fh as usize), &mut b, flags & NONBLOCK != 0)?;
+            data.dqbuf(fh, &mut b, flags & NONBLOCK != 0)?;
             Ok(0)
         })
     }
@@ -306,43 +328,42 @@ impl<T: VideoOps> Adapter<T> {
     ///
     /// # Safety
     ///
-    /// `file` must be an open file of ours and `fh` its handle.
+    /// `file` must be an open file of ours.
     unsafe fn stream(
         file: *mut bindings::file,
-        fh: *mut c_void,
         t: bindings::v4l2_buf_type,
         op: fn(&T, FileId, u32) -> Result,
     ) -> c_int {
         // SAFETY: the function's contract.
-        let data = unsafe { data_of::<T>(file) };
+        let (data, fh) = unsafe { (data_of::<T>(file), file_id(file)) };
         from_result(|| {
-            op(data, FileId(fh as usize), t)?;
+            op(data, fh, t)?;
             Ok(0)
         })
     }
 
     /// # Safety
     ///
-    /// Called by the V4L2 core with an open file of ours and its handle.
+    /// Called by the V4L2 core with an open file of ours.
     unsafe extern "C" fn streamon(
         file: *mut bindings::file,
-        fh: *mut c_void,
+        _priv: *mut c_void,
         t: bindings::v4l2_buf_type,
     ) -> c_int {
         // SAFETY: as received from the V4L2 core.
-        unsafe { Self::stream(file, fh, t, T::streamon) }
+        unsafe { Self::stream(file, t, T::streamon) }
     }
 
     /// # Safety
     ///
-    /// Called by the V4L2 core with an open file of ours and its handle.
+    /// Called by the V4L2 core with an open file of ours.
     unsafe extern "C" fn streamoff(
         file: *mut bindings::file,
-        fh: *mut c_void,
+        _priv: *mut c_void,
         t: bindings::v4l2_buf_type,
     ) -> c_int {
         // SAFETY: as received from the V4L2 core.
-        unsafe { Self::stream(file, fh, t, T::streamoff) }
+        unsafe { Self::stream(file, t, T::streamoff) }
     }
 
     /// # Safety
@@ -531,10 +552,9 @@ impl<T: VideoOps> Adapter<T> {
     /// Called by the V4L2 core when the last reference to an open file of
     /// ours goes.
     unsafe extern "C" fn release(file: *mut bindings::file) -> c_int {
-        // SAFETY: `file` is an open file of ours; `private_data` is its
-        // v4l2_fh (`v4l2_fh_open`).
-        let (data, fh) = unsafe { (data_of::<T>(file), (*file).private_data) };
-        data.release(FileId(fh as usize));
+        // SAFETY: `file` is an open file of ours, closing.
+        let (data, fh) = unsafe { (data_of::<T>(file), file_id(file)) };
+        data.release(fh);
         // SAFETY: the counterpart of `v4l2_fh_open`, called once per open.
         unsafe { bindings::v4l2_fh_release(file) }
     }
@@ -555,7 +575,8 @@ impl<T: VideoOps> Adapter<T> {
                 PollTable::from_raw(file, pt),
             )
         };
-        let mut mask = data.poll(FileId(fh as usize), &table);
+        // SAFETY: as above.
+        let mut mask = data.poll(unsafe { file_id(file) }, &table);
         // SAFETY: `fh` is the file's v4l2_fh; its wait queue lives as long as
         // the file.
         unsafe {
@@ -615,11 +636,13 @@ impl<T: VideoOps> Adapter<T> {
         // `Registration::register` allocated with `KBox`; nothing uses it any
         // more.
         unsafe {
-            let inner = kernel::container_of!(v4l2_dev, Inner<T>, v4l2_dev).cast_mut();
+            let v4l2_dev = v4l2_dev.cast::<Opaque<bindings::v4l2_device>>();
+            // (`*mut` on 7.3, `*const` on 6.12.)
+            let inner: *const Inner<T> = kernel::container_of!(v4l2_dev, Inner<T>, v4l2_dev);
             // The last file is closed: no control callback can run any more.
             // Zeroed (never initialised) is accepted.
             bindings::v4l2_ctrl_handler_free((*inner).ctrls.get());
-            drop(KBox::from_raw(inner));
+            drop(KBox::from_raw(inner.cast_mut()));
         }
     }
 }

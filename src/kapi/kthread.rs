@@ -11,7 +11,6 @@ use core::ptr::NonNull;
 use kernel::error::from_err_ptr;
 use kernel::ffi::{c_int, c_void};
 use kernel::prelude::*;
-use kernel::time::Ktime;
 
 /// What the thread's closure is given: the thread's own view of its stop
 /// request, and the sleeps it may take.
@@ -31,13 +30,12 @@ impl Current {
         unsafe { bindings::kthread_should_stop() }
     }
 
-    /// Sleeps until CLOCK_MONOTONIC reaches `deadline`, or until the thread
+    /// Sleeps until CLOCK_MONOTONIC reaches `deadline_ns`, or until the thread
     /// is asked to stop.
-    pub(crate) fn sleep_until(&self, deadline: Ktime) {
-        let ns = u64::try_from(deadline.to_ns()).unwrap_or(0);
+    pub(crate) fn sleep_until(&self, deadline_ns: u64) {
         // SAFETY: called on a kthread (type invariant), which `kthread_stop`
         // wakes.
-        unsafe { bindings::rvcap_engine_sleep_until(ns) };
+        unsafe { bindings::rvcap_engine_sleep_until(deadline_ns) };
     }
 }
 

@@ -12,7 +12,6 @@ use super::bindings;
 use super::device::DeviceRef;
 use super::ratelimit::RateLimit;
 use core::fmt::{self, Write};
-use kernel::time::Ktime;
 
 /// Longest message, in bytes; longer ones are cut.
 const MAX_MESSAGE: usize = 160;
@@ -113,7 +112,7 @@ impl DevLog {
     }
 
     fn allowed(limit: &RateLimit) -> Option<u32> {
-        limit.check(u64::try_from(Ktime::ktime_get().to_ns()).unwrap_or(0))
+        limit.check(super::time::ktime_get_ns())
     }
 }
 
@@ -122,7 +121,7 @@ impl DevLog {
 /// gone).
 pub(crate) fn warn_ratelimited(limit: &RateLimit, args: fmt::Arguments<'_>) {
     if let Some(missed) = DevLog::allowed(limit) {
-        kernel::pr_warn!("rvcap: {args}{}\n", Suppressed(missed));
+        kernel::pr_warn!("rvcap: {}\n", format_args!("{args}{}", Suppressed(missed)));
     }
 }
 

@@ -7,10 +7,10 @@
 
 use super::bindings;
 use super::dma::{Mapping, UserPages};
+use super::types;
 use kernel::ffi::c_ulong;
 use kernel::prelude::*;
 use kernel::sync::{Arc, ArcBorrow};
-use kernel::types::ForeignOwnable;
 
 /// A VMA being set up by an `mmap()` call.
 ///
@@ -105,7 +105,7 @@ impl<'a> Vma<'a> {
         };
         user_pages.user_mapping(true);
         // The VMA's reference, dropped by `vma_close`.
-        self.vma.vm_private_data = user_pages.clone().into_foreign().cast_mut();
+        self.vma.vm_private_data = types::into_foreign(user_pages.clone());
         self.vma.vm_ops = &VM_OPS;
         Ok(())
     }
@@ -120,11 +120,11 @@ unsafe extern "C" fn vma_open(vma: *mut bindings::vm_area_struct) {
     // by this function) for the VMA this one was copied from, which is
     // still alive.
     let pages: ArcBorrow<'_, UserPages> =
-        unsafe { Arc::<UserPages>::borrow((*vma).vm_private_data) };
+        unsafe { types::borrow::<Arc<UserPages>>((*vma).vm_private_data) };
     pages.user_mapping(true);
     let own: Arc<UserPages> = pages.into();
     // SAFETY: `vma` is the new VMA; it gets a reference of its own.
-    unsafe { (*vma).vm_private_data = own.into_foreign().cast_mut() };
+    unsafe { (*vma).vm_private_data = types::into_foreign(own) };
 }
 
 /// # Safety
@@ -133,7 +133,7 @@ unsafe extern "C" fn vma_open(vma: *mut bindings::vm_area_struct) {
 /// by [`vma_open`]) goes away.
 unsafe extern "C" fn vma_close(vma: *mut bindings::vm_area_struct) {
     // SAFETY: the VMA owns one reference (see `vma_open`), dropped here.
-    let pages = unsafe { Arc::<UserPages>::from_foreign((*vma).vm_private_data) };
+    let pages = unsafe { types::from_foreign::<Arc<UserPages>>((*vma).vm_private_data) };
     pages.user_mapping(false);
 }
 

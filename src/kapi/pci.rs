@@ -8,12 +8,12 @@
 use super::bindings;
 use super::device::{Device, DeviceRef};
 use super::driver::{self, DriverInner, Probing};
+use super::str::CStr;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use kernel::error::to_result;
 use kernel::ffi::{c_int, c_void};
 use kernel::prelude::*;
-use kernel::str::CStr;
 use kernel::types::{ForeignOwnable, Opaque};
 
 /// A PCI device being probed.

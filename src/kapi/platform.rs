@@ -8,12 +8,12 @@
 use super::bindings;
 use super::device::Device;
 use super::driver::{self, DriverInner, Probing};
+use super::str::CStr;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use kernel::error::{from_err_ptr, to_result};
 use kernel::ffi::c_int;
 use kernel::prelude::*;
-use kernel::str::CStr;
 use kernel::types::{ForeignOwnable, Opaque};
 
 /// A platform device being probed: what a driver may configure.
@@ -100,10 +100,22 @@ impl<T: Driver> Registration<T> {
             (*raw).driver.name = T::NAME.as_char_ptr();
             (*raw).driver.suppress_bind_attrs = true;
             (*raw).probe = Some(Self::probe_callback);
-            (*raw).__bindgen_anon_1.remove = Some(Self::remove_callback);
+            // 6.12 still had `remove_new` in a union with `remove`.
+            #[cfg(not(rvcap_linux_7_3))]
+            {
+                (*raw).__bindgen_anon_1.remove = Some(Self::remove_callback);
+            }
+            #[cfg(rvcap_linux_7_3)]
+            {
+                (*raw).remove = Some(Self::remove_callback);
+            }
             to_result(bindings::__platform_driver_register(
                 raw,
                 module.as_ptr().cast(),
+                // 7.3 also takes KBUILD_MODNAME, for the driver's sysfs
+                // link to its module.
+                #[cfg(rvcap_linux_7_3)]
+                super::module::NAME.as_char_ptr(),
             ))?;
         }
         // INVARIANT: registered above; pinned in its box.

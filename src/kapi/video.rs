@@ -20,13 +20,13 @@ use super::device::Device;
 use super::ioctl::{Adapter, BufferArg, CreateFormat};
 use super::mm::Vma;
 use super::poll::PollTable;
+use super::str::CStr;
+use super::types::{ForeignOwnable, Opaque};
 use core::fmt::{self, Write};
 use core::ptr::NonNull;
 use kernel::error::to_result;
 use kernel::ffi::{c_char, c_void};
 use kernel::prelude::*;
-use kernel::str::CStr;
-use kernel::types::{ForeignOwnable, Opaque};
 
 /// An open file's V4L2 file handle, as an identity the driver can compare.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -311,7 +311,7 @@ impl<T: VideoOps> Registration<T> {
                 }
                 (*ctrl).priv_ = data.cast_mut().cast();
             }
-            *fops = Adapter::<T>::file_operations(crate::THIS_MODULE.as_ptr().cast());
+            *fops = Adapter::<T>::file_operations(super::module::this_module());
             set_cstr(&mut (*vdev).name, name);
             (*vdev).fops = fops;
             (*vdev).ioctl_ops = &Adapter::<T>::IOCTL_OPS;
@@ -339,28 +339,86 @@ impl<T: VideoOps> Registration<T> {
     }
 }
 
-// The platform driver keeps the registration as its device's driver data.
+impl<T: VideoOps> Registration<T> {
+    fn into_raw(self) -> *mut Inner<T> {
+        let this = core::mem::ManuallyDrop::new(self);
+        this.inner.as_ptr()
+    }
+
+    /// # Safety
+    ///
+    /// `ptr` came from [`Self::into_raw`] and is taken back once.
+    unsafe fn from_raw(ptr: *mut Inner<T>) -> Self {
+        // INVARIANT: `ptr` came from `into_raw` of a registration and is
+        // taken back once (the caller's guarantee), so the invariant holds.
+        Self {
+            // SAFETY: not null: it came from a `NonNull`.
+            inner: unsafe { NonNull::new_unchecked(ptr) },
+        }
+    }
+
+    /// # Safety
+    ///
+    /// `ptr` came from [`Self::into_raw`] and is not taken back during `'a`.
+    unsafe fn borrow_raw<'a>(ptr: *const Inner<T>) -> &'a T {
+        // SAFETY: the live `Inner<T>` of a registration (its invariant), by
+        // the caller's contract.
+        unsafe { &(*ptr).data }
+    }
+}
+
+// The platform driver keeps the registration as its device's driver data
+// (6.12's trait).
+#[cfg(not(rvcap_linux_7_3))]
 impl<T: VideoOps> ForeignOwnable for Registration<T> {
     type Borrowed<'a> = &'a T;
 
     fn into_foreign(self) -> *const c_void {
-        let this = core::mem::ManuallyDrop::new(self);
-        this.inner.as_ptr().cast_const().cast()
+        self.into_raw().cast_const().cast()
     }
 
     unsafe fn borrow<'a>(ptr: *const c_void) -> &'a T {
-        // SAFETY: `ptr` came from `into_foreign` and was not taken back, so
-        // it is the live `Inner<T>` of a registration (its invariant).
-        unsafe { &(*ptr.cast::<Inner<T>>()).data }
+        // SAFETY: `ptr` came from `into_foreign`, which is `into_raw`, and is
+        // not taken back during `'a` (the caller's guarantee).
+        unsafe { Self::borrow_raw(ptr.cast()) }
     }
 
     unsafe fn from_foreign(ptr: *const c_void) -> Self {
-        // INVARIANT: `ptr` came from `into_foreign` of a registration and is
-        // taken back once (the caller's guarantee), so the invariant holds.
-        Self {
-            // SAFETY: not null: it came from a `NonNull`.
-            inner: unsafe { NonNull::new_unchecked(ptr.cast::<Inner<T>>().cast_mut()) },
-        }
+        // SAFETY: `ptr` came from `into_foreign`, which is `into_raw`, and is
+        // taken back once (the caller's guarantee).
+        unsafe { Self::from_raw(ptr.cast_mut().cast()) }
+    }
+}
+
+// The platform driver keeps the registration as its device's driver data
+// (7.3's trait).
+// SAFETY: `into_foreign` returns the `Inner<T>` allocation's pointer: not
+// null, and aligned as `Inner<T>`, which `FOREIGN_ALIGN` states.
+#[cfg(rvcap_linux_7_3)]
+unsafe impl<T: VideoOps> ForeignOwnable for Registration<T> {
+    const FOREIGN_ALIGN: usize = core::mem::align_of::<Inner<T>>();
+    type Borrowed<'a> = &'a T;
+    type BorrowedMut<'a> = &'a T;
+
+    fn into_foreign(self) -> *mut c_void {
+        self.into_raw().cast()
+    }
+
+    unsafe fn from_foreign(ptr: *mut c_void) -> Self {
+        // SAFETY: `ptr` came from `into_foreign`, which is `into_raw`, and is
+        // taken back once (the caller's guarantee).
+        unsafe { Self::from_raw(ptr.cast()) }
+    }
+
+    unsafe fn borrow<'a>(ptr: *mut c_void) -> &'a T {
+        // SAFETY: `ptr` came from `into_foreign`, which is `into_raw`, and is
+        // not taken back during `'a` (the caller's guarantee).
+        unsafe { Self::borrow_raw(ptr.cast_const().cast()) }
+    }
+
+    unsafe fn borrow_mut<'a>(ptr: *mut c_void) -> &'a T {
+        // SAFETY: as `borrow`; only shared access is handed out.
+        unsafe { Self::borrow_raw(ptr.cast_const().cast()) }
     }
 }
 

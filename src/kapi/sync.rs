@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `kernel` crate's `sync` items whose place differs between the
+//! kernels: [`aref`] is `kernel::sync::aref` on 7.3 and part of
+//! `kernel::types` on 6.12.
+
+/// Reference-counted C objects: [`ARef`](aref::ARef) and
+/// [`AlwaysRefCounted`](aref::AlwaysRefCounted).
+pub(crate) mod aref {
+    #[cfg(rvcap_linux_7_3)]
+    pub(crate) use kernel::sync::aref::{ARef, AlwaysRefCounted};
+    #[cfg(not(rvcap_linux_7_3))]
+    pub(crate) use kernel::types::{ARef, AlwaysRefCounted};
+}
