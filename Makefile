@@ -44,7 +44,8 @@ help:
 	@echo 'make stress     the ioctl fuzzer, 300,000 operations, in the debug VM'
 	@echo 'make shell      boot the test VM with rvcap loaded and an interactive shell'
 	@echo 'make deps       install Debian packages and bindgen (idempotent)'
-	@echo 'make cleanroom  make check and make run in a brand-new Debian 12 root (debootstrap), empty cache'
+	@echo 'make cleanroom  make check and make run in a brand-new Debian 12 root (debootstrap), empty cache;'
+	@echo '                DEBIAN=13: in a Debian 13 root'
 	@echo 'make kernel     build or reuse the cached test kernel'
 	@echo 'make kdir       print the kernel build tree in use'
 	@echo 'make rust-analyzer  write rust-project.json for editors'
@@ -94,7 +95,7 @@ check:
 
 # The install steps' only honest test (root, 30-60 min): scripts/cleanroom.sh.
 cleanroom:
-	@scripts/cleanroom.sh
+	@scripts/cleanroom.sh $(if $(DEBIAN),--debian $(DEBIAN))
 
 bench:
 	@scripts/bench.sh

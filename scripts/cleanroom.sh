@@ -2,27 +2,32 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # `make cleanroom`: the only honest test of the install steps. Builds a
-# brand-new Debian 12 root with debootstrap, clones this repository's HEAD
+# brand-new Debian 12 (or, with --debian 13, Debian 13) root with
+# debootstrap, clones this repository's HEAD
 # (committed work only) into it and runs the README's two commands there as
 # root with an empty cache: `make check`, then `make run`. Prints each one's
 # time and make check's last line ("N passed, N failed"); exits non-zero if
 # either fails. Needs root, debootstrap (installed if missing) and about
 # 10 GB of disk; takes 30-60 minutes on 2 cores.
 #
-# What the new user has: Debian 12 as debootstrap makes it (the packages of
+# What the new user has: Debian as debootstrap makes it (the packages of
 # priority required and important: apt, bash, coreutils, ...), plus git,
 # ca-certificates and make, which it takes to clone the repository and to
 # type `make`. Everything else must come from `make deps`. The machine's
 # network set-up is copied in as it is: apt sources (any format, mirror
 # included, with the keyrings they name), resolv.conf and the local CA
-# certificates of /usr/local/share/ca-certificates. The root's package state
-# starts empty on every run.
+# certificates of /usr/local/share/ca-certificates. For Debian 13 the
+# sources are the same mirrors' trixie, trixie-updates and trixie-security
+# (a Debian 13 user's default), whatever release this machine runs. The
+# root's package state starts empty on every run.
 #
-# usage: scripts/cleanroom.sh [--without PKG]... [TARGET...]
+# usage: scripts/cleanroom.sh [--debian 12|13] [--without PKG]... [TARGET...]
 #   TARGET          make targets to run, one after the other (default: check run)
+#   --debian N      the Debian release of the root (default 12, bookworm)
 #   --without PKG   drop PKG from scripts/install-deps.sh's list in the clone
 #                   (does the clean room notice a missing package?)
-# RVCAP_CLEANROOM   work directory (default /var/tmp/rvcap-cleanroom):
+# RVCAP_CLEANROOM   work directory (default /var/tmp/rvcap-cleanroom, and
+#                   /var/tmp/rvcap-cleanroom-13 for Debian 13):
 #   root/           the Debian root, made anew on every run
 #   debs/           downloaded .debs, kept between runs to spare the mirror
 #                   (only the downloads: every package is installed afresh)
@@ -30,10 +35,11 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-without=()
+without=() debian=12
 while (($#)); do
 	case "$1" in
 	--without) without+=("$2"); shift 2 ;;
+	--debian) debian=$2; shift 2 ;;
 	-*) die "unknown option $1 (see the header of $0)" ;;
 	*) break ;;
 	esac
@@ -42,7 +48,11 @@ targets=("$@")
 ((${#targets[@]})) || targets=(check run)
 
 [[ $(id -u) -eq 0 ]] || die "the clean room needs root (debootstrap, chroot, mounts)"
-work=${RVCAP_CLEANROOM:-/var/tmp/rvcap-cleanroom}
+case "$debian" in
+12) suite=bookworm work=${RVCAP_CLEANROOM:-/var/tmp/rvcap-cleanroom} ;;
+13) suite=trixie work=${RVCAP_CLEANROOM:-/var/tmp/rvcap-cleanroom-13} ;;
+*) die "--debian takes 12 or 13, not $debian" ;;
+esac
 root=$work/root
 logs=$work/logs
 new_user_packages=(git ca-certificates make)
@@ -68,8 +78,9 @@ command -v debootstrap >/dev/null || {
 	say "installing debootstrap on this machine"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null
 }
-mirror=$(rvcap_debian_mirror bookworm) ||
-	die "no Debian bookworm source in /etc/apt to take the mirror from"
+mirror=$(rvcap_debian_mirror bookworm || rvcap_debian_mirror trixie) ||
+	die "no Debian bookworm or trixie source in /etc/apt to take the mirror from"
+security=$(rvcap_debian_mirror bookworm-security || rvcap_debian_mirror trixie-security) || security=""
 
 sha=$(git -C "$RVCAP_ROOT" rev-parse HEAD)
 [[ -z $(git -C "$RVCAP_ROOT" status --porcelain --untracked-files=no) ]] ||
@@ -79,8 +90,8 @@ sha=$(git -C "$RVCAP_ROOT" rev-parse HEAD)
 cleanup
 rm -rf "$root" "$logs"
 mkdir -p "$root" "$logs" "$work/debs/debootstrap" "$work/debs/apt"
-rvcap_progress "debootstrap bookworm into $root" "$logs/debootstrap.log" "" \
-	debootstrap --cache-dir="$work/debs/debootstrap" bookworm "$root" "$mirror" ||
+rvcap_progress "debootstrap $suite into $root" "$logs/debootstrap.log" "" \
+	debootstrap --cache-dir="$work/debs/debootstrap" "$suite" "$root" "$mirror" ||
 	die "debootstrap failed (log: $logs/debootstrap.log)"
 
 mount -t proc proc "$root/proc"
@@ -90,16 +101,26 @@ mount --make-rslave "$root/dev"
 mkdir -p "$work/debs/apt/partial"
 mount --bind "$work/debs/apt" "$root/var/cache/apt/archives"
 
-# The machine's apt sources and the keyrings they name, as they are.
+# The machine's apt sources and the keyrings they name, as they are; for
+# another release, its suites on the same mirrors (trusted through the
+# root's own debian-archive-keyring).
 rm -f "$root/etc/apt/sources.list"
-for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-	[[ -f $f ]] || continue
-	install -D -m 0644 "$f" "$root$f"
-	grep -ohiE '(signed-by[:=][[:space:]]*)/[^] ,]+' "$f" | sed -E 's/^[^/]*//' | while read -r key; do
-		[[ -e $key && ! -e $root$key ]] && install -D -m 0644 "$key" "$root$key"
-		true
+if [[ $suite == "$(. /etc/os-release && echo "${VERSION_CODENAME:-}")" ]]; then
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+		[[ -f $f ]] || continue
+		install -D -m 0644 "$f" "$root$f"
+		grep -ohiE '(signed-by[:=][[:space:]]*)/[^] ,]+' "$f" | sed -E 's/^[^/]*//' | while read -r key; do
+			[[ -e $key && ! -e $root$key ]] && install -D -m 0644 "$key" "$root$key"
+			true
+		done
 	done
-done
+else
+	{
+		printf 'Types: deb\nURIs: %s\nSuites: %s %s-updates\nComponents: main\n' "$mirror" "$suite" "$suite"
+		[[ -z $security ]] ||
+			printf '\nTypes: deb\nURIs: %s\nSuites: %s-security\nComponents: main\n' "$security" "$suite"
+	} >"$root/etc/apt/sources.list.d/debian.sources"
+fi
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
 # The machine's own CA certificates, which its network may need for HTTPS
 # (here: crates.io through an intercepting proxy); installing ca-certificates
