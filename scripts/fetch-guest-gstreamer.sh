@@ -71,8 +71,12 @@ if [[ $RVCAP_ARCH == x86 ]]; then
 	done
 	gst_env=(env GST_PLUGIN_SYSTEM_PATH="$dir/plugins" GST_REGISTRY="$dir/registry.bin"
 		GST_REGISTRY_FORK=no)
-	version=$("${gst_env[@]}" "${ld[@]}" "$root/usr/bin/gst-launch-1.0" --version 2>&1 | head -n 1) ||
+	# All of its output, then the first line: `| head -n 1` may close the
+	# pipe before it has written the rest, and pipefail would count the
+	# SIGPIPE as a failure (seen on a Debian 13 host).
+	version=$("${gst_env[@]}" "${ld[@]}" "$root/usr/bin/gst-launch-1.0" --version 2>&1) ||
 		die "trixie's gst-launch-1.0 does not run: $version"
+	version=${version%%$'\n'*}
 	"${gst_env[@]}" "${ld[@]}" "$root/usr/bin/gst-inspect-1.0" v4l2src >"$dir/inspect.log" 2>&1 || {
 		cat "$dir/inspect.log" >&2
 		die "trixie's v4l2src does not load: a library missing? Add its package to $0"

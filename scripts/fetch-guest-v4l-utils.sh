@@ -49,9 +49,12 @@ for bin in v4l2-ctl v4l2-compliance; do
 	rvcap_guest_libs "$root" "$root/usr/bin/$bin"
 done
 if [[ $RVCAP_ARCH == x86 ]]; then
+	# All of its output, then the first line (as for gst-launch-1.0 in
+	# fetch-guest-gstreamer.sh: no `| head` for pipefail to trip on).
 	version=$("$root/$RVCAP_GUEST_LIBDIR/$RVCAP_GUEST_LOADER" --library-path "$root/$RVCAP_GUEST_LIBDIR" \
-		"$root/usr/bin/v4l2-compliance" --version 2>&1 | head -n 1) ||
+		"$root/usr/bin/v4l2-compliance" --version 2>&1) ||
 		die "trixie's v4l2-compliance does not run: $version"
+	version=${version%%$'\n'*}
 else
 	version="v4l2-compliance $(dpkg-deb -f "$dir"/debs/v4l-utils_*.deb Version) ($RVCAP_DEBIAN_ARCH)"
 fi

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Counts the `unsafe` blocks, functions and impls rvcap's build compiles
+for each kernel: every one in src/ (comments and strings aside) but those
+under a `#[cfg(...rvcap_linux_7_3...)]` that leaves them out for that
+kernel. The cfg covers the attribute's item, statement or block, to its
+closing brace or semicolon.
+
+usage: scripts/count-unsafe.py [ROOT]
+"""
+import pathlib
+import re
+import sys
+
+KINDS = {
+    "block": re.compile(r"\bunsafe\s*\{"),
+    "fn": re.compile(r"\bunsafe\s+(extern\s+\"C\"\s+)?fn\b"),
+    "impl": re.compile(r"\bunsafe\s+impl\b"),
+    "trait": re.compile(r"\bunsafe\s+trait\b"),
+}
+CFG = re.compile(r"#\[cfg\((not\()?rvcap_linux_7_3\)?\)\]")
+
+
+def strip(text):
+    """Blanks comments and string/char literals, keeping offsets."""
+    out = list(text)
+    i, n = 0, len(text)
+    while i < n:
+        if text.startswith("//", i):
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+        elif text.startswith("/*", i):
+            j = text.find("*/", i) + 2
+        elif text[i] == '"' and (i == 0 or text[i - 1] not in "'b" or text[i - 1] == "b"):
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            j += 1
+        else:
+            i += 1
+            continue
+        for k in range(i, min(j, n)):
+            if out[k] != "\n":
+                out[k] = " "
+        i = j
+    return "".join(out)
+
+
+def extent(text, start):
+    """End of the item or statement that begins at start."""
+    depth = 0
+    for i in range(start, len(text)):
+        c = text[i]
+        if c in "{([":
+            depth += 1
+        elif c in "})]":
+            depth -= 1
+            if depth == 0 and c == "}":
+                # An item or block ends here unless an expression goes on.
+                rest = text[i + 1:].lstrip()
+                if not rest.startswith((";", ".", "?")):
+                    return i + 1
+            if depth < 0:
+                return i
+        elif c in ";," and depth == 0:
+            return i + 1
+    return len(text)
+
+
+def count(root, kernel):
+    totals = dict.fromkeys(KINDS, 0)
+    for path in sorted(pathlib.Path(root, "src").rglob("*.rs")):
+        if path.name == "bindings_generated.rs":
+            continue
+        text = strip(path.read_text())
+        skip = []
+        for m in CFG.finditer(text):
+            for_73 = m.group(1) is None
+            if for_73 != (kernel == "7.3"):
+                skip.append((m.end(), extent(text, m.end())))
+        for kind, rx in KINDS.items():
+            for m in rx.finditer(text):
+                if not any(a <= m.start() < b for a, b in skip):
+                    totals[kind] += 1
+    return totals
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else "."
+    for kernel in ("6.12", "7.3"):
+        t = count(root, kernel)
+        print(f"Linux {kernel}: {t['block']} unsafe blocks, {t['fn']} unsafe fns, "
+              f"{t['impl']} unsafe impls, {t['trait']} unsafe traits")
+
+
+if __name__ == "__main__":
+    main()
