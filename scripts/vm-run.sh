@@ -198,6 +198,16 @@ elif ((status != 0)); then
 	fail=1
 fi
 
+# The kernel's taint flags: loading rvcap sets O (out of tree, 4096) and a
+# warning W (512), which the kernel log judges below; any other flag (a
+# soft lockup, a die, a bad page...) fails the run, even if its report
+# never reached the console.
+taint=$(sed -n 's/^rvcap-vm: tainted \([0-9]*\).*/\1/p' "$output" | tail -n 1)
+if [[ -n $taint ]] && ((taint & ~(4096 | 512))); then
+	log "FAIL: $name: the guest kernel is tainted $taint (flags beyond O and W: $((taint & ~(4096 | 512))); see Documentation/admin-guide/tainted-kernels.rst)"
+	fail=1
+fi
+
 # Anything the kernel reports as a bug, or an IOMMU fault no test expected,
 # fails the run, whatever the plan said (scripts/check-kernel-log.py).
 if "$RVCAP_PYTHON" "$RVCAP_ROOT/scripts/check-kernel-log.py" "$console" >"$out/kernel-log-check.txt"; then
