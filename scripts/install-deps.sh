@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib.sh"
 packages=(
 	# kernel source and the Rust/LLVM toolchain that builds it; cargo-web is
 	# Debian's cargo for rustc-web (a brand-new Debian has no cargo at all).
-	# LLVM 19: Debian 13's, and Debian 12's since its point release 12.11;
+	# LLVM 19: Debian 13's, and Debian 12's since a 2025 point release;
 	# Linux 7.3 needs 17 or newer (scripts/lib.sh)
 	linux-source-6.12 rustc-web rust-web-src rust-web-clippy rustfmt-web cargo-web
 	clang-19 lld-19 llvm-19 libclang-19-dev
@@ -55,6 +55,11 @@ if ((${#missing[@]})); then
 	: >"$logs/apt.log"
 	rvcap_progress "apt-get update" "$logs/apt.log" "" apt-get update -q ||
 		die "apt-get update failed (log: $logs/apt.log)"
+	# An old Debian 12 mirror lacks LLVM 19: say so rather than let apt.
+	if [[ " ${missing[*]} " == *" clang-19 "* ]] &&
+		! apt-cache policy clang-19 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+		die "no clang-19 in this machine's Debian sources: Debian 12 has it since a 2025 point release (bookworm main, 19.1.7-3~deb12u1), Debian 13 in trixie; update the apt sources"
+	fi
 	say "Debian packages to install: ${missing[*]}"
 	rvcap_progress "installing ${#missing[@]} Debian packages and their dependencies" \
 		"$logs/apt.log" apt_status \
