@@ -73,7 +73,7 @@ void *rvcap_inode_private(const struct inode *inode);
 struct page *rvcap_alloc_zeroed_page(void);
 size_t rvcap_max_contiguous_bytes(void);
 struct page *rvcap_alloc_pages_exact(size_t size);
-struct page *rvcap_nth_page(struct page *page, unsigned long n);
+struct page *rvcap_nth_page(struct page *page, size_t n);
 void rvcap_free_page(struct page *page);
 void rvcap_vm_flags_set(struct vm_area_struct *vma, unsigned long flags);
 unsigned long rvcap_vma_flags(const struct vm_area_struct *vma);

@@ -131,7 +131,12 @@ impl EduDma {
         destination: u64,
         len: usize,
     ) -> Result {
-        if source_len > BUFFER_LEN || offset.checked_add(len).map_or(true, |end| end > source_len) {
+        if source_len > BUFFER_LEN
+            || offset
+                .checked_add(len)
+                .filter(|&end| end <= source_len)
+                .is_none()
+        {
             return Err(EINVAL);
         }
         let mut engine = self.engine.lock();

@@ -165,8 +165,14 @@ fn fill_buffer(b: &mut BufferArg<'_>, info: &BufferInfo) {
     buf.flags = flags;
     buf.field = bindings::v4l2_field_V4L2_FIELD_NONE;
     buf.sequence = info.sequence;
-    buf.timestamp.tv_sec = (info.timestamp_ns / 1_000_000_000) as _;
-    buf.timestamp.tv_usec = (info.timestamp_ns % 1_000_000_000 / 1_000) as _;
+    // (The conversions cannot fail: seconds of a u64 of nanoseconds, and
+    // microseconds below a million, fit any `long`.)
+    buf.timestamp.tv_sec = (info.timestamp_ns / 1_000_000_000)
+        .try_into()
+        .unwrap_or_default();
+    buf.timestamp.tv_usec = (info.timestamp_ns % 1_000_000_000 / 1_000)
+        .try_into()
+        .unwrap_or_default();
     buf.timecode = Default::default();
     buf.reserved2 = 0;
     buf.__bindgen_anon_1.request_fd = 0;

@@ -8,6 +8,11 @@
 
 #![allow(
     clippy::all,
+    // What the kernel's own bindings allow of the lints it turns on (7.3).
+    clippy::as_underscore,
+    clippy::cast_lossless,
+    clippy::ptr_as_ptr,
+    clippy::ref_as_ptr,
     clippy::undocumented_unsafe_blocks,
     dead_code,
     missing_docs,

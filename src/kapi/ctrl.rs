@@ -34,7 +34,7 @@ impl<const N: usize> Menu<N> {
         let mut ptrs = [core::ptr::null(); N];
         let mut i = 0;
         while i < N {
-            ptrs[i] = items[i].as_ptr().cast();
+            ptrs[i] = super::str::as_char_ptr(items[i]);
             i += 1;
         }
         // INVARIANT: 'static strings, then the terminator.

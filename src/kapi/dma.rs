@@ -176,8 +176,7 @@ impl Pages {
         for (n, page) in pages.iter_mut().enumerate() {
             // SAFETY: page `n < count` of one allocation of `count` pages: a
             // valid, non-null `struct page` pointer.
-            *page =
-                unsafe { NonNull::new_unchecked(bindings::rvcap_nth_page(first.as_ptr(), n as _)) };
+            *page = unsafe { NonNull::new_unchecked(bindings::rvcap_nth_page(first.as_ptr(), n)) };
         }
         // INVARIANT: every entry was set to a page of the allocation, which
         // `alloc_pages_exact` made of order-0 pages that are freed one by one.
@@ -216,7 +215,7 @@ impl SgTable {
         to_result(unsafe {
             bindings::sg_alloc_table_from_pages_segment(
                 storage.get(),
-                pages.0.as_ptr() as *mut *mut bindings::page,
+                pages.0.as_ptr().cast::<*mut bindings::page>().cast_mut(),
                 count,
                 0,
                 size,
@@ -241,7 +240,7 @@ impl SgTable {
         to_result(unsafe {
             bindings::rvcap_sg_table_for_device(
                 storage.get(),
-                pages.0.as_ptr() as *mut *mut bindings::page,
+                pages.0.as_ptr().cast::<*mut bindings::page>().cast_mut(),
                 count,
                 size,
                 dev.as_raw(),
@@ -288,7 +287,7 @@ impl Drop for MappedTable {
                 self.dev.as_raw(),
                 self.sgt,
                 self.direction.as_raw(),
-                bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
+                bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC,
             )
         };
     }
@@ -400,7 +399,7 @@ impl MmapMemory {
                 dev.as_raw(),
                 table.as_ptr(),
                 direction.as_raw(),
-                bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
+                bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC,
             )
         })?;
         Ok(Self {
@@ -692,7 +691,7 @@ impl DeviceMemory {
         let mut next: Option<bindings::dma_addr_t> = None;
         let mut contiguous = true;
         self.for_each_segment(|seg| {
-            contiguous = next.map_or(true, |addr| addr == seg.addr);
+            contiguous = next.filter(|&addr| addr != seg.addr).is_none();
             next = Some(seg.addr + seg.len as u64);
             contiguous
         });

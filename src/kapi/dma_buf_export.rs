@@ -264,7 +264,7 @@ impl AttachState {
                 self.dev.as_raw(),
                 self.table.as_ptr(),
                 view.dir.as_raw(),
-                bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
+                bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC,
             )
         };
         synced
@@ -301,7 +301,7 @@ impl AttachState {
                 self.dev.as_raw(),
                 sgt,
                 dir.as_raw(),
-                bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
+                bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC,
             )
         })?;
         let view = (|| -> Result<Arc<MappedView>> {
@@ -355,7 +355,7 @@ impl AttachState {
                         self.dev.as_raw(),
                         sgt,
                         dir.as_raw(),
-                        bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC as _,
+                        bindings::RVCAP_CONST_DMA_ATTR_SKIP_CPU_SYNC,
                     )
                 };
                 Err(e)

@@ -327,7 +327,7 @@ fn ecanceled() -> Error {
 ///
 /// Called by the dma-fence core with one of this module's live fences.
 unsafe extern "C" fn driver_name(_fence: *mut bindings::dma_fence) -> *const c_char {
-    c"rvcap".as_ptr().cast()
+    super::str::as_char_ptr(c"rvcap")
 }
 
 /// `get_timeline_name`: the device's name.

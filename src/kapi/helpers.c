@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * rvcap: C side of the module. Holds what Rust cannot say in 6.12:
- * the DMA_BUF symbol namespace import, the module parameters, and callable
- * wrappers for static inline functions and macros (declared in
- * include/rvcap_helpers.h). Each wrapper only forwards.
+ * rvcap: C side of the module. Holds what Rust cannot say in 6.12: the
+ * module parameters, and callable wrappers for static inline functions and
+ * macros (declared in include/rvcap_helpers.h). Each wrapper only forwards.
  */
 
 #include <linux/highmem.h>
@@ -255,7 +254,7 @@ struct page *rvcap_alloc_pages_exact(size_t size)
 	return addr ? virt_to_page(addr) : NULL;
 }
 
-struct page *rvcap_nth_page(struct page *page, unsigned long n)
+struct page *rvcap_nth_page(struct page *page, size_t n)
 {
 #ifdef nth_page
 	return nth_page(page, n);

@@ -204,10 +204,11 @@ macro_rules! buffer_op {
             _priv: *mut c_void,
             b: *mut bindings::v4l2_buffer,
         ) -> c_int {
-            // SAFETY: the function's contract; `b` is a buffer ioctl's
-            // argument, as `BufferArg::new` requires.
-            let (data, mut b, fh) =
-                unsafe { (data_of::<T>(file), BufferArg::new(&mut *b), file_id(file)) };
+            let (data, mut b, fh) = {
+                // SAFETY: the function's contract; `b` is a buffer ioctl's
+                // argument, as `BufferArg::new` requires.
+                unsafe { (data_of::<T>(file), BufferArg::new(&mut *b), file_id(file)) }
+            };
             from_result(|| {
                 data.$name(fh, &mut b)?;
                 Ok(0)
@@ -368,13 +369,14 @@ impl<T: VideoOps> Adapter<T> {
 
     /// # Safety
     ///
-    /// Called by the V4L2 core with an open file of ours and its handle.
-    unsafe extern "C" fn log_status(file: *mut bindings::file, fh: *mut c_void) -> c_int {
+    /// Called by the V4L2 core with an open file of ours.
+    unsafe extern "C" fn log_status(file: *mut bindings::file, priv_: *mut c_void) -> c_int {
         // SAFETY: the function's contract.
         let data = unsafe { data_of::<T>(file) };
         data.log_status();
-        // SAFETY: the core's own helper, with the arguments the core gave us.
-        unsafe { bindings::v4l2_ctrl_log_status(file, fh) }
+        // SAFETY: the core's own helper, with the arguments the core gave us
+        // (it finds the file handle from `file`, on both kernels).
+        unsafe { bindings::v4l2_ctrl_log_status(file, priv_) }
     }
 
     /// # Safety

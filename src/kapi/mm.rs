@@ -91,7 +91,7 @@ impl<'a> Vma<'a> {
         kernel::error::to_result(unsafe {
             bindings::vm_map_pages(
                 self.vma,
-                pages.as_ptr() as *mut *mut bindings::page,
+                pages.as_ptr().cast::<*mut bindings::page>().cast_mut(),
                 pages.len() as c_ulong,
             )
         })?;

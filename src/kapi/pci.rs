@@ -94,7 +94,12 @@ unsafe impl Sync for Bar {}
 impl Bar {
     /// The address of the 8-byte register at `offset`, if it is in the BAR.
     fn register(&self, offset: usize) -> Result<*mut c_void> {
-        if offset % 8 != 0 || offset.checked_add(8).map_or(true, |end| end > self.len) {
+        if offset % 8 != 0
+            || offset
+                .checked_add(8)
+                .filter(|&end| end <= self.len)
+                .is_none()
+        {
             return Err(EINVAL);
         }
         // In bounds (checked above) of the mapping (type invariant).

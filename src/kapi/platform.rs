@@ -112,8 +112,8 @@ impl<T: Driver> Registration<T> {
             to_result(bindings::__platform_driver_register(
                 raw,
                 module.as_ptr().cast(),
-                // 7.3 also takes KBUILD_MODNAME, for the driver's sysfs
-                // link to its module.
+                // 7.3 also takes KBUILD_MODNAME, as its
+                // platform_driver_register() macro passes it.
                 #[cfg(rvcap_linux_7_3)]
                 super::module::NAME.as_char_ptr(),
             ))?;
