@@ -6,6 +6,9 @@
 #   invariants  every type in src/kapi/ that holds a raw pointer, a NonNull
 #               or an Opaque, or has an `unsafe impl`, states `# Invariants`
 #               in its doc comment
+#   bindings    nothing outside src/kapi/ names the raw bindings: the driver
+#               uses the abstractions, and V4L2's userspace types through
+#               kapi::uapi
 # Prints one "ok|FAIL <rule>" line per rule and what broke it; exits 1 if
 # any rule failed.
 import pathlib
@@ -72,4 +75,16 @@ print(("FAIL" if missing else "ok") + " every C-wrapping type in src/kapi states
 for m in missing:
     print("  " + m)
 failed |= bool(missing)
+
+raw = []
+for f in sorted(src.rglob("*.rs")):
+    if "kapi" in f.relative_to(src).parts:
+        continue
+    for n, line in enumerate(f.read_text().splitlines(), 1):
+        if re.search(r"\bbindings\b", code(line)):
+            raw.append(f"{f.relative_to(root)}:{n}: {line.strip()}")
+print(("FAIL" if raw else "ok") + " the raw bindings only in src/kapi")
+for r in raw:
+    print("  " + r)
+failed |= bool(raw)
 sys.exit(1 if failed else 0)

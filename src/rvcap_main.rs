@@ -74,8 +74,7 @@ const DMA_MAX_SEGMENT: u32 = u32::MAX;
 
 /// The test pattern menu (`V4L2_CID_TEST_PATTERN`).
 static TEST_PATTERN_MENU: Menu<{ pattern::PATTERN_MENU.len() }> = Menu::new(pattern::PATTERN_MENU);
-static CONTROLS: [MenuControl; 1] =
-    [TEST_PATTERN_MENU.control(kapi::bindings::RVCAP_CONST_V4L2_CID_TEST_PATTERN)];
+static CONTROLS: [MenuControl; 1] = [TEST_PATTERN_MENU.control(kapi::uapi::V4L2_CID_TEST_PATTERN)];
 
 /// QEMU's `edu` PCI device (vendor 1234, device 11e8): a DMA master whose
 /// transfers go through the IOMMU, if there is one.

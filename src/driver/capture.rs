@@ -33,12 +33,12 @@ use super::engine::Engine;
 use super::inject::Inject;
 use super::shared::{Shared, State, POOLED_FENCES};
 use crate::format::{self, FrameFormat, Interval};
-use crate::kapi::bindings;
 use crate::kapi::debugfs::{self, SeqWriter, Show};
 use crate::kapi::device::DeviceRef;
 use crate::kapi::dma::Mapping;
 use crate::kapi::dma_buf_export;
 use crate::kapi::dma_fence::FenceSource;
+use crate::kapi::error;
 use crate::kapi::log::DevLog;
 use crate::kapi::param;
 use crate::kapi::ratelimit::{ratelimit, RateLimit};
@@ -113,14 +113,9 @@ fn to_error(e: queue::Error) -> Error {
         Errno::NoMem => ENOMEM,
         Errno::Busy => EBUSY,
         Errno::Inval => EINVAL,
-        Errno::NoBufs => enobufs(),
+        Errno::NoBufs => error::enobufs(),
         Errno::Dma(code) => Error::from_errno(code),
     }
-}
-
-/// `ENOBUFS`, which 6.12's `kernel::error::code` does not name.
-fn enobufs() -> Error {
-    Error::from_errno(-(bindings::ENOBUFS as i32))
 }
 
 impl Capture {

@@ -6,12 +6,13 @@
 
 use super::capture::Capture;
 use crate::format::{self, FrameFormat, INTERVALS};
-use crate::kapi::bindings;
 use crate::kapi::dma_buf_export;
+use crate::kapi::error;
 use crate::kapi::ioctl::{buffer_dmabuf_fd, plane_dmabuf_fd, BufferArg, CreateFormat};
 use crate::kapi::mm::Vma;
 use crate::kapi::poll::{self, PollTable};
 use crate::kapi::ratelimit::ratelimit;
+use crate::kapi::uapi;
 use crate::kapi::video::{set_cstr, FileId, VideoOps};
 use crate::queue::{
     BufferInfo, CacheHints, Memory, OwnerId, PlaneRequest, QueueRequest, MAX_BUFFERS, MAX_PLANES,
@@ -21,36 +22,36 @@ use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 
 /// `V4L2_BUF_TYPE_VIDEO_CAPTURE`: the buffer type of a single-planar device.
-const CAPTURE: u32 = bindings::v4l2_buf_type_V4L2_BUF_TYPE_VIDEO_CAPTURE;
+const CAPTURE: u32 = uapi::v4l2_buf_type_V4L2_BUF_TYPE_VIDEO_CAPTURE;
 
 /// `V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE`: that of a multi-planar device.
-const CAPTURE_MPLANE: u32 = bindings::v4l2_buf_type_V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
+const CAPTURE_MPLANE: u32 = uapi::v4l2_buf_type_V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
 
 /// The capabilities of a video device, single- or multi-planar.
 pub(crate) fn device_caps(multiplanar: bool) -> u32 {
     let capture = if multiplanar {
-        bindings::V4L2_CAP_VIDEO_CAPTURE_MPLANE
+        uapi::V4L2_CAP_VIDEO_CAPTURE_MPLANE
     } else {
-        bindings::V4L2_CAP_VIDEO_CAPTURE
+        uapi::V4L2_CAP_VIDEO_CAPTURE
     };
-    capture | bindings::V4L2_CAP_STREAMING
+    capture | uapi::V4L2_CAP_STREAMING
 }
 
 /// Flags every buffer carries: the timestamp is CLOCK_MONOTONIC, taken at
 /// the end of the frame.
 const TIMESTAMP_FLAGS: u32 =
-    bindings::V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC | bindings::V4L2_BUF_FLAG_TSTAMP_SRC_EOF;
+    uapi::V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC | uapi::V4L2_BUF_FLAG_TSTAMP_SRC_EOF;
 
 /// Buffer capabilities reported by REQBUFS and CREATE_BUFS (the core adds
 /// `SUPPORTS_REMOVE_BUFS`, since the driver offers the ioctl).
-const BUF_CAPS: u32 = bindings::V4L2_BUF_CAP_SUPPORTS_MMAP
-    | bindings::V4L2_BUF_CAP_SUPPORTS_DMABUF
-    | bindings::V4L2_BUF_CAP_SUPPORTS_ORPHANED_BUFS
-    | bindings::V4L2_BUF_CAP_SUPPORTS_MAX_NUM_BUFFERS
-    | bindings::V4L2_BUF_CAP_SUPPORTS_MMAP_CACHE_HINTS;
+const BUF_CAPS: u32 = uapi::V4L2_BUF_CAP_SUPPORTS_MMAP
+    | uapi::V4L2_BUF_CAP_SUPPORTS_DMABUF
+    | uapi::V4L2_BUF_CAP_SUPPORTS_ORPHANED_BUFS
+    | uapi::V4L2_BUF_CAP_SUPPORTS_MAX_NUM_BUFFERS
+    | uapi::V4L2_BUF_CAP_SUPPORTS_MMAP_CACHE_HINTS;
 
 /// `V4L2_MEMORY_FLAG_NON_COHERENT`.
-const NON_COHERENT: u32 = bindings::V4L2_MEMORY_FLAG_NON_COHERENT;
+const NON_COHERENT: u32 = uapi::V4L2_MEMORY_FLAG_NON_COHERENT;
 
 /// mmap() offsets: pages per buffer, one per plane (a power of two at
 /// least [`MAX_PLANES`]).
@@ -64,16 +65,16 @@ fn owner(fh: FileId) -> OwnerId {
 
 fn memory_from_uapi(memory: u32) -> Result<Memory> {
     match memory {
-        bindings::v4l2_memory_V4L2_MEMORY_MMAP => Ok(Memory::Mmap),
-        bindings::v4l2_memory_V4L2_MEMORY_DMABUF => Ok(Memory::DmaBuf),
+        uapi::v4l2_memory_V4L2_MEMORY_MMAP => Ok(Memory::Mmap),
+        uapi::v4l2_memory_V4L2_MEMORY_DMABUF => Ok(Memory::DmaBuf),
         _ => Err(EINVAL),
     }
 }
 
 fn memory_to_uapi(memory: Memory) -> u32 {
     match memory {
-        Memory::Mmap => bindings::v4l2_memory_V4L2_MEMORY_MMAP,
-        Memory::DmaBuf => bindings::v4l2_memory_V4L2_MEMORY_DMABUF,
+        Memory::Mmap => uapi::v4l2_memory_V4L2_MEMORY_MMAP,
+        Memory::DmaBuf => uapi::v4l2_memory_V4L2_MEMORY_DMABUF,
     }
 }
 
@@ -101,18 +102,18 @@ fn mmap_target(page_offset: usize) -> (usize, usize) {
 
 fn colorspace(f: &FrameFormat) -> u32 {
     if f.format.is_yuv {
-        bindings::v4l2_colorspace_V4L2_COLORSPACE_SMPTE170M
+        uapi::v4l2_colorspace_V4L2_COLORSPACE_SMPTE170M
     } else {
-        bindings::v4l2_colorspace_V4L2_COLORSPACE_SRGB
+        uapi::v4l2_colorspace_V4L2_COLORSPACE_SRGB
     }
 }
 
-fn fill_pix(pix: &mut bindings::v4l2_pix_format, f: &FrameFormat) {
-    *pix = bindings::v4l2_pix_format {
+fn fill_pix(pix: &mut uapi::v4l2_pix_format, f: &FrameFormat) {
+    *pix = uapi::v4l2_pix_format {
         width: f.width,
         height: f.height,
         pixelformat: f.format.fourcc,
-        field: bindings::v4l2_field_V4L2_FIELD_NONE,
+        field: uapi::v4l2_field_V4L2_FIELD_NONE,
         bytesperline: f.bytes_per_line,
         sizeimage: f.size_image,
         colorspace: colorspace(f),
@@ -120,12 +121,12 @@ fn fill_pix(pix: &mut bindings::v4l2_pix_format, f: &FrameFormat) {
     };
 }
 
-fn fill_pix_mp(pix: &mut bindings::v4l2_pix_format_mplane, f: &FrameFormat) {
-    *pix = bindings::v4l2_pix_format_mplane {
+fn fill_pix_mp(pix: &mut uapi::v4l2_pix_format_mplane, f: &FrameFormat) {
+    *pix = uapi::v4l2_pix_format_mplane {
         width: f.width,
         height: f.height,
         pixelformat: f.format.fourcc,
-        field: bindings::v4l2_field_V4L2_FIELD_NONE,
+        field: uapi::v4l2_field_V4L2_FIELD_NONE,
         colorspace: colorspace(f),
         num_planes: f.num_planes as u8,
         ..Default::default()
@@ -141,21 +142,21 @@ fn fill_buffer(b: &mut BufferArg<'_>, info: &BufferInfo) {
     let mut flags = TIMESTAMP_FLAGS;
     flags |= match info.state {
         S::Dequeued => 0,
-        S::Prepared => bindings::V4L2_BUF_FLAG_PREPARED,
-        S::Queued | S::Active => bindings::V4L2_BUF_FLAG_QUEUED,
-        S::Done => bindings::V4L2_BUF_FLAG_DONE,
+        S::Prepared => uapi::V4L2_BUF_FLAG_PREPARED,
+        S::Queued | S::Active => uapi::V4L2_BUF_FLAG_QUEUED,
+        S::Done => uapi::V4L2_BUF_FLAG_DONE,
     };
     if info.error {
-        flags |= bindings::V4L2_BUF_FLAG_ERROR;
+        flags |= uapi::V4L2_BUF_FLAG_ERROR;
     }
     if info.planes().iter().any(|p| p.mapped_to_user) {
-        flags |= bindings::V4L2_BUF_FLAG_MAPPED;
+        flags |= uapi::V4L2_BUF_FLAG_MAPPED;
     }
     if info.hints.skip_for_cpu {
-        flags |= bindings::V4L2_BUF_FLAG_NO_CACHE_INVALIDATE;
+        flags |= uapi::V4L2_BUF_FLAG_NO_CACHE_INVALIDATE;
     }
     if info.hints.skip_for_device {
-        flags |= bindings::V4L2_BUF_FLAG_NO_CACHE_CLEAN;
+        flags |= uapi::V4L2_BUF_FLAG_NO_CACHE_CLEAN;
     }
     let multiplanar = b.buf.type_ == CAPTURE_MPLANE;
     let room = b.planes().len();
@@ -163,7 +164,7 @@ fn fill_buffer(b: &mut BufferArg<'_>, info: &BufferInfo) {
     buf.index = info.index as u32;
     buf.memory = memory_to_uapi(info.memory);
     buf.flags = flags;
-    buf.field = bindings::v4l2_field_V4L2_FIELD_NONE;
+    buf.field = uapi::v4l2_field_V4L2_FIELD_NONE;
     buf.sequence = info.sequence;
     // (The conversions cannot fail: seconds of a u64 of nanoseconds, and
     // microseconds below a million, fit any `long`.)
@@ -257,9 +258,9 @@ impl Capture {
     fn queue_request(&self, what: &str, b: &mut BufferArg<'_>) -> Result<QueueRequest> {
         let room = self.check_buffer_arg(what, b)?;
         let flags = b.buf.flags;
-        if flags & bindings::V4L2_BUF_FLAG_REQUEST_FD != 0 {
+        if flags & uapi::V4L2_BUF_FLAG_REQUEST_FD != 0 {
             // As videobuf2 for a queue without request support.
-            return Err(Error::from_errno(-(bindings::EBADR as i32)));
+            return Err(error::ebadr());
         }
         let memory = memory_from_uapi(b.buf.memory)?;
         let mut planes = [PlaneRequest::NONE; MAX_PLANES];
@@ -283,17 +284,17 @@ impl Capture {
             planes,
             room,
             hints: CacheHints {
-                skip_for_device: flags & bindings::V4L2_BUF_FLAG_NO_CACHE_CLEAN != 0,
-                skip_for_cpu: flags & bindings::V4L2_BUF_FLAG_NO_CACHE_INVALIDATE != 0,
+                skip_for_device: flags & uapi::V4L2_BUF_FLAG_NO_CACHE_CLEAN != 0,
+                skip_for_cpu: flags & uapi::V4L2_BUF_FLAG_NO_CACHE_INVALIDATE != 0,
             },
         })
     }
 }
 
-fn fill_parm(c: &mut bindings::v4l2_captureparm, interval: format::Interval) {
-    *c = bindings::v4l2_captureparm {
-        capability: bindings::V4L2_CAP_TIMEPERFRAME,
-        timeperframe: bindings::v4l2_fract {
+fn fill_parm(c: &mut uapi::v4l2_captureparm, interval: format::Interval) {
+    *c = uapi::v4l2_captureparm {
+        capability: uapi::V4L2_CAP_TIMEPERFRAME,
+        timeperframe: uapi::v4l2_fract {
             numerator: interval.numerator,
             denominator: interval.denominator,
         },
@@ -303,7 +304,7 @@ fn fill_parm(c: &mut bindings::v4l2_captureparm, interval: format::Interval) {
 
 #[vtable]
 impl VideoOps for Capture {
-    fn querycap(&self, c: &mut bindings::v4l2_capability) -> Result {
+    fn querycap(&self, c: &mut uapi::v4l2_capability) -> Result {
         set_cstr(&mut c.driver, format_args!("rvcap"));
         set_cstr(
             &mut c.card,
@@ -316,7 +317,7 @@ impl VideoOps for Capture {
         Ok(())
     }
 
-    fn enum_fmt_vid_cap(&self, f: &mut bindings::v4l2_fmtdesc) -> Result {
+    fn enum_fmt_vid_cap(&self, f: &mut uapi::v4l2_fmtdesc) -> Result {
         // The core asks this for either capture type.
         if f.type_ != self.buf_type() {
             return Err(EINVAL);
@@ -330,53 +331,53 @@ impl VideoOps for Capture {
         Ok(())
     }
 
-    fn g_fmt_vid_cap(&self, pix: &mut bindings::v4l2_pix_format) -> Result {
+    fn g_fmt_vid_cap(&self, pix: &mut uapi::v4l2_pix_format) -> Result {
         self.single_planar_api()?;
         fill_pix(pix, &self.format());
         Ok(())
     }
 
-    fn try_fmt_vid_cap(&self, pix: &mut bindings::v4l2_pix_format) -> Result {
+    fn try_fmt_vid_cap(&self, pix: &mut uapi::v4l2_pix_format) -> Result {
         self.single_planar_api()?;
         let format = FrameFormat::negotiate(pix.pixelformat, pix.width, pix.height, false);
         fill_pix(pix, &format);
         Ok(())
     }
 
-    fn s_fmt_vid_cap(&self, pix: &mut bindings::v4l2_pix_format) -> Result {
+    fn s_fmt_vid_cap(&self, pix: &mut uapi::v4l2_pix_format) -> Result {
         self.single_planar_api()?;
         let format = self.set_format(pix.pixelformat, pix.width, pix.height)?;
         fill_pix(pix, &format);
         Ok(())
     }
 
-    fn g_fmt_vid_cap_mplane(&self, pix: &mut bindings::v4l2_pix_format_mplane) -> Result {
+    fn g_fmt_vid_cap_mplane(&self, pix: &mut uapi::v4l2_pix_format_mplane) -> Result {
         self.multi_planar_api()?;
         fill_pix_mp(pix, &self.format());
         Ok(())
     }
 
-    fn try_fmt_vid_cap_mplane(&self, pix: &mut bindings::v4l2_pix_format_mplane) -> Result {
+    fn try_fmt_vid_cap_mplane(&self, pix: &mut uapi::v4l2_pix_format_mplane) -> Result {
         self.multi_planar_api()?;
         let format = FrameFormat::negotiate(pix.pixelformat, pix.width, pix.height, true);
         fill_pix_mp(pix, &format);
         Ok(())
     }
 
-    fn s_fmt_vid_cap_mplane(&self, pix: &mut bindings::v4l2_pix_format_mplane) -> Result {
+    fn s_fmt_vid_cap_mplane(&self, pix: &mut uapi::v4l2_pix_format_mplane) -> Result {
         self.multi_planar_api()?;
         let format = self.set_format(pix.pixelformat, pix.width, pix.height)?;
         fill_pix_mp(pix, &format);
         Ok(())
     }
 
-    fn enum_framesizes(&self, s: &mut bindings::v4l2_frmsizeenum) -> Result {
+    fn enum_framesizes(&self, s: &mut uapi::v4l2_frmsizeenum) -> Result {
         format::find(s.pixel_format, self.is_multiplanar()).ok_or(EINVAL)?;
         if s.index != 0 {
             return Err(EINVAL);
         }
-        s.type_ = bindings::v4l2_frmsizetypes_V4L2_FRMSIZE_TYPE_STEPWISE;
-        s.__bindgen_anon_1.stepwise = bindings::v4l2_frmsize_stepwise {
+        s.type_ = uapi::v4l2_frmsizetypes_V4L2_FRMSIZE_TYPE_STEPWISE;
+        s.__bindgen_anon_1.stepwise = uapi::v4l2_frmsize_stepwise {
             min_width: format::MIN_WIDTH,
             max_width: format::MAX_WIDTH,
             step_width: format::SIZE_STEP,
@@ -387,39 +388,39 @@ impl VideoOps for Capture {
         Ok(())
     }
 
-    fn enum_frameintervals(&self, i: &mut bindings::v4l2_frmivalenum) -> Result {
+    fn enum_frameintervals(&self, i: &mut uapi::v4l2_frmivalenum) -> Result {
         format::find(i.pixel_format, self.is_multiplanar()).ok_or(EINVAL)?;
         if !format::is_frame_size(i.width, i.height) {
             return Err(EINVAL);
         }
         let interval = INTERVALS.get(i.index as usize).ok_or(EINVAL)?;
-        i.type_ = bindings::v4l2_frmivaltypes_V4L2_FRMIVAL_TYPE_DISCRETE;
-        i.__bindgen_anon_1.discrete = bindings::v4l2_fract {
+        i.type_ = uapi::v4l2_frmivaltypes_V4L2_FRMIVAL_TYPE_DISCRETE;
+        i.__bindgen_anon_1.discrete = uapi::v4l2_fract {
             numerator: interval.numerator,
             denominator: interval.denominator,
         };
         Ok(())
     }
 
-    fn g_parm(&self, p: &mut bindings::v4l2_captureparm) -> Result {
+    fn g_parm(&self, p: &mut uapi::v4l2_captureparm) -> Result {
         fill_parm(p, self.interval());
         Ok(())
     }
 
-    fn s_parm(&self, p: &mut bindings::v4l2_captureparm) -> Result {
+    fn s_parm(&self, p: &mut uapi::v4l2_captureparm) -> Result {
         let t = p.timeperframe;
         let interval = self.set_interval(t.numerator, t.denominator);
         fill_parm(p, interval);
         Ok(())
     }
 
-    fn enum_input(&self, i: &mut bindings::v4l2_input) -> Result {
+    fn enum_input(&self, i: &mut uapi::v4l2_input) -> Result {
         if i.index != 0 {
             return Err(EINVAL);
         }
-        *i = bindings::v4l2_input {
+        *i = uapi::v4l2_input {
             index: 0,
-            type_: bindings::V4L2_INPUT_TYPE_CAMERA,
+            type_: uapi::V4L2_INPUT_TYPE_CAMERA,
             ..Default::default()
         };
         set_cstr(&mut i.name, format_args!("Virtual Camera"));
@@ -438,7 +439,7 @@ impl VideoOps for Capture {
         }
     }
 
-    fn reqbufs(&self, fh: FileId, r: &mut bindings::v4l2_requestbuffers) -> Result {
+    fn reqbufs(&self, fh: FileId, r: &mut uapi::v4l2_requestbuffers) -> Result {
         self.check_buf_type("REQBUFS", r.type_)?;
         let memory = memory_from_uapi(r.memory)?;
         // `flags` is a `__u8` here, a `__u32` in CREATE_BUFS.
@@ -454,7 +455,7 @@ impl VideoOps for Capture {
     fn create_bufs(
         &self,
         fh: FileId,
-        c: &mut bindings::v4l2_create_buffers,
+        c: &mut uapi::v4l2_create_buffers,
         format: CreateFormat,
     ) -> Result {
         self.check_buf_type("CREATE_BUFS", c.format.type_)?;
@@ -494,12 +495,12 @@ impl VideoOps for Capture {
         Ok(())
     }
 
-    fn remove_bufs(&self, fh: FileId, r: &mut bindings::v4l2_remove_buffers) -> Result {
+    fn remove_bufs(&self, fh: FileId, r: &mut uapi::v4l2_remove_buffers) -> Result {
         self.check_buf_type("REMOVE_BUFS", r.type_)?;
         self.remove_bufs(owner(fh), r.index as usize, r.count as usize)
     }
 
-    fn expbuf(&self, _fh: FileId, e: &mut bindings::v4l2_exportbuffer) -> Result {
+    fn expbuf(&self, _fh: FileId, e: &mut uapi::v4l2_exportbuffer) -> Result {
         self.check_buf_type("EXPBUF", e.type_)?;
         if e.flags & !(dma_buf_export::ACCESS_MODE | dma_buf_export::CLOSE_ON_EXEC) != 0 {
             self.log().dbg(
@@ -611,7 +612,7 @@ impl VideoOps for Capture {
 
     fn s_ctrl(&self, id: u32, value: i32) -> Result {
         match id {
-            bindings::RVCAP_CONST_V4L2_CID_TEST_PATTERN => self.set_pattern(value as u32),
+            uapi::V4L2_CID_TEST_PATTERN => self.set_pattern(value as u32),
             _ => Err(EINVAL),
         }
     }
