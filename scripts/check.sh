@@ -552,6 +552,19 @@ for boot in "${x86_boots[@]}" "${arm64_boots[@]}" "${linux73_boots[@]}"; do
 	fi
 done
 
+# Where each boot's time went (the plan's rvcap-time stamps: guest uptime
+# as each suite began): $logs/timing.txt, for who makes make check faster.
+for boot in "${x86_boots[@]}" "${arm64_boots[@]}" "${linux73_boots[@]}"; do
+	name=${boot%%:*}
+	tr -d '\r' <"$RVCAP_CACHE/runs/check-$name/output.log" 2>/dev/null | awk -v boot="$name" '
+		/^rvcap-time: / { t = $2 + 0; what = $0; sub(/^rvcap-time: [^ ]* /, "", what)
+			if (n) printf "%-14s %7.1f s  %s\n", boot, t - last, prev
+			else printf "%-14s %7.1f s  %s\n", boot, t, "(boot, module loads)"
+			n++; last = t; prev = what }
+		END { if (n) printf "%-14s %7.1f s  %s\n", boot, last, "(total to the last stamp)" }'
+done >"$logs/timing.txt"
+say "check: each boot's suites timed in $logs/timing.txt"
+
 if [[ $(cat "$logs/bench-smoke.status" 2>/dev/null) == 0 ]]; then
 	record bench ok "make bench pipeline: every measurement runs, results.md and chart.png come out (few frames, test kernel)"
 else

@@ -29,9 +29,16 @@ kmemleak_scan() {
 	echo "kmemleak scan: $(($(date +%s) - t0)) s"
 }
 
+# "rvcap-time: SECONDS WHAT": the guest's uptime as WHAT begins, from which
+# scripts/check.sh tells how long each suite of each boot took.
+mark_time() {
+	echo "rvcap-time: $(cut -d' ' -f1 /proc/uptime) $*"
+}
+
 suite() {
 	name=$1
 	shift
+	mark_time "$name"
 	echo "rvcap-suite-begin: $name"
 	"$@"
 	rc=$?
@@ -60,6 +67,7 @@ drops() {
 compliance() {
 	name=$1
 	shift
+	mark_time "$name"
 	echo "rvcap-compliance-begin: $name"
 	# $known_fail: tests (";"-separated) that the device under test fails
 	# on its own; scripts/check.sh reports them as skips, by name.
@@ -384,11 +392,16 @@ v4l2_ctl_stream_dmabuf() {
 # from sw_sync (the test kernel's CONFIG_SW_SYNC, debugfs sync/sw_sync);
 # and the fuzzer mixes fence operations in.
 modprobe rvcap num_devices=4 multiplanar=1,1,2,2 || { echo "modprobe rvcap failed"; exit 1; }
+mark_time "kselftests"
 echo "rvcap-kselftest-begin"
 {
 	RVCAP_FUZZ_OPS=${RVCAP_FUZZ_OPS:-10000} /tests/run_kselftest.sh -c rvcap
 	echo "rvcap-kselftest-end: exit $?"
-} 2>&1 | tee /tmp/kselftest.log
+} 2>&1 | while IFS= read -r line; do
+	# Each program's start, stamped (its TAP lines pass as they are).
+	case $line in "# selftests: rvcap: "*) mark_time "${line#\# selftests: rvcap: }" ;; esac
+	printf '%s\n' "$line"
+done | tee /tmp/kselftest.log
 # run_kselftest.sh exits 0 whatever the tests said; its TAP says it.
 grep -q '^not ok' /tmp/kselftest.log && status=1
 modprobe rvcap || { echo "modprobe rvcap failed"; exit 1; }
@@ -489,9 +502,11 @@ if unload_rvcap && modprobe rvcap num_devices=4 multiplanar=1,1,2,2 &&
 fi
 drops_dev=
 $mplane_ok || { echo "rvcap did not load with a multi-planar device"; status=1; }
+mark_time "unload and kmemleak scans"
 unload_rvcap || { echo "rmmod rvcap failed"; status=1; }
 # Everything rvcap allocated is gone: two scans (the second, a scan's time
 # after the first, finds even what rmmod leaked older than 5 s).
 kmemleak_scan
 kmemleak_scan
+mark_time "end"
 exit "$status"
