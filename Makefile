@@ -51,7 +51,7 @@ help:
 	@echo 'make rust-analyzer  write rust-project.json for editors'
 	@echo 'make clean      remove build outputs from the tree'
 	@echo 'ARCH=arm64      with make, run, shell, kernel, kdir: for rvcap'"'"'s arm64 test kernel and guest'
-	@echo 'KERNEL=7.3      with make, run, shell, kernel, kdir, deps: Linux 7.3 instead of the 6.12 LTS'
+	@echo 'KERNEL=7.3      with make, run, shell, stress, kernel, kdir: Linux 7.3 instead of the 6.12 LTS'
 
 deps:
 	@scripts/install-deps.sh

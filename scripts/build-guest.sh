@@ -13,9 +13,13 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 kout=$(rvcap_kernel_dir)
 ksrc=$(rvcap_ksrc_dir)
-[[ -e $kout/.complete ]] || die "test kernel not built (run: make kernel)"
+[[ -e $kout/.complete ]] || die "test kernel not built (run: make kernel${RVCAP_KERNEL_SUFFIX:+ KERNEL=$RVCAP_KERNEL}${RVCAP_GUEST_SUFFIX:+ ARCH=$RVCAP_ARCH})"
 
-tree=$RVCAP_CACHE/kselftest/linux
+# One build at a time: the skeleton trees and build directories below are
+# shared by every checkout (one per kernel and architecture).
+exec 8>"$RVCAP_CACHE/kselftest.lock"
+flock 8
+tree=$RVCAP_CACHE/kselftest/linux${RVCAP_KERNEL_SUFFIX:+-$RVCAP_KERNEL_SUFFIX}
 sel=$tree/tools/testing/selftests
 mkdir -p "$sel/rvcap" "$tree/scripts"
 ln -sfn "$ksrc/scripts/subarch.include" "$tree/scripts/subarch.include"
@@ -29,7 +33,7 @@ rm -rf "$RVCAP_SELFTESTS_OUT"
 # arm64: cross-compiled with Debian's aarch64-linux-gnu-gcc (static).
 cross=()
 [[ $RVCAP_ARCH == arm64 ]] && cross=(ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)
-make -s -C "$sel" TARGETS=rvcap FORCE_TARGETS=1 O="$RVCAP_CACHE/kselftest/build$RVCAP_GUEST_SUFFIX" \
+make -s -C "$sel" TARGETS=rvcap FORCE_TARGETS=1 O="$RVCAP_CACHE/kselftest/build$RVCAP_BUILD_SUFFIX" \
 	"${cross[@]}" KHDR_INCLUDES="-isystem $kout/usr/include" \
 	KSFT_INSTALL_PATH="$RVCAP_SELFTESTS_OUT" install >/dev/null
 grep -q '^rvcap:' "$RVCAP_SELFTESTS_OUT/kselftest-list.txt" ||

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Build (or reuse) one of rvcap's kernels (RVCAP_FLAVOUR: test, the default,
-# or bench): Debian's linux-source-6.12, tinyconfig, the flavour's fragments
+# or bench): Debian's linux-source-6.12 or, with RVCAP_KERNEL=7.3,
+# linux-source-7.3 (scripts/fetch-kernel-source.sh), tinyconfig, the flavour's fragments
 # (scripts/lib.sh) merged with merge_config.sh, olddefconfig. The result
 # lives in $RVCAP_CACHE/kernel/<flavour>-<package version>-<hash of
 # fragments and toolchain>/:
@@ -18,6 +19,10 @@
 # Progress goes to the terminal (see say in lib.sh); make's output to
 # build.log in that directory.
 set -euo pipefail
+# The whole script is one group, read before any of it runs: bash reads a
+# script as it goes, and this one runs long enough for the file to change
+# under it (an edit, a git checkout).
+{
 source "$(dirname "$0")/lib.sh"
 
 prepared_only=0
@@ -143,3 +148,5 @@ kmake headers_install INSTALL_HDR_PATH="$kout/usr"
 
 touch "$kout/.complete"
 echo "$kout"
+exit
+}

@@ -17,9 +17,14 @@
 #   run    `make run`, and the PNG frames it writes show the patterns
 # Prints one line per result; the last line is "N passed, N failed".
 set -uo pipefail
+# The whole script is one group, read before any of it runs: bash reads a
+# script as it goes, and this one runs long enough for the file to change
+# under it (an edit, a git checkout).
+{
 # Both architectures and both kernels, whatever ARCH and KERNEL say: the
 # host's (x86) and 6.12 first, arm64 and 7.3 where named.
-unset ARCH RVCAP_ARCH KERNEL RVCAP_KERNEL
+# (make passes command-line variables down in MAKEFLAGS too.)
+unset ARCH RVCAP_ARCH KERNEL RVCAP_KERNEL MAKEFLAGS MFLAGS MAKEOVERRIDES
 source "$(dirname "$0")/lib.sh"
 cd "$RVCAP_ROOT"
 
@@ -75,9 +80,10 @@ if ! logged kernel scripts/build-kernel.sh; then
 	record setup FAIL "test kernel builds with every fragment option"
 	summary
 fi
+# Without it the 7.3 steps below fail, each with its own result; 6.12's
+# still run.
 if ! logged kernel-7.3 env RVCAP_KERNEL=7.3 scripts/build-kernel.sh; then
 	record setup FAIL "Linux 7.3 test kernel builds with every fragment option"
-	summary
 fi
 kout=$(rvcap_kernel_dir)
 ksrc=$(rvcap_ksrc_dir)
@@ -580,3 +586,5 @@ else
 fi
 
 summary
+exit
+}

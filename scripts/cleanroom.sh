@@ -33,6 +33,10 @@
 #                   (only the downloads: every package is installed afresh)
 #   logs/           debootstrap, apt and the targets' output
 set -euo pipefail
+# The whole script is one group, read before any of it runs: bash reads a
+# script as it goes, and this one runs long enough for the file to change
+# under it (an edit, a git checkout).
+{
 source "$(dirname "$0")/lib.sh"
 
 without=() debian=12
@@ -170,3 +174,5 @@ for line in "${report[@]}"; do
 	say "clean room: $line"
 done
 exit "$status"
+exit
+}

@@ -56,8 +56,10 @@ if ((${#missing[@]})); then
 	rvcap_progress "apt-get update" "$logs/apt.log" "" apt-get update -q ||
 		die "apt-get update failed (log: $logs/apt.log)"
 	# An old Debian 12 mirror lacks LLVM 19: say so rather than let apt.
-	if [[ " ${missing[*]} " == *" clang-19 "* ]] &&
-		! apt-cache policy clang-19 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+	# (The whole output first: `| grep -q` under pipefail would count
+	# apt-cache's SIGPIPE as a failure.)
+	policy=$(apt-cache policy clang-19 2>/dev/null) || policy=""
+	if [[ " ${missing[*]} " == *" clang-19 "* && ! $policy =~ Candidate:\ [0-9] ]]; then
 		die "no clang-19 in this machine's Debian sources: Debian 12 has it since a 2025 point release (bookworm main, 19.1.7-3~deb12u1), Debian 13 in trixie; update the apt sources"
 	fi
 	say "Debian packages to install: ${missing[*]}"

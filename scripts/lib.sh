@@ -111,24 +111,27 @@ rvcap_progress() {
 	return "$rc"
 }
 
-# The Debian mirror this machine's apt already uses (first "deb" source of
-# the suite given, default bookworm), from one-line or deb822 sources, so
-# that no script names a mirror of its own.
+# The Debian mirror this machine's apt already uses (a "deb" source of the
+# suite given, default bookworm), from one-line or deb822 sources, so that
+# no script names a mirror of its own. Of several sources naming the suite
+# (a third party's may: docker's "trixie"), the first whose downloaded
+# Release file says "Origin: Debian"; without any (apt never updated), the
+# first.
 rvcap_debian_mirror() {
-	local suite=${1:-bookworm} etc=${RVCAP_APT_ETC:-/etc/apt} f uri
+	local suite=${1:-bookworm} etc=${RVCAP_APT_ETC:-/etc/apt} f uri lists=${RVCAP_APT_LISTS:-/var/lib/apt/lists}
+	local -a uris=()
 	for f in "$etc"/sources.list "$etc"/sources.list.d/*.list; do
 		[[ -r $f ]] || continue
-		uri=$(awk -v s="$suite" '$1 == "deb" {
+		mapfile -t -O "${#uris[@]}" uris < <(awk -v s="$suite" '$1 == "deb" {
 			i = 2
 			if ($2 ~ /^\[/) { while (i < NF && $i !~ /\]$/) i++; i++ }
-			if ($(i + 1) == s) { print $i; exit } }' "$f")
-		[[ -n $uri ]] && { echo "${uri%/}"; return 0; }
+			if ($(i + 1) == s) print $i }' "$f")
 	done
 	for f in "$etc"/sources.list.d/*.sources; do
 		[[ -r $f ]] || continue
-		uri=$(awk -v s="$suite" '
+		mapfile -t -O "${#uris[@]}" uris < <(awk -v s="$suite" '
 			function flush() {
-				if (deb && !off && uri != "" && (" " suites " ") ~ (" " s " ")) { print uri; found = 1; exit }
+				if (deb && !off && uri != "" && (" " suites " ") ~ (" " s " ")) print uri
 				deb = 0; off = 0; uri = ""; suites = ""
 			}
 			/^[ \t]*$/ { flush(); next }
@@ -137,10 +140,19 @@ rvcap_debian_mirror() {
 			tolower($1) == "uris:" { uri = $2 }
 			tolower($1) == "suites:" { $1 = ""; suites = $0 }
 			tolower($1) == "enabled:" && tolower($2) == "no" { off = 1 }
-			END { if (!found) flush() }' "$f")
-		[[ -n $uri ]] && { echo "${uri%/}"; return 0; }
+			END { flush() }' "$f")
 	done
-	return 1
+	((${#uris[@]})) || return 1
+	for uri in "${uris[@]}"; do
+		uri=${uri%/}
+		# apt's name for the list: the URI without its scheme, / as _.
+		f=$lists/$(printf '%s' "${uri#*://}" | tr / _)_dists_${suite}_
+		if grep -qsx 'Origin: Debian' "${f}InRelease" "${f}Release"; then
+			echo "$uri"
+			return 0
+		fi
+	done
+	echo "${uris[0]%/}"
 }
 
 # A private apt state in DIR/apt for Debian trixie's binary packages (the
@@ -180,8 +192,9 @@ rvcap_llvm_tool() {
 # Arguments every kernel or module make needs. Without the cached bindgen
 # (building against a user's own kernel, DKMS), a bindgen on PATH will do.
 # CC and LD repeat what LLVM= implies, on purpose: DKMS appends "CC=clang
-# LD=ld.lld" to the make command for a clang-built kernel (dkms 3.0's
-# prepare_build reads vmlinux's .comment or CONFIG_CC_IS_CLANG), and those
+# LD=ld.lld" (dkms 3.0's prepare_build reads vmlinux's .comment or
+# CONFIG_CC_IS_CLANG; 3.2 appends "LLVM=1") to the make command for a
+# clang-built kernel, and those
 # unversioned names need not exist (Debian's clang-19 and lld-19 install
 # clang-19 and ld.lld-19 only) or may be another compiler than the one that
 # built the kernel. Variables named on the kernel make's own command line
@@ -209,7 +222,7 @@ rvcap_ksrc_pkgver() {
 		;;
 	7.3)
 		v=$(cat "$RVCAP_CACHE/src/linux-source-7.3/version" 2>/dev/null) ||
-			die "linux-source-7.3 is not fetched (run: make deps KERNEL=7.3)"
+			die "linux-source-7.3 is not fetched (run: make deps)"
 		;;
 	esac
 	printf '%s\n' "$v" | tr '~+:' '___'
@@ -243,7 +256,9 @@ rvcap_kernel_key() {
 	# x86 kernels keep the name they had before arm64 came.
 	local flavour=$RVCAP_FLAVOUR
 	[[ $RVCAP_ARCH == x86 ]] || flavour+=-$RVCAP_ARCH
-	printf '%s-%s-%s\n' "$flavour" "$(rvcap_ksrc_pkgver)" "$sum"
+	local version
+	version=$(rvcap_ksrc_pkgver) || return 1
+	printf '%s-%s-%s\n' "$flavour" "$version" "$sum"
 }
 
 # Where the guest's test programs go: tests/selftests/out and tools/out for
@@ -252,8 +267,12 @@ rvcap_kernel_key() {
 # `make run` may rebuild the tree's while VMs boot.
 RVCAP_GUEST_SUFFIX=${RVCAP_ARCH/#x86/}
 RVCAP_GUEST_SUFFIX=${RVCAP_GUEST_SUFFIX:+-$RVCAP_GUEST_SUFFIX}
-RVCAP_SELFTESTS_OUT=${RVCAP_SELFTESTS_OUT:-$RVCAP_ROOT/tests/selftests/out$RVCAP_GUEST_SUFFIX}
-RVCAP_TOOLS_OUT=${RVCAP_TOOLS_OUT:-$RVCAP_ROOT/tools/out$RVCAP_GUEST_SUFFIX}
+# Built against a kernel's UAPI headers and kselftest harness, they also
+# carry a -7.3 suffix for Linux 7.3 (RVCAP_BUILD_SUFFIX; 6.12 has none).
+RVCAP_KERNEL_SUFFIX=${RVCAP_KERNEL/#6.12/}
+RVCAP_BUILD_SUFFIX=$RVCAP_GUEST_SUFFIX${RVCAP_KERNEL_SUFFIX:+-$RVCAP_KERNEL_SUFFIX}
+RVCAP_SELFTESTS_OUT=${RVCAP_SELFTESTS_OUT:-$RVCAP_ROOT/tests/selftests/out$RVCAP_BUILD_SUFFIX}
+RVCAP_TOOLS_OUT=${RVCAP_TOOLS_OUT:-$RVCAP_ROOT/tools/out$RVCAP_BUILD_SUFFIX}
 
 # The guest's Debian architecture, its library directory and its dynamic
 # loader (PT_INTERP is /lib64/... on x86, /lib/... on arm64; the initramfs
@@ -310,8 +329,17 @@ rvcap_kernel_image() {
 	esac
 }
 
-rvcap_ksrc_dir() { printf '%s/src/linux-source-%s\n' "$RVCAP_CACHE" "$(rvcap_ksrc_pkgver)"; }
-rvcap_kernel_dir() { printf '%s/kernel/%s\n' "$RVCAP_CACHE" "$(rvcap_kernel_key)"; }
+# (Each fails, with rvcap_ksrc_pkgver's message, when the source is missing.)
+rvcap_ksrc_dir() {
+	local version
+	version=$(rvcap_ksrc_pkgver) || return 1
+	printf '%s/src/linux-source-%s\n' "$RVCAP_CACHE" "$version"
+}
+rvcap_kernel_dir() {
+	local key
+	key=$(rvcap_kernel_key) || return 1
+	printf '%s/kernel/%s\n' "$RVCAP_CACHE" "$key"
+}
 
 # rustc's version as the kernel encodes it: 1.96.0 -> 109600.
 rvcap_rustc_version_code() {

@@ -10,8 +10,8 @@ source "$(dirname "$0")/lib.sh"
 cd "$RVCAP_ROOT"
 
 scripts/prepare.sh >/dev/null
-run=$RVCAP_CACHE/runs/run$RVCAP_GUEST_SUFFIX
-scripts/vm-run.sh --name "run$RVCAP_GUEST_SUFFIX" --out "$run" "$@" tests/plans/run.sh
+run=$RVCAP_CACHE/runs/run$RVCAP_BUILD_SUFFIX
+scripts/vm-run.sh --name "run$RVCAP_BUILD_SUFFIX" --out "$run" "$@" tests/plans/run.sh
 
 # Cut the frames out of the data port, in the order announced, and write
 # them as PNG (640x480 RGB24, as tests/plans/run.sh captures them).

@@ -25,6 +25,10 @@
 #   --shell         interactive shell on the console instead of a plan
 #   --quiet         do not echo the plan's output while it runs
 set -euo pipefail
+# The whole script is one group, read before any of it runs: bash reads a
+# script as it goes, and this one runs long enough for the file to change
+# under it (an edit, a git checkout).
+{
 source "$(dirname "$0")/lib.sh"
 
 append="" name="" out="" timeout=600 accel=tcg,thread=multi shell=0 quiet=0 iommu=0
@@ -54,7 +58,7 @@ else
 fi
 
 kout=$(rvcap_kernel_dir)
-[[ -e $kout/.complete ]] || die "$RVCAP_FLAVOUR kernel not built (run: make kernel)"
+[[ -e $kout/.complete ]] || die "$RVCAP_FLAVOUR kernel not built (run: make kernel${RVCAP_KERNEL_SUFFIX:+ KERNEL=$RVCAP_KERNEL}${RVCAP_GUEST_SUFFIX:+ ARCH=$RVCAP_ARCH})"
 kver=$(cat "$kout/build/include/config/kernel.release")
 ko=${RVCAP_KO:-$RVCAP_ROOT/rvcap.ko}
 [[ -e $ko ]] || die "rvcap.ko not built (run: make)"
@@ -223,3 +227,5 @@ if ((fail)) && [[ -z $status || $status == 0 ]]; then
 	tail -n 30 "$console" >&2
 fi
 exit "$fail"
+exit
+}
