@@ -408,7 +408,7 @@ guest_results() { # output.log
 # rvcap's DMA set-up, so once is enough.
 x86_boots=(coherent::::validate swiotlb:' swiotlb=131072,force':: iommu::--iommu:)
 arm64_boots=(arm64:::arm64 arm64-swiotlb:' swiotlb=131072,force'::arm64)
-linux73_boots=(coherent-7.3:::::7.3 swiotlb-7.3:' swiotlb=131072,force':::7.3 iommu-7.3::--iommu:::7.3)
+linux73_boots=(coherent-7.3:::::7.3 swiotlb-7.3:' swiotlb=131072,force'::::7.3 iommu-7.3::--iommu:::7.3)
 # The two lanes: the x86 boots take longer than the arm64 ones, so the
 # IOMMU boot (the shortest) runs after the arm64 boots.
 lane1=("${x86_boots[@]:0:2}" "${linux73_boots[@]:0:1}")
@@ -543,6 +543,15 @@ wait "$lane1_pid"
 for boot in "${x86_boots[@]}" "${arm64_boots[@]}" "${linux73_boots[@]}"; do
 	name=${boot%%:*}
 	out=$RVCAP_CACHE/runs/check-$name
+	# The kernel the boot was meant to run (Linux 7.3 for the *-7.3 ones).
+	want=6.12
+	[[ $boot == *:7.3 ]] && want=7.3
+	got=$(sed -n '1,5s/.*Linux version \([0-9]*\.[0-9]*\).*/\1/p' "$out/console.log" 2>/dev/null | head -n 1)
+	if [[ $got == "$want" ]]; then
+		record guest ok "$name: booted Linux $want"
+	else
+		record guest FAIL "$name: booted Linux $want (got: ${got:-nothing})"
+	fi
 	if [[ -s $out/output.log ]] && grep -q '^rvcap-vm: kernel log' "$out/output.log"; then
 		while read -r status count what; do
 			record guest "$status" "$name: $what" "$count"
