@@ -25,19 +25,23 @@ def code(line):
     return line.split("//", 1)[0]
 
 
-failed = False
+def only_in_kapi(pattern, rule):
+    """Checks that `pattern` (in code) occurs in src/kapi/ only; prints the
+    rule's verdict and each place outside; returns whether it failed."""
+    outside = []
+    for f in sorted(src.rglob("*.rs")):
+        if "kapi" in f.relative_to(src).parts:
+            continue
+        for n, line in enumerate(f.read_text().splitlines(), 1):
+            if re.search(pattern, code(line)):
+                outside.append(f"{f.relative_to(root)}:{n}: {line.strip()}")
+    print(("FAIL" if outside else "ok") + " " + rule)
+    for o in outside:
+        print("  " + o)
+    return bool(outside)
 
-outside = []
-for f in sorted(src.rglob("*.rs")):
-    if "kapi" in f.relative_to(src).parts:
-        continue
-    for n, line in enumerate(f.read_text().splitlines(), 1):
-        if re.search(r"\bunsafe\b", code(line)):
-            outside.append(f"{f.relative_to(root)}:{n}: {line.strip()}")
-print(("FAIL" if outside else "ok") + " unsafe only in src/kapi")
-for o in outside:
-    print("  " + o)
-failed |= bool(outside)
+
+failed = only_in_kapi(r"\bunsafe\b", "unsafe only in src/kapi")
 
 missing = []
 for f in sorted((src / "kapi").glob("*.rs")):
@@ -76,15 +80,5 @@ for m in missing:
     print("  " + m)
 failed |= bool(missing)
 
-raw = []
-for f in sorted(src.rglob("*.rs")):
-    if "kapi" in f.relative_to(src).parts:
-        continue
-    for n, line in enumerate(f.read_text().splitlines(), 1):
-        if re.search(r"\bbindings\b", code(line)):
-            raw.append(f"{f.relative_to(root)}:{n}: {line.strip()}")
-print(("FAIL" if raw else "ok") + " the raw bindings only in src/kapi")
-for r in raw:
-    print("  " + r)
-failed |= bool(raw)
+failed |= only_in_kapi(r"\bbindings\b", "the raw bindings only in src/kapi")
 sys.exit(1 if failed else 0)
