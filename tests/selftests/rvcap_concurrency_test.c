@@ -210,7 +210,7 @@ TEST_F(conc, qbuf_and_dqbuf_from_four_threads_on_one_handle)
 TEST_F(conc, close_while_streaming_releases_everything)
 {
 	struct rvcap_dmabuf bufs[NBUFS];
-	int fd2, i, attached;
+	int fd2, i, attached = -1;
 
 	for (i = 0; i < NBUFS; i++)
 		ASSERT_EQ(0, rvcap_export(RVCAP_DMA_HEAP, (self->len + 4095) & ~4095UL, &bufs[i]));
