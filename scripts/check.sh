@@ -133,12 +133,12 @@ other_module() { # kernel arch variant
 	make -C "$k/build" M="$src" "${args[@]}" clean >/dev/null 2>&1
 	if ((${#how[@]})); then
 		make -C "$k/build" M="$src" "${args[@]}" "${extra[@]}" src/rvcap_main.o src/kapi/helpers.o &&
-			[[ $(od -An -j18 -N2 -tx1 "$src/src/rvcap_main.o" | tr -d ' ') == b700 ]]
+			rvcap_is_arm64_elf "$src/src/rvcap_main.o"
 		return
 	fi
 	make -C "$k/build" M="$src" "${args[@]}" "${extra[@]}" modules || return 1
 	case "$arch" in
-	arm64) [[ $(od -An -j18 -N2 -tx1 "$src/rvcap.ko" | tr -d ' ') == b700 ]] ;;
+	arm64) rvcap_is_arm64_elf "$src/rvcap.ko" ;;
 	x86) [[ $(modinfo -F vermagic "$src/rvcap.ko") == "$(cat "$k/build/include/config/kernel.release") "* ]] ;;
 	esac
 }

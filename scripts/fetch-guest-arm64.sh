@@ -32,8 +32,7 @@ if [[ -e $root/bin/busybox && ! -e $root/usr/bin/busybox ]]; then
 	mkdir -p "$root/usr/bin"
 	mv "$root/bin/busybox" "$root/usr/bin/busybox"
 fi
-# e_machine (ELF offset 18) of an arm64 executable: EM_AARCH64, 0xb7.
-[[ $(od -An -j18 -N2 -tx1 "$root/usr/bin/busybox" | tr -d ' ') == b700 ]] ||
+rvcap_is_arm64_elf "$root/usr/bin/busybox" ||
 	die "$root/usr/bin/busybox is not an arm64 executable"
 touch "$dir/.complete"
 echo "$root"

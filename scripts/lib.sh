@@ -321,6 +321,12 @@ rvcap_guest_gst_files() {
 		"$RVCAP_GUEST_LIBDIR/gstreamer-1.0/libgstvideo4linux2.so"
 }
 
+# Whether FILE is an arm64 ELF object or executable: e_machine (offset 18)
+# is EM_AARCH64, 0xb7.
+rvcap_is_arm64_elf() {
+	[[ $(od -An -j18 -N2 -tx1 "$1" | tr -d ' ') == b700 ]]
+}
+
 # The kernel image target, as under arch/$ARCH/boot/.
 rvcap_kernel_image() {
 	case "$RVCAP_ARCH" in

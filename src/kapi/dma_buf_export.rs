@@ -119,7 +119,7 @@ use super::dma_fence::{self, Fence, WaitList, WriteFence};
 use super::log;
 use super::mm::Vma;
 use super::ratelimit::ratelimit;
-use super::types;
+use super::types::{self, ForeignOwnable};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::alloc::flags::GFP_NOWAIT;
@@ -775,7 +775,7 @@ pub(super) fn publish_on_import(
 unsafe fn exported<'a>(buf: *mut bindings::dma_buf) -> Pin<&'a Exported> {
     // SAFETY: `priv` holds the `into_foreign` of a `Pin<KBox<Exported>>`
     // (`ExportedBuf::new`), taken back only by `release`.
-    unsafe { types::borrow::<Pin<KBox<Exported>>>((*buf).priv_) }
+    unsafe { <Pin<KBox<Exported>> as ForeignOwnable>::borrow((*buf).priv_) }
 }
 
 /// `attach`: a table of the attachment's own over the pages.
@@ -937,7 +937,7 @@ unsafe extern "C" fn unmap_dma_buf(
 unsafe extern "C" fn release(buf: *mut bindings::dma_buf) {
     // SAFETY: `priv` is the `into_foreign` of `ExportedBuf::new`, taken back
     // once, here; nothing uses it any more.
-    let exported = unsafe { types::from_foreign::<Pin<KBox<Exported>>>((*buf).priv_) };
+    let exported = unsafe { <Pin<KBox<Exported>> as ForeignOwnable>::from_foreign((*buf).priv_) };
     bump(&exported.stats.export_release, 1);
 }
 
@@ -1168,7 +1168,7 @@ impl ExportedBuf {
             failed => {
                 // SAFETY: the export failed, so `priv_` is still only ours:
                 // taken back once.
-                drop(unsafe { types::from_foreign::<Pin<KBox<Exported>>>(priv_) });
+                drop(unsafe { <Pin<KBox<Exported>> as ForeignOwnable>::from_foreign(priv_) });
                 return Err(failed.err().unwrap_or(ENOMEM));
             }
         };

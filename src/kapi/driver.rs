@@ -132,7 +132,7 @@ pub(super) unsafe fn probe<R: BusDriver, C, D: ForeignOwnable>(
 pub(super) unsafe fn remove<D: ForeignOwnable>(dev: *mut bindings::device, remove: impl FnOnce(D)) {
     // SAFETY: by the caller's contract, the driver data is what `probe`
     // stored with `into_foreign`, taken back once here.
-    let data = unsafe { types::from_foreign::<D>(bindings::rvcap_dev_get_drvdata(dev)) };
+    let data = unsafe { <D as ForeignOwnable>::from_foreign(bindings::rvcap_dev_get_drvdata(dev)) };
     remove(data);
 }
 

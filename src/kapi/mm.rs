@@ -7,7 +7,7 @@
 
 use super::bindings;
 use super::dma::{Mapping, UserPages};
-use super::types;
+use super::types::{self, ForeignOwnable};
 use kernel::ffi::c_ulong;
 use kernel::prelude::*;
 use kernel::sync::{Arc, ArcBorrow};
@@ -120,7 +120,7 @@ unsafe extern "C" fn vma_open(vma: *mut bindings::vm_area_struct) {
     // by this function) for the VMA this one was copied from, which is
     // still alive.
     let pages: ArcBorrow<'_, UserPages> =
-        unsafe { types::borrow::<Arc<UserPages>>((*vma).vm_private_data) };
+        unsafe { <Arc<UserPages> as ForeignOwnable>::borrow((*vma).vm_private_data) };
     pages.user_mapping(true);
     let own: Arc<UserPages> = pages.into();
     // SAFETY: `vma` is the new VMA; it gets a reference of its own.
@@ -133,7 +133,7 @@ unsafe extern "C" fn vma_open(vma: *mut bindings::vm_area_struct) {
 /// by [`vma_open`]) goes away.
 unsafe extern "C" fn vma_close(vma: *mut bindings::vm_area_struct) {
     // SAFETY: the VMA owns one reference (see `vma_open`), dropped here.
-    let pages = unsafe { types::from_foreign::<Arc<UserPages>>((*vma).vm_private_data) };
+    let pages = unsafe { <Arc<UserPages> as ForeignOwnable>::from_foreign((*vma).vm_private_data) };
     pages.user_mapping(false);
 }
 
