@@ -80,11 +80,6 @@ if ! logged kernel scripts/build-kernel.sh; then
 	record setup FAIL "test kernel builds with every fragment option"
 	summary
 fi
-# Without it the 7.3 steps below fail, each with its own result; 6.12's
-# still run.
-if ! logged kernel-7.3 env RVCAP_KERNEL=7.3 scripts/build-kernel.sh; then
-	record setup FAIL "Linux 7.3 test kernel builds with every fragment option"
-fi
 kout=$(rvcap_kernel_dir)
 ksrc=$(rvcap_ksrc_dir)
 mapfile -t kargs < <(rvcap_kmake_args)
@@ -112,6 +107,12 @@ for variant in clippy plain; do
 	fi
 done
 [[ -e rvcap.ko ]] || summary
+# The guest programs (kselftests, tools) for x86: with rvcap.ko, all the
+# first boots need, which start right after (below).
+if ! logged guest-programs scripts/build-guest.sh; then
+	record guest FAIL "kselftests and guest tools build"
+	summary
+fi
 
 # The other kernels: rvcap.ko builds with zero warnings, plain and with
 # clippy, in a copy of the sources per kernel, so that the tree's rvcap.ko
@@ -142,136 +143,6 @@ other_module() { # kernel arch variant
 	x86) [[ $(modinfo -F vermagic "$src/rvcap.ko") == "$(cat "$k/build/include/config/kernel.release") "* ]] ;;
 	esac
 }
-for build in 6.12:arm64 7.3:x86 7.3:arm64; do
-	kernel=${build%:*} arch=${build#*:}
-	what="module builds for $arch, Linux $kernel, with zero warnings"
-	[[ $build == 7.3:arm64 ]] && what="module compiles for $arch, Linux $kernel, with zero warnings"
-	for variant in clippy plain; do
-		name=module-$kernel-$arch-$variant
-		if logged "$name" other_module "$kernel" "$arch" "$variant" &&
-			! grep -Eiq "$diag" "$logs/$name.log"; then
-			record build ok "$what ($variant)"
-		else
-			grep -Ei -A6 "$diag" "$logs/$name.log" | head -n 40
-			record build FAIL "$what ($variant)"
-		fi
-	done
-done
-
-mapfile -t rust_files < <(git ls-files --cached --others --exclude-standard '*.rs')
-if logged rustfmt "$RVCAP_RUSTFMT" --check --edition 2021 \
-	--config-path "$ksrc/.rustfmt.toml" "${rust_files[@]}"; then
-	record build ok "rustfmt clean"
-else
-	record build FAIL "rustfmt clean"
-fi
-
-# The layering (README "Module layout"): unsafe only in src/kapi/, and every
-# C-wrapping type there states its invariants. One result per rule.
-"$RVCAP_PYTHON" scripts/check-layers.py . >"$logs/layers.log" 2>&1
-for rule in "unsafe only in src/kapi" "every C-wrapping type in src/kapi states # Invariants" \
-	"the raw bindings only in src/kapi"; do
-	if grep -qxF "ok $rule" "$logs/layers.log"; then
-		record build ok "$rule"
-	else
-		grep -A20 -F "$rule" "$logs/layers.log" | head -n 20
-		record build FAIL "$rule"
-	fi
-done
-
-# The kernel-log judge every boot relies on (scripts/check-kernel-log.py)
-# catches what it must: each sample log under tests/kernel-log/ is named
-# for the verdict it must get (clean-*, bad-*).
-for f in tests/kernel-log/*.log; do
-	want=${f##*/}
-	want=${want%%-*}
-	if "$RVCAP_PYTHON" scripts/check-kernel-log.py "$f" >"$logs/kernel-log-${f##*/}.txt" 2>&1; then
-		got=clean
-	else
-		got=bad
-	fi
-	if [[ $got == "$want" ]]; then
-		record build ok "kernel-log judge: ${f##*/} is $want"
-	else
-		record build FAIL "kernel-log judge: ${f##*/} is $want (judged $got)"
-	fi
-done
-
-for f in $(git ls-files --cached --others --exclude-standard '*.c' '*.h'); do
-	if logged "checkpatch-${f//\//_}" perl "$ksrc/scripts/checkpatch.pl" --no-tree -f --quiet "$f"; then
-		record build ok "checkpatch clean: $f"
-	else
-		record build FAIL "checkpatch clean: $f"
-	fi
-done
-
-# (6.12 imports the namespace in C, 7.3 through module!.)
-for ko in 6.12:rvcap.ko 7.3:$RVCAP_CACHE/module-7.3-x86/rvcap.ko; do
-	kernel=${ko%%:*} ko=${ko#*:}
-	info=$(modinfo -F import_ns "$ko"):$(modinfo -F license "$ko"):$(modinfo -F name "$ko")
-	if [[ $info == DMA_BUF:GPL:rvcap ]]; then
-		record build ok "modinfo (Linux $kernel): name rvcap, license GPL, imports DMA_BUF"
-	else
-		record build FAIL "modinfo (Linux $kernel): name rvcap, license GPL, imports DMA_BUF (got $info)"
-	fi
-done
-
-# DKMS: dkms.conf builds rvcap against each x86 test kernel's tree, in a
-# private dkms tree (nothing is registered with the system's DKMS).
-dkms_build() { # kernel
-	local t kver rc kout
-	kout=$(RVCAP_KERNEL=$1 rvcap_kernel_dir)
-	t=$(mktemp -d)
-	kver=$(cat "$kout/build/include/config/kernel.release")
-	mkdir -p "$t/src/rvcap-0.1.0" "$t/tree" "$t/install"
-	git ls-files --cached --others --exclude-standard | tar -cf - -T - | tar -xf - -C "$t/src/rvcap-0.1.0"
-	local dkms=(dkms --dkmstree "$t/tree" --sourcetree "$t/src" --installtree "$t/install")
-	"${dkms[@]}" add -m rvcap -v 0.1.0 &&
-		"${dkms[@]}" build -m rvcap -v 0.1.0 -k "$kver" --kernelsourcedir "$kout/build" &&
-		[[ $(modinfo -F name "$t/tree/rvcap/0.1.0/$kver/x86_64/module/rvcap.ko") == rvcap ]]
-	rc=$?
-	rm -rf "$t"
-	return $rc
-}
-for kernel in 6.12 7.3; do
-	if logged "dkms-$kernel" dkms_build "$kernel"; then
-		record build ok "dkms build against the Linux $kernel test kernel tree"
-	else
-		record build FAIL "dkms build against the Linux $kernel test kernel tree"
-	fi
-done
-
-# --- host level (what `make host-test` runs)
-say "check: host tests... (log: $logs/host.log)"
-if scripts/host-test.sh --quiet >"$logs/host.log" 2>&1; then
-	host_ok=1
-else
-	host_ok=0
-fi
-hp=$(sed -n 's/^test result: .* \([0-9]*\) passed; \([0-9]*\) failed; \([0-9]*\) ignored.*/\1 \2 \3/p' "$logs/host.log" |
-	awk '{p += $1; f += $2; i += $3} END {print p + 0, f + 0, i + 0}')
-read -r hpass hfail hign <<<"$hp"
-passed=$((passed + hpass)) failed=$((failed + hfail)) skipped=$((skipped + hign))
-printf '%-7s %-5s %s\n' "$( ((hfail)) && echo FAIL || echo ok)" host \
-	"cargo test: $hpass passed, $hfail failed, $hign ignored"
-if ((!host_ok)); then
-	grep -E '^(test .* FAILED|error|---- )' "$logs/host.log" | head -n 20
-	if ((hfail == 0)); then
-		tail -n 30 "$logs/host.log"
-		record host FAIL "cargo test ran to completion"
-	fi
-fi
-
-# --- guest level
-if ! logged guest-programs scripts/build-guest.sh; then
-	record guest FAIL "kselftests and guest tools build"
-	summary
-fi
-if ! logged guest-programs-arm64 env RVCAP_ARCH=arm64 scripts/build-guest.sh; then
-	record guest FAIL "kselftests and guest tools build for arm64"
-	summary
-fi
-
 # Counts one guest run's results from its output.log: TAP lines of each
 # suite, v4l2-compliance's summary line, and the kernel-log verdict. Emits
 # "status count name" lines. The guest's serial console ends lines with
@@ -409,33 +280,27 @@ guest_results() { # output.log
 x86_boots=(coherent::::validate swiotlb:' swiotlb=131072,force':: iommu::--iommu:)
 arm64_boots=(arm64:::arm64 arm64-swiotlb:' swiotlb=131072,force'::arm64)
 linux73_boots=(coherent-7.3:::::7.3 swiotlb-7.3:' swiotlb=131072,force'::::7.3 iommu-7.3::--iommu:::7.3)
-# The two lanes: the x86 boots take longer than the arm64 ones, so the
-# IOMMU boot (the shortest) runs after the arm64 boots.
-lane1=("${x86_boots[@]:0:2}" "${linux73_boots[@]:0:1}")
-lane2=("${arm64_boots[@]}" "${x86_boots[2]}" "${linux73_boots[@]:1:2}")
 
-# Boots one VM per spec, one after the other, and runs the guest plan.
-boot_lane() { # spec...
-	local boot name args flags arch plan_arg linux out vm
-	for boot in "$@"; do
-		IFS=: read -r name args flags arch plan_arg linux <<<"$boot"
-		out=$RVCAP_CACHE/runs/check-$name
-		vm=(scripts/vm-run.sh --quiet --name "check-$name" --out "$out" --timeout 900)
-		[[ -n $args ]] && vm+=(--append "$args")
-		[[ -n $flags ]] && vm+=("$flags")
-		# The module the build level built (for arm64: cross-built) and
-		# the guest programs, as snapshotted before the lanes started.
-		if [[ $arch == arm64 ]]; then
-			vm=(env RVCAP_ARCH=arm64 "${arm64_snapshot[@]}" "${vm[@]}")
-		elif [[ $linux == 7.3 ]]; then
-			vm=(env RVCAP_KERNEL=7.3 "${linux73_snapshot[@]}" "${vm[@]}")
-		else
-			vm=(env "${x86_snapshot[@]}" "${vm[@]}")
-		fi
-		if ! logged "vm-$name" "${vm[@]}" tests/plans/check.sh $plan_arg; then
-			grep -E '^(# )?(not ok|#  *FAIL|# .*:[0-9]+:|\s*(fail|warn):)' "$out/output.log" | head -n 30
-		fi
-	done
+# Boots one VM for a spec and runs the guest plan in it.
+boot_one() { # spec
+	local name args flags arch plan_arg linux out vm
+	IFS=: read -r name args flags arch plan_arg linux <<<"$1"
+	out=$RVCAP_CACHE/runs/check-$name
+	vm=(scripts/vm-run.sh --quiet --name "check-$name" --out "$out" --timeout 900)
+	[[ -n $args ]] && vm+=(--append "$args")
+	[[ -n $flags ]] && vm+=("$flags")
+	# The module the build level built (for arm64: cross-built) and the
+	# guest programs, as snapshotted when they were built.
+	if [[ $arch == arm64 ]]; then
+		vm=(env RVCAP_ARCH=arm64 "${arm64_snapshot[@]}" "${vm[@]}")
+	elif [[ $linux == 7.3 ]]; then
+		vm=(env RVCAP_KERNEL=7.3 "${linux73_snapshot[@]}" "${vm[@]}")
+	else
+		vm=(env "${x86_snapshot[@]}" "${vm[@]}")
+	fi
+	if ! logged "vm-$name" "${vm[@]}" tests/plans/check.sh $plan_arg; then
+		grep -E '^(# )?(not ok|#  *FAIL|# .*:[0-9]+:|\s*(fail|warn):)' "$out/output.log" | head -n 30
+	fi
 }
 
 # --- bench level: `make bench`'s guest plan, rvcap-bench and the report,
@@ -486,7 +351,7 @@ PY
 # x86, then arm64 (`make run ARCH=arm64`, which leaves the tree's rvcap.ko
 # built for arm64; the next plain `make` rebuilds it for x86), then Linux
 # 7.3 (`make run KERNEL=7.3`). Results go to $logs/run.results ("status
-# name" lines), counted after the lanes.
+# name" lines), counted after the VM pool.
 make_run_checks() {
 	local target arch kernel run what
 	for target in x86:6.12 arm64:6.12 x86:7.3; do
@@ -504,18 +369,20 @@ make_run_checks() {
 	done
 }
 
-# What the VMs boot: the x86 module and every guest program as built above,
-# copied, so that `make run` (in the first lane, below) may rebuild the
-# tree's while the other lane boots.
+# What the VMs boot: each module and the guest programs as built, copied
+# as soon as they are, so that `make run` (a job of the pool, below) may
+# rebuild the tree's while other VMs boot.
 snapshot=$logs/snapshot
 rm -rf "$snapshot"
 mkdir -p "$snapshot"
+snapshot_guest_programs() { # architecture suffix ("" or -arm64)
+	local d
+	for d in tests/selftests/out$1 tools/out$1; do
+		cp -r "$d" "$snapshot/${d//\//_}"
+	done
+}
 cp rvcap.ko "$snapshot/rvcap.ko"
-cp "$RVCAP_CACHE/module-6.12-arm64/rvcap.ko" "$snapshot/rvcap-arm64.ko"
-cp "$RVCAP_CACHE/module-7.3-x86/rvcap.ko" "$snapshot/rvcap-7.3.ko"
-for d in tests/selftests/out tools/out tests/selftests/out-arm64 tools/out-arm64; do
-	cp -r "$d" "$snapshot/${d//\//_}"
-done
+snapshot_guest_programs ""
 x86_snapshot=(RVCAP_KO="$snapshot/rvcap.ko" RVCAP_SELFTESTS_OUT="$snapshot/tests_selftests_out"
 	RVCAP_TOOLS_OUT="$snapshot/tools_out")
 arm64_snapshot=(RVCAP_KO="$snapshot/rvcap-arm64.ko"
@@ -524,22 +391,223 @@ arm64_snapshot=(RVCAP_KO="$snapshot/rvcap-arm64.ko"
 linux73_snapshot=(RVCAP_KO="$snapshot/rvcap-7.3.ko" RVCAP_SELFTESTS_OUT="$snapshot/tests_selftests_out"
 	RVCAP_TOOLS_OUT="$snapshot/tools_out")
 
-# Two lanes side by side: a TCG guest keeps about one of the host's two
-# cores busy (it waits for frame periods, timeouts and the engine), so two
-# guests take little longer than one. Their results are counted
-# afterwards, in boot order.
-# The first lane, the shorter, then runs the bench smoke and `make run`
-# (above).
+# --- the VM pool: the boots, the bench smoke and `make run` run as jobs,
+# $RVCAP_CHECK_VMS (3) at a time, while the build level goes on. A TCG
+# guest here keeps about 0.7 of a core busy on average (it waits for frame
+# periods, timeouts and the engine), so three guests on two cores finish
+# sooner than two: the 48 minutes two fixed lanes of four boots took, here
+# about 30 (README "Tests"). Until the build level is done, one VM fewer
+# runs, so that the kernel builds still get a core. A job starts once what
+# it needs is built: the x86 Linux 6.12 boots and the bench smoke at once
+# (rvcap.ko and the guest programs are built above), the Linux 7.3 and the
+# arm64 ones when the build level marks their kernel and module done
+# ($pool/ready-*), `make run` (all three) when both are. The longest
+# jobs go first. Each result is counted afterwards, in boot order.
+pool=$logs/pool
+rm -rf "$pool"
+mkdir -p "$pool"
 rm -f "$logs/bench-smoke.status" "$logs/run.results"
-{
-	boot_lane "${lane1[@]}"
-	logged bench-smoke bench_smoke
-	echo $? >"$logs/bench-smoke.status"
-	make_run_checks
-} &
-lane1_pid=$!
-boot_lane "${lane2[@]}"
-wait "$lane1_pid"
+# "job:what it needs" (ready-* marks, after the last colon), longest
+# first (check/timing.txt)
+pool_jobs=(
+	"boot ${linux73_boots[0]}:x86-7.3" "boot ${linux73_boots[1]}:x86-7.3"
+	"boot ${x86_boots[0]}:" "boot ${x86_boots[1]}:"
+	"boot ${arm64_boots[0]}:arm64" "boot ${arm64_boots[1]}:arm64"
+	"boot ${linux73_boots[2]}:x86-7.3" "boot ${x86_boots[2]}:"
+	"bench:" "run:x86-7.3 arm64"
+)
+mark_ready() { # what
+	touch "$pool/ready-$1"
+}
+pool_job() { # job
+	case $1 in
+	boot\ *) boot_one "${1#boot }" ;;
+	bench)
+		logged bench-smoke bench_smoke
+		echo $? >"$logs/bench-smoke.status"
+		;;
+	run) make_run_checks ;;
+	esac
+}
+pool_worker() { # number
+	local job spec key needs need waiting t0
+	while :; do
+		waiting=0
+		for job in "${pool_jobs[@]}"; do
+			spec=${job%:*} needs=${job##*:}
+			key=${spec#boot } key=${key%%:*}
+			[[ -e $pool/claimed-$key ]] && continue
+			waiting=1
+			# The last worker waits for the build level.
+			(($1 < ${RVCAP_CHECK_VMS:-3})) || [[ -e $pool/ready-build ]] || continue
+			for need in $needs; do
+				[[ -e $pool/ready-$need ]] || continue 2
+			done
+			mkdir "$pool/claimed-$key" 2>/dev/null || continue
+			t0=$((SECONDS - pool_t0))
+			pool_job "$spec"
+			printf 'VM %s: %-14s from %4d s to %4d s\n' "$1" "$key" "$t0" "$((SECONDS - pool_t0))" >>"$pool/schedule"
+			continue 2
+		done
+		((waiting)) || return 0
+		sleep 5
+	done
+}
+pool_t0=$SECONDS
+pool_pids=()
+for ((worker = 1; worker <= ${RVCAP_CHECK_VMS:-3}; worker++)); do
+	pool_worker "$worker" &
+	pool_pids+=($!)
+done
+
+# --- build level, continued while the first VMs boot: Linux 7.3, then
+# arm64, each kernel built (and cached) on first use, each module built
+# plain and with clippy; then the lints, DKMS and the host tests.
+# Without the 7.3 kernel the 7.3 steps fail, each with its own result;
+# 6.12's still run.
+if ! logged kernel-7.3 env RVCAP_KERNEL=7.3 scripts/build-kernel.sh; then
+	record setup FAIL "Linux 7.3 test kernel builds with every fragment option"
+fi
+other_modules() { # kernel:arch...
+	local build kernel arch what variant name
+	for build in "$@"; do
+		kernel=${build%:*} arch=${build#*:}
+		what="module builds for $arch, Linux $kernel, with zero warnings"
+		[[ $build == 7.3:arm64 ]] && what="module compiles for $arch, Linux $kernel, with zero warnings"
+		for variant in clippy plain; do
+			name=module-$kernel-$arch-$variant
+			if logged "$name" other_module "$kernel" "$arch" "$variant" &&
+				! grep -Eiq "$diag" "$logs/$name.log"; then
+				record build ok "$what ($variant)"
+			else
+				grep -Ei -A6 "$diag" "$logs/$name.log" | head -n 40
+				record build FAIL "$what ($variant)"
+			fi
+		done
+	done
+}
+other_modules 7.3:x86
+cp "$RVCAP_CACHE/module-7.3-x86/rvcap.ko" "$snapshot/rvcap-7.3.ko"
+mark_ready x86-7.3
+other_modules 6.12:arm64
+cp "$RVCAP_CACHE/module-6.12-arm64/rvcap.ko" "$snapshot/rvcap-arm64.ko"
+if logged guest-programs-arm64 env RVCAP_ARCH=arm64 scripts/build-guest.sh; then
+	snapshot_guest_programs -arm64
+else
+	record guest FAIL "kselftests and guest tools build for arm64"
+fi
+mark_ready arm64
+other_modules 7.3:arm64
+
+mapfile -t rust_files < <(git ls-files --cached --others --exclude-standard '*.rs')
+if logged rustfmt "$RVCAP_RUSTFMT" --check --edition 2021 \
+	--config-path "$ksrc/.rustfmt.toml" "${rust_files[@]}"; then
+	record build ok "rustfmt clean"
+else
+	record build FAIL "rustfmt clean"
+fi
+
+# The layering (README "Module layout"): unsafe only in src/kapi/, and every
+# C-wrapping type there states its invariants. One result per rule.
+"$RVCAP_PYTHON" scripts/check-layers.py . >"$logs/layers.log" 2>&1
+for rule in "unsafe only in src/kapi" "every C-wrapping type in src/kapi states # Invariants" \
+	"the raw bindings only in src/kapi"; do
+	if grep -qxF "ok $rule" "$logs/layers.log"; then
+		record build ok "$rule"
+	else
+		grep -A20 -F "$rule" "$logs/layers.log" | head -n 20
+		record build FAIL "$rule"
+	fi
+done
+
+# The kernel-log judge every boot relies on (scripts/check-kernel-log.py)
+# catches what it must: each sample log under tests/kernel-log/ is named
+# for the verdict it must get (clean-*, bad-*).
+for f in tests/kernel-log/*.log; do
+	want=${f##*/}
+	want=${want%%-*}
+	if "$RVCAP_PYTHON" scripts/check-kernel-log.py "$f" >"$logs/kernel-log-${f##*/}.txt" 2>&1; then
+		got=clean
+	else
+		got=bad
+	fi
+	if [[ $got == "$want" ]]; then
+		record build ok "kernel-log judge: ${f##*/} is $want"
+	else
+		record build FAIL "kernel-log judge: ${f##*/} is $want (judged $got)"
+	fi
+done
+
+for f in $(git ls-files --cached --others --exclude-standard '*.c' '*.h'); do
+	if logged "checkpatch-${f//\//_}" perl "$ksrc/scripts/checkpatch.pl" --no-tree -f --quiet "$f"; then
+		record build ok "checkpatch clean: $f"
+	else
+		record build FAIL "checkpatch clean: $f"
+	fi
+done
+
+# (6.12 imports the namespace in C, 7.3 through module!.)
+for ko in 6.12:$snapshot/rvcap.ko 7.3:$snapshot/rvcap-7.3.ko; do
+	kernel=${ko%%:*} ko=${ko#*:}
+	info=$(modinfo -F import_ns "$ko"):$(modinfo -F license "$ko"):$(modinfo -F name "$ko")
+	if [[ $info == DMA_BUF:GPL:rvcap ]]; then
+		record build ok "modinfo (Linux $kernel): name rvcap, license GPL, imports DMA_BUF"
+	else
+		record build FAIL "modinfo (Linux $kernel): name rvcap, license GPL, imports DMA_BUF (got $info)"
+	fi
+done
+
+# DKMS: dkms.conf builds rvcap against each x86 test kernel's tree, in a
+# private dkms tree (nothing is registered with the system's DKMS).
+dkms_build() { # kernel
+	local t kver rc kout
+	kout=$(RVCAP_KERNEL=$1 rvcap_kernel_dir)
+	t=$(mktemp -d)
+	kver=$(cat "$kout/build/include/config/kernel.release")
+	mkdir -p "$t/src/rvcap-0.1.0" "$t/tree" "$t/install"
+	git ls-files --cached --others --exclude-standard | tar -cf - -T - | tar -xf - -C "$t/src/rvcap-0.1.0"
+	local dkms=(dkms --dkmstree "$t/tree" --sourcetree "$t/src" --installtree "$t/install")
+	"${dkms[@]}" add -m rvcap -v 0.1.0 &&
+		"${dkms[@]}" build -m rvcap -v 0.1.0 -k "$kver" --kernelsourcedir "$kout/build" &&
+		[[ $(modinfo -F name "$t/tree/rvcap/0.1.0/$kver/x86_64/module/rvcap.ko") == rvcap ]]
+	rc=$?
+	rm -rf "$t"
+	return $rc
+}
+for kernel in 6.12 7.3; do
+	if logged "dkms-$kernel" dkms_build "$kernel"; then
+		record build ok "dkms build against the Linux $kernel test kernel tree"
+	else
+		record build FAIL "dkms build against the Linux $kernel test kernel tree"
+	fi
+done
+
+# --- host level (what `make host-test` runs)
+say "check: host tests... (log: $logs/host.log)"
+if scripts/host-test.sh --quiet >"$logs/host.log" 2>&1; then
+	host_ok=1
+else
+	host_ok=0
+fi
+hp=$(sed -n 's/^test result: .* \([0-9]*\) passed; \([0-9]*\) failed; \([0-9]*\) ignored.*/\1 \2 \3/p' "$logs/host.log" |
+	awk '{p += $1; f += $2; i += $3} END {print p + 0, f + 0, i + 0}')
+read -r hpass hfail hign <<<"$hp"
+passed=$((passed + hpass)) failed=$((failed + hfail)) skipped=$((skipped + hign))
+printf '%-7s %-5s %s\n' "$( ((hfail)) && echo FAIL || echo ok)" host \
+	"cargo test: $hpass passed, $hfail failed, $hign ignored"
+if ((!host_ok)); then
+	grep -E '^(test .* FAILED|error|---- )' "$logs/host.log" | head -n 20
+	if ((hfail == 0)); then
+		tail -n 30 "$logs/host.log"
+		record host FAIL "cargo test ran to completion"
+	fi
+fi
+
+# --- guest level: the VM pool's results
+# The build level is done: the last VM may start; then every job ends.
+mark_ready build
+wait "${pool_pids[@]}"
+
 for boot in "${x86_boots[@]}" "${arm64_boots[@]}" "${linux73_boots[@]}"; do
 	name=${boot%%:*}
 	out=$RVCAP_CACHE/runs/check-$name
@@ -580,6 +648,8 @@ for boot in "${x86_boots[@]}" "${arm64_boots[@]}" "${linux73_boots[@]}"; do
 			n++; last = t; prev = what }
 		END { if (n) printf "%-14s %7.1f s  %s\n", boot, last, "(total to the last stamp)" }'
 done >"$logs/timing.txt"
+# And when each job of the VM pool ran, seconds from the pool's start.
+sort -n -k5 "$pool/schedule" >>"$logs/timing.txt" 2>/dev/null
 say "check: each boot's suites timed in $logs/timing.txt"
 
 if [[ $(cat "$logs/bench-smoke.status" 2>/dev/null) == 0 ]]; then
