@@ -132,7 +132,10 @@ other_module() { # kernel arch variant
 	mapfile -t args < <(RVCAP_KERNEL=$kernel RVCAP_ARCH=$arch rvcap_kmake_args)
 	make -C "$k/build" M="$src" "${args[@]}" clean >/dev/null 2>&1
 	if ((${#how[@]})); then
-		make -C "$k/build" M="$src" "${args[@]}" "${extra[@]}" src/rvcap_main.o src/kapi/helpers.o &&
+		# Every object Kbuild links into rvcap.ko (its rvcap-y lines).
+		local objs
+		mapfile -t objs < <(sed -n 's/^rvcap-y[[:space:]]*[:+]=//p' Kbuild | tr -s ' \t' '\n' | grep '\.o$')
+		make -C "$k/build" M="$src" "${args[@]}" "${extra[@]}" "${objs[@]}" &&
 			rvcap_is_arm64_elf "$src/src/rvcap_main.o"
 		return
 	fi

@@ -12,7 +12,9 @@
 //! future `kernel::media`.
 //!
 //! - [`bindings`]: the raw bindgen output for the C API beyond the `kernel`
-//!   crate, and `helpers.c` for static inline functions and macros.
+//!   crate and for rvcap's C: the forwarders for static inline functions
+//!   and macros in `helpers/`, and the C with logic of its own in `*.c`
+//!   (declared in `include/rvcap_helpers.h`).
 //! - [`device`]: `struct device` and its reference count.
 //! - [`platform`]: platform device and driver registration; [`pci`]: PCI
 //!   driver registration and memory BARs; [`driver`]: what both share.
@@ -29,7 +31,7 @@
 //!   [`delay`]: sleeping.
 //! - [`debugfs`]: directories and files, removed on drop.
 //! - [`log`]: `dev_*` messages with one rate limit per call site.
-//! - [`param`]: the module parameters (declared in `helpers.c`).
+//! - [`param`]: the module parameters (declared in `params.c`).
 
 pub(crate) mod bindings;
 pub(crate) mod ctrl;

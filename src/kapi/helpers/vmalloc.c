@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: GPL-2.0
+
+#include <linux/highmem.h>
+#include <linux/vmalloc.h>
+
+void rvcap_vunmap(void *addr)
+{
+	vunmap(addr);
+}
+
+void rvcap_flush_kernel_vmap_range(void *addr, int size)
+{
+	flush_kernel_vmap_range(addr, size);
+}
+
+void rvcap_invalidate_kernel_vmap_range(void *addr, int size)
+{
+	invalidate_kernel_vmap_range(addr, size);
+}
