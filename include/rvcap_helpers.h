@@ -8,6 +8,8 @@
  * - C with logic of its own, in src/kapi/<what it does>.c: the module
  *   parameters (6.12's Rust module! macro cannot declare them), and what
  *   needs macros, static inlines or internals beyond a plain call.
+ * The C of rvcap's virtual DMA master (src/dma_master/) is declared in
+ * rvcap_dma_master.h.
  */
 #ifndef RVCAP_HELPERS_H
 #define RVCAP_HELPERS_H
@@ -172,22 +174,6 @@ size_t rvcap_dma_max_segment(struct device *dev);
 int rvcap_sg_table_for_device(struct sg_table *sgt, struct page **pages,
 			      unsigned int n, size_t size, struct device *dev);
 
-/* dma_map.c */
-int rvcap_dma_map_single(struct device *dev, void *ptr, size_t size,
-			 enum dma_data_direction dir, dma_addr_t *addr);
-
-/* dma_view.c: how the DMA layer translates a device's addresses */
-size_t rvcap_dma_iommu_page(struct device *dev);
-void *rvcap_dma_addr_to_virt(struct device *dev, size_t iommu_page,
-			     dma_addr_t addr, size_t *len);
-size_t rvcap_dma_sync_run(struct device *dev, size_t iommu_page,
-			  dma_addr_t addr, size_t len);
-bool rvcap_dma_iommu_strict(struct device *dev);
-
-/* uncached_alias.c */
-void *rvcap_vmap_uncached(struct page **pages, unsigned int count);
-void rvcap_vunmap_uncached(void *alias);
-
 /* pci_bar.c */
 void __iomem *rvcap_pci_iomap(struct pci_dev *pdev, int bar, size_t *len);
 
@@ -208,10 +194,9 @@ long rvcap_wait_event_interruptible_timeout(struct wait_queue_head *wq,
 					    bool (*cond)(void *data),
 					    void *data, long timeout);
 
-/* engine_thread.c: the engine's thread */
+/* engine_thread.c: the engine's thread (its sleep: rvcap_dma_master.h) */
 struct task_struct *rvcap_kthread_run(int (*fn)(void *data), void *data,
 				      unsigned int instance);
 void rvcap_kthread_wait_for_stop(void);
-void rvcap_engine_sleep_until(u64 deadline_ns);
 
 #endif /* RVCAP_HELPERS_H */

@@ -97,7 +97,7 @@
 //! reach no view, so a copy-back can overwrite them (README).
 //!
 //! Those syncs go through the table's DMA addresses, in runs as
-//! [`DeviceMemory`](super::dma::DeviceMemory)'s do, copied when the table
+//! [`DeviceMemory`](crate::dma_master::DeviceMemory)'s do, copied when the table
 //! is mapped, not through its scatterlist: once an importer has the table,
 //! `CONFIG_DMABUF_DEBUG` scrambles its page links (under the reservation
 //! lock, which these callbacks do not all hold), which `sg_next`, and
@@ -599,7 +599,7 @@ impl ExportRegistry {
     /// Publishes `fence` in the reservation object of every export of
     /// these pages, after recording in `waits` the fences there the device
     /// must wait for ([`dma_fence::publish_write`]).
-    pub(super) fn publish_write_fence(&self, fence: &WriteFence, waits: &mut WaitList) -> Result {
+    pub(crate) fn publish_write_fence(&self, fence: &WriteFence, waits: &mut WaitList) -> Result {
         let exports = self.exports.lock();
         for entry in exports.iter().flatten() {
             // SAFETY: registered, so alive until its drop unregisters it,
@@ -629,7 +629,7 @@ impl ExportRegistry {
     ///
     /// Takes only the views' mutex and allocates nothing, so the frame
     /// engine may push before it signals a write fence.
-    pub(super) fn push(&self, stats: &DmaStats, except: *const c_void) {
+    pub(crate) fn push(&self, stats: &DmaStats, except: *const c_void) {
         let (mut tables, mut bytes) = (0u64, 0u64);
         {
             let views = self.views.lock();
@@ -721,7 +721,7 @@ impl Exported {
 /// a buffer the engine had filled): if the dma-buf is one
 /// of rvcap's exports, the frame is in the pages now, and goes to every
 /// other importer's view ([`ExportRegistry::push`]); otherwise nothing.
-pub(super) fn imported_synced_for_cpu(attachment: &Attachment) {
+pub(crate) fn imported_synced_for_cpu(attachment: &Attachment) {
     let attach = attachment.as_raw();
     // SAFETY: a live attachment (the caller holds it), whose dma-buf is
     // live too (the attachment holds a reference); only read.
@@ -743,7 +743,7 @@ pub(super) fn imported_synced_for_cpu(attachment: &Attachment) {
 /// dma-buf of its own over the same pages, and a reader of another one
 /// must be waited for, and must see this fence, too); otherwise in the
 /// dma-buf's own reservation object.
-pub(super) fn publish_on_import(
+pub(crate) fn publish_on_import(
     attachment: &Attachment,
     fence: &WriteFence,
     waits: &mut WaitList,

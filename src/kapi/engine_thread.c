@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The engine's kernel thread (src/kapi/kthread.rs). */
 
-#include <linux/hrtimer.h>
 #include <linux/kthread.h>
 #include <linux/sched.h>
 
@@ -30,21 +29,5 @@ void rvcap_kthread_wait_for_stop(void)
 			break;
 		schedule();
 	}
-	__set_current_state(TASK_RUNNING);
-}
-
-/*
- * Sleeps until CLOCK_MONOTONIC reaches @deadline_ns, or kthread_stop() wakes
- * the engine thread early. In C: as rvcap_kthread_wait_for_stop(), with an
- * hrtimer's ktime_t.
- */
-void rvcap_engine_sleep_until(u64 deadline_ns)
-{
-	ktime_t deadline = ns_to_ktime(deadline_ns);
-
-	set_current_state(TASK_INTERRUPTIBLE);
-	if (!kthread_should_stop())
-		schedule_hrtimeout_range(&deadline, 50 * NSEC_PER_USEC,
-					 HRTIMER_MODE_ABS);
 	__set_current_state(TASK_RUNNING);
 }

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Mapping a CPU buffer for a device to read (src/kapi/dma.rs). */
+/* Mapping a CPU buffer for a device to read (src/dma_master/to_device.rs). */
 
 #include <linux/dma-mapping.h>
 
-#include "rvcap_helpers.h"
+#include "rvcap_dma_master.h"
 
 /*
  * dma_map_single(); 0 or -ENOMEM. In C: the mapping and its check,

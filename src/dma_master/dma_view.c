@@ -2,7 +2,7 @@
 /*
  * How the DMA layer translates a device's addresses: what rvcap's virtual
  * DMA master reaches at a DMA address, and how far one sync reaches
- * (src/kapi/dma.rs). In C: the answers come from dma-direct, iommu-dma and
+ * (src/dma_master/memory.rs, device_view.rs). In C: the answers come from dma-direct, iommu-dma and
  * IOMMU internals (use_dma_iommu(), dma_to_phys(), the domain) that have
  * no Rust binding and are static inlines or macros.
  */
@@ -15,7 +15,7 @@
 #include <linux/mm.h>
 #include <linux/pci.h>
 
-#include "rvcap_helpers.h"
+#include "rvcap_dma_master.h"
 
 /*
  * The IOMMU page size of @dev's DMA translation (its domain's smallest

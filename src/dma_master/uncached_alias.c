@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The uncached alias a non-coherent DMA master writes through
- * (src/kapi/dma.rs).
+ * (src/dma_master/device_view.rs).
  */
 
 #include <linux/mm.h>
 #include <linux/vmalloc.h>
 
-#include "rvcap_helpers.h"
+#include "rvcap_dma_master.h"
 
 /*
  * A write-combining (uncached) mapping of @count pages, in order: what a
