@@ -51,7 +51,7 @@ def only_in_c_layers(pattern, rule):
 failed = only_in_c_layers(r"\bunsafe\b", f"unsafe only in {where}")
 
 missing = []
-for f in sorted(f for layer in c_layers for f in (src / layer).glob("*.rs")):
+for f in sorted(f for layer in c_layers for f in (src / layer).rglob("*.rs")):
     if f.name in generated:
         continue
     lines = f.read_text().splitlines()
