@@ -351,7 +351,7 @@ impl DeviceMemory {
     /// Publishes `fence`, the device's write fence for this memory, in the
     /// reservation object of each dma-buf it is seen through, after
     /// recording in `waits` the fences there the device must wait for
-    /// first ([`dma_fence::publish_write`]): an import's dma-buf (all the
+    /// first ([`crate::kapi::dma_fence::publish_write`]): an import's dma-buf (all the
     /// exports of its pages, if it is one of rvcap's exports); every live
     /// export of MMAP memory (one EXPBUF makes while the device holds the
     /// buffer gets the fence there); none for MMAP memory never exported.
@@ -370,7 +370,8 @@ impl DeviceMemory {
     /// After [`Self::sync_for_cpu`] of a frame the device wrote: the other
     /// views of the memory take it. For exported MMAP memory, every mapped
     /// importer table of its exports; for an import of one of rvcap's
-    /// exports, every other importer's ([`ExportRegistry::push`]); else
+    /// exports, every other importer's
+    /// ([`crate::kapi::dma_buf_export::ExportRegistry::push`]); else
     /// nothing.
     pub(crate) fn hand_frame_to_other_views(&self) {
         match &self.backing {

@@ -20,7 +20,6 @@
 //! buffer back to the CPU before freeing it, so an unmap sync could only
 //! overwrite what userspace wrote (a buffer still mmapped outlives
 //! REQBUFS(0)).
-//!
 
 use super::bindings;
 use super::device::DeviceRef;
@@ -80,7 +79,7 @@ pub(crate) struct DmaStats {
     /// Bytes handed back to the CPU by syncs.
     pub(crate) bytes_for_cpu: AtomicU64,
     /// `dma_sync_single_*` calls all syncs made (one per run of a buffer:
-    /// see "Syncs").
+    /// see `dma_master::memory`'s "Syncs").
     pub(crate) sync_calls: AtomicU64,
     /// Syncs that hand the CPU's bytes of a CPU-owned import to the device
     /// side before its mapping goes (`DMA_TO_DEVICE`; the queue's "nothing
@@ -352,6 +351,13 @@ pub(crate) struct HeldPages {
 }
 
 /// Driver-allocated (MMAP) memory, mapped for the device.
+///
+/// # Invariants
+///
+/// `_mapped` is the DMA mapping of `table` (the same `sg_table`, mapped in
+/// [`MmapMemory::new`]), and `table` covers `pages`. Fields drop in
+/// declaration order: the mapping goes before the table it maps, the table
+/// before the pages it points to.
 pub(crate) struct MmapMemory {
     // Field order is drop order: unmap, free the table, then the pages
     // (theirs, once no VMA holds them either).
@@ -428,8 +434,8 @@ impl MmapMemory {
 
     /// Calls `f` for each DMA segment, in order, until it returns `false`.
     pub(crate) fn for_each_dma_segment(&self, f: impl FnMut(DmaSegment) -> bool) {
-        // SAFETY: the table is mapped while `self` lives (`MappedTable`'s
-        // invariant, dropped first).
+        // SAFETY: by the type's invariants `_mapped` is `table`'s DMA mapping
+        // and drops before it, so `table` is mapped while `self` lives.
         unsafe { for_each_dma_segment(self.table.as_ptr(), f) }
     }
 }
