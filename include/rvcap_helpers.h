@@ -67,8 +67,6 @@ bool rvcap_device_is_bound(struct device *dev);
 void rvcap_dma_set_max_seg_size(struct device *dev, unsigned int size);
 u64 rvcap_dma_get_mask(struct device *dev);
 bool rvcap_dev_is_dma_coherent(struct device *dev);
-void rvcap_dma_unmap_single(struct device *dev, dma_addr_t addr, size_t size,
-			    enum dma_data_direction dir);
 int rvcap_dma_map_sgtable(struct device *dev, struct sg_table *sgt,
 			  enum dma_data_direction dir, unsigned long attrs);
 void rvcap_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
@@ -88,7 +86,6 @@ bool rvcap_dma_fence_begin_signalling(void);
 void rvcap_dma_fence_end_signalling(bool cookie);
 
 /* dma_resv.c */
-void rvcap_dma_resv_unlock(struct dma_resv *obj);
 void rvcap_dma_resv_iter_begin(struct dma_resv_iter *cursor,
 			       struct dma_resv *obj,
 			       enum dma_resv_usage usage);
@@ -136,7 +133,6 @@ void rvcap_video_set_drvdata(struct video_device *vdev, void *data);
 int rvcap_ctrl_handler_init(struct v4l2_ctrl_handler *hdl, unsigned int nr);
 
 /* vmalloc.c */
-void rvcap_vunmap(void *addr);
 void rvcap_flush_kernel_vmap_range(void *addr, int size);
 void rvcap_invalidate_kernel_vmap_range(void *addr, int size);
 
@@ -147,56 +143,55 @@ void rvcap_wake_up_pollfree(struct wait_queue_head *wq);
 
 /* C with logic: src/kapi/ */
 
-/* params.c: the module parameters */
+/* params.c: the module parameters (param.rs) */
 unsigned int rvcap_param_num_devices(void);
 bool rvcap_param_contig(void);
 unsigned int rvcap_param_multiplanar(unsigned int index);
 
-/* dev_print.c: dev_* messages */
+/* dev_print.c: dev_* messages (log.rs) */
 void rvcap_dev_info(const struct device *dev, const char *msg);
 void rvcap_dev_warn(const struct device *dev, const char *msg);
 bool rvcap_dev_dbg(const struct device *dev, const char *msg);
 
-/* device_links.c */
+/* driver_core.c: a device and its driver (driver.rs, pci.rs, video.rs) */
+int rvcap_dma_coerce_mask_and_coherent(struct device *dev, unsigned int bits);
 bool rvcap_device_links_bound(struct device *dev);
-
-/* video_register.c */
+void __iomem *rvcap_pci_iomap(struct pci_dev *pdev, int bar, size_t *len);
 int rvcap_video_register_device(struct video_device *vdev);
 
-/* pages.c: MMAP buffer pages */
+/* dma_layer.c: MMAP pages, DMA limits, translation and syncs (dma.rs) */
 struct page *rvcap_alloc_zeroed_page(void);
 size_t rvcap_max_contiguous_bytes(void);
 struct page *rvcap_alloc_pages_exact(size_t size);
-
-/* dma_limits.c: a device's DMA limits and tables within them */
-int rvcap_dma_coerce_mask_and_coherent(struct device *dev, unsigned int bits);
 size_t rvcap_dma_max_segment(struct device *dev);
 int rvcap_sg_table_for_device(struct sg_table *sgt, struct page **pages,
 			      unsigned int n, size_t size, struct device *dev);
+size_t rvcap_dma_iommu_page(struct device *dev);
+size_t rvcap_dma_sync_run(struct device *dev, size_t iommu_page,
+			  dma_addr_t addr, size_t len);
 
-/* pci_bar.c */
-void __iomem *rvcap_pci_iomap(struct pci_dev *pdev, int bar, size_t *len);
-
-/* dma_buf_export_info.c */
+/* dma_buf_exporter.c: exporting, and the export's vmap (dma_buf_export.rs) */
 struct dma_buf *rvcap_dma_buf_export(const struct dma_buf_ops *ops,
 				     size_t size, int flags, void *priv);
 void *rvcap_vmap(struct page **pages, unsigned int count);
+void rvcap_vunmap(void *addr);
 
-/* fences.c: freeing fences, waiting on reservation objects */
+/* fences.c: freeing fences, reservation objects (dma_fence.rs) */
 void rvcap_dma_fence_call_rcu(struct dma_fence *fence,
 			      void (*func)(struct rcu_head *head));
 struct dma_fence *rvcap_dma_fence_of_rcu(struct rcu_head *head);
 int rvcap_dma_resv_lock(struct dma_resv *obj);
+void rvcap_dma_resv_unlock(struct dma_resv *obj);
 long rvcap_dma_resv_wait(struct dma_resv *obj, bool write);
 
-/* wait_event.c */
-long rvcap_wait_event_interruptible_timeout(struct wait_queue_head *wq,
-					    bool (*cond)(void *data),
-					    void *data, long timeout);
-
-/* engine_thread.c: the engine's thread (its sleep: rvcap_dma_master.h) */
+/* tasks.c: the engine's thread (kthread.rs; its sleep: rvcap_dma_master.h),
+ * a wait on a queue (poll.rs)
+ */
 struct task_struct *rvcap_kthread_run(int (*fn)(void *data), void *data,
 				      unsigned int instance);
 void rvcap_kthread_wait_for_stop(void);
+long rvcap_wait_event_interruptible_timeout(struct wait_queue_head *wq,
+					    bool (*cond)(void *data),
+					    void *data, long timeout);
 
 #endif /* RVCAP_HELPERS_H */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Freeing fences and waiting on reservation objects
+ * Freeing fences, locking and waiting on reservation objects
  * (src/kapi/dma_fence.rs).
  */
 
@@ -34,6 +34,12 @@ struct dma_fence *rvcap_dma_fence_of_rcu(struct rcu_head *head)
 int rvcap_dma_resv_lock(struct dma_resv *obj)
 {
 	return dma_resv_lock(obj, NULL);
+}
+
+/* Undoes rvcap_dma_resv_lock(). */
+void rvcap_dma_resv_unlock(struct dma_resv *obj)
+{
+	dma_resv_unlock(obj);
 }
 
 /*

@@ -23,12 +23,6 @@ bool rvcap_dev_is_dma_coherent(struct device *dev)
 	return dev_is_dma_coherent(dev);
 }
 
-void rvcap_dma_unmap_single(struct device *dev, dma_addr_t addr, size_t size,
-			    enum dma_data_direction dir)
-{
-	dma_unmap_single(dev, addr, size, dir);
-}
-
 int rvcap_dma_map_sgtable(struct device *dev, struct sg_table *sgt,
 			  enum dma_data_direction dir, unsigned long attrs)
 {

@@ -2,11 +2,6 @@
 
 #include <linux/dma-resv.h>
 
-void rvcap_dma_resv_unlock(struct dma_resv *obj)
-{
-	dma_resv_unlock(obj);
-}
-
 void rvcap_dma_resv_iter_begin(struct dma_resv_iter *cursor,
 			       struct dma_resv *obj,
 			       enum dma_resv_usage usage)

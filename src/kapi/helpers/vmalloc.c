@@ -3,11 +3,6 @@
 #include <linux/highmem.h>
 #include <linux/vmalloc.h>
 
-void rvcap_vunmap(void *addr)
-{
-	vunmap(addr);
-}
-
 void rvcap_flush_kernel_vmap_range(void *addr, int size)
 {
 	flush_kernel_vmap_range(addr, size);

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Exporting MMAP memory as dma-bufs (src/kapi/dma_buf_export.rs). */
+/*
+ * The exporter's C (src/kapi/dma_buf_export.rs): exporting MMAP memory as
+ * a dma-buf, and the kernel mapping its vmap() gives.
+ */
 
 #include <linux/dma-buf.h>
 #include <linux/vmalloc.h>
@@ -30,4 +33,10 @@ struct dma_buf *rvcap_dma_buf_export(const struct dma_buf_ops *ops,
 void *rvcap_vmap(struct page **pages, unsigned int count)
 {
 	return vmap(pages, count, VM_MAP, PAGE_KERNEL);
+}
+
+/* Undoes rvcap_vmap(). */
+void rvcap_vunmap(void *addr)
+{
+	vunmap(addr);
 }
