@@ -4,7 +4,10 @@
  * of include/rvcap_bindings.h, which includes this header. Two kinds:
  * - forwarders, in src/kapi/helpers/ (one file per C subsystem, built as
  *   one object by helpers.c): callable functions for static inline
- *   functions and macros, each only calling one with the same arguments;
+ *   functions and macros, each only calling one with the same arguments
+ *   or reading a field (rvcap_inode_private, rvcap_vma_flags);
+ *   rvcap_nth_page also falls back to pointer arithmetic where the kernel
+ *   has no nth_page();
  * - C with logic of its own, in src/kapi/<what it does>.c: the module
  *   parameters (6.12's Rust module! macro cannot declare them), and what
  *   needs macros, static inlines or internals beyond a plain call.

@@ -4,8 +4,10 @@
  * macros that bindgen cannot turn into Rust ones, declared in
  * include/rvcap_helpers.h. As mainline's rust/helpers/, one file per C
  * subsystem, each body only calling the inline or macro with the same
- * arguments, all built as this one object. C with logic of its own lives
- * beside the Rust it serves (src/kapi/<what it does>.c).
+ * arguments or reading a field (rvcap_inode_private(), rvcap_vma_flags()),
+ * all built as this one object; rvcap_nth_page() alone also falls back to
+ * pointer arithmetic where the kernel has no nth_page(). C with logic of
+ * its own lives beside the Rust it serves (src/kapi/<what it does>.c).
  *
  * Sorted alphabetically.
  */
