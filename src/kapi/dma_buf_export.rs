@@ -113,7 +113,7 @@
 
 use super::bindings;
 use super::device::{Device, DeviceRef};
-use super::dma::{bump, DataDirection, DmaStats, HeldPages, SgTable, UserPages};
+use super::dma::{self, bump, DataDirection, DmaSegment, DmaStats, HeldPages, SgTable, UserPages};
 use super::dma_buf::Attachment;
 use super::dma_fence::{self, Fence, WaitList, WriteFence};
 use super::log;
@@ -142,7 +142,7 @@ pub(crate) const CLOSE_ON_EXEC: u32 = bindings::O_CLOEXEC;
 ///
 /// # Invariants
 ///
-/// `segments` are the DMA segments (address, length) of a table mapped for
+/// `segments` are the DMA segments of a table mapped for
 /// `dev` in `dir` that stays mapped while this value is in an
 /// [`AttachState`] or in a registry's views: the attachment takes it out of
 /// both before it unmaps the table. `iommu_page` is
@@ -150,7 +150,7 @@ pub(crate) const CLOSE_ON_EXEC: u32 = bindings::O_CLOEXEC;
 struct MappedView {
     dev: DeviceRef,
     dir: DataDirection,
-    segments: KVec<(bindings::dma_addr_t, usize)>,
+    segments: KVec<DmaSegment>,
     iommu_page: usize,
     /// The attachment (its `priv`), to leave out of a push.
     id: *const c_void,
@@ -169,7 +169,7 @@ impl MappedView {
     /// Takes no lock and allocates nothing.
     fn sync(&self, for_cpu: bool) {
         let dev = self.dev.as_raw();
-        for &(addr, len) in self.segments.iter() {
+        for &DmaSegment { addr, len } in self.segments.iter() {
             let mut done = 0;
             while done < len {
                 let at = addr + done as u64;
@@ -305,26 +305,17 @@ impl AttachState {
             )
         })?;
         let view = (|| -> Result<Arc<MappedView>> {
-            // SAFETY: just mapped: `nents` DMA segments from `sgl`, whose
-            // links are intact (the importer has not got the table yet).
-            let (mut sg, nents) = unsafe { ((*sgt).sgl, (*sgt).nents) };
-            let mut segments = KVec::with_capacity(nents as usize, GFP_KERNEL)?;
-            for _ in 0..nents {
-                if sg.is_null() {
-                    break;
-                }
-                // SAFETY: `sg` is one of the mapped table's first `nents`
-                // entries.
-                let segment = unsafe {
-                    (
-                        bindings::rvcap_sg_dma_address(sg),
-                        bindings::rvcap_sg_dma_len(sg) as usize,
-                    )
-                };
-                segments.push(segment, GFP_KERNEL)?;
-                // SAFETY: `sg` is a valid entry of the table.
-                sg = unsafe { bindings::rvcap_sg_next(sg) };
-            }
+            let mut segments = KVec::new();
+            let mut pushed = Ok(());
+            // SAFETY: just mapped above, and not unmapped before this
+            // returns (the importer has not got the table yet).
+            unsafe {
+                dma::for_each_dma_segment(sgt, |seg| {
+                    pushed = segments.push(seg, GFP_KERNEL);
+                    pushed.is_ok()
+                })
+            };
+            pushed?;
             // INVARIANT: the segments of the table mapped above for `dev`
             // in `dir`, which stays mapped until `unmap` takes the view out.
             let view = Arc::new(
@@ -637,11 +628,7 @@ impl ExportRegistry {
                 if !core::ptr::eq(view.id, except) {
                     view.sync(false);
                     tables += 1;
-                    bytes += view
-                        .segments
-                        .iter()
-                        .map(|&(_, len)| len as u64)
-                        .sum::<u64>();
+                    bytes += view.segments.iter().map(|seg| seg.len as u64).sum::<u64>();
                 }
             }
         }
