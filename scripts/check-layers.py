@@ -13,6 +13,9 @@
 #   bindings    nothing outside them names the raw bindings: the driver
 #               uses the abstractions, and V4L2's userspace types through
 #               kapi::uapi
+#   kapi below  src/kapi/ (any depth) names nothing of the DMA master: no
+#   dma_master  function declared in include/rvcap_dma_master.h and no
+#               `crate::dma_master`, in code (comments may mention them)
 # Prints one "ok|FAIL <rule>" line per rule and what broke it; exits 1 if
 # any rule failed.
 import pathlib
@@ -88,4 +91,26 @@ for m in missing:
 failed |= bool(missing)
 
 failed |= only_in_c_layers(r"\bbindings\b", f"the raw bindings only in {where}")
+
+# kapi is below the DMA master: what rvcap_dma_master.h declares, and the
+# module itself, are the DMA master's.
+master_header = root / "include" / "rvcap_dma_master.h"
+# (Its declarations, not what its comments mention.)
+master_decls = re.sub(r"/\*.*?\*/", "", master_header.read_text(), flags=re.S)
+master_names = set(re.findall(r"\b(rvcap_\w+)\s*\(", master_decls))
+master_pattern = r"\bcrate::dma_master\b"
+if master_names:
+    master_pattern += r"|\b(?:" + "|".join(sorted(master_names)) + r")\b"
+upward = []
+for f in sorted((src / "kapi").rglob("*.rs")):
+    if f.name in generated:
+        continue
+    for n, line in enumerate(f.read_text().splitlines(), 1):
+        if re.search(master_pattern, code(line)):
+            upward.append(f"{f.relative_to(root)}:{n}: {line.strip()}")
+rule = "src/kapi names nothing of src/dma_master"
+print(("FAIL" if upward else "ok") + " " + rule)
+for u in upward:
+    print("  " + u)
+failed |= bool(upward)
 sys.exit(1 if failed else 0)

@@ -45,7 +45,7 @@ enum Backing {
 /// The backing table is mapped for `dev` (in the direction it was made
 /// with) for as long as
 /// this value exists, and spans `size` bytes. `iommu_page` is
-/// `rvcap_dma_iommu_page(dev)`: the page size of the IOMMU translating the
+/// `kapi::dma::iommu_page(dev)`: the page size of the IOMMU translating the
 /// device's DMA, 0 if none; `coherent` is whether the device's DMA is
 /// coherent with the CPU's caches. For a non-coherent device, `uncached` is
 /// the uncached alias of the pages behind the DMA addresses (segment after
@@ -85,14 +85,6 @@ impl Drop for DeviceMemory {
 /// The shared handle the queue and the engine hold.
 pub(crate) type Mapping = Arc<DeviceMemory>;
 
-/// The page size of the IOMMU that translates `dev`'s DMA, 0 if none: a
-/// device's DMA setup does not change while a driver uses it, so mappings
-/// look it up once.
-fn iommu_page(dev: &DeviceRef) -> usize {
-    // SAFETY: `dev` is a live device (we hold a reference).
-    unsafe { bindings::rvcap_dma_iommu_page(dev.as_raw()) }
-}
-
 impl DeviceMemory {
     /// `size` bytes of driver-allocated memory mapped for `dev`;
     /// `contiguous`: physically contiguous, mapped as one segment.
@@ -112,7 +104,7 @@ impl DeviceMemory {
             backing: Backing::Mmap(memory),
             dev: dev.clone(),
             size,
-            iommu_page: iommu_page(dev),
+            iommu_page: dma::iommu_page(dev),
             coherent: dev.is_dma_coherent(),
             stats: stats.clone(),
         }
@@ -136,7 +128,7 @@ impl DeviceMemory {
         Self {
             uncached: None,
             backing: Backing::Import(table),
-            iommu_page: iommu_page(&dev),
+            iommu_page: dma::iommu_page(&dev),
             coherent: dev.is_dma_coherent(),
             dev,
             size,
@@ -228,7 +220,7 @@ impl DeviceMemory {
     /// Calls `f(dma_address, len)` for the bytes `range` of the buffer, in
     /// runs one sync may cover (a sync translates only its first address):
     /// within one DMA segment and, where the DMA layer translates, as much
-    /// as `rvcap_dma_sync_run` says (behind an IOMMU whose syncs act on
+    /// as `kapi::dma::sync_run` says (behind an IOMMU whose syncs act on
     /// memory, the IOMMU pages that translate to one contiguous run of
     /// memory). Returns the bytes covered.
     fn for_each_run(
@@ -243,17 +235,8 @@ impl DeviceMemory {
             let end = range.end.min(offset + seg.len);
             while start < end {
                 let addr = seg.addr + (start - offset) as u64;
-                // SAFETY: `dev` is live and `[addr, addr + end - start)` lies
-                // within one of its mapped segments; the helper only reads
-                // the device's DMA set-up and the IOMMU's translation.
-                let len = unsafe {
-                    bindings::rvcap_dma_sync_run(
-                        self.dev.as_raw(),
-                        self.iommu_page,
-                        addr,
-                        end - start,
-                    )
-                };
+                // `[addr, addr + end - start)` lies within one mapped segment.
+                let len = dma::sync_run(&self.dev, self.iommu_page, addr, end - start);
                 f(addr, len);
                 covered += len;
                 start += len;

@@ -22,7 +22,7 @@
 //! REQBUFS(0)).
 
 use super::bindings;
-use super::device::DeviceRef;
+use super::device::{Device, DeviceRef};
 use super::dma_buf_export::ExportRegistry;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -452,6 +452,32 @@ impl DmaSegment {
     pub(crate) fn pages(&self) -> usize {
         (self.addr as usize % PAGE_SIZE + self.len).div_ceil(PAGE_SIZE)
     }
+}
+
+/// The page size of the IOMMU that translates `dev`'s DMA, 0 if none
+/// (`rvcap_dma_iommu_page`): a device's DMA setup does not change while a
+/// driver uses it, so mappings look it up once.
+pub(crate) fn iommu_page(dev: &Device) -> usize {
+    // SAFETY: `dev` is a live device (the reference); the helper only reads
+    // its DMA set-up and IOMMU domain.
+    unsafe { bindings::rvcap_dma_iommu_page(dev.as_raw()) }
+}
+
+/// How many of the `len` bytes at DMA address `addr` one
+/// `dma_sync_single_*` may cover (`rvcap_dma_sync_run`: a sync translates
+/// only its first address). `iommu_page` is [`iommu_page`]`(dev)`; the
+/// answer means something only if `[addr, addr + len)` lies within one
+/// segment mapped for `dev`.
+pub(crate) fn sync_run(
+    dev: &Device,
+    iommu_page: usize,
+    addr: bindings::dma_addr_t,
+    len: usize,
+) -> usize {
+    // SAFETY: `dev` is a live device (the reference); the helper only reads
+    // its DMA set-up and the IOMMU's translation of `addr`, which any
+    // address may be asked for.
+    unsafe { bindings::rvcap_dma_sync_run(dev.as_raw(), iommu_page, addr, len) }
 }
 
 /// Calls `f` for each DMA segment of `sgt`, in order, until it returns

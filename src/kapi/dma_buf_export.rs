@@ -146,7 +146,7 @@ pub(crate) const CLOSE_ON_EXEC: u32 = bindings::O_CLOEXEC;
 /// `dev` in `dir` that stays mapped while this value is in an
 /// [`AttachState`] or in a registry's views: the attachment takes it out of
 /// both before it unmaps the table. `iommu_page` is
-/// `rvcap_dma_iommu_page(dev)`.
+/// `dma::iommu_page(dev)`.
 struct MappedView {
     dev: DeviceRef,
     dir: DataDirection,
@@ -173,12 +173,8 @@ impl MappedView {
             let mut done = 0;
             while done < len {
                 let at = addr + done as u64;
-                // SAFETY: `dev` is live (we hold a reference) and
-                // `[at, addr + len)` lies within one segment mapped for it;
-                // the helper only reads the device's DMA set-up and the
-                // IOMMU's translation.
-                let run =
-                    unsafe { bindings::rvcap_dma_sync_run(dev, self.iommu_page, at, len - done) };
+                // `[at, addr + len)` lies within one segment mapped for `dev`.
+                let run = dma::sync_run(&self.dev, self.iommu_page, at, len - done);
                 if run == 0 {
                     break;
                 }
@@ -212,7 +208,7 @@ impl MappedView {
 /// the view is in `registry`'s views, and `requested` is `Some` of the
 /// direction the importer asked for; if `None`, the table is not mapped
 /// and `requested` is `None`. `dev` is the attachment's device;
-/// `iommu_page` is `rvcap_dma_iommu_page(dev)`; `registry` is the
+/// `iommu_page` is `dma::iommu_page(dev)`; `registry` is the
 /// registry of the exported pages, which the export (and so this
 /// attachment) keeps alive.
 struct AttachState {
@@ -781,8 +777,7 @@ unsafe extern "C" fn attach(
     from_result(|| {
         let dev = DeviceRef::from(dev);
         let table = exported.pages.0.table_for(exported.size, &dev)?;
-        // SAFETY: `dev` is live (we hold a reference).
-        let iommu_page = unsafe { bindings::rvcap_dma_iommu_page(dev.as_raw()) };
+        let iommu_page = dma::iommu_page(&dev);
         // INVARIANT: not mapped; the device's IOMMU page; the registry of
         // the export's pages, which the export keeps.
         let state = KBox::new(
