@@ -195,13 +195,6 @@ impl DeviceMemory {
         }
         reached
     }
-
-    /// Whether a device access after this memory's unmap faults at once: it
-    /// goes through an IOMMU that invalidates at unmap (strict mode).
-    pub(crate) fn unmap_faults_at_once(&self) -> bool {
-        // SAFETY: `dev` is live (we hold a reference).
-        self.iommu_page != 0 && unsafe { bindings::rvcap_dma_iommu_strict(self.dev.as_raw()) }
-    }
 }
 
 /// A run of a buffer's bytes, contiguous for the device and in the kernel's

@@ -51,6 +51,9 @@ enum Backing {
 /// the uncached alias of the pages behind the DMA addresses (segment after
 /// segment, each from the start of its first page), or `None` if they are
 /// not all in the kernel's linear map; for a coherent one, `None`.
+///
+/// The fields `device_view.rs` uses are `pub(super)`: it reads them, and
+/// sets `uncached` only in `with_uncached_alias`, which keeps the above.
 pub(crate) struct DeviceMemory {
     // Before `backing`: dropped before the memory is unmapped.
     pub(super) uncached: Option<UncachedAlias>,
@@ -207,6 +210,13 @@ impl DeviceMemory {
             seg.len.min(page - (seg.addr as usize & (page - 1)))
         };
         Some((seg.addr, len.min(self.size)))
+    }
+
+    /// Whether a device access after this memory's unmap faults at once: it
+    /// goes through an IOMMU that invalidates at unmap (strict mode).
+    pub(crate) fn unmap_faults_at_once(&self) -> bool {
+        // SAFETY: `dev` is live (we hold a reference).
+        self.iommu_page != 0 && unsafe { bindings::rvcap_dma_iommu_strict(self.dev.as_raw()) }
     }
 
     /// Calls `f` for each DMA segment, in order, until it returns `false`.
