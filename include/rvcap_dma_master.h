@@ -17,7 +17,8 @@
 struct device;
 struct page;
 
-/* What the device reaches at a DMA address (iommu_page: see
+/*
+ * What the device reaches at a DMA address (iommu_page: see
  * rvcap_dma_iommu_page() in rvcap_helpers.h)
  */
 void *rvcap_dma_addr_to_virt(struct device *dev, size_t iommu_page,

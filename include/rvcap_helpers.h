@@ -50,7 +50,8 @@ struct wait_queue_head;
 void rvcap_wmb(void);
 
 /* debugfs.c */
-struct dentry *rvcap_debugfs_create_dir(const char *name, struct dentry *parent);
+struct dentry *rvcap_debugfs_create_dir(const char *name,
+					struct dentry *parent);
 struct dentry *rvcap_debugfs_create_file(const char *name, umode_t mode,
 					 struct dentry *parent, void *data,
 					 const struct file_operations *fops);
@@ -187,7 +188,8 @@ int rvcap_dma_resv_lock(struct dma_resv *obj);
 void rvcap_dma_resv_unlock(struct dma_resv *obj);
 long rvcap_dma_resv_wait(struct dma_resv *obj, bool write);
 
-/* tasks.c: the engine's thread (kthread.rs; its sleep: rvcap_dma_master.h),
+/*
+ * tasks.c: the engine's thread (kthread.rs; its sleep: rvcap_dma_master.h),
  * a wait on a queue (poll.rs)
  */
 struct task_struct *rvcap_kthread_run(int (*fn)(void *data), void *data,
