@@ -26,6 +26,7 @@
 #include <media/v4l2-ioctl.h>
 
 #include "rvcap_helpers.h"
+#include "rvcap_dma_master.h"
 
 /*
  * Constants whose definitions bindgen cannot evaluate (casts), given a value

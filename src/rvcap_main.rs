@@ -7,7 +7,11 @@
 //! - [`kapi`]: the abstraction layer, safe types over the kernel's C API
 //!   (devices, platform driver, video device registration and the ioctl
 //!   adapter, dma-buf, DMA mappings, kthread, debugfs, log). Every `unsafe`
-//!   of the module is there, each type states its invariants.
+//!   of the module is there or in `dma_master`; each type states its
+//!   invariants.
+//! - [`dma_master`]: rvcap's virtual DMA master, the device model the frame
+//!   engine writes through (mapped buffers, syncs, the device's view of
+//!   memory); on `kapi`, and like it allowed `unsafe` and the bindings.
 //! - The pure core, no `unsafe`, also built and tested on the host
 //!   (`tests/host`): [`queue`] (the videobuf2-style buffer queue),
 //!   [`format`], [`pattern`].
@@ -18,6 +22,7 @@
 use kernel::c_str;
 use kernel::prelude::*;
 
+mod dma_master;
 mod driver;
 mod format;
 mod kapi;

@@ -6,8 +6,9 @@
 //! mapping failures, and the queue's error values.
 
 use super::inject::Inject;
+use crate::dma_master::{DeviceMemory, Mapping};
 use crate::kapi::device::DeviceRef;
-use crate::kapi::dma::{self, DataDirection, DeviceMemory, DmaStats, HeldPages, Mapping};
+use crate::kapi::dma::{self, DataDirection, DmaStats, HeldPages};
 use crate::kapi::dma_buf::{Attachment as KAttachment, DmaBuf, ImportedTable};
 use crate::kapi::log::DevLog;
 use crate::kapi::ratelimit::{ratelimit, RateLimit};
@@ -232,7 +233,7 @@ impl Dma for KernelDma {
     }
 
     fn needs_sync(&self) -> bool {
-        DeviceMemory::needs_sync(&self.dev)
+        dma::needs_sync(&self.dev)
     }
 
     fn mapping_size(&self, mapping: &Mapping) -> usize {

@@ -15,7 +15,7 @@
 //! STREAMOFF, REQBUFS(0) or close takes the buffer back unwritten (the
 //! fence's drop).
 
-use crate::kapi::dma::Mapping;
+use crate::dma_master::Mapping;
 use crate::kapi::dma_fence::{FenceSource, WaitList, WriteFence};
 use crate::kapi::log::DevLog;
 use crate::kapi::ratelimit::ratelimit;

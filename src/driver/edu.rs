@@ -13,9 +13,9 @@
 //! must stay inside the device's buffer (QEMU 7.2 aborts otherwise; one of
 //! 4096 bytes aborts too, so at most 4095).
 
+use crate::dma_master::ToDevice;
 use crate::kapi::delay::msleep;
 use crate::kapi::device::DeviceRef;
-use crate::kapi::dma::ToDevice;
 use crate::kapi::log::DevLog;
 use crate::kapi::pci::Bar;
 use core::sync::atomic::{AtomicU64, Ordering};

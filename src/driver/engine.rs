@@ -21,8 +21,9 @@ use super::device_work::Work;
 use super::edu::EduDma;
 use super::inject::Inject;
 use super::shared::{now_ns, Shared};
+use crate::dma_master::{sleep_until, DeviceMemory, ToDevice};
 use crate::format::FrameFormat;
-use crate::kapi::dma::{DataDirection, DeviceMemory, ToDevice};
+use crate::kapi::dma::DataDirection;
 use crate::kapi::dma_fence::{SignallingSection, WriteFence};
 use crate::kapi::kthread::{Current, Thread};
 use crate::kapi::ratelimit::ratelimit;
@@ -166,14 +167,14 @@ fn run(
                 // More than a frame late (a stall): do not catch up in a burst.
                 next = now;
             }
-            current.sleep_until(next);
+            sleep_until(current, next);
         }
         if current.should_stop() {
             break;
         }
         let stall = u64::from(inject.stall_ms.load(Ordering::Relaxed));
         if stall > 0 {
-            current.sleep_until(now_ns() + stall * 1_000_000);
+            sleep_until(current, now_ns() + stall * 1_000_000);
             if current.should_stop() {
                 break;
             }
@@ -325,7 +326,7 @@ fn run(
 /// too). Returns the planes synced.
 fn frame_to_memory(
     shared: &Shared,
-    planes: &[Option<crate::kapi::dma::Mapping>; MAX_PLANES],
+    planes: &[Option<crate::dma_master::Mapping>; MAX_PLANES],
     bytesused: &[usize; MAX_PLANES],
     cpu_sync: &[CpuSync; MAX_PLANES],
 ) -> [bool; MAX_PLANES] {

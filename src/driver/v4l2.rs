@@ -606,7 +606,7 @@ impl VideoOps for Capture {
                     .dbg(ratelimit!(), format_args!("mmap: larger than the buffer"));
                 return Err(EINVAL);
             }
-            vma.map_buffer(memory)
+            vma.map_buffer(memory.user_pages().ok_or(EINVAL)?)
         })
     }
 

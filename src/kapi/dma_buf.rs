@@ -12,7 +12,7 @@
 
 use super::bindings;
 use super::device::DeviceRef;
-use super::dma::{bump, DataDirection, DmaStats};
+use super::dma::{self, bump, DataDirection, DmaSegment, DmaStats};
 use super::dma_fence::{self, WaitList, WriteFence};
 use core::ptr::NonNull;
 use kernel::error::from_err_ptr;
@@ -178,9 +178,12 @@ impl ImportedTable {
         })
     }
 
-    /// The mapped table (DMA addresses and lengths only).
-    pub(crate) fn sgt(&self) -> NonNull<bindings::sg_table> {
-        self.sgt
+    /// Calls `f` for each DMA segment of the mapped table, in order, until
+    /// it returns `false`.
+    pub(crate) fn for_each_dma_segment(&self, f: impl FnMut(DmaSegment) -> bool) {
+        // SAFETY: the table is mapped while `self` lives (type invariant),
+        // and only its DMA addresses and lengths are read.
+        unsafe { dma::for_each_dma_segment(self.sgt.as_ptr(), f) }
     }
 
     /// The attachment mapped.

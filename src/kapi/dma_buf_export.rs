@@ -97,7 +97,7 @@
 //! reach no view, so a copy-back can overwrite them (README).
 //!
 //! Those syncs go through the table's DMA addresses, in runs as
-//! [`DeviceMemory`](super::dma::DeviceMemory)'s do, copied when the table
+//! [`DeviceMemory`](crate::dma_master::DeviceMemory)'s do, copied when the table
 //! is mapped, not through its scatterlist: once an importer has the table,
 //! `CONFIG_DMABUF_DEBUG` scrambles its page links (under the reservation
 //! lock, which these callbacks do not all hold), which `sg_next`, and
@@ -113,7 +113,7 @@
 
 use super::bindings;
 use super::device::{Device, DeviceRef};
-use super::dma::{bump, DataDirection, DmaStats, HeldPages, SgTable, UserPages};
+use super::dma::{self, bump, DataDirection, DmaSegment, DmaStats, HeldPages, SgTable, UserPages};
 use super::dma_buf::Attachment;
 use super::dma_fence::{self, Fence, WaitList, WriteFence};
 use super::log;
@@ -142,15 +142,15 @@ pub(crate) const CLOSE_ON_EXEC: u32 = bindings::O_CLOEXEC;
 ///
 /// # Invariants
 ///
-/// `segments` are the DMA segments (address, length) of a table mapped for
+/// `segments` are the DMA segments of a table mapped for
 /// `dev` in `dir` that stays mapped while this value is in an
 /// [`AttachState`] or in a registry's views: the attachment takes it out of
 /// both before it unmaps the table. `iommu_page` is
-/// `rvcap_dma_iommu_page(dev)`.
+/// `dma::iommu_page(dev)`.
 struct MappedView {
     dev: DeviceRef,
     dir: DataDirection,
-    segments: KVec<(bindings::dma_addr_t, usize)>,
+    segments: KVec<DmaSegment>,
     iommu_page: usize,
     /// The attachment (its `priv`), to leave out of a push.
     id: *const c_void,
@@ -169,16 +169,12 @@ impl MappedView {
     /// Takes no lock and allocates nothing.
     fn sync(&self, for_cpu: bool) {
         let dev = self.dev.as_raw();
-        for &(addr, len) in self.segments.iter() {
+        for &DmaSegment { addr, len } in self.segments.iter() {
             let mut done = 0;
             while done < len {
                 let at = addr + done as u64;
-                // SAFETY: `dev` is live (we hold a reference) and
-                // `[at, addr + len)` lies within one segment mapped for it;
-                // the helper only reads the device's DMA set-up and the
-                // IOMMU's translation.
-                let run =
-                    unsafe { bindings::rvcap_dma_sync_run(dev, self.iommu_page, at, len - done) };
+                // `[at, addr + len)` lies within one segment mapped for `dev`.
+                let run = dma::sync_run(&self.dev, self.iommu_page, at, len - done);
                 if run == 0 {
                     break;
                 }
@@ -212,7 +208,7 @@ impl MappedView {
 /// the view is in `registry`'s views, and `requested` is `Some` of the
 /// direction the importer asked for; if `None`, the table is not mapped
 /// and `requested` is `None`. `dev` is the attachment's device;
-/// `iommu_page` is `rvcap_dma_iommu_page(dev)`; `registry` is the
+/// `iommu_page` is `dma::iommu_page(dev)`; `registry` is the
 /// registry of the exported pages, which the export (and so this
 /// attachment) keeps alive.
 struct AttachState {
@@ -305,26 +301,17 @@ impl AttachState {
             )
         })?;
         let view = (|| -> Result<Arc<MappedView>> {
-            // SAFETY: just mapped: `nents` DMA segments from `sgl`, whose
-            // links are intact (the importer has not got the table yet).
-            let (mut sg, nents) = unsafe { ((*sgt).sgl, (*sgt).nents) };
-            let mut segments = KVec::with_capacity(nents as usize, GFP_KERNEL)?;
-            for _ in 0..nents {
-                if sg.is_null() {
-                    break;
-                }
-                // SAFETY: `sg` is one of the mapped table's first `nents`
-                // entries.
-                let segment = unsafe {
-                    (
-                        bindings::rvcap_sg_dma_address(sg),
-                        bindings::rvcap_sg_dma_len(sg) as usize,
-                    )
-                };
-                segments.push(segment, GFP_KERNEL)?;
-                // SAFETY: `sg` is a valid entry of the table.
-                sg = unsafe { bindings::rvcap_sg_next(sg) };
-            }
+            let mut segments = KVec::new();
+            let mut pushed = Ok(());
+            // SAFETY: just mapped above, and not unmapped before this
+            // returns (the importer has not got the table yet).
+            unsafe {
+                dma::for_each_dma_segment(sgt, |seg| {
+                    pushed = segments.push(seg, GFP_KERNEL);
+                    pushed.is_ok()
+                })
+            };
+            pushed?;
             // INVARIANT: the segments of the table mapped above for `dev`
             // in `dir`, which stays mapped until `unmap` takes the view out.
             let view = Arc::new(
@@ -599,7 +586,7 @@ impl ExportRegistry {
     /// Publishes `fence` in the reservation object of every export of
     /// these pages, after recording in `waits` the fences there the device
     /// must wait for ([`dma_fence::publish_write`]).
-    pub(super) fn publish_write_fence(&self, fence: &WriteFence, waits: &mut WaitList) -> Result {
+    pub(crate) fn publish_write_fence(&self, fence: &WriteFence, waits: &mut WaitList) -> Result {
         let exports = self.exports.lock();
         for entry in exports.iter().flatten() {
             // SAFETY: registered, so alive until its drop unregisters it,
@@ -629,7 +616,7 @@ impl ExportRegistry {
     ///
     /// Takes only the views' mutex and allocates nothing, so the frame
     /// engine may push before it signals a write fence.
-    pub(super) fn push(&self, stats: &DmaStats, except: *const c_void) {
+    pub(crate) fn push(&self, stats: &DmaStats, except: *const c_void) {
         let (mut tables, mut bytes) = (0u64, 0u64);
         {
             let views = self.views.lock();
@@ -637,11 +624,7 @@ impl ExportRegistry {
                 if !core::ptr::eq(view.id, except) {
                     view.sync(false);
                     tables += 1;
-                    bytes += view
-                        .segments
-                        .iter()
-                        .map(|&(_, len)| len as u64)
-                        .sum::<u64>();
+                    bytes += view.segments.iter().map(|seg| seg.len as u64).sum::<u64>();
                 }
             }
         }
@@ -721,7 +704,7 @@ impl Exported {
 /// a buffer the engine had filled): if the dma-buf is one
 /// of rvcap's exports, the frame is in the pages now, and goes to every
 /// other importer's view ([`ExportRegistry::push`]); otherwise nothing.
-pub(super) fn imported_synced_for_cpu(attachment: &Attachment) {
+pub(crate) fn imported_synced_for_cpu(attachment: &Attachment) {
     let attach = attachment.as_raw();
     // SAFETY: a live attachment (the caller holds it), whose dma-buf is
     // live too (the attachment holds a reference); only read.
@@ -743,7 +726,7 @@ pub(super) fn imported_synced_for_cpu(attachment: &Attachment) {
 /// dma-buf of its own over the same pages, and a reader of another one
 /// must be waited for, and must see this fence, too); otherwise in the
 /// dma-buf's own reservation object.
-pub(super) fn publish_on_import(
+pub(crate) fn publish_on_import(
     attachment: &Attachment,
     fence: &WriteFence,
     waits: &mut WaitList,
@@ -794,8 +777,7 @@ unsafe extern "C" fn attach(
     from_result(|| {
         let dev = DeviceRef::from(dev);
         let table = exported.pages.0.table_for(exported.size, &dev)?;
-        // SAFETY: `dev` is live (we hold a reference).
-        let iommu_page = unsafe { bindings::rvcap_dma_iommu_page(dev.as_raw()) };
+        let iommu_page = dma::iommu_page(&dev);
         // INVARIANT: not mapped; the device's IOMMU page; the registry of
         // the export's pages, which the export keeps.
         let state = KBox::new(

@@ -3,8 +3,9 @@
 //! A kernel thread running a Rust closure; dropping the [`Thread`] stops it
 //! (`kthread_stop`) and waits until the closure has returned and been
 //! dropped, so whatever the closure holds is released by then. The closure
-//! must return soon once [`Current::should_stop`] is true (its sleeps end
-//! then); a closure that never looks would make the drop wait forever.
+//! must return soon once [`Current::should_stop`] is true (the sleeps that
+//! take a [`Current`] end then); a closure that never looks would make the
+//! drop wait forever.
 
 use super::bindings;
 use core::ptr::NonNull;
@@ -13,7 +14,8 @@ use kernel::ffi::{c_int, c_void};
 use kernel::prelude::*;
 
 /// What the thread's closure is given: the thread's own view of its stop
-/// request, and the sleeps it may take.
+/// request, and the proof that code runs on the thread (which the engine's
+/// sleep, `dma_master::sleep_until`, asks for).
 ///
 /// # Invariants
 ///
@@ -28,14 +30,6 @@ impl Current {
     pub(crate) fn should_stop(&self) -> bool {
         // SAFETY: called on a kthread (type invariant).
         unsafe { bindings::kthread_should_stop() }
-    }
-
-    /// Sleeps until CLOCK_MONOTONIC reaches `deadline_ns`, or until the thread
-    /// is asked to stop.
-    pub(crate) fn sleep_until(&self, deadline_ns: u64) {
-        // SAFETY: called on a kthread (type invariant), which `kthread_stop`
-        // wakes.
-        unsafe { bindings::rvcap_engine_sleep_until(deadline_ns) };
     }
 }
 

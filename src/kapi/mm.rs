@@ -6,7 +6,7 @@
 //! pages: the buffer's DMA mapping goes with the queue's buffer.
 
 use super::bindings;
-use super::dma::{Mapping, UserPages};
+use super::dma::UserPages;
 use super::types::{self, ForeignOwnable};
 use kernel::ffi::c_ulong;
 use kernel::prelude::*;
@@ -63,10 +63,9 @@ impl<'a> Vma<'a> {
         unsafe { bindings::rvcap_vma_pages(core::ptr::from_ref(&*self.vma).cast_mut()) as usize }
     }
 
-    /// Maps the pages of MMAP memory `memory`, from its start; `EINVAL` for
-    /// an import or a VMA larger than the memory.
-    pub(crate) fn map_buffer(&mut self, memory: &Mapping) -> Result {
-        let user_pages = memory.mmap().ok_or(EINVAL)?.user_pages();
+    /// Maps the pages of MMAP memory, `user_pages`, from their start;
+    /// `EINVAL` for a VMA larger than the memory.
+    pub(crate) fn map_buffer(&mut self, user_pages: &Arc<UserPages>) -> Result {
         if self.page_count() > user_pages.pages().len() {
             return Err(EINVAL);
         }

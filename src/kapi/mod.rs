@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The abstraction layer: safe Rust types over the kernel's C API, one small
-//! file per C subsystem, in the style of the `kernel` crate (which in 6.12
-//! does not yet wrap these). Every `unsafe` of the module is in this
-//! directory; the driver above it (`crate::driver`) has none.
+//! The abstraction layer: general safe Rust types over the kernel's C API,
+//! one small file per C subsystem, in the style of the `kernel` crate (which
+//! in 6.12 does not yet wrap these). Every `unsafe` of the module is in this
+//! directory or in rvcap's DMA master (`crate::dma_master`), which builds
+//! its device model on these types; the driver above them
+//! (`crate::driver`) has none.
 //!
 //! Each type that wraps a C object states its `# Invariants`, and each
 //! could be swapped for its upstream counterpart once the `kernel` crate has
@@ -12,7 +14,9 @@
 //! future `kernel::media`.
 //!
 //! - [`bindings`]: the raw bindgen output for the C API beyond the `kernel`
-//!   crate, and `helpers.c` for static inline functions and macros.
+//!   crate and for rvcap's C: the forwarders for static inline functions
+//!   and macros in `helpers/`, and the C with logic of its own in `*.c`
+//!   (declared in `include/rvcap_helpers.h`).
 //! - [`device`]: `struct device` and its reference count.
 //! - [`platform`]: platform device and driver registration; [`pci`]: PCI
 //!   driver registration and memory BARs; [`driver`]: what both share.
@@ -23,13 +27,13 @@
 //! - [`poll`]: a wait queue for `poll()`.
 //! - [`dma_buf`]: a dma-buf reference and attachment (importing);
 //!   [`dma_buf_export`]: MMAP memory exported as dma-bufs (VIDIOC_EXPBUF).
-//! - [`dma`]: pages, scatter-gather tables, DMA mappings and syncs, and the
-//!   device's view of a mapped buffer.
+//! - [`dma`]: pages, scatter-gather tables, DMA mappings and the DMA
+//!   segments of a mapped table, MMAP memory, the DMA side's counters.
 //! - [`kthread`]: a kernel thread that is stopped and joined on drop;
 //!   [`delay`]: sleeping.
 //! - [`debugfs`]: directories and files, removed on drop.
 //! - [`log`]: `dev_*` messages with one rate limit per call site.
-//! - [`param`]: the module parameters (declared in `helpers.c`).
+//! - [`param`]: the module parameters (declared in `params.c`).
 
 pub(crate) mod bindings;
 pub(crate) mod ctrl;

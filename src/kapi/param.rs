@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The module parameters, declared in `helpers.c` (6.12's `module!` cannot
+//! The module parameters, declared in `params.c` (6.12's `module!` cannot
 //! declare them). All are read-only (0444): they shape the devices at load
 //! time. Test and benchmark knobs that change the data path are per-device
 //! debugfs files instead (`crate::driver::knobs`).

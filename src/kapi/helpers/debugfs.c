@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: GPL-2.0
+
+/* Without CONFIG_DEBUG_FS these are static inline stubs. */
+
+#include <linux/debugfs.h>
+
+struct dentry *rvcap_debugfs_create_dir(const char *name, struct dentry *parent)
+{
+	return debugfs_create_dir(name, parent);
+}
+
+struct dentry *rvcap_debugfs_create_file(const char *name, umode_t mode,
+					 struct dentry *parent, void *data,
+					 const struct file_operations *fops)
+{
+	return debugfs_create_file(name, mode, parent, data, fops);
+}
+
+void rvcap_debugfs_create_u32(const char *name, umode_t mode,
+			      struct dentry *parent, u32 *value)
+{
+	debugfs_create_u32(name, mode, parent, value);
+}
+
+void rvcap_debugfs_create_bool(const char *name, umode_t mode,
+			       struct dentry *parent, bool *value)
+{
+	debugfs_create_bool(name, mode, parent, value);
+}
+
+void rvcap_debugfs_remove(struct dentry *dentry)
+{
+	debugfs_remove(dentry);
+}
