@@ -134,7 +134,7 @@ if [[ $RVCAP_ARCH == x86 ]]; then
 	# la57=off: with 5-level paging, this KASAN kernel under TCG reported a
 	# wild access in early-boot interrupt handling in about 1 boot in 9,
 	# before any rvcap code ran; with 4-level paging, none in 12 and since.
-	qemu=(qemu-system-x86_64 -accel "$accel" -cpu max,la57=off -smp 2 -m 2G -nodefaults
+	qemu=(qemu-system-x86_64 -accel "$accel" -cpu max,la57=off -smp "${RVCAP_VM_CPUS:-2}" -m 2G -nodefaults
 		-display none -no-reboot -kernel "$kout/build/arch/x86/boot/bzImage"
 		-initrd "$out/initramfs.cpio.gz")
 	# The kernel log, the plan's output, binary data: ttyS0, ttyS1, ttyS2.
@@ -144,7 +144,7 @@ else
 	# pauth-impdef: QEMU's own pointer-authentication algorithm, much
 	# cheaper to emulate than the architected one.
 	qemu=(qemu-system-aarch64 -accel "$accel" -machine virt,gic-version=3
-		-cpu max,pauth-impdef=on -smp 2 -m 2G -nodefaults -display none -no-reboot
+		-cpu max,pauth-impdef=on -smp "${RVCAP_VM_CPUS:-2}" -m 2G -nodefaults -display none -no-reboot
 		-kernel "$kout/build/arch/arm64/boot/Image" -initrd "$out/initramfs.cpio.gz")
 	# The kernel log on the one UART (ttyAMA0); the plan's output and
 	# binary data on virtio consoles (hvc0, hvc1).
@@ -208,10 +208,14 @@ fi
 # tests do (the test kernel has no soft-lockup detector to set it
 # otherwise). Any other flag (a die, a bad page, a machine check...) fails
 # the run, even if its report never reached the console.
+# The verdict goes to the output too, for scripts/check.sh to count.
 taint=$(sed -n 's/^rvcap-vm: tainted \([0-9]*\).*/\1/p' "$output" | tail -n 1)
 if [[ -n $taint ]] && ((taint & ~(4096 | 512 | 16384))); then
 	log "FAIL: $name: the guest kernel is tainted $taint (flags beyond O, W and L: $((taint & ~(4096 | 512 | 16384))); see Documentation/admin-guide/tainted-kernels.rst)"
+	echo "rvcap-vm: taint not allowed: $taint" >>"$output"
 	fail=1
+elif [[ -n $taint ]]; then
+	echo "rvcap-vm: taint allowed: $taint" >>"$output"
 fi
 
 # Anything the kernel reports as a bug, or an IOMMU fault no test expected,

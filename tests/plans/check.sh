@@ -29,10 +29,14 @@ kmemleak_scan() {
 	echo "kmemleak scan: $(($(date +%s) - t0)) s"
 }
 
-# "rvcap-time: SECONDS WHAT": the guest's uptime as WHAT begins, from which
-# scripts/check.sh tells how long each suite of each boot took.
+# "rvcap-time: SECONDS BUSY WHAT": the guest's uptime as WHAT begins and
+# the seconds its CPUs had been busy by then (/proc/stat's first line, in
+# USER_HZ: all but idle and iowait), from which scripts/check.sh tells how
+# long each suite of each boot took and how much CPU it used: under TCG a
+# busy guest CPU is a host thread emulating it, the cost that counts when
+# VMs share the host's cores.
 mark_time() {
-	echo "rvcap-time: $(cut -d' ' -f1 /proc/uptime) $*"
+	echo "rvcap-time: $(cut -d' ' -f1 /proc/uptime) $(awk '$1 == "cpu" { print ($2 + $3 + $4 + $7 + $8 + $9) / 100; exit }' /proc/stat) $*"
 }
 
 suite() {
