@@ -12,6 +12,8 @@
 # excerpt is printed.
 # RVCAP_FLAVOUR=bench boots the benchmark kernel instead; RVCAP_KO then
 # names the rvcap.ko built for it.
+# RVCAP_VM_CPUS sets the guest's CPUs (default 2, what every test boot
+# uses: the engine thread and the ioctls race on two CPUs); for experiments.
 #
 # usage: vm-run.sh [options] PLAN [PLAN-ARGS...]
 #        vm-run.sh --shell [options]
