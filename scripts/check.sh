@@ -469,6 +469,9 @@ for ((worker = 1; worker <= ${RVCAP_CHECK_VMS:-3}; worker++)); do
 	pool_worker "$worker" &
 	pool_pids+=($!)
 done
+# Should this script stop before the pool is done (a bug), the workers
+# must not wait forever for marks that will not come.
+trap 'kill "${pool_pids[@]}" 2>/dev/null' EXIT
 
 # --- build level, continued while the first VMs boot: Linux 7.3, then
 # arm64, each kernel built (and cached) on first use, each module built
