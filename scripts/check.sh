@@ -403,11 +403,12 @@ linux73_snapshot=(RVCAP_KO="$snapshot/rvcap-7.3.ko" RVCAP_SELFTESTS_OUT="$snapsh
 
 # --- the VM pool: the boots, the bench smoke and `make run` run as jobs,
 # $RVCAP_CHECK_VMS (3) at a time, while the build level goes on. A TCG
-# guest here keeps about 0.7 of a core busy on average (it waits for frame
-# periods, timeouts and the engine), so three guests on two cores finish
-# sooner than two: the 48 minutes two fixed lanes of four boots took, here
-# about 30 (README "Tests"). Until the build level is done, one VM fewer
-# runs, so that the kernel builds still get a core. A job starts once what
+# guest's CPUs are busy about 60% of the time (it waits for frame periods,
+# timeouts and the engine), so two guests leave part of the two cores idle
+# and a third fills them; the floor is the guests' CPU time, about an hour
+# of one core (README "Tests"; two fixed lanes of four boots took 48
+# minutes). Until the build level is done, one VM fewer runs, so that the
+# kernel builds still get a core. A job starts once what
 # it needs is built: the x86 Linux 6.12 boots and the bench smoke at once
 # (rvcap.ko and the guest programs are built above), the Linux 7.3 and the
 # arm64 ones when the build level marks their kernel and module done
