@@ -415,6 +415,7 @@ linux73_snapshot=(RVCAP_KO="$snapshot/rvcap-7.3.ko" RVCAP_SELFTESTS_OUT="$snapsh
 # ($pool/ready-*), `make run` (all three) when both are. The longest
 # jobs go first. Each result is counted afterwards, in boot order.
 pool=$logs/pool
+pool_vms=${RVCAP_CHECK_VMS:-3}
 rm -rf "$pool"
 mkdir -p "$pool"
 rm -f "$logs/bench-smoke.status" "$logs/run.results"
@@ -450,7 +451,7 @@ pool_worker() { # number
 			[[ -e $pool/claimed-$key ]] && continue
 			waiting=1
 			# The last worker waits for the build level.
-			(($1 < ${RVCAP_CHECK_VMS:-3})) || [[ -e $pool/ready-build ]] || continue
+			(($1 < pool_vms)) || [[ -e $pool/ready-build ]] || continue
 			for need in $needs; do
 				[[ -e $pool/ready-$need ]] || continue 2
 			done
@@ -466,7 +467,7 @@ pool_worker() { # number
 }
 pool_t0=$SECONDS
 pool_pids=()
-for ((worker = 1; worker <= ${RVCAP_CHECK_VMS:-3}; worker++)); do
+for ((worker = 1; worker <= pool_vms; worker++)); do
 	pool_worker "$worker" &
 	pool_pids+=($!)
 done
