@@ -81,6 +81,9 @@ void rvcap_dma_sync_single_for_cpu(struct device *dev, dma_addr_t addr,
 void rvcap_dma_sync_single_for_device(struct device *dev, dma_addr_t addr,
 				      size_t size, enum dma_data_direction dir);
 
+/* dma_buf.c */
+void rvcap_get_dma_buf(struct dma_buf *dmabuf);
+
 /* dma_fence.c */
 void rvcap_dma_fence_get(struct dma_fence *fence);
 void rvcap_dma_fence_put(struct dma_fence *fence);

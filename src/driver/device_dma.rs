@@ -9,7 +9,7 @@ use super::inject::Inject;
 use crate::dma_master::{DeviceMemory, Mapping};
 use crate::kapi::device::DeviceRef;
 use crate::kapi::dma::{self, DataDirection, DmaStats, HeldPages};
-use crate::kapi::dma_buf::{Attachment as KAttachment, DmaBuf, ImportedTable};
+use crate::kapi::dma_buf::{Attachment as KAttachment, ImportedDmaBuf, ImportedTable};
 use crate::kapi::log::DevLog;
 use crate::kapi::ratelimit::{ratelimit, RateLimit};
 use crate::queue::{self, Direction, Dma, Errno, QResult, MAP_DIRECTION};
@@ -107,7 +107,7 @@ impl KernelDma {
 
 impl Dma for KernelDma {
     type Table<T> = KVec<T>;
-    type DmaBuf = DmaBuf;
+    type DmaBuf = ImportedDmaBuf;
     type Attachment = Attachment;
     type Mapping = Mapping;
     type Pages = HeldPages;
@@ -154,23 +154,23 @@ impl Dma for KernelDma {
         self.share(memory)
     }
 
-    fn get_dmabuf(&mut self, fd: i32) -> QResult<DmaBuf> {
-        DmaBuf::get(fd, &self.stats).map_err(|e| queue_error(e, "fd is not a dma-buf"))
+    fn get_dmabuf(&mut self, fd: i32) -> QResult<ImportedDmaBuf> {
+        ImportedDmaBuf::get(fd, &self.stats).map_err(|e| queue_error(e, "fd is not a dma-buf"))
     }
 
-    fn dmabuf_size(&self, buf: &DmaBuf) -> usize {
+    fn dmabuf_size(&self, buf: &ImportedDmaBuf) -> usize {
         buf.size()
     }
 
-    fn same_dmabuf(&self, a: &DmaBuf, b: &DmaBuf) -> bool {
+    fn same_dmabuf(&self, a: &ImportedDmaBuf, b: &ImportedDmaBuf) -> bool {
         a.is_same(b)
     }
 
-    fn is_attached(&self, buf: &DmaBuf, attachment: &Attachment) -> bool {
+    fn is_attached(&self, buf: &ImportedDmaBuf, attachment: &Attachment) -> bool {
         buf.is_same(attachment.dma_buf())
     }
 
-    fn attach(&mut self, buf: DmaBuf) -> QResult<Attachment> {
+    fn attach(&mut self, buf: ImportedDmaBuf) -> QResult<Attachment> {
         let attachment = KAttachment::new(buf, &self.dev)
             .map_err(|e| queue_error(e, "the exporter refused to attach"))?;
         // If this allocation fails, dropping `attachment` detaches again.

@@ -2,7 +2,12 @@
 
 //! Importing dma-bufs, one RAII type per resource:
 //!
-//! - [`DmaBuf`]: a reference (`dma_buf_get`); drop puts it.
+//! - [`DmaBuf`]: `struct dma_buf`, used by reference and kept alive by an
+//!   [`ARef<DmaBuf>`] (`get_dma_buf`/`dma_buf_put`), as the `kernel` crate
+//!   wraps reference-counted C objects.
+//! - [`ImportedDmaBuf`]: an importer's reference from a file descriptor
+//!   (`dma_buf_get`), counted in [`DmaStats`] (`get`, and `put` when it
+//!   goes).
 //! - [`Attachment`]: the dma-buf attached to a device; drop detaches, then
 //!   puts the reference it owns.
 //! - [`ImportedTable`]: the exporter's scatter table of an attachment mapped
@@ -14,47 +19,50 @@ use super::bindings;
 use super::device::DeviceRef;
 use super::dma::{self, bump, DataDirection, DmaSegment, DmaStats};
 use super::dma_fence::{self, WaitList, WriteFence};
+use super::sync::aref::{ARef, AlwaysRefCounted};
+use super::types::Opaque;
+use core::ops::Deref;
 use core::ptr::NonNull;
 use kernel::error::from_err_ptr;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
-/// A reference to a dma-buf.
+/// A dma-buf.
 ///
 /// # Invariants
 ///
-/// `buf` came from a successful `dma_buf_get`, balanced by the put in
-/// `drop`; the dma-buf is alive while this exists.
-pub(crate) struct DmaBuf {
-    buf: NonNull<bindings::dma_buf>,
-    stats: Arc<DmaStats>,
-}
-
-// SAFETY: the dma-buf core locks its own state; a reference may be used and
-// put from any thread.
-unsafe impl Send for DmaBuf {}
-// SAFETY: shared references only read the immutable size.
-unsafe impl Sync for DmaBuf {}
+/// A `&DmaBuf` is a live `struct dma_buf` on which a reference (to its
+/// file) is held for at least the borrow's lifetime; an [`ARef<DmaBuf>`]
+/// owns one. Its `size` and `resv` are set at export and do not change
+/// while it is alive.
+#[repr(transparent)]
+pub(crate) struct DmaBuf(Opaque<bindings::dma_buf>);
 
 impl DmaBuf {
-    /// The dma-buf of file descriptor `fd` of the calling process.
-    pub(crate) fn get(fd: i32, stats: &Arc<DmaStats>) -> Result<Self> {
+    /// The dma-buf of file descriptor `fd` of the calling process: a new
+    /// reference (`dma_buf_get`).
+    pub(crate) fn get(fd: i32) -> Result<ARef<Self>> {
         // SAFETY: `dma_buf_get` accepts any fd and checks it.
         let buf = from_err_ptr(unsafe { bindings::dma_buf_get(fd) })?;
         let buf = NonNull::new(buf).ok_or(EINVAL)?;
-        bump(&stats.get, 1);
-        // INVARIANT: got above.
-        Ok(Self {
-            buf,
-            stats: stats.clone(),
-        })
+        // SAFETY: `dma_buf_get` succeeded, so `buf` is a live dma-buf and the
+        // reference it took is ours, given to the `ARef`; `DmaBuf` is
+        // `repr(transparent)` over `Opaque<dma_buf>`, which has the layout
+        // of `dma_buf`, so the cast pointer is a valid `DmaBuf`.
+        // INVARIANT: the `ARef` owns the reference `dma_buf_get` took.
+        Ok(unsafe { ARef::from_raw(buf.cast::<Self>()) })
+    }
+
+    /// The C `struct dma_buf`, live while `self` is.
+    pub(crate) fn as_raw(&self) -> *mut bindings::dma_buf {
+        self.0.get()
     }
 
     /// Its size in bytes.
     pub(crate) fn size(&self) -> usize {
         // SAFETY: alive (type invariant); `size` is set by the exporter at
         // export time and never changes.
-        unsafe { (*self.buf.as_ptr()).size }
+        unsafe { (*self.as_raw()).size }
     }
 
     /// Publishes `fence` in the dma-buf's reservation object, after
@@ -63,20 +71,82 @@ impl DmaBuf {
     pub(crate) fn publish_write_fence(&self, fence: &WriteFence, waits: &mut WaitList) -> Result {
         // SAFETY: the dma-buf is alive (type invariant), and so is its
         // reservation object, which lives as long as it does.
-        unsafe { dma_fence::publish_write((*self.buf.as_ptr()).resv, fence, waits) }
+        unsafe { dma_fence::publish_write((*self.as_raw()).resv, fence, waits) }
     }
 
-    /// Whether both are references to the same dma-buf.
+    /// Whether both are the same dma-buf.
     pub(crate) fn is_same(&self, other: &DmaBuf) -> bool {
-        self.buf == other.buf
+        core::ptr::eq(self, other)
     }
 }
 
-impl Drop for DmaBuf {
+// SAFETY: a dma-buf lives while a reference to its file is held and is
+// released after the last is dropped: `get_dma_buf` takes one (`get_file`),
+// `dma_buf_put` drops one (`fput`). Every `DmaBuf` is reached through such
+// a reference (type invariant), so its count is never zero here.
+unsafe impl AlwaysRefCounted for DmaBuf {
+    fn inc_ref(&self) {
+        // SAFETY: the dma-buf is alive (type invariant), and so its file.
+        unsafe { bindings::rvcap_get_dma_buf(self.as_raw()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: the caller gives up a reference it owns (from
+        // `dma_buf_get` or `inc_ref`); `DmaBuf` is `repr(transparent)` over
+        // the C structure, so the cast pointer is the `dma_buf`.
+        unsafe { bindings::dma_buf_put(obj.cast().as_ptr()) };
+    }
+}
+
+// SAFETY: the dma-buf core locks its own state; a reference may be taken,
+// used and put from any thread.
+unsafe impl Send for DmaBuf {}
+// SAFETY: shared references read the immutable size and publish fences
+// under the reservation object's own lock (`dma_fence::publish_write`).
+unsafe impl Sync for DmaBuf {}
+
+/// An importer's reference to a dma-buf, counted in [`DmaStats`]: `get`
+/// once taken, `put` once put (by [`PutCounter`], which drops after `buf`).
+/// Used as a [`DmaBuf`] (it derefs to one).
+pub(crate) struct ImportedDmaBuf {
+    buf: ARef<DmaBuf>,
+    // Declared after `buf`: fields drop in order, so `put` is counted right
+    // after the reference's `dma_buf_put`.
+    counter: PutCounter,
+}
+
+/// Counts a `put` when dropped (see [`ImportedDmaBuf`]).
+struct PutCounter(Arc<DmaStats>);
+
+impl Drop for PutCounter {
     fn drop(&mut self) {
-        // SAFETY: the one put that balances `dma_buf_get` (type invariant).
-        unsafe { bindings::dma_buf_put(self.buf.as_ptr()) };
-        bump(&self.stats.put, 1);
+        bump(&self.0.put, 1);
+    }
+}
+
+impl ImportedDmaBuf {
+    /// The dma-buf of file descriptor `fd` of the calling process
+    /// ([`DmaBuf::get`]), counted in `stats`.
+    pub(crate) fn get(fd: i32, stats: &Arc<DmaStats>) -> Result<Self> {
+        let buf = DmaBuf::get(fd)?;
+        bump(&stats.get, 1);
+        Ok(Self {
+            buf,
+            counter: PutCounter(stats.clone()),
+        })
+    }
+
+    /// The counters it was made with.
+    fn stats(&self) -> &DmaStats {
+        &self.counter.0
+    }
+}
+
+impl Deref for ImportedDmaBuf {
+    type Target = DmaBuf;
+
+    fn deref(&self) -> &DmaBuf {
+        &self.buf
     }
 }
 
@@ -89,7 +159,7 @@ impl Drop for DmaBuf {
 /// `Arc` of it); `buf` outlives it (dropped after the detach).
 pub(crate) struct Attachment {
     attach: NonNull<bindings::dma_buf_attachment>,
-    buf: DmaBuf,
+    buf: ImportedDmaBuf,
     dev: DeviceRef,
 }
 
@@ -100,13 +170,12 @@ unsafe impl Sync for Attachment {}
 
 impl Attachment {
     /// Attaches `buf` to `dev`. On failure `buf` is put.
-    pub(crate) fn new(buf: DmaBuf, dev: &DeviceRef) -> Result<Self> {
+    pub(crate) fn new(buf: ImportedDmaBuf, dev: &DeviceRef) -> Result<Self> {
         // SAFETY: `buf` is a live reference and `dev` a live device; no
         // dma-buf lock is held.
-        let attach =
-            from_err_ptr(unsafe { bindings::dma_buf_attach(buf.buf.as_ptr(), dev.as_raw()) })?;
+        let attach = from_err_ptr(unsafe { bindings::dma_buf_attach(buf.as_raw(), dev.as_raw()) })?;
         let attach = NonNull::new(attach).ok_or(EINVAL)?;
-        bump(&buf.stats.attach, 1);
+        bump(&buf.stats().attach, 1);
         // INVARIANT: attached above.
         Ok(Self {
             attach,
@@ -135,8 +204,8 @@ impl Drop for Attachment {
     fn drop(&mut self) {
         // SAFETY: attached and not mapped any more (type invariant); detached
         // once, here. The reference in `buf` is put afterwards.
-        unsafe { bindings::dma_buf_detach(self.buf.buf.as_ptr(), self.attach.as_ptr()) };
-        bump(&self.buf.stats.detach, 1);
+        unsafe { bindings::dma_buf_detach(self.buf.as_raw(), self.attach.as_ptr()) };
+        bump(&self.buf.stats().detach, 1);
     }
 }
 
@@ -204,6 +273,6 @@ impl Drop for ImportedTable {
                 self.direction.as_raw(),
             )
         };
-        bump(&self.attachment.buf.stats.unmap, 1);
+        bump(&self.attachment.buf.stats().unmap, 1);
     }
 }

@@ -25,7 +25,8 @@
 //!   ioctl, file and control callbacks to its methods; [`ctrl`]: menus.
 //! - [`mm`]: the VMA of an `mmap()` of a buffer.
 //! - [`poll`]: a wait queue for `poll()`.
-//! - [`dma_buf`]: a dma-buf reference and attachment (importing);
+//! - [`dma_buf`]: a dma-buf (refcounted, as `ARef<DmaBuf>`), an importer's
+//!   counted reference and its attachment (importing);
 //!   [`dma_buf_export`]: MMAP memory exported as dma-bufs (VIDIOC_EXPBUF).
 //! - [`dma`]: pages, scatter-gather tables, DMA mappings and the DMA
 //!   segments of a mapped table, MMAP memory, the DMA side's counters.

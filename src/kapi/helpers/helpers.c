@@ -18,6 +18,7 @@
 #include "debugfs.c"
 #include "device.c"
 #include "dma.c"
+#include "dma_buf.c"
 #include "dma_fence.c"
 #include "dma_resv.c"
 #include "fs.c"
