@@ -9,7 +9,7 @@ use crate::format::{self, FrameFormat, INTERVALS};
 use crate::kapi::dma_buf_export;
 use crate::kapi::error;
 use crate::kapi::ioctl::{buffer_dmabuf_fd, plane_dmabuf_fd, BufferArg, CreateFormat};
-use crate::kapi::mm::Vma;
+use crate::kapi::mm::VmaNew;
 use crate::kapi::poll::{self, PollTable};
 use crate::kapi::ratelimit::ratelimit;
 use crate::kapi::uapi;
@@ -588,8 +588,8 @@ impl VideoOps for Capture {
         }
     }
 
-    fn mmap(&self, vma: &mut Vma<'_>) -> Result {
-        if !vma.is_shared() || !vma.is_readable() {
+    fn mmap(&self, vma: &VmaNew) -> Result {
+        if !vma.is_shared() || !vma.readable() {
             self.log().dbg(
                 ratelimit!(),
                 format_args!("mmap: needs MAP_SHARED and PROT_READ"),

@@ -117,7 +117,7 @@ use super::dma::{self, bump, DataDirection, DmaSegment, DmaStats, HeldPages, SgT
 use super::dma_buf::Attachment;
 use super::dma_fence::{self, Fence, WaitList, WriteFence};
 use super::log;
-use super::mm::Vma;
+use super::mm::VmaNew;
 use super::ratelimit::ratelimit;
 use super::types::{self, ForeignOwnable};
 use core::ptr::NonNull;
@@ -1020,7 +1020,7 @@ unsafe extern "C" fn mmap(
 ) -> c_int {
     // SAFETY: the function's contract; the VMA is ours to set up during the
     // call.
-    let (exported, mut vma) = unsafe { (exported(buf), Vma::from_raw(vma)) };
+    let (exported, vma) = unsafe { (exported(buf), VmaNew::from_raw(vma)) };
     from_result(|| {
         vma.map_exported(&exported.pages.0)?;
         Ok(0)

@@ -8,7 +8,7 @@
 //! not offered.
 
 use super::bindings;
-use super::mm::Vma;
+use super::mm::VmaNew;
 use super::poll::{self, PollTable};
 use super::types::Opaque;
 use super::video::{FileId, Inner, VideoOps};
@@ -599,9 +599,9 @@ impl<T: VideoOps> Adapter<T> {
     ) -> c_int {
         // SAFETY: `file` is an open file of ours; `vma` is being set up for
         // it, ours to initialise for this call.
-        let (data, mut vma) = unsafe { (data_of::<T>(file), Vma::from_raw(vma)) };
+        let (data, vma) = unsafe { (data_of::<T>(file), VmaNew::from_raw(vma)) };
         from_result(|| {
-            data.mmap(&mut vma)?;
+            data.mmap(vma)?;
             Ok(0)
         })
     }

@@ -18,7 +18,7 @@ use super::bindings;
 use super::ctrl::MenuControl;
 use super::device::Device;
 use super::ioctl::{Adapter, BufferArg, CreateFormat};
-use super::mm::Vma;
+use super::mm::VmaNew;
 use super::poll::PollTable;
 use super::str::CStr;
 use super::types::{ForeignOwnable, Opaque};
@@ -156,7 +156,7 @@ pub(crate) trait VideoOps: Send + Sync + Sized + 'static {
     /// adds `EPOLLPRI` for pending V4L2 events.)
     fn poll(&self, fh: FileId, table: &PollTable<'_>) -> u32;
     /// `mmap()` of a buffer.
-    fn mmap(&self, vma: &mut Vma<'_>) -> Result;
+    fn mmap(&self, vma: &VmaNew) -> Result;
     /// A control of a [`MenuControl`] was set.
     fn s_ctrl(&self, id: u32, value: i32) -> Result;
 }
