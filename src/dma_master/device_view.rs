@@ -237,13 +237,14 @@ impl FrameSink for DeviceWindow<'_> {
 
     fn append(&mut self, bytes: &[u8]) {
         let n = bytes.len().min(self.room());
+        // SAFETY: by the type invariant `written <= len`: the offset is
+        // within the mapped segment (or one past its end).
+        let at = unsafe { self.start.as_ptr().add(self.written) };
         // SAFETY: by the type invariant `written + n <= len` bytes of the
         // mapped segment are in bounds; `bytes` is kernel memory of our own,
         // so the two cannot overlap. Written through a raw pointer: userspace
         // may be reading or writing the same memory.
-        unsafe {
-            core::ptr::copy_nonoverlapping(bytes.as_ptr(), self.start.as_ptr().add(self.written), n)
-        };
+        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), at, n) };
         // INVARIANT: `n <= room()`, so `written` stays within `len`.
         self.written += n;
     }

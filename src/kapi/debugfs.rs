@@ -183,22 +183,23 @@ impl<T: Send + Sync + 'static, S: Show<T>> ShowFops<T, S> {
     ///
     /// Called by the VFS for a file made by [`Dir::show_file`].
     unsafe extern "C" fn open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
-        // SAFETY: `inode` is the file's inode; its private data is the `T`
-        // the file was made with. `show` has the signature `single_open`
-        // wants.
-        unsafe {
-            bindings::single_open(file, Some(Self::show), bindings::rvcap_inode_private(inode))
-        }
+        // SAFETY: `inode` is the file's inode, live while it is opened.
+        let data = unsafe { bindings::rvcap_inode_private(inode) };
+        // SAFETY: `data`, the inode's private data, is the `T` the file was
+        // made with. `show` has the signature `single_open` wants.
+        unsafe { bindings::single_open(file, Some(Self::show), data) }
     }
 
     /// # Safety
     ///
     /// Called by seq_file for a file opened by [`Self::open`].
     unsafe extern "C" fn show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
+        // SAFETY: `m` is the live seq_file of this callback.
+        let data = unsafe { (*m).private }.cast::<T>();
         // SAFETY: `single_open` stored the `T` of `Dir::show_file` as the
         // seq_file's private data; it lives until the directory is removed,
         // which waits for this callback (`Dir`'s invariant).
-        let data = unsafe { &*(*m).private.cast::<T>() };
+        let data = unsafe { &*data };
         // INVARIANT: `m` is live during this callback.
         let mut w = SeqWriter {
             m,

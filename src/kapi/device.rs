@@ -43,10 +43,11 @@ impl Device {
 
     /// The device's name, for example `rvcap.0`.
     pub(crate) fn name(&self) -> &CStr {
-        // SAFETY: by the type invariant the device is live and named;
-        // `dev_name` returns its NUL-terminated name, which lives as long as
-        // the device (and so `&self`).
-        unsafe { CStr::from_char_ptr(bindings::rvcap_dev_name(self.as_raw())) }
+        // SAFETY: by the type invariant the device is live and named.
+        let name = unsafe { bindings::rvcap_dev_name(self.as_raw()) };
+        // SAFETY: `dev_name` returns the device's NUL-terminated name, which
+        // lives as long as the device (and so `&self`).
+        unsafe { CStr::from_char_ptr(name) }
     }
 
     /// Whether a driver is bound to the device (its probe succeeded).

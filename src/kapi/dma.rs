@@ -161,9 +161,11 @@ impl Pages {
         let first = NonNull::new(unsafe { bindings::rvcap_alloc_pages_exact(count * PAGE_SIZE) })
             .ok_or(ENOMEM)?;
         for (n, page) in pages.iter_mut().enumerate() {
-            // SAFETY: page `n < count` of one allocation of `count` pages: a
-            // valid, non-null `struct page` pointer.
-            *page = unsafe { NonNull::new_unchecked(bindings::rvcap_nth_page(first.as_ptr(), n)) };
+            // SAFETY: `n < count`: a page of the allocation of `count` pages
+            // that starts at `first`.
+            let nth = unsafe { bindings::rvcap_nth_page(first.as_ptr(), n) };
+            // SAFETY: as above: a valid, non-null `struct page` pointer.
+            *page = unsafe { NonNull::new_unchecked(nth) };
         }
         // INVARIANT: every entry was set to a page of the allocation, which
         // `alloc_pages_exact` made of order-0 pages that are freed one by one.
@@ -492,21 +494,21 @@ pub(super) unsafe fn for_each_dma_segment(
     sgt: *mut bindings::sg_table,
     mut f: impl FnMut(DmaSegment) -> bool,
 ) {
-    // SAFETY: the table is mapped (the caller's contract); `nents` is the
-    // number of DMA segments and `sgl` its first entry.
-    let (mut sg, nents) = unsafe { ((*sgt).sgl, (*sgt).nents) };
+    // SAFETY: the table is mapped (the caller's contract); `sgl` is its
+    // first entry.
+    let mut sg = unsafe { (*sgt).sgl };
+    // SAFETY: as above; `nents` is the number of DMA segments.
+    let nents = unsafe { (*sgt).nents };
     for _ in 0..nents {
         if sg.is_null() {
             break;
         }
         // SAFETY: `sg` is one of the table's first `nents` entries, of which
         // only the DMA address and length are read.
-        let seg = unsafe {
-            DmaSegment {
-                addr: bindings::rvcap_sg_dma_address(sg),
-                len: bindings::rvcap_sg_dma_len(sg) as usize,
-            }
-        };
+        let addr = unsafe { bindings::rvcap_sg_dma_address(sg) };
+        // SAFETY: as above.
+        let len = unsafe { bindings::rvcap_sg_dma_len(sg) } as usize;
+        let seg = DmaSegment { addr, len };
         if !f(seg) {
             break;
         }

@@ -69,9 +69,11 @@ impl DmaBuf {
     /// recording in `waits` the fences there that a writer must wait for
     /// ([`dma_fence::publish_write`]).
     pub(crate) fn publish_write_fence(&self, fence: &WriteFence, waits: &mut WaitList) -> Result {
-        // SAFETY: the dma-buf is alive (type invariant), and so is its
-        // reservation object, which lives as long as it does.
-        unsafe { dma_fence::publish_write((*self.as_raw()).resv, fence, waits) }
+        // SAFETY: the dma-buf is alive (type invariant).
+        let resv = unsafe { (*self.as_raw()).resv };
+        // SAFETY: as above, and so is its reservation object, which lives as
+        // long as it does.
+        unsafe { dma_fence::publish_write(resv, fence, waits) }
     }
 
     /// Whether both are the same dma-buf.

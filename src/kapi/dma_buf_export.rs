@@ -178,19 +178,22 @@ impl MappedView {
                 if run == 0 {
                     break;
                 }
-                // SAFETY: `[at, at + run)` lies within a segment mapped for
-                // `dev` in `dir`, mapped while this view exists (type
-                // invariant), and is a run one sync may cover, so the sync
-                // touches only the exported pages (or their bounce slots);
-                // synced in the mapping's direction, as the DMA API
-                // requires.
-                unsafe {
-                    if for_cpu {
+                if for_cpu {
+                    // SAFETY: `[at, at + run)` lies within a segment mapped
+                    // for `dev` in `dir`, mapped while this view exists (type
+                    // invariant), and is a run one sync may cover, so the
+                    // sync touches only the exported pages (or their bounce
+                    // slots); synced in the mapping's direction, as the DMA
+                    // API requires.
+                    unsafe {
                         bindings::rvcap_dma_sync_single_for_cpu(dev, at, run, self.dir.as_raw())
-                    } else {
+                    };
+                } else {
+                    // SAFETY: as for the sync for the CPU above.
+                    unsafe {
                         bindings::rvcap_dma_sync_single_for_device(dev, at, run, self.dir.as_raw())
-                    }
-                };
+                    };
+                }
                 done += run;
             }
         }
@@ -598,9 +601,11 @@ impl ExportRegistry {
             };
             // SAFETY: the dma-buf of `exported` (set once exported) is
             // freed only after its `release` dropped `exported`, which
-            // waits for this mutex to unregister it; so it and its
-            // reservation object are live while we hold the mutex.
-            unsafe { dma_fence::publish_write((*buf.as_ptr()).resv, fence, waits)? };
+            // waits for this mutex to unregister it; so it is live while we
+            // hold the mutex.
+            let resv = unsafe { (*buf.as_ptr()).resv };
+            // SAFETY: as above: its reservation object lives as long as it.
+            unsafe { dma_fence::publish_write(resv, fence, waits)? };
         }
         Ok(())
     }
@@ -708,7 +713,9 @@ pub(crate) fn imported_synced_for_cpu(attachment: &Attachment) {
     let attach = attachment.as_raw();
     // SAFETY: a live attachment (the caller holds it), whose dma-buf is
     // live too (the attachment holds a reference); only read.
-    let (buf, id) = unsafe { ((*attach).dmabuf, (*attach).priv_.cast_const()) };
+    let buf = unsafe { (*attach).dmabuf };
+    // SAFETY: as above.
+    let id = unsafe { (*attach).priv_ }.cast_const();
     // SAFETY: as above.
     if !core::ptr::eq(unsafe { (*buf).ops }, &OPS) {
         return;
@@ -756,9 +763,11 @@ pub(crate) fn publish_on_import(
 /// `buf` is a dma-buf exported by [`ExportedBuf::new`] that has not been
 /// released, and stays so for `'a` (as in any callback but `release`).
 unsafe fn exported<'a>(buf: *mut bindings::dma_buf) -> Pin<&'a Exported> {
+    // SAFETY: a live dma-buf (the caller's contract).
+    let foreign = unsafe { (*buf).priv_ };
     // SAFETY: `priv` holds the `into_foreign` of a `Pin<KBox<Exported>>`
     // (`ExportedBuf::new`), taken back only by `release`.
-    unsafe { <Pin<KBox<Exported>> as ForeignOwnable>::borrow((*buf).priv_) }
+    unsafe { <Pin<KBox<Exported>> as ForeignOwnable>::borrow(foreign) }
 }
 
 /// `attach`: a table of the attachment's own over the pages.
@@ -771,9 +780,12 @@ unsafe extern "C" fn attach(
     buf: *mut bindings::dma_buf,
     attachment: *mut bindings::dma_buf_attachment,
 ) -> c_int {
-    // SAFETY: the function's contract; the attachment's device stays
-    // allocated while attached.
-    let (exported, dev) = unsafe { (exported(buf), Device::from_raw((*attachment).dev)) };
+    // SAFETY: the function's contract: a live dma-buf of ours.
+    let exported = unsafe { exported(buf) };
+    // SAFETY: the function's contract: a live attachment.
+    let dev = unsafe { (*attachment).dev };
+    // SAFETY: the attachment's device stays allocated while attached.
+    let dev = unsafe { Device::from_raw(dev) };
     from_result(|| {
         let dev = DeviceRef::from(dev);
         let table = exported.pages.0.table_for(exported.size, &dev)?;
@@ -816,8 +828,10 @@ unsafe extern "C" fn detach(
     buf: *mut bindings::dma_buf,
     attachment: *mut bindings::dma_buf_attachment,
 ) {
-    // SAFETY: the function's contract.
-    let (exported, id) = unsafe { (exported(buf), (*attachment).priv_.cast_const()) };
+    // SAFETY: the function's contract: a live dma-buf of ours.
+    let exported = unsafe { exported(buf) };
+    // SAFETY: the function's contract: a live attachment.
+    let id = unsafe { (*attachment).priv_ }.cast_const();
     let mut st = exported.state.lock();
     let slot = st
         .attachments
@@ -849,13 +863,12 @@ unsafe extern "C" fn map_dma_buf(
     attachment: *mut bindings::dma_buf_attachment,
     dir: bindings::dma_data_direction,
 ) -> *mut bindings::sg_table {
-    // SAFETY: the function's contract.
-    let (exported, id) = unsafe {
-        (
-            exported((*attachment).dmabuf),
-            (*attachment).priv_.cast_const(),
-        )
-    };
+    // SAFETY: the function's contract: a live attachment.
+    let buf = unsafe { (*attachment).dmabuf };
+    // SAFETY: the function's contract: a live dma-buf of ours.
+    let exported = unsafe { exported(buf) };
+    // SAFETY: the function's contract: a live attachment.
+    let id = unsafe { (*attachment).priv_ }.cast_const();
     let map = || -> Result<*mut bindings::sg_table> {
         let dir = DataDirection::from_raw(dir).ok_or(EINVAL)?;
         let mut st = exported.state.lock();
@@ -880,13 +893,12 @@ unsafe extern "C" fn unmap_dma_buf(
     sgt: *mut bindings::sg_table,
     dir: bindings::dma_data_direction,
 ) {
-    // SAFETY: the function's contract.
-    let (exported, id) = unsafe {
-        (
-            exported((*attachment).dmabuf),
-            (*attachment).priv_.cast_const(),
-        )
-    };
+    // SAFETY: the function's contract: a live attachment.
+    let buf = unsafe { (*attachment).dmabuf };
+    // SAFETY: the function's contract: a live dma-buf of ours.
+    let exported = unsafe { exported(buf) };
+    // SAFETY: the function's contract: a live attachment.
+    let id = unsafe { (*attachment).priv_ }.cast_const();
     let mut st = exported.state.lock();
     let copied_back = match st.attachment(id) {
         // The importer unmaps in the direction it asked for, whatever rvcap
@@ -917,9 +929,12 @@ unsafe extern "C" fn unmap_dma_buf(
 /// Called by the dma-buf core once, for a dma-buf of ours, after every
 /// other callback.
 unsafe extern "C" fn release(buf: *mut bindings::dma_buf) {
+    // SAFETY: the function's contract: a dma-buf of ours, live until this
+    // returns.
+    let foreign = unsafe { (*buf).priv_ };
     // SAFETY: `priv` is the `into_foreign` of `ExportedBuf::new`, taken back
     // once, here; nothing uses it any more.
-    let exported = unsafe { <Pin<KBox<Exported>> as ForeignOwnable>::from_foreign((*buf).priv_) };
+    let exported = unsafe { <Pin<KBox<Exported>> as ForeignOwnable>::from_foreign(foreign) };
     bump(&exported.stats.export_release, 1);
 }
 
@@ -940,15 +955,18 @@ fn cpu_access(exported: &Exported, for_cpu: bool) {
     let vmap_caches = |for_cpu: bool| {
         let st = exported.state.lock();
         if let Some(vmap) = &st.vmap {
-            // SAFETY: a live vmap of `len` bytes (type invariant); no-ops
-            // where the caches do not alias (x86, arm64).
-            unsafe {
-                if for_cpu {
+            if for_cpu {
+                // SAFETY: a live vmap of `len` bytes (type invariant); no-ops
+                // where the caches do not alias (x86, arm64).
+                unsafe {
                     bindings::rvcap_invalidate_kernel_vmap_range(vmap.addr.as_ptr(), vmap.c_len())
-                } else {
+                };
+            } else {
+                // SAFETY: as for the invalidation above.
+                unsafe {
                     bindings::rvcap_flush_kernel_vmap_range(vmap.addr.as_ptr(), vmap.c_len())
-                }
-            };
+                };
+            }
         }
     };
     // The registry's lock comes before any export's (its lock order), so
@@ -983,9 +1001,10 @@ unsafe extern "C" fn begin_cpu_access(
         DataDirection::from_raw(dir),
         Some(DataDirection::ToDevice | DataDirection::Bidirectional) | None
     );
-    // SAFETY: a live dma-buf (the contract), whose reservation object
-    // lives as long as it does.
-    if let Err(e) = unsafe { dma_fence::wait_for_fences((*buf).resv, writes) } {
+    // SAFETY: a live dma-buf (the contract).
+    let resv = unsafe { (*buf).resv };
+    // SAFETY: as above: its reservation object lives as long as it does.
+    if let Err(e) = unsafe { dma_fence::wait_for_fences(resv, writes) } {
         return e.to_errno();
     }
     cpu_access(&exported, true);
@@ -1018,9 +1037,11 @@ unsafe extern "C" fn mmap(
     buf: *mut bindings::dma_buf,
     vma: *mut bindings::vm_area_struct,
 ) -> c_int {
-    // SAFETY: the function's contract; the VMA is ours to set up during the
-    // call.
-    let (exported, vma) = unsafe { (exported(buf), VmaNew::from_raw(vma)) };
+    // SAFETY: the function's contract: a live dma-buf of ours.
+    let exported = unsafe { exported(buf) };
+    // SAFETY: the function's contract: the VMA is ours to set up during
+    // the call.
+    let vma = unsafe { VmaNew::from_raw(vma) };
     from_result(|| {
         vma.map_exported(&exported.pages.0)?;
         Ok(0)
@@ -1193,9 +1214,10 @@ impl ExportedBuf {
 pub(crate) fn export(held: HeldPages, flags: u32, fence: Option<&Fence>) -> Result<i32> {
     let buf = ExportedBuf::new(held, flags & ACCESS_MODE)?;
     if let Some(fence) = fence {
-        // SAFETY: the dma-buf is live (we hold a reference), and so is its
-        // reservation object.
-        unsafe { dma_fence::add_write((*buf.buf.as_ptr()).resv, fence)? };
+        // SAFETY: the dma-buf is live (we hold a reference).
+        let resv = unsafe { (*buf.buf.as_ptr()).resv };
+        // SAFETY: as above: so is its reservation object.
+        unsafe { dma_fence::add_write(resv, fence)? };
     }
     buf.into_fd(flags & CLOSE_ON_EXEC)
 }

@@ -294,8 +294,10 @@ impl WriteFence {
         };
         let raw = fence.0.as_ptr();
         // SAFETY: one of a source's fences (type invariant), so an
-        // `OwnFence` (its first field), whose source is held while it lives.
-        let source = unsafe { &*(*raw.cast::<OwnFence>()).source.load(Ordering::Relaxed) };
+        // `OwnFence` (its first field).
+        let source = unsafe { (*raw.cast::<OwnFence>()).source.load(Ordering::Relaxed) };
+        // SAFETY: as above: the `OwnFence` holds its source while it lives.
+        let source = unsafe { &*source };
         if let Some(error) = error {
             // SAFETY: live, and not signalled (type invariant), which
             // `dma_fence_set_error` requires.
@@ -336,14 +338,11 @@ unsafe extern "C" fn driver_name(_fence: *mut bindings::dma_fence) -> *const c_c
 ///
 /// Called by the dma-fence core with one of this module's live fences.
 unsafe extern "C" fn timeline_name(fence: *mut bindings::dma_fence) -> *const c_char {
-    // SAFETY: a live fence of ours is an `OwnFence` that holds its source
-    // (type invariant), whose `name` is NUL-terminated.
-    unsafe {
-        (*(*fence.cast::<OwnFence>()).source.load(Ordering::Relaxed))
-            .name
-            .as_ptr()
-            .cast()
-    }
+    // SAFETY: a live fence of ours is an `OwnFence` (type invariant).
+    let source = unsafe { (*fence.cast::<OwnFence>()).source.load(Ordering::Relaxed) };
+    // SAFETY: as above: the `OwnFence` holds its source, whose `name` is
+    // NUL-terminated.
+    unsafe { (*source).name.as_ptr().cast() }
 }
 
 /// `release`: the last reference went. RCU readers of reservation objects

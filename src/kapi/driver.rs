@@ -83,19 +83,22 @@ impl<R: BusDriver, C> DriverInner<R, C> {
     /// `dev` is being probed by the driver registered as the `drv` of a
     /// `DriverInner<R, C>`, which stays registered, and so alive, for `'a`.
     pub(super) unsafe fn context_of<'a>(dev: *mut bindings::device) -> &'a C {
-        // SAFETY: by the caller's contract the driver core set `dev.driver`
-        // to the `device_driver` embedded at `DRIVER_OFFSET` (`BusDriver`)
-        // in the `drv` of a live `DriverInner<R, C>`.
-        unsafe {
-            let drv = (*dev)
-                .driver
-                .cast::<u8>()
-                .sub(R::DRIVER_OFFSET)
-                .cast::<Opaque<R>>();
-            // (`*mut` on 7.3, `*const` on 6.12.)
-            let inner: *const Self = kernel::container_of!(drv, Self, drv);
-            &(*inner).context
-        }
+        // By the caller's contract the driver core set `dev.driver` to the
+        // `device_driver` embedded at `DRIVER_OFFSET` (`BusDriver`) in the
+        // `drv` of a live `DriverInner<R, C>`.
+        // SAFETY: `dev` is a live device being probed (as above).
+        let driver = unsafe { (*dev).driver };
+        // SAFETY: as above: `DRIVER_OFFSET` bytes back from the embedded
+        // `device_driver` is the start of the bus driver, in the same
+        // allocation.
+        let drv = unsafe { driver.cast::<u8>().sub(R::DRIVER_OFFSET) }.cast::<Opaque<R>>();
+        // SAFETY: as above: `drv` is the `drv` field of a live
+        // `DriverInner<R, C>`, so the container is in the same allocation.
+        // (`*mut` on 7.3, `*const` on 6.12.)
+        let inner: *const Self = unsafe { kernel::container_of!(drv, Self, drv) };
+        // SAFETY: as above: the `DriverInner` stays registered, and so
+        // alive, for `'a`.
+        unsafe { &(*inner).context }
     }
 }
 
@@ -130,9 +133,11 @@ pub(super) unsafe fn probe<R: BusDriver, C, D: ForeignOwnable>(
 /// `dev` was bound by [`probe`] with data of type `D`, and is being
 /// removed (this runs once per successful probe).
 pub(super) unsafe fn remove<D: ForeignOwnable>(dev: *mut bindings::device, remove: impl FnOnce(D)) {
+    // SAFETY: `dev` is a live device bound to us (the caller's contract).
+    let foreign = unsafe { bindings::rvcap_dev_get_drvdata(dev) };
     // SAFETY: by the caller's contract, the driver data is what `probe`
     // stored with `into_foreign`, taken back once here.
-    let data = unsafe { <D as ForeignOwnable>::from_foreign(bindings::rvcap_dev_get_drvdata(dev)) };
+    let data = unsafe { <D as ForeignOwnable>::from_foreign(foreign) };
     remove(data);
 }
 

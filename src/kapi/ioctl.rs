@@ -33,9 +33,12 @@ pub(super) struct Adapter<T>(PhantomData<T>);
 ///
 /// `file` must be an open file of such a device, for `'a`.
 unsafe fn data_of<'a, T: VideoOps>(file: *mut bindings::file) -> &'a T {
+    // SAFETY: `file` is an open file of one of our video devices (the
+    // caller's contract).
+    let data = unsafe { bindings::rvcap_video_drvdata(file) };
     // SAFETY: `Registration::setup` set the video device's driver data to its
     // `T`, which outlives every open file (see `video`'s "Lifetime").
-    unsafe { &*bindings::rvcap_video_drvdata(file).cast::<T>() }
+    unsafe { &*data.cast::<T>() }
 }
 
 /// The single-planar capture format of a `_vid_cap` format ioctl.
@@ -122,12 +125,15 @@ impl<'a> BufferArg<'a> {
             || buf.type_ == bindings::v4l2_buf_type_V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
         let len = buf.length as usize;
         let planes = if multiplanar && (1..=VIDEO_MAX_PLANES).contains(&len) {
+            // SAFETY: `m.planes` is the member a multi-planar buffer uses;
+            // every member of the union is a plain integer or pointer.
+            let kernel_copy = unsafe { buf.m.planes };
             // SAFETY: for such a buffer the core replaced the user's planes
             // pointer with its kernel copy of `length` planes, which lives
             // until the callback returns (the function's contract); it is
             // not part of `*buf`, so the two borrows do not overlap. (With
             // any other length the pointer is the user's: not read.)
-            unsafe { core::slice::from_raw_parts_mut(buf.m.planes, len) }
+            unsafe { core::slice::from_raw_parts_mut(kernel_copy, len) }
         } else {
             &mut []
         };
@@ -177,9 +183,12 @@ macro_rules! ioctl_op {
             _priv: *mut c_void,
             arg: *mut $arg,
         ) -> c_int {
-            // SAFETY: the function's contract.
-            let ($data, $a) = unsafe { (data_of::<T>(file), &mut *arg) };
-            // SAFETY: as above.
+            // SAFETY: the function's contract: an open file of ours.
+            let $data = unsafe { data_of::<T>(file) };
+            // SAFETY: the function's contract: the kernel copy of the
+            // argument, valid and ours for the call.
+            let $a = unsafe { &mut *arg };
+            // SAFETY: the function's contract: an open file of ours.
             #[allow(unused_variables)]
             let $fh = unsafe { file_id(file) };
             from_result(|| {
@@ -204,11 +213,16 @@ macro_rules! buffer_op {
             _priv: *mut c_void,
             b: *mut bindings::v4l2_buffer,
         ) -> c_int {
-            let (data, mut b, fh) = {
-                // SAFETY: the function's contract; `b` is a buffer ioctl's
-                // argument, as `BufferArg::new` requires.
-                unsafe { (data_of::<T>(file), BufferArg::new(&mut *b), file_id(file)) }
-            };
+            // SAFETY: the function's contract: an open file of ours.
+            let data = unsafe { data_of::<T>(file) };
+            // SAFETY: the function's contract: the kernel copy of the
+            // argument, valid and ours for the call.
+            let b = unsafe { &mut *b };
+            // SAFETY: `b` is a buffer ioctl's argument, as `BufferArg::new`
+            // requires.
+            let mut b = unsafe { BufferArg::new(b) };
+            // SAFETY: the function's contract: an open file of ours.
+            let fh = unsafe { file_id(file) };
             from_result(|| {
                 data.$name(fh, &mut b)?;
                 Ok(0)
@@ -297,16 +311,17 @@ impl<T: VideoOps> Adapter<T> {
         _priv: *mut c_void,
         b: *mut bindings::v4l2_buffer,
     ) -> c_int {
-        // SAFETY: the function's contract; `file` is open, so its flags can
-        // be read; `b` is DQBUF's argument, as `BufferArg::new` requires.
-        let (data, mut b, flags, fh) = unsafe {
-            (
-                data_of::<T>(file),
-                BufferArg::new(&mut *b),
-                (*file).f_flags,
-                file_id(file),
-            )
-        };
+        // SAFETY: the function's contract: an open file of ours.
+        let data = unsafe { data_of::<T>(file) };
+        // SAFETY: the function's contract: the kernel copy of the argument,
+        // valid and ours for the call.
+        let b = unsafe { &mut *b };
+        // SAFETY: `b` is DQBUF's argument, as `BufferArg::new` requires.
+        let mut b = unsafe { BufferArg::new(b) };
+        // SAFETY: `file` is open, so its flags can be read.
+        let flags = unsafe { (*file).f_flags };
+        // SAFETY: the function's contract: an open file of ours.
+        let fh = unsafe { file_id(file) };
         from_result(|| {
             data.dqbuf(fh, &mut b, flags & NONBLOCK != 0)?;
             Ok(0)
@@ -335,8 +350,10 @@ impl<T: VideoOps> Adapter<T> {
         t: bindings::v4l2_buf_type,
         op: fn(&T, FileId, u32) -> Result,
     ) -> c_int {
-        // SAFETY: the function's contract.
-        let (data, fh) = unsafe { (data_of::<T>(file), file_id(file)) };
+        // SAFETY: the function's contract: an open file of ours.
+        let data = unsafe { data_of::<T>(file) };
+        // SAFETY: as above.
+        let fh = unsafe { file_id(file) };
         from_result(|| {
             op(data, fh, t)?;
             Ok(0)
@@ -555,7 +572,9 @@ impl<T: VideoOps> Adapter<T> {
     /// ours goes.
     unsafe extern "C" fn release(file: *mut bindings::file) -> c_int {
         // SAFETY: `file` is an open file of ours, closing.
-        let (data, fh) = unsafe { (data_of::<T>(file), file_id(file)) };
+        let data = unsafe { data_of::<T>(file) };
+        // SAFETY: as above.
+        let fh = unsafe { file_id(file) };
         data.release(fh);
         // SAFETY: the counterpart of `v4l2_fh_open`, called once per open.
         unsafe { bindings::v4l2_fh_release(file) }
@@ -568,24 +587,23 @@ impl<T: VideoOps> Adapter<T> {
         file: *mut bindings::file,
         pt: *mut bindings::poll_table_struct,
     ) -> bindings::__poll_t {
-        // SAFETY: `file` is an open file of ours being polled with `pt`;
-        // `private_data` is its v4l2_fh.
-        let (data, fh, table) = unsafe {
-            (
-                data_of::<T>(file),
-                (*file).private_data.cast::<bindings::v4l2_fh>(),
-                PollTable::from_raw(file, pt),
-            )
-        };
+        // SAFETY: `file` is an open file of ours being polled with `pt`.
+        let data = unsafe { data_of::<T>(file) };
+        // SAFETY: as above; `private_data` is its v4l2_fh.
+        let fh = unsafe { (*file).private_data.cast::<bindings::v4l2_fh>() };
+        // SAFETY: as above: this call's file and poll table.
+        let table = unsafe { PollTable::from_raw(file, pt) };
         // SAFETY: as above.
         let mut mask = data.poll(unsafe { file_id(file) }, &table);
-        // SAFETY: `fh` is the file's v4l2_fh; its wait queue lives as long as
+        // SAFETY: `fh` is the file's live v4l2_fh, so the projection stays
+        // inside it.
+        let wait = unsafe { core::ptr::addr_of_mut!((*fh).wait) };
+        // SAFETY: `wait` is the v4l2_fh's wait queue, which lives as long as
         // the file.
-        unsafe {
-            table.register_raw(core::ptr::addr_of_mut!((*fh).wait));
-            if bindings::v4l2_event_pending(fh) != 0 {
-                mask |= poll::PRIORITY;
-            }
+        unsafe { table.register_raw(wait) };
+        // SAFETY: `fh` is the file's live v4l2_fh.
+        if unsafe { bindings::v4l2_event_pending(fh) } != 0 {
+            mask |= poll::PRIORITY;
         }
         mask
     }
@@ -597,9 +615,11 @@ impl<T: VideoOps> Adapter<T> {
         file: *mut bindings::file,
         vma: *mut bindings::vm_area_struct,
     ) -> c_int {
-        // SAFETY: `file` is an open file of ours; `vma` is being set up for
-        // it, ours to initialise for this call.
-        let (data, vma) = unsafe { (data_of::<T>(file), VmaNew::from_raw(vma)) };
+        // SAFETY: `file` is an open file of ours.
+        let data = unsafe { data_of::<T>(file) };
+        // SAFETY: `vma` is being set up for `file`, ours to initialise for
+        // this call.
+        let vma = unsafe { VmaNew::from_raw(vma) };
         from_result(|| {
             data.mmap(vma)?;
             Ok(0)
@@ -611,9 +631,16 @@ impl<T: VideoOps> Adapter<T> {
     /// Called by the control framework with a control made by
     /// `Registration::setup`.
     unsafe extern "C" fn s_ctrl(ctrl: *mut bindings::v4l2_ctrl) -> c_int {
+        // SAFETY: a live control of our handler (the function's contract).
+        let data = unsafe { (*ctrl).priv_ }.cast::<T>();
         // SAFETY: `priv_` was set to the registration's `T`, which lives as
         // long as the handler (and so the control).
-        let (data, id, value) = unsafe { (&*(*ctrl).priv_.cast::<T>(), (*ctrl).id, (*ctrl).val) };
+        let data = unsafe { &*data };
+        // SAFETY: a live control of our handler (the function's contract).
+        let id = unsafe { (*ctrl).id };
+        // SAFETY: as above; the control framework set `val` to the new
+        // value for this call.
+        let value = unsafe { (*ctrl).val };
         from_result(|| {
             data.s_ctrl(id, value)?;
             Ok(0)
@@ -634,18 +661,22 @@ impl<T: VideoOps> Adapter<T> {
     ///
     /// Called by the V4L2 core once, when the last reference goes.
     pub(super) unsafe extern "C" fn release_registration(v4l2_dev: *mut bindings::v4l2_device) {
-        // SAFETY: `v4l2_dev` is the `v4l2_dev` field of an `Inner<T>` that
+        // `v4l2_dev` is the `v4l2_dev` field of an `Inner<T>` that
         // `Registration::register` allocated with `KBox`; nothing uses it any
         // more.
-        unsafe {
-            let v4l2_dev = v4l2_dev.cast::<Opaque<bindings::v4l2_device>>();
-            // (`*mut` on 7.3, `*const` on 6.12.)
-            let inner: *const Inner<T> = kernel::container_of!(v4l2_dev, Inner<T>, v4l2_dev);
-            // The last file is closed: no control callback can run any more.
-            // Zeroed (never initialised) is accepted.
-            bindings::v4l2_ctrl_handler_free((*inner).ctrls.get());
-            drop(KBox::from_raw(inner.cast_mut()));
-        }
+        let v4l2_dev = v4l2_dev.cast::<Opaque<bindings::v4l2_device>>();
+        // SAFETY: as above: the field of a live `Inner<T>`, so the
+        // container is in the same allocation.
+        // (`*mut` on 7.3, `*const` on 6.12.)
+        let inner: *const Inner<T> = unsafe { kernel::container_of!(v4l2_dev, Inner<T>, v4l2_dev) };
+        // SAFETY: as above: `inner` is live until freed below.
+        let ctrls = unsafe { (*inner).ctrls.get() };
+        // SAFETY: the last file is closed: no control callback can run any
+        // more. Zeroed (never initialised) is accepted.
+        unsafe { bindings::v4l2_ctrl_handler_free(ctrls) };
+        // SAFETY: as above: allocated with `KBox` and unused from here on;
+        // freed once, here.
+        drop(unsafe { KBox::from_raw(inner.cast_mut()) });
     }
 }
 

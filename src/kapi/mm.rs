@@ -136,11 +136,13 @@ impl VmaNew {
 /// Called by the mm core when a VMA made by [`VmaNew::map_buffer`] is
 /// duplicated or split.
 unsafe extern "C" fn vma_open(vma: *mut bindings::vm_area_struct) {
+    // SAFETY: `vma` is the new VMA, live for the call.
+    let private = unsafe { (*vma).vm_private_data };
     // SAFETY: `vm_private_data` holds a reference made by `map_buffer` (or
     // by this function) for the VMA this one was copied from, which is
     // still alive.
     let pages: ArcBorrow<'_, UserPages> =
-        unsafe { <Arc<UserPages> as ForeignOwnable>::borrow((*vma).vm_private_data) };
+        unsafe { <Arc<UserPages> as ForeignOwnable>::borrow(private) };
     pages.user_mapping(true);
     let own: Arc<UserPages> = pages.into();
     // SAFETY: `vma` is the new VMA; it gets a reference of its own.
@@ -152,8 +154,10 @@ unsafe extern "C" fn vma_open(vma: *mut bindings::vm_area_struct) {
 /// Called by the mm core when a VMA made by [`VmaNew::map_buffer`] (or copied
 /// by [`vma_open`]) goes away.
 unsafe extern "C" fn vma_close(vma: *mut bindings::vm_area_struct) {
+    // SAFETY: `vma` is live for the call.
+    let private = unsafe { (*vma).vm_private_data };
     // SAFETY: the VMA owns one reference (see `vma_open`), dropped here.
-    let pages = unsafe { <Arc<UserPages> as ForeignOwnable>::from_foreign((*vma).vm_private_data) };
+    let pages = unsafe { <Arc<UserPages> as ForeignOwnable>::from_foreign(private) };
     pages.user_mapping(false);
 }
 

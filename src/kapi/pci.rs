@@ -63,9 +63,11 @@ impl ProbingDevice {
 // SAFETY: the embedded device is the one being probed (type invariant).
 unsafe impl Probing for ProbingDevice {
     fn device(&self) -> &Device {
-        // SAFETY: the PCI device is live while probed (type invariant), and
-        // so is the `struct device` it embeds.
-        unsafe { Device::from_raw(core::ptr::addr_of_mut!((*self.raw()).dev)) }
+        // SAFETY: the PCI device is live while probed (type invariant), so
+        // the projection stays inside it.
+        let dev = unsafe { core::ptr::addr_of_mut!((*self.raw()).dev) };
+        // SAFETY: as above: the `struct device` it embeds is live as long.
+        unsafe { Device::from_raw(dev) }
     }
 }
 
@@ -219,22 +221,24 @@ impl<T: Driver> Registration<T> {
     ) -> Result<Self> {
         let inner = DriverInner::<bindings::pci_driver, T::Context>::new(context)?;
         let raw = inner.raw();
-        // SAFETY: `raw` is our own, pinned, zeroed allocation; the fields we
-        // use are set before registration, and it stays alive and in place
-        // until `drop` unregisters it. The ID table is 'static and
-        // terminated (its invariant).
-        unsafe {
-            (*raw).name = T::NAME.as_char_ptr();
-            (*raw).id_table = ids.ids.as_ptr();
-            (*raw).driver.suppress_bind_attrs = true;
-            (*raw).probe = Some(Self::probe_callback);
-            (*raw).remove = Some(Self::remove_callback);
-            to_result(bindings::__pci_register_driver(
-                raw,
-                module.as_ptr().cast(),
-                T::NAME.as_char_ptr(),
-            ))?;
-        }
+        // `raw` is our own, pinned, zeroed allocation; the fields we use are
+        // set before registration, and it stays alive and in place until
+        // `drop` unregisters it.
+        // SAFETY: zeroed (a valid value) and not registered: nothing else
+        // accesses it until the registration below, after the last use of
+        // this reference.
+        let driver = unsafe { &mut *raw };
+        driver.name = T::NAME.as_char_ptr();
+        driver.id_table = ids.ids.as_ptr();
+        driver.driver.suppress_bind_attrs = true;
+        driver.probe = Some(Self::probe_callback);
+        driver.remove = Some(Self::remove_callback);
+        // SAFETY: filled in above, alive and in place until `drop`
+        // unregisters it; the name is 'static, and the ID table is 'static
+        // and terminated (its invariant).
+        to_result(unsafe {
+            bindings::__pci_register_driver(raw, module.as_ptr().cast(), T::NAME.as_char_ptr())
+        })?;
         // INVARIANT: registered above; pinned in its box.
         Ok(Self {
             inner,
@@ -252,15 +256,17 @@ impl<T: Driver> Registration<T> {
         // SAFETY: `pdev` is being probed for the duration of this call,
         // which is the invariant of `ProbingDevice`.
         let probing = unsafe { &*pdev.cast::<ProbingDevice>() };
+        // SAFETY: `pdev` is live while probed, so the projection stays
+        // inside it.
+        let dev = unsafe { core::ptr::addr_of_mut!((*pdev).dev) };
         // SAFETY: the device is probed by the `pci_driver` that `register`
         // made as the `drv` of a `DriverInner` with `T`'s context (only it
         // uses these callbacks), registered during probe; its driver data is
         // ours, taken back by `remove_callback`.
         unsafe {
-            driver::probe::<bindings::pci_driver, T::Context, T::Data>(
-                core::ptr::addr_of_mut!((*pdev).dev),
-                |context| T::probe(probing, context),
-            )
+            driver::probe::<bindings::pci_driver, T::Context, T::Data>(dev, |context| {
+                T::probe(probing, context)
+            })
         }
     }
 
@@ -268,9 +274,12 @@ impl<T: Driver> Registration<T> {
     ///
     /// Called by the PCI core for a device that `probe_callback` bound.
     unsafe extern "C" fn remove_callback(pdev: *mut bindings::pci_dev) {
+        // SAFETY: `pdev` is live while removed, so the projection stays
+        // inside it.
+        let dev = unsafe { core::ptr::addr_of_mut!((*pdev).dev) };
         // SAFETY: `pdev` is bound to us by `probe_callback` with `T::Data`,
         // and is being removed.
-        unsafe { driver::remove(core::ptr::addr_of_mut!((*pdev).dev), T::remove) };
+        unsafe { driver::remove(dev, T::remove) };
     }
 }
 

@@ -42,9 +42,11 @@ impl ProbingDevice {
 unsafe impl Probing for ProbingDevice {
     fn device(&self) -> &Device {
         // SAFETY: the platform device is live while it is probed (type
-        // invariant), and so is the `struct device` it embeds, which was
-        // added to the driver core before probe.
-        unsafe { Device::from_raw(core::ptr::addr_of_mut!((*self.raw()).dev)) }
+        // invariant), so the projection stays inside it.
+        let dev = unsafe { core::ptr::addr_of_mut!((*self.raw()).dev) };
+        // SAFETY: as above: the `struct device` it embeds is live as long,
+        // and was added to the driver core before probe.
+        unsafe { Device::from_raw(dev) }
     }
 }
 
@@ -93,31 +95,38 @@ impl<T: Driver> Registration<T> {
     pub(crate) fn register(module: &'static ThisModule, context: T::Context) -> Result<Self> {
         let inner = DriverInner::<bindings::platform_driver, T::Context>::new(context)?;
         let raw = inner.raw();
-        // SAFETY: `raw` is our own, pinned, zeroed allocation; the fields we
-        // use are set before registration, and it stays alive and in place
-        // until `drop` unregisters it.
-        unsafe {
-            (*raw).driver.name = T::NAME.as_char_ptr();
-            (*raw).driver.suppress_bind_attrs = true;
-            (*raw).probe = Some(Self::probe_callback);
-            // 6.12 still had `remove_new` in a union with `remove`.
-            #[cfg(not(rvcap_linux_7_3))]
-            {
-                (*raw).__bindgen_anon_1.remove = Some(Self::remove_callback);
-            }
-            #[cfg(rvcap_linux_7_3)]
-            {
-                (*raw).remove = Some(Self::remove_callback);
-            }
-            to_result(bindings::__platform_driver_register(
+        // `raw` is our own, pinned, zeroed allocation; the fields we use are
+        // set before registration, and it stays alive and in place until
+        // `drop` unregisters it.
+        // SAFETY: zeroed (a valid value) and not registered: nothing else
+        // accesses it until the registration below, after the last use of
+        // this reference.
+        let driver = unsafe { &mut *raw };
+        driver.driver.name = T::NAME.as_char_ptr();
+        driver.driver.suppress_bind_attrs = true;
+        driver.probe = Some(Self::probe_callback);
+        // 6.12 still had `remove_new` in a union with `remove`: writing a
+        // union field is safe (reading it is not).
+        #[cfg(not(rvcap_linux_7_3))]
+        {
+            driver.__bindgen_anon_1.remove = Some(Self::remove_callback);
+        }
+        #[cfg(rvcap_linux_7_3)]
+        {
+            driver.remove = Some(Self::remove_callback);
+        }
+        // SAFETY: filled in above, alive and in place until `drop`
+        // unregisters it; the name is 'static.
+        to_result(unsafe {
+            bindings::__platform_driver_register(
                 raw,
                 module.as_ptr().cast(),
                 // 7.3 also takes KBUILD_MODNAME, as its
                 // platform_driver_register() macro passes it.
                 #[cfg(rvcap_linux_7_3)]
                 super::module::NAME.as_char_ptr(),
-            ))?;
-        }
+            )
+        })?;
         // INVARIANT: registered above; pinned in its box.
         Ok(Self {
             inner,
@@ -133,12 +142,13 @@ impl<T: Driver> Registration<T> {
     /// driver's own probe or remove: `driver_attach` takes the device
     /// locks those hold.
     pub(crate) fn attach_unbound(&self) -> Result {
-        // SAFETY: registered (type invariant), so its `device_driver` is
-        // live and registered for the call; `driver_attach` takes its own
-        // references to the devices it walks and locks each one it probes.
-        to_result(unsafe {
-            bindings::driver_attach(core::ptr::addr_of_mut!((*self.inner.raw()).driver))
-        })
+        // SAFETY: registered (type invariant), so live: the projection
+        // stays inside it.
+        let driver = unsafe { core::ptr::addr_of_mut!((*self.inner.raw()).driver) };
+        // SAFETY: as above: its `device_driver` is live and registered for
+        // the call; `driver_attach` takes its own references to the devices
+        // it walks and locks each one it probes.
+        to_result(unsafe { bindings::driver_attach(driver) })
     }
 
     /// # Safety
@@ -148,15 +158,17 @@ impl<T: Driver> Registration<T> {
         // SAFETY: `pdev` is being probed for the duration of this call,
         // which is the invariant of `ProbingDevice`.
         let probing = unsafe { &*pdev.cast::<ProbingDevice>() };
+        // SAFETY: `pdev` is live while probed, so the projection stays
+        // inside it.
+        let dev = unsafe { core::ptr::addr_of_mut!((*pdev).dev) };
         // SAFETY: the device is probed by the `platform_driver` that `register`
         // made as the `drv` of a `DriverInner` with `T`'s context (only it
         // uses these callbacks), registered during probe; its driver data is
         // ours, taken back by `remove_callback`.
         unsafe {
-            driver::probe::<bindings::platform_driver, T::Context, T::Data>(
-                core::ptr::addr_of_mut!((*pdev).dev),
-                |context| T::probe(probing, context),
-            )
+            driver::probe::<bindings::platform_driver, T::Context, T::Data>(dev, |context| {
+                T::probe(probing, context)
+            })
         }
     }
 
@@ -164,9 +176,12 @@ impl<T: Driver> Registration<T> {
     ///
     /// Called by the driver core for a device that `probe_callback` bound.
     unsafe extern "C" fn remove_callback(pdev: *mut bindings::platform_device) {
+        // SAFETY: `pdev` is live while removed, so the projection stays
+        // inside it.
+        let dev = unsafe { core::ptr::addr_of_mut!((*pdev).dev) };
         // SAFETY: `pdev` is bound to us by `probe_callback` with `T::Data`,
         // and is being removed.
-        unsafe { driver::remove(core::ptr::addr_of_mut!((*pdev).dev), T::remove) };
+        unsafe { driver::remove(dev, T::remove) };
     }
 }
 
@@ -215,9 +230,11 @@ impl DeviceRegistration {
 
     /// The embedded `struct device`.
     pub(crate) fn device(&self) -> &Device {
-        // SAFETY: registered until drop (type invariant), so its device is
-        // live for the lifetime of `&self`.
-        unsafe { Device::from_raw(core::ptr::addr_of_mut!((*self.pdev.as_ptr()).dev)) }
+        // SAFETY: registered until drop (type invariant), so live: the
+        // projection stays inside it.
+        let dev = unsafe { core::ptr::addr_of_mut!((*self.pdev.as_ptr()).dev) };
+        // SAFETY: as above: its device is live for the lifetime of `&self`.
+        unsafe { Device::from_raw(dev) }
     }
 }
 

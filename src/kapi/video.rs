@@ -249,18 +249,28 @@ impl<T: VideoOps> Registration<T> {
         // SAFETY: `inner` is valid and pinned.
         let raw = unsafe { inner.as_ref() };
         let v4l2_dev = raw.v4l2_dev.get();
-        // SAFETY: the structures are our own (uninitialised) memory, zeroed
-        // (as C drivers' kzalloc would) and the `v4l2_device` filled in here,
+        // The structures are our own (uninitialised) memory, zeroed (as C
+        // drivers' kzalloc would) and the `v4l2_device` filled in here,
         // before anything else uses them; the release callback and `drop`
         // accept the others zeroed.
-        unsafe {
-            core::ptr::write_bytes(raw.ctrls.get(), 0, 1);
-            core::ptr::write_bytes(raw.vdev.get(), 0, 1);
-            core::ptr::write_bytes(raw.fops.get(), 0, 1);
-            core::ptr::write_bytes(v4l2_dev, 0, 1);
-            set_cstr(&mut (*v4l2_dev).name, name);
-            (*v4l2_dev).release = Some(Adapter::<T>::release_registration);
-        }
+        // SAFETY: the control handler is ours, valid for writes and not yet
+        // used by anyone.
+        unsafe { core::ptr::write_bytes(raw.ctrls.get(), 0, 1) };
+        // SAFETY: the video device is ours, valid for writes and not yet
+        // used by anyone.
+        unsafe { core::ptr::write_bytes(raw.vdev.get(), 0, 1) };
+        // SAFETY: the file operations are ours, valid for writes and not
+        // yet used by anyone.
+        unsafe { core::ptr::write_bytes(raw.fops.get(), 0, 1) };
+        // SAFETY: the `v4l2_device` is ours, valid for writes and not yet
+        // used by anyone.
+        unsafe { core::ptr::write_bytes(v4l2_dev, 0, 1) };
+        // SAFETY: the `v4l2_device` is zeroed above (a valid value), and
+        // nothing else accesses it before it is registered below.
+        set_cstr(unsafe { &mut (*v4l2_dev).name }, name);
+        // SAFETY: as above; the release callback can only run after the
+        // registration below (at the last put).
+        unsafe { (*v4l2_dev).release = Some(Adapter::<T>::release_registration) };
         // SAFETY: `dev` is live; `v4l2_dev` is initialised above and pinned.
         if let Err(e) = to_result(unsafe { bindings::v4l2_device_register(dev.as_raw(), v4l2_dev) })
         {
@@ -288,15 +298,19 @@ impl<T: VideoOps> Registration<T> {
         let inner = unsafe { self.inner.as_ref() };
         let (hdl, vdev, fops) = (inner.ctrls.get(), inner.vdev.get(), inner.fops.get());
         let data: *const T = &inner.data;
-        // SAFETY: the structures are ours, pinned and zeroed (`register`).
-        // The control handler, file operations and video device live as
-        // long as the `v4l2_device` (the same allocation, freed by its release
+        // The structures are ours, pinned and zeroed (`register`). The
+        // control handler, file operations and video device live as long as
+        // the `v4l2_device` (the same allocation, freed by its release
         // callback, which frees the handler first); `drop` unregisters the
         // video device before dropping our reference.
-        unsafe {
-            to_result(bindings::rvcap_ctrl_handler_init(hdl, menus.len() as u32))?;
-            for menu in menus {
-                let ctrl = bindings::v4l2_ctrl_new_std_menu_items(
+        // SAFETY: the handler is ours, zeroed and not yet initialised.
+        to_result(unsafe { bindings::rvcap_ctrl_handler_init(hdl, menus.len() as u32) })?;
+        for menu in menus {
+            // SAFETY: the handler is initialised above; the control ops are
+            // static, and `menu.items` is a `'static` menu of `menu.max + 1`
+            // items (`MenuControl`'s invariant).
+            let ctrl = unsafe {
+                bindings::v4l2_ctrl_new_std_menu_items(
                     hdl,
                     &Adapter::<T>::CTRL_OPS,
                     menu.id,
@@ -304,25 +318,41 @@ impl<T: VideoOps> Registration<T> {
                     0,
                     0,
                     menu.items,
-                );
-                to_result((*hdl).error)?;
-                if ctrl.is_null() {
-                    return Err(ENOMEM);
-                }
-                (*ctrl).priv_ = data.cast_mut().cast();
+                )
+            };
+            // SAFETY: the handler is initialised above; the control
+            // framework records a failure to add a control in `error`.
+            to_result(unsafe { (*hdl).error })?;
+            if ctrl.is_null() {
+                return Err(ENOMEM);
             }
-            *fops = Adapter::<T>::file_operations(super::module::this_module());
-            set_cstr(&mut (*vdev).name, name);
-            (*vdev).fops = fops;
-            (*vdev).ioctl_ops = &Adapter::<T>::IOCTL_OPS;
-            (*vdev).release = Some(bindings::video_device_release_empty);
-            (*vdev).v4l2_dev = inner.v4l2_dev.get();
-            (*vdev).vfl_dir = bindings::vfl_devnode_direction_VFL_DIR_RX;
-            (*vdev).device_caps = device_caps;
-            (*vdev).ctrl_handler = hdl;
-            bindings::rvcap_video_set_drvdata(vdev, data.cast_mut().cast());
-            to_result(bindings::rvcap_video_register_device(vdev))
+            // SAFETY: `ctrl` is a control just made in our handler, which
+            // lives as long as `T` (the same allocation); `s_ctrl` reads
+            // `priv_` as that `T`.
+            unsafe { (*ctrl).priv_ = data.cast_mut().cast() };
         }
+        // SAFETY: the file operations are ours and zeroed; nothing reads
+        // them before the video device is registered below.
+        unsafe { *fops = Adapter::<T>::file_operations(super::module::this_module()) };
+        // SAFETY: the video device is ours, zeroed (a valid value) and not
+        // registered: nothing else accesses it until the registration
+        // below, after the last use of this reference.
+        let video = unsafe { &mut *vdev };
+        set_cstr(&mut video.name, name);
+        video.fops = fops;
+        video.ioctl_ops = &Adapter::<T>::IOCTL_OPS;
+        video.release = Some(bindings::video_device_release_empty);
+        video.v4l2_dev = inner.v4l2_dev.get();
+        video.vfl_dir = bindings::vfl_devnode_direction_VFL_DIR_RX;
+        video.device_caps = device_caps;
+        video.ctrl_handler = hdl;
+        // SAFETY: the video device is ours and not registered yet; its
+        // driver data is `T`, which lives as long as it does.
+        unsafe { bindings::rvcap_video_set_drvdata(vdev, data.cast_mut().cast()) };
+        // SAFETY: the video device is filled in above, and its file
+        // operations, control handler and `v4l2_device` live as long as it
+        // does (see above).
+        to_result(unsafe { bindings::rvcap_video_register_device(vdev) })
     }
 
     /// The device node's name, for example `video0`.
@@ -330,12 +360,14 @@ impl<T: VideoOps> Registration<T> {
         // SAFETY: alive (type invariant); the video device is registered
         // (`register` returned), so its `struct device` is named, and the name
         // lives as long as the registration.
-        unsafe {
-            let vdev = self.inner.as_ref().vdev.get();
-            CStr::from_char_ptr(bindings::rvcap_dev_name(core::ptr::addr_of_mut!(
-                (*vdev).dev
-            )))
-        }
+        let vdev = unsafe { self.inner.as_ref() }.vdev.get();
+        // SAFETY: as above: the video device is alive and registered.
+        let dev = unsafe { core::ptr::addr_of_mut!((*vdev).dev) };
+        // SAFETY: as above: the registered device is named.
+        let name = unsafe { bindings::rvcap_dev_name(dev) };
+        // SAFETY: as above: the name is NUL-terminated and lives as long as
+        // the registration, and so `&self`.
+        unsafe { CStr::from_char_ptr(name) }
     }
 }
 
@@ -439,11 +471,13 @@ impl<T: VideoOps> Drop for Registration<T> {
         // control handler and `T`) until they close; the last put frees
         // `inner` through the release callback, and nothing here uses it
         // afterwards.
-        unsafe {
-            let inner = self.inner.as_ref();
-            bindings::video_unregister_device(inner.vdev.get());
-            bindings::v4l2_device_unregister(inner.v4l2_dev.get());
-            bindings::v4l2_device_put(inner.v4l2_dev.get());
-        }
+        let inner = unsafe { self.inner.as_ref() };
+        // SAFETY: as above: registered by `setup`, or zeroed (accepted).
+        unsafe { bindings::video_unregister_device(inner.vdev.get()) };
+        // SAFETY: as above: registered by `register`.
+        unsafe { bindings::v4l2_device_unregister(inner.v4l2_dev.get()) };
+        // SAFETY: as above: drops our reference, after which `inner` is not
+        // used (the release callback may have freed it).
+        unsafe { bindings::v4l2_device_put(inner.v4l2_dev.get()) };
     }
 }
