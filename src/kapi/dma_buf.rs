@@ -34,14 +34,17 @@ use kernel::sync::Arc;
 /// A `&DmaBuf` is a live `struct dma_buf` on which a reference (to its
 /// file) is held for at least the borrow's lifetime; an [`ARef<DmaBuf>`]
 /// owns one. Its `size` and `resv` are set at export and do not change
-/// while it is alive.
+/// while it is alive. None is ever made from the pointer an exporter
+/// callback gets (in `release` the count is already zero): only from a
+/// reference taken by [`DmaBuf::get`].
 #[repr(transparent)]
 pub(crate) struct DmaBuf(Opaque<bindings::dma_buf>);
 
 impl DmaBuf {
     /// The dma-buf of file descriptor `fd` of the calling process: a new
-    /// reference (`dma_buf_get`).
-    pub(crate) fn get(fd: i32) -> Result<ARef<Self>> {
+    /// reference (`dma_buf_get`). Private: importers take theirs through
+    /// [`ImportedDmaBuf::get`], which counts it.
+    fn get(fd: i32) -> Result<ARef<Self>> {
         // SAFETY: `dma_buf_get` accepts any fd and checks it.
         let buf = from_err_ptr(unsafe { bindings::dma_buf_get(fd) })?;
         let buf = NonNull::new(buf).ok_or(EINVAL)?;
@@ -100,16 +103,21 @@ unsafe impl AlwaysRefCounted for DmaBuf {
     }
 }
 
-// SAFETY: the dma-buf core locks its own state; a reference may be taken,
-// used and put from any thread.
+// SAFETY: what an owner does with it works from any thread: `dma_buf_put`
+// is `fput`, which hands the last release to task work or, off a task, to a
+// workqueue; nothing of it is tied to the thread that took the reference.
 unsafe impl Send for DmaBuf {}
-// SAFETY: shared references read the immutable size and publish fences
-// under the reservation object's own lock (`dma_fence::publish_write`).
+// SAFETY: all a shared reference can do is read `size` (immutable while
+// alive), take a reference (`get_file`, an atomic increment) and publish a
+// fence, which takes the reservation object's lock
+// (`dma_fence::publish_write`): nothing needs exclusive access.
 unsafe impl Sync for DmaBuf {}
 
 /// An importer's reference to a dma-buf, counted in [`DmaStats`]: `get`
 /// once taken, `put` once put (by [`PutCounter`], which drops after `buf`).
-/// Used as a [`DmaBuf`] (it derefs to one).
+/// Used as a [`DmaBuf`] (it derefs to one). The counters count these
+/// importer references only: an `ARef` made from the `DmaBuf` it derefs to
+/// (`ARef::from`; nothing does) would not be counted.
 pub(crate) struct ImportedDmaBuf {
     buf: ARef<DmaBuf>,
     // Declared after `buf`: fields drop in order, so `put` is counted right

@@ -711,12 +711,11 @@ impl Exported {
 /// other importer's view ([`ExportRegistry::push`]); otherwise nothing.
 pub(crate) fn imported_synced_for_cpu(attachment: &Attachment) {
     let attach = attachment.as_raw();
-    // SAFETY: a live attachment (the caller holds it), whose dma-buf is
-    // live too (the attachment holds a reference); only read.
-    let buf = unsafe { (*attach).dmabuf };
-    // SAFETY: as above.
+    let buf = attachment.dma_buf().as_raw();
+    // SAFETY: a live attachment (the caller holds it); only read.
     let id = unsafe { (*attach).priv_ }.cast_const();
-    // SAFETY: as above.
+    // SAFETY: the attachment's dma-buf is live (it holds a reference);
+    // `ops` is set at export and never changes; only read.
     if !core::ptr::eq(unsafe { (*buf).ops }, &OPS) {
         return;
     }
@@ -738,11 +737,9 @@ pub(crate) fn publish_on_import(
     fence: &WriteFence,
     waits: &mut WaitList,
 ) -> Result {
-    let attach = attachment.as_raw();
-    // SAFETY: a live attachment (the caller holds it), whose dma-buf is
-    // live too (the attachment holds a reference); only read.
-    let buf = unsafe { (*attach).dmabuf };
-    // SAFETY: as above.
+    let buf = attachment.dma_buf().as_raw();
+    // SAFETY: the attachment's dma-buf is live (it holds a reference);
+    // `ops` is set at export and never changes; only read.
     if !core::ptr::eq(unsafe { (*buf).ops }, &OPS) {
         return attachment.dma_buf().publish_write_fence(fence, waits);
     }

@@ -20,9 +20,12 @@ use kernel::sync::{Arc, ArcBorrow};
 ///
 /// A `&'a VmaNew` is the VMA of an `mmap()` of one of our files (or of an
 /// exported dma-buf of ours) that the mm core is setting up in our `mmap`
-/// hook for at least `'a`: nothing else reads or writes it until the hook
-/// returns. (`Opaque` makes `VmaNew` `!Sync`, so the reference is not
-/// shared with another thread either.)
+/// hook for at least `'a`: the caller holds the mm's mmap lock for writing
+/// and the VMA is not in the mm's VMA tree yet (6.12 `mmap_region`, 7.3
+/// `__mmap_new_vma`; `dma_buf_mmap()` calls an exporter's hook from an
+/// importer's, under the same lock), so nothing else reads or writes it
+/// until the hook returns. (`Opaque` makes `VmaNew` `!Sync`, so the
+/// reference is not shared with another thread either.)
 #[repr(transparent)]
 pub(crate) struct VmaNew(Opaque<bindings::vm_area_struct>);
 
@@ -109,7 +112,9 @@ impl VmaNew {
                 pages.len() as c_ulong,
             )
         })?;
-        // SAFETY: as above.
+        // SAFETY: the VMA is valid, and `vm_flags_set` needs the mmap lock
+        // held for writing, which the caller of our hook holds (type
+        // invariant).
         unsafe {
             bindings::rvcap_vm_flags_set(
                 self.as_ptr(),
