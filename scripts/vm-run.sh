@@ -14,6 +14,13 @@
 # names the rvcap.ko built for it.
 # RVCAP_VM_CPUS sets the guest's CPUs (default 2, what every test boot
 # uses: the engine thread and the ioctls race on two CPUs); for experiments.
+# RVCAP_VM_TCG_THREAD is QEMU's `-accel tcg,thread=`: multi (the default)
+# emulates each vCPU in a host thread of its own, so the two really run at
+# the same time; single runs both in one host thread, taking turns
+# (round-robin), each preempted by the other at arbitrary instructions but
+# never running at the same instant, for about a fifth less host CPU
+# (measured: the coherent boot's plan, two VMs side by side, 325 against
+# 408 CPU seconds). scripts/check.sh says which boots use which.
 #
 # usage: vm-run.sh [options] PLAN [PLAN-ARGS...]
 #        vm-run.sh --shell [options]
@@ -33,7 +40,7 @@ set -euo pipefail
 {
 source "$(dirname "$0")/lib.sh"
 
-append="" name="" out="" timeout=600 accel=tcg,thread=multi shell=0 quiet=0 iommu=0
+append="" name="" out="" timeout=600 accel=tcg,thread=${RVCAP_VM_TCG_THREAD:-multi} shell=0 quiet=0 iommu=0
 while (($#)); do
 	case "$1" in
 	--append) append="$append $2"; shift 2 ;;
@@ -48,6 +55,10 @@ while (($#)); do
 	*) break ;;
 	esac
 done
+case ${RVCAP_VM_TCG_THREAD:-multi} in
+multi | single) ;;
+*) die "RVCAP_VM_TCG_THREAD must be multi or single, not $RVCAP_VM_TCG_THREAD" ;;
+esac
 if ((shell)); then
 	plan=/dev/null
 	name=${name:-shell}
@@ -177,7 +188,7 @@ vm=(timeout --kill-after=10 "$timeout" "${qemu[@]}" -append "$cmdline" "${ports[
 rc=0
 if ((quiet)); then
 	: >"$out/qemu.log"
-	say "VM $name: kernel $kver, args:${append:- none}; plan output $output, kernel log $console"
+	say "VM $name: kernel $kver, args:${append:- none}, ${RVCAP_VM_CPUS:-2} vCPUs, TCG thread=${RVCAP_VM_TCG_THREAD:-multi}; plan output $output, kernel log $console"
 	rvcap_progress "VM $name" "$out/qemu.log" plan_status "${vm[@]}" || rc=$?
 else
 	say "VM $name: booting kernel $kver (args:${append:- none}; kernel log $console)"
