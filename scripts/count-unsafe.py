@@ -4,8 +4,11 @@
 for each kernel: every one in src/ (comments and strings aside) but those
 under a `#[cfg(...rvcap_linux_7_3...)]` that leaves them out for that
 kernel. The cfg covers the attribute's item, statement or block, to its
-closing brace or semicolon. Unsafe functions include the `unsafe extern
-"C" fn`s, the callbacks C calls.
+closing brace or semicolon; on a module declared from its own file
+(`mod name;`), that whole file (its own `mod` declarations are not
+followed; a cfg with all()/any(), another attribute between the cfg and
+the `mod`, or a #[path] are not understood: none is used). Unsafe
+functions include the `unsafe extern "C" fn`s, the callbacks C calls.
 
 usage: scripts/count-unsafe.py [ROOT]
 """
@@ -21,6 +24,10 @@ KINDS = {
     "trait": re.compile(r"\bunsafe\s+trait\b"),
 }
 CFG = re.compile(r"#\[cfg\((not\()?rvcap_linux_7_3\)?\)\]")
+MOD_DECL = re.compile(r"\s*(?:pub(?:\([a-z]+\))?\s+)?mod\s+(\w+)\s*;")
+# Files whose `mod name;` declarations look for name.rs in their own
+# directory rather than in one named after them.
+DIR_OWNERS = ("mod.rs", "rvcap_main.rs")
 
 
 def strip(text):
@@ -69,17 +76,34 @@ def extent(text, start):
     return len(text)
 
 
+def left_out(text, kernel):
+    """The (start, end) spans of text the cfgs leave out for kernel."""
+    skip = []
+    for m in CFG.finditer(text):
+        for_73 = m.group(1) is None
+        if for_73 != (kernel == "7.3"):
+            skip.append((m.end(), extent(text, m.end())))
+    return skip
+
+
 def count(root, kernel):
     totals = dict.fromkeys(KINDS, 0)
-    for path in sorted(pathlib.Path(root, "src").rglob("*.rs")):
-        if path.name == "bindings_generated.rs":
+    paths = sorted(pathlib.Path(root, "src").rglob("*.rs"))
+    texts = {path: strip(path.read_text()) for path in paths}
+    # Files of modules declared under a cfg that leaves them out.
+    files_out = set()
+    for path, text in texts.items():
+        here = path.parent if path.name in DIR_OWNERS else path.with_suffix("")
+        for a, b in left_out(text, kernel):
+            m = MOD_DECL.fullmatch(text[a:b])
+            if m:
+                files_out.add(here / f"{m.group(1)}.rs")
+                files_out.add(here / m.group(1) / "mod.rs")
+    for path in paths:
+        if path.name == "bindings_generated.rs" or path in files_out:
             continue
-        text = strip(path.read_text())
-        skip = []
-        for m in CFG.finditer(text):
-            for_73 = m.group(1) is None
-            if for_73 != (kernel == "7.3"):
-                skip.append((m.end(), extent(text, m.end())))
+        text = texts[path]
+        skip = left_out(text, kernel)
         for kind, rx in KINDS.items():
             for m in rx.finditer(text):
                 if not any(a <= m.start() < b for a, b in skip):
