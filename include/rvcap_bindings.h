@@ -4,6 +4,7 @@
  * this header at build time (see Kbuild) with the kernel's own flags; the
  * output, src/bindings_generated.rs, is not committed.
  */
+#include <linux/completion.h>
 #include <linux/delay.h>
 #include <linux/device.h>
 #include <linux/dma-buf.h>

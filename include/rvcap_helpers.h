@@ -22,6 +22,7 @@
 #include <linux/types.h>
 #include <linux/wait.h>
 
+struct completion;
 struct dentry;
 struct dma_buf;
 struct dma_buf_ops;
@@ -48,6 +49,9 @@ struct wait_queue_head;
 
 /* barrier.c */
 void rvcap_wmb(void);
+
+/* completion.c */
+void rvcap_init_completion(struct completion *x);
 
 /* debugfs.c */
 struct dentry *rvcap_debugfs_create_dir(const char *name,
@@ -119,12 +123,15 @@ struct page *rvcap_virt_to_page(const void *addr);
 
 /* pci.c */
 void rvcap_pci_clear_master(struct pci_dev *pdev);
-void rvcap_pci_iounmap(struct pci_dev *pdev, void __iomem *addr);
 
 /* poll.c */
 void rvcap_poll_wait(struct file *file, struct wait_queue_head *wq,
 		     struct poll_table_struct *pt);
 __poll_t rvcap_poll_requested_events(const struct poll_table_struct *pt);
+
+/* rcu.c */
+void rvcap_rcu_read_lock(void);
+void rvcap_rcu_read_unlock(void);
 
 /* scatterlist.c */
 dma_addr_t rvcap_sg_dma_address(struct scatterlist *sg);
@@ -160,10 +167,20 @@ void rvcap_dev_info(const struct device *dev, const char *msg);
 void rvcap_dev_warn(const struct device *dev, const char *msg);
 bool rvcap_dev_dbg(const struct device *dev, const char *msg);
 
-/* driver_core.c: a device and its driver (driver.rs, pci.rs, video.rs) */
+/*
+ * driver_core.c: a device and its driver (driver.rs, devres.rs, pci.rs,
+ * video.rs)
+ */
 int rvcap_dma_coerce_mask_and_coherent(struct device *dev, unsigned int bits);
 bool rvcap_device_links_bound(struct device *dev);
-void __iomem *rvcap_pci_iomap(struct pci_dev *pdev, int bar, size_t *len);
+int rvcap_devm_add_action(struct device *dev, void (*action)(void *),
+			  void *data);
+int rvcap_devm_remove_action_nowarn(struct device *dev,
+				    void (*action)(void *), void *data);
+void __iomem *rvcap_pci_iomap_region(struct pci_dev *pdev, int bar,
+				     const char *name, size_t *len);
+void rvcap_pci_iounmap_region(struct pci_dev *pdev, int bar,
+			      void __iomem *addr);
 int rvcap_video_register_device(struct video_device *vdev);
 
 /* dma_layer.c: MMAP pages, DMA limits, translation and syncs (dma.rs) */

@@ -276,7 +276,7 @@ impl pci::Driver for EduDriver {
             );
             return Err(EBUSY);
         }
-        let edu = EduDma::new(pdev.device_ref(), pdev.iomap(EDU_BAR)?)?;
+        let edu = EduDma::new(pdev.device_ref(), pdev.iomap_region(EDU_BAR, Self::NAME)?)?;
         let bound = KBox::new(BoundMaster(context.master.clone()), GFP_KERNEL)?;
         *context.master.lock() = Some(edu);
         // Capture devices unbound when an earlier `edu` went come back now,

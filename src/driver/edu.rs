@@ -12,12 +12,21 @@
 //! about 100 ms of virtual time later, when the run bit clears. A transfer
 //! must stay inside the device's buffer (QEMU 7.2 aborts otherwise; one of
 //! 4096 bytes aborts too, so at most 4095).
+//!
+//! The BAR is bound to the device's binding ([`Devres`]): when `edu`
+//! unbinds it is unmapped and released even if an [`EduDma`] is still
+//! held, and every access after fails with `ENXIO`, so a transfer then
+//! fails (the frame it was for is an error frame). Each access takes the
+//! BAR for itself alone: holding it keeps RCU's read lock, and a transfer
+//! sleeps while it waits.
 
 use crate::dma_master::ToDevice;
 use crate::kapi::delay::msleep;
 use crate::kapi::device::DeviceRef;
+use crate::kapi::devres::Devres;
 use crate::kapi::log::DevLog;
 use crate::kapi::pci::Bar;
+use core::ops::Deref;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::new_mutex;
 use kernel::prelude::*;
@@ -58,7 +67,8 @@ struct Engine {
 #[pin_data]
 pub(crate) struct EduDma {
     dev: DeviceRef,
-    bar: Bar,
+    /// BAR 0, the registers, until `edu` unbinds.
+    bar: Devres<Bar>,
     log: DevLog,
     #[pin]
     engine: Mutex<Engine>,
@@ -71,7 +81,7 @@ pub(crate) struct EduDma {
 
 impl EduDma {
     /// The DMA engine of the `edu` device `dev`, whose BAR 0 is `bar`.
-    pub(crate) fn new(dev: DeviceRef, bar: Bar) -> Result<Arc<Self>> {
+    pub(crate) fn new(dev: DeviceRef, bar: Devres<Bar>) -> Result<Arc<Self>> {
         let log = DevLog::new(dev.clone());
         Arc::pin_init(
             pin_init!(Self {
@@ -177,8 +187,24 @@ impl EduDma {
         )
     }
 
+    /// The registers for one access (or a few that must not sleep in
+    /// between), or `ENXIO` once `edu` has unbound.
+    fn registers(&self) -> Result<impl Deref<Target = Bar> + '_> {
+        self.bar.try_access().ok_or(ENXIO)
+    }
+
+    /// Whether a transfer is running.
+    fn running(&self) -> Result<bool> {
+        Ok(self.registers()?.read64(REG_DMA_COMMAND)? & COMMAND_RUN != 0)
+    }
+
     /// Runs one transfer and waits for its end, uninterruptibly: the memory
-    /// it touches must stay as it is until then.
+    /// it touches must stay as it is until then. If `edu` unbinds
+    /// meanwhile, this fails with `ENXIO` without waiting: the unbind
+    /// stops its bus mastering right after it takes the BAR away (it
+    /// undoes the probe in reverse, and the probe enabled bus mastering
+    /// before it mapped the BAR), and the capture devices whose memory it
+    /// writes have unbound before it.
     fn transfer(
         &self,
         engine: &mut Engine,
@@ -190,27 +216,33 @@ impl EduDma {
         if engine.wedged {
             return Err(EIO);
         }
-        if self.bar.read64(REG_DMA_COMMAND)? & COMMAND_RUN != 0 {
+        if self.running()? {
             // Only this engine starts transfers, under its lock.
             self.log
                 .warn(format_args!("edu DMA busy before a transfer; not using it"));
             engine.wedged = true;
             return Err(EIO);
         }
-        self.bar.write64(REG_DMA_SOURCE, source)?;
-        self.bar.write64(REG_DMA_DESTINATION, destination)?;
-        self.bar.write64(REG_DMA_COUNT, len as u64)?;
-        self.bar.write64(REG_DMA_COMMAND, command | COMMAND_RUN)?;
+        {
+            let bar = self.registers()?;
+            bar.write64(REG_DMA_SOURCE, source)?;
+            bar.write64(REG_DMA_DESTINATION, destination)?;
+            bar.write64(REG_DMA_COUNT, len as u64)?;
+            bar.write64(REG_DMA_COMMAND, command | COMMAND_RUN)?;
+        }
         let mut waited = 0;
-        while self.bar.read64(REG_DMA_COMMAND)? & COMMAND_RUN != 0 {
+        while self.running()? {
             if waited >= TRANSFER_TIMEOUT_MS {
+                engine.wedged = true;
                 // It may still write: no more bus mastering, so the memory
-                // it was given can go back.
-                self.bar.stop_dma();
+                // it was given can go back. (Without the BAR, `edu` is
+                // unbinding, which clears it.)
+                if let Ok(bar) = self.registers() {
+                    bar.stop_dma();
+                }
                 self.log.warn(format_args!(
                     "edu DMA of {len} bytes to {destination:#x} did not end in {TRANSFER_TIMEOUT_MS} ms; its DMA is stopped and it is not used any more"
                 ));
-                engine.wedged = true;
                 return Err(EIO);
             }
             msleep(POLL_MS);

@@ -70,6 +70,58 @@ impl Device {
         // set up before a driver binds and not changed afterwards.
         unsafe { bindings::rvcap_dev_is_dma_coherent(self.as_raw()) }
     }
+
+    /// The device as bound to its driver: what a device-bound resource
+    /// ([`super::devres::Devres`]) is made for.
+    ///
+    /// # Safety
+    ///
+    /// The device is bound to a driver, or being probed by one (whose
+    /// failure releases its device-managed resources as an unbind does),
+    /// for as long as the returned reference lives.
+    pub(crate) unsafe fn as_bound(&self) -> &BoundDevice {
+        #[cfg(rvcap_linux_7_3)]
+        // SAFETY: the `struct device` is valid and referenced for as long
+        // as `&self` (type invariant), which bounds the result (the kernel
+        // crate's bindings name the same C type); it is bound to a driver
+        // as long (the caller's contract), which is the meaning of the
+        // kernel crate's `Bound` context.
+        return unsafe { BoundDevice::from_raw(self.as_raw().cast()) };
+        #[cfg(not(rvcap_linux_7_3))]
+        // SAFETY: `BoundDevice` is `repr(transparent)` over `Device`, so
+        // the cast keeps the layout and the lifetime of `&self`.
+        // INVARIANT: bound as long as the reference lives (the caller's
+        // contract).
+        return unsafe { &*core::ptr::from_ref(self).cast::<BoundDevice>() };
+    }
+}
+
+/// A device bound to a driver, for as long as a reference to it lives:
+/// the kernel crate's `Device<Bound>` on 7.3 (which `Devres::new` takes),
+/// the same promise in a type of rvcap's own on 6.12.
+#[cfg(rvcap_linux_7_3)]
+pub(crate) type BoundDevice = kernel::device::Device<kernel::device::Bound>;
+
+/// A device bound to a driver, for as long as a reference to it lives:
+/// the kernel crate's `Device<Bound>` on 7.3 (which `Devres::new` takes),
+/// the same promise in a type of rvcap's own on 6.12.
+///
+/// # Invariants
+///
+/// A `&BoundDevice` is a [`Device`] that is bound to a driver, or being
+/// probed by one, for the lifetime of the reference (the only way to one
+/// is [`Device::as_bound`]).
+#[cfg(not(rvcap_linux_7_3))]
+#[repr(transparent)]
+pub(crate) struct BoundDevice(Device);
+
+#[cfg(not(rvcap_linux_7_3))]
+impl core::ops::Deref for BoundDevice {
+    type Target = Device;
+
+    fn deref(&self) -> &Device {
+        &self.0
+    }
 }
 
 // SAFETY: `get_device` and `put_device` keep a `struct device` allocated for

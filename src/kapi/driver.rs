@@ -3,11 +3,12 @@
 //! What the bus abstractions ([`super::platform`], [`super::pci`]) share,
 //! as the `kernel` crate's own `driver` module does for its buses: the
 //! pinned allocation holding a bus's driver structure next to the driver's
-//! context, which probe finds again from the device's `dev.driver`, and the
-//! DMA set-up a probing driver does.
+//! context, which probe finds again from the device's `dev.driver`, and
+//! what a probing driver does: its device's DMA set-up, device links, and
+//! the bound device that device-managed resources are made for.
 
 use super::bindings;
-use super::device::{Device, DeviceRef};
+use super::device::{BoundDevice, Device, DeviceRef};
 use super::sync::aref::ARef;
 use super::types::{self, ForeignOwnable, Opaque};
 use kernel::error::{from_result, to_result};
@@ -154,6 +155,14 @@ pub(crate) unsafe trait Probing {
     /// A counted reference to the embedded `struct device`.
     fn device_ref(&self) -> DeviceRef {
         ARef::from(self.device())
+    }
+
+    /// The device as bound to this driver, for resources that live no
+    /// longer than the binding ([`super::devres::Devres`]).
+    fn bound_device(&self) -> &BoundDevice {
+        // SAFETY: the device is being probed by this driver for as long as
+        // `self` lives (trait contract), which bounds the reference.
+        unsafe { self.device().as_bound() }
     }
 
     /// Sets the streaming and coherent DMA masks to `bits` bits.

@@ -11,15 +11,21 @@
 //! could be swapped for its upstream counterpart once the `kernel` crate has
 //! one: [`device::Device`] for `kernel::device::Device`, [`platform`] for
 //! `kernel::platform`, [`debugfs`] for `kernel::debugfs`, [`video`] for a
-//! future `kernel::media`.
+//! future `kernel::media`. Where 7.3's crate has one whose shape fits
+//! rvcap's drivers, 7.3 uses it and 6.12 gets the same shape here:
+//! [`devres`].
 //!
 //! - [`bindings`]: the raw bindgen output for the C API beyond the `kernel`
 //!   crate and for rvcap's C: the forwarders for static inline functions
 //!   and macros in `helpers/`, and the C with logic of its own in `*.c`
 //!   (declared in `include/rvcap_helpers.h`).
-//! - [`device`]: `struct device` and its reference count.
+//! - [`device`]: `struct device` and its reference count, and a device
+//!   bound to a driver.
 //! - [`platform`]: platform device and driver registration; [`pci`]: PCI
 //!   driver registration and memory BARs; [`driver`]: what both share.
+//! - [`devres`]: `Devres`, a resource revoked (dropped) when its device
+//!   unbinds: the `kernel` crate's on 7.3; on 6.12 rvcap's, on a
+//!   device-managed action and `revocable::Revocable` (RCU).
 //! - [`video`]: `v4l2_device` + `video_device` registration, built from the
 //!   [`video::VideoOps`] trait; [`ioctl`]: the adapter from the V4L2 core's
 //!   ioctl, file and control callbacks to its methods; [`ctrl`]: menus.
@@ -41,6 +47,12 @@ pub(crate) mod ctrl;
 pub(crate) mod debugfs;
 pub(crate) mod delay;
 pub(crate) mod device;
+// The kernel crate's own on 7.3; on 6.12, whose crate has none, rvcap's,
+// in the same shape.
+#[cfg(rvcap_linux_7_3)]
+pub(crate) use kernel::devres;
+#[cfg(not(rvcap_linux_7_3))]
+pub(crate) mod devres;
 pub(crate) mod dma;
 pub(crate) mod dma_buf;
 pub(crate) mod dma_buf_export;
@@ -57,6 +69,8 @@ pub(crate) mod pci;
 pub(crate) mod platform;
 pub(crate) mod poll;
 pub(crate) mod ratelimit;
+#[cfg(not(rvcap_linux_7_3))]
+pub(crate) mod revocable;
 pub(crate) mod str;
 pub(crate) mod sync;
 pub(crate) mod time;

@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! PCI drivers: [`Registration`] registers a [`Driver`] for the devices of
-//! its ID table; `probe` gets the device enabled as a bus master and returns
-//! the data the device keeps while bound (its driver data, given back to
-//! `remove`). Unregisters on drop.
+//! its ID table; `probe` gets the device enabled as a bus master, its
+//! memory BARs reserved and mapped for as long as it stays bound ([`Bar`],
+//! in a [`Devres`]), and returns the data the device keeps while bound (its
+//! driver data, given back to `remove`). Unregisters on drop.
 
 use super::bindings;
 use super::device::{Device, DeviceRef};
+use super::devres::Devres;
 use super::driver::{self, DriverInner, Probing};
 use super::str::CStr;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
-use kernel::error::to_result;
+use kernel::error::{from_err_ptr, to_result};
 use kernel::ffi::{c_int, c_void};
 use kernel::prelude::*;
 use kernel::types::{ForeignOwnable, Opaque};
@@ -40,23 +42,16 @@ impl ProbingDevice {
         Ok(())
     }
 
-    /// Maps memory BAR `bar` for MMIO. The mapping outlives the binding if
-    /// the [`Bar`] does: unbinding disables the device, it does not unmap.
-    pub(crate) fn iomap(&self, bar: u8) -> Result<Bar> {
-        let mut len = 0;
-        // SAFETY: the device is being probed by us (type invariant), so its
-        // resources are assigned; the helper maps only an existing memory
-        // BAR.
-        let base = unsafe { bindings::rvcap_pci_iomap(self.raw(), bar.into(), &mut len) };
-        let base = NonNull::new(base).ok_or(ENODEV)?;
-        // INVARIANT: `base` maps the `len` bytes of the BAR; we hold a
-        // reference to the device, so `raw()` stays valid.
-        Ok(Bar {
-            pdev: self.raw(),
-            _dev: self.device_ref(),
-            base,
-            len,
-        })
+    /// Reserves memory BAR `bar` for `name` (the driver: the owner
+    /// `/proc/iomem` shows) and maps it for MMIO, for no longer than the
+    /// device stays bound: the mapping and the reservation go when the
+    /// returned [`Devres`] is dropped or the device unbinds, whichever
+    /// comes first, and after the unbind every access through it fails.
+    /// As the kernel crate's `pci::Device::iomap_region` followed by
+    /// `Bar::into_devres` (7.3).
+    pub(crate) fn iomap_region(&self, bar: u8, name: &'static CStr) -> Result<Devres<Bar>> {
+        let bar = Bar::new(self, bar, name)?;
+        Devres::new(self.bound_device(), bar)
     }
 }
 
@@ -71,29 +66,66 @@ unsafe impl Probing for ProbingDevice {
     }
 }
 
-/// A PCI memory BAR mapped for MMIO, unmapped on drop. Accesses are
-/// bounds-checked 64-bit register reads and writes.
+/// A PCI memory BAR reserved for its driver and mapped for MMIO; unmapped,
+/// then released, on drop. Only handed out inside a [`Devres`] of its
+/// device ([`ProbingDevice::iomap_region`]), so it lives no longer than
+/// the binding: the driver reaches it through [`Devres::try_access`].
+/// Accesses are bounds-checked 64-bit register reads and writes.
+///
+/// The kernel crate's `pci::Bar` (7.3) is not used: it borrows its bound
+/// device (`Bar<'a>`), so a driver can keep it only as the
+/// lifetime-erasing `DevresLt` with `Io`'s accessors, which 6.12 has no
+/// counterpart of, and it does not give the device back for
+/// [`Bar::stop_dma`]. Its `Devres` is used (`kapi::devres`).
 ///
 /// # Invariants
 ///
-/// `base` is `pci_iomap`'s mapping of the `len` bytes of a BAR of `pdev`,
-/// unmapped once, in `drop`; `_dev` (the device embedded in `pdev`) keeps
-/// `pdev` alive.
+/// `base` is the mapping of the `len` bytes of memory BAR `num` of `pdev`,
+/// which is reserved (`rvcap_pci_iomap_region`), both undone once, in
+/// `drop`; `_dev` (the device embedded in `pdev`) keeps `pdev` alive. A
+/// `Bar` is made only by [`ProbingDevice::iomap_region`], straight into a
+/// `Devres` of `pdev`'s device, so it is reached only while that device is
+/// bound to the driver that made it.
 pub(crate) struct Bar {
     pdev: *mut bindings::pci_dev,
     _dev: DeviceRef,
     base: NonNull<c_void>,
     len: usize,
+    num: c_int,
 }
 
 // SAFETY: MMIO accessors may be used from any thread; the pointers are only
-// passed to them and to `pci_iounmap`.
+// passed to them and to the C that undoes the mapping.
 unsafe impl Send for Bar {}
 // SAFETY: as for `Send`: register accesses through a shared reference are
 // what the device serialises (the caller orders them, as with any device).
 unsafe impl Sync for Bar {}
 
 impl Bar {
+    /// Reserves and maps BAR `num` of the device being probed.
+    fn new(pdev: &ProbingDevice, num: u8, name: &'static CStr) -> Result<Self> {
+        let num = c_int::from(num);
+        let mut len = 0;
+        // SAFETY: the device is being probed by us (type invariant of
+        // `ProbingDevice`), so its resources are assigned; the helper
+        // checks that BAR `num` exists and is memory; `name` is 'static,
+        // as the reservation keeps it.
+        let base = unsafe {
+            bindings::rvcap_pci_iomap_region(pdev.raw(), num, name.as_char_ptr(), &mut len)
+        };
+        // An error pointer or a mapping, never NULL.
+        let base = NonNull::new(from_err_ptr(base)?).ok_or(ENOMEM)?;
+        // INVARIANT: `base` maps the `len` bytes of BAR `num`, reserved; we
+        // hold a reference to the device, so `pdev` stays valid.
+        Ok(Self {
+            pdev: pdev.raw(),
+            _dev: pdev.device_ref(),
+            base,
+            len,
+            num,
+        })
+    }
+
     /// The address of the 8-byte register at `offset`, if it is in the BAR.
     fn register(&self, offset: usize) -> Result<*mut c_void> {
         if offset % 8 != 0
@@ -118,8 +150,9 @@ impl Bar {
     /// Stops the device's DMA (clears its bus-master bit): for a device
     /// that does not finish a transfer, which may still write somewhere.
     pub(crate) fn stop_dma(&self) {
-        // SAFETY: `pdev` is alive (type invariant); clearing the bus-master
-        // bit only stops the device.
+        // SAFETY: `pdev` is alive (type invariant), and bound to the driver
+        // that mapped this BAR (a `Bar` is only reached through its
+        // `Devres`); clearing the bus-master bit only stops the device.
         unsafe { bindings::rvcap_pci_clear_master(self.pdev) };
     }
 
@@ -134,9 +167,10 @@ impl Bar {
 
 impl Drop for Bar {
     fn drop(&mut self) {
-        // SAFETY: mapped by `pci_iomap` for `pdev`, which is alive, and
-        // unmapped once (type invariant).
-        unsafe { bindings::rvcap_pci_iounmap(self.pdev, self.base.as_ptr()) };
+        // SAFETY: BAR `num` of `pdev`, which is alive, mapped at `base` and
+        // reserved, undone once, here (type invariant). No access is left:
+        // they go through `&self`.
+        unsafe { bindings::rvcap_pci_iounmap_region(self.pdev, self.num, self.base.as_ptr()) };
     }
 }
 

@@ -14,7 +14,8 @@
  * The last tests remove edu (sysfs "remove", as a hot-unplug does) with a
  * file open, idle or streaming: the capture device that maps for edu is
  * unbound first, every later request gets ENODEV, nothing stays attached
- * to or mapped for edu, and its debugfs directory goes. Each then rescans
+ * to or mapped for edu, its debugfs directory goes, and so does the
+ * reservation of its register BAR for rvcap-edu. Each then rescans
  * the PCI bus, so that edu comes back, rvcap binds it and the capture
  * device comes back on it, and checks that it captures again: the suites
  * after this one need it. Expects rvcap loaded.
@@ -78,6 +79,23 @@ static bool edu_present(void)
 	char addr[64];
 
 	return edu_address(addr, sizeof(addr));
+}
+
+/*
+ * Whether /proc/iomem lists a region reserved for rvcap's edu driver
+ * ("rvcap-edu"): edu's register BAR, reserved while rvcap has it bound.
+ */
+static bool edu_bar_reserved(void)
+{
+	char line[256];
+	bool found = false;
+	FILE *f = fopen("/proc/iomem", "r");
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, " : rvcap-edu\n") != NULL;
+	if (f)
+		fclose(f);
+	return found;
 }
 
 static bool knob_exists(const char *name)
@@ -145,6 +163,7 @@ TEST(the_dma_master_knobs_exist_exactly_with_the_edu_device)
 	EXPECT_EQ(edu, knob_exists("device_stamp"));
 	EXPECT_EQ(edu, knob_exists("inject_dma_after_unmap"));
 	EXPECT_EQ(edu, rvcap_counter("edu_transfers") >= 0);
+	EXPECT_EQ(edu, edu_bar_reserved()) TH_LOG("edu's BAR reserved for rvcap-edu (/proc/iomem)");
 	/* The frame counter of the stamps is there either way. */
 	EXPECT_LE(0, rvcap_counter("device_stamps"));
 }
@@ -482,8 +501,8 @@ static void file_is_disconnected(struct __test_metadata *_metadata, int fd, uint
 /*
  * What the rest of the system sees once edu (@addr) is gone: the capture
  * device is unbound, its node and debugfs directory are gone (so no
- * dma_device names the removed device), and no dma-buf is attached to
- * edu any more.
+ * dma_device names the removed device), no dma-buf is attached to edu any
+ * more, and edu's BAR is no longer reserved (its mapping went with it).
  */
 static void capture_device_is_gone(struct __test_metadata *_metadata, const char *addr)
 {
@@ -497,6 +516,7 @@ static void capture_device_is_gone(struct __test_metadata *_metadata, const char
 	EXPECT_EQ(ENOENT, errno);
 	EXPECT_LE(0, rvcap_bufinfo(addr, &attached));
 	EXPECT_EQ(0, attached) TH_LOG("dma-bufs still attached to the removed %s", addr);
+	EXPECT_FALSE(edu_bar_reserved()) TH_LOG("rvcap-edu still reserves a BAR (/proc/iomem)");
 }
 
 FIXTURE(removal) {
@@ -542,6 +562,7 @@ TEST_F_TIMEOUT(removal, edu_removed_while_idle, 120)
 
 	ASSERT_EQ(0, edu_comes_back()) TH_LOG("rvcap did not come back on edu after a rescan");
 	EXPECT_STREQ(self->edu, rvcap_dma_device());
+	EXPECT_TRUE(edu_bar_reserved()) TH_LOG("the new edu's BAR is not reserved for rvcap-edu");
 	EXPECT_EQ(1, rvcap_dma_coherent());
 	capture_works(_metadata, FRAMES);
 }
@@ -717,6 +738,7 @@ TEST_F_TIMEOUT(streaming_removal, edu_removed_while_streaming, 120)
 
 	ASSERT_EQ(0, edu_comes_back()) TH_LOG("rvcap did not come back on edu after a rescan");
 	EXPECT_STREQ(self->edu, rvcap_dma_device());
+	EXPECT_TRUE(edu_bar_reserved()) TH_LOG("the new edu's BAR is not reserved for rvcap-edu");
 	capture_works(_metadata, FRAMES);
 }
 

@@ -15,6 +15,7 @@
 #include "rvcap_helpers.h"
 
 #include "barrier.c"
+#include "completion.c"
 #include "debugfs.c"
 #include "device.c"
 #include "dma.c"
@@ -28,6 +29,7 @@
 #include "page.c"
 #include "pci.c"
 #include "poll.c"
+#include "rcu.c"
 #include "scatterlist.c"
 #include "spinlock.c"
 #include "v4l2.c"

@@ -7,8 +7,3 @@ void rvcap_pci_clear_master(struct pci_dev *pdev)
 {
 	pci_clear_master(pdev);
 }
-
-void rvcap_pci_iounmap(struct pci_dev *pdev, void __iomem *addr)
-{
-	pci_iounmap(pdev, addr);
-}
