@@ -99,13 +99,14 @@ int rvcap_devm_remove_action_nowarn(struct device *dev,
  * length in *@len, until rvcap_pci_iounmap_region(); an error pointer (never
  * NULL) if there is no such BAR or it is not memory (an I/O-port BAR's
  * cookie cannot be read with readq()): -ENODEV; if another owner has
- * reserved it: -EBUSY; if it cannot be mapped: -ENOMEM. The reservation is
- * pci_request_region()'s for a memory BAR, made directly: on 6.12, after
- * pcim_enable_device() (rvcap's probe), pci_request_region() is a
- * deprecated "hybrid" that makes it device-managed, a devres node of its
- * own that outlives the mapping, while this one is released with it. In C:
- * the BAR's flags, start and length are macros over struct pci_dev, and
- * request_mem_region() is a macro.
+ * reserved it: -EBUSY (logged, as pci_request_region() does); if it cannot
+ * be mapped: -ENOMEM. The reservation is pci_request_region()'s for a
+ * memory BAR, made directly: on 6.12, after pcim_enable_device() (rvcap's
+ * probe), pci_request_region() is a deprecated "hybrid" that also makes it
+ * device-managed, so the same call would mean different things on 6.12
+ * and 7.3; request_mem_region() is released exactly when the Rust Bar
+ * says, on both. In C: the BAR's flags, start and length are macros over
+ * struct pci_dev, and request_mem_region() is a macro.
  */
 void __iomem *rvcap_pci_iomap_region(struct pci_dev *pdev, int bar,
 				     const char *name, size_t *len)
@@ -118,8 +119,11 @@ void __iomem *rvcap_pci_iomap_region(struct pci_dev *pdev, int bar,
 	    !pci_resource_len(pdev, bar))
 		return IOMEM_ERR_PTR(-ENODEV);
 	if (!request_mem_region(pci_resource_start(pdev, bar),
-				pci_resource_len(pdev, bar), name))
+				pci_resource_len(pdev, bar), name)) {
+		pci_warn(pdev, "BAR %d: can't reserve %pR\n", bar,
+			 &pdev->resource[bar]);
 		return IOMEM_ERR_PTR(-EBUSY);
+	}
 	addr = pci_iomap(pdev, bar, 0);
 	if (!addr) {
 		release_mem_region(pci_resource_start(pdev, bar),

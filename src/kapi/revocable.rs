@@ -118,11 +118,14 @@ impl<T> Revocable<T> {
                 // caller: a driver's unbind or a value's owner dropping it.
                 unsafe { bindings::synchronize_rcu() };
             }
-            // SAFETY: this call changed `is_available` to false, so the
-            // value is valid and this is its one drop (type invariant); no
-            // reader holds it any more (the grace period above, or the
-            // caller's contract), and none can reach it again.
-            unsafe { ManuallyDrop::drop(&mut *self.data.get()) };
+            // SAFETY: this call changed `is_available` to false, so nothing
+            // else touches the value any more: no reader holds it (the grace
+            // period above, or the caller's contract), none can reach it
+            // again, and only the winner of the swap gets here.
+            let data = unsafe { &mut *self.data.get() };
+            // SAFETY: the value is valid (it was available) and this is its
+            // one drop (the swap above is won once; type invariant).
+            unsafe { ManuallyDrop::drop(data) };
         }
         revoke
     }

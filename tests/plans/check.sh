@@ -359,6 +359,22 @@ stamp_verdict() {
 	fi
 }
 
+# While bound to edu, rvcap reserves its BAR ("rvcap-edu" in /proc/iomem);
+# unloaded, edu still there, the reservation must be gone. (Removing edu
+# itself, as rvcap_dma_master_test does, takes the reservation away with
+# edu's resources, released or leaked: only here would a leak show.)
+edu_bar_released() {
+	echo "1..1"
+	what="rvcap unloaded: edu's BAR no longer reserved for rvcap-edu, edu still present (/proc/iomem)"
+	if grep -q ' : rvcap-edu$' /proc/iomem; then
+		echo "not ok 1 $what: still reserved"
+	elif ! grep -qx 0x11e8 /sys/bus/pci/devices/*/device; then
+		echo "not ok 1 $what: no edu device"
+	else
+		echo "ok 1 $what"
+	fi
+}
+
 # The /dev node whose sysfs name starts with $1.
 node() {
 	for n in /sys/class/video4linux/video*; do
@@ -457,6 +473,9 @@ else
 	status=1
 fi
 [ -e "$stamp_knob" ] && suite device-stamp stamp_verdict
+# (The IOMMU boot: edu is rvcap's DMA master, checked again at the end.)
+edu_boot=false
+[ -e "$stamp_knob" ] && edu_boot=true
 
 # The multi-planar API: rvcap again with four devices, two single-planar
 # and two multi-planar (multiplanar=1,1,2,2, as vivid's parameter), so
@@ -508,6 +527,7 @@ drops_dev=
 $mplane_ok || { echo "rvcap did not load with a multi-planar device"; status=1; }
 mark_time "unload and kmemleak scans"
 unload_rvcap || { echo "rmmod rvcap failed"; status=1; }
+$edu_boot && suite edu-bar-released edu_bar_released
 # Everything rvcap allocated is gone: two scans (the second, a scan's time
 # after the first, finds even what rmmod leaked older than 5 s).
 kmemleak_scan
