@@ -281,13 +281,17 @@ guest_results() { # output.log
 # device); and on arm64 (QEMU virt), where rvcap's platform device is not
 # DMA-coherent, so that every sync is cache maintenance, direct and bounced.
 # Linux 7.3 (x86): the same three DMA setups again, the module built for it.
-# name:kernel arguments:vm-run.sh options:architecture:plan argument:Linux
+# name:kernel arguments:vm-run.sh options:architecture:plan arguments:Linux
 # The coherent boot also checks the test programs' expectations against
 # vivid, videobuf2's reference driver ("validate"): that does not depend on
-# rvcap's DMA set-up, so once is enough.
-x86_boots=(coherent::::validate swiotlb:' swiotlb=131072,force':: iommu::--iommu:)
+# rvcap's DMA set-up, so once is enough. The coherent boot of each kernel
+# runs the whole client matrix ("interop": GStreamer at every format and
+# io-mode, vivid importing rvcap's exports), which does not depend on the
+# DMA set-up either; the other boots capture with GStreamer twice per
+# node, mmapped and through dma-bufs (tests/plans/check.sh).
+x86_boots=(coherent::::'validate interop' swiotlb:' swiotlb=131072,force':: iommu::--iommu:)
 arm64_boots=(arm64:::arm64 arm64-swiotlb:' swiotlb=131072,force'::arm64)
-linux73_boots=(coherent-7.3:::::7.3 swiotlb-7.3:' swiotlb=131072,force'::::7.3 iommu-7.3::--iommu:::7.3)
+linux73_boots=(coherent-7.3::::interop:7.3 swiotlb-7.3:' swiotlb=131072,force'::::7.3 iommu-7.3::--iommu:::7.3)
 
 # Each guest has two vCPUs. In the boots that prove the engine/ioctl races
 # on each kernel and on arm64 they run at the same time, each emulated by a
@@ -480,6 +484,12 @@ pool_worker() { # number
 		sleep 5
 	done
 }
+# The host's CPU time (/proc/stat: busy, idle, in USER_HZ) as the pool
+# starts and ends: how full the pool kept the cores (timing.txt).
+host_cpu() {
+	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6; exit }' /proc/stat
+}
+host_cpu >"$pool/host-cpu-start"
 pool_t0=$SECONDS
 pool_pids=()
 for ((worker = 1; worker <= pool_vms; worker++)); do
@@ -641,6 +651,8 @@ fi
 # The build level is done: the last VM may start; then every job ends.
 mark_ready build
 wait "${pool_pids[@]}"
+host_cpu >"$pool/host-cpu-end"
+pool_seconds=$((SECONDS - pool_t0))
 
 for boot in "${x86_boots[@]}" "${arm64_boots[@]}" "${linux73_boots[@]}"; do
 	name=${boot%%:*}
@@ -684,8 +696,13 @@ for boot in "${x86_boots[@]}" "${arm64_boots[@]}" "${linux73_boots[@]}"; do
 			n++; last = t; lastb = b; prev = what }
 		END { if (n) printf "%-14s %7.1f s %7.1f cpu-s  %s\n", boot, last, lastb, "(total to the last stamp)" }'
 done >"$logs/timing.txt"
-# And when each job of the VM pool ran, seconds from the pool's start.
+# And when each job of the VM pool ran, seconds from the pool's start,
+# and how busy the host's CPUs were meanwhile (VMs and build level).
 sort -n -k5 "$pool/schedule" >>"$logs/timing.txt" 2>/dev/null
+read -r busy0 idle0 <"$pool/host-cpu-start"
+read -r busy1 idle1 <"$pool/host-cpu-end"
+awk -v t="$pool_seconds" -v b=$((busy1 - busy0)) -v i=$((idle1 - idle0)) 'BEGIN {
+	printf "VM pool: %d s; host CPUs %.0f s busy, %.0f s idle (%.0f%% busy)\n", t, b / 100, i / 100, 100 * b / (b + i) }' >>"$logs/timing.txt"
 say "check: each boot's suites timed in $logs/timing.txt"
 
 if [[ $(cat "$logs/bench-smoke.status" 2>/dev/null) == 0 ]]; then

@@ -114,7 +114,11 @@ if [[ -d $RVCAP_TOOLS_OUT ]]; then
 fi
 cp "$plan" "$stage/plan.sh"
 cp "$RVCAP_ROOT/tests/plans/lib.sh" "$stage/plan-lib.sh"
-printf '%q ' "$@" >"$stage/plan.args"
+# The plan's arguments are words: the guest's init splits the line.
+for arg in "$@"; do
+	[[ -n $arg && $arg != *[[:space:]]* ]] || die "plan arguments must be words without spaces (got '$arg')"
+done
+echo "$*" >"$stage/plan.args"
 # V4L2 userspace (Debian trixie's, see scripts/fetch-guest-v4l-utils.sh),
 # GStreamer (gst-launch-1.0, gst-inspect-1.0, the core elements and v4l2src)
 # and coreutils' timeout (scripts/fetch-guest-gstreamer.sh), with the loader
