@@ -128,7 +128,7 @@ fi
 
 first=$(grep -c "$step_re" "$buildlog")
 if ((prepared_only)); then
-	rvcap_progress "preparing the $RVCAP_FLAVOUR kernel ($RVCAP_ARCH, Linux $RVCAP_KERNEL) for module builds (2-4 min)" \
+	rvcap_progress "preparing the $RVCAP_FLAVOUR kernel ($RVCAP_ARCH, Linux $RVCAP_KERNEL) for module builds (about 2 min on 2 otherwise idle cores)" \
 		"$buildlog" "" make -C "$ksrc" O="$kbuild" "${kargs[@]}" -j"$jobs" modules_prepare || {
 		tail -n 60 "$buildlog" >&2
 		die "kernel modules_prepare failed (full log: $buildlog)"
@@ -137,7 +137,7 @@ if ((prepared_only)); then
 	echo "$kout"
 	exit 0
 fi
-if ! rvcap_progress "building the $RVCAP_FLAVOUR kernel ($RVCAP_ARCH, Linux $RVCAP_KERNEL) with $jobs jobs (10-13 min on 2 otherwise idle cores)" \
+if ! rvcap_progress "building the $RVCAP_FLAVOUR kernel ($RVCAP_ARCH, Linux $RVCAP_KERNEL) with $jobs jobs (8-10 min on 2 otherwise idle cores)" \
 	"$buildlog" kernel_status make -C "$ksrc" O="$kbuild" "${kargs[@]}" -j"$jobs" "$(rvcap_kernel_image)" modules; then
 	tail -n 60 "$buildlog" >&2
 	die "kernel build failed (full log: $buildlog)"

@@ -17,8 +17,8 @@
 # RVCAP_VM_TCG_THREAD is QEMU's `-accel tcg,thread=`: multi (the default)
 # emulates each vCPU in a host thread of its own, so the two really run at
 # the same time; single runs both in one host thread, taking turns
-# (round-robin), each preempted by the other at arbitrary instructions but
-# never running at the same instant, for about a fifth less host CPU
+# (round-robin: one runs until it idles, takes an interrupt or QEMU's
+# 100 ms kick), never at the same instant, for about a fifth less host CPU
 # (measured: the coherent boot's plan, two VMs side by side, 325 against
 # 408 CPU seconds). scripts/check.sh says which boots use which.
 #
@@ -114,11 +114,12 @@ if [[ -d $RVCAP_TOOLS_OUT ]]; then
 fi
 cp "$plan" "$stage/plan.sh"
 cp "$RVCAP_ROOT/tests/plans/lib.sh" "$stage/plan-lib.sh"
-# The plan's arguments are words: the guest's init splits the line.
+# The plan's arguments are words: the guest's init splits the line (and
+# would expand a glob).
 for arg in "$@"; do
-	[[ -n $arg && $arg != *[[:space:]]* ]] || die "plan arguments must be words without spaces (got '$arg')"
+	[[ -n $arg && $arg != *[[:space:]*?[]* ]] || die "plan arguments must be words without spaces or glob characters (got '$arg')"
 done
-echo "$*" >"$stage/plan.args"
+printf '%s\n' "$*" >"$stage/plan.args"
 # V4L2 userspace (Debian trixie's, see scripts/fetch-guest-v4l-utils.sh),
 # GStreamer (gst-launch-1.0, gst-inspect-1.0, the core elements and v4l2src)
 # and coreutils' timeout (scripts/fetch-guest-gstreamer.sh), with the loader
@@ -192,7 +193,7 @@ vm=(timeout --kill-after=10 "$timeout" "${qemu[@]}" -append "$cmdline" "${ports[
 rc=0
 if ((quiet)); then
 	: >"$out/qemu.log"
-	say "VM $name: kernel $kver, args:${append:- none}, ${RVCAP_VM_CPUS:-2} vCPUs, TCG thread=${RVCAP_VM_TCG_THREAD:-multi}; plan output $output, kernel log $console"
+	say "VM $name: kernel $kver, args:${append:- none}, ${RVCAP_VM_CPUS:-2} vCPUs, -accel $accel; plan output $output, kernel log $console"
 	rvcap_progress "VM $name" "$out/qemu.log" plan_status "${vm[@]}" || rc=$?
 else
 	say "VM $name: booting kernel $kver (args:${append:- none}; kernel log $console)"

@@ -262,9 +262,9 @@ gstreamer_v4l2src() {
 	want=$(for f in $formats; do echo "${f%%:*}"; done | sort | xargs)
 	have=$(v4l2-ctl -d "$dev" --list-formats | sed -n "s/.*\]: '\(....\)'.*/\1/p" | sort | xargs)
 	if [ "$want" = "$have" ]; then
-		echo "ok 1 the formats v4l2src captures below are every format rvcap lists ($have)"
+		echo "ok 1 rvcap lists the formats of the GStreamer matrix, no more ($have)"
 	else
-		echo "not ok 1 the formats v4l2src captures below are every format rvcap lists: $have, tested: $want"
+		echo "not ok 1 rvcap lists the formats of the GStreamer matrix, no more: $have, matrix: $want"
 	fi
 	i=2
 	frames=10
