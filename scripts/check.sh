@@ -450,8 +450,8 @@ rm -f "$logs/bench-smoke.status" "$logs/run.results"
 pool_jobs=(
 	"boot ${linux73_boots[0]}:x86-7.3" "boot ${linux73_boots[1]}:x86-7.3"
 	"boot ${x86_boots[0]}:" "boot ${x86_boots[1]}:" "bench:"
-	"boot ${arm64_boots[0]}:arm64" "boot ${arm64_boots[1]}:arm64"
-	"boot ${linux73_boots[2]}:x86-7.3" "boot ${x86_boots[2]}:"
+	"boot ${linux73_boots[2]}:x86-7.3" "boot ${arm64_boots[0]}:arm64"
+	"boot ${x86_boots[2]}:" "boot ${arm64_boots[1]}:arm64"
 	"run:x86-7.3 arm64"
 )
 mark_ready() { # what
