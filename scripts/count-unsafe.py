@@ -112,7 +112,15 @@ def count(root, kernel):
 
 
 def main():
+    if sys.argv[1:2] in (["-h"], ["--help"]):
+        print(__doc__.strip())
+        return
+    if len(sys.argv) > 2:
+        sys.exit(__doc__.strip().splitlines()[-1])
     root = sys.argv[1] if len(sys.argv) > 1 else "."
+    # Zero unsafe blocks would be a count of nothing, not a finding.
+    if not any(pathlib.Path(root, "src").rglob("*.rs")):
+        sys.exit(f"count-unsafe: no Rust sources under {root}/src")
     for kernel in ("6.12", "7.3"):
         t = count(root, kernel)
         print(f"Linux {kernel}: {t['block']} unsafe blocks, {t['fn']} unsafe fns, "

@@ -83,7 +83,7 @@ static CONTROLS: [MenuControl; 1] = [TEST_PATTERN_MENU.control(kapi::uapi::V4L2_
 
 /// QEMU's `edu` PCI device (vendor 1234, device 11e8): a DMA master whose
 /// transfers go through the IOMMU, if there is one.
-static EDU_IDS: pci::IdTable<2> = pci::IdTable::new(&[(0x1234, 0x11e8)]);
+static EDU_IDS: pci::IdArray<2> = pci::IdArray::new(&[(0x1234, 0x11e8)]);
 
 /// Its DMA reach without `-device edu,dma_mask=...`.
 const EDU_DMA_BITS: u32 = 28;
@@ -118,7 +118,7 @@ impl kernel::Module for Rvcap {
         // driver can bind capture devices to it; `edu` binds before the
         // capture devices exist, so that they find their DMA master.
         let driver = Arc::new(
-            platform::Registration::<RvcapDriver>::register(
+            platform::Registration::<RvcapDriver>::new(
                 module,
                 Context {
                     debugfs,
@@ -127,9 +127,8 @@ impl kernel::Module for Rvcap {
             )?,
             GFP_KERNEL,
         )?;
-        let edu = pci::Registration::<EduDriver>::register(
+        let edu = pci::Registration::<EduDriver>::new(
             module,
-            &EDU_IDS,
             EduContext {
                 master,
                 captures: driver.clone(),
@@ -261,6 +260,7 @@ impl pci::Driver for EduDriver {
     type Context = EduContext;
     type Data = KBox<BoundMaster>;
     const NAME: &'static CStr = c_str!("rvcap-edu");
+    const ID_TABLE: &'static dyn pci::IdTable = &EDU_IDS;
 
     fn probe(pdev: &pci::ProbingDevice, context: &EduContext) -> Result<Self::Data> {
         pdev.enable_bus_master()?;

@@ -9,7 +9,7 @@ use crate::format::{self, FrameFormat, INTERVALS};
 use crate::kapi::dma_buf_export;
 use crate::kapi::error;
 use crate::kapi::ioctl::{buffer_dmabuf_fd, plane_dmabuf_fd, BufferArg, CreateFormat};
-use crate::kapi::mm::VmaNew;
+use crate::kapi::mm::{VmaNew, VmaNewExt as _};
 use crate::kapi::poll::{self, PollTable};
 use crate::kapi::ratelimit::ratelimit;
 use crate::kapi::uapi;

@@ -485,11 +485,49 @@ pub(crate) fn sync_run(
 /// Calls `f` for each DMA segment of `sgt`, in order, until it returns
 /// `false`. Reads only the DMA address and length of each entry: all that
 /// an importer may use of an exporter's table (CONFIG_DMABUF_DEBUG checks
-/// it).
+/// it). On 7.3 through the kernel crate's borrowed `scatterlist::SGTable`,
+/// whose iterator walks the same `nents` entries with `sg_next`.
 ///
 /// # Safety
 ///
-/// `sgt` is a table mapped for a device that stays mapped during the call.
+/// `sgt` is a table mapped for a device that stays mapped, and so
+/// unchanged, during the call.
+#[cfg(rvcap_linux_7_3)]
+pub(super) unsafe fn for_each_dma_segment(
+    sgt: *mut bindings::sg_table,
+    mut f: impl FnMut(DmaSegment) -> bool,
+) {
+    // An exporter's table without entries: nothing to walk (the kernel
+    // crate's iterator would take `nents` on trust).
+    // SAFETY: the table is valid (the caller's contract).
+    if unsafe { (*sgt).sgl }.is_null() {
+        return;
+    }
+    // SAFETY: the table is valid and not modified during the call (the
+    // caller's contract), which bounds the borrow; rvcap's bindings and the
+    // kernel crate's describe the same `struct sg_table`.
+    let table = unsafe { kernel::scatterlist::SGTable::from_raw(sgt.cast()) };
+    for entry in table.iter() {
+        let seg = DmaSegment {
+            addr: entry.dma_address(),
+            len: entry.dma_len() as usize,
+        };
+        if !f(seg) {
+            break;
+        }
+    }
+}
+
+/// Calls `f` for each DMA segment of `sgt`, in order, until it returns
+/// `false`. Reads only the DMA address and length of each entry: all that
+/// an importer may use of an exporter's table (CONFIG_DMABUF_DEBUG checks
+/// it). 6.12's kernel crate has no scatterlist abstraction.
+///
+/// # Safety
+///
+/// `sgt` is a table mapped for a device that stays mapped, and so
+/// unchanged, during the call.
+#[cfg(not(rvcap_linux_7_3))]
 pub(super) unsafe fn for_each_dma_segment(
     sgt: *mut bindings::sg_table,
     mut f: impl FnMut(DmaSegment) -> bool,

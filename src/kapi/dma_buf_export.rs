@@ -117,7 +117,7 @@ use super::dma::{self, bump, DataDirection, DmaSegment, DmaStats, HeldPages, SgT
 use super::dma_buf::Attachment;
 use super::dma_fence::{self, Fence, WaitList, WriteFence};
 use super::log;
-use super::mm::VmaNew;
+use super::mm::{self, VmaNew};
 use super::ratelimit::ratelimit;
 use super::types::{self, ForeignOwnable};
 use core::ptr::NonNull;
@@ -1038,9 +1038,9 @@ unsafe extern "C" fn mmap(
     let exported = unsafe { exported(buf) };
     // SAFETY: the function's contract: the VMA is ours to set up during
     // the call.
-    let vma = unsafe { VmaNew::from_raw(vma) };
+    let vma = unsafe { VmaNew::from_raw(vma.cast()) };
     from_result(|| {
-        vma.map_exported(&exported.pages.0)?;
+        mm::map_exported(vma, &exported.pages.0)?;
         Ok(0)
     })
 }

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! What the bus abstractions ([`super::platform`], [`super::pci`]) share,
-//! as the `kernel` crate's own `driver` module does for its buses: the
-//! pinned allocation holding a bus's driver structure next to the driver's
-//! context, which probe finds again from the device's `dev.driver`, and
-//! what a probing driver does: its device's DMA set-up, device links, and
-//! the bound device that device-managed resources are made for.
+//! as the `kernel` crate's own `driver` module does for its buses: one
+//! [`Registration`] for every bus, generic over the bus's
+//! [`RegistrationOps`] (the kernel crate's `driver::Registration` and
+//! `driver::RegistrationOps`), whose pinned allocation holds the bus's
+//! driver structure next to the driver's context, which probe finds again
+//! from the device's `dev.driver`; and what a probing driver does: its
+//! device's DMA set-up, device links, and the bound device that
+//! device-managed resources are made for.
 
 use super::bindings;
 use super::device::{BoundDevice, Device, DeviceRef};
@@ -23,7 +26,7 @@ use kernel::prelude::*;
 /// `DRIVER_OFFSET` is the offset of that embedded `struct device_driver`
 /// (the one a bound device's `dev.driver` points at), and all-zero bytes are
 /// a valid value of the type.
-pub(super) unsafe trait BusDriver {
+pub(crate) unsafe trait BusDriver {
     /// Where the `struct device_driver` is.
     const DRIVER_OFFSET: usize;
 }
@@ -40,6 +43,90 @@ unsafe impl BusDriver for bindings::pci_driver {
     const DRIVER_OFFSET: usize = core::mem::offset_of!(bindings::pci_driver, driver);
 }
 
+/// How a bus registers a driver and takes it back: the bus's half of a
+/// [`Registration`] (the kernel crate's `driver::RegistrationOps`, which
+/// its `platform::Adapter` and `pci::Adapter` implement).
+///
+/// # Safety
+///
+/// When `register` succeeds, the bus calls for `reg` only callbacks that
+/// find their context with [`probe`] and give it back with [`remove`] for
+/// a `DriverInner<Self::RegType, Self::Context>`; when it fails, nothing
+/// stays registered or refers to `reg`. After `unregister` returns, the
+/// bus neither calls back for `reg` nor reads it.
+pub(crate) unsafe trait RegistrationOps {
+    /// The bus's driver structure.
+    type RegType: BusDriver;
+    /// What the registration keeps for every probe (`'static`: a leaked
+    /// registration stays registered, and its probes may still read it).
+    type Context: Send + Sync + 'static;
+
+    /// Fills in `reg` and registers it with the bus.
+    ///
+    /// # Safety
+    ///
+    /// `reg` is all-zero, not registered, and the `drv` of a pinned
+    /// `DriverInner<Self::RegType, Self::Context>` which, if this
+    /// succeeds, stays in place until [`RegistrationOps::unregister`].
+    unsafe fn register(reg: *mut Self::RegType, module: &'static ThisModule) -> Result;
+
+    /// Unregisters `reg`; the bus unbinds its devices first.
+    ///
+    /// # Safety
+    ///
+    /// `reg` was registered by [`RegistrationOps::register`], and is
+    /// unregistered once.
+    unsafe fn unregister(reg: *mut Self::RegType);
+}
+
+/// A driver registered with its bus, unregistered on drop; what the bus
+/// calls finds the driver's context, kept here (the kernel crate's
+/// `driver::Registration`, which keeps no context).
+///
+/// # Invariants
+///
+/// `inner.drv` was registered by `T::register`, and is not moved until
+/// `drop` unregisters it.
+pub(crate) struct Registration<T: RegistrationOps> {
+    inner: Pin<KBox<DriverInner<T::RegType, T::Context>>>,
+}
+
+// SAFETY: after registration the bus owns the structure's use; this type
+// only unregisters it and, through the bus's own functions (such as
+// `driver_attach`), asks the driver core to act on it, which may happen on
+// any thread; the context is `Send + Sync`.
+unsafe impl<T: RegistrationOps> Send for Registration<T> {}
+// SAFETY: shared access offers only driver-core calls, which take the
+// driver core's own locks, and the context, which is `Sync`.
+unsafe impl<T: RegistrationOps> Sync for Registration<T> {}
+
+impl<T: RegistrationOps> Registration<T> {
+    /// Registers a driver with its bus, keeping `context` for its probes.
+    /// Devices present may bind (probe) before this returns.
+    pub(crate) fn new(module: &'static ThisModule, context: T::Context) -> Result<Self> {
+        let inner = DriverInner::<T::RegType, T::Context>::new(context)?;
+        // SAFETY: `DriverInner::new` zeroed `drv`, which nothing has
+        // registered; it is pinned in its box, which `Self` keeps until
+        // `drop` unregisters it (or which is freed at once, unregistered,
+        // if this fails).
+        unsafe { T::register(inner.raw(), module) }?;
+        // INVARIANT: registered above; pinned in its box.
+        Ok(Self { inner })
+    }
+
+    /// The registered driver structure, for the bus's own functions.
+    pub(super) fn raw(&self) -> *mut T::RegType {
+        self.inner.raw()
+    }
+}
+
+impl<T: RegistrationOps> Drop for Registration<T> {
+    fn drop(&mut self) {
+        // SAFETY: registered (type invariant), unregistered once, here.
+        unsafe { T::unregister(self.inner.raw()) };
+    }
+}
+
 /// A bus's driver structure and the driver's context, in one allocation.
 ///
 /// # Invariants
@@ -48,7 +135,7 @@ unsafe impl BusDriver for bindings::pci_driver {
 /// the bus registers `drv`, the `dev.driver` of a device bound to it points
 /// into this allocation.
 #[pin_data]
-pub(super) struct DriverInner<R: BusDriver, C> {
+struct DriverInner<R: BusDriver, C> {
     #[pin]
     drv: Opaque<R>,
     context: C,
@@ -57,7 +144,7 @@ pub(super) struct DriverInner<R: BusDriver, C> {
 impl<R: BusDriver, C> DriverInner<R, C> {
     /// `context` next to an all-zero driver structure, for the bus's
     /// registration to fill in.
-    pub(super) fn new(context: C) -> Result<Pin<KBox<Self>>> {
+    fn new(context: C) -> Result<Pin<KBox<Self>>> {
         let inner = KBox::pin_init(
             pin_init!(Self {
                 drv: Opaque::uninit(),
@@ -73,7 +160,7 @@ impl<R: BusDriver, C> DriverInner<R, C> {
     }
 
     /// The driver structure.
-    pub(super) fn raw(&self) -> *mut R {
+    fn raw(&self) -> *mut R {
         self.drv.get()
     }
 
@@ -83,7 +170,7 @@ impl<R: BusDriver, C> DriverInner<R, C> {
     ///
     /// `dev` is being probed by the driver registered as the `drv` of a
     /// `DriverInner<R, C>`, which stays registered, and so alive, for `'a`.
-    pub(super) unsafe fn context_of<'a>(dev: *mut bindings::device) -> &'a C {
+    unsafe fn context_of<'a>(dev: *mut bindings::device) -> &'a C {
         // By the caller's contract the driver core set `dev.driver` to the
         // `device_driver` embedded at `DRIVER_OFFSET` (`BusDriver`) in the
         // `drv` of a live `DriverInner<R, C>`.

@@ -619,7 +619,7 @@ impl<T: VideoOps> Adapter<T> {
         let data = unsafe { data_of::<T>(file) };
         // SAFETY: `vma` is being set up for `file`, ours to initialise for
         // this call.
-        let vma = unsafe { VmaNew::from_raw(vma) };
+        let vma = unsafe { VmaNew::from_raw(vma.cast()) };
         from_result(|| {
             data.mmap(vma)?;
             Ok(0)

@@ -9,11 +9,13 @@
 //!
 //! Each type that wraps a C object states its `# Invariants`, and each
 //! could be swapped for its upstream counterpart once the `kernel` crate has
-//! one: [`device::Device`] for `kernel::device::Device`, [`platform`] for
+//! one that does what rvcap needs (the README's "Hosts and kernels" says
+//! what 7.3's lack): [`device::Device`] for `kernel::device::Device`, [`platform`] for
 //! `kernel::platform`, [`debugfs`] for `kernel::debugfs`, [`video`] for a
 //! future `kernel::media`. Where 7.3's crate has one whose shape fits
 //! rvcap's drivers, 7.3 uses it and 6.12 gets the same shape here:
-//! [`devres`].
+//! [`devres`], [`mm::VmaNew`], and `scatterlist::SGTable` for walking a
+//! mapped table's DMA segments ([`dma`]).
 //!
 //! - [`bindings`]: the raw bindgen output for the C API beyond the `kernel`
 //!   crate and for rvcap's C: the forwarders for static inline functions

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! PCI drivers: [`Registration`] registers a [`Driver`] for the devices of
+//! PCI drivers: [`Registration`] (the generic [`driver::Registration`]
+//! with this bus's [`Adapter`]) registers a [`Driver`] for the devices of
 //! its ID table; `probe` gets the device enabled as a bus master, its
 //! memory BARs reserved and mapped for as long as it stays bound ([`Bar`],
 //! in a [`Devres`]), and returns the data the device keeps while bound (its
@@ -9,7 +10,7 @@
 use super::bindings;
 use super::device::{Device, DeviceRef};
 use super::devres::Devres;
-use super::driver::{self, DriverInner, Probing};
+use super::driver::{self, Probing};
 use super::str::CStr;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -174,19 +175,41 @@ impl Drop for Bar {
     }
 }
 
-/// An ID table: the vendor and device IDs a driver binds to.
+/// A terminated table of the IDs a [`Driver`] binds to, whatever its
+/// length (the kernel crate's `device_id::IdTable`, which its
+/// `pci::Driver::ID_TABLE` names as a `&'static dyn`).
+///
+/// # Safety
+///
+/// [`IdTable::as_ptr`] is the first entry of an array that ends with an
+/// all-zero entry (the terminator the PCI core looks for), lives as long
+/// as `self` and is never written (the PCI core reads it unsynchronized
+/// while a driver is registered).
+pub(crate) unsafe trait IdTable: Sync {
+    /// The first entry.
+    fn as_ptr(&self) -> *const bindings::pci_device_id;
+}
+
+/// An ID table of `N - 1` vendor and device IDs (the kernel crate's
+/// `device_id::IdArray`).
 ///
 /// # Invariants
 ///
 /// `ids` ends with an all-zero entry, the terminator the PCI core looks for.
-pub(crate) struct IdTable<const N: usize> {
+pub(crate) struct IdArray<const N: usize> {
     ids: [bindings::pci_device_id; N],
 }
 
-// SAFETY: plain data, never written after construction.
-unsafe impl<const N: usize> Sync for IdTable<N> {}
+// SAFETY: `ids` is part of `self`, ends with the terminator (type
+// invariant) and is never written after construction (no method takes
+// `&mut self`).
+unsafe impl<const N: usize> IdTable for IdArray<N> {
+    fn as_ptr(&self) -> *const bindings::pci_device_id {
+        self.ids.as_ptr()
+    }
+}
 
-impl<const N: usize> IdTable<N> {
+impl<const N: usize> IdArray<N> {
     /// Matches each `(vendor, device)` of `ids` (any subsystem); `N` must be
     /// one more than `ids.len()` (the terminator).
     pub(crate) const fn new(ids: &[(u16, u16)]) -> Self {
@@ -214,11 +237,13 @@ impl<const N: usize> IdTable<N> {
 /// A PCI driver.
 pub(crate) trait Driver {
     /// What the registration keeps for every probe.
-    type Context: Send + Sync;
+    type Context: Send + Sync + 'static;
     /// What a bound device keeps until `remove`.
     type Data: ForeignOwnable + Send + Sync;
     /// The driver's name.
     const NAME: &'static CStr;
+    /// The devices it binds to.
+    const ID_TABLE: &'static dyn IdTable;
     /// Binds to `pdev`.
     fn probe(pdev: &ProbingDevice, context: &Self::Context) -> Result<Self::Data>;
     /// Unbinds from the device `data` was made for (dropping it by default).
@@ -227,59 +252,47 @@ pub(crate) trait Driver {
     }
 }
 
+/// The PCI bus's half of a driver [`Registration`] (the kernel crate's
+/// `pci::Adapter`).
+pub(crate) struct Adapter<T: Driver>(PhantomData<T>);
+
 /// A registered PCI driver, unregistered on drop.
-///
-/// # Invariants
-///
-/// `inner.drv` is registered with the PCI core with the callbacks of `T`
-/// and the `'static` ID table it was given, and is not moved until it is
-/// unregistered.
-pub(crate) struct Registration<T: Driver> {
-    inner: Pin<KBox<DriverInner<bindings::pci_driver, T::Context>>>,
-    _driver: PhantomData<T>,
-}
+pub(crate) type Registration<T> = driver::Registration<Adapter<T>>;
 
-// SAFETY: after registration the PCI core owns the structure's use; this
-// type only unregisters it, which may happen on any thread.
-unsafe impl<T: Driver> Send for Registration<T> {}
-// SAFETY: no shared access to the structure is offered.
-unsafe impl<T: Driver> Sync for Registration<T> {}
+// SAFETY: `register` registers `probe_callback` and `remove_callback`, which
+// find the context with `driver::probe` and give the data back with
+// `driver::remove` for a `DriverInner<pci_driver, T::Context>`;
+// `pci_unregister_driver` unbinds every device before it returns.
+unsafe impl<T: Driver> driver::RegistrationOps for Adapter<T> {
+    type RegType = bindings::pci_driver;
+    type Context = T::Context;
 
-impl<T: Driver> Registration<T> {
-    /// Registers driver `T` for the devices of `ids`. Devices present bind
-    /// (probe) before this returns.
-    pub(crate) fn register<const N: usize>(
-        module: &'static ThisModule,
-        ids: &'static IdTable<N>,
-        context: T::Context,
-    ) -> Result<Self> {
-        let inner = DriverInner::<bindings::pci_driver, T::Context>::new(context)?;
-        let raw = inner.raw();
-        // `raw` is our own, pinned, zeroed allocation; the fields we use are
-        // set before registration, and it stays alive and in place until
-        // `drop` unregisters it.
-        // SAFETY: zeroed (a valid value) and not registered: nothing else
-        // accesses it until the registration below, after the last use of
-        // this reference.
-        let driver = unsafe { &mut *raw };
+    unsafe fn register(reg: *mut Self::RegType, module: &'static ThisModule) -> Result {
+        // SAFETY: zeroed (a valid value) and not registered (the caller's
+        // contract): nothing else accesses it until the registration below,
+        // after the last use of this reference.
+        let driver = unsafe { &mut *reg };
         driver.name = T::NAME.as_char_ptr();
-        driver.id_table = ids.ids.as_ptr();
+        driver.id_table = T::ID_TABLE.as_ptr();
         driver.driver.suppress_bind_attrs = true;
         driver.probe = Some(Self::probe_callback);
         driver.remove = Some(Self::remove_callback);
-        // SAFETY: filled in above, alive and in place until `drop`
-        // unregisters it; the name is 'static, and the ID table is 'static
-        // and terminated (its invariant).
+        // SAFETY: filled in above, and in place until it is unregistered
+        // (the caller's contract); the name is 'static, and the ID table
+        // is 'static and terminated (`IdTable`'s contract).
         to_result(unsafe {
-            bindings::__pci_register_driver(raw, module.as_ptr().cast(), T::NAME.as_char_ptr())
-        })?;
-        // INVARIANT: registered above; pinned in its box.
-        Ok(Self {
-            inner,
-            _driver: PhantomData,
+            bindings::__pci_register_driver(reg, module.as_ptr().cast(), T::NAME.as_char_ptr())
         })
     }
 
+    unsafe fn unregister(reg: *mut Self::RegType) {
+        // SAFETY: registered by `register`, unregistered once (the
+        // caller's contract).
+        unsafe { bindings::pci_unregister_driver(reg) };
+    }
+}
+
+impl<T: Driver> Adapter<T> {
     /// # Safety
     ///
     /// Called by the PCI core for a device of the ID table.
@@ -294,9 +307,9 @@ impl<T: Driver> Registration<T> {
         // inside it.
         let dev = unsafe { core::ptr::addr_of_mut!((*pdev).dev) };
         // SAFETY: the device is probed by the `pci_driver` that `register`
-        // made as the `drv` of a `DriverInner` with `T`'s context (only it
-        // uses these callbacks), registered during probe; its driver data is
-        // ours, taken back by `remove_callback`.
+        // registered as the `drv` of a `DriverInner` with `T`'s context
+        // (only it uses these callbacks), registered during probe; its
+        // driver data is ours, taken back by `remove_callback`.
         unsafe {
             driver::probe::<bindings::pci_driver, T::Context, T::Data>(dev, |context| {
                 T::probe(probing, context)
@@ -314,12 +327,5 @@ impl<T: Driver> Registration<T> {
         // SAFETY: `pdev` is bound to us by `probe_callback` with `T::Data`,
         // and is being removed.
         unsafe { driver::remove(dev, T::remove) };
-    }
-}
-
-impl<T: Driver> Drop for Registration<T> {
-    fn drop(&mut self) {
-        // SAFETY: registered (type invariant), unregistered once, here.
-        unsafe { bindings::pci_unregister_driver(self.inner.raw()) };
     }
 }

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Platform devices and drivers: [`DeviceRegistration`] makes a device,
-//! [`Registration`] registers a [`Driver`] whose `probe` returns the data
-//! the device keeps while bound (stored as its driver data, given back to
+//! [`Registration`] (the generic [`driver::Registration`] with this bus's
+//! [`Adapter`]) registers a [`Driver`] whose `probe` returns the data the
+//! device keeps while bound (stored as its driver data, given back to
 //! `remove`). Both unregister on drop.
 
 use super::bindings;
 use super::device::Device;
-use super::driver::{self, DriverInner, Probing};
+use super::driver::{self, Probing};
 use super::str::CStr;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -54,7 +55,7 @@ unsafe impl Probing for ProbingDevice {
 pub(crate) trait Driver {
     /// What the registration keeps for every probe (for example a debugfs
     /// directory the devices' directories go in).
-    type Context: Send + Sync;
+    type Context: Send + Sync + 'static;
     /// What a bound device keeps until `remove`.
     type Data: ForeignOwnable + Send + Sync;
     /// The driver's name; devices of the same name bind to it.
@@ -67,41 +68,29 @@ pub(crate) trait Driver {
     }
 }
 
+/// The platform bus's half of a driver [`Registration`] (the kernel
+/// crate's `platform::Adapter`).
+pub(crate) struct Adapter<T: Driver>(PhantomData<T>);
+
 /// A registered platform driver, unregistered on drop.
-///
-/// # Invariants
-///
-/// `inner.drv` is registered with the driver core
-/// (`__platform_driver_register`) with the callbacks of `T`, and is not
-/// moved until it is unregistered.
-pub(crate) struct Registration<T: Driver> {
-    inner: Pin<KBox<DriverInner<bindings::platform_driver, T::Context>>>,
-    _driver: PhantomData<T>,
-}
+pub(crate) type Registration<T> = driver::Registration<Adapter<T>>;
 
-// SAFETY: after registration the driver core owns the structure's use; this
-// type only asks it to bind unbound devices (`attach_unbound`) and
-// unregisters it, both of which may happen on any thread.
-unsafe impl<T: Driver> Send for Registration<T> {}
-// SAFETY: the only shared access offered, `attach_unbound`, is
-// `driver_attach`, which takes the driver core's own locks.
-unsafe impl<T: Driver> Sync for Registration<T> {}
+// SAFETY: `register` registers `probe_callback` and `remove_callback`, which
+// find the context with `driver::probe` and give the data back with
+// `driver::remove` for a `DriverInner<platform_driver, T::Context>`;
+// `platform_driver_unregister` unbinds every device before it returns.
+unsafe impl<T: Driver> driver::RegistrationOps for Adapter<T> {
+    type RegType = bindings::platform_driver;
+    type Context = T::Context;
 
-impl<T: Driver> Registration<T> {
-    /// Registers driver `T`. Binding and unbinding through sysfs is
-    /// disabled: a device only goes away with its registration, or is
-    /// unbound by the driver core when a supplier it is linked to goes
-    /// ([`Probing::link_to_supplier`]).
-    pub(crate) fn register(module: &'static ThisModule, context: T::Context) -> Result<Self> {
-        let inner = DriverInner::<bindings::platform_driver, T::Context>::new(context)?;
-        let raw = inner.raw();
-        // `raw` is our own, pinned, zeroed allocation; the fields we use are
-        // set before registration, and it stays alive and in place until
-        // `drop` unregisters it.
-        // SAFETY: zeroed (a valid value) and not registered: nothing else
-        // accesses it until the registration below, after the last use of
-        // this reference.
-        let driver = unsafe { &mut *raw };
+    /// Binding and unbinding through sysfs is disabled: a device only goes
+    /// away with its registration, or is unbound by the driver core when a
+    /// supplier it is linked to goes ([`Probing::link_to_supplier`]).
+    unsafe fn register(reg: *mut Self::RegType, module: &'static ThisModule) -> Result {
+        // SAFETY: zeroed (a valid value) and not registered (the caller's
+        // contract): nothing else accesses it until the registration below,
+        // after the last use of this reference.
+        let driver = unsafe { &mut *reg };
         driver.driver.name = T::NAME.as_char_ptr();
         driver.driver.suppress_bind_attrs = true;
         driver.probe = Some(Self::probe_callback);
@@ -115,42 +104,28 @@ impl<T: Driver> Registration<T> {
         {
             driver.remove = Some(Self::remove_callback);
         }
-        // SAFETY: filled in above, alive and in place until `drop`
-        // unregisters it; the name is 'static.
+        // SAFETY: filled in above, and in place until it is unregistered
+        // (the caller's contract); the name is 'static.
         to_result(unsafe {
             bindings::__platform_driver_register(
-                raw,
+                reg,
                 module.as_ptr().cast(),
                 // 7.3 also takes KBUILD_MODNAME, as its
                 // platform_driver_register() macro passes it.
                 #[cfg(rvcap_linux_7_3)]
                 super::module::NAME.as_char_ptr(),
             )
-        })?;
-        // INVARIANT: registered above; pinned in its box.
-        Ok(Self {
-            inner,
-            _driver: PhantomData,
         })
     }
 
-    /// Binds the driver to every device of its name that has no driver
-    /// (`driver_attach`): devices that were unbound because a supplier of
-    /// theirs went ([`Probing::link_to_supplier`]). Their probes run before
-    /// this returns unless asynchronous probing was asked for (then they
-    /// are scheduled); bound devices are left alone. Not from this
-    /// driver's own probe or remove: `driver_attach` takes the device
-    /// locks those hold.
-    pub(crate) fn attach_unbound(&self) -> Result {
-        // SAFETY: registered (type invariant), so live: the projection
-        // stays inside it.
-        let driver = unsafe { core::ptr::addr_of_mut!((*self.inner.raw()).driver) };
-        // SAFETY: as above: its `device_driver` is live and registered for
-        // the call; `driver_attach` takes its own references to the devices
-        // it walks and locks each one it probes.
-        to_result(unsafe { bindings::driver_attach(driver) })
+    unsafe fn unregister(reg: *mut Self::RegType) {
+        // SAFETY: registered by `register`, unregistered once (the
+        // caller's contract).
+        unsafe { bindings::platform_driver_unregister(reg) };
     }
+}
 
+impl<T: Driver> Adapter<T> {
     /// # Safety
     ///
     /// Called by the driver core for a device named `T::NAME`.
@@ -161,10 +136,10 @@ impl<T: Driver> Registration<T> {
         // SAFETY: `pdev` is live while probed, so the projection stays
         // inside it.
         let dev = unsafe { core::ptr::addr_of_mut!((*pdev).dev) };
-        // SAFETY: the device is probed by the `platform_driver` that `register`
-        // made as the `drv` of a `DriverInner` with `T`'s context (only it
-        // uses these callbacks), registered during probe; its driver data is
-        // ours, taken back by `remove_callback`.
+        // SAFETY: the device is probed by the `platform_driver` that
+        // `register` registered as the `drv` of a `DriverInner` with `T`'s
+        // context (only it uses these callbacks), registered during probe;
+        // its driver data is ours, taken back by `remove_callback`.
         unsafe {
             driver::probe::<bindings::platform_driver, T::Context, T::Data>(dev, |context| {
                 T::probe(probing, context)
@@ -185,10 +160,22 @@ impl<T: Driver> Registration<T> {
     }
 }
 
-impl<T: Driver> Drop for Registration<T> {
-    fn drop(&mut self) {
-        // SAFETY: registered (type invariant), unregistered once, here.
-        unsafe { bindings::platform_driver_unregister(self.inner.raw()) };
+impl<T: Driver> Registration<T> {
+    /// Binds the driver to every device of its name that has no driver
+    /// (`driver_attach`): devices that were unbound because a supplier of
+    /// theirs went ([`Probing::link_to_supplier`]). Their probes run before
+    /// this returns unless asynchronous probing was asked for (then they
+    /// are scheduled); bound devices are left alone. Not from this
+    /// driver's own probe or remove: `driver_attach` takes the device
+    /// locks those hold.
+    pub(crate) fn attach_unbound(&self) -> Result {
+        // SAFETY: registered (the invariant of `driver::Registration`), so
+        // live: the projection stays inside it.
+        let driver = unsafe { core::ptr::addr_of_mut!((*self.raw()).driver) };
+        // SAFETY: as above: its `device_driver` is live and registered for
+        // the call; `driver_attach` takes its own references to the devices
+        // it walks and locks each one it probes.
+        to_result(unsafe { bindings::driver_attach(driver) })
     }
 }
 
