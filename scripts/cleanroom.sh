@@ -8,7 +8,7 @@
 # root with an empty cache: `make check`, then `make run`. Prints each one's
 # time and make check's last line ("N passed, N failed"); exits non-zero if
 # either fails. Needs root, debootstrap (installed if missing) and about
-# 10 GB of disk; takes 30-60 minutes on 2 cores.
+# 15 GB of disk; takes 60-70 minutes on 2 cores.
 #
 # What the new user has: Debian as debootstrap makes it (the packages of
 # priority required and important: apt, bash, coreutils, ...), plus git,
