@@ -141,6 +141,9 @@ struct scatterlist *rvcap_sg_next(struct scatterlist *sg);
 /* spinlock.c */
 void rvcap_spin_lock_init(spinlock_t *lock);
 
+/* time.c */
+void rvcap_fsleep(unsigned long usecs);
+
 /* v4l2.c */
 void *rvcap_video_drvdata(struct file *file);
 void rvcap_video_set_drvdata(struct video_device *vdev, void *data);
@@ -208,15 +211,9 @@ int rvcap_dma_resv_lock(struct dma_resv *obj);
 void rvcap_dma_resv_unlock(struct dma_resv *obj);
 long rvcap_dma_resv_wait(struct dma_resv *obj, bool write);
 
-/*
- * tasks.c: the engine's thread (kthread.rs; its sleep: rvcap_dma_master.h),
- * a wait on a queue (poll.rs)
- */
+/* tasks.c: the engine's thread (kthread.rs; its sleep: rvcap_dma_master.h) */
 struct task_struct *rvcap_kthread_run(int (*fn)(void *data), void *data,
 				      unsigned int instance);
 void rvcap_kthread_wait_for_stop(void);
-long rvcap_wait_event_interruptible_timeout(struct wait_queue_head *wq,
-					    bool (*cond)(void *data),
-					    void *data, long timeout);
 
 #endif /* RVCAP_HELPERS_H */

@@ -21,7 +21,8 @@ use super::device_view::UncachedAlias;
 use crate::kapi::bindings;
 use crate::kapi::device::DeviceRef;
 use crate::kapi::dma::{
-    self, bump, DataDirection, DmaSegment, DmaStats, HeldPages, MmapMemory, UserPages,
+    self, bump, DataDirection, DataDirectionExt, DmaSegment, DmaStats, HeldPages, MmapMemory,
+    UserPages,
 };
 use crate::kapi::dma_buf::ImportedTable;
 use crate::kapi::dma_buf_export;
@@ -282,8 +283,12 @@ impl DeviceMemory {
     /// frame (QBUF, [`DataDirection::FromDevice`]), or the CPU's bytes
     /// before the mapping of a CPU-owned import goes
     /// ([`DataDirection::ToDevice`], counted apart). Returns how many bytes
-    /// the mapping covered.
+    /// the mapping covered; [`DataDirection::None`] syncs nothing.
     pub(crate) fn sync_for_device(&self, bytes: Range<usize>, direction: DataDirection) -> usize {
+        if direction == DataDirection::None {
+            // Nothing travels (and the DMA API would `BUG()` on it).
+            return 0;
+        }
         let synced = self.sync_runs(bytes, |addr, len| {
             // SAFETY: `[addr, addr + len)` lies within one segment mapped
             // for `dev` and is a run one sync may cover (`sync_runs`), so
@@ -314,8 +319,13 @@ impl DeviceMemory {
     }
 
     /// Hands `bytes` of the buffer back to the CPU, in `direction` (DQBUF);
-    /// returns how many bytes the mapping covered.
+    /// returns how many bytes the mapping covered; [`DataDirection::None`]
+    /// syncs nothing.
     pub(crate) fn sync_for_cpu(&self, bytes: Range<usize>, direction: DataDirection) -> usize {
+        if direction == DataDirection::None {
+            // As in `sync_for_device`.
+            return 0;
+        }
         let synced = self.sync_runs(bytes, |addr, len| {
             // SAFETY: as in `sync_for_device`.
             unsafe {

@@ -626,8 +626,8 @@ impl Capture {
         (st.queue.is_streaming() && !st.disconnected).then(|| st.queue.has_done())
     }
 
-    /// The wait queue poll() sleeps on.
-    pub(crate) fn poll_queue(&self) -> &crate::kapi::poll::PollQueue {
+    /// The condition variable poll() sleeps on.
+    pub(crate) fn poll_queue(&self) -> &crate::kapi::sync::poll::PollCondVar {
         &self.shared.poll
     }
 

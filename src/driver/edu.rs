@@ -21,11 +21,12 @@
 //! sleeps while it waits.
 
 use crate::dma_master::ToDevice;
-use crate::kapi::delay::msleep;
 use crate::kapi::device::DeviceRef;
 use crate::kapi::devres::Devres;
 use crate::kapi::log::DevLog;
 use crate::kapi::pci::Bar;
+use crate::kapi::time::delay::fsleep;
+use crate::kapi::time::{ktime_get_ns, Delta};
 use core::ops::Deref;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::new_mutex;
@@ -49,9 +50,9 @@ const BUFFER_BASE: u64 = 0x40000;
 /// Bytes of the buffer a transfer may use.
 pub(crate) const BUFFER_LEN: usize = 4095;
 /// A transfer takes about 100 ms; one that took this long never ends.
-const TRANSFER_TIMEOUT_MS: u32 = 2000;
+const TRANSFER_TIMEOUT: Delta = Delta::from_millis(2000);
 /// How often the run bit is looked at.
-const POLL_MS: u32 = 5;
+const POLL_PERIOD: Delta = Delta::from_millis(5);
 
 /// What only one transfer at a time may touch.
 struct Engine {
@@ -230,9 +231,11 @@ impl EduDma {
             bar.write64(REG_DMA_COUNT, len as u64)?;
             bar.write64(REG_DMA_COMMAND, command | COMMAND_RUN)?;
         }
-        let mut waited = 0;
+        // Counted in time, not in polls: a sleep may last longer than asked.
+        let started = ktime_get_ns();
+        let timeout_ns = TRANSFER_TIMEOUT.as_nanos().unsigned_abs();
         while self.running()? {
-            if waited >= TRANSFER_TIMEOUT_MS {
+            if ktime_get_ns().saturating_sub(started) >= timeout_ns {
                 engine.wedged = true;
                 // It may still write: no more bus mastering, so the memory
                 // it was given can go back. (Without the BAR, `edu` is
@@ -241,12 +244,12 @@ impl EduDma {
                     bar.stop_dma();
                 }
                 self.log.warn(format_args!(
-                    "edu DMA of {len} bytes to {destination:#x} did not end in {TRANSFER_TIMEOUT_MS} ms; its DMA is stopped and it is not used any more"
+                    "edu DMA of {len} bytes to {destination:#x} did not end in {} ms; its DMA is stopped and it is not used any more",
+                    TRANSFER_TIMEOUT.as_millis()
                 ));
                 return Err(EIO);
             }
-            msleep(POLL_MS);
-            waited += POLL_MS;
+            fsleep(POLL_PERIOD);
         }
         self.transfers.fetch_add(1, Ordering::Relaxed);
         Ok(())

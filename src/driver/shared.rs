@@ -5,8 +5,15 @@
 //! the state lock; the device's queue under a spinlock of its own (the
 //! engine never takes the state lock while streaming, so that the path
 //! from a buffer handed to the device to its write fence signalled waits
-//! for nothing an ioctl holds while it allocates); the wait queues; the
-//! counters and the knobs. Neither side points at the other.
+//! for nothing an ioctl holds while it allocates); the condition variables
+//! both wait on; the counters and the knobs. Neither side points at the
+//! other.
+//!
+//! The conditions DQBUF and the unpaced engine wait for are read under the
+//! device's spinlock, which their condition variables release while they
+//! sleep; so whatever changes such a condition changes it under that lock
+//! before it notifies, or a notification could come between a waiter's
+//! check and its sleep and be lost.
 
 use super::device_dma::KernelDma;
 use super::device_work::Work;
@@ -15,14 +22,14 @@ use super::inject::Inject;
 use crate::format::{FrameFormat, Interval, DEFAULT_INTERVAL};
 use crate::kapi::dma_fence::{Fence, FenceSource};
 use crate::kapi::log::DevLog;
-use crate::kapi::poll::PollQueue;
+use crate::kapi::sync::poll::{new_poll_condvar, PollCondVar};
 use crate::pattern::Pattern;
 use crate::queue::device::{DeviceQueue, Entry, Next};
 use crate::queue::{FrameDone, Queue, MAX_BUFFERS};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
-use kernel::sync::{Arc, Mutex, SpinLock};
-use kernel::{new_mutex, new_spinlock};
+use kernel::sync::{Arc, CondVar, Mutex, SpinLock};
+use kernel::{new_condvar, new_mutex, new_spinlock};
 
 /// Fences kept in each device's pool: enough for every buffer's fence to
 /// be waited on while the next is published, and for those released
@@ -119,17 +126,18 @@ pub(crate) struct Shared {
     /// Wakes DQBUF and `poll()` when a frame is finished, the stream stops
     /// or the device goes away.
     #[pin]
-    pub(crate) poll: PollQueue,
+    pub(crate) poll: PollCondVar,
     /// Wakes an unpaced engine waiting for work, and any engine that must
     /// stop.
     #[pin]
-    work: PollQueue,
+    work: CondVar,
     /// Counts the wake-ups of `poll` that were not finished frames
     /// (STREAMOFF, disconnect, a frame taken into the queue), so that a
-    /// DQBUF waiting without the state lock sees them.
+    /// DQBUF waiting without the state lock sees them. Changed under the
+    /// device's lock (see the module's doc).
     wakeups: AtomicU64,
     /// The running engine must return (set by [`super::engine::Engine`]'s
-    /// drop).
+    /// drop); set under the device's lock.
     engine_stop: AtomicBool,
     /// The frame interval, for the engine, which does not take the state
     /// lock.
@@ -182,8 +190,8 @@ impl Shared {
             ),
             device <- new_spinlock!(device, "rvcap::device"),
             fences,
-            poll <- PollQueue::new(),
-            work <- PollQueue::new(),
+            poll <- new_poll_condvar!("rvcap::poll"),
+            work <- new_condvar!("rvcap::work"),
             wakeups: AtomicU64::new(0),
             engine_stop: AtomicBool::new(false),
             interval_ns: AtomicU64::new(DEFAULT_INTERVAL.as_nanos()),
@@ -205,8 +213,11 @@ impl Shared {
     /// Wakes whoever waits for a buffer or polls, for a change they must
     /// see under the state lock.
     pub(crate) fn wake_waiters(&self) {
-        self.wakeups.fetch_add(1, Ordering::Release);
-        self.poll.wake_up();
+        {
+            let _device = self.device.lock();
+            self.wakeups.fetch_add(1, Ordering::Release);
+        }
+        self.poll.notify_all();
     }
 
     /// Sets the frame interval (under the state lock, which holds it too).
@@ -246,9 +257,10 @@ impl Shared {
         handed
     }
 
-    /// Wakes an unpaced engine waiting for work.
+    /// Wakes an unpaced engine waiting for work (handed under the device's
+    /// lock).
     pub(crate) fn wake_engine(&self) {
-        self.work.wake_up();
+        self.work.notify_all();
     }
 
     /// Moves the frames the device finished into the queue.
@@ -292,10 +304,13 @@ impl Shared {
     /// Waits (interruptibly) until a frame is finished or another wake-up
     /// comes after `seen` ([`Shared::wakeups`]); `ERESTARTSYS` on a signal.
     pub(crate) fn wait_for_done(&self, seen: u64) -> Result {
-        self.poll.wait_until(
-            || self.device.lock().has_finished() || self.wakeups.load(Ordering::Acquire) != seen,
-            None,
-        )
+        let mut device = self.device.lock();
+        while !device.has_finished() && self.wakeups.load(Ordering::Acquire) == seen {
+            if self.poll.wait_interruptible(&mut device) {
+                return Err(ERESTARTSYS);
+            }
+        }
+        Ok(())
     }
 
     /// The count of wake-ups so far, taken under the state lock before
@@ -311,8 +326,11 @@ impl Shared {
 
     /// The engine must return: tells it, and wakes it if it waits.
     pub(crate) fn stop_engine(&self) {
-        self.engine_stop.store(true, Ordering::Release);
-        self.work.wake_up();
+        {
+            let _device = self.device.lock();
+            self.engine_stop.store(true, Ordering::Release);
+        }
+        self.work.notify_all();
     }
 
     // ---- engine side (never the state lock)
@@ -331,30 +349,22 @@ impl Shared {
     /// must stop; `false` if it must stop. Held-off buffers are looked at
     /// again every jiffy: a fence's signal does not wake it.
     pub(crate) fn wait_for_work(&self) -> bool {
+        let mut device = self.device.lock();
         loop {
             if self.engine_stop.load(Ordering::Acquire) {
                 return false;
             }
-            let (ready, handed) = {
-                let mut device = self.device.lock();
-                (device.has_ready(), device.has_handed())
-            };
-            if ready {
+            if device.has_ready() {
                 return true;
             }
-            let timeout = handed.then_some(1);
             // Interruptible, so that a long wait does not count as a hung
             // task; a kthread gets no signals, so it only wakes when
             // notified or at the timeout.
-            let _ = self.work.wait_until(
-                || {
-                    self.engine_stop.load(Ordering::Acquire) || {
-                        let mut device = self.device.lock();
-                        device.has_ready() || (!handed && device.has_handed())
-                    }
-                },
-                timeout,
-            );
+            if device.has_handed() {
+                let _ = self.work.wait_interruptible_timeout(&mut device, 1);
+            } else {
+                let _ = self.work.wait_interruptible(&mut device);
+            }
         }
     }
 
@@ -387,6 +397,6 @@ impl Shared {
         if frame.error {
             self.counters.errors.fetch_add(1, Ordering::Relaxed);
         }
-        self.poll.wake_up();
+        self.poll.notify_all();
     }
 }

@@ -10,8 +10,8 @@ use crate::kapi::dma_buf_export;
 use crate::kapi::error;
 use crate::kapi::ioctl::{buffer_dmabuf_fd, plane_dmabuf_fd, BufferArg, CreateFormat};
 use crate::kapi::mm::{VmaNew, VmaNewExt as _};
-use crate::kapi::poll::{self, PollTable};
 use crate::kapi::ratelimit::ratelimit;
+use crate::kapi::sync::poll::{self, PollTable};
 use crate::kapi::uapi;
 use crate::kapi::video::{set_cstr, FileId, VideoOps};
 use crate::queue::{

@@ -33,7 +33,22 @@ use kernel::sync::Arc;
 use kernel::types::Opaque;
 
 /// Which way the bytes of a mapping or a sync travel (`enum
-/// dma_data_direction`; mainline's `kernel::dma::DataDirection`).
+/// dma_data_direction`): the kernel crate's `dma::DataDirection` on 7.3;
+/// on 6.12, whose crate has none, the same enum here.
+///
+/// `None` (`DMA_NONE`) transfers nothing: the DMA API `BUG()`s on a map
+/// or sync with it, so rvcap's mappings refuse it (`EINVAL`) and its syncs
+/// skip it.
+#[cfg(rvcap_linux_7_3)]
+pub(crate) use kernel::dma::DataDirection;
+
+/// Which way the bytes of a mapping or a sync travel (`enum
+/// dma_data_direction`), as the kernel crate's `dma::DataDirection` of 7.3.
+///
+/// `None` (`DMA_NONE`) transfers nothing: the DMA API `BUG()`s on a map
+/// or sync with it, so rvcap's mappings refuse it (`EINVAL`) and its syncs
+/// skip it.
+#[cfg(not(rvcap_linux_7_3))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub(crate) enum DataDirection {
@@ -43,19 +58,38 @@ pub(crate) enum DataDirection {
     ToDevice = bindings::dma_data_direction_DMA_TO_DEVICE,
     /// `DMA_FROM_DEVICE`.
     FromDevice = bindings::dma_data_direction_DMA_FROM_DEVICE,
+    /// `DMA_NONE`.
+    None = bindings::dma_data_direction_DMA_NONE,
 }
 
-impl DataDirection {
-    pub(crate) fn as_raw(self) -> bindings::dma_data_direction {
+/// What rvcap needs of a [`DataDirection`] beyond the kernel crate's: its
+/// value for rvcap's own bindings (the kernel crate converts only into its
+/// own `bindings`), and back from the value a dma-buf callback is given.
+pub(crate) trait DataDirectionExt: Copy {
+    /// The `enum dma_data_direction` value.
+    fn as_raw(self) -> bindings::dma_data_direction;
+
+    /// The direction of a raw `enum dma_data_direction`; `None` (the
+    /// `Option`'s) for a value that is none of the four.
+    fn from_raw(raw: bindings::dma_data_direction) -> Option<Self>;
+}
+
+impl DataDirectionExt for DataDirection {
+    fn as_raw(self) -> bindings::dma_data_direction {
+        // Both kernels' enums are `repr(u32)` with the C values as their
+        // discriminants.
         self as bindings::dma_data_direction
     }
 
-    /// The direction of a raw `enum dma_data_direction`; `None` for
-    /// `DMA_NONE` or anything else.
-    pub(super) fn from_raw(raw: bindings::dma_data_direction) -> Option<Self> {
-        [Self::Bidirectional, Self::ToDevice, Self::FromDevice]
-            .into_iter()
-            .find(|d| d.as_raw() == raw)
+    fn from_raw(raw: bindings::dma_data_direction) -> Option<Self> {
+        [
+            Self::Bidirectional,
+            Self::ToDevice,
+            Self::FromDevice,
+            Self::None,
+        ]
+        .into_iter()
+        .find(|d| d.as_raw() == raw)
     }
 }
 
@@ -377,6 +411,9 @@ impl MmapMemory {
         contiguous: bool,
         direction: DataDirection,
     ) -> Result<Self> {
+        if direction == DataDirection::None {
+            return Err(EINVAL);
+        }
         let count = size.div_ceil(PAGE_SIZE);
         let (pages, max_segment) = if contiguous {
             (Pages::alloc_contiguous(count)?, count * PAGE_SIZE)

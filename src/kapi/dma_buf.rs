@@ -17,7 +17,7 @@
 
 use super::bindings;
 use super::device::DeviceRef;
-use super::dma::{self, bump, DataDirection, DmaSegment, DmaStats};
+use super::dma::{self, bump, DataDirection, DataDirectionExt, DmaSegment, DmaStats};
 use super::dma_fence::{self, WaitList, WriteFence};
 use super::sync::aref::{ARef, AlwaysRefCounted};
 use super::types::Opaque;
@@ -243,6 +243,9 @@ unsafe impl Sync for ImportedTable {}
 impl ImportedTable {
     /// Maps `attachment` for its device, in `direction`.
     pub(crate) fn map(attachment: &Arc<Attachment>, direction: DataDirection) -> Result<Self> {
+        if direction == DataDirection::None {
+            return Err(EINVAL);
+        }
         // SAFETY: the attachment is alive (we hold it); no dma-buf lock held.
         let sgt = from_err_ptr(unsafe {
             bindings::dma_buf_map_attachment_unlocked(

@@ -113,7 +113,10 @@
 
 use super::bindings;
 use super::device::{Device, DeviceRef};
-use super::dma::{self, bump, DataDirection, DmaSegment, DmaStats, HeldPages, SgTable, UserPages};
+use super::dma::{
+    self, bump, DataDirection, DataDirectionExt, DmaSegment, DmaStats, HeldPages, SgTable,
+    UserPages,
+};
 use super::dma_buf::Attachment;
 use super::dma_fence::{self, Fence, WaitList, WriteFence};
 use super::log;
@@ -145,7 +148,8 @@ pub(crate) const CLOSE_ON_EXEC: u32 = bindings::O_CLOEXEC;
 /// `segments` are the DMA segments of a table mapped for
 /// `dev` in `dir` that stays mapped while this value is in an
 /// [`AttachState`] or in a registry's views: the attachment takes it out of
-/// both before it unmaps the table. `iommu_page` is
+/// both before it unmaps the table. `dir` is never
+/// [`DataDirection::None`] (nothing is mapped so). `iommu_page` is
 /// `dma::iommu_page(dev)`.
 struct MappedView {
     dev: DeviceRef,
@@ -287,6 +291,8 @@ impl AttachState {
             DataDirection::FromDevice | DataDirection::Bidirectional => {
                 DataDirection::Bidirectional
             }
+            // Nothing to map for: the DMA API would `BUG()` on it.
+            DataDirection::None => return Err(EINVAL),
         };
         if self.view.is_some() {
             // The core maps an attachment once at a time.
@@ -994,10 +1000,9 @@ unsafe extern "C" fn begin_cpu_access(
 ) -> c_int {
     // SAFETY: the function's contract.
     let exported = unsafe { exported(buf) };
-    let writes = matches!(
-        DataDirection::from_raw(dir),
-        Some(DataDirection::ToDevice | DataDirection::Bidirectional) | None
-    );
+    // Only a read-only bracket may overlap other readers; any other
+    // direction, `DMA_NONE` or an unknown one included, waits for them too.
+    let writes = DataDirection::from_raw(dir) != Some(DataDirection::FromDevice);
     // SAFETY: a live dma-buf (the contract).
     let resv = unsafe { (*buf).resv };
     // SAFETY: as above: its reservation object lives as long as it does.

@@ -9,7 +9,7 @@
 
 use super::bindings;
 use super::mm::VmaNew;
-use super::poll::{self, PollTable};
+use super::sync::poll::{self, PollTable};
 use super::types::Opaque;
 use super::video::{FileId, Inner, VideoOps};
 use core::marker::PhantomData;

@@ -32,14 +32,17 @@
 //!   [`video::VideoOps`] trait; [`ioctl`]: the adapter from the V4L2 core's
 //!   ioctl, file and control callbacks to its methods; [`ctrl`]: menus.
 //! - [`mm`]: the VMA of an `mmap()` of a buffer.
-//! - [`poll`]: a wait queue for `poll()`.
+//! - [`sync`]: where the kernel crate's `sync` items differ: `aref`, and
+//!   [`sync::poll`]'s `PollCondVar` (the kernel crate's own on 7.3) with
+//!   rvcap's poll table.
 //! - [`dma_buf`]: a dma-buf (refcounted, as `ARef<DmaBuf>`), an importer's
 //!   counted reference and its attachment (importing);
 //!   [`dma_buf_export`]: MMAP memory exported as dma-bufs (VIDIOC_EXPBUF).
 //! - [`dma`]: pages, scatter-gather tables, DMA mappings and the DMA
 //!   segments of a mapped table, MMAP memory, the DMA side's counters.
 //! - [`kthread`]: a kernel thread that is stopped and joined on drop;
-//!   [`delay`]: sleeping.
+//!   [`time`]: the clock, spans of time ([`time::Delta`]) and sleeps
+//!   ([`time::delay`]), the kernel crate's own on 7.3.
 //! - [`debugfs`]: directories and files, removed on drop.
 //! - [`log`]: `dev_*` messages with one rate limit per call site.
 //! - [`param`]: the module parameters (declared in `params.c`).
@@ -47,7 +50,6 @@
 pub(crate) mod bindings;
 pub(crate) mod ctrl;
 pub(crate) mod debugfs;
-pub(crate) mod delay;
 pub(crate) mod device;
 // The kernel crate's own on 7.3; on 6.12, whose crate has none, rvcap's,
 // in the same shape.
@@ -69,7 +71,6 @@ pub(crate) mod module;
 pub(crate) mod param;
 pub(crate) mod pci;
 pub(crate) mod platform;
-pub(crate) mod poll;
 pub(crate) mod ratelimit;
 #[cfg(not(rvcap_linux_7_3))]
 pub(crate) mod revocable;

@@ -2,7 +2,11 @@
 
 //! The `kernel` crate's `sync` items whose place differs between the
 //! kernels: [`aref`] is `kernel::sync::aref` on 7.3 and part of
-//! `kernel::types` on 6.12.
+//! `kernel::types` on 6.12; [`poll`] is `kernel::sync::poll`'s
+//! `PollCondVar` on 7.3 and the same shape on 6.12, with rvcap's
+//! `PollTable`.
+
+pub(crate) mod poll;
 
 /// Reference-counted C objects: [`ARef`](aref::ARef) and
 /// [`AlwaysRefCounted`](aref::AlwaysRefCounted).

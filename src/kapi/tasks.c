@@ -1,12 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Tasks: the engine's kernel thread (src/kapi/kthread.rs) and a wait on a
- * wait queue (src/kapi/poll.rs).
+ * Tasks: the engine's kernel thread (src/kapi/kthread.rs).
  */
 
 #include <linux/kthread.h>
 #include <linux/sched.h>
-#include <linux/wait.h>
 
 #include "rvcap_helpers.h"
 
@@ -34,15 +32,4 @@ void rvcap_kthread_wait_for_stop(void)
 		schedule();
 	}
 	__set_current_state(TASK_RUNNING);
-}
-
-/*
- * wait_event_interruptible_timeout() on *@wq until @cond(@data). In C: the
- * wait is a macro that re-evaluates its condition, here a Rust callback.
- */
-long rvcap_wait_event_interruptible_timeout(struct wait_queue_head *wq,
-					    bool (*cond)(void *data),
-					    void *data, long timeout)
-{
-	return wait_event_interruptible_timeout(*wq, cond(data), timeout);
 }

@@ -32,6 +32,7 @@
 #include "rcu.c"
 #include "scatterlist.c"
 #include "spinlock.c"
+#include "time.c"
 #include "v4l2.c"
 #include "vmalloc.c"
 #include "wait.c"
