@@ -180,6 +180,7 @@ int rvcap_devm_add_action(struct device *dev, void (*action)(void *),
 			  void *data);
 int rvcap_devm_remove_action_nowarn(struct device *dev,
 				    void (*action)(void *), void *data);
+bool rvcap_pci_bar_is_mem(struct pci_dev *pdev, unsigned int bar);
 void __iomem *rvcap_pci_iomap_region(struct pci_dev *pdev, int bar,
 				     const char *name, size_t *len);
 void rvcap_pci_iounmap_region(struct pci_dev *pdev, int bar,

@@ -89,7 +89,7 @@ static EDU_IDS: pci::IdArray<2> = pci::IdArray::new(&[(0x1234, 0x11e8)]);
 const EDU_DMA_BITS: u32 = 28;
 
 /// The BAR of its registers.
-const EDU_BAR: u8 = 0;
+const EDU_BAR: u32 = 0;
 
 /// The DMA master the capture devices use, if one was bound: their buffers
 /// are mapped for it (with an IOMMU, every DMA address is an IOVA), and its
@@ -263,7 +263,7 @@ impl pci::Driver for EduDriver {
     const ID_TABLE: &'static dyn pci::IdTable = &EDU_IDS;
 
     fn probe(pdev: &pci::ProbingDevice, context: &EduContext) -> Result<Self::Data> {
-        pdev.enable_bus_master()?;
+        let master = pdev.enable_bus_master()?;
         pdev.set_dma_mask_and_coherent(EDU_DMA_BITS)?;
         pdev.set_dma_max_seg_size(DMA_MAX_SEGMENT);
         // One DMA master at a time: a second `edu` would take the capture
@@ -276,7 +276,8 @@ impl pci::Driver for EduDriver {
             );
             return Err(EBUSY);
         }
-        let edu = EduDma::new(pdev.device_ref(), pdev.iomap_region(EDU_BAR, Self::NAME)?)?;
+        let bar = pdev.iomap_region(EDU_BAR, Self::NAME)?;
+        let edu = EduDma::new(pdev.device_ref(), bar, master)?;
         let bound = KBox::new(BoundMaster(context.master.clone()), GFP_KERNEL)?;
         *context.master.lock() = Some(edu);
         // Capture devices unbound when an earlier `edu` went come back now,

@@ -13,7 +13,7 @@
 //! must stay inside the device's buffer (QEMU 7.2 aborts otherwise; one of
 //! 4096 bytes aborts too, so at most 4095).
 //!
-//! The BAR is bound to the device's binding ([`Devres`]): when `edu`
+//! The BAR is bound to the device's binding ([`DevresBar`]): when `edu`
 //! unbinds it is unmapped and released even if an [`EduDma`] is still
 //! held, and every access after fails with `ENXIO`, so a transfer then
 //! fails (the frame it was for is an error frame). Each access takes the
@@ -23,8 +23,9 @@
 use crate::dma_master::ToDevice;
 use crate::kapi::device::DeviceRef;
 use crate::kapi::devres::Devres;
+use crate::kapi::io::Io;
 use crate::kapi::log::DevLog;
-use crate::kapi::pci::Bar;
+use crate::kapi::pci::{Bar, BusMaster, DevresBar};
 use crate::kapi::time::delay::fsleep;
 use crate::kapi::time::{ktime_get_ns, Delta};
 use core::ops::Deref;
@@ -69,7 +70,9 @@ struct Engine {
 pub(crate) struct EduDma {
     dev: DeviceRef,
     /// BAR 0, the registers, until `edu` unbinds.
-    bar: Devres<Bar>,
+    bar: DevresBar,
+    /// What stops its DMA, until `edu` unbinds.
+    master: Devres<BusMaster>,
     log: DevLog,
     #[pin]
     engine: Mutex<Engine>,
@@ -81,13 +84,19 @@ pub(crate) struct EduDma {
 }
 
 impl EduDma {
-    /// The DMA engine of the `edu` device `dev`, whose BAR 0 is `bar`.
-    pub(crate) fn new(dev: DeviceRef, bar: Devres<Bar>) -> Result<Arc<Self>> {
+    /// The DMA engine of the `edu` device `dev`, whose BAR 0 is `bar`,
+    /// made a bus master as `master`.
+    pub(crate) fn new(
+        dev: DeviceRef,
+        bar: DevresBar,
+        master: Devres<BusMaster>,
+    ) -> Result<Arc<Self>> {
         let log = DevLog::new(dev.clone());
         Arc::pin_init(
             pin_init!(Self {
                 dev,
                 bar,
+                master,
                 log,
                 engine <- new_mutex!(Engine { loaded: 0, wedged: false }, "rvcap::edu"),
                 next_content: AtomicU64::new(1),
@@ -190,13 +199,13 @@ impl EduDma {
 
     /// The registers for one access (or a few that must not sleep in
     /// between), or `ENXIO` once `edu` has unbound.
-    fn registers(&self) -> Result<impl Deref<Target = Bar> + '_> {
+    fn registers(&self) -> Result<impl Deref<Target = Bar<'_>> + '_> {
         self.bar.try_access().ok_or(ENXIO)
     }
 
     /// Whether a transfer is running.
     fn running(&self) -> Result<bool> {
-        Ok(self.registers()?.read64(REG_DMA_COMMAND)? & COMMAND_RUN != 0)
+        Ok(self.registers()?.try_read64(REG_DMA_COMMAND)? & COMMAND_RUN != 0)
     }
 
     /// Runs one transfer and waits for its end, uninterruptibly: the memory
@@ -226,10 +235,10 @@ impl EduDma {
         }
         {
             let bar = self.registers()?;
-            bar.write64(REG_DMA_SOURCE, source)?;
-            bar.write64(REG_DMA_DESTINATION, destination)?;
-            bar.write64(REG_DMA_COUNT, len as u64)?;
-            bar.write64(REG_DMA_COMMAND, command | COMMAND_RUN)?;
+            bar.try_write64(source, REG_DMA_SOURCE)?;
+            bar.try_write64(destination, REG_DMA_DESTINATION)?;
+            bar.try_write64(len as u64, REG_DMA_COUNT)?;
+            bar.try_write64(command | COMMAND_RUN, REG_DMA_COMMAND)?;
         }
         // Counted in time, not in polls: a sleep may last longer than asked.
         let started = ktime_get_ns();
@@ -238,10 +247,10 @@ impl EduDma {
             if ktime_get_ns().saturating_sub(started) >= timeout_ns {
                 engine.wedged = true;
                 // It may still write: no more bus mastering, so the memory
-                // it was given can go back. (Without the BAR, `edu` is
-                // unbinding, which clears it.)
-                if let Ok(bar) = self.registers() {
-                    bar.stop_dma();
+                // it was given can go back. (Without its `BusMaster`,
+                // `edu` is unbinding, which clears the bit.)
+                if let Some(master) = self.master.try_access() {
+                    master.stop_dma();
                 }
                 self.log.warn(format_args!(
                     "edu DMA of {len} bytes to {destination:#x} did not end in {} ms; its DMA is stopped and it is not used any more",

@@ -3,8 +3,9 @@
  * A device's life with its driver: the DMA mask probe sets
  * (src/kapi/driver.rs), the driver core's view of its binding for device
  * links (src/kapi/driver.rs), device-managed actions its owner may remove
- * (src/kapi/devres.rs, for 6.12), a PCI memory BAR's reservation and
- * mapping (src/kapi/pci.rs) and video node registration
+ * (src/kapi/devres.rs, for 6.12), whether a PCI BAR is memory
+ * (src/kapi/pci.rs), a PCI memory BAR's reservation and mapping
+ * (src/kapi/pci/io.rs, for 6.12) and video node registration
  * (src/kapi/video.rs).
  */
 
@@ -95,18 +96,33 @@ int rvcap_devm_remove_action_nowarn(struct device *dev,
 }
 
 /*
+ * Whether @bar is a standard BAR of @pdev that exists and is memory: what
+ * 64-bit MMIO accessors (readq) can reach. The kernel crate's
+ * pci::Device::iomap_region (7.3) maps an I/O-port BAR too, whose cookie
+ * readq() cannot be given. In C: the BAR's flags and length are macros
+ * over struct pci_dev.
+ */
+bool rvcap_pci_bar_is_mem(struct pci_dev *pdev, unsigned int bar)
+{
+	return bar < PCI_STD_NUM_BARS &&
+	       (pci_resource_flags(pdev, bar) & IORESOURCE_MEM) &&
+	       pci_resource_len(pdev, bar);
+}
+
+/*
  * Memory BAR @bar of @pdev reserved for @name and mapped for MMIO, its
- * length in *@len, until rvcap_pci_iounmap_region(); an error pointer (never
- * NULL) if there is no such BAR or it is not memory (an I/O-port BAR's
- * cookie cannot be read with readq()): -ENODEV; if another owner has
- * reserved it: -EBUSY (logged, as pci_request_region() does); if it cannot
- * be mapped: -ENOMEM. The reservation is pci_request_region()'s for a
- * memory BAR, made directly: on 6.12, after pcim_enable_device() (rvcap's
- * probe), pci_request_region() is a deprecated "hybrid" that also makes it
- * device-managed, so the same call would mean different things on 6.12
- * and 7.3; request_mem_region() is released exactly when the Rust Bar
- * says, on both. In C: the BAR's flags, start and length are macros over
- * struct pci_dev, and request_mem_region() is a macro.
+ * length in *@len, until rvcap_pci_iounmap_region(); for 6.12's Bar (7.3's
+ * is the kernel crate's). An error pointer (never NULL) if there is no
+ * such BAR or it is not memory (rvcap_pci_bar_is_mem()): -ENODEV; if
+ * another owner has reserved it: -EBUSY (logged, as pci_request_region()
+ * does); if it cannot be mapped: -ENOMEM. The reservation is
+ * pci_request_region()'s for a memory BAR, made directly: on 6.12, after
+ * pcim_enable_device() (rvcap's probe), pci_request_region() is a
+ * deprecated "hybrid" that also makes it device-managed;
+ * request_mem_region() is released exactly when the Rust Bar says. (7.3's
+ * pci_request_region() is managed no more, which is what lets its kernel
+ * crate's Bar release it in its drop.) In C: request_mem_region() is a
+ * macro.
  */
 void __iomem *rvcap_pci_iomap_region(struct pci_dev *pdev, int bar,
 				     const char *name, size_t *len)
@@ -114,9 +130,7 @@ void __iomem *rvcap_pci_iomap_region(struct pci_dev *pdev, int bar,
 	void __iomem *addr;
 
 	*len = 0;
-	if (bar < 0 || bar >= PCI_STD_NUM_BARS ||
-	    !(pci_resource_flags(pdev, bar) & IORESOURCE_MEM) ||
-	    !pci_resource_len(pdev, bar))
+	if (bar < 0 || !rvcap_pci_bar_is_mem(pdev, bar))
 		return IOMEM_ERR_PTR(-ENODEV);
 	if (!request_mem_region(pci_resource_start(pdev, bar),
 				pci_resource_len(pdev, bar), name)) {

@@ -14,8 +14,10 @@
 //! `kernel::platform`, [`debugfs`] for `kernel::debugfs`, [`video`] for a
 //! future `kernel::media`. Where 7.3's crate has one whose shape fits
 //! rvcap's drivers, 7.3 uses it and 6.12 gets the same shape here:
-//! [`devres`], [`mm::VmaNew`], and `scatterlist::SGTable` for walking a
-//! mapped table's DMA segments ([`dma`]).
+//! [`devres`], [`io`]'s register accessors and [`pci`]'s memory BAR
+//! (`pci::Bar` in a `pci::DevresBar`), [`mm::VmaNew`], and
+//! `scatterlist::SGTable` for walking a mapped table's DMA segments
+//! ([`dma`]).
 //!
 //! - [`bindings`]: the raw bindgen output for the C API beyond the `kernel`
 //!   crate and for rvcap's C: the forwarders for static inline functions
@@ -24,7 +26,8 @@
 //! - [`device`]: `struct device` and its reference count, and a device
 //!   bound to a driver.
 //! - [`platform`]: platform device and driver registration; [`pci`]: PCI
-//!   driver registration and memory BARs; [`driver`]: what both share.
+//!   driver registration, memory BARs and stopping a device's DMA;
+//!   [`driver`]: what both share; [`io`]: register accessors (a BAR's).
 //! - [`devres`]: `Devres`, a resource revoked (dropped) when its device
 //!   unbinds: the `kernel` crate's on 7.3; on 6.12 rvcap's, on a
 //!   device-managed action and `revocable::Revocable` (RCU).
@@ -63,6 +66,11 @@ pub(crate) mod dma_buf_export;
 pub(crate) mod dma_fence;
 pub(crate) mod driver;
 pub(crate) mod error;
+// As `devres`: the kernel crate's on 7.3, rvcap's in the same shape on 6.12.
+#[cfg(rvcap_linux_7_3)]
+pub(crate) use kernel::io;
+#[cfg(not(rvcap_linux_7_3))]
+pub(crate) mod io;
 pub(crate) mod ioctl;
 pub(crate) mod kthread;
 pub(crate) mod log;

@@ -2,10 +2,14 @@
 
 //! PCI drivers: [`Registration`] (the generic [`driver::Registration`]
 //! with this bus's [`Adapter`]) registers a [`Driver`] for the devices of
-//! its ID table; `probe` gets the device enabled as a bus master, its
-//! memory BARs reserved and mapped for as long as it stays bound ([`Bar`],
-//! in a [`Devres`]), and returns the data the device keeps while bound (its
-//! driver data, given back to `remove`). Unregisters on drop.
+//! its ID table; `probe` gets the device enabled as a bus master (with a
+//! [`BusMaster`] to stop its DMA), its memory BARs reserved and mapped for
+//! as long as it stays bound ([`Bar`], in a [`DevresBar`]), and returns the
+//! data the device keeps while bound (its driver data, given back to
+//! `remove`). Unregisters on drop.
+//!
+//! [`Bar`] and [`DevresBar`] are the kernel crate's on 7.3; 6.12's crate
+//! has none, and `pci/io.rs` makes the same shape for it.
 
 use super::bindings;
 use super::device::{Device, DeviceRef};
@@ -13,11 +17,18 @@ use super::devres::Devres;
 use super::driver::{self, Probing};
 use super::str::CStr;
 use core::marker::PhantomData;
-use core::ptr::NonNull;
-use kernel::error::{from_err_ptr, to_result};
-use kernel::ffi::{c_int, c_void};
+use kernel::error::to_result;
+use kernel::ffi::c_int;
 use kernel::prelude::*;
 use kernel::types::{ForeignOwnable, Opaque};
+
+#[cfg(not(rvcap_linux_7_3))]
+mod io;
+
+#[cfg(not(rvcap_linux_7_3))]
+pub(crate) use self::io::{Bar, DevresBar};
+#[cfg(rvcap_linux_7_3)]
+pub(crate) use kernel::pci::{Bar, DevresBar};
 
 /// A PCI device being probed.
 ///
@@ -35,24 +46,64 @@ impl ProbingDevice {
 
     /// Enables the device and makes it a bus master (it may start DMA).
     /// Undone when the driver unbinds (managed: `pcim_enable_device`).
-    pub(crate) fn enable_bus_master(&self) -> Result {
+    /// What it returns stops the device's DMA until then.
+    pub(crate) fn enable_bus_master(&self) -> Result<Devres<BusMaster>> {
         // SAFETY: the device is being probed by us (type invariant).
         to_result(unsafe { bindings::pcim_enable_device(self.raw()) })?;
         // SAFETY: as above; the device is enabled.
         unsafe { bindings::pci_set_master(self.raw()) };
-        Ok(())
+        // INVARIANT: straight into a `Devres` of the device being probed.
+        Devres::new(
+            self.bound_device(),
+            BusMaster {
+                pdev: self.raw(),
+                _dev: self.device_ref(),
+            },
+        )
     }
 
     /// Reserves memory BAR `bar` for `name` (the driver: the owner
     /// `/proc/iomem` shows) and maps it for MMIO, for no longer than the
     /// device stays bound: the mapping and the reservation go when the
-    /// returned [`Devres`] is dropped or the device unbinds, whichever
+    /// returned [`DevresBar`] is dropped or the device unbinds, whichever
     /// comes first, and after the unbind every access through it fails.
-    /// As the kernel crate's `pci::Device::iomap_region` followed by
-    /// `Bar::into_devres` (7.3).
-    pub(crate) fn iomap_region(&self, bar: u8, name: &'static CStr) -> Result<Devres<Bar>> {
-        let bar = Bar::new(self, bar, name)?;
-        Devres::new(self.bound_device(), bar)
+    /// `ENODEV` unless the BAR exists and is memory. The kernel crate's
+    /// `pci::Device::iomap_region` followed by `Bar::into_devres`.
+    #[cfg(rvcap_linux_7_3)]
+    pub(crate) fn iomap_region(&self, bar: u32, name: &'static CStr) -> Result<DevresBar> {
+        // The kernel crate maps an I/O-port BAR too, whose cookie its
+        // 64-bit MMIO accessors (`readq`) must not be given.
+        // SAFETY: the device is being probed by us (type invariant), so
+        // its resources are assigned; the helper only reads them.
+        if !unsafe { bindings::rvcap_pci_bar_is_mem(self.raw(), bar) } {
+            return Err(ENODEV);
+        }
+        self.pci_device()?.iomap_region(bar, name)?.into_devres()
+    }
+
+    /// Reserves memory BAR `bar` for `name` (the driver: the owner
+    /// `/proc/iomem` shows) and maps it for MMIO, for no longer than the
+    /// device stays bound: the mapping and the reservation go when the
+    /// returned [`DevresBar`] is dropped or the device unbinds, whichever
+    /// comes first, and after the unbind every access through it fails.
+    /// `ENODEV` unless the BAR exists and is memory. As 7.3's kernel
+    /// crate's `pci::Device::iomap_region` followed by `Bar::into_devres`.
+    #[cfg(not(rvcap_linux_7_3))]
+    pub(crate) fn iomap_region(&self, bar: u32, name: &'static CStr) -> Result<DevresBar> {
+        DevresBar::new(self.bound_device(), Bar::new(self, bar, name)?)
+    }
+
+    /// The device as the kernel crate's bound PCI device, for the
+    /// probe: what its `iomap_region` is a method of. Public API only: the
+    /// crate's `device::Device<Bound>` that `bound_device` makes (with the
+    /// crate's public `Device::from_raw`, for the probe, which is a bound
+    /// scope), converted by the crate's safe `TryFrom` (which checks the
+    /// bus). That conversion does not tie its result's lifetime to its
+    /// argument's (the impl's two elided lifetimes are independent); this
+    /// signature ties it to `&self`'s.
+    #[cfg(rvcap_linux_7_3)]
+    fn pci_device(&self) -> Result<&kernel::pci::Device<kernel::device::Bound>> {
+        <&kernel::pci::Device<kernel::device::Bound>>::try_from(self.bound_device())
     }
 }
 
@@ -67,111 +118,41 @@ unsafe impl Probing for ProbingDevice {
     }
 }
 
-/// A PCI memory BAR reserved for its driver and mapped for MMIO; unmapped,
-/// then released, on drop. Only handed out inside a [`Devres`] of its
-/// device ([`ProbingDevice::iomap_region`]), so it lives no longer than
-/// the binding: the driver reaches it through [`Devres::try_access`].
-/// Accesses are bounds-checked 64-bit register reads and writes.
-///
-/// The kernel crate's `pci::Bar` (7.3) is not used: it borrows its bound
-/// device (`Bar<'a>`), so a driver can keep it only as the
-/// lifetime-erasing `DevresLt` with `Io`'s accessors, which 6.12 has no
-/// counterpart of, and it does not give the device back for
-/// [`Bar::stop_dma`]. Its `Devres` is used (`kapi::devres`).
+/// A PCI device that its driver made a bus master, to stop its DMA with.
+/// Only handed out inside a [`Devres`] of its device
+/// ([`ProbingDevice::enable_bus_master`]), so it lives no longer than the
+/// binding. Apart from the [`Bar`] because the kernel crate's `Bar` (7.3)
+/// gives no way back to its device, and its `pci::Device` has no
+/// `clear_master` and keeps its `struct pci_dev` to itself.
 ///
 /// # Invariants
 ///
-/// `base` is the mapping of the `len` bytes of memory BAR `num` of `pdev`,
-/// which is reserved (`rvcap_pci_iomap_region`), both undone once, in
-/// `drop`; `_dev` (the device embedded in `pdev`) keeps `pdev` alive. A
-/// `Bar` is made only by [`ProbingDevice::iomap_region`], straight into a
-/// `Devres` of `pdev`'s device, so it is reached only while that device is
-/// bound to the driver that made it.
-pub(crate) struct Bar {
+/// `pdev` is the PCI device that `_dev` (the device embedded in it) keeps
+/// alive. A `BusMaster` is made only by
+/// [`ProbingDevice::enable_bus_master`], straight into a `Devres` of
+/// `pdev`'s device, so it is reached only while that device is bound to
+/// the driver that made it.
+pub(crate) struct BusMaster {
     pdev: *mut bindings::pci_dev,
     _dev: DeviceRef,
-    base: NonNull<c_void>,
-    len: usize,
-    num: c_int,
 }
 
-// SAFETY: MMIO accessors may be used from any thread; the pointers are only
-// passed to them and to the C that undoes the mapping.
-unsafe impl Send for Bar {}
-// SAFETY: as for `Send`: register accesses through a shared reference are
-// what the device serialises (the caller orders them, as with any device).
-unsafe impl Sync for Bar {}
+// SAFETY: `pdev` is only passed to `pci_clear_master`, which may be called
+// from any thread.
+unsafe impl Send for BusMaster {}
+// SAFETY: as for `Send`: `stop_dma` through a shared reference only clears
+// the bus-master bit of the device's command register (each config access
+// under the PCI core's lock); concurrent calls clear the same bit.
+unsafe impl Sync for BusMaster {}
 
-impl Bar {
-    /// Reserves and maps BAR `num` of the device being probed.
-    fn new(pdev: &ProbingDevice, num: u8, name: &'static CStr) -> Result<Self> {
-        let num = c_int::from(num);
-        let mut len = 0;
-        // SAFETY: the device is being probed by us (type invariant of
-        // `ProbingDevice`), so its resources are assigned; the helper
-        // checks that BAR `num` exists and is memory; `name` is 'static,
-        // as the reservation keeps it.
-        let base = unsafe {
-            bindings::rvcap_pci_iomap_region(pdev.raw(), num, name.as_char_ptr(), &mut len)
-        };
-        // An error pointer or a mapping, never NULL.
-        let base = NonNull::new(from_err_ptr(base)?).ok_or(ENOMEM)?;
-        // INVARIANT: `base` maps the `len` bytes of BAR `num`, reserved; we
-        // hold a reference to the device, so `pdev` stays valid.
-        Ok(Self {
-            pdev: pdev.raw(),
-            _dev: pdev.device_ref(),
-            base,
-            len,
-            num,
-        })
-    }
-
-    /// The address of the 8-byte register at `offset`, if it is in the BAR.
-    fn register(&self, offset: usize) -> Result<*mut c_void> {
-        if offset % 8 != 0
-            || offset
-                .checked_add(8)
-                .filter(|&end| end <= self.len)
-                .is_none()
-        {
-            return Err(EINVAL);
-        }
-        // In bounds (checked above) of the mapping (type invariant).
-        Ok(self.base.as_ptr().wrapping_byte_add(offset))
-    }
-
-    /// Reads the 64-bit register at `offset`.
-    pub(crate) fn read64(&self, offset: usize) -> Result<u64> {
-        let reg = self.register(offset)?;
-        // SAFETY: `reg` is an aligned register inside the mapped BAR.
-        Ok(unsafe { bindings::rvcap_mmio_read64(reg) })
-    }
-
+impl BusMaster {
     /// Stops the device's DMA (clears its bus-master bit): for a device
     /// that does not finish a transfer, which may still write somewhere.
     pub(crate) fn stop_dma(&self) {
         // SAFETY: `pdev` is alive (type invariant), and bound to the driver
-        // that mapped this BAR (a `Bar` is only reached through its
-        // `Devres`); clearing the bus-master bit only stops the device.
+        // that made it a bus master (a `BusMaster` is only reached through
+        // its `Devres`); clearing the bus-master bit only stops the device.
         unsafe { bindings::rvcap_pci_clear_master(self.pdev) };
-    }
-
-    /// Writes the 64-bit register at `offset`.
-    pub(crate) fn write64(&self, offset: usize, value: u64) -> Result {
-        let reg = self.register(offset)?;
-        // SAFETY: `reg` is an aligned register inside the mapped BAR.
-        unsafe { bindings::rvcap_mmio_write64(value, reg) };
-        Ok(())
-    }
-}
-
-impl Drop for Bar {
-    fn drop(&mut self) {
-        // SAFETY: BAR `num` of `pdev`, which is alive, mapped at `base` and
-        // reserved, undone once, here (type invariant). No access is left:
-        // they go through `&self`.
-        unsafe { bindings::rvcap_pci_iounmap_region(self.pdev, self.num, self.base.as_ptr()) };
     }
 }
 
