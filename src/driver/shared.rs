@@ -137,7 +137,8 @@ pub(crate) struct Shared {
     /// device's lock (see the module's doc).
     wakeups: AtomicU64,
     /// The running engine must return (set by [`super::engine::Engine`]'s
-    /// drop); set under the device's lock.
+    /// drop, under the device's lock; cleared before an engine starts,
+    /// when none waits).
     engine_stop: AtomicBool,
     /// The frame interval, for the engine, which does not take the state
     /// lock.
@@ -358,8 +359,10 @@ impl Shared {
                 return true;
             }
             // Interruptible, so that a long wait does not count as a hung
-            // task; a kthread gets no signals, so it only wakes when
-            // notified or at the timeout.
+            // task; a kthread gets no signals (it allows none), so it only
+            // wakes when notified, at the timeout, or spuriously by
+            // `kthread_stop`, which `Engine`'s drop calls only after
+            // `stop_engine`.
             if device.has_handed() {
                 let _ = self.work.wait_interruptible_timeout(&mut device, 1);
             } else {

@@ -74,6 +74,15 @@ pub(crate) trait DataDirectionExt: Copy {
     fn from_raw(raw: bindings::dma_data_direction) -> Option<Self>;
 }
 
+// `as_raw` casts: on 7.3 the kernel crate's discriminants come from its own
+// bindings, which must agree with rvcap's.
+const _: () = {
+    assert!(DataDirection::Bidirectional as u32 == bindings::dma_data_direction_DMA_BIDIRECTIONAL);
+    assert!(DataDirection::ToDevice as u32 == bindings::dma_data_direction_DMA_TO_DEVICE);
+    assert!(DataDirection::FromDevice as u32 == bindings::dma_data_direction_DMA_FROM_DEVICE);
+    assert!(DataDirection::None as u32 == bindings::dma_data_direction_DMA_NONE);
+};
+
 impl DataDirectionExt for DataDirection {
     fn as_raw(self) -> bindings::dma_data_direction {
         // Both kernels' enums are `repr(u32)` with the C values as their

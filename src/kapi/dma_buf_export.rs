@@ -1000,8 +1000,9 @@ unsafe extern "C" fn begin_cpu_access(
 ) -> c_int {
     // SAFETY: the function's contract.
     let exported = unsafe { exported(buf) };
-    // Only a read-only bracket may overlap other readers; any other
-    // direction, `DMA_NONE` or an unknown one included, waits for them too.
+    // Only a read-only bracket (`Some(FromDevice)`) may overlap other
+    // readers; any other direction, `DMA_NONE` (`Some(None)`) or a value
+    // that is no direction (`None`) included, waits for them too.
     let writes = DataDirection::from_raw(dir) != Some(DataDirection::FromDevice);
     // SAFETY: a live dma-buf (the contract).
     let resv = unsafe { (*buf).resv };

@@ -55,9 +55,16 @@ impl Delta {
         self.nanos
     }
 
-    /// The span in microseconds, rounded up.
+    /// The span in microseconds, rounded up. As mainline's: `(n - 1) / d +
+    /// 1` for a positive span, since `(n + d - 1) / d` would overflow near
+    /// `i64::MAX`; division already rounds a negative one up.
     pub(crate) fn as_micros_ceil(self) -> i64 {
-        self.nanos.saturating_add(999) / 1_000
+        let (n, add) = if self.nanos > 0 {
+            (self.nanos - 1, 1)
+        } else {
+            (self.nanos, 0)
+        };
+        n / 1_000 + add
     }
 
     /// The span in milliseconds, rounded down.

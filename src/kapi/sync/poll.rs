@@ -27,9 +27,9 @@ pub(crate) use v6_12::{new_poll_condvar, PollCondVar};
 #[cfg(not(rvcap_linux_7_3))]
 mod v6_12 {
     use crate::kapi::bindings;
-    use core::ops::Deref;
     use kernel::prelude::*;
     use kernel::str::CStr;
+    use kernel::sync::lock::{Backend, Guard};
     use kernel::sync::{CondVar, LockClassKey};
     use kernel::types::Opaque;
 
@@ -46,12 +46,13 @@ mod v6_12 {
     pub(crate) use new_poll_condvar;
 
     /// A [`CondVar`] that `poll()` callers sleep on too, as 7.3's
-    /// `kernel::sync::poll::PollCondVar`: waits go through the `CondVar`
-    /// (`Deref`); [`PollCondVar::notify_all`] wakes its waiters and the
+    /// `kernel::sync::poll::PollCondVar`, with the part of its (`Deref`ed
+    /// `CondVar`'s) methods rvcap uses: [`PollCondVar::wait_interruptible`]
+    /// and [`PollCondVar::notify_all`], which wakes its waiters and the
     /// `poll()` callers. 6.12's `CondVar` keeps its wait queue to itself,
-    /// so `poll()` sleeps on a second one here. rvcap notifies with
-    /// `notify_all` only (a `notify_one` through `Deref` would not wake
-    /// `poll()` callers).
+    /// so `poll()` sleeps on a second one here; that is why there is no
+    /// `Deref` to the `CondVar`: its `notify_one` would miss `poll()`
+    /// callers here and not on 7.3.
     ///
     /// Dropping it detaches every epoll waiter first (`wake_up_pollfree`)
     /// and waits an RCU grace period, as mainline's, so epoll sets that
@@ -87,6 +88,18 @@ mod v6_12 {
             })
         }
 
+        /// Releases the lock `guard` holds and sleeps (interruptibly) until
+        /// notified, then takes the lock again; `true` if a signal is
+        /// pending. As `CondVar::wait_interruptible`: it may also wake
+        /// spuriously.
+        #[must_use = "wait_interruptible returns if a signal is pending, so the caller must check the return value"]
+        pub(crate) fn wait_interruptible<T: ?Sized, B: Backend>(
+            &self,
+            guard: &mut Guard<'_, T, B>,
+        ) -> bool {
+            self.inner.wait_interruptible(guard)
+        }
+
         /// Wakes every waiter and every `poll()` caller sleeping on it.
         pub(crate) fn notify_all(&self) {
             self.inner.notify_all();
@@ -106,15 +119,6 @@ mod v6_12 {
     // SAFETY: as for `Send`; `&PollCondVar` only waits, notifies or
     // registers.
     unsafe impl Sync for PollCondVar {}
-
-    // Make the `CondVar` methods callable on `PollCondVar`, as mainline.
-    impl Deref for PollCondVar {
-        type Target = CondVar;
-
-        fn deref(&self) -> &CondVar {
-            &self.inner
-        }
-    }
 
     #[pinned_drop]
     impl PinnedDrop for PollCondVar {
@@ -173,11 +177,14 @@ impl PollTable<'_> {
             // (type invariant).
             let table = unsafe { kernel::sync::poll::PollTable::from_raw(self.pt.cast()) };
             // SAFETY: `file` is the open file being polled, so valid with a
-            // positive count during the call (type invariant); as for the
-            // kernel crate's own file callbacks (`miscdevice`), no
-            // `fdget_pos` region of this thread is active in `poll()`, and
-            // the reference only serves `register_wait`, which reads
-            // nothing of the file's position.
+            // positive count during the call (type invariant). `File`'s
+            // other condition (every active `fdget_pos` took `f_pos_lock`)
+            // need not hold for a character device, whose `read()` on
+            // another thread never takes it; what it protects is the file
+            // position, and this reference stays inside this call, where
+            // `register_wait` only takes its pointer (`as_ptr`) for
+            // `poll_wait`. The kernel crate's own file callbacks
+            // (`miscdevice`) make the same use of it.
             let file = unsafe { kernel::fs::File::from_raw_file(self.file.cast_const().cast()) };
             table.register_wait(file, cv);
         }

@@ -18,9 +18,10 @@ pub(crate) fn fsleep(delta: Delta) {
     } else {
         MAX_DELTA
     };
-    // The range above makes the microseconds fit.
-    let micros = c_ulong::try_from(delta.as_micros_ceil()).unwrap_or(c_ulong::MAX);
     // SAFETY: `fsleep` may be called with any duration from process
     // context, which is the function's contract.
-    unsafe { bindings::rvcap_fsleep(micros) };
+    unsafe {
+        // In `[0, i32::MAX]` microseconds (above), so the cast is exact.
+        bindings::rvcap_fsleep(delta.as_micros_ceil() as c_ulong)
+    };
 }
