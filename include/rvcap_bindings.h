@@ -12,6 +12,7 @@
 #include <linux/dma-resv.h>
 #include <linux/dma-mapping.h>
 #include <linux/eventpoll.h>
+#include <linux/kstrtox.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/pci.h>

@@ -53,16 +53,12 @@ void rvcap_wmb(void);
 /* completion.c */
 void rvcap_init_completion(struct completion *x);
 
-/* debugfs.c */
+/* debugfs.c (6.12) */
 struct dentry *rvcap_debugfs_create_dir(const char *name,
 					struct dentry *parent);
 struct dentry *rvcap_debugfs_create_file(const char *name, umode_t mode,
 					 struct dentry *parent, void *data,
 					 const struct file_operations *fops);
-void rvcap_debugfs_create_u32(const char *name, umode_t mode,
-			      struct dentry *parent, u32 *value);
-void rvcap_debugfs_create_bool(const char *name, umode_t mode,
-			       struct dentry *parent, bool *value);
 void rvcap_debugfs_remove(struct dentry *dentry);
 
 /* device.c */

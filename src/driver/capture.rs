@@ -34,7 +34,8 @@ use super::inject::Inject;
 use super::shared::{Shared, State, POOLED_FENCES};
 use crate::dma_master::Mapping;
 use crate::format::{self, FrameFormat, Interval};
-use crate::kapi::debugfs::{self, SeqWriter, Show};
+use crate::kapi::debugfs::{self, ScopedDir};
+use crate::kapi::debugfs_knobs::KnobFiles;
 use crate::kapi::device::DeviceRef;
 use crate::kapi::dma_buf_export;
 use crate::kapi::dma_fence::FenceSource;
@@ -47,7 +48,8 @@ use crate::pattern::Pattern;
 use crate::queue::{
     self, Allocated, BufferInfo, BufferRequest, Errno, Memory, OwnerId, Policy, QueueRequest,
 };
-use core::fmt::{self, Write};
+use core::convert::Infallible;
+use core::fmt;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::c_str;
 use kernel::new_mutex;
@@ -59,8 +61,12 @@ struct Control {
     engine: Option<Engine>,
     /// The device's debugfs directory, removed at disconnect (so that a
     /// device probed again can make its own).
-    debugfs: Option<debugfs::Dir<Shared>>,
+    debugfs: Option<DebugfsDir>,
 }
+
+/// A capture device's debugfs directory, with the [`Shared`] its files
+/// read.
+type DebugfsDir = Pin<KBox<debugfs::Scope<Arc<Shared>>>>;
 
 /// A capture device.
 #[pin_data]
@@ -129,7 +135,7 @@ impl Capture {
         edu: Option<Arc<EduDma>>,
         index: u32,
         multiplanar: bool,
-        debugfs_root: &debugfs::Root,
+        debugfs_root: &debugfs::Dir,
     ) -> Result<impl PinInit<Self, Error>> {
         let log = DevLog::new(dev.clone());
         let has_edu = edu.is_some();
@@ -140,11 +146,15 @@ impl Capture {
             Shared::new(index, multiplanar, dma, fences, edu, inject, log.clone())?,
             GFP_KERNEL,
         )?;
-        // debugfs failures only lose the files.
-        let dir = debugfs::Dir::new(debugfs_root, dev.name(), shared.clone()).ok();
-        if let Some(dir) = &dir {
-            add_debugfs_files(dir, has_edu);
-        }
+        // debugfs failures only lose the files. (Its data is a value: only
+        // the allocation can fail.)
+        let dir = KBox::pin_init::<Infallible>(
+            debugfs_root.scope(shared.clone(), dev.name(), |shared, dir| {
+                add_debugfs_files(shared, dir, has_edu)
+            }),
+            GFP_KERNEL,
+        )
+        .ok();
         Ok(try_pin_init!(Self {
             control <- new_mutex!(
                 Control {
@@ -686,156 +696,145 @@ impl Capture {
 /// `full_sync` and the comparison knob `fences` (see
 /// [`super::shared::Knobs`]); with the `edu` DMA master,
 /// also `device_stamp` and `inject_dma_after_unmap`.
-fn add_debugfs_files(dir: &debugfs::Dir<Shared>, edu: bool) {
-    dir.show_file::<CountersFile>(c_str!("counters"));
-    dir.show_file::<BuffersFile>(c_str!("buffers"));
-    dir.show_file::<DmaDeviceFile>(c_str!("dma_device"));
-    dir.u32_file(c_str!("inject_error_every"), |s| &s.inject.error_every);
-    dir.u32_file(c_str!("inject_drop_every"), |s| &s.inject.drop_every);
-    dir.u32_file(c_str!("inject_stall_ms"), |s| &s.inject.stall_ms);
-    dir.u32_file(c_str!("inject_map_failures"), |s| &s.inject.map_failures);
-    dir.u32_file(c_str!("inject_import_skips_cpu_sync"), |s| {
-        &s.inject.import_skips_cpu_sync
-    });
-    dir.bool_file(c_str!("unpaced"), |s| &s.knobs.unpaced);
-    dir.bool_file(c_str!("map_per_qbuf"), |s| &s.knobs.map_per_qbuf);
-    dir.bool_file(c_str!("full_sync"), |s| &s.knobs.full_sync);
-    dir.bool_file(c_str!("fences"), |s| &s.knobs.fences);
+fn add_debugfs_files<'data>(shared: &'data Shared, dir: &ScopedDir<'data, '_>, edu: bool) {
+    dir.read_callback_file(c_str!("counters"), shared, &show_counters);
+    dir.read_callback_file(c_str!("buffers"), shared, &show_buffers);
+    dir.read_callback_file(c_str!("dma_device"), shared, &show_dma_device);
+    let inject = &*shared.inject;
+    dir.u32_knob(c_str!("inject_error_every"), &inject.error_every);
+    dir.u32_knob(c_str!("inject_drop_every"), &inject.drop_every);
+    dir.u32_knob(c_str!("inject_stall_ms"), &inject.stall_ms);
+    dir.u32_knob(c_str!("inject_map_failures"), &inject.map_failures);
+    dir.u32_knob(
+        c_str!("inject_import_skips_cpu_sync"),
+        &inject.import_skips_cpu_sync,
+    );
+    let knobs = &shared.knobs;
+    dir.bool_knob(c_str!("unpaced"), &knobs.unpaced);
+    dir.bool_knob(c_str!("map_per_qbuf"), &knobs.map_per_qbuf);
+    dir.bool_knob(c_str!("full_sync"), &knobs.full_sync);
+    dir.bool_knob(c_str!("fences"), &knobs.fences);
     if edu {
-        dir.bool_file(c_str!("device_stamp"), |s| &s.knobs.device_stamp);
-        dir.u32_file(c_str!("inject_dma_after_unmap"), |s| {
-            &s.inject.dma_after_unmap
-        });
+        dir.bool_knob(c_str!("device_stamp"), &knobs.device_stamp);
+        dir.u32_knob(c_str!("inject_dma_after_unmap"), &inject.dma_after_unmap);
     }
 }
 
 /// The `counters` file: what the DMA side and the engine did, one
 /// `name value` line each.
-struct CountersFile;
-
-impl Show<Shared> for CountersFile {
-    fn show(shared: &Shared, w: &mut SeqWriter<'_>) -> fmt::Result {
-        let st = shared.state.lock();
-        let c = st.dma.stats();
-        let dma = [
-            ("attach", &c.attach),
-            ("detach", &c.detach),
-            ("map", &c.map),
-            ("unmap", &c.unmap),
-            ("sync_for_device", &c.sync_for_device),
-            ("sync_for_cpu", &c.sync_for_cpu),
-            ("bytes_synced_for_device", &c.bytes_for_device),
-            ("bytes_synced_for_cpu", &c.bytes_for_cpu),
-            ("sync_calls", &c.sync_calls),
-            ("sync_before_unmap", &c.sync_before_unmap),
-            ("bytes_synced_before_unmap", &c.bytes_before_unmap),
-            ("dmabuf_get", &c.get),
-            ("dmabuf_put", &c.put),
-            ("export", &c.export),
-            ("export_release", &c.export_release),
-            ("export_begin_cpu_access", &c.export_begin_cpu_access),
-            ("export_end_cpu_access", &c.export_end_cpu_access),
-            ("export_syncs", &c.export_syncs),
-            ("export_unmap_syncs", &c.export_unmap_syncs),
-            ("export_pushes", &c.export_pushes),
-            ("export_bytes_synced", &c.export_bytes_synced),
-        ];
-        let frames = &shared.counters;
-        let engine = [
-            ("frames", &frames.frames),
-            ("drops", &frames.drops),
-            ("errors", &frames.errors),
-            ("fill_ns", &frames.fill_ns),
-            ("device_stamps", &frames.device_stamps),
-            ("fences_waited", &frames.fences_waited),
-            ("fence_wait_ns_total", &frames.fence_wait_ns_total),
-            ("fence_wait_ns_max", &frames.fence_wait_ns_max),
-            ("fences_published", &shared.fences.stats.published),
-            ("fences_signalled", &shared.fences.stats.signalled),
-            (
-                "fences_signalled_error",
-                &shared.fences.stats.signalled_error,
-            ),
-            ("fence_pool_allocs", &shared.fences.stats.pool_allocs),
-        ];
-        for (name, value) in Iterator::chain(dma.iter(), engine.iter()) {
-            writeln!(w, "{name} {}", value.load(Ordering::Relaxed))?;
-        }
-        let skips = st.queue.hint_skips();
-        writeln!(w, "cache_hint_skips_for_device {}", skips.for_device)?;
-        writeln!(w, "cache_hint_skips_for_cpu {}", skips.for_cpu)?;
-        if let Some(edu) = &st.edu {
-            // The device's, for all capture devices.
-            writeln!(w, "edu_transfers {}", edu.transfers())?;
-        }
-        Ok(())
+fn show_counters(shared: &Shared, w: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let st = shared.state.lock();
+    let c = st.dma.stats();
+    let dma = [
+        ("attach", &c.attach),
+        ("detach", &c.detach),
+        ("map", &c.map),
+        ("unmap", &c.unmap),
+        ("sync_for_device", &c.sync_for_device),
+        ("sync_for_cpu", &c.sync_for_cpu),
+        ("bytes_synced_for_device", &c.bytes_for_device),
+        ("bytes_synced_for_cpu", &c.bytes_for_cpu),
+        ("sync_calls", &c.sync_calls),
+        ("sync_before_unmap", &c.sync_before_unmap),
+        ("bytes_synced_before_unmap", &c.bytes_before_unmap),
+        ("dmabuf_get", &c.get),
+        ("dmabuf_put", &c.put),
+        ("export", &c.export),
+        ("export_release", &c.export_release),
+        ("export_begin_cpu_access", &c.export_begin_cpu_access),
+        ("export_end_cpu_access", &c.export_end_cpu_access),
+        ("export_syncs", &c.export_syncs),
+        ("export_unmap_syncs", &c.export_unmap_syncs),
+        ("export_pushes", &c.export_pushes),
+        ("export_bytes_synced", &c.export_bytes_synced),
+    ];
+    let frames = &shared.counters;
+    let engine = [
+        ("frames", &frames.frames),
+        ("drops", &frames.drops),
+        ("errors", &frames.errors),
+        ("fill_ns", &frames.fill_ns),
+        ("device_stamps", &frames.device_stamps),
+        ("fences_waited", &frames.fences_waited),
+        ("fence_wait_ns_total", &frames.fence_wait_ns_total),
+        ("fence_wait_ns_max", &frames.fence_wait_ns_max),
+        ("fences_published", &shared.fences.stats.published),
+        ("fences_signalled", &shared.fences.stats.signalled),
+        (
+            "fences_signalled_error",
+            &shared.fences.stats.signalled_error,
+        ),
+        ("fence_pool_allocs", &shared.fences.stats.pool_allocs),
+    ];
+    for (name, value) in Iterator::chain(dma.iter(), engine.iter()) {
+        writeln!(w, "{name} {}", value.load(Ordering::Relaxed))?;
     }
+    let skips = st.queue.hint_skips();
+    writeln!(w, "cache_hint_skips_for_device {}", skips.for_device)?;
+    writeln!(w, "cache_hint_skips_for_cpu {}", skips.for_cpu)?;
+    if let Some(edu) = &st.edu {
+        // The device's, for all capture devices.
+        writeln!(w, "edu_transfers {}", edu.transfers())?;
+    }
+    Ok(())
 }
 
 /// The `dma_device` file: the name of the device buffers are mapped for
 /// (the platform device itself, or the PCI DMA master), as the dma-buf
 /// core's `bufinfo` names attachments; then `coherent yes` or `coherent no`
 /// (whether its syncs do cache maintenance).
-struct DmaDeviceFile;
-
-impl Show<Shared> for DmaDeviceFile {
-    fn show(shared: &Shared, w: &mut SeqWriter<'_>) -> fmt::Result {
-        let st = shared.state.lock();
-        let dev = st.dma.device();
-        writeln!(w, "{}", Text(dev.name()))?;
-        let coherent = if dev.is_dma_coherent() { "yes" } else { "no" };
-        writeln!(w, "coherent {coherent}")
-    }
+fn show_dma_device(shared: &Shared, w: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let st = shared.state.lock();
+    let dev = st.dma.device();
+    writeln!(w, "{}", Text(dev.name()))?;
+    let coherent = if dev.is_dma_coherent() { "yes" } else { "no" };
+    writeln!(w, "coherent {coherent}")
 }
 
 /// The `buffers` file: a header, then one line per plane of each buffer
 /// (one per buffer for single-plane buffers): where it is, who owns it,
 /// what is attached and mapped.
-struct BuffersFile;
-
-impl Show<Shared> for BuffersFile {
-    fn show(shared: &Shared, w: &mut SeqWriter<'_>) -> fmt::Result {
-        let st = shared.state.lock();
-        writeln!(
-            w,
-            "index plane memory state    owner  attached mapped dmabuf_size length   queued   exports"
-        )?;
-        for index in st.queue.indices() {
-            let Ok(b) = st.queue.query(&st.dma, index) else {
-                continue;
-            };
-            for (p, plane) in b.planes().iter().enumerate() {
-                let exports = st.queue.mapping(index, p).map_or(0, |m| m.exports());
-                writeln!(
-                    w,
-                    "{:<5} {:<5} {:<6} {:<8} {:<6} {:<8} {:<6} {:<11} {:<8} {:<8} {}",
-                    index,
-                    p,
-                    match b.memory {
-                        Memory::Mmap => "mmap",
-                        Memory::DmaBuf => "dmabuf",
-                    },
-                    match b.state {
-                        queue::State::Dequeued => "dequeued",
-                        queue::State::Prepared => "prepared",
-                        queue::State::Queued => "queued",
-                        queue::State::Active => "active",
-                        queue::State::Done => "done",
-                    },
-                    if b.state.is_cpu_owned() {
-                        "cpu"
-                    } else {
-                        "device"
-                    },
-                    if plane.attached { "yes" } else { "no" },
-                    if plane.mapped_for_device { "yes" } else { "no" },
-                    plane.dmabuf_size,
-                    plane.length,
-                    b.times_queued,
-                    exports,
-                )?;
-            }
+fn show_buffers(shared: &Shared, w: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let st = shared.state.lock();
+    writeln!(
+        w,
+        "index plane memory state    owner  attached mapped dmabuf_size length   queued   exports"
+    )?;
+    for index in st.queue.indices() {
+        let Ok(b) = st.queue.query(&st.dma, index) else {
+            continue;
+        };
+        for (p, plane) in b.planes().iter().enumerate() {
+            let exports = st.queue.mapping(index, p).map_or(0, |m| m.exports());
+            writeln!(
+                w,
+                "{:<5} {:<5} {:<6} {:<8} {:<6} {:<8} {:<6} {:<11} {:<8} {:<8} {}",
+                index,
+                p,
+                match b.memory {
+                    Memory::Mmap => "mmap",
+                    Memory::DmaBuf => "dmabuf",
+                },
+                match b.state {
+                    queue::State::Dequeued => "dequeued",
+                    queue::State::Prepared => "prepared",
+                    queue::State::Queued => "queued",
+                    queue::State::Active => "active",
+                    queue::State::Done => "done",
+                },
+                if b.state.is_cpu_owned() {
+                    "cpu"
+                } else {
+                    "device"
+                },
+                if plane.attached { "yes" } else { "no" },
+                if plane.mapped_for_device { "yes" } else { "no" },
+                plane.dmabuf_size,
+                plane.length,
+                b.times_queued,
+                exports,
+            )?;
         }
-        Ok(())
     }
+    Ok(())
 }

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Error injection, for the robustness tests: knobs in each device's
-//! debugfs directory (`inject_*`, plain `u32` files), read by the engine and
+//! debugfs directory (`inject_*`, `u32` knob files), read by the engine and
 //! the DMA side. All zero (the default) injects nothing.
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
-/// The knobs (debugfs reads and writes them as plain `u32`s).
+/// The knobs (debugfs files read and write them as decimal text).
 #[derive(Default)]
 pub(crate) struct Inject {
     /// Every Nth frame is half written and marked `V4L2_BUF_FLAG_ERROR`.

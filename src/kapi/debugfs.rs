@@ -1,141 +1,429 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! debugfs: a [`Root`] directory for the module, and per-object [`Dir`]s
-//! holding read-only "show" files and writable `u32`/`bool` knobs over the
-//! data they were made for. Removing a directory (on drop) waits until no
-//! one reads or writes its files, and the data lives until then.
-//! Failures of debugfs only lose the files, as everywhere in the kernel.
+//! debugfs, in the shape of 7.3's `kernel::debugfs` (the part rvcap uses),
+//! on both kernels: 6.12's kernel crate has none, and 7.3's file operations
+//! have no `owner`, so an open file would not keep the module loaded and
+//! its close after an `rmmod` would call through the unloaded module's
+//! operations (debugfs' `full_proxy_release` reads `real_fops->release`).
+//! A [`Dir`] is a directory; [`Dir::scope`]
+//! makes a subdirectory for some data, a [`Scope`], which owns the data and
+//! whose files, made by its `init` closure through a [`ScopedDir`], read
+//! it: a [`ScopedDir::read_callback_file`] shows the text a callback
+//! formats, a [`ScopedDir::read_write_callback_file`] also hands writes to
+//! a second callback. The callbacks are function items or closures that
+//! capture nothing. Dropping a `Scope` removes its directory, which waits
+//! until no one is in a callback of its files, then drops the data.
+//! Failures of debugfs only lose the directories and files.
+//!
+//! Two things differ from 7.3's: open files pin the module (`owner`), and
+//! files without writes are 0444, as rvcap's always were (7.3 makes them
+//! 0400).
 
 use super::bindings;
 use super::str::CStr;
 use core::fmt::{self, Write};
-use core::marker::PhantomData;
-use core::sync::atomic::{AtomicBool, AtomicU32};
-use kernel::ffi::{c_int, c_void};
+use core::marker::{PhantomData, PhantomPinned};
+use core::ops::Deref;
+use core::ptr::NonNull;
+use kernel::ffi::{c_char, c_int, c_void};
 use kernel::prelude::*;
 use kernel::sync::Arc;
+use kernel::uaccess::{UserSlice, UserSliceReader};
 
-// debugfs reads and writes knobs as plain `u32` and `bool`.
-kernel::static_assert!(core::mem::size_of::<AtomicU32>() == core::mem::size_of::<u32>());
-kernel::static_assert!(core::mem::size_of::<AtomicBool>() == core::mem::size_of::<bool>());
-
-/// A dentry that `debugfs_remove` removes when the last reference goes.
+/// A debugfs directory, removed on drop with everything in it.
 ///
 /// # Invariants
 ///
-/// `dentry` came from `debugfs_create_dir` (or is an error pointer or null,
-/// which debugfs accepts everywhere) and is removed once, on drop.
-struct DirEntry {
+/// `dentry` is null, an error pointer (debugfs takes both everywhere and
+/// does nothing with them), or a directory made by `debugfs_create_dir`
+/// that nothing but this entry removes. Its parent directory is removed
+/// after it: `_parent` keeps it, or the parent is the debugfs root.
+struct Entry {
     dentry: *mut bindings::dentry,
-    // Removed after this directory: children keep their parent.
-    _parent: Option<Arc<DirEntry>>,
+    // debugfs removes a directory's children with it.
+    _parent: Option<Arc<Entry>>,
 }
 
-// SAFETY: debugfs locks its own state; removing may happen on any thread.
-unsafe impl Send for DirEntry {}
-// SAFETY: `&DirEntry` is only used to create children, which debugfs locks.
-unsafe impl Sync for DirEntry {}
+// SAFETY: debugfs locks its own state; a directory may be removed on any
+// thread.
+unsafe impl Send for Entry {}
+// SAFETY: `&Entry` only gives the dentry to debugfs to make children in,
+// which debugfs locks.
+unsafe impl Sync for Entry {}
 
-impl DirEntry {
-    fn create(name: &CStr, parent: Option<Arc<DirEntry>>) -> Result<Arc<Self>> {
+impl Entry {
+    /// Makes directory `name` in `parent`, or at the debugfs root.
+    fn dir(name: &CStr, parent: Option<Arc<Entry>>) -> Self {
         let parent_dentry = parent.as_ref().map_or(core::ptr::null_mut(), |p| p.dentry);
-        // SAFETY: `name` is NUL-terminated; the parent is a live directory
-        // (we hold it) or null (the debugfs root).
+        // SAFETY: `name` is NUL-terminated; `parent_dentry` is null (the
+        // root), an error pointer (returned again), or the directory of
+        // `parent`, live while we hold it (its invariant).
         let dentry =
             unsafe { bindings::rvcap_debugfs_create_dir(name.as_char_ptr(), parent_dentry) };
-        // INVARIANT: created above; removed once, in `drop`.
-        let entry = Self {
+        // INVARIANT: made above, in `parent`, which `_parent` keeps.
+        Self {
             dentry,
             _parent: parent,
-        };
-        // On failure, dropping `entry` removes the directory again.
-        Ok(Arc::new(entry, GFP_KERNEL)?)
+        }
+    }
+
+    /// No directory: nothing is made in it.
+    fn none() -> Self {
+        // INVARIANT: null.
+        Self {
+            dentry: core::ptr::null_mut(),
+            _parent: None,
+        }
     }
 }
 
-impl Drop for DirEntry {
+impl Drop for Entry {
     fn drop(&mut self) {
-        // SAFETY: removed once (type invariant); recursive, and waits for
-        // every open file's callbacks to finish.
+        // SAFETY: `dentry` is null, an error pointer or a directory only
+        // this entry removes, whose parent is still there (type invariant).
+        // Removing is recursive and waits until no one is in a callback of
+        // its files.
         unsafe { bindings::rvcap_debugfs_remove(self.dentry) };
     }
 }
 
-/// The module's own directory in debugfs.
-pub(crate) struct Root(Arc<DirEntry>);
+/// A debugfs directory (7.3's `kernel::debugfs::Dir`), removed once this
+/// handle and every directory made in it are gone.
+// `None`: the `Arc` could not be allocated; nothing is made in it.
+pub(crate) struct Dir(Option<Arc<Entry>>);
 
-impl Root {
-    /// Creates `/sys/kernel/debug/<name>`.
-    pub(crate) fn new(name: &CStr) -> Result<Self> {
-        Ok(Self(DirEntry::create(name, None)?))
+impl Dir {
+    /// Makes directory `name` at the debugfs root.
+    pub(crate) fn new(name: &CStr) -> Self {
+        // If the `Arc` cannot be allocated, dropping the entry removes the
+        // directory again.
+        Self(Arc::new(Entry::dir(name, None), GFP_KERNEL).ok())
+    }
+
+    /// A subdirectory `name` for the data `data` initialises: `init` makes
+    /// the files in it, which read the data. The [`Scope`] owns the data;
+    /// dropping it removes the directory, then drops the data.
+    pub(crate) fn scope<'a, T: 'a, E: 'a, F>(
+        &'a self,
+        data: impl PinInit<T, E> + 'a,
+        name: &'a CStr,
+        init: F,
+    ) -> impl PinInit<Scope<T>, E> + 'a
+    where
+        F: for<'data, 'dir> FnOnce(&'data T, &'dir ScopedDir<'data, 'dir>) + 'a,
+    {
+        Scope::new(data, move |data| {
+            let dir = ScopedDir {
+                entry: match &self.0 {
+                    Some(parent) => Entry::dir(name, Some(parent.clone())),
+                    None => Entry::none(),
+                },
+                _phantom: PhantomData,
+            };
+            init(data, &dir);
+            dir.entry
+        })
     }
 }
 
-/// What a read-only file of a [`Dir`] shows.
-pub(crate) trait Show<T> {
-    /// Writes the file's contents.
-    fn show(data: &T, w: &mut SeqWriter<'_>) -> fmt::Result;
-}
-
-/// A directory of files over `data`, removed on drop.
+/// Data and the debugfs directory of files that read it (7.3's
+/// `kernel::debugfs::Scope`): dropping it removes the directory, waiting
+/// for the callbacks of its files, and then drops the data.
 ///
 /// # Invariants
 ///
-/// Every file in `entry` was created with a pointer into `data` (or into
-/// memory `data` keeps alive), which lives at least until `entry` is
-/// removed: fields drop in order.
-pub(crate) struct Dir<T: Send + Sync + 'static> {
-    entry: Arc<DirEntry>,
-    data: Arc<T>,
+/// Every file in `entry` was made with a pointer to `data` or to what it
+/// keeps alive: `data` is pinned and outlives `entry` (fields drop in
+/// order).
+#[pin_data]
+pub(crate) struct Scope<T> {
+    entry: Entry,
+    #[pin]
+    data: T,
+    // Files point into `data` even if `T` is `Unpin`.
+    #[pin]
+    _pin: PhantomPinned,
 }
 
-impl<T: Send + Sync + 'static> Dir<T> {
-    /// Creates directory `name` under `root` for `data`.
-    pub(crate) fn new(root: &Root, name: &CStr, data: Arc<T>) -> Result<Self> {
-        // INVARIANT: no files yet.
-        Ok(Self {
-            entry: DirEntry::create(name, Some(root.0.clone()))?,
-            data,
+impl<'b, T: 'b> Scope<T> {
+    /// The data `data` initialises, then the directory `init` makes for
+    /// it, once it has its address.
+    fn new<E: 'b, F>(data: impl PinInit<T, E> + 'b, init: F) -> impl PinInit<Self, E> + 'b
+    where
+        F: for<'a> FnOnce(&'a T) -> Entry + 'b,
+    {
+        // INVARIANT: no files yet; then the files `init` makes, with
+        // references to `data`, in place.
+        try_pin_init!(Self {
+            entry: Entry::none(),
+            data <- data,
+            _pin: PhantomPinned,
+        }? E)
+        .pin_chain(|scope| {
+            // SAFETY: `entry` is not structurally pinned: replacing it moves
+            // nothing of `data`, which stays pinned.
+            let scope = unsafe { Pin::get_unchecked_mut(scope) };
+            scope.entry = init(&scope.data);
+            Ok(())
         })
     }
+}
 
-    /// Adds a read-only file `name` whose contents `S` writes.
-    pub(crate) fn show_file<S: Show<T>>(&self, name: &CStr) {
-        let data: *const T = &*self.data;
-        // SAFETY: `name` is NUL-terminated; the directory is live; `data` lives
-        // until the directory is removed (type invariant), which waits for
-        // readers; `ShowFops::<T, S>::FOPS` is a static table.
+impl<T> Deref for Scope<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.data
+    }
+}
+
+/// The directory of a [`Scope`] while its `init` closure fills it, for
+/// files that read data living for `'data` (7.3's
+/// `kernel::debugfs::ScopedDir`; `'dir`, how long the handle lives, only
+/// keeps 7.3's shape). The files go when the `Scope` does.
+pub(crate) struct ScopedDir<'data, 'dir> {
+    entry: Entry,
+    _phantom: PhantomData<fn(&'data ()) -> &'dir ()>,
+}
+
+impl<'data> ScopedDir<'data, '_> {
+    /// Makes file `name` (mode 0444): reading it shows what `_f` formats
+    /// from `data`. `_f` must be a function item or a closure that
+    /// captures nothing (checked when compiled).
+    pub(crate) fn read_callback_file<T, F>(&self, name: &CStr, data: &'data T, _f: &'static F)
+    where
+        T: Send + Sync + 'static,
+        F: Fn(&T, &mut fmt::Formatter<'_>) -> fmt::Result + Send + Sync,
+    {
+        self.create_file::<T, ReadFile<T, F>>(name, data);
+    }
+
+    /// Makes file `name` (mode 0600): reading it shows what `_f` formats
+    /// from `data`, writing it hands the bytes written to `_w` (which
+    /// needs not read all of them: all count as written if it succeeds).
+    /// Both must be function items or closures that capture nothing
+    /// (checked when compiled).
+    pub(crate) fn read_write_callback_file<T, F, W>(
+        &self,
+        name: &CStr,
+        data: &'data T,
+        _f: &'static F,
+        _w: &'static W,
+    ) where
+        T: Send + Sync + 'static,
+        F: Fn(&T, &mut fmt::Formatter<'_>) -> fmt::Result + Send + Sync,
+        W: Fn(&T, &mut UserSliceReader) -> Result + Send + Sync,
+    {
+        self.create_file::<T, ReadWriteFile<T, F, W>>(name, data);
+    }
+
+    /// Makes file `name` of kind `K` over `data`.
+    fn create_file<T, K: FileKind<T>>(&self, name: &CStr, data: &'data T) {
+        // A `Dir` without an entry has no directory to make it in (null
+        // would make it at the debugfs root, where nothing removes it).
+        if self.entry.dentry.is_null() {
+            return;
+        }
+        let file_operations: &'static bindings::file_operations = &K::FILE_OPERATIONS;
+        let data: *const T = data;
+        // SAFETY: `name` is NUL-terminated; the directory is live (or an
+        // error pointer, which debugfs returns again). `file_operations`
+        // use `data` as a shared `&T` while the file is not removed
+        // (`FileKind`), and `data` lives until the directory is removed:
+        // `'data` is a borrow of the `Scope`'s data (`Dir::scope`'s `init`
+        // cannot name another) or of something longer-lived, and the data
+        // outlives its directory (`Scope`'s invariant).
         unsafe {
             bindings::rvcap_debugfs_create_file(
                 name.as_char_ptr(),
-                0o444,
+                K::MODE,
                 self.entry.dentry,
                 data.cast_mut().cast(),
-                &ShowFops::<T, S>::FOPS,
+                file_operations,
             )
         };
+        // The dentry goes with its directory.
+    }
+}
+
+/// A kind of debugfs file over a `T`: its file operations and mode (7.3's
+/// `FileOps<T>`).
+///
+/// # Safety
+///
+/// `FILE_OPERATIONS` use the private data of the file's inode only as a
+/// shared `&T`, and only in callbacks that run while the file is not
+/// removed (debugfs' removal waits for them); they pin the module while
+/// the file is open.
+unsafe trait FileKind<T> {
+    const FILE_OPERATIONS: bindings::file_operations;
+    const MODE: u16;
+}
+
+/// The value of a zero-sized callback type `F`: a function item or a
+/// closure that captures nothing, as 7.3's callback files make theirs.
+///
+/// # Safety
+///
+/// A value of type `F` must exist (the caller's file was made with one).
+unsafe fn zero_sized<'a, F>() -> &'a F {
+    let () = ZeroSized::<F>::CHECK;
+    // SAFETY: a dangling pointer is non-null, aligned and valid for reads
+    // of zero bytes, all a reference to a zero-sized type needs; the caller
+    // guarantees the type has a value.
+    unsafe { NonNull::<F>::dangling().as_ref() }
+}
+
+/// Refuses to compile a callback that is not zero-sized.
+struct ZeroSized<F>(PhantomData<F>);
+
+impl<F> ZeroSized<F> {
+    const CHECK: () = assert!(
+        core::mem::size_of::<F>() == 0,
+        "a debugfs callback must be a function item or a closure that captures nothing"
+    );
+}
+
+/// File operations without callbacks, to fill in.
+const NO_FILE_OPERATIONS: bindings::file_operations =
+    // SAFETY: all-zero is a valid `file_operations`: null pointers and
+    // `None`s.
+    unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
+
+/// A file that shows the text `F` formats from its `T`: a seq_file of one
+/// record.
+struct ReadFile<T, F>(PhantomData<(T, F)>);
+
+// SAFETY: `open` hands the inode's private data (a `T`) to `single_open`
+// as the seq_file's, and `show` uses that as a shared `&T`; the seq_file
+// functions do not touch it. debugfs calls `open` and `read` (so `show`)
+// only while the file is not removed; `single_release` may run later and
+// does not use it. `owner` pins the module.
+unsafe impl<T: Sync, F: Fn(&T, &mut fmt::Formatter<'_>) -> fmt::Result> FileKind<T>
+    for ReadFile<T, F>
+{
+    const FILE_OPERATIONS: bindings::file_operations = bindings::file_operations {
+        // Open files pin the module: debugfs calls `release` even after the
+        // file was removed.
+        owner: super::module::this_module(),
+        open: Some(Self::open),
+        read: Some(bindings::seq_read),
+        llseek: Some(bindings::seq_lseek),
+        release: Some(bindings::single_release),
+        ..NO_FILE_OPERATIONS
+    };
+    const MODE: u16 = 0o444;
+}
+
+impl<T: Sync, F: Fn(&T, &mut fmt::Formatter<'_>) -> fmt::Result> ReadFile<T, F> {
+    /// # Safety
+    ///
+    /// Called by the VFS (through debugfs, while the file is not removed)
+    /// to open `file`, of a file of this kind (or a [`ReadWriteFile`])
+    /// made by [`ScopedDir::create_file`], whose `inode` is live.
+    unsafe extern "C" fn open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+        // SAFETY: `inode` is the file's inode, live while it is opened.
+        let data = unsafe { bindings::rvcap_inode_private(inode) };
+        // SAFETY: `file` is being opened; `data`, the inode's private
+        // data, is the file's `T`, which `show` (with the signature
+        // `single_open` wants) gets as the seq_file's private data.
+        unsafe { bindings::single_open(file, Some(Self::show), data) }
     }
 
-    /// Adds a `u32` file `name` (mode 0600) over the counter `field` picks.
-    pub(crate) fn u32_file(&self, name: &CStr, field: impl FnOnce(&T) -> &AtomicU32) {
-        let value = field(&self.data).as_ptr();
-        // SAFETY: as in `show_file`; `value` is a `u32` inside (or kept alive
-        // by) `data`. debugfs reads and writes it with plain 32-bit accesses,
-        // as C does for any `debugfs_create_u32`; an `AtomicU32` has the
-        // layout of `u32` and its users only ever load and store it.
-        unsafe {
-            bindings::rvcap_debugfs_create_u32(name.as_char_ptr(), 0o600, self.entry.dentry, value)
+    /// # Safety
+    ///
+    /// Called by seq_file for a file opened by [`Self::open`], while the
+    /// file is not removed (debugfs holds removal off during a call).
+    unsafe extern "C" fn show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
+        // SAFETY: `m` is the live seq_file of this call.
+        let data = unsafe { (*m).private }.cast::<T>();
+        // SAFETY: `open` made the file's `T` the seq_file's private data;
+        // it lives until the file is removed, which waits for this call
+        // (`ScopedDir::create_file`), and is only ever shared.
+        let data = unsafe { &*data };
+        // SAFETY: the file was made by `ScopedDir::read_callback_file` or
+        // `read_write_callback_file`, which were given an `F`.
+        let format = unsafe { zero_sized::<F>() };
+        // INVARIANT: `m` is live during this call.
+        let mut out = SeqWriter {
+            m,
+            _call: PhantomData,
         };
+        // An overflow is retried by seq_file with a larger buffer.
+        let _ = write!(out, "{}", Formatted { data, format });
+        0
     }
+}
 
-    /// Adds a `bool` file `name` (mode 0600) over the flag `field` picks.
-    pub(crate) fn bool_file(&self, name: &CStr, field: impl FnOnce(&T) -> &AtomicBool) {
-        let value = field(&self.data).as_ptr();
-        // SAFETY: as in `u32_file`, for `AtomicBool` and `bool`; debugfs only
-        // ever stores `true` or `false` into it.
-        unsafe {
-            bindings::rvcap_debugfs_create_bool(name.as_char_ptr(), 0o600, self.entry.dentry, value)
-        };
+/// A [`ReadFile`] whose writes `W` parses into its `T`.
+struct ReadWriteFile<T, F, W>(PhantomData<(T, F, W)>);
+
+// SAFETY: `ReadFile`'s operations (see there), and `write`, which uses the
+// seq_file's private data, the `T` `ReadFile::open` put there, as a shared
+// `&T`; debugfs calls it only while the file is not removed.
+unsafe impl<T, F, W> FileKind<T> for ReadWriteFile<T, F, W>
+where
+    T: Sync,
+    F: Fn(&T, &mut fmt::Formatter<'_>) -> fmt::Result,
+    W: Fn(&T, &mut UserSliceReader) -> Result,
+{
+    const FILE_OPERATIONS: bindings::file_operations = bindings::file_operations {
+        write: Some(Self::write),
+        ..<ReadFile<T, F> as FileKind<T>>::FILE_OPERATIONS
+    };
+    const MODE: u16 = 0o600;
+}
+
+impl<T, F, W> ReadWriteFile<T, F, W>
+where
+    T: Sync,
+    F: Fn(&T, &mut fmt::Formatter<'_>) -> fmt::Result,
+    W: Fn(&T, &mut UserSliceReader) -> Result,
+{
+    /// # Safety
+    ///
+    /// Called by the VFS (through debugfs, while the file is not removed)
+    /// for a `write()` of `count` bytes from the user-space buffer `buf` to
+    /// `file`, opened by [`ReadFile::open`] for a file of this kind.
+    unsafe extern "C" fn write(
+        file: *mut bindings::file,
+        buf: *const c_char,
+        count: usize,
+        _pos: *mut bindings::loff_t,
+    ) -> isize {
+        // SAFETY: `file` is live during the call.
+        let m = unsafe { (*file).private_data }.cast::<bindings::seq_file>();
+        // SAFETY: `single_open` (in `ReadFile::open`) made the file's
+        // private data its seq_file, live until release.
+        let data = unsafe { (*m).private }.cast::<T>();
+        // SAFETY: as in `ReadFile::show`.
+        let data = unsafe { &*data };
+        // SAFETY: the file was made by
+        // `ScopedDir::read_write_callback_file`, which was given a `W`.
+        let parse = unsafe { zero_sized::<W>() };
+        // (6.12's user pointers are addresses; 7.3's a `UserPtr`.)
+        #[cfg(not(rvcap_linux_7_3))]
+        let user = buf as usize;
+        #[cfg(rvcap_linux_7_3)]
+        let user = kernel::uaccess::UserPtr::from_ptr(buf.cast_mut().cast());
+        let mut input = UserSlice::new(user, count).reader();
+        match parse(data, &mut input) {
+            // All of it, as 7.3's: the VFS caps `count` at MAX_RW_COUNT.
+            Ok(()) => count as isize,
+            Err(e) => e.to_errno() as isize,
+        }
+    }
+}
+
+/// The text `format` makes of `data`, for `core::fmt`.
+struct Formatted<'a, T, F> {
+    data: &'a T,
+    format: &'a F,
+}
+
+impl<T, F: Fn(&T, &mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Formatted<'_, T, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (self.format)(self.data, f)
     }
 }
 
@@ -144,7 +432,7 @@ impl<T: Send + Sync + 'static> Dir<T> {
 /// # Invariants
 ///
 /// `m` is the seq_file of a running show callback, for the lifetime `'a`.
-pub(crate) struct SeqWriter<'a> {
+struct SeqWriter<'a> {
     m: *mut bindings::seq_file,
     _call: PhantomData<&'a ()>,
 }
@@ -160,53 +448,5 @@ impl Write for SeqWriter<'_> {
             // The buffer is full; seq_file retries with a larger one.
             Err(fmt::Error)
         }
-    }
-}
-
-/// The file operations of a show file of `T` written by `S`.
-struct ShowFops<T, S>(PhantomData<(T, S)>);
-
-impl<T: Send + Sync + 'static, S: Show<T>> ShowFops<T, S> {
-    const FOPS: bindings::file_operations = bindings::file_operations {
-        // Open files pin the module: debugfs calls `release` even after the
-        // file was removed.
-        owner: super::module::this_module(),
-        open: Some(Self::open),
-        read: Some(bindings::seq_read),
-        llseek: Some(bindings::seq_lseek),
-        release: Some(bindings::single_release),
-        // SAFETY: all-zero is a valid `file_operations` (no callbacks).
-        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
-    };
-
-    /// # Safety
-    ///
-    /// Called by the VFS for a file made by [`Dir::show_file`].
-    unsafe extern "C" fn open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
-        // SAFETY: `inode` is the file's inode, live while it is opened.
-        let data = unsafe { bindings::rvcap_inode_private(inode) };
-        // SAFETY: `data`, the inode's private data, is the `T` the file was
-        // made with. `show` has the signature `single_open` wants.
-        unsafe { bindings::single_open(file, Some(Self::show), data) }
-    }
-
-    /// # Safety
-    ///
-    /// Called by seq_file for a file opened by [`Self::open`].
-    unsafe extern "C" fn show(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
-        // SAFETY: `m` is the live seq_file of this callback.
-        let data = unsafe { (*m).private }.cast::<T>();
-        // SAFETY: `single_open` stored the `T` of `Dir::show_file` as the
-        // seq_file's private data; it lives until the directory is removed,
-        // which waits for this callback (`Dir`'s invariant).
-        let data = unsafe { &*data };
-        // INVARIANT: `m` is live during this callback.
-        let mut w = SeqWriter {
-            m,
-            _call: PhantomData,
-        };
-        // An overflow is retried by seq_file with a larger buffer.
-        let _ = S::show(data, &mut w);
-        0
     }
 }

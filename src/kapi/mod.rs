@@ -11,13 +11,17 @@
 //! could be swapped for its upstream counterpart once the `kernel` crate has
 //! one that does what rvcap needs (the README's "Hosts and kernels" says
 //! what 7.3's lack): [`device::Device`] for `kernel::device::Device`, [`platform`] for
-//! `kernel::platform`, [`debugfs`] for `kernel::debugfs`, [`video`] for a
-//! future `kernel::media`. Where 7.3's crate has one whose shape fits
-//! rvcap's drivers, 7.3 uses it and 6.12 gets the same shape here:
-//! [`devres`], [`io`]'s register accessors and [`pci`]'s memory BAR
-//! (`pci::Bar` in a `pci::DevresBar`), [`mm::VmaNew`], and
-//! `scatterlist::SGTable` for walking a mapped table's DMA segments
-//! ([`dma`]).
+//! `kernel::platform`, [`video`] for a future `kernel::media`. Where 7.3's
+//! crate has one whose shape fits rvcap's drivers, 7.3 uses it and 6.12
+//! gets the same shape here: [`devres`], [`io`]'s register accessors and
+//! [`pci`]'s memory BAR (`pci::Bar` in a `pci::DevresBar`), [`mm::VmaNew`],
+//! `sync::poll::PollCondVar`, `dma::DataDirection`, [`time`]'s `Delta` and
+//! `delay::fsleep`, `str::kstrtobool_bytes`, and `scatterlist::SGTable` for
+//! walking a mapped table's DMA segments ([`dma`]). [`debugfs`] has the
+//! kernel crate's shape on both kernels but is rvcap's on 7.3 too: 7.3's
+//! file operations have no `owner`, so an open file would not keep the
+//! module loaded, and closing it after `rmmod` would read the unloaded
+//! module's operations.
 //!
 //! - [`bindings`]: the raw bindgen output for the C API beyond the `kernel`
 //!   crate and for rvcap's C: the forwarders for static inline functions
@@ -46,13 +50,22 @@
 //! - [`kthread`]: a kernel thread that is stopped and joined on drop;
 //!   [`time`]: the clock, spans of time ([`time::Delta`]) and sleeps
 //!   ([`time::delay`]), the kernel crate's own on 7.3.
-//! - [`debugfs`]: directories and files, removed on drop.
+//! - [`debugfs`]: directories and files over data they keep, removed on
+//!   drop, in the kernel crate's shape (`Dir`, `Scope`, `ScopedDir` and
+//!   its callback files), rvcap's on both kernels (see above);
+//!   [`debugfs_knobs`]: its `u32` and `bool` files with the text of C's
+//!   `debugfs_create_u32`/`_bool`.
+//! - [`str`]: C strings, and the kernel's parsing of text into booleans
+//!   and numbers.
 //! - [`log`]: `dev_*` messages with one rate limit per call site.
 //! - [`param`]: the module parameters (declared in `params.c`).
 
 pub(crate) mod bindings;
 pub(crate) mod ctrl;
+// In the kernel crate's shape, rvcap's on both kernels: 7.3's file
+// operations have no `owner` (see above).
 pub(crate) mod debugfs;
+pub(crate) mod debugfs_knobs;
 pub(crate) mod device;
 // The kernel crate's own on 7.3; on 6.12, whose crate has none, rvcap's,
 // in the same shape.

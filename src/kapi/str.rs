@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! C strings: the `kernel` crate's [`CStr`] (its own type on 6.12,
-//! `core::ffi::CStr` on 7.3), its bytes, and its text for `core::fmt`.
+//! `core::ffi::CStr` on 7.3), its bytes, and its text for `core::fmt`;
+//! the kernel's parsing of booleans and numbers written as text
+//! ([`kstrtobool_bytes`], [`kstrtoull_bytes`]).
 
+use super::bindings;
 use core::fmt;
+use kernel::error::to_result;
+use kernel::prelude::*;
 pub(crate) use kernel::str::CStr;
 /// `CStr::from_char_ptr` and the other methods the `kernel` crate adds to
 /// 7.3's `core::ffi::CStr` (6.12's `CStr` has them as its own).
@@ -53,4 +58,48 @@ impl fmt::Display for Text<'_> {
             }
         }
     }
+}
+
+/// `true` or `false` from text as the kernel's `kstrtobool` reads it (its
+/// first two bytes at most: `y`, `t`, `1`, `on` are true, `n`, `f`, `0`,
+/// `off` false, in either case; anything else is `EINVAL`): the kernel
+/// crate's on 7.3, rvcap's in its shape on 6.12, whose crate has none.
+#[cfg(rvcap_linux_7_3)]
+pub(crate) use kernel::str::kstrtobool_bytes;
+
+/// `true` or `false` from text as the kernel's `kstrtobool` reads it (7.3's
+/// `kernel::str::kstrtobool_bytes`; see there).
+#[cfg(not(rvcap_linux_7_3))]
+pub(crate) fn kstrtobool_bytes(bytes: &[u8]) -> Result<bool> {
+    // `kstrtobool` reads two bytes at most.
+    let text = [
+        bytes.first().copied().unwrap_or(0),
+        bytes.get(1).copied().unwrap_or(0),
+        0,
+    ];
+    let mut value = false;
+    // SAFETY: `text` is NUL-terminated; `value` is a `bool` to write.
+    to_result(unsafe { bindings::kstrtobool(text.as_ptr().cast(), &mut value) })?;
+    Ok(value)
+}
+
+/// The longest text [`kstrtoull_bytes`] parses.
+pub(crate) const KSTRTOULL_MAX_LEN: usize = 23;
+
+/// A number from text as the kernel's `kstrtoull` reads it with base 0:
+/// decimal, hexadecimal after `0x`, octal after `0`, an optional leading
+/// `+` and one trailing newline, nothing else (`EINVAL`; `ERANGE` past
+/// `u64::MAX`). Text longer than [`KSTRTOULL_MAX_LEN`] is `EINVAL`.
+pub(crate) fn kstrtoull_bytes(bytes: &[u8]) -> Result<u64> {
+    let mut text = [0u8; KSTRTOULL_MAX_LEN + 1];
+    // The last byte stays the NUL. (A NUL in `bytes` ends the text there.)
+    let (room, _nul) = text.split_at_mut(KSTRTOULL_MAX_LEN);
+    room.get_mut(..bytes.len())
+        .ok_or(EINVAL)?
+        .copy_from_slice(bytes);
+    let mut value = 0u64;
+    // SAFETY: `text` is NUL-terminated (its last byte is never written);
+    // `value` is a `u64` to write.
+    to_result(unsafe { bindings::kstrtoull(text.as_ptr().cast(), 0, &mut value) })?;
+    Ok(value)
 }

@@ -157,6 +157,32 @@ TEST_F(module, rmmod_is_refused_while_a_handle_is_open_or_streaming)
 	EXPECT_EQ(0, rvcap_unload_module_settled());
 }
 
+/*
+ * An open debugfs file holds the module too (its file operations' owner):
+ * otherwise rmmod would succeed and the file's close would call through the
+ * unloaded module's operations. Both kinds: a read-only file and a knob.
+ */
+TEST_F(module, rmmod_is_refused_while_a_debugfs_file_is_open)
+{
+	static const char *const files[] = {
+		"/sys/kernel/debug/rvcap/rvcap.0/counters",
+		"/sys/kernel/debug/rvcap/rvcap.0/fences",
+	};
+	char text[64];
+	size_t i;
+
+	ASSERT_EQ(0, rvcap_load_module(""));
+	for (i = 0; i < ARRAY_SIZE(files); i++) {
+		int fd = open(files[i], O_RDONLY | O_CLOEXEC);
+
+		ASSERT_LE(0, fd) TH_LOG("%s: %s", files[i], strerror(errno));
+		EXPECT_EQ(-EWOULDBLOCK, rvcap_unload_module()) TH_LOG("%s", files[i]);
+		EXPECT_LT(0, read(fd, text, sizeof(text))) TH_LOG("%s", files[i]);
+		close(fd);
+	}
+	EXPECT_EQ(0, rvcap_unload_module_settled());
+}
+
 /* The video node of instance @n: the one whose sysfs name is rvcap-@n. */
 static int open_instance(int n)
 {

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-/* Without CONFIG_DEBUG_FS these are static inline stubs. */
+/*
+ * Without CONFIG_DEBUG_FS these are static inline stubs. Linux 6.12 only:
+ * 7.3's kernel crate has debugfs of its own.
+ */
 
 #include <linux/debugfs.h>
 
@@ -14,18 +17,6 @@ struct dentry *rvcap_debugfs_create_file(const char *name, umode_t mode,
 					 const struct file_operations *fops)
 {
 	return debugfs_create_file(name, mode, parent, data, fops);
-}
-
-void rvcap_debugfs_create_u32(const char *name, umode_t mode,
-			      struct dentry *parent, u32 *value)
-{
-	debugfs_create_u32(name, mode, parent, value);
-}
-
-void rvcap_debugfs_create_bool(const char *name, umode_t mode,
-			       struct dentry *parent, bool *value)
-{
-	debugfs_create_bool(name, mode, parent, value);
 }
 
 void rvcap_debugfs_remove(struct dentry *dentry)
