@@ -18,7 +18,7 @@
 use super::bindings;
 use super::device::DeviceRef;
 use super::dma::{self, bump, DataDirection, DataDirectionExt, DmaSegment, DmaStats};
-use super::dma_fence::{self, WaitList, WriteFence};
+use super::dma_fence::{self, Fence, WaitList, WriteFence};
 use super::sync::aref::{ARef, AlwaysRefCounted};
 use super::types::Opaque;
 use core::ops::Deref;
@@ -36,7 +36,8 @@ use kernel::sync::Arc;
 /// owns one. Its `size` and `resv` are set at export and do not change
 /// while it is alive. None is ever made from the pointer an exporter
 /// callback gets (in `release` the count is already zero): only from a
-/// reference taken by [`DmaBuf::get`].
+/// reference taken by [`DmaBuf::get`] or made by a successful export
+/// ([`DmaBuf::from_export`]).
 #[repr(transparent)]
 pub(crate) struct DmaBuf(Opaque<bindings::dma_buf>);
 
@@ -54,6 +55,21 @@ impl DmaBuf {
         // of `dma_buf`, so the cast pointer is a valid `DmaBuf`.
         // INVARIANT: the `ARef` owns the reference `dma_buf_get` took.
         Ok(unsafe { ARef::from_raw(buf.cast::<Self>()) })
+    }
+
+    /// Owns the reference a successful `dma_buf_export` returned (rvcap's
+    /// own exports, `dma_buf_export`).
+    ///
+    /// # Safety
+    ///
+    /// `buf` is a dma-buf `dma_buf_export` returned, whose reference the
+    /// caller owns and gives to the returned value.
+    pub(super) unsafe fn from_export(buf: NonNull<bindings::dma_buf>) -> ARef<Self> {
+        // SAFETY: the caller's guarantee: a live dma-buf and its reference,
+        // given to the `ARef`; the cast is valid as in `get`.
+        // INVARIANT: made by a successful export; the `ARef` owns its
+        // reference.
+        unsafe { ARef::from_raw(buf.cast::<Self>()) }
     }
 
     /// The C `struct dma_buf`, live while `self` is.
@@ -77,6 +93,16 @@ impl DmaBuf {
         // SAFETY: as above, and so is its reservation object, which lives as
         // long as it does.
         unsafe { dma_fence::publish_write(resv, fence, waits) }
+    }
+
+    /// Adds `fence` to the dma-buf's reservation object as a write fence,
+    /// waiting for nothing ([`dma_fence::add_write`]).
+    pub(crate) fn add_write_fence(&self, fence: &Fence) -> Result {
+        // SAFETY: the dma-buf is alive (type invariant).
+        let resv = unsafe { (*self.as_raw()).resv };
+        // SAFETY: as above, and so is its reservation object, which lives as
+        // long as it does.
+        unsafe { dma_fence::add_write(resv, fence) }
     }
 
     /// Whether both are the same dma-buf.

@@ -117,11 +117,12 @@ use super::dma::{
     self, bump, DataDirection, DataDirectionExt, DmaSegment, DmaStats, HeldPages, SgTable,
     UserPages,
 };
-use super::dma_buf::Attachment;
+use super::dma_buf::{Attachment, DmaBuf};
 use super::dma_fence::{self, Fence, WaitList, WriteFence};
 use super::log;
 use super::mm::{self, VmaNew};
 use super::ratelimit::ratelimit;
+use super::sync::aref::ARef;
 use super::types::{self, ForeignOwnable};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -1132,15 +1133,16 @@ static OPS: bindings::dma_buf_ops = bindings::dma_buf_ops {
     ..NO_DMA_BUF_OPS
 };
 
-/// A reference to a dma-buf this module exported.
+/// A reference to a dma-buf this module exported: the one its export made,
+/// put on drop unless [`ExportedBuf::into_fd`] handed it to a file
+/// descriptor.
 ///
 /// # Invariants
 ///
 /// `buf` came from a successful `dma_buf_export` with [`OPS`] and an
-/// `Exported` as `priv`; this value owns the reference that made, put once
-/// in `drop` unless [`ExportedBuf::into_fd`] handed it to a file descriptor.
+/// `Exported` as `priv`.
 pub(crate) struct ExportedBuf {
-    buf: NonNull<bindings::dma_buf>,
+    buf: ARef<DmaBuf>,
 }
 
 impl ExportedBuf {
@@ -1187,8 +1189,12 @@ impl ExportedBuf {
                 .store(buf.as_ptr(), Ordering::Release)
         };
         bump(&stats.export, 1);
-        // INVARIANT: exported above; the reference is ours.
-        Ok(Self { buf })
+        // INVARIANT: exported above, with `OPS` and an `Exported`.
+        Ok(Self {
+            // SAFETY: `dma_buf_export` succeeded: `buf` is live and its
+            // reference is ours, given to the `ARef`.
+            buf: unsafe { DmaBuf::from_export(buf) },
+        })
     }
 
     /// A file descriptor of the calling process for the dma-buf, with
@@ -1198,13 +1204,13 @@ impl ExportedBuf {
         // SAFETY: a live dma-buf (type invariant); `dma_buf_fd` installs an
         // fd that owns our reference only if it succeeds.
         let fd =
-            unsafe { bindings::dma_buf_fd(self.buf.as_ptr(), (flags & CLOSE_ON_EXEC) as c_int) };
+            unsafe { bindings::dma_buf_fd(self.buf.as_raw(), (flags & CLOSE_ON_EXEC) as c_int) };
         if fd < 0 {
             // Dropping `self` puts the reference.
             return Err(Error::from_errno(fd));
         }
         // The file descriptor owns the reference now.
-        core::mem::forget(self);
+        let _ = ARef::into_raw(self.buf);
         Ok(fd)
     }
 }
@@ -1217,17 +1223,7 @@ impl ExportedBuf {
 pub(crate) fn export(held: HeldPages, flags: u32, fence: Option<&Fence>) -> Result<i32> {
     let buf = ExportedBuf::new(held, flags & ACCESS_MODE)?;
     if let Some(fence) = fence {
-        // SAFETY: the dma-buf is live (we hold a reference).
-        let resv = unsafe { (*buf.buf.as_ptr()).resv };
-        // SAFETY: as above: so is its reservation object.
-        unsafe { dma_fence::add_write(resv, fence)? };
+        buf.buf.add_write_fence(fence)?;
     }
     buf.into_fd(flags & CLOSE_ON_EXEC)
-}
-
-impl Drop for ExportedBuf {
-    fn drop(&mut self) {
-        // SAFETY: the reference this value owns, put once (type invariant).
-        unsafe { bindings::dma_buf_put(self.buf.as_ptr()) };
-    }
 }
