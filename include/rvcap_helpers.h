@@ -53,7 +53,7 @@ void rvcap_wmb(void);
 /* completion.c */
 void rvcap_init_completion(struct completion *x);
 
-/* debugfs.c (6.12) */
+/* debugfs.c */
 struct dentry *rvcap_debugfs_create_dir(const char *name,
 					struct dentry *parent);
 struct dentry *rvcap_debugfs_create_file(const char *name, umode_t mode,

@@ -102,8 +102,10 @@ impl Dir {
 
     /// A subdirectory `name` for the data `data` initialises: `init` makes
     /// the files in it, which read the data. The [`Scope`] owns the data;
-    /// dropping it removes the directory, then drops the data.
-    pub(crate) fn scope<'a, T: 'a, E: 'a, F>(
+    /// dropping it removes the directory, then drops the data. The data is
+    /// `'static` (7.3's asks only `T: 'a`): a `Scope` may be leaked, which
+    /// must not leave a file over a borrow that ends.
+    pub(crate) fn scope<'a, T: 'static, E: 'a, F>(
         &'a self,
         data: impl PinInit<T, E> + 'a,
         name: &'a CStr,
@@ -136,7 +138,7 @@ impl Dir {
 /// keeps alive: `data` is pinned and outlives `entry` (fields drop in
 /// order).
 #[pin_data]
-pub(crate) struct Scope<T> {
+pub(crate) struct Scope<T: 'static> {
     entry: Entry,
     #[pin]
     data: T,
@@ -145,7 +147,7 @@ pub(crate) struct Scope<T> {
     _pin: PhantomPinned,
 }
 
-impl<'b, T: 'b> Scope<T> {
+impl<'b, T: 'static> Scope<T> {
     /// The data `data` initialises, then the directory `init` makes for
     /// it, once it has its address.
     fn new<E: 'b, F>(data: impl PinInit<T, E> + 'b, init: F) -> impl PinInit<Self, E> + 'b
@@ -169,7 +171,7 @@ impl<'b, T: 'b> Scope<T> {
     }
 }
 
-impl<T> Deref for Scope<T> {
+impl<T: 'static> Deref for Scope<T> {
     type Target = T;
 
     fn deref(&self) -> &T {
@@ -231,8 +233,9 @@ impl<'data> ScopedDir<'data, '_> {
         // use `data` as a shared `&T` while the file is not removed
         // (`FileKind`), and `data` lives until the directory is removed:
         // `'data` is a borrow of the `Scope`'s data (`Dir::scope`'s `init`
-        // cannot name another) or of something longer-lived, and the data
-        // outlives its directory (`Scope`'s invariant).
+        // cannot name another), which is `'static` and pinned, so it
+        // outlives its directory (`Scope`'s invariant) or, if the `Scope`
+        // is leaked, is never dropped.
         unsafe {
             bindings::rvcap_debugfs_create_file(
                 name.as_char_ptr(),
@@ -296,9 +299,10 @@ struct ReadFile<T, F>(PhantomData<(T, F)>);
 
 // SAFETY: `open` hands the inode's private data (a `T`) to `single_open`
 // as the seq_file's, and `show` uses that as a shared `&T`; the seq_file
-// functions do not touch it. debugfs calls `open` and `read` (so `show`)
-// only while the file is not removed; `single_release` may run later and
-// does not use it. `owner` pins the module.
+// functions do not touch it. debugfs calls `open`, `read` and `llseek`
+// (both of which may call `show`) only while the file is not removed
+// (`debugfs_file_get` around each in its proxy); `single_release` may run
+// later and does not use it. `owner` pins the module.
 unsafe impl<T: Sync, F: Fn(&T, &mut fmt::Formatter<'_>) -> fmt::Result> FileKind<T>
     for ReadFile<T, F>
 {

@@ -18,6 +18,7 @@ use kernel::uaccess::UserSliceReader;
 pub(crate) trait KnobFiles<'data> {
     /// File `name` over `value`: reads show it in decimal and a newline,
     /// writes set it from text as `debugfs_create_u32`'s do ([`store_u32`]).
+    /// Unlike C's (`nonseekable_open`), it is a seq_file and may be seeked.
     fn u32_knob(&self, name: &CStr, value: &'data AtomicU32);
 
     /// File `name` over `flag`: reads show `Y` or `N` and a newline, writes

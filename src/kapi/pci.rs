@@ -141,8 +141,12 @@ pub(crate) struct BusMaster {
 // from any thread.
 unsafe impl Send for BusMaster {}
 // SAFETY: as for `Send`: `stop_dma` through a shared reference only clears
-// the bus-master bit of the device's command register (each config access
-// under the PCI core's lock); concurrent calls clear the same bit.
+// the bus-master bit of the device's command register. `pci_clear_master`
+// reads and writes the register (and the device's `is_busmaster` bit)
+// without a lock of its own: concurrent calls clear the same bit, and the
+// managed disable at unbind, which also writes it, runs after the
+// `BusMaster`'s `Devres` is revoked (its action was added later, so it is
+// released earlier), so after any `stop_dma` through it has returned.
 unsafe impl Sync for BusMaster {}
 
 impl BusMaster {

@@ -62,8 +62,9 @@ impl fmt::Display for Text<'_> {
 
 /// `true` or `false` from text as the kernel's `kstrtobool` reads it (its
 /// first two bytes at most: `y`, `t`, `1`, `on` are true, `n`, `f`, `0`,
-/// `off` false, in either case; anything else is `EINVAL`): the kernel
-/// crate's on 7.3, rvcap's in its shape on 6.12, whose crate has none.
+/// `off` false, in either case, and on 7.3 also `e` and `d`, enable and
+/// disable; anything else is `EINVAL`): the kernel crate's on 7.3, rvcap's
+/// in its shape on 6.12, whose crate has none.
 #[cfg(rvcap_linux_7_3)]
 pub(crate) use kernel::str::kstrtobool_bytes;
 

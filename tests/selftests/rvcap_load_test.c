@@ -157,10 +157,26 @@ TEST_F(module, rmmod_is_refused_while_a_handle_is_open_or_streaming)
 	EXPECT_EQ(0, rvcap_unload_module_settled());
 }
 
+/* The module's reference count (/sys/module/rvcap/refcnt), -1 if unread. */
+static int module_refcnt(void)
+{
+	FILE *f = fopen(RVCAP_MODULE_SYSFS "/refcnt", "r");
+	int n = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
 /*
  * An open debugfs file holds the module too (its file operations' owner):
  * otherwise rmmod would succeed and the file's close would call through the
  * unloaded module's operations. Both kinds: a read-only file and a knob.
+ * The count is checked first, so that a missing owner fails here and not
+ * by an rmmod whose close would crash the guest.
  */
 TEST_F(module, rmmod_is_refused_while_a_debugfs_file_is_open)
 {
@@ -173,12 +189,17 @@ TEST_F(module, rmmod_is_refused_while_a_debugfs_file_is_open)
 
 	ASSERT_EQ(0, rvcap_load_module(""));
 	for (i = 0; i < ARRAY_SIZE(files); i++) {
-		int fd = open(files[i], O_RDONLY | O_CLOEXEC);
+		int before = module_refcnt(), fd;
 
+		ASSERT_LE(0, before);
+		fd = open(files[i], O_RDONLY | O_CLOEXEC);
 		ASSERT_LE(0, fd) TH_LOG("%s: %s", files[i], strerror(errno));
+		ASSERT_EQ(before + 1, module_refcnt())
+			TH_LOG("%s open: the module is not held", files[i]);
 		EXPECT_EQ(-EWOULDBLOCK, rvcap_unload_module()) TH_LOG("%s", files[i]);
 		EXPECT_LT(0, read(fd, text, sizeof(text))) TH_LOG("%s", files[i]);
 		close(fd);
+		EXPECT_EQ(before, module_refcnt()) TH_LOG("%s closed", files[i]);
 	}
 	EXPECT_EQ(0, rvcap_unload_module_settled());
 }

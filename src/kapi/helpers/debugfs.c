@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 /*
- * Without CONFIG_DEBUG_FS these are static inline stubs. Linux 6.12 only:
- * 7.3's kernel crate has debugfs of its own.
+ * Without CONFIG_DEBUG_FS these are static inline stubs. Both kernels:
+ * 7.3's kernel crate has a debugfs of its own, but without a file
+ * operations owner (src/kapi/debugfs.rs).
  */
 
 #include <linux/debugfs.h>
