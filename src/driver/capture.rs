@@ -44,13 +44,13 @@ use crate::kapi::log::DevLog;
 use crate::kapi::param;
 use crate::kapi::ratelimit::{ratelimit, RateLimit};
 use crate::kapi::str::Text;
+use crate::kapi::sync::atomic::{Atomic, Relaxed};
 use crate::pattern::Pattern;
 use crate::queue::{
     self, Allocated, BufferInfo, BufferRequest, Errno, Memory, OwnerId, Policy, QueueRequest,
 };
 use core::convert::Infallible;
 use core::fmt;
-use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::c_str;
 use kernel::new_mutex;
 use kernel::prelude::*;
@@ -74,7 +74,7 @@ pub(crate) struct Capture {
     #[pin]
     control: Mutex<Control>,
     shared: Arc<Shared>,
-    warned_small_dmabuf: AtomicBool,
+    warned_small_dmabuf: Atomic<bool>,
 }
 
 /// Bytes the DMA master writes after an unmap (`inject_dma_after_unmap`).
@@ -164,7 +164,7 @@ impl Capture {
                 "rvcap::control"
             ),
             shared,
-            warned_small_dmabuf: AtomicBool::new(false),
+            warned_small_dmabuf: Atomic::new(false),
         }? Error))
     }
 
@@ -183,9 +183,7 @@ impl Capture {
     /// kernel error. A too small dma-buf (QBUF or PREPARE_BUF) is also worth
     /// one warning: an exporter set up for another format.
     fn refuse(&self, limit: &RateLimit, what: &str, e: queue::Error) -> Error {
-        if e == queue::Error::DMABUF_TOO_SMALL
-            && !self.warned_small_dmabuf.swap(true, Ordering::Relaxed)
-        {
+        if e == queue::Error::DMABUF_TOO_SMALL && !self.warned_small_dmabuf.xchg(true, Relaxed) {
             self.log().warn(format_args!(
                 "{what}: a dma-buf smaller than the format's buffers was refused with EINVAL (warned once)"
             ));
@@ -209,7 +207,7 @@ impl Capture {
     /// `V4L2_CID_TEST_PATTERN` changed.
     pub(crate) fn set_pattern(&self, index: u32) -> Result {
         Pattern::from_index(index).ok_or(EINVAL)?;
-        self.shared.pattern.store(index, Ordering::Relaxed);
+        self.shared.pattern.store(index, Relaxed);
         Ok(())
     }
 
@@ -426,10 +424,10 @@ impl Capture {
             .map_err(|e| self.refuse(ratelimit!(), "STREAMON", e))?;
         if control.engine.is_none() {
             let knobs = &self.shared.knobs;
-            let unpaced = knobs.unpaced.load(Ordering::Relaxed);
+            let unpaced = knobs.unpaced.load(Relaxed);
             let policy = Policy {
-                map_per_qbuf: knobs.map_per_qbuf.load(Ordering::Relaxed),
-                full_sync: knobs.full_sync.load(Ordering::Relaxed),
+                map_per_qbuf: knobs.map_per_qbuf.load(Relaxed),
+                full_sync: knobs.full_sync.load(Relaxed),
             };
             if unpaced || policy != Policy::default() {
                 self.log().info(format_args!(
@@ -439,10 +437,7 @@ impl Capture {
                     u8::from(policy.full_sync)
                 ));
             }
-            let stamp = st
-                .edu
-                .clone()
-                .filter(|_| knobs.device_stamp.load(Ordering::Relaxed));
+            let stamp = st.edu.clone().filter(|_| knobs.device_stamp.load(Relaxed));
             if let Some(edu) = &stamp {
                 self.log().info(format_args!(
                     "streaming with device_stamp: {} writes the first {} bytes of every frame by DMA (about 100 ms a transfer)",
@@ -450,7 +445,7 @@ impl Capture {
                     crate::pattern::STAMP_LEN
                 ));
             }
-            st.fences_on = knobs.fences.load(Ordering::Relaxed);
+            st.fences_on = knobs.fences.load(Relaxed);
             if !st.fences_on {
                 self.log().info(format_args!(
                     "streaming without fences (the fences knob): no write fences published, none waited for"
@@ -504,7 +499,7 @@ impl Capture {
     /// release paths unmap (and may map an import again, to hand the CPU's
     /// bytes over before the detach), and no mapping outlives them.
     fn unmap_probe(&self, st: &State) -> Option<UnmapProbe> {
-        if self.shared.inject.dma_after_unmap.load(Ordering::Relaxed) == 0 {
+        if self.shared.inject.dma_after_unmap.load(Relaxed) == 0 {
             return None;
         }
         let edu = st.edu.clone()?;
@@ -767,7 +762,7 @@ fn show_counters(shared: &Shared, w: &mut fmt::Formatter<'_>) -> fmt::Result {
         ("fence_pool_allocs", &shared.fences.stats.pool_allocs),
     ];
     for (name, value) in Iterator::chain(dma.iter(), engine.iter()) {
-        writeln!(w, "{name} {}", value.load(Ordering::Relaxed))?;
+        writeln!(w, "{name} {}", value.load(Relaxed))?;
     }
     let skips = st.queue.hint_skips();
     writeln!(w, "cache_hint_skips_for_device {}", skips.for_device)?;

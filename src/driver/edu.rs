@@ -26,10 +26,10 @@ use crate::kapi::devres::Devres;
 use crate::kapi::io::Io;
 use crate::kapi::log::DevLog;
 use crate::kapi::pci::{Bar, BusMaster, DevresBar};
+use crate::kapi::sync::atomic::{Atomic, Relaxed};
 use crate::kapi::time::delay::fsleep;
 use crate::kapi::time::{ktime_get_ns, Delta};
 use core::ops::Deref;
-use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
@@ -79,9 +79,9 @@ pub(crate) struct EduDma {
     engine: Mutex<Engine>,
     /// Keys of buffer contents, so that a capture device can tell whether
     /// the buffer still holds what it loaded.
-    next_content: AtomicU64,
+    next_content: Atomic<u64>,
     /// Transfers that ended, for debugfs.
-    transfers: AtomicU64,
+    transfers: Atomic<u64>,
 }
 
 impl EduDma {
@@ -100,8 +100,8 @@ impl EduDma {
                 master,
                 log,
                 engine <- new_mutex!(Engine { loaded: 0, wedged: false }, "rvcap::edu"),
-                next_content: AtomicU64::new(1),
-                transfers: AtomicU64::new(0),
+                next_content: Atomic::new(1),
+                transfers: Atomic::new(0),
             }),
             GFP_KERNEL,
         )
@@ -114,12 +114,12 @@ impl EduDma {
 
     /// Transfers done so far.
     pub(crate) fn transfers(&self) -> u64 {
-        self.transfers.load(Ordering::Relaxed)
+        self.transfers.load(Relaxed)
     }
 
     /// A key for new buffer content, for [`EduDma::copy_out`].
     pub(crate) fn new_content(&self) -> u64 {
-        self.next_content.fetch_add(1, Ordering::Relaxed)
+        self.next_content.fetch_add(1, Relaxed)
     }
 
     /// Copies `source` into memory mapped for the device, for
@@ -261,7 +261,7 @@ impl EduDma {
             }
             fsleep(POLL_PERIOD);
         }
-        self.transfers.fetch_add(1, Ordering::Relaxed);
+        self.transfers.fetch_add(1, Relaxed);
         Ok(())
     }
 }

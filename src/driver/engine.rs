@@ -27,10 +27,10 @@ use crate::kapi::dma::DataDirection;
 use crate::kapi::dma_fence::{SignallingSection, WriteFence};
 use crate::kapi::kthread::{Current, Thread};
 use crate::kapi::ratelimit::ratelimit;
+use crate::kapi::sync::atomic::Relaxed;
 use crate::pattern::{self, FrameSink, Pattern, Renderer, STAMP_LEN, STAMP_SOURCE_LEN};
 use crate::queue::device::Next;
 use crate::queue::{CpuSync, FrameDone, MAX_PLANES};
-use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -172,7 +172,7 @@ fn run(
         if current.should_stop() {
             break;
         }
-        let stall = u64::from(inject.stall_ms.load(Ordering::Relaxed));
+        let stall = u64::from(inject.stall_ms.load(Relaxed));
         if stall > 0 {
             sleep_until(current, now_ns() + stall * 1_000_000);
             if current.should_stop() {
@@ -275,10 +275,7 @@ fn run(
             // buffer must not go back while the device writes it.
             match stamp.write(this, addr, len) {
                 Ok(()) => {
-                    shared
-                        .counters
-                        .device_stamps
-                        .fetch_add(1, Ordering::Relaxed);
+                    shared.counters.device_stamps.fetch_add(1, Relaxed);
                 }
                 Err(e) => {
                     shared.log.dbg(

@@ -22,11 +22,11 @@ use super::inject::Inject;
 use crate::format::{FrameFormat, Interval, DEFAULT_INTERVAL};
 use crate::kapi::dma_fence::{Fence, FenceSource};
 use crate::kapi::log::DevLog;
+use crate::kapi::sync::atomic::{Acquire, Atomic, Relaxed, Release};
 use crate::kapi::sync::poll::{new_poll_condvar, PollCondVar};
 use crate::pattern::Pattern;
 use crate::queue::device::{DeviceQueue, Entry, Next};
 use crate::queue::{FrameDone, Queue, MAX_BUFFERS};
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
 use kernel::sync::{Arc, CondVar, Mutex, SpinLock};
 use kernel::{new_condvar, new_mutex, new_spinlock};
@@ -62,52 +62,79 @@ pub(crate) struct State {
 }
 
 /// Frame counters of the engine.
-#[derive(Default)]
 pub(crate) struct FrameCounters {
     /// Frames delivered.
-    pub(crate) frames: AtomicU64,
+    pub(crate) frames: Atomic<u64>,
     /// Frame periods with no buffer queued.
-    pub(crate) drops: AtomicU64,
+    pub(crate) drops: Atomic<u64>,
     /// Frames delivered with `V4L2_BUF_FLAG_ERROR`.
-    pub(crate) errors: AtomicU64,
+    pub(crate) errors: Atomic<u64>,
     /// Time spent writing frames into buffers, in nanoseconds.
-    pub(crate) fill_ns: AtomicU64,
+    pub(crate) fill_ns: Atomic<u64>,
     /// Frames whose first bytes the DMA master's own engine wrote
     /// (`device_stamp`).
-    pub(crate) device_stamps: AtomicU64,
+    pub(crate) device_stamps: Atomic<u64>,
     /// Foreign fences that had not signalled when a buffer was handed to
     /// the device, so that it waited for them.
-    pub(crate) fences_waited: AtomicU64,
+    pub(crate) fences_waited: Atomic<u64>,
     /// Time buffers held off by fences waited, from being handed until the
     /// engine found them ready, in nanoseconds: the sum and the longest.
-    pub(crate) fence_wait_ns_total: AtomicU64,
-    pub(crate) fence_wait_ns_max: AtomicU64,
+    pub(crate) fence_wait_ns_total: Atomic<u64>,
+    pub(crate) fence_wait_ns_max: Atomic<u64>,
+}
+
+// By hand: the kernel crate's `Atomic` has no `Default`.
+impl Default for FrameCounters {
+    fn default() -> Self {
+        Self {
+            frames: Atomic::new(0),
+            drops: Atomic::new(0),
+            errors: Atomic::new(0),
+            fill_ns: Atomic::new(0),
+            device_stamps: Atomic::new(0),
+            fences_waited: Atomic::new(0),
+            fence_wait_ns_total: Atomic::new(0),
+            fence_wait_ns_max: Atomic::new(0),
+        }
+    }
 }
 
 /// Benchmark and comparison modes: debugfs files of each device, read at
 /// STREAMON, so that a stream keeps one policy (README "Benchmarks").
-#[derive(Default)]
 pub(crate) struct Knobs {
     /// Fill each buffer as soon as it is queued instead of once per frame
     /// interval, for measuring the queue.
-    pub(crate) unpaced: AtomicBool,
+    pub(crate) unpaced: Atomic<bool>,
     /// Map imported dma-bufs at every QBUF and unmap them at DQBUF, as
     /// videobuf2 did before Linux 5.1.
-    pub(crate) map_per_qbuf: AtomicBool,
+    pub(crate) map_per_qbuf: Atomic<bool>,
     /// DQBUF syncs the whole buffer for the CPU, not just the frame.
-    pub(crate) full_sync: AtomicBool,
+    pub(crate) full_sync: Atomic<bool>,
     /// The DMA master's own DMA engine (`edu`) writes the first bytes of
     /// every frame through the IOMMU; only offered with that device.
-    pub(crate) device_stamp: AtomicBool,
+    pub(crate) device_stamp: Atomic<bool>,
     /// Publish write fences and wait for others' (the default); off only
     /// for comparison.
-    pub(crate) fences: AtomicBool,
+    pub(crate) fences: Atomic<bool>,
+}
+
+// By hand: the kernel crate's `Atomic` has no `Default`.
+impl Default for Knobs {
+    fn default() -> Self {
+        Self {
+            unpaced: Atomic::new(false),
+            map_per_qbuf: Atomic::new(false),
+            full_sync: Atomic::new(false),
+            device_stamp: Atomic::new(false),
+            fences: Atomic::new(false),
+        }
+    }
 }
 
 impl Knobs {
     fn new() -> Self {
         Self {
-            fences: AtomicBool::new(true),
+            fences: Atomic::new(true),
             ..Self::default()
         }
     }
@@ -135,15 +162,15 @@ pub(crate) struct Shared {
     /// (STREAMOFF, disconnect, a frame taken into the queue), so that a
     /// DQBUF waiting without the state lock sees them. Changed under the
     /// device's lock (see the module's doc).
-    wakeups: AtomicU64,
+    wakeups: Atomic<u64>,
     /// The running engine must return (set by [`super::engine::Engine`]'s
     /// drop, under the device's lock; cleared before an engine starts,
     /// when none waits).
-    engine_stop: AtomicBool,
+    engine_stop: Atomic<bool>,
     /// The frame interval, for the engine, which does not take the state
     /// lock.
-    interval_ns: AtomicU64,
-    pub(crate) pattern: AtomicU32,
+    interval_ns: Atomic<u64>,
+    pub(crate) pattern: Atomic<u32>,
     pub(crate) counters: FrameCounters,
     pub(crate) knobs: Knobs,
     pub(crate) inject: Arc<Inject>,
@@ -193,10 +220,10 @@ impl Shared {
             fences,
             poll <- new_poll_condvar!("rvcap::poll"),
             work <- new_condvar!("rvcap::work"),
-            wakeups: AtomicU64::new(0),
-            engine_stop: AtomicBool::new(false),
-            interval_ns: AtomicU64::new(DEFAULT_INTERVAL.as_nanos()),
-            pattern: AtomicU32::new(Pattern::ColorBars as u32),
+            wakeups: Atomic::new(0),
+            engine_stop: Atomic::new(false),
+            interval_ns: Atomic::new(DEFAULT_INTERVAL.as_nanos()),
+            pattern: Atomic::new(Pattern::ColorBars as u32),
             counters: FrameCounters::default(),
             knobs: Knobs::new(),
             inject,
@@ -208,7 +235,7 @@ impl Shared {
 
     /// The test pattern the engine draws.
     pub(crate) fn pattern(&self) -> Pattern {
-        Pattern::from_index(self.pattern.load(Ordering::Relaxed)).unwrap_or(Pattern::ColorBars)
+        Pattern::from_index(self.pattern.load(Relaxed)).unwrap_or(Pattern::ColorBars)
     }
 
     /// Wakes whoever waits for a buffer or polls, for a change they must
@@ -216,7 +243,7 @@ impl Shared {
     pub(crate) fn wake_waiters(&self) {
         {
             let _device = self.device.lock();
-            self.wakeups.fetch_add(1, Ordering::Release);
+            self.wakeups.fetch_add(1, Release);
         }
         self.poll.notify_all();
     }
@@ -224,8 +251,7 @@ impl Shared {
     /// Sets the frame interval (under the state lock, which holds it too).
     pub(crate) fn set_interval(&self, st: &mut State, interval: Interval) {
         st.interval = interval;
-        self.interval_ns
-            .store(interval.as_nanos(), Ordering::Relaxed);
+        self.interval_ns.store(interval.as_nanos(), Relaxed);
     }
 
     // ---- ioctl side (under the state lock)
@@ -306,7 +332,7 @@ impl Shared {
     /// comes after `seen` ([`Shared::wakeups`]); `ERESTARTSYS` on a signal.
     pub(crate) fn wait_for_done(&self, seen: u64) -> Result {
         let mut device = self.device.lock();
-        while !device.has_finished() && self.wakeups.load(Ordering::Acquire) == seen {
+        while !device.has_finished() && self.wakeups.load(Acquire) == seen {
             if self.poll.wait_interruptible(&mut device) {
                 return Err(ERESTARTSYS);
             }
@@ -317,19 +343,19 @@ impl Shared {
     /// The count of wake-ups so far, taken under the state lock before
     /// [`Shared::wait_for_done`].
     pub(crate) fn wakeups(&self) -> u64 {
-        self.wakeups.load(Ordering::Acquire)
+        self.wakeups.load(Acquire)
     }
 
     /// Before starting an engine (under the control lock).
     pub(crate) fn engine_starts(&self) {
-        self.engine_stop.store(false, Ordering::Relaxed);
+        self.engine_stop.store(false, Relaxed);
     }
 
     /// The engine must return: tells it, and wakes it if it waits.
     pub(crate) fn stop_engine(&self) {
         {
             let _device = self.device.lock();
-            self.engine_stop.store(true, Ordering::Release);
+            self.engine_stop.store(true, Release);
         }
         self.work.notify_all();
     }
@@ -338,7 +364,7 @@ impl Shared {
 
     /// The engine's frame period.
     pub(crate) fn frame_interval_ns(&self) -> u64 {
-        self.interval_ns.load(Ordering::Relaxed)
+        self.interval_ns.load(Relaxed)
     }
 
     /// The engine takes the oldest buffer it may write.
@@ -352,7 +378,7 @@ impl Shared {
     pub(crate) fn wait_for_work(&self) -> bool {
         let mut device = self.device.lock();
         loop {
-            if self.engine_stop.load(Ordering::Acquire) {
+            if self.engine_stop.load(Acquire) {
                 return false;
             }
             if device.has_ready() {
@@ -373,20 +399,27 @@ impl Shared {
 
     /// The engine spent `ns` nanoseconds writing a frame.
     pub(crate) fn frame_filled(&self, ns: u64) {
-        self.counters.fill_ns.fetch_add(ns, Ordering::Relaxed);
+        self.counters.fill_ns.fetch_add(ns, Relaxed);
     }
 
     /// The engine found no buffer it could write for a frame period.
     pub(crate) fn frame_dropped(&self) {
-        self.counters.drops.fetch_add(1, Ordering::Relaxed);
+        self.counters.drops.fetch_add(1, Relaxed);
     }
 
     /// The engine took a buffer that waited `ns` for `fences` fences.
     pub(crate) fn fences_waited(&self, fences: usize, ns: u64) {
         let c = &self.counters;
-        c.fences_waited.fetch_add(fences as u64, Ordering::Relaxed);
-        c.fence_wait_ns_total.fetch_add(ns, Ordering::Relaxed);
-        c.fence_wait_ns_max.fetch_max(ns, Ordering::Relaxed);
+        c.fences_waited.fetch_add(fences as u64, Relaxed);
+        c.fence_wait_ns_total.fetch_add(ns, Relaxed);
+        // A maximum (the LKMM's atomics have no `fetch_max`).
+        let mut max = c.fence_wait_ns_max.load(Relaxed);
+        while ns > max {
+            match c.fence_wait_ns_max.cmpxchg(max, ns, Relaxed) {
+                Ok(_) => break,
+                Err(now) => max = now,
+            }
+        }
     }
 
     /// The engine finished buffer `index` (its write fence signalled).
@@ -396,9 +429,9 @@ impl Shared {
                 .warn(format_args!("buffer {index} finished twice by the device"));
             return;
         }
-        self.counters.frames.fetch_add(1, Ordering::Relaxed);
+        self.counters.frames.fetch_add(1, Relaxed);
         if frame.error {
-            self.counters.errors.fetch_add(1, Ordering::Relaxed);
+            self.counters.errors.fetch_add(1, Relaxed);
         }
         self.poll.notify_all();
     }

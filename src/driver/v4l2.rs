@@ -11,13 +11,13 @@ use crate::kapi::error;
 use crate::kapi::ioctl::{buffer_dmabuf_fd, plane_dmabuf_fd, BufferArg, CreateFormat};
 use crate::kapi::mm::{VmaNew, VmaNewExt as _};
 use crate::kapi::ratelimit::ratelimit;
+use crate::kapi::sync::atomic::Relaxed;
 use crate::kapi::sync::poll::{self, PollTable};
 use crate::kapi::uapi;
 use crate::kapi::video::{set_cstr, FileId, VideoOps};
 use crate::queue::{
     BufferInfo, CacheHints, Memory, OwnerId, PlaneRequest, QueueRequest, MAX_BUFFERS, MAX_PLANES,
 };
-use core::sync::atomic::Ordering;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 
@@ -564,9 +564,9 @@ impl VideoOps for Capture {
         let frames = self.frame_counters();
         self.log().info(format_args!(
             "frames: {}, dropped: {}, errors: {}",
-            frames.frames.load(Ordering::Relaxed),
-            frames.drops.load(Ordering::Relaxed),
-            frames.errors.load(Ordering::Relaxed),
+            frames.frames.load(Relaxed),
+            frames.drops.load(Relaxed),
+            frames.errors.load(Relaxed),
         ));
     }
 

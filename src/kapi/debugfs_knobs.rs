@@ -9,8 +9,8 @@
 
 use super::debugfs::ScopedDir;
 use super::str::{kstrtobool_bytes, kstrtoull_bytes, CStr, KSTRTOULL_MAX_LEN};
+use super::sync::atomic::{Atomic, Relaxed};
 use core::fmt;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use kernel::prelude::*;
 use kernel::uaccess::UserSliceReader;
 
@@ -19,26 +19,26 @@ pub(crate) trait KnobFiles<'data> {
     /// File `name` over `value`: reads show it in decimal and a newline,
     /// writes set it from text as `debugfs_create_u32`'s do ([`store_u32`]).
     /// Unlike C's (`nonseekable_open`), it is a seq_file and may be seeked.
-    fn u32_knob(&self, name: &CStr, value: &'data AtomicU32);
+    fn u32_knob(&self, name: &CStr, value: &'data Atomic<u32>);
 
     /// File `name` over `flag`: reads show `Y` or `N` and a newline, writes
     /// set it from text as `debugfs_create_bool`'s do ([`store_bool`]).
-    fn bool_knob(&self, name: &CStr, flag: &'data AtomicBool);
+    fn bool_knob(&self, name: &CStr, flag: &'data Atomic<bool>);
 }
 
 impl<'data> KnobFiles<'data> for ScopedDir<'data, '_> {
-    fn u32_knob(&self, name: &CStr, value: &'data AtomicU32) {
+    fn u32_knob(&self, name: &CStr, value: &'data Atomic<u32>) {
         self.read_write_callback_file(name, value, &show_u32, &store_u32);
     }
 
-    fn bool_knob(&self, name: &CStr, flag: &'data AtomicBool) {
+    fn bool_knob(&self, name: &CStr, flag: &'data Atomic<bool>) {
         self.read_write_callback_file(name, flag, &show_bool, &store_bool);
     }
 }
 
 /// `debugfs_create_u32`'s text: `"%llu\n"`.
-fn show_u32(value: &AtomicU32, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    writeln!(f, "{}", value.load(Ordering::Relaxed))
+fn show_u32(value: &Atomic<u32>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", value.load(Relaxed))
 }
 
 /// What `debugfs_create_u32`'s writes do (`simple_attr_write`): the
@@ -46,7 +46,7 @@ fn show_u32(value: &AtomicU32, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 /// hexadecimal, `0` octal, one trailing newline); anything else fails
 /// (`EINVAL`, `ERANGE`). The value is cut to its low 32 bits, as
 /// `debugfs_u32_set` stores it.
-fn store_u32(value: &AtomicU32, input: &mut UserSliceReader) -> Result {
+fn store_u32(value: &Atomic<u32>, input: &mut UserSliceReader) -> Result {
     let mut text = [0u8; KSTRTOULL_MAX_LEN];
     let text = text
         .get_mut(..input.len().min(KSTRTOULL_MAX_LEN))
@@ -54,35 +54,27 @@ fn store_u32(value: &AtomicU32, input: &mut UserSliceReader) -> Result {
     input.read_slice(text)?;
     let number = kstrtoull_bytes(text)?;
     // The low 32 bits, as debugfs did.
-    value.store(number as u32, Ordering::Relaxed);
+    value.store(number as u32, Relaxed);
     Ok(())
 }
 
 /// `debugfs_create_bool`'s text: `Y` or `N` and a newline.
-fn show_bool(flag: &AtomicBool, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    writeln!(
-        f,
-        "{}",
-        if flag.load(Ordering::Relaxed) {
-            'Y'
-        } else {
-            'N'
-        }
-    )
+fn show_bool(flag: &Atomic<bool>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", if flag.load(Relaxed) { 'Y' } else { 'N' })
 }
 
 /// What `debugfs_create_bool`'s writes do (`debugfs_write_file_bool`):
 /// the first 3 bytes at most, read by `kstrtobool` (`1`, `y`, `on`, `0`,
 /// `n`, `off`...). Text it refuses, or bytes that cannot be read, leave
 /// the flag as it was and the write still succeeds, as there.
-fn store_bool(flag: &AtomicBool, input: &mut UserSliceReader) -> Result {
+fn store_bool(flag: &Atomic<bool>, input: &mut UserSliceReader) -> Result {
     let mut text = [0u8; 3];
     let Some(text) = text.get_mut(..input.len().min(3)) else {
         return Ok(());
     };
     if input.read_slice(text).is_ok() {
         if let Ok(value) = kstrtobool_bytes(text) {
-            flag.store(value, Ordering::Relaxed);
+            flag.store(value, Relaxed);
         }
     }
     Ok(())

@@ -24,8 +24,8 @@
 use super::bindings;
 use super::device::{Device, DeviceRef};
 use super::dma_buf_export::ExportRegistry;
+use super::sync::atomic::{Atomic, Relaxed};
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::error::to_result;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
@@ -103,65 +103,93 @@ impl DataDirectionExt for DataDirection {
 }
 
 /// What the DMA side did, for debugfs and the tests.
-#[derive(Default)]
 pub(crate) struct DmaStats {
     /// `dma_buf_attach` calls that succeeded.
-    pub(crate) attach: AtomicU64,
+    pub(crate) attach: Atomic<u64>,
     /// `dma_buf_detach` calls.
-    pub(crate) detach: AtomicU64,
+    pub(crate) detach: Atomic<u64>,
     /// Mappings made: imported (`dma_buf_map_attachment`) or MMAP.
-    pub(crate) map: AtomicU64,
+    pub(crate) map: Atomic<u64>,
     /// Mappings undone.
-    pub(crate) unmap: AtomicU64,
+    pub(crate) unmap: Atomic<u64>,
     /// Syncs for the device that hand it the buffer for a frame.
-    pub(crate) sync_for_device: AtomicU64,
+    pub(crate) sync_for_device: Atomic<u64>,
     /// Syncs for the CPU (one per DQBUF or cancelled MMAP buffer).
-    pub(crate) sync_for_cpu: AtomicU64,
+    pub(crate) sync_for_cpu: Atomic<u64>,
     /// Bytes handed to the device by syncs.
-    pub(crate) bytes_for_device: AtomicU64,
+    pub(crate) bytes_for_device: Atomic<u64>,
     /// Bytes handed back to the CPU by syncs.
-    pub(crate) bytes_for_cpu: AtomicU64,
+    pub(crate) bytes_for_cpu: Atomic<u64>,
     /// `dma_sync_single_*` calls all syncs made (one per run of a buffer:
     /// see `dma_master::memory`'s "Syncs").
-    pub(crate) sync_calls: AtomicU64,
+    pub(crate) sync_calls: Atomic<u64>,
     /// Syncs that hand the CPU's bytes of a CPU-owned import to the device
     /// side before its mapping goes (`DMA_TO_DEVICE`; the queue's "nothing
     /// lost").
-    pub(crate) sync_before_unmap: AtomicU64,
+    pub(crate) sync_before_unmap: Atomic<u64>,
     /// Bytes those syncs covered.
-    pub(crate) bytes_before_unmap: AtomicU64,
+    pub(crate) bytes_before_unmap: Atomic<u64>,
     /// Dma-buf references taken (`dma_buf_get`).
-    pub(crate) get: AtomicU64,
+    pub(crate) get: Atomic<u64>,
     /// Dma-buf references dropped (`dma_buf_put`).
-    pub(crate) put: AtomicU64,
+    pub(crate) put: Atomic<u64>,
     /// Dma-bufs exported (VIDIOC_EXPBUF; `dma_buf_export`).
-    pub(crate) export: AtomicU64,
+    pub(crate) export: Atomic<u64>,
     /// Exported dma-bufs released (their last reference went).
-    pub(crate) export_release: AtomicU64,
+    pub(crate) export_release: Atomic<u64>,
     /// `begin_cpu_access` calls on exported dma-bufs.
-    pub(crate) export_begin_cpu_access: AtomicU64,
+    pub(crate) export_begin_cpu_access: Atomic<u64>,
     /// `end_cpu_access` calls on exported dma-bufs.
-    pub(crate) export_end_cpu_access: AtomicU64,
+    pub(crate) export_end_cpu_access: Atomic<u64>,
     /// Syncs those calls and `vunmap` made: one per importer's mapped
     /// table (of every export of the pages).
-    pub(crate) export_syncs: AtomicU64,
+    pub(crate) export_syncs: Atomic<u64>,
     /// Syncs for the device of an importer's mapped table of an exported
     /// MMAP buffer when a frame reached the pages: rvcap's device wrote it
     /// and the queue handed it to the CPU (DQBUF, STREAMOFF's give-back of
     /// a buffer the device wrote), or the device of an rvcap queue
     /// importing the export did, at the same points of that queue (then
     /// counted on the exporting device): the other views get it too.
-    pub(crate) export_pushes: AtomicU64,
+    pub(crate) export_pushes: Atomic<u64>,
     /// Syncs for the CPU of an importer's table at its unmap or detach
     /// (the importer's device may have written it).
-    pub(crate) export_unmap_syncs: AtomicU64,
+    pub(crate) export_unmap_syncs: Atomic<u64>,
     /// Bytes those syncs and `export_syncs` covered.
-    pub(crate) export_bytes_synced: AtomicU64,
+    pub(crate) export_bytes_synced: Atomic<u64>,
+}
+
+// By hand: the kernel crate's `Atomic` has no `Default`.
+impl Default for DmaStats {
+    fn default() -> Self {
+        Self {
+            attach: Atomic::new(0),
+            detach: Atomic::new(0),
+            map: Atomic::new(0),
+            unmap: Atomic::new(0),
+            sync_for_device: Atomic::new(0),
+            sync_for_cpu: Atomic::new(0),
+            bytes_for_device: Atomic::new(0),
+            bytes_for_cpu: Atomic::new(0),
+            sync_calls: Atomic::new(0),
+            sync_before_unmap: Atomic::new(0),
+            bytes_before_unmap: Atomic::new(0),
+            get: Atomic::new(0),
+            put: Atomic::new(0),
+            export: Atomic::new(0),
+            export_release: Atomic::new(0),
+            export_begin_cpu_access: Atomic::new(0),
+            export_end_cpu_access: Atomic::new(0),
+            export_syncs: Atomic::new(0),
+            export_pushes: Atomic::new(0),
+            export_unmap_syncs: Atomic::new(0),
+            export_bytes_synced: Atomic::new(0),
+        }
+    }
 }
 
 /// Adds `by` to one of the [`DmaStats`].
-pub(crate) fn bump(counter: &AtomicU64, by: u64) {
-    counter.fetch_add(by, Ordering::Relaxed);
+pub(crate) fn bump(counter: &Atomic<u64>, by: u64) {
+    counter.fetch_add(by, Relaxed);
 }
 
 /// Pages allocated for an MMAP buffer; dropping frees them.
@@ -333,9 +361,9 @@ impl Drop for MappedTable {
 pub(crate) struct UserPages {
     pages: Pages,
     /// Userspace mappings (VMAs) of these pages.
-    user_maps: AtomicU32,
+    user_maps: Atomic<u32>,
     /// Live dma-bufs exporting these pages (see `dma_buf_export`).
-    exports: AtomicU32,
+    exports: Atomic<u32>,
     /// Those dma-bufs, for keeping their importers' views of the pages
     /// up to date and for the CPU's brackets on any of them.
     registry: Pin<KBox<ExportRegistry>>,
@@ -360,29 +388,29 @@ impl UserPages {
 
     /// How many dma-bufs exporting these pages are alive.
     pub(crate) fn exports(&self) -> u32 {
-        self.exports.load(Ordering::Relaxed)
+        self.exports.load(Relaxed)
     }
 
     /// Whether userspace has these pages mapped.
     pub(crate) fn is_mapped_to_user(&self) -> bool {
-        self.user_maps.load(Ordering::Relaxed) > 0
+        self.user_maps.load(Relaxed) > 0
     }
 
     /// Counts an exported dma-buf made (`true`) or released (`false`).
     pub(super) fn exported(&self, made: bool) {
         if made {
-            self.exports.fetch_add(1, Ordering::Relaxed);
+            self.exports.fetch_add(1, Relaxed);
         } else {
-            self.exports.fetch_sub(1, Ordering::Relaxed);
+            self.exports.fetch_sub(1, Relaxed);
         }
     }
 
     /// Counts a userspace mapping made (`true`) or gone (`false`).
     pub(super) fn user_mapping(&self, made: bool) {
         if made {
-            self.user_maps.fetch_add(1, Ordering::Relaxed);
+            self.user_maps.fetch_add(1, Relaxed);
         } else {
-            self.user_maps.fetch_sub(1, Ordering::Relaxed);
+            self.user_maps.fetch_sub(1, Relaxed);
         }
     }
 }
@@ -435,8 +463,8 @@ impl MmapMemory {
         let pages = Arc::new(
             UserPages {
                 pages,
-                user_maps: AtomicU32::new(0),
-                exports: AtomicU32::new(0),
+                user_maps: Atomic::new(0),
+                exports: Atomic::new(0),
                 registry: KBox::pin_init(ExportRegistry::new(), GFP_KERNEL)?,
             },
             GFP_KERNEL,

@@ -123,9 +123,9 @@ use super::log;
 use super::mm::{self, VmaNew};
 use super::ratelimit::ratelimit;
 use super::sync::aref::ARef;
+use super::sync::atomic::{Acquire, Atomic, Release};
 use super::types::{self, ForeignOwnable};
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::alloc::flags::GFP_NOWAIT;
 use kernel::error::{from_err_ptr, from_result, to_result};
 use kernel::ffi::{c_int, c_void};
@@ -602,7 +602,7 @@ impl ExportRegistry {
             // SAFETY: registered, so alive until its drop unregisters it,
             // which waits for this mutex (type invariant).
             let exported = unsafe { entry.0.as_ref() };
-            let Some(buf) = NonNull::new(exported.buf.load(Ordering::Acquire)) else {
+            let Some(buf) = NonNull::new(exported.buf.load(Acquire)) else {
                 // Not exported yet: no reservation object to publish in.
                 continue;
             };
@@ -681,7 +681,7 @@ struct Exported {
     stats: Arc<DmaStats>,
     /// The dma-buf, once exported (null before): for its reservation
     /// object.
-    buf: AtomicPtr<bindings::dma_buf>,
+    buf: Atomic<*mut bindings::dma_buf>,
 }
 
 #[pinned_drop]
@@ -1157,7 +1157,7 @@ impl ExportedBuf {
                 pages: ExportedPages::new(pages),
                 size,
                 stats,
-                buf: AtomicPtr::new(core::ptr::null_mut()),
+                buf: Atomic::new(core::ptr::null_mut()),
             }? Error),
             GFP_KERNEL,
         )?;
@@ -1183,11 +1183,7 @@ impl ExportedBuf {
         // SAFETY: `priv_` is the pinned `Exported` the dma-buf owns now,
         // alive until its `release`, which cannot come before our
         // reference goes.
-        unsafe {
-            (*priv_.cast::<Exported>())
-                .buf
-                .store(buf.as_ptr(), Ordering::Release)
-        };
+        unsafe { (*priv_.cast::<Exported>()).buf.store(buf.as_ptr(), Release) };
         bump(&stats.export, 1);
         // INVARIANT: exported above, with `OPS` and an `Exported`.
         Ok(Self {

@@ -24,10 +24,10 @@
 //!   `dma_fence_end_signalling()`, for lockdep.
 
 use super::bindings;
+use super::sync::atomic::{Acquire, Atomic, Relaxed, Release};
 use core::ffi::c_void;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use kernel::ffi::c_char;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -99,16 +99,27 @@ impl Drop for Fence {
 }
 
 /// What a [`FenceSource`] counted.
-#[derive(Default)]
 pub(crate) struct FenceStats {
     /// Write fences published.
-    pub(crate) published: AtomicU64,
+    pub(crate) published: Atomic<u64>,
     /// Write fences signalled (with or without an error).
-    pub(crate) signalled: AtomicU64,
+    pub(crate) signalled: Atomic<u64>,
     /// Write fences signalled with an error.
-    pub(crate) signalled_error: AtomicU64,
+    pub(crate) signalled_error: Atomic<u64>,
     /// Fences allocated because every pooled one was in use.
-    pub(crate) pool_allocs: AtomicU64,
+    pub(crate) pool_allocs: Atomic<u64>,
+}
+
+// By hand: the kernel crate's `Atomic` has no `Default`.
+impl Default for FenceStats {
+    fn default() -> Self {
+        Self {
+            published: Atomic::new(0),
+            signalled: Atomic::new(0),
+            signalled_error: Atomic::new(0),
+            pool_allocs: Atomic::new(0),
+        }
+    }
 }
 
 /// One of a [`FenceSource`]'s fences, pooled or allocated.
@@ -124,18 +135,18 @@ pub(crate) struct FenceStats {
 struct OwnFence {
     // First: the dma-fence core's pointer is a pointer to this.
     base: Opaque<bindings::dma_fence>,
-    source: AtomicPtr<FenceSource>,
+    source: Atomic<*mut FenceSource>,
     pooled: bool,
-    in_use: AtomicBool,
+    in_use: Atomic<bool>,
 }
 
 impl OwnFence {
     fn new(pooled: bool) -> Self {
         Self {
             base: Opaque::uninit(),
-            source: AtomicPtr::new(core::ptr::null_mut()),
+            source: Atomic::new(core::ptr::null_mut()),
             pooled,
-            in_use: AtomicBool::new(!pooled),
+            in_use: Atomic::new(!pooled),
         }
     }
 }
@@ -153,9 +164,9 @@ pub(crate) struct FenceSource {
     #[pin]
     lock: Opaque<bindings::spinlock_t>,
     context: u64,
-    seqnos: KVec<AtomicU64>,
+    seqnos: KVec<Atomic<u64>>,
     pool: KVec<OwnFence>,
-    next: AtomicUsize,
+    next: Atomic<usize>,
     name: [u8; 16],
     /// What was published and signalled.
     pub(crate) stats: FenceStats,
@@ -173,7 +184,7 @@ impl FenceSource {
     pub(crate) fn new(name: &CStr, timelines: usize, pooled: usize) -> Result<Arc<Self>> {
         let mut seqnos = KVec::with_capacity(timelines, GFP_KERNEL)?;
         for _ in 0..timelines {
-            seqnos.push(AtomicU64::new(0), GFP_KERNEL)?;
+            seqnos.push(Atomic::new(0), GFP_KERNEL)?;
         }
         let mut pool = KVec::with_capacity(pooled, GFP_KERNEL)?;
         for _ in 0..pooled {
@@ -196,7 +207,7 @@ impl FenceSource {
                 context,
                 seqnos,
                 pool,
-                next: AtomicUsize::new(0),
+                next: Atomic::new(0),
                 name: kept,
                 stats: FenceStats::default(),
             }),
@@ -207,12 +218,12 @@ impl FenceSource {
     /// A pooled fence not in use, marked in use; `None` if all are.
     fn take_pooled(&self) -> Option<NonNull<OwnFence>> {
         let len = self.pool.len();
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let start = self.next.fetch_add(1, Relaxed);
         (0..len).find_map(|i| {
             let fence = &self.pool[(start + i) % len];
             fence
                 .in_use
-                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .cmpxchg(false, true, Acquire)
                 .is_ok()
                 .then(|| NonNull::from(fence))
         })
@@ -227,7 +238,7 @@ impl FenceSource {
             Some(fence) => fence,
             None => {
                 let fence = KBox::new(OwnFence::new(false), GFP_KERNEL)?;
-                self.stats.pool_allocs.fetch_add(1, Ordering::Relaxed);
+                self.stats.pool_allocs.fetch_add(1, Relaxed);
                 // Taken back by `recycle`.
                 NonNull::from(KBox::leak(fence))
             }
@@ -236,11 +247,11 @@ impl FenceSource {
         // invariant of `OwnFence`).
         let own = unsafe { fence.as_ref() };
         own.source
-            .store(Arc::into_raw(self.clone()).cast_mut(), Ordering::Relaxed);
+            .store(Arc::into_raw(self.clone()).cast_mut(), Relaxed);
         // SAFETY: this module is live (it runs); the reference keeps it so
         // until `recycle`, after the fence's release.
         unsafe { bindings::__module_get(super::module::this_module()) };
-        let seqno = seqno.fetch_add(1, Ordering::Relaxed) + 1;
+        let seqno = seqno.fetch_add(1, Relaxed) + 1;
         // SAFETY: `base` is ours and not in use by the dma-fence core (not
         // initialised, or released and past an RCU grace period); `OPS`
         // and the lock live as long as the fence (the source is held).
@@ -255,7 +266,7 @@ impl FenceSource {
                 seqno,
             )
         };
-        self.stats.published.fetch_add(1, Ordering::Relaxed);
+        self.stats.published.fetch_add(1, Relaxed);
         // INVARIANT: `dma_fence_init`'s reference, now this value's; not
         // signalled.
         Ok(WriteFence {
@@ -295,19 +306,19 @@ impl WriteFence {
         let raw = fence.0.as_ptr();
         // SAFETY: one of a source's fences (type invariant), so an
         // `OwnFence` (its first field).
-        let source = unsafe { (*raw.cast::<OwnFence>()).source.load(Ordering::Relaxed) };
+        let source = unsafe { (*raw.cast::<OwnFence>()).source.load(Relaxed) };
         // SAFETY: as above: the `OwnFence` holds its source while it lives.
         let source = unsafe { &*source };
         if let Some(error) = error {
             // SAFETY: live, and not signalled (type invariant), which
             // `dma_fence_set_error` requires.
             unsafe { bindings::rvcap_dma_fence_set_error(raw, error.to_errno()) };
-            source.stats.signalled_error.fetch_add(1, Ordering::Relaxed);
+            source.stats.signalled_error.fetch_add(1, Relaxed);
         }
         // SAFETY: live; signalled once (the value is taken above). It
         // cannot fail: nobody else signals rvcap's fences.
         unsafe { bindings::dma_fence_signal(raw) };
-        source.stats.signalled.fetch_add(1, Ordering::Relaxed);
+        source.stats.signalled.fetch_add(1, Relaxed);
         // `fence` goes here: its reference put.
     }
 }
@@ -339,7 +350,7 @@ unsafe extern "C" fn driver_name(_fence: *mut bindings::dma_fence) -> *const c_c
 /// Called by the dma-fence core with one of this module's live fences.
 unsafe extern "C" fn timeline_name(fence: *mut bindings::dma_fence) -> *const c_char {
     // SAFETY: a live fence of ours is an `OwnFence` (type invariant).
-    let source = unsafe { (*fence.cast::<OwnFence>()).source.load(Ordering::Relaxed) };
+    let source = unsafe { (*fence.cast::<OwnFence>()).source.load(Relaxed) };
     // SAFETY: as above: the `OwnFence` holds its source, whose `name` is
     // NUL-terminated.
     unsafe { (*source).name.as_ptr().cast() }
@@ -368,11 +379,11 @@ unsafe extern "C" fn recycle(head: *mut bindings::callback_head) {
     // SAFETY: `head` is the `rcu` head of one of our fences (see `release`).
     let own = unsafe { bindings::rvcap_dma_fence_of_rcu(head) }.cast::<OwnFence>();
     // SAFETY: ours, held until here (type invariant of `OwnFence`).
-    let source = unsafe { (*own).source.swap(core::ptr::null_mut(), Ordering::Relaxed) };
+    let source = unsafe { (*own).source.xchg(core::ptr::null_mut(), Relaxed) };
     // SAFETY: as above.
     if unsafe { (*own).pooled } {
         // SAFETY: as above; the pool lives while `source` is held.
-        unsafe { (*own).in_use.store(false, Ordering::Release) };
+        unsafe { (*own).in_use.store(false, Release) };
     } else {
         // SAFETY: allocated and leaked by `write_fence`; taken back once.
         drop(unsafe { KBox::from_raw(own) });

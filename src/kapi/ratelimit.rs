@@ -6,7 +6,7 @@
 //! through. Lock-free, so that it may be used on any path; under contention
 //! it may let a message more or fewer through, which is fine for logging.
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use super::sync::atomic::{Atomic, Relaxed};
 
 /// Length of a window, as `DEFAULT_RATELIMIT_INTERVAL` (5 s).
 pub(crate) const INTERVAL_NS: u64 = 5_000_000_000;
@@ -16,40 +16,37 @@ pub(crate) const BURST: u32 = 10;
 /// The state of one rate limit: a `static` per message kind.
 pub(crate) struct RateLimit {
     /// Start of the current window plus one (0: no window yet).
-    window_start: AtomicU64,
+    window_start: Atomic<u64>,
     /// Messages let through in the current window.
-    printed: AtomicU32,
+    printed: Atomic<u32>,
     /// Messages held back since the last one let through.
-    missed: AtomicU32,
+    missed: Atomic<u32>,
 }
 
 impl RateLimit {
     /// A rate limit with no message yet.
     pub(crate) const fn new() -> Self {
         Self {
-            window_start: AtomicU64::new(0),
-            printed: AtomicU32::new(0),
-            missed: AtomicU32::new(0),
+            window_start: Atomic::new(0),
+            printed: Atomic::new(0),
+            missed: Atomic::new(0),
         }
     }
 
     /// Whether a message at time `now_ns` may be printed; if so, how many
     /// were held back before it.
     pub(crate) fn check(&self, now_ns: u64) -> Option<u32> {
-        let start = self.window_start.load(Ordering::Relaxed);
+        let start = self.window_start.load(Relaxed);
         let stamp = now_ns.saturating_add(1);
         if (start == 0 || stamp.saturating_sub(start) >= INTERVAL_NS)
-            && self
-                .window_start
-                .compare_exchange(start, stamp, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
+            && self.window_start.cmpxchg(start, stamp, Relaxed).is_ok()
         {
-            self.printed.store(0, Ordering::Relaxed);
+            self.printed.store(0, Relaxed);
         }
-        if self.printed.fetch_add(1, Ordering::Relaxed) < BURST {
-            Some(self.missed.swap(0, Ordering::Relaxed))
+        if self.printed.fetch_add(1, Relaxed) < BURST {
+            Some(self.missed.xchg(0, Relaxed))
         } else {
-            self.missed.fetch_add(1, Ordering::Relaxed);
+            self.missed.fetch_add(1, Relaxed);
             None
         }
     }

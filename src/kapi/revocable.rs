@@ -6,11 +6,11 @@
 //! dropped once no reader holds it any more.
 
 use super::bindings;
+use super::sync::atomic::{Atomic, Relaxed};
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
 use core::ops::Deref;
-use core::sync::atomic::{AtomicBool, Ordering};
 
 /// RCU's read-side lock, held while this lives (7.3's
 /// `kernel::sync::rcu::Guard`). Not `Send`: the lock is the thread's.
@@ -49,7 +49,7 @@ impl Drop for RcuReadGuard {
 /// the `T`, after a grace period if readers may hold it; if nobody does,
 /// `drop` does.
 pub(crate) struct Revocable<T> {
-    is_available: AtomicBool,
+    is_available: Atomic<bool>,
     data: UnsafeCell<ManuallyDrop<T>>,
 }
 
@@ -64,7 +64,7 @@ impl<T> Revocable<T> {
     pub(crate) fn new(data: T) -> Self {
         // INVARIANT: available, and `data` is valid.
         Self {
-            is_available: AtomicBool::new(true),
+            is_available: Atomic::new(true),
             data: UnsafeCell::new(ManuallyDrop::new(data)),
         }
     }
@@ -73,7 +73,7 @@ impl<T> Revocable<T> {
     /// lock: no sleeping until it is dropped (a revocation waits for it).
     pub(crate) fn try_access(&self) -> Option<RevocableGuard<'_, T>> {
         let rcu = RcuReadGuard::new();
-        if !self.is_available.load(Ordering::Relaxed) {
+        if !self.is_available.load(Relaxed) {
             return None;
         }
         // INVARIANT: seen available under the read lock, so it is valid
@@ -111,7 +111,7 @@ impl<T> Revocable<T> {
     unsafe fn revoke_internal<const SYNC: bool>(&self) -> bool {
         // Readers that saw it available hold the read lock, which
         // `synchronize_rcu` waits for; later ones see it revoked.
-        let revoke = self.is_available.swap(false, Ordering::Relaxed);
+        let revoke = self.is_available.xchg(false, Relaxed);
         if revoke {
             if SYNC {
                 // SAFETY: process context (it may sleep), like every

@@ -4,8 +4,10 @@
 //! kernels: [`aref`] is `kernel::sync::aref` on 7.3 and part of
 //! `kernel::types` on 6.12; [`poll`] is `kernel::sync::poll`'s
 //! `PollCondVar` on 7.3 and the same shape on 6.12, with rvcap's
-//! `PollTable`.
+//! `PollTable`; [`atomic`] is `kernel::sync::atomic` on 7.3 and the same
+//! shape on 6.12.
 
+pub(crate) mod atomic;
 pub(crate) mod poll;
 
 /// Reference-counted C objects: [`ARef`](aref::ARef) and
