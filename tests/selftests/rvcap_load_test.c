@@ -154,7 +154,7 @@ static int module_refcnt(void)
  * by an rmmod whose close would crash the guest. (In the test below, which
  * loads the module anyway: a load costs seconds in some boots.)
  */
-static void expect_debugfs_files_hold_module(struct __test_metadata *_metadata)
+static void assert_debugfs_files_hold_module(struct __test_metadata *_metadata)
 {
 	static const char *const files[] = {
 		"/sys/kernel/debug/rvcap/rvcap.0/counters",
@@ -190,7 +190,7 @@ TEST_F(module, rmmod_is_refused_while_a_handle_or_debugfs_file_is_open_or_stream
 	int fd;
 
 	ASSERT_EQ(0, rvcap_load_module(""));
-	expect_debugfs_files_hold_module(_metadata);
+	assert_debugfs_files_hold_module(_metadata);
 	fd = open("/dev/video0", O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-EWOULDBLOCK, rvcap_unload_module());

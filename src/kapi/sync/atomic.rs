@@ -30,9 +30,19 @@ mod v6_12 {
     #[derive(Clone, Copy)]
     pub(crate) struct Release;
 
+    /// Keeps the ordering traits to the four orderings, as 7.3's sealed
+    /// traits do (another would make `core` panic at run time).
+    mod private {
+        pub(crate) trait Sealed {}
+        impl Sealed for super::Relaxed {}
+        impl Sealed for super::Acquire {}
+        impl Sealed for super::Release {}
+    }
+
     /// An ordering of a read-modify-write: `core`'s for its success and for
-    /// the read of a failed compare-and-exchange.
-    pub(crate) trait Ordering: Copy {
+    /// the read of a failed compare-and-exchange, which is relaxed unless
+    /// the ordering is, as 7.3's documents its failed `cmpxchg`.
+    pub(crate) trait Ordering: private::Sealed + Copy {
         const SUCCESS: CoreOrdering;
         const FAILURE: CoreOrdering;
     }
@@ -43,7 +53,7 @@ mod v6_12 {
     }
     impl Ordering for Acquire {
         const SUCCESS: CoreOrdering = CoreOrdering::Acquire;
-        const FAILURE: CoreOrdering = CoreOrdering::Acquire;
+        const FAILURE: CoreOrdering = CoreOrdering::Relaxed;
     }
     impl Ordering for Release {
         const SUCCESS: CoreOrdering = CoreOrdering::Release;
@@ -65,7 +75,10 @@ mod v6_12 {
     /// # Safety
     ///
     /// `Core` has the size, alignment and bit validity of `Self`, so that
-    /// `Self`'s memory may be used as a `Core` (`core`'s `from_ptr`).
+    /// `Self`'s memory may be used as a `Core` (`core`'s `from_ptr`); and,
+    /// as 7.3's `AtomicType` requires, a `Self` may be moved to and shared
+    /// with another thread (a raw pointer too: only its value is, not what
+    /// it points at), which `Atomic`'s `Send` and `Sync` rely on.
     pub(crate) unsafe trait AtomicType: Copy {
         /// `core`'s atomic of this type.
         type Core;

@@ -20,6 +20,14 @@ pub mod queue;
 #[path = "../../../src/kapi/ratelimit.rs"]
 #[allow(unused_macros, unused_imports)]
 pub mod ratelimit;
+// Its atomics: on the host, as for Linux 6.12, the kernel crate's shape
+// over `core`'s atomics (`ratelimit` names them `super::sync::atomic`).
+#[path = "../../../src/kapi/sync/atomic.rs"]
+#[allow(dead_code, unexpected_cfgs, unused_imports)]
+mod lkmm_atomic;
+mod sync {
+    pub(crate) use super::lkmm_atomic as atomic;
+}
 
 #[cfg(test)]
 mod device_queue_tests;
