@@ -118,10 +118,15 @@ mod v6_12 {
                 core::mem::align_of::<$t>() == core::mem::align_of::<$core>()
                     && core::mem::size_of::<$t>() == core::mem::size_of::<$core>()
             );
-
-            // SAFETY: same size, alignment (asserted above) and bit validity
-            // (`core`'s atomics are documented to have their integer's).
-            unsafe impl AtomicType for $t {
+            atomic_type!(@impl [] $t, $core);
+        };
+        // Without the assertion, which the caller makes (a generic type
+        // cannot be asserted on).
+        (@impl [$($g:ident)?] $t:ty, $core:ty) => {
+            // SAFETY: `core`'s atomics are documented to have the size and
+            // bit validity of what they hold; the alignment is asserted
+            // beside each use of this macro.
+            unsafe impl<$($g)?> AtomicType for $t {
                 type Core = $core;
                 unsafe fn from_ptr<'a>(ptr: *mut Self) -> &'a Self::Core {
                     // SAFETY: the caller's guarantee, which is `from_ptr`'s.
@@ -174,33 +179,7 @@ mod v6_12 {
         core::mem::align_of::<*mut u8>() == core::mem::align_of::<core_atomic::AtomicPtr<u8>>()
     );
 
-    // SAFETY: as for the integers: `AtomicPtr<T>` has the size and bit
-    // validity of `*mut T` and (asserted above) its alignment.
-    unsafe impl<T> AtomicType for *mut T {
-        type Core = core_atomic::AtomicPtr<T>;
-        unsafe fn from_ptr<'a>(ptr: *mut Self) -> &'a Self::Core {
-            // SAFETY: the caller's guarantee, which is `from_ptr`'s.
-            unsafe { core_atomic::AtomicPtr::from_ptr(ptr) }
-        }
-        fn load(a: &Self::Core, o: CoreOrdering) -> Self {
-            a.load(o)
-        }
-        fn store(a: &Self::Core, v: Self, o: CoreOrdering) {
-            a.store(v, o)
-        }
-        fn xchg(a: &Self::Core, v: Self, o: CoreOrdering) -> Self {
-            a.swap(v, o)
-        }
-        fn cmpxchg(
-            a: &Self::Core,
-            old: Self,
-            new: Self,
-            success: CoreOrdering,
-            failure: CoreOrdering,
-        ) -> Result<Self, Self> {
-            a.compare_exchange(old, new, success, failure)
-        }
-    }
+    atomic_type!(@impl [T] *mut T, core_atomic::AtomicPtr<T>);
 
     /// A memory location several threads may read and modify (7.3's
     /// `kernel::sync::atomic::Atomic`).
