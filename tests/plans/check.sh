@@ -194,11 +194,12 @@ gst_how() {
 # per plane of each frame at least.
 gst_capture_checked() {
 	gst_dev=$1 gst_io=$2 gst_frames=$3 gst_caps=$4 gst_bytes=$5
-	gst_counters=/sys/kernel/debug/rvcap/$(basename "$(readlink "/sys/class/video4linux/${gst_dev##*/}/device")")/counters
+	gst_parent=$(readlink "/sys/class/video4linux/${gst_dev##*/}/device")
+	gst_counters=/sys/kernel/debug/rvcap/${gst_parent##*/}/counters
 	cat "$gst_counters" >/tmp/gst-counters 2>/dev/null
 	rm -f /tmp/gst.raw
 	: >/tmp/gst-debug.log
-	gst_t0=$(cut -d ' ' -f 1 /proc/uptime)
+	read -r gst_t0 gst_rest </proc/uptime
 	gst_ok=true
 	GST_DEBUG=v4l2:5,v4l2allocator:6,dmabuf:2 GST_DEBUG_NO_COLOR=1 GST_DEBUG_FILE=/tmp/gst-debug.log \
 		timeout 120 gst-launch-1.0 -q v4l2src device="$gst_dev" io-mode="$gst_io" \
@@ -206,27 +207,51 @@ gst_capture_checked() {
 		! "video/x-raw,format=$gst_caps,width=320,height=240,framerate=15/1" \
 		! filesink location=/tmp/gst.raw >/tmp/gst.log 2>&1 &&
 		rvcap-framecheck "$gst_bytes" "$gst_frames" /tmp/gst.raw >>/tmp/gst.log 2>&1 || gst_ok=false
-	gst_t1=$(cut -d ' ' -f 1 /proc/uptime)
-	# The counters' change (the positional parameters are free by now).
-	set -- $(awk 'NR == FNR { before[$1] = $2; next } { d[$1] = $2 - before[$1] }
-		END { print d["export"] + 0, d["export_release"] + 0,
-			d["export_begin_cpu_access"] + 0, d["export_end_cpu_access"] + 0 }' \
-		/tmp/gst-counters "$gst_counters" 2>/dev/null)
-	gst_exported=${1:-0} gst_released=${2:-0} gst_begun=${3:-0} gst_ended=${4:-0}
-	gst_log=/tmp/gst-debug.log
-	gst_mode=$(sed -n 's/.*:gst_v4l2_object_setup_pool:.* accessing buffers via mode \([0-9]*\)$/\1/p' "$gst_log" | sort -u | xargs)
-	gst_planes=$(sed -n 's/.*:gst_v4l2_object_set_format_full:.* Got format of [0-9x]*, format ...., nb planes \([0-9]*\),.*/\1/p' "$gst_log" | tail -n 1)
-	gst_planes=${gst_planes:-0}
-	gst_buffers=$(grep -c ':gst_v4l2_memory_group_new:.* Got mmap buffer$' "$gst_log")
-	# plane:times for each plane mmapped or exported, e.g. "0:4 1:4".
-	gst_mmapped=$(sed -n 's/.*:gst_v4l2_allocator_alloc_mmap:.* mmap buffer length [0-9]*, data offset [0-9]*, plane \([0-9]*\)$/\1/p' "$gst_log" |
-		sort -n | uniq -c | awk '{ printf "%s%s:%s", sep, $2, $1; sep = " " }')
-	gst_exports=$(sed -n 's/.*:gst_v4l2_allocator_alloc_dmabuf:.* exported DMABUF as fd [0-9]* plane \([0-9]*\)$/\1/p' "$gst_log" |
-		sort -n | uniq -c | awk '{ printf "%s%s:%s", sep, $2, $1; sep = " " }')
-	gst_sync_warnings=$(grep -c 'gstdmabuf\.c:' "$gst_log")
-	gst_each=$(for gst_p in $(seq 0 $((gst_planes - 1))); do echo "$gst_p:$gst_buffers"; done | xargs)
-	echo "io-mode=$gst_io: GstV4l2IOMode ${gst_mode:-none}, $gst_buffers buffers of $gst_planes plane(s); plane:times mmapped '$gst_mmapped', exported '$gst_exports'; rvcap: $gst_exported dma-bufs exported, $gst_released released, $gst_begun begin_cpu_access, $gst_ended end; $gst_sync_warnings DMA_BUF_IOCTL_SYNC warnings; $(awk -v a="$gst_t0" -v b="$gst_t1" 'BEGIN { printf "%.1f", b - a }') s" >>/tmp/gst.log
-	[ "$gst_buffers" -gt 0 ] && [ -n "$gst_each" ] || gst_ok=false
+	read -r gst_t1 gst_rest </proc/uptime
+	# One awk over the counters before and after and v4l2src's log (each
+	# process costs a tenth of a second in this guest): the counters'
+	# change; the io-modes used; the planes of the last format set; the
+	# buffers; plane:times for each plane mmapped and each exported, e.g.
+	# "0:4 1:4"; the sync warnings; and what "each plane of each buffer
+	# once" would read.
+	gst_exported= gst_released= gst_begun= gst_ended= gst_mode= gst_planes= gst_buffers=
+	gst_mmapped= gst_exports= gst_sync_warnings= gst_each= gst_secs=
+	gst_facts=$(awk -v t0="$gst_t0" -v t1="$gst_t1" '
+		BEGIN { top = 0 }
+		function times(n, count,   p, s, sep) {
+			for (p = 0; p <= n; p++)
+				if (p in count) { s = s sep p ":" count[p]; sep = " " }
+			return s
+		}
+		FILENAME == ARGV[1] { before[$1] = $2; next }
+		FILENAME == ARGV[2] { d[$1] = $2 - before[$1]; next }
+		/:gst_v4l2_object_setup_pool:.* accessing buffers via mode [0-9]+$/ {
+			if (!($NF in seen)) { modes = modes msep $NF; msep = " "; seen[$NF] = 1 }
+		}
+		/:gst_v4l2_object_set_format_full:.* Got format of [0-9x]*, format ...., nb planes [0-9]+,/ {
+			match($0, /nb planes [0-9]+,/)
+			planes = substr($0, RSTART + 10, RLENGTH - 11) + 0
+		}
+		/:gst_v4l2_memory_group_new:.* Got mmap buffer$/ { buffers++ }
+		/:gst_v4l2_allocator_alloc_mmap:.* mmap buffer length [0-9]+, data offset [0-9]+, plane [0-9]+$/ {
+			mmapped[$NF + 0]++; if ($NF + 0 > top) top = $NF + 0
+		}
+		/:gst_v4l2_allocator_alloc_dmabuf:.* exported DMABUF as fd [0-9]+ plane [0-9]+$/ {
+			exported[$NF + 0]++; if ($NF + 0 > top) top = $NF + 0
+		}
+		/gstdmabuf\.c:/ { warnings++ }
+		END {
+			for (p = 0; p < planes; p++) { each = each esep p ":" buffers + 0; esep = " " }
+			printf "gst_exported=%d gst_released=%d gst_begun=%d gst_ended=%d\n",
+				d["export"], d["export_release"], d["export_begin_cpu_access"], d["export_end_cpu_access"]
+			printf "gst_mode=\"%s\" gst_planes=%d gst_buffers=%d gst_sync_warnings=%d\n",
+				modes, planes, buffers, warnings
+			printf "gst_mmapped=\"%s\" gst_exports=\"%s\" gst_each=\"%s\" gst_secs=%.1f\n",
+				times(top, mmapped), times(top, exported), each, t1 - t0
+		}' /tmp/gst-counters "$gst_counters" /tmp/gst-debug.log) || gst_ok=false
+	eval "$gst_facts"
+	echo "io-mode=$gst_io: GstV4l2IOMode ${gst_mode:-none}, $gst_buffers buffers of $gst_planes plane(s); plane:times mmapped '$gst_mmapped', exported '$gst_exports'; rvcap: $gst_exported dma-bufs exported, $gst_released released, $gst_begun begin_cpu_access, $gst_ended end; $gst_sync_warnings DMA_BUF_IOCTL_SYNC warnings; $gst_secs s" >>/tmp/gst.log
+	[ "${gst_buffers:-0}" -gt 0 ] && [ -n "$gst_each" ] || gst_ok=false
 	case $gst_io in
 	mmap)
 		[ "$gst_mode" = 2 ] && [ "$gst_mmapped" = "$gst_each" ] && [ -z "$gst_exports" ] &&
